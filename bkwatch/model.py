@@ -1,0 +1,277 @@
+"""The unified task model: every adapter produces it, the UI and the CLI read only it.
+
+Objects are plain slotted dataclasses so that a 10,000-host poll stays cheap to build,
+compare and hold in memory. Times are epoch seconds (float) or None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class System(StrEnum):
+    JOB = "job"
+    SOPS = "sops"
+    BKFLOW = "bkflow"
+    NODEMAN = "nodeman"
+    GSEKIT = "gsekit"
+
+
+class State(StrEnum):
+    """Unified state. Adapters map every raw value onto one of these (docs/states.md)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    WAITING = "waiting"  # needs a human: JOB 7/15, SOPS SUSPENDED/NODE_SUSPENDED
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"  # revoked / terminated / abandoned / expired
+    UNKNOWN = "unknown"  # a raw value the adapter does not know; raw value kept beside it
+
+    @property
+    def is_active(self) -> bool:
+        return self in (State.PENDING, State.RUNNING)
+
+    @property
+    def is_done(self) -> bool:
+        return self in (State.SUCCEEDED, State.FAILED, State.STOPPED)
+
+    @property
+    def is_bad(self) -> bool:
+        return self in (State.FAILED, State.STOPPED)
+
+
+class ErrorKind(StrEnum):
+    AUTH = "auth"
+    PERMISSION = "permission"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    SERVER = "server"
+    TIMEOUT = "timeout"
+    NETWORK = "network"
+    BAD_RESPONSE = "bad_response"
+    CONFIG = "config"  # missing base URL / credentials / gateway for a gateway-only system
+
+
+class BkError(Exception):
+    """A failed query, classified so a person can act on it. Never carries secrets."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": str(self.kind), "message": self.message}
+
+
+@dataclass(slots=True, eq=True)
+class Host:
+    """One host's result: a JOB step host or a NodeMan host."""
+
+    key: str  # "CLOUD_ID:IP" — stable across polls, the row key in tables
+    ip: str
+    cloud_id: int
+    state: State
+    raw_status: str  # raw status value as a string ("9", "FAILED")
+    status_text: str  # raw status in words
+    host_id: int | None = None
+    exit_code: int | None = None
+    error_code: str | None = None  # JOB error_code / NodeMan err_code, as text; None = no error
+    error_text: str = ""  # the error in words, or a NodeMan step / error description
+    tag: str = ""  # JOB script tag
+    step: str = ""  # NodeMan current step
+    start: float | None = None
+    end: float | None = None
+    elapsed: float | None = None  # seconds
+
+
+@dataclass(slots=True)
+class Step:
+    """A JOB step instance with the host results of its latest execute_count."""
+
+    id: str
+    name: str
+    kind: str  # script / file / manual / sql / unknown
+    state: State
+    raw_state: str
+    execute_count: int = 0
+    start: float | None = None
+    end: float | None = None
+    elapsed: float | None = None
+    hosts: dict[str, Host] = field(default_factory=dict)  # key -> Host, server order
+
+
+@dataclass(slots=True)
+class Node:
+    """A SOPS / BKFlow pipeline node; subprocesses carry their nodes in `children`."""
+
+    id: str
+    name: str
+    state: State
+    raw_state: str
+    start: float | None = None
+    end: float | None = None
+    elapsed: float | None = None
+    retry: int = 0
+    loop: int = 1
+    skip: bool = False
+    message: str = ""  # failure message (ex_data), plain text
+    children: list[Node] = field(default_factory=list)
+
+    def walk(self):  # -> Iterator[tuple[Node, int]]
+        """Depth-first (node, depth) pairs, self first."""
+        stack: list[tuple[Node, int]] = [(self, 0)]
+        while stack:
+            node, depth = stack.pop()
+            yield node, depth
+            for child in reversed(node.children):
+                stack.append((child, depth + 1))
+
+
+@dataclass(slots=True)
+class JobTask:
+    """A GSEKit job task (one process on one host)."""
+
+    id: str
+    state: State
+    raw_state: str
+    err_code: str | None = None
+    failed_reason: str = ""
+    retryable: bool | None = None
+    solutions: list[str] = field(default_factory=list)  # plain text
+    ip: str = ""
+    cloud_id: int | None = None
+    process: str = ""  # process name or id, for display
+    start: float | None = None
+    end: float | None = None
+
+
+@dataclass(slots=True)
+class Task:
+    """One watched task as last seen. Only the fields of its system are filled."""
+
+    target: str  # canonical target string
+    system: System
+    name: str | None
+    state: State
+    raw_state: str
+    terminal: bool  # the system itself considers the task finished
+    start: float | None = None
+    end: float | None = None
+    elapsed: float | None = None
+    steps: list[Step] = field(default_factory=list)  # JOB
+    hosts: dict[str, Host] = field(default_factory=dict)  # NodeMan
+    job_tasks: dict[str, JobTask] = field(default_factory=dict)  # GSEKit rows
+    status_counts: dict[State, int] | None = None  # GSEKit status_counter when no rows
+    root: Node | None = None  # SOPS / BKFlow
+    detail: str = ""  # job type / action, e.g. "INSTALL_AGENT", "configfile release"
+
+    def leaf_nodes(self) -> list[Node]:
+        if self.root is None:
+            return []
+        return [n for n, _ in self.root.walk() if not n.children and n is not self.root]
+
+    def units(self) -> list[Host | JobTask | Node]:
+        """The things counted for progress: hosts of every step, NodeMan hosts, job tasks, leaf nodes."""
+        if self.system is System.JOB:
+            return [h for s in self.steps for h in s.hosts.values()]
+        if self.system is System.NODEMAN:
+            return list(self.hosts.values())
+        if self.system is System.GSEKIT:
+            return list(self.job_tasks.values())
+        return list(self.leaf_nodes())
+
+    def counts(self) -> dict[State, int]:
+        """Unified state -> number of hosts / job tasks / leaf nodes."""
+        if self.system is System.GSEKIT and not self.job_tasks and self.status_counts is not None:
+            return {s: n for s, n in self.status_counts.items() if n}
+        out: dict[State, int] = {}
+        if self.system is System.JOB:
+            # Hosts of the step that ran last count; earlier steps' hosts are the same machines.
+            for step in self.steps:
+                for h in step.hosts.values():
+                    out[h.state] = out.get(h.state, 0) + 1
+            return out
+        for unit in self.units():
+            out[unit.state] = out.get(unit.state, 0) + 1
+        return out
+
+    def progress(self) -> tuple[int, int]:
+        """(done, total) over counted units."""
+        counts = self.counts()
+        total = sum(counts.values())
+        done = sum(n for s, n in counts.items() if s.is_done)
+        return done, total
+
+
+@dataclass(slots=True, frozen=True)
+class Failure:
+    kind: str  # "host" | "task" | "node"
+    id: str
+    reason: str
+    name: str | None = None
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"kind": self.kind, "id": self.id}
+        if self.name is not None:
+            out["name"] = self.name
+        out["reason"] = self.reason
+        return out
+
+
+def failures(task: Task) -> list[Failure]:
+    """Failed hosts / job tasks / nodes of a task, deduplicated, in display order."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Failure] = []
+
+    def add(f: Failure) -> None:
+        if (f.kind, f.id) not in seen:
+            seen.add((f.kind, f.id))
+            out.append(f)
+
+    if task.system is System.JOB:
+        for step in task.steps:
+            for h in step.hosts.values():
+                if h.state.is_bad:
+                    add(Failure("host", h.key, h.error_text or h.status_text, None))
+    elif task.system is System.NODEMAN:
+        for h in task.hosts.values():
+            if h.state.is_bad:
+                add(Failure("host", h.key, h.error_text or h.status_text, None))
+    elif task.system is System.GSEKIT:
+        for jt in task.job_tasks.values():
+            if jt.state.is_bad:
+                add(Failure("task", jt.id, jt.failed_reason or jt.raw_state, jt.process or None))
+    elif task.root is not None:
+        for node, _ in task.root.walk():
+            if node is not task.root and node.state is State.FAILED and not node.children:
+                add(Failure("node", node.id, node.message or node.raw_state, node.name or None))
+    return out
+
+
+@dataclass(slots=True, frozen=True)
+class Transition:
+    """A state change seen between two polls."""
+
+    target: str
+    level: str  # "task" | "step" | "host" | "node" | "job_task"
+    key: str  # step id, host key, node id or job task id; the target for level "task"
+    name: str
+    old: State | None  # None: first seen
+    new: State
+    at: float  # epoch seconds
+    step_id: str | None = None  # for JOB hosts: the step the host belongs to
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "target": self.target,
+            "level": self.level,
+            "key": self.key,
+            "name": self.name,
+            "old": None if self.old is None else str(self.old),
+            "new": str(self.new),
+            "at": self.at,
+        }

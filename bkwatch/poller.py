@@ -1,0 +1,323 @@
+"""Polling: one scheduler for every watched task, adaptive cadence, backoff, diff → transitions.
+
+A single asyncio loop owns a heap of due times instead of one timer per task, so 2,000 watches
+cost one wake-up per due poll. A watch never has two requests in flight; a global semaphore caps
+concurrency. The last good Task stays on the Watch when a poll fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bkwatch.model import BkError, ErrorKind, State, Task, Transition
+
+if TYPE_CHECKING:
+    from bkwatch.targets import Target
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[["Target"], Awaitable[Task]]
+
+
+@dataclass(slots=True)
+class Cadence:
+    """Seconds between polls by situation. Finished tasks are still polled: JOB failures can be
+    retried and SOPS nodes auto-retry, so "finished" is not forever."""
+
+    focused: float = 2.0  # the task on screen
+    young: float = 3.0  # active and started less than `young_age` ago
+    active: float = 5.0  # active in the background
+    waiting: float = 15.0  # needs a human: stable until someone acts
+    finished: float = 60.0
+    unknown: float = 10.0
+    young_age: float = 600.0
+    backoff_max: float = 300.0
+    jitter: float = 0.1  # ± fraction, so many watches do not poll in lockstep
+
+    def interval(self, watch: Watch, focused: bool, now: float) -> float:
+        if watch.errors:
+            base = min(self.active * 2 ** (watch.errors - 1), self.backoff_max)
+            if watch.error is not None and watch.error.retry_after:
+                base = max(base, watch.error.retry_after)
+            return base
+        if focused:
+            return self.focused
+        task = watch.task
+        if task is None:
+            return self.unknown
+        if task.state is State.WAITING:
+            return self.waiting
+        if task.terminal or task.state.is_done:
+            return self.finished
+        if task.state is State.UNKNOWN:
+            return self.unknown
+        if task.start is not None and now - task.start < self.young_age:
+            return self.young
+        return self.active
+
+
+@dataclass(slots=True, eq=False)
+class Watch:
+    target: Target
+    label: str | None = None
+    task: Task | None = None  # last good snapshot
+    error: BkError | None = None  # error of the latest poll, None when it worked
+    last_ok: float | None = None  # epoch seconds of the last good poll
+    last_attempt: float | None = None
+    next_due: float = 0.0  # monotonic
+    intended_at: float = 0.0  # monotonic time this poll was meant to start (for latency figures)
+    polls: int = 0
+    errors: int = 0  # consecutive failed polls
+    _version: int = field(default=0, repr=False)
+
+    @property
+    def key(self) -> str:
+        return str(self.target)
+
+
+@dataclass(slots=True)
+class PollUpdate:
+    key: str
+    watch: Watch
+    transitions: list[Transition]
+    error: BkError | None
+    lag: float = 0.0  # seconds between the intended and the actual start of this poll
+
+
+class Poller:
+    def __init__(
+        self,
+        fetch: Fetch,
+        *,
+        on_update: Callable[[PollUpdate], None] | None = None,
+        cadence: Cadence | None = None,
+        max_concurrency: int = 16,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.fetch = fetch
+        self.on_update = on_update
+        self.cadence = cadence or Cadence()
+        self.clock = clock
+        self.monotonic = monotonic
+        self.watches: dict[str, Watch] = {}
+        self.focus: str | None = None
+        self.paused = False
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = 0
+        self._wake = asyncio.Event()
+        self._inflight: dict[str, asyncio.Task[PollUpdate]] = {}
+        self._forced: set[str] = set()
+
+    # -- watch list -------------------------------------------------------------------------
+
+    def add(self, target: Target, label: str | None = None) -> Watch:
+        key = str(target)
+        watch = self.watches.get(key)
+        if watch is None:
+            watch = Watch(target, label)
+            self.watches[key] = watch
+            self._schedule(watch, self.monotonic())
+        elif label is not None:
+            watch.label = label
+        return watch
+
+    def remove(self, key: str) -> None:
+        watch = self.watches.pop(key, None)
+        if watch is not None:
+            watch._version += 1  # orphan its heap entries
+        inflight = self._inflight.pop(key, None)
+        if inflight is not None:
+            inflight.cancel()
+        if self.focus == key:
+            self.focus = None
+
+    def set_focus(self, key: str | None) -> None:
+        if key == self.focus:
+            return
+        self.focus = key
+        watch = self.watches.get(key) if key else None
+        if watch is not None:
+            soonest = self.monotonic() + self.cadence.focused
+            if watch.next_due > soonest:
+                self._schedule(watch, soonest)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self._wake.set()
+
+    def refresh(self, key: str | None = None) -> None:
+        """Poll now — one watch or all — even while paused."""
+        now = self.monotonic()
+        for watch in [self.watches[key]] if key in self.watches else self.watches.values():
+            self._forced.add(watch.key)
+            self._schedule(watch, now)
+
+    # -- polling ----------------------------------------------------------------------------
+
+    async def poll_once(self, key: str) -> PollUpdate:
+        """Poll one watch now (or join the poll already in flight) and return its update."""
+        inflight = self._inflight.get(key)
+        if inflight is None:
+            inflight = self._start(key)
+        return await asyncio.shield(inflight)
+
+    async def poll_all(self) -> list[PollUpdate]:
+        return list(await asyncio.gather(*(self.poll_once(k) for k in list(self.watches))))
+
+    async def run(self) -> None:
+        """Poll forever; cancel the task running this to stop."""
+        try:
+            while True:
+                now = self.monotonic()
+                heap = self._heap
+                while heap and heap[0][0] <= now:
+                    _, version, key = heapq.heappop(heap)
+                    watch = self.watches.get(key)
+                    if watch is None or version != watch._version or key in self._inflight:
+                        continue
+                    if self.paused and key not in self._forced:
+                        # Keep it due; it runs on resume.
+                        self._schedule(watch, now + 0.5)
+                        continue
+                    self._start(key)
+                timeout = max(0.0, heap[0][0] - now) if heap else None
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+        finally:
+            for task in list(self._inflight.values()):
+                task.cancel()
+
+    def _start(self, key: str) -> asyncio.Task[PollUpdate]:
+        self._forced.discard(key)
+        task = asyncio.get_running_loop().create_task(self._poll(key), name=f"poll {key}")
+        self._inflight[key] = task
+        task.add_done_callback(lambda _t, k=key: self._inflight.pop(k, None))
+        return task
+
+    async def _poll(self, key: str) -> PollUpdate:
+        watch = self.watches[key]
+        async with self._sem:
+            started = self.monotonic()
+            lag = max(0.0, started - watch.intended_at) if watch.intended_at else 0.0
+            watch.last_attempt = self.clock()
+            error: BkError | None = None
+            transitions: list[Transition] = []
+            try:
+                task = await self.fetch(watch.target)
+            except BkError as exc:
+                error = exc
+            except Exception as exc:  # an adapter bug must not stop every other watch
+                log.exception("poll of %s failed unexpectedly", key)
+                error = BkError(ErrorKind.BAD_RESPONSE, f"unexpected {type(exc).__name__}: {exc}")
+            else:
+                now = self.clock()
+                transitions = diff(watch.task, task, now)
+                watch.task = task
+                watch.last_ok = now
+        watch.polls += 1
+        watch.error = error
+        watch.errors = watch.errors + 1 if error else 0
+        if key in self.watches:
+            self._schedule(watch, self.monotonic() + self._interval(watch))
+        update = PollUpdate(key, watch, transitions, error, lag)
+        if self.on_update is not None:
+            try:
+                self.on_update(update)
+            except Exception:
+                log.exception("update handler failed for %s", key)
+        return update
+
+    def _interval(self, watch: Watch) -> float:
+        base = self.cadence.interval(watch, watch.key == self.focus, self.clock())
+        spread = self.cadence.jitter
+        return base * random.uniform(1 - spread, 1 + spread) if spread else base
+
+    def _schedule(self, watch: Watch, due: float) -> None:
+        watch._version += 1
+        watch.next_due = due
+        watch.intended_at = due
+        self._seq += 1
+        heapq.heappush(self._heap, (due, watch._version, watch.key))
+        self._wake.set()
+
+
+# -- diff -------------------------------------------------------------------------------------
+
+
+def diff(old: Task | None, new: Task, at: float) -> list[Transition]:
+    """State changes between two snapshots of one task: task, step, host, job task and node level.
+
+    The first snapshot yields one task-level event (old=None). Units that appear later are
+    reported only when they are already past pending, so a new pipeline branch is not noise.
+    """
+    target = new.target
+    name = new.name or target
+    if old is None:
+        return [Transition(target, "task", target, name, None, new.state, at)]
+    out: list[Transition] = []
+    if old.state is not new.state:
+        out.append(Transition(target, "task", target, name, old.state, new.state, at))
+    if new.steps or old.steps:
+        old_steps = {s.id: s for s in old.steps}
+        for step in new.steps:
+            before = old_steps.get(step.id)
+            if before is None:
+                if step.state is not State.PENDING:
+                    out.append(Transition(target, "step", step.id, step.name, None, step.state, at))
+                continue
+            if before.state is not step.state:
+                out.append(Transition(target, "step", step.id, step.name, before.state, step.state, at))
+            _diff_units(out, target, "host", before.hosts, step.hosts, at, step.id)
+    if new.hosts or old.hosts:
+        _diff_units(out, target, "host", old.hosts, new.hosts, at, None)
+    if new.job_tasks or old.job_tasks:
+        _diff_units(out, target, "job_task", old.job_tasks, new.job_tasks, at, None)
+    if new.root is not None and old.root is not None:
+        before_nodes = {n.id: n for n, _ in old.root.walk()}
+        for node, _ in new.root.walk():
+            if node is new.root:
+                continue
+            prev = before_nodes.get(node.id)
+            if prev is None:
+                if node.state is not State.PENDING:
+                    out.append(Transition(target, "node", node.id, node.name, None, node.state, at))
+            elif prev.state is not node.state:
+                out.append(Transition(target, "node", node.id, node.name, prev.state, node.state, at))
+    return out
+
+
+def _diff_units(
+    out: list[Transition],
+    target: str,
+    level: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    at: float,
+    step_id: str | None,
+) -> None:
+    pending = State.PENDING
+    for key, unit in new.items():
+        prev = old.get(key)
+        if prev is None:
+            if unit.state is not pending:
+                out.append(Transition(target, level, key, _unit_name(unit), None, unit.state, at, step_id))
+        elif prev.state is not unit.state:
+            out.append(Transition(target, level, key, _unit_name(unit), prev.state, unit.state, at, step_id))
+
+
+def _unit_name(unit: object) -> str:
+    return getattr(unit, "ip", "") or getattr(unit, "process", "") or getattr(unit, "id", "")

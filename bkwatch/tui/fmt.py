@@ -1,0 +1,134 @@
+"""Text helpers for the TUI: safe server text, state badges, durations and ages.
+
+Everything that reaches a widget from the server goes through `clean()` first so that
+control characters and escape sequences never reach the terminal, and it is wrapped in
+`rich.text.Text` so that square brackets are never read as markup.
+"""
+
+from __future__ import annotations
+
+import locale
+import re
+import sys
+
+from rich.text import Text
+
+from bkwatch.model import State
+
+# C0/C1 controls and DEL; ESC sequences are removed first so their payload goes too.
+_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(value: object) -> str:
+    """Server text as one safe printable line."""
+    if value is None:
+        return ""
+    text = str(value)
+    if "\x1b" in text:
+        text = _ESCAPES.sub("", text)
+    text = text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
+    return _CONTROLS.sub("", text)
+
+
+def safe(value: object, style: str = "") -> Text:
+    """Server text as a `Text` (never markup)."""
+    return Text(clean(value), style=style, no_wrap=True, end="")
+
+
+def use_ascii_default() -> bool:
+    """True when the terminal encoding cannot show the Unicode glyphs."""
+    enc = (getattr(sys.stdout, "encoding", None) or locale.getpreferredencoding(False) or "").lower()
+    return "utf" not in enc
+
+
+_GLYPHS: dict[State, tuple[str, str]] = {
+    # (unicode, ascii) — the word is always shown beside the glyph so colour is never needed.
+    State.PENDING: ("…", "."),
+    State.RUNNING: ("▶", ">"),
+    State.WAITING: ("⏸", "?"),
+    State.SUCCEEDED: ("✔", "+"),
+    State.FAILED: ("✖", "x"),
+    State.STOPPED: ("■", "#"),
+    State.UNKNOWN: ("◇", "~"),
+}
+
+_WORDS: dict[State, str] = {
+    State.PENDING: "pending",
+    State.RUNNING: "running",
+    State.WAITING: "waiting",
+    State.SUCCEEDED: "ok",
+    State.FAILED: "FAILED",
+    State.STOPPED: "stopped",
+    State.UNKNOWN: "unknown",
+}
+
+STATE_STYLE: dict[State, str] = {
+    State.PENDING: "dim",
+    State.RUNNING: "bold cyan",
+    State.WAITING: "bold yellow",
+    State.SUCCEEDED: "green",
+    State.FAILED: "bold red",
+    State.STOPPED: "magenta",
+    State.UNKNOWN: "yellow",
+}
+
+BADGE_WIDTH = 9
+
+
+def glyph(state: State, ascii_only: bool = False) -> str:
+    uni, asc = _GLYPHS[state]
+    return asc if ascii_only else uni
+
+
+def badge_str(state: State, ascii_only: bool = False) -> str:
+    return f"{glyph(state, ascii_only)} {_WORDS[state]}"
+
+
+def badge(state: State, ascii_only: bool = False, width: int = BADGE_WIDTH) -> Text:
+    return Text(badge_str(state, ascii_only).ljust(width), style=STATE_STYLE[state], end="")
+
+
+def duration(seconds: float | None) -> str:
+    """Coarse duration: 45s, 12m, 3h05m, 2d4h; empty when unknown."""
+    if seconds is None or seconds < 0:
+        return ""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600}h"
+
+
+def age(seconds: float | None) -> str:
+    """How old the data is, coarse enough that it rarely changes: 4s, 2m, 1h."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def fit(text: str, width: int) -> str:
+    """Cut or pad to exactly `width` cells (wide CJK glyphs counted as two)."""
+    t = Text(text, end="")
+    if t.cell_len > width:
+        t.truncate(max(0, width - 1))
+        return t.plain + "…"
+    return text + " " * (width - t.cell_len)
+
+
+def clock_hms(at: float | None) -> str:
+    import time
+
+    if at is None:
+        return "--:--:--"
+    return time.strftime("%H:%M:%S", time.localtime(at))

@@ -1,0 +1,75 @@
+"""diff(): transition events between two snapshots, at every level."""
+
+from __future__ import annotations
+
+import copy
+
+from bkwatch.model import Host, JobTask, Node, State, Step, System, Task
+from bkwatch.poller import diff
+
+
+def job_task(step_state: State, host_states: dict[str, State]) -> Task:
+    hosts = {
+        k: Host(key=k, ip=k.split(":")[1], cloud_id=0, state=s, raw_status=str(s), status_text=str(s))
+        for k, s in host_states.items()
+    }
+    step = Step(id="420", name="run script", kind="script", state=step_state, raw_state="2", hosts=hosts)
+    return Task("job:2:42", System.JOB, "deploy", step_state, "2", False, steps=[step])
+
+
+def test_first_snapshot_is_one_task_event() -> None:
+    new = job_task(State.RUNNING, {"0:10.0.0.1": State.RUNNING})
+    events = diff(None, new, 100.0)
+    assert [(e.level, e.old, e.new) for e in events] == [("task", None, State.RUNNING)]
+
+
+def test_host_step_and_task_changes_are_reported_with_step_id() -> None:
+    old = job_task(State.RUNNING, {"0:10.0.0.1": State.RUNNING, "0:10.0.0.2": State.RUNNING})
+    new = job_task(State.FAILED, {"0:10.0.0.1": State.SUCCEEDED, "0:10.0.0.2": State.FAILED})
+    events = diff(old, new, 5.0)
+    got = {(e.level, e.key, e.old, e.new) for e in events}
+    assert got == {
+        ("task", "job:2:42", State.RUNNING, State.FAILED),
+        ("step", "420", State.RUNNING, State.FAILED),
+        ("host", "0:10.0.0.1", State.RUNNING, State.SUCCEEDED),
+        ("host", "0:10.0.0.2", State.RUNNING, State.FAILED),
+    }
+    assert all(e.step_id == "420" for e in events if e.level == "host")
+    assert all(e.at == 5.0 for e in events)
+
+
+def test_unchanged_snapshot_gives_nothing() -> None:
+    old = job_task(State.RUNNING, {f"0:10.0.{i // 250}.{i % 250}": State.RUNNING for i in range(1000)})
+    assert diff(old, copy.deepcopy(old), 1.0) == []
+
+
+def test_new_units_only_reported_once_past_pending() -> None:
+    old = job_task(State.RUNNING, {"0:10.0.0.1": State.RUNNING})
+    new = job_task(
+        State.RUNNING, {"0:10.0.0.1": State.RUNNING, "0:10.0.0.2": State.PENDING, "0:10.0.0.3": State.FAILED}
+    )
+    events = diff(old, new, 1.0)
+    assert [(e.key, e.old, e.new) for e in events] == [("0:10.0.0.3", None, State.FAILED)]
+
+
+def tree(leaf_state: State) -> Task:
+    leaf = Node(id="n3", name="deep leaf", state=leaf_state, raw_state=str(leaf_state))
+    sub = Node(id="n2", name="subprocess", state=State.RUNNING, raw_state="RUNNING", children=[leaf])
+    root = Node(id="n1", name="root", state=State.RUNNING, raw_state="RUNNING", children=[sub])
+    return Task("sops:2:7", System.SOPS, "pipeline", State.RUNNING, "RUNNING", False, root=root)
+
+
+def test_nested_node_change_is_found() -> None:
+    events = diff(tree(State.RUNNING), tree(State.FAILED), 2.0)
+    assert [(e.level, e.key, e.name, e.old, e.new) for e in events] == [
+        ("node", "n3", "deep leaf", State.RUNNING, State.FAILED)
+    ]
+
+
+def test_gsekit_job_task_change() -> None:
+    def gse(state: State) -> Task:
+        rows = {"11": JobTask(id="11", state=state, raw_state=str(state), process="nginx")}
+        return Task("gsekit:2:5", System.GSEKIT, None, State.RUNNING, "running", False, job_tasks=rows)
+
+    events = diff(gse(State.RUNNING), gse(State.FAILED), 3.0)
+    assert [(e.level, e.key, e.name, e.new) for e in events] == [("job_task", "11", "nginx", State.FAILED)]
