@@ -73,7 +73,7 @@ STATE_STYLE: dict[State, str] = {
     State.UNKNOWN: "yellow",
 }
 
-BADGE_WIDTH = 9
+BADGE_WIDTH = 10
 
 
 def glyph(state: State, ascii_only: bool = False) -> str:

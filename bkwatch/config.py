@@ -1,0 +1,302 @@
+"""Profiles: where BlueKing is and who we are, from config.toml overridden by BK_* variables.
+
+File layout (``config_dir()/config.toml``)::
+
+    default_profile = "prod"
+
+    [profiles.prod]
+    esb_url = "http://paas.example.com"
+    apigw_tmpl = "http://bkapi.example.com/api/{api_name}"
+    app_code = "bkwatch"
+    app_secret = "..."
+    username = "admin"
+
+    [profiles.prod.gateways]
+    bkflow = "bk-flow-engine"
+
+Precedence: built-in defaults < the profile table < environment variables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from bkwatch.model import BkError, ErrorKind, System
+
+APP_NAME = "bkwatch"
+CONFIG_FILE = "config.toml"
+
+DEFAULT_GATEWAYS: dict[System, str] = {
+    System.JOB: "bk-job",
+    System.SOPS: "bk-sops",
+    System.BKFLOW: "bk-flow-engine",
+    System.NODEMAN: "bk-nodeman",
+}
+NODEMAN_APIS = ("v2", "v1")
+SECRET_FIELDS = ("app_secret", "token")
+
+# BlueKing's own environment conventions (what a SaaS sees at runtime).
+ENV_MAP = {
+    "BK_COMPONENT_API_URL": "esb_url",
+    "BK_API_URL_TMPL": "apigw_tmpl",
+    "BK_APP_CODE": "app_code",
+    "BK_APP_SECRET": "app_secret",
+    "BK_USERNAME": "username",
+    "BK_TOKEN": "token",
+}
+
+
+class ConfigError(BkError):
+    """The configuration cannot be used as it is; the message names the file and the problem."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorKind.CONFIG, message)
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+
+
+def data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def log_dir() -> Path:
+    return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
+
+
+def config_path() -> Path:
+    return config_dir() / CONFIG_FILE
+
+
+@dataclass
+class Profile:
+    name: str = "default"
+    esb_url: str | None = None
+    apigw_tmpl: str | None = None
+    app_code: str | None = None
+    app_secret: str | None = field(default=None, repr=False)
+    username: str | None = None
+    token: str | None = field(default=None, repr=False)
+    stage: str = "prod"
+    gateways: dict[System, str] = field(default_factory=lambda: dict(DEFAULT_GATEWAYS))
+    nodeman_api: str = "v2"
+    verify: bool = True
+    ca_bundle: str | None = None
+    timeout: float = 10.0
+
+    @property
+    def insecure(self) -> bool:
+        """TLS verification switched off: callers should show this to the user."""
+        return not self.verify
+
+    def secrets(self) -> list[str]:
+        """Values that must never be shown (used to scrub messages)."""
+        return [s for s in (self.app_secret, self.token) if s]
+
+
+_STR_KEYS = ("esb_url", "apigw_tmpl", "app_code", "app_secret", "username", "token", "stage", "ca_bundle")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; fix or remove it") from None
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message already carries "(at line N, column M)".
+        raise ConfigError(f"{path} is not valid TOML: {exc}; fix it by hand (left untouched)") from None
+
+
+def _apply_table(profile: Profile, table: Mapping[str, Any], where: str) -> None:
+    for key, value in table.items():
+        if key in _STR_KEYS:
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{where}: {key} must be a string")
+            if key == "stage":
+                profile.stage = value or "prod"
+            else:
+                setattr(profile, key, value or None)
+        elif key == "verify":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: verify must be true or false")
+            profile.verify = value
+        elif key == "timeout":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ConfigError(f"{where}: timeout must be a positive number of seconds")
+            profile.timeout = float(value)
+        elif key == "nodeman_api":
+            if value not in NODEMAN_APIS:
+                raise ConfigError(f'{where}: nodeman_api must be "v2" or "v1"')
+            profile.nodeman_api = value
+        elif key == "gateways":
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}: gateways must be a table, e.g. [profiles.NAME.gateways]")
+            for sys_name, gw in value.items():
+                try:
+                    system = System(sys_name)
+                except ValueError:
+                    raise ConfigError(f"{where}: gateways.{sys_name} is not a known system") from None
+                if not isinstance(gw, str) or not gw:
+                    raise ConfigError(f"{where}: gateways.{sys_name} must be a gateway name")
+                profile.gateways[system] = gw
+        # Unknown keys are ignored so newer config files still load in older versions.
+
+
+def load_profile(
+    name: str | None = None, *, env: Mapping[str, str] = os.environ, path: Path | None = None
+) -> Profile:
+    """The profile to use: `name` > $BKWATCH_PROFILE > file's default_profile > "default"."""
+    path = path or config_path()
+    doc = _read_file(path)
+    profiles = doc.get("profiles", {})
+    if not isinstance(profiles, Mapping):
+        raise ConfigError(f"{path}: [profiles] must be a table of [profiles.NAME] tables")
+    explicit = name or env.get("BKWATCH_PROFILE") or None
+    default = doc.get("default_profile")
+    chosen = explicit or (default if isinstance(default, str) and default else None) or "default"
+    profile = Profile(name=chosen)
+    if chosen in profiles:
+        table = profiles[chosen]
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}: profiles.{chosen} must be a table")
+        _apply_table(profile, table, f"{path} [profiles.{chosen}]")
+    elif profiles and (explicit or chosen != "default"):
+        known = ", ".join(sorted(profiles))
+        raise ConfigError(f"profile {chosen!r} is not in {path} (known: {known})")
+    for var, attr in ENV_MAP.items():
+        value = env.get(var)
+        if value:
+            setattr(profile, attr, value)
+    if env.get("BKWATCH_INSECURE", "") in ("1", "true", "yes"):
+        profile.verify = False
+    return profile
+
+
+def mask(profile: Profile) -> dict[str, Any]:
+    """A printable view of a profile: secrets are only reported as set/unset."""
+    out: dict[str, Any] = {
+        "name": profile.name,
+        "esb_url": profile.esb_url,
+        "apigw_tmpl": profile.apigw_tmpl,
+        "app_code": profile.app_code,
+        "app_secret": "set" if profile.app_secret else "unset",
+        "username": profile.username,
+        "token": "set" if profile.token else "unset",
+        "stage": profile.stage,
+        "gateways": {str(k): v for k, v in profile.gateways.items()},
+        "nodeman_api": profile.nodeman_api,
+        "verify": profile.verify,
+        "ca_bundle": profile.ca_bundle,
+        "timeout": profile.timeout,
+    }
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value)
+    escaped = "".join(
+        ch if ch not in '"\\' and ord(ch) >= 0x20 and ch != "\x7f" else f"\\u{ord(ch):04x}" for ch in text
+    )
+    return f'"{escaped}"'
+
+
+def _toml_key(key: str) -> str:
+    bare = key.replace("-", "").replace("_", "")
+    return key if bare.isascii() and bare.isalnum() else _toml_value(key)
+
+
+def _dump(doc: Mapping[str, Any]) -> str:
+    lines: list[str] = []
+    if "default_profile" in doc:
+        lines.append(f"default_profile = {_toml_value(doc['default_profile'])}")
+    for key, value in doc.items():
+        if key not in ("default_profile", "profiles") and not isinstance(value, Mapping):
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for pname, table in doc.get("profiles", {}).items():
+        lines += ["", f"[profiles.{_toml_key(pname)}]"]
+        subtables = []
+        for key, value in table.items():
+            if isinstance(value, Mapping):
+                subtables.append((key, value))
+            elif value is not None:
+                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+        for key, sub in subtables:
+            lines += ["", f"[profiles.{_toml_key(pname)}.{_toml_key(key)}]"]
+            lines += [f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in sub.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _profile_table(profile: Profile) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    for key in _STR_KEYS:
+        value = getattr(profile, key)
+        if value is not None and not (key == "stage" and value == "prod"):
+            table[key] = value
+    if profile.nodeman_api != "v2":
+        table["nodeman_api"] = profile.nodeman_api
+    if not profile.verify:
+        table["verify"] = False
+    if profile.timeout != 10.0:
+        table["timeout"] = profile.timeout
+    changed = {str(k): v for k, v in profile.gateways.items() if DEFAULT_GATEWAYS.get(k) != v}
+    if changed:
+        table["gateways"] = changed
+    return table
+
+
+def save_profile(profile: Profile, *, path: Path | None = None, make_default: bool = False) -> Path:
+    """Write `profile` into the config file (0600, atomic). A corrupt file is never replaced."""
+    path = path or config_path()
+    doc = dict(_read_file(path))  # raises ConfigError on a corrupt file: nothing gets overwritten
+    profiles = dict(doc.get("profiles", {}))
+    profiles[profile.name] = _profile_table(profile)
+    doc["profiles"] = profiles
+    if make_default or "default_profile" not in doc:
+        doc["default_profile"] = profile.name
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)  # mkstemp: mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(_dump(doc))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def check_permissions(path: Path | None = None) -> str | None:
+    """A warning when the config file (it holds secrets) is readable by group or others."""
+    path = path or config_path()
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return f"{path} is accessible by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
+    return None

@@ -1,0 +1,132 @@
+"""GSEKit (进程配置管理) job_status -> Task. ESB only.
+
+`job_tasks` comes back empty unless task ids are passed, and no listed API gives the ids, so a
+poll normally yields the job state plus `status_counts` from `status_counter`. Rows are used
+when a server does return them (old servers, or flattened `extra_data__*` keys).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bkwatch.client import BkClient
+from bkwatch.model import JobTask, State, System, Task
+from bkwatch.systems.common import bad, html_to_text, need, need_dict, parse_time, readable, to_int
+from bkwatch.targets import Target
+
+API = "job_status"
+S = State
+
+STATUS: dict[str, State] = {
+    "pending": S.PENDING,
+    "running": S.RUNNING,
+    "succeeded": S.SUCCEEDED,
+    "failed": S.FAILED,
+    "ignored": S.SUCCEEDED,  # nothing to do for that process: counted as done, not as a failure
+}
+TERMINAL = frozenset({"succeeded", "failed"})
+
+
+def _status(raw: Any) -> State:
+    return STATUS.get(raw.strip().lower(), S.UNKNOWN) if isinstance(raw, str) else S.UNKNOWN
+
+
+def _extra(row: dict[str, Any]) -> dict[str, Any]:
+    extra = row.get("extra_data")
+    out: dict[str, Any] = dict(extra) if isinstance(extra, dict) else {}
+    for key, value in row.items():
+        if key.startswith("extra_data__") and value is not None:
+            out.setdefault(key[len("extra_data__") :], value)
+    return out
+
+
+def _solutions(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return [html_to_text(value)] if isinstance(value, str) and value else []
+    out: list[str] = []
+    for item in value:
+        if isinstance(item, dict):
+            text = html_to_text(str(item.get("html") or item.get("text") or "")) or readable(item)
+        else:
+            text = readable(item)
+        if text:
+            out.append(text)
+    return out
+
+
+def _process(info: Any) -> tuple[str, int | None, str]:
+    if not isinstance(info, dict):
+        return "", None, ""
+    host = info.get("host") if isinstance(info.get("host"), dict) else {}
+    proc = info.get("process") if isinstance(info.get("process"), dict) else {}
+    ip = host.get("bk_host_innerip") or host.get("inner_ip") or host.get("ip") or ""
+    name = proc.get("bk_process_name") or proc.get("bk_func_name") or ""
+    return str(ip), to_int(host.get("bk_cloud_id")), readable(name, 200)
+
+
+def _row(row: Any, where: str) -> JobTask:
+    if not isinstance(row, dict):
+        raise bad(where, "a job task is not an object")
+    raw = row.get("status")
+    extra = _extra(row)
+    err = row.get("err_code", extra.get("err_code"))
+    ip, cloud, proc = _process(extra.get("process_info") or row.get("process_info"))
+    retryable = extra.get("retryable")
+    return JobTask(
+        id=str(need(row, "id", where)),
+        state=_status(raw),
+        raw_state=str(raw),
+        err_code=None if err in (None, "", 0, "0") else str(err),
+        failed_reason=readable(extra.get("failed_reason"), 1000),
+        retryable=retryable if isinstance(retryable, bool) else None,
+        solutions=_solutions(extra.get("solutions")),
+        ip=ip,
+        cloud_id=cloud,
+        process=proc or (str(row["bk_process_id"]) if row.get("bk_process_id") is not None else ""),
+        start=parse_time(row.get("start_time")),
+        end=parse_time(row.get("end_time")),
+    )
+
+
+def parse(payload: Any, target: Target) -> Task:
+    """`data` of job_status -> Task (pure)."""
+    where = f"GSEKit {API}"
+    info = need_dict(payload, "job_info", where)
+    raw = need(info, "status", f"{where} job_info")
+    rows = payload.get("job_tasks") or []
+    if not isinstance(rows, list):
+        raise bad(where, "'job_tasks' should be a list")
+    tasks = {jt.id: jt for jt in (_row(r, where) for r in rows)}
+    counts: dict[State, int] | None = None
+    counter = payload.get("status_counter")
+    if isinstance(counter, dict):
+        counts = {}
+        for key, n in counter.items():
+            st = _status(key)
+            counts[st] = counts.get(st, 0) + (to_int(n, 0) or 0)
+    detail = " ".join(str(x) for x in (info.get("job_object"), info.get("job_action")) if x)
+    extra = info.get("extra_data") if isinstance(info.get("extra_data"), dict) else {}
+    reason = readable(extra.get("failed_reason"), 300)
+    start = parse_time(info.get("start_time"))
+    end = parse_time(info.get("end_time"))
+    return Task(
+        target=str(target),
+        system=System.GSEKIT,
+        name=readable(detail, 200) or None,
+        state=_status(raw),
+        raw_state=str(raw),
+        terminal=isinstance(raw, str) and raw.lower() in TERMINAL,
+        start=start,
+        end=end,
+        elapsed=(end - start) if start is not None and end is not None else None,
+        job_tasks=tasks,
+        status_counts=counts,
+        detail=f"{detail}: {reason}" if reason else detail,
+    )
+
+
+async def fetch(client: BkClient, target: Target) -> Task:
+    client.transport_for(System.GSEKIT)  # ESB only; BkError(CONFIG) when esb_url is missing
+    params = {"bk_biz_id": to_int(target.scope) or target.scope, "job_id": to_int(target.id) or target.id}
+    data = await client.call(System.GSEKIT, f"gsekit/api/job/{API}/", via="esb", method="POST", params=params)
+    return parse(data, target)

@@ -1,0 +1,203 @@
+"""JOB (作业平台) v3 get_job_instance_status -> Task with steps and per-host results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bkwatch.client import BkClient
+from bkwatch.model import Host, State, Step, System, Task
+from bkwatch.systems.common import bad, clean_text, ms_to_s, need_dict, need_list, readable, to_int
+from bkwatch.targets import Target
+
+API = "get_job_instance_status"
+S = State
+
+# RunStatusEnum: job and step status (docs/states.md).
+RUN_STATUS: dict[int, tuple[State, str]] = {
+    1: (S.PENDING, "waiting to start"),
+    2: (S.RUNNING, "running"),
+    3: (S.SUCCEEDED, "succeeded"),
+    4: (S.FAILED, "failed"),
+    5: (S.SUCCEEDED, "skipped"),
+    6: (S.SUCCEEDED, "failed, error ignored"),
+    7: (S.WAITING, "waiting for confirmation"),
+    8: (S.STOPPED, "terminated"),
+    9: (S.STOPPED, "abnormal state"),
+    10: (S.RUNNING, "stopping"),
+    11: (S.STOPPED, "force-stopped"),
+    12: (S.FAILED, "force-stop failed"),
+    13: (S.STOPPED, "confirmation refused"),
+    14: (S.STOPPED, "abandoned"),
+    15: (S.WAITING, "rolling: waiting for next batch"),
+}
+
+# ExecuteObjectTaskStatusEnum: per-host status.
+_F = S.FAILED
+HOST_STATUS: dict[int, tuple[State, str]] = {
+    0: (_F, "unknown error"),
+    1: (_F, "agent error"),
+    2: (_F, "invalid host"),
+    3: (S.SUCCEEDED, "succeeded earlier (skipped on retry)"),
+    5: (S.PENDING, "waiting"),
+    7: (S.RUNNING, "running"),
+    9: (S.SUCCEEDED, "succeeded"),
+    11: (_F, "failed"),
+    12: (_F, "submit failed"),
+    13: (_F, "task timeout"),
+    15: (_F, "log error"),
+    16: (_F, "GSE script log timeout"),
+    17: (_F, "GSE file log timeout"),
+    18: (_F, "agent not installed"),
+    101: (_F, "script failed"),
+    102: (_F, "script timeout"),
+    103: (S.STOPPED, "script terminated"),
+    104: (_F, "script exit code non-zero"),
+    202: (_F, "file copy failed"),
+    203: (_F, "source file not found"),
+    301: (_F, "file task error"),
+    303: (_F, "file task timeout"),
+    310: (_F, "GSE agent error"),
+    311: (_F, "account does not exist"),
+    312: (_F, "account password wrong"),
+    320: (_F, "file fetch failed"),
+    321: (_F, "file size over limit"),
+    329: (_F, "file transfer error"),
+    399: (_F, "GSE task error"),
+    403: (S.STOPPED, "force-terminated"),
+    404: (_F, "force-terminate failed"),
+    500: (S.UNKNOWN, "unknown status"),
+}
+# GSE-side error_code values the gateway docs name; anything else is shown as the number.
+ERROR_CODES: dict[int, str] = {115: "GSE task still running", 126: "terminated", -1: "other error"}
+STEP_KINDS = {1: "script", 2: "file", 3: "manual", 4: "sql"}
+
+
+def _run_status(raw: Any) -> tuple[State, str, str]:
+    code = to_int(raw)
+    hit = RUN_STATUS.get(code) if code is not None else None
+    if hit is None:
+        return S.UNKNOWN, str(raw), f"status {raw}"
+    return hit[0], str(code), hit[1]
+
+
+def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
+    out: dict[str, Host] = {}
+    host_status = HOST_STATUS
+    error_codes = ERROR_CODES
+    unknown = S.UNKNOWN
+    for row in rows:
+        if type(row) is not dict:
+            raise bad(where, "a host result is not an object")
+        get = row.get
+        status = get("status")
+        hit = host_status.get(status) if type(status) is int else None
+        if hit is None:
+            status_i = to_int(status)
+            hit = host_status.get(status_i) if status_i is not None else None
+            if hit is None:
+                hit = (unknown, f"status {status}")
+        cloud = get("bk_cloud_id")
+        if type(cloud) is not int:
+            cloud = to_int(cloud, 0)
+        ip = get("ip") or get("ipv6") or ""
+        if not ip:
+            ip = f"host-{get('bk_host_id')}"
+        err = get("error_code")
+        if not err:
+            err_code = None
+            err_text = ""
+        else:
+            err_code = str(err)
+            err_text = error_codes.get(err, "") if type(err) is int else ""
+            if not err_text:
+                err_text = f"GSE error {err}"
+        start = get("start_time")
+        end = get("end_time")
+        total = get("total_time")
+        exit_code = get("exit_code")
+        key = f"{cloud}:{ip}"
+        out[key] = Host(
+            key,
+            ip,
+            cloud,
+            hit[0],
+            str(status),
+            hit[1],
+            get("bk_host_id"),
+            exit_code if type(exit_code) is int else to_int(exit_code),
+            err_code,
+            err_text,
+            clean_text(tag, 200) if (tag := get("tag")) and type(tag) is str else "",
+            "",
+            start / 1000.0 if type(start) is int else ms_to_s(start),
+            end / 1000.0 if type(end) is int else ms_to_s(end),
+            total / 1000.0 if type(total) is int else ms_to_s(total),
+        )
+    return out
+
+
+def parse(payload: Any, target: Target) -> Task:
+    """`data` of get_job_instance_status -> Task (pure)."""
+    where = f"JOB {API}"
+    job = need_dict(payload, "job_instance", where)
+    if "status" not in job:
+        raise bad(where, "field 'job_instance.status' is missing")
+    state, raw, _ = _run_status(job["status"])
+    steps: list[Step] = []
+    for srow in need_list(payload, "step_instance_list", where):
+        if not isinstance(srow, dict):
+            raise bad(where, "a step is not an object")
+        if "status" not in srow:
+            raise bad(where, "field 'step_instance_list[].status' is missing")
+        sstate, sraw, _ = _run_status(srow["status"])
+        ip_rows = srow.get("step_ip_result_list") or []
+        if not isinstance(ip_rows, list):
+            raise bad(where, "'step_ip_result_list' should be a list")
+        steps.append(
+            Step(
+                id=str(srow.get("step_instance_id", len(steps))),
+                name=readable(srow.get("name"), 200),
+                kind=STEP_KINDS.get(to_int(srow.get("type"), 0) or 0, "unknown"),
+                state=sstate,
+                raw_state=sraw,
+                execute_count=to_int(srow.get("execute_count"), 0) or 0,
+                start=ms_to_s(srow.get("start_time")),
+                end=ms_to_s(srow.get("end_time")),
+                elapsed=ms_to_s(srow.get("total_time")),
+                hosts=_hosts(ip_rows, where),
+            )
+        )
+    finished = payload.get("finished")
+    terminal = bool(finished) if isinstance(finished, bool) else state.is_done
+    return Task(
+        target=str(target),
+        system=System.JOB,
+        name=readable(job.get("name"), 200) or None,
+        state=state,
+        raw_state=raw,
+        terminal=terminal,
+        start=ms_to_s(job.get("start_time")),
+        end=ms_to_s(job.get("end_time")),
+        elapsed=ms_to_s(job.get("total_time")),
+        steps=steps,
+    )
+
+
+def request_params(target: Target) -> dict[str, Any]:
+    scope_type = "biz_set" if target.scope_type == "biz_set" else "biz"
+    return {
+        "bk_scope_type": scope_type,
+        "bk_scope_id": str(target.scope),  # a string in JOB's API, even for numbers
+        "job_instance_id": to_int(target.id, None) or target.id,
+        "return_ip_result": True,
+    }
+
+
+async def fetch(client: BkClient, target: Target) -> Task:
+    via = client.transport_for(System.JOB)
+    params = request_params(target)
+    if via == "esb":
+        data = await client.call(System.JOB, f"jobv3/{API}/", via=via, method="POST", params=params)
+    else:
+        data = await client.call(System.JOB, f"api/v3/{API}", via=via, method="GET", params=params)
+    return parse(data, target)

@@ -1,0 +1,232 @@
+"""NodeMan (节点管理): 2.x `api/job/details` (paged) and 1.x `get_task_info` -> Task with hosts.
+
+v2 is the default. When v2 answers "API not found" and ESB is configured, the client falls back
+to v1 once and remembers it (`client.nodeman_api`), so later polls go straight to v1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bkwatch.client import ApiNotFound, BkClient
+from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
+from bkwatch.systems.common import bad, html_to_text, need, need_list, parse_time, to_float, to_int
+from bkwatch.targets import Target
+
+PAGE_SIZE = 500
+MAX_PAGES = 200  # 100,000 hosts: beyond that something is wrong with `total`
+S = State
+
+JOB_STATUS: dict[str, State] = {
+    "PENDING": S.PENDING,
+    "RUNNING": S.RUNNING,
+    "SUCCESS": S.SUCCEEDED,
+    "FAILED": S.FAILED,
+    "PART_FAILED": S.FAILED,
+    "TERMINATED": S.STOPPED,
+}
+JOB_TERMINAL = frozenset({"SUCCESS", "FAILED", "PART_FAILED", "TERMINATED"})
+HOST_STATUS: dict[str, State] = {
+    "QUEUE": S.PENDING,
+    "PENDING": S.PENDING,
+    "RUNNING": S.RUNNING,
+    "SUCCESS": S.SUCCEEDED,
+    "FAILED": S.FAILED,
+    "PART_FAILED": S.FAILED,
+    "TERMINATED": S.STOPPED,
+    "REMOVED": S.STOPPED,
+    "FILTERED": S.STOPPED,  # rejected before execution: not done, reason in status_display
+    "IGNORED": S.SUCCEEDED,  # nothing to do; NodeMan itself counts an all-ignored job as SUCCESS
+}
+HOST_WORDS = {
+    "QUEUE": "queued",
+    "PENDING": "waiting",
+    "RUNNING": "running",
+    "SUCCESS": "succeeded",
+    "FAILED": "failed",
+    "TERMINATED": "terminated",
+    "REMOVED": "removed",
+    "FILTERED": "filtered",
+    "IGNORED": "ignored",
+}
+
+
+def _v2_hosts(rows: list[Any], out: dict[str, Host], where: str) -> None:
+    host_status = HOST_STATUS
+    words = HOST_WORDS
+    unknown = S.UNKNOWN
+    failed_like = (S.FAILED, S.STOPPED)
+    for row in rows:
+        if type(row) is not dict:
+            raise bad(where, "a host row is not an object")
+        get = row.get
+        status = get("status")
+        if get("filter_host") is True and not status:
+            status = "FILTERED"
+        state = host_status.get(status, unknown) if type(status) is str else unknown
+        cloud = get("bk_cloud_id")
+        if type(cloud) is not int:
+            cloud = to_int(cloud, 0)
+        ip = get("ip") or get("inner_ip") or get("inner_ipv6") or ""
+        if not ip:
+            ip = f"host-{get('bk_host_id') or get('instance_id')}"
+        display = get("status_display")
+        display = html_to_text(display) if type(display) is str else ""
+        step = get("step")
+        step = html_to_text(step) if type(step) is str and step else ""
+        cost = get("cost_time")
+        key = f"{cloud}:{ip}"
+        out[key] = Host(
+            key,
+            ip,
+            cloud,
+            state,
+            str(status),
+            display or words.get(status, str(status)),
+            get("bk_host_id"),
+            None,
+            None,
+            (display or step) if state in failed_like else "",
+            "",
+            step,
+            parse_time(get("start_time")),
+            parse_time(get("end_time")),
+            cost if type(cost) is float else to_float(cost),
+        )
+
+
+def parse(payload: Any, target: Target, *, pages: list[Any] | None = None) -> Task:
+    """`data` of api/job/details (first page) + later pages' `data` -> Task (pure)."""
+    where = "NodeMan api/job/details"
+    status = need(payload, "status", where)
+    hosts: dict[str, Host] = {}
+    _v2_hosts(need_list(payload, "list", where), hosts, where)
+    for page in pages or ():
+        _v2_hosts(need_list(page, "list", where), hosts, where)
+    state = JOB_STATUS.get(status, S.UNKNOWN) if isinstance(status, str) else S.UNKNOWN
+    meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
+    kind = payload.get("job_type_display") or payload.get("job_type") or ""
+    subject = meta.get("plugin_name") or meta.get("name") or ""
+    name = f"{kind} {subject}".strip() if isinstance(subject, str) else str(kind)
+    return Task(
+        target=str(target),
+        system=System.NODEMAN,
+        name=html_to_text(str(name)) or None,
+        state=state,
+        raw_state=str(status),
+        terminal=status in JOB_TERMINAL,
+        start=parse_time(payload.get("start_time")),
+        end=parse_time(payload.get("end_time")),
+        elapsed=to_float(payload.get("cost_time")),
+        hosts=hosts,
+        detail=str(payload.get("job_type") or ""),
+    )
+
+
+def parse_v1(payload: Any, target: Target) -> Task:
+    """`data` of 1.x get_task_info -> Task (pure). Job state is derived from status_count."""
+    where = "NodeMan get_task_info"
+    rows = need_list(payload, "hosts", where)
+    hosts: dict[str, Host] = {}
+    busy = False
+    for row in rows:
+        if not isinstance(row, dict):
+            raise bad(where, "a host row is not an object")
+        info = row.get("host") if isinstance(row.get("host"), dict) else {}
+        status = row.get("status")
+        state = HOST_STATUS.get(status, S.UNKNOWN) if isinstance(status, str) else S.UNKNOWN
+        busy = busy or state.is_active
+        cloud = to_int(info.get("bk_cloud_id", payload.get("bk_cloud_id")), 0) or 0
+        ip = info.get("inner_ip") or info.get("outer_ip") or f"host-{info.get('id')}"
+        err = row.get("err_code")
+        desc = html_to_text(str(row.get("err_code_desc") or ""))
+        step = html_to_text(str(row.get("step") or ""))
+        key = f"{cloud}:{ip}"
+        hosts[key] = Host(
+            key=key,
+            ip=str(ip),
+            cloud_id=cloud,
+            state=state,
+            raw_status=str(status),
+            status_text=HOST_WORDS.get(status, str(status)) if isinstance(status, str) else str(status),
+            host_id=to_int(info.get("id")),
+            error_code=str(err) if err not in (None, "", 0, "0") else None,
+            error_text=desc if state.is_bad else "",
+            step=step,
+        )
+    counts = payload.get("status_count") if isinstance(payload.get("status_count"), dict) else {}
+    running = to_int(counts.get("running_count"), 0) or 0
+    failed = to_int(counts.get("failed_count"), 0) or 0
+    success = to_int(counts.get("success_count"), 0) or 0
+    if running > 0 or (busy and (failed or success)):
+        state, raw = S.RUNNING, "RUNNING"
+    elif busy or not (failed or success):
+        state, raw = S.PENDING, "PENDING"
+    elif failed:
+        state, raw = S.FAILED, "FAILED" if not success else "PART_FAILED"
+    else:
+        state, raw = S.SUCCEEDED, "SUCCESS"
+    kind = payload.get("job_type_desc") or payload.get("job_type") or ""
+    start = parse_time(payload.get("start_time"))
+    end = parse_time(payload.get("end_time"))
+    return Task(
+        target=str(target),
+        system=System.NODEMAN,
+        name=html_to_text(str(kind)) or None,
+        state=state,
+        raw_state=raw,
+        terminal=state.is_done,
+        start=start,
+        end=end,
+        elapsed=(end - start) if start is not None and end is not None else None,
+        hosts=hosts,
+        detail=str(payload.get("job_type") or ""),
+    )
+
+
+async def _fetch_v2(client: BkClient, target: Target) -> Task:
+    via = client.transport_for(System.NODEMAN)
+    job_id = to_int(target.id) or target.id
+    if via == "esb":
+        path = "nodeman/api/job/details/"
+        base: dict[str, Any] = {"job_id": job_id, "pagesize": PAGE_SIZE}
+    else:
+        path = f"api/job/{target.id}/details/"
+        base = {"pagesize": PAGE_SIZE}
+
+    async def page(n: int) -> Any:
+        return await client.call(System.NODEMAN, path, via=via, method="POST", params={**base, "page": n})
+
+    first = await page(1)
+    total = to_int(need(first, "total", "NodeMan api/job/details"), 0) or 0
+    rows = first.get("list") if isinstance(first.get("list"), list) else []
+    real = sum(1 for r in rows if not (isinstance(r, dict) and r.get("filter_host")))
+    last = min(MAX_PAGES, -(-total // PAGE_SIZE)) if real < total else 1
+    rest = await asyncio.gather(*(page(n) for n in range(2, last + 1))) if last > 1 else []
+    return parse(first, target, pages=list(rest))
+
+
+async def _fetch_v1(client: BkClient, target: Target) -> Task:
+    if not client.profile.esb_url:
+        raise BkError(
+            ErrorKind.CONFIG,
+            "NodeMan 1.x get_task_info is only on the ESB: set BK_COMPONENT_API_URL (esb_url) "
+            'or use nodeman_api = "v2"',
+        )
+    params = {"bk_biz_id": target.scope, "job_id": target.id}
+    data = await client.call(System.NODEMAN, "nodeman/get_task_info/", via="esb", method="GET", params=params)
+    return parse_v1(data, target)
+
+
+async def fetch(client: BkClient, target: Target) -> Task:
+    if client.nodeman_api == "v1":
+        return await _fetch_v1(client, target)
+    try:
+        return await _fetch_v2(client, target)
+    except ApiNotFound:
+        if not client.profile.esb_url:
+            raise
+    task = await _fetch_v1(client, target)
+    client.nodeman_api = "v1"  # remembered only once v1 has actually answered
+    return task

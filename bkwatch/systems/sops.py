@@ -1,0 +1,165 @@
+"""SOPS (标准运维) get_task_status -> Task with a node tree. The tree code serves BKFlow too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bkwatch.client import BkClient
+from bkwatch.model import Node, State, System, Task
+from bkwatch.systems.common import bad, parse_time, readable, to_bool, to_float, to_int
+from bkwatch.targets import Target
+
+API = "get_task_status"
+S = State
+
+# bamboo-engine states plus the SOPS synthetic / extra ones (docs/states.md).
+PIPELINE_STATES: dict[str, State] = {
+    "CREATED": S.PENDING,
+    "READY": S.PENDING,
+    "RUNNING": S.RUNNING,
+    "BLOCKED": S.RUNNING,
+    "SUSPENDED": S.WAITING,
+    "NODE_SUSPENDED": S.WAITING,
+    "PENDING_APPROVAL": S.WAITING,
+    "PENDING_CONFIRMATION": S.WAITING,
+    "PENDING_PROCESSING": S.WAITING,
+    "PENDING_CONTINUE": S.WAITING,
+    "FINISHED": S.SUCCEEDED,
+    "FAILED": S.FAILED,
+    "REVOKED": S.STOPPED,
+    "EXPIRED": S.STOPPED,
+}
+# The engine treats these as archived: nothing happens unless a person acts.
+TERMINAL_STATES = frozenset({"FINISHED", "FAILED", "REVOKED", "EXPIRED"})
+
+# Engine-v1 trees name nodes by Python class path; show the kind instead.
+_V1_KINDS = {
+    "EmptyStartEvent": "start",
+    "EmptyEndEvent": "end",
+    "ExecutableEndEvent": "end",
+    "ServiceActivity": "activity",
+    "SubProcess": "subprocess",
+    "ExclusiveGateway": "exclusive gateway",
+    "ParallelGateway": "parallel gateway",
+    "ConditionalParallelGateway": "conditional parallel gateway",
+    "ConvergeGateway": "converge gateway",
+}
+
+
+def pipeline_state(raw: Any) -> State:
+    return PIPELINE_STATES.get(raw, S.UNKNOWN) if isinstance(raw, str) else S.UNKNOWN
+
+
+def readable_name(name: Any, node_id: str) -> str:
+    if not isinstance(name, str) or not name:
+        return node_id
+    if "<" not in name and "&" not in name and len(name) <= 200 and name.isprintable():
+        return name
+    if name.startswith("<class "):
+        cls = name[len("<class ") :].strip("'\"<> ").rsplit(".", 1)[-1]
+        return _V1_KINDS.get(cls, cls)
+    return readable(name, 200)
+
+
+def _node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node:
+    if depth > 64:
+        raise bad(where, "node tree nested too deeply")
+    get = raw.get
+    node_id = get("id")
+    node_id = str(node_id) if node_id not in (None, "") else fallback_id
+    raw_state = get("state")
+    state = pipeline_state(raw_state)
+    start = parse_time(get("start_time"))
+    end = parse_time(get("finish_time"))
+    if end is None and raw_state in TERMINAL_STATES:
+        # Engine-v1 trees: the last state change is the best end time there is.
+        end = parse_time(get("state_refresh_at"))
+    elapsed = to_float(get("elapsed_time"))
+    children_raw = get("children") or {}
+    children: list[Node] = []
+    if isinstance(children_raw, dict):
+        for cid, child in children_raw.items():
+            if not isinstance(child, dict):
+                raise bad(where, f"node {cid} is not an object")
+            children.append(_node(child, str(cid), where, depth + 1))
+    elif isinstance(children_raw, list):
+        for i, child in enumerate(children_raw):
+            if not isinstance(child, dict):
+                raise bad(where, "a child node is not an object")
+            children.append(_node(child, f"{node_id}.{i}", where, depth + 1))
+    else:
+        raise bad(where, f"node {node_id}: 'children' should be an object")
+    return Node(
+        id=node_id,
+        name=readable_name(get("name"), node_id),
+        state=state,
+        raw_state=str(raw_state) if raw_state is not None else "",
+        start=start,
+        end=end,
+        elapsed=elapsed,
+        retry=retry if type(retry := get("retry")) is int else (to_int(retry, 0) or 0),
+        loop=loop if type(loop := get("loop")) is int else (to_int(loop, 1) or 1),
+        skip=skip if type(skip := get("skip")) is bool else to_bool(skip),
+        children=children,
+    )
+
+
+def _attach_ex_data(root: Node, ex_data: Any) -> None:
+    if not isinstance(ex_data, dict) or not ex_data:
+        return
+    by_id = {n.id: n for n, _ in root.walk()}
+    for node_id, value in ex_data.items():
+        node = by_id.get(str(node_id))
+        if node is not None:
+            node.message = readable(value)
+
+
+def parse_tree(payload: Any, target: Target, system: System, where: str) -> Task:
+    """A bamboo-engine state tree (SOPS or BKFlow `data`) -> Task."""
+    if isinstance(payload, str):
+        # BKFlow answers a bare "CREATED" for a tree the engine has not built yet.
+        payload = {"state": payload}
+    if not isinstance(payload, dict):
+        raise bad(where, f"data should be an object, got {type(payload).__name__}")
+    if "state" not in payload:
+        raise bad(where, "field 'state' is missing")
+    root = _node(payload, str(target.id), where, 0)
+    _attach_ex_data(root, payload.get("ex_data"))
+    name = payload.get("name")
+    raw = root.raw_state
+    return Task(
+        target=str(target),
+        system=system,
+        # Engine-v1 roots carry a class path, not the task's name.
+        name=readable(name, 200) or None
+        if isinstance(name, str) and not name.startswith("<class ")
+        else None,
+        state=root.state,
+        raw_state=raw,
+        terminal=raw in TERMINAL_STATES,
+        start=root.start,
+        end=root.end,
+        elapsed=root.elapsed,
+        root=root,
+    )
+
+
+def parse(payload: Any, target: Target) -> Task:
+    """`data` of SOPS get_task_status -> Task (pure)."""
+    return parse_tree(payload, target, System.SOPS, f"SOPS {API}")
+
+
+async def fetch(client: BkClient, target: Target) -> Task:
+    via = client.transport_for(System.SOPS)
+    # Any value of with_ex_data is truthy to SOPS (even "false"), so send 1 and never anything else.
+    params: dict[str, Any] = {"with_ex_data": 1}
+    if target.scope_type == "project":
+        params["scope"] = "project"
+    if via == "apigw":
+        path = f"{API}/{target.id}/{target.scope}/"
+    else:
+        path = f"sops/{API}/"
+        params["bk_biz_id"] = target.scope
+        params["task_id"] = target.id
+    data = await client.call(System.SOPS, path, via=via, method="GET", params=params)
+    return parse(data, target)

@@ -1,0 +1,415 @@
+"""The bkwatch live monitor."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from bkwatch.model import State, Transition
+from bkwatch.store import WatchEntry
+from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.tui.detail import DetailPane
+from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen
+from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
+from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.joblist import JobList
+from bkwatch.tui.lines import LineView
+from bkwatch.tui.signals import TerminalSignals, summary
+from bkwatch.tui.translog import TransitionLog
+
+if TYPE_CHECKING:
+    from bkwatch.poller import Poller, PollUpdate
+    from bkwatch.store import WatchStore
+
+HIGHLIGHT_SECONDS = 5.0
+ALERT = {
+    State.FAILED: "error",
+    State.WAITING: "warning",
+    State.STOPPED: "warning",
+    State.SUCCEEDED: "information",
+}
+
+
+class PollArrived(Message):
+    def __init__(self, update: PollUpdate) -> None:
+        super().__init__()
+        self.update = update
+
+
+class BkWatchApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "bkwatch"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("tab", "focus_next", "Pane", show=False),
+        Binding("escape", "back", "Back", show=False),
+        Binding("n", "next_failure(1)", "Next fail"),
+        Binding("N", "next_failure(-1)", "Prev fail", show=False, key_display="N"),
+        Binding("f", "failures_only", "Failures"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("c", "copy(False)", "Copy IPs"),
+        Binding("C", "copy(True)", "Copy CLOUD:IP", show=False, key_display="C"),
+        Binding("a", "add", "Add"),
+        Binding("d", "remove", "Remove"),
+        Binding("p", "pause", "Pause"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+    EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [
+        ("up/down, k/j", "move the cursor"),
+        ("pgup/pgdn, home/end", "move by page / to the ends"),
+        ("enter", "open the task / step, open or close a host group"),
+        ("escape", "back to the job list (or close the filter)"),
+        ("tab / shift+tab", "switch pane"),
+        ("ctrl+p", "command palette (every action below)"),
+    ]
+
+    def __init__(
+        self,
+        poller: Poller,
+        store: WatchStore,
+        list_name: str,
+        *,
+        ascii: bool = False,
+        bell: bool = False,
+        desktop_notify: bool = False,
+        clock: Callable[[], float] = time.time,
+        since_last_time: bool = True,
+        start_polling: bool = True,
+        select: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.poller = poller
+        self.store = store
+        self.list_name = list_name
+        self.ascii_only = ascii or use_ascii_default()
+        self.clock = clock
+        self.since_last_time = since_last_time
+        self.start_polling = start_polling
+        self.signals = TerminalSignals(self, bell=bell, desktop=desktop_notify)
+        self.selected: str | None = select
+        self.filter_text = ""
+        self.failures_only = False
+        self.highlights: dict[tuple[str, str], float] = {}  # (target, key) -> when it changed
+        self.last_seen: dict[str, dict] = {}
+        self._since_pending: set[str] = set()
+        self._since_lines: list[str] = []
+
+    # ---- layout -----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("", id="status", markup=False)
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield JobList(ascii_only=self.ascii_only, id="joblist")
+                yield TransitionLog(ascii_only=self.ascii_only, id="log")
+            yield DetailPane(ascii_only=self.ascii_only, id="detail")
+        yield Input(
+            placeholder="filter: IP, host, node name or message (enter to keep, escape to clear)", id="filter"
+        )
+        yield Footer()
+
+    @property
+    def joblist(self) -> JobList:
+        return self.query_one("#joblist", JobList)
+
+    @property
+    def detail(self) -> DetailPane:
+        return self.query_one("#detail", DetailPane)
+
+    @property
+    def log_view(self) -> TransitionLog:
+        return self.query_one("#log", TransitionLog)
+
+    def on_mount(self) -> None:
+        self.poller.on_update = lambda u: self.post_message(PollArrived(u))
+        for warning in self.store.warnings:
+            self.notify(clean(warning), severity="warning", markup=False)
+        for entry in self.store.load(self.list_name):
+            if entry.target in self.poller.watches:
+                continue
+            try:
+                self.poller.add(parse_target(entry.target), entry.label)
+            except TargetError as exc:
+                self.log_view.note_lines([f"skipped {entry.target}: {exc}"])
+        if self.since_last_time:
+            self.last_seen = self.store.load_last_seen(self.list_name)
+            self._since_pending = set(self.poller.watches) & set(self.last_seen)
+        self.joblist.sync(self.poller.watches, self.clock())
+        key = self.selected if self.selected in self.poller.watches else self.joblist.cursor_key
+        if key is not None:
+            self._select(key)
+        self.joblist.focus()
+        self._update_status()
+        self.set_interval(1.0, self._tick)
+        if self.start_polling:
+            self.run_poller()
+
+    @work(exit_on_error=False, group="poller")
+    async def run_poller(self) -> None:
+        await self.poller.run()
+
+    # ---- applying polls ---------------------------------------------------------------
+    def on_poll_arrived(self, message: PollArrived) -> None:
+        with self.batch_update():  # one frame per poll
+            self.apply(message.update)
+
+    def apply(self, update: PollUpdate) -> None:
+        now = self.clock()
+        watch = update.watch
+        if update.key not in self.poller.watches:
+            return
+        title = self.joblist.title_of(update.key)
+        changes = [t for t in update.transitions if t.old is not None]
+        self.log_view.add(changes, title)
+        # Expire old highlights on this tick, inside the same batch: no extra frames.
+        self.highlights = {k: at for k, at in self.highlights.items() if now - at < HIGHLIGHT_SECONDS}
+        for t in changes:
+            self.highlights[(t.target, t.key)] = now
+        self.joblist.sync(self.poller.watches, now)
+        self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
+        if update.key == self.selected:
+            self.detail.show(watch, now)
+        if self.selected is not None:
+            self.detail.set_highlights({k for (tk, k) in self.highlights if tk == self.selected})
+        for t in changes:
+            if t.level == "task":
+                self._alert(t, title, now)
+        if watch.task is not None:
+            self._remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
+        self._update_status()
+
+    def _alert(self, t: Transition, title: str, now: float) -> None:
+        severity = ALERT.get(t.new)
+        if severity is None:
+            return
+        message = f"{title}: {badge_str(t.new, self.ascii_only)}"
+        self.notify(message, title="task " + str(t.new), severity=severity, markup=False)  # type: ignore[arg-type]
+        if t.new in (State.FAILED, State.WAITING):
+            self.signals.ring(now)
+        self.signals.desktop(f"bkwatch: {t.new}", title)
+
+    def _remember(self, key: str, state: State, name: str | None, now: float, *, save: bool) -> None:
+        before = self.last_seen.get(key)
+        if key in self._since_pending:
+            self._since_pending.discard(key)
+            if before and before.get("state") != str(state):
+                was = before.get("state") or "unknown"
+                label = clean(self.joblist.title_of(key))
+                self._since_lines.append(f"{label}: {was} -> {state}")
+            if not self._since_pending and self._since_lines:
+                self._show_since()
+        changed = before is None or before.get("state") != str(state)
+        self.last_seen[key] = {"state": str(state), "name": name, "at": now}
+        if save or changed:
+            self._save_seen()
+
+    def _show_since(self) -> None:
+        lines = self._since_lines
+        head = f"Since last time ({len(lines)} changed):"
+        self.log_view.note_lines([f"{head} {line}" for line in lines])
+        body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
+        self.notify(body, title=head, timeout=15, markup=False)
+
+    def _save_seen(self) -> None:
+        try:
+            self.store.save_last_seen(self.list_name, self.last_seen)
+        except OSError as exc:
+            self.log_view.note_lines([f"could not save history: {exc}"])
+
+    def _tick(self) -> None:
+        # Ages are coarse text: only rows whose text changed are repainted.
+        now = self.clock()
+        self.joblist.sync(self.poller.watches, now)
+
+    def _update_status(self) -> None:
+        counts: dict[State | None, int] = {}
+        for w in self.poller.watches.values():
+            s = w.task.state if w.task is not None else None
+            counts[s] = counts.get(s, 0) + 1
+        text = summary(counts)
+        self.signals.set_title(f"bkwatch — {text}")
+        line = Text(f" bkwatch · {clean(self.list_name)} · {len(self.poller.watches)} tasks: {text}", end="")
+        if self.poller.paused:
+            line.append("   ")
+            line.append(" PAUSED (p resumes) ", style="bold reverse")
+        if self.filter_text:
+            line.append(f"   filter: {clean(self.filter_text)}", style="bold")
+        if self.failures_only:
+            line.append("   failures only", style="bold")
+        self.query_one("#status", Static).update(line)
+
+    # ---- selection --------------------------------------------------------------------
+    def _select(self, key: str | None) -> None:
+        self.selected = key
+        self.poller.set_focus(key)
+        watch = self.poller.watches.get(key) if key else None
+        self.detail.show(watch, self.clock())
+        if key is not None:
+            self.joblist.move_to(key, notify=False)
+
+    @on(LineView.Highlighted, "#joblist")
+    def _job_highlighted(self, event: LineView.Highlighted) -> None:
+        if event.line is not None and event.line.key != self.selected:
+            self._select(event.line.key)
+
+    @on(LineView.Selected, "#joblist")
+    def _job_selected(self, event: LineView.Selected) -> None:
+        self._select(event.line.key)
+        view = self.detail.main_view()
+        if view is not None:
+            view.focus()
+
+    @on(LineView.Selected, "#steps")
+    def _step_selected(self) -> None:
+        self.detail.job.hosts_view.focus()
+
+    @on(LineView.Selected)
+    def _group_selected(self, event: LineView.Selected) -> None:
+        if isinstance(event.view, GroupedView) and event.line.header:
+            event.view.toggle_group(event.line.data)
+
+    # ---- actions ----------------------------------------------------------------------
+    def action_back(self) -> None:
+        filt = self.query_one("#filter", Input)
+        if filt.has_class("visible"):
+            filt.value = ""
+            self._apply_filter("")
+            filt.remove_class("visible")
+            self.joblist.focus()
+            return
+        self.joblist.focus()
+
+    def action_next_failure(self, direction: int) -> None:
+        key = self.detail.next_failure(direction)
+        if key is None:
+            self.notify("No failing hosts or nodes in this task.", markup=False, timeout=3)
+            return
+        view = self.detail.main_view()
+        if view is not None:
+            view.focus()
+
+    def action_failures_only(self) -> None:
+        self.failures_only = not self.failures_only
+        self.detail.set_filter(self.filter_text, self.failures_only)
+        self._update_status()
+
+    def action_filter(self) -> None:
+        filt = self.query_one("#filter", Input)
+        filt.add_class("visible")
+        filt.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._apply_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        filt = self.query_one("#filter", Input)
+        if not filt.value:
+            filt.remove_class("visible")
+        view = self.detail.main_view()
+        (view or self.joblist).focus()
+
+    def _apply_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        self.detail.set_filter(self.filter_text, self.failures_only)
+        self._update_status()
+
+    def action_copy(self, with_cloud: bool) -> None:
+        ids, scope = self.detail.copy_ids(with_cloud)
+        if not ids:
+            self.notify("No failing hosts to copy here.", markup=False, timeout=3)
+            return
+        self.copy_to_clipboard("\n".join(ids) + "\n")
+        what = "CLOUD:IP" if with_cloud else "IP"
+        self.notify(f"Copied {len(ids)} failing host {what}s of this {scope}.", markup=False, timeout=4)
+
+    def action_add(self) -> None:
+        def done(result: tuple[Target, str | None] | None) -> None:
+            if result is None:
+                return
+            target, label = result
+            key = str(target)
+            self.poller.add(target, label)
+            try:
+                self.store.add([WatchEntry(key, label, self.clock())], self.list_name)
+            except OSError as exc:
+                self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
+            self.joblist.sync(self.poller.watches, self.clock())
+            self._select(key)
+            self.poller.refresh(key)
+            self._update_status()
+            self.notify(f"Watching {key}", markup=False, timeout=3)
+
+        self.push_screen(AddDialog(lambda k: k in self.poller.watches), done)
+
+    def action_remove(self) -> None:
+        key = self.selected
+        if key is None:
+            return
+
+        def done(yes: bool | None) -> None:
+            if not yes:
+                return
+            self.poller.remove(key)
+            self.store.remove([key], self.list_name)
+            self.last_seen.pop(key, None)
+            self.joblist.sync(self.poller.watches, self.clock())
+            self._select(self.joblist.cursor_key)
+            self._update_status()
+            self.notify(f"Stopped watching {key}", markup=False, timeout=3)
+
+        self.push_screen(ConfirmDialog(f"Stop watching {self.joblist.title_of(key)} ({key})?"), done)
+
+    def action_pause(self) -> None:
+        if self.poller.paused:
+            self.poller.resume()
+        else:
+            self.poller.pause()
+        self._update_status()
+
+    def action_refresh(self) -> None:
+        self.poller.refresh()
+        self.notify("Refreshing all tasks…" if not self.ascii_only else "Refreshing all tasks", timeout=2)
+
+    def action_help(self) -> None:
+        keys = list(self.EXTRA_KEYS)
+        for b in self.BINDINGS:
+            assert isinstance(b, Binding)
+            keys.append((b.key_display or b.key, b.description))
+        self.push_screen(HelpScreen(keys))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Add watch", "Watch a task by target or URL (a)", self.action_add)
+        yield SystemCommand("Remove watch", "Stop watching the selected task (d)", self.action_remove)
+        yield SystemCommand("Pause / resume polling", "Toggle polling (p)", self.action_pause)
+        yield SystemCommand("Refresh now", "Poll every task now (r)", self.action_refresh)
+        yield SystemCommand(
+            "Next failure", "Jump to the next failing host or node (n)", lambda: self.action_next_failure(1)
+        )
+        yield SystemCommand(
+            "Previous failure",
+            "Jump to the previous failing host or node (N)",
+            lambda: self.action_next_failure(-1),
+        )
+        yield SystemCommand("Failures only", "Show only failing hosts / nodes (f)", self.action_failures_only)
+        yield SystemCommand("Filter", "Filter by IP, name or message (/)", self.action_filter)
+        yield SystemCommand(
+            "Copy failing IPs", "IP per line to the clipboard (c)", lambda: self.action_copy(False)
+        )
+        yield SystemCommand(
+            "Copy failing CLOUD:IP", "CLOUD:IP per line to the clipboard (C)", lambda: self.action_copy(True)
+        )
+        yield SystemCommand("Help", "List every key (?)", self.action_help)

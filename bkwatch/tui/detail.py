@@ -1,0 +1,228 @@
+"""The drill-down pane: shows the selected task with the view its system needs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widget import Widget
+from textual.widgets import ContentSwitcher, Static, Tree
+
+from bkwatch.model import Host, JobTask, State, System, Task
+from bkwatch.tui.fmt import STATE_STYLE, age, badge_str, clean, duration
+from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.jobpane import JobPane, counts_text
+from bkwatch.tui.kinds import HostKind, JobTaskKind
+from bkwatch.tui.lines import LineView
+from bkwatch.tui.pipeline import PipelineTree
+
+if TYPE_CHECKING:
+    from bkwatch.poller import Watch
+
+
+def title_text(watch: Watch, now: float, ascii_only: bool) -> Text:
+    task = watch.task
+    out = Text(end="", no_wrap=True)
+    if task is None:
+        out.append("no data yet  ", style="dim")
+    else:
+        out.append(badge_str(task.state, ascii_only), style=STATE_STYLE[task.state])
+        out.append("  ")
+        out.append(clean(watch.label or task.name or watch.key), style="bold")
+        if task.detail:
+            out.append(f"  {clean(task.detail)}", style="dim")
+        done, total = task.progress()
+        out.append(f"  {done}/{total} done")
+        if task.elapsed is not None:
+            out.append(f"  {duration(task.elapsed)}")
+        if task.state is State.UNKNOWN:
+            out.append(f"  raw state {clean(task.raw_state)}", style="yellow")
+    out.append(f"  {watch.key}", style="dim")
+    if watch.error is not None:
+        mark = "!" if ascii_only else "⚠"
+        since = "" if watch.last_ok is None else f" (data from {age(now - watch.last_ok)} ago)"
+        out.append(f"\n{mark} {watch.error.kind}: {clean(watch.error.message)}{since}", style="bold red")
+    return out
+
+
+class DetailPane(Vertical):
+    DEFAULT_CSS = """
+    DetailPane { height: 1fr; }
+    DetailPane #detail-title { height: auto; max-height: 2; padding: 0 1; background: $panel; }
+    DetailPane #views { height: 1fr; }
+    DetailPane #info { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
+    DetailPane #gk-counts { height: auto; padding: 0 1; }
+    DetailPane .view { height: 1fr; }
+    """
+
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ascii_only = ascii_only
+        self.job = JobPane(ascii_only=ascii_only)
+        self.nodeman = GroupedView(HostKind(ascii_only, nodeman=True), id="nm-hosts", classes="view")
+        self.gsekit = GroupedView(JobTaskKind(ascii_only), id="gk-tasks", classes="view")
+        self.pipeline = PipelineTree(id="tree", ascii_only=ascii_only)
+        self.pipeline.add_class("view")
+        self.title_bar = Static("", id="detail-title", markup=False)
+        self.info = Static("", id="info", markup=False)
+        self.gk_counts = Static("", id="gk-counts", markup=False)
+        self.key: str | None = None
+        self.shown: Task | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.title_bar
+        with ContentSwitcher(id="views", initial="empty"):
+            yield Static("Select a task to see its steps, hosts or nodes.", id="empty", markup=False)
+            yield self.job
+            yield self.nodeman
+            with Vertical(id="gk-box", classes="view"):
+                yield self.gk_counts
+                yield self.gsekit
+            yield self.pipeline
+        yield self.info
+
+    # ---- data -------------------------------------------------------------------------
+    def show(self, watch: Watch | None, now: float) -> None:
+        switcher = self.query_one("#views", ContentSwitcher)
+        if watch is None:
+            self.key, self.shown = None, None
+            self.title_bar.update(Text(""))
+            switcher.current = "empty"
+            return
+        if watch.key != self.key:
+            self.info.update(Text(""))
+        self.key = watch.key
+        self.title_bar.update(title_text(watch, now, self.ascii_only))
+        task = watch.task
+        self.shown = task
+        if task is None:
+            switcher.current = "empty"
+            return
+        if task.system is System.JOB:
+            switcher.current = "job-pane"
+            self.job.show(watch.key, task)
+        elif task.system is System.NODEMAN:
+            switcher.current = "nm-hosts"
+            self.nodeman.show(watch.key, task.hosts)
+        elif task.system is System.GSEKIT:
+            switcher.current = "gk-box"
+            self.gsekit.show(watch.key, task.job_tasks)
+            counts = task.counts()
+            self.gk_counts.display = not task.job_tasks
+            if not task.job_tasks:
+                note = Text("No task rows reported; status counts: ", end="")
+                note.append_text(counts_text(counts, self.ascii_only) if counts else Text("none"))
+                self.gk_counts.update(note)
+        elif task.root is not None:
+            switcher.current = "tree"
+            self.pipeline.show(watch.key, task.root)
+        else:
+            switcher.current = "empty"
+
+    def main_view(self) -> Widget | None:
+        current = self.query_one("#views", ContentSwitcher).current
+        return {
+            "job-pane": self.job.hosts_view,
+            "nm-hosts": self.nodeman,
+            "gk-box": self.gsekit,
+            "tree": self.pipeline,
+        }.get(current or "")
+
+    def grouped_views(self) -> list[GroupedView]:
+        return [self.job.hosts_view, self.nodeman, self.gsekit]
+
+    def set_filter(self, text: str, failures_only: bool) -> None:
+        for view in self.grouped_views():
+            view.set_filter(text, failures_only)
+        self.pipeline.set_filter(text, failures_only)
+
+    def set_highlights(self, keys: set[str]) -> None:
+        for view in self.grouped_views():
+            view.set_highlights(keys)
+        self.job.steps_view.set_highlights(keys)
+        self.pipeline.set_highlights(keys)
+
+    # ---- n / N ------------------------------------------------------------------------
+    def next_failure(self, direction: int) -> str | None:
+        """Move to the next (+1) or previous (-1) failing host/node; returns its key."""
+        task = self.shown
+        if task is None:
+            return None
+        if task.system is System.JOB:
+            items = self.job.failing()
+            cur = (self.job.step_id, self.job.hosts_view.cursor_key)
+            pos = _step(items, cur, direction)
+            if pos is None:
+                return None
+            self.job.reveal(*items[pos])
+            return items[pos][1]
+        if task.system in (System.NODEMAN, System.GSEKIT):
+            view = self.nodeman if task.system is System.NODEMAN else self.gsekit
+            keys = view.bad_keys()
+            pos = _step(keys, view.cursor_key, direction)
+            if pos is None:
+                return None
+            view.reveal(keys[pos])
+            return keys[pos]
+        if task.root is None:
+            return None
+        ids = [
+            n.id
+            for n, _ in task.root.walk()
+            if n.state is State.FAILED and not n.children and n is not task.root
+        ]
+        pos = _step(ids, self.pipeline.cursor_id, direction)
+        if pos is None:
+            return None
+        self.pipeline.reveal(ids[pos])
+        return ids[pos]
+
+    # ---- copy -------------------------------------------------------------------------
+    def copy_ids(self, with_cloud: bool) -> tuple[list[str], str]:
+        """Failing hosts' IPs: of the cursor's failing group, else the step, else the task."""
+        task = self.shown
+        if task is None:
+            return [], "task"
+        if task.system is System.JOB:
+            view = self.job.hosts_view
+            group = view.group_of_cursor()
+            if view.has_focus and group is not None and group in view._members:
+                first = view.items[view._members[group][0]]
+                if first.state.is_bad:
+                    return view.copy_ids(group=group, with_cloud=with_cloud), "group"
+            return view.copy_ids(group=None, with_cloud=with_cloud), "step"
+        if task.system in (System.NODEMAN, System.GSEKIT):
+            view = self.nodeman if task.system is System.NODEMAN else self.gsekit
+            return view.copy_ids(group=None, with_cloud=with_cloud), "task"
+        return [], "task"
+
+    # ---- info line --------------------------------------------------------------------
+    def on_line_view_highlighted(self, event: LineView.Highlighted) -> None:
+        view, line = event.view, event.line
+        if not isinstance(view, GroupedView) or line is None or line.header:
+            return
+        item = view.items.get(line.key)
+        if isinstance(item, Host):
+            self.info.update(HostKind(self.ascii_only).detail(item))
+        elif isinstance(item, JobTask):
+            self.info.update(JobTaskKind(self.ascii_only).detail(item))
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        data = event.node.data
+        node = self.pipeline.model.get(data.id) if data is not None else None
+        if node is None:
+            return
+        text = Text(f"{clean(node.name)} ({clean(node.id)}) — {clean(node.raw_state)}", end="")
+        if node.message:
+            text.append(f" — {clean(node.message)}", style="red")
+        self.info.update(text)
+
+
+def _step(items: list, current: object, direction: int) -> int | None:
+    if not items:
+        return None
+    if current in items:
+        return (items.index(current) + direction) % len(items)
+    return 0 if direction > 0 else len(items) - 1

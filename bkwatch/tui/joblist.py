@@ -1,0 +1,88 @@
+"""The job list pane: one line per watched task."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+from bkwatch.model import State
+from bkwatch.tui.fmt import STATE_STYLE, age, badge, clean, duration, fit
+from bkwatch.tui.kinds import SEVERITY
+from bkwatch.tui.lines import Line, LineView
+
+if TYPE_CHECKING:
+    from bkwatch.poller import Watch
+
+_SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
+
+
+def row_sig(watch: Watch, now: float) -> tuple[object, ...]:
+    """Everything a row shows; the age is coarse so the row repaints only when its text changes."""
+    task = watch.task
+    err = None if watch.error is None else str(watch.error.kind)
+    data_age = age(None if watch.last_ok is None else now - watch.last_ok)
+    if task is None:
+        return (watch.label, None, None, None, None, data_age, err)
+    done, total = task.progress()
+    return (watch.label, task.name, task.state, f"{done}/{total}", duration(task.elapsed), data_age, err)
+
+
+def sort_key(watch: Watch) -> int:
+    task = watch.task
+    return SEVERITY[task.state] if task is not None else SEVERITY[State.UNKNOWN]
+
+
+class JobList(LineView):
+    """Watched tasks, those needing attention first; the cursor follows its task."""
+
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
+        super().__init__(self._draw, row_width=0, id=id)
+        self.ascii_only = ascii_only
+        self.watches: Mapping[str, Watch] = {}
+
+    def sync(self, watches: Mapping[str, Watch], now: float) -> None:
+        self.watches = watches
+        order = sorted(watches.values(), key=sort_key)  # stable: insertion order within a state
+        lines = [Line(w.key, row_sig(w, now), data=w.key) for w in order]
+        self.set_lines(lines)
+        if self.cursor_key is None and lines:
+            self.move_to(lines[0].key, scroll=False, notify=False)
+
+    def on_resize(self) -> None:
+        self._cache.clear()
+        self.refresh()
+
+    def _draw(self, line: Line) -> Text:
+        watch = self.watches.get(line.key)
+        width = max(self.size.width, 50)
+        sig = line.sig
+        label, name, state, prog, elapsed, data_age, err = sig  # type: ignore[misc]
+        rest = width - 8 - 11 - 10 - 8 - 5 - 10
+        title_w = min(30, max(12, rest // 2))
+        name_w = max(6, rest - title_w)
+        out = Text(end="", no_wrap=True)
+        system = _SYS.get(line.key.split(":", 1)[0], "?")
+        out.append(fit(system, 8), style="bold")
+        out.append(fit(clean(label or line.key), title_w - 1) + " ")
+        out.append(fit(clean(name or ""), name_w - 1) + " ")
+        if state is None:
+            out.append(fit("… no data" if not self.ascii_only else ". no data", 10), style="dim")
+        else:
+            out.append(badge(state, self.ascii_only))
+        out.append(" " + fit(prog or "", 9))
+        out.append(fit(elapsed or "", 7).rjust(7) + " ")
+        out.append(fit(data_age, 4), style="dim")
+        if err:
+            mark = "!" if self.ascii_only else "⚠"
+            out.append(" " + fit(f"{mark}{err}", 9), style="bold red reverse" if watch else "")
+        return out
+
+    def title_of(self, key: str) -> str:
+        watch = self.watches.get(key)
+        if watch is None:
+            return key
+        return clean(watch.label or (watch.task.name if watch.task else None) or key)
+
+

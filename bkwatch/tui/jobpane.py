@@ -1,0 +1,167 @@
+"""JOB drill-down: the steps of a job instance and the hosts of the selected step."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+
+from bkwatch.model import State, Step, Task
+from bkwatch.tui.fmt import badge, clean, duration, fit, glyph
+from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.kinds import HostKind
+from bkwatch.tui.lines import Line, LineView
+
+_ORDER = [
+    State.FAILED,
+    State.STOPPED,
+    State.WAITING,
+    State.RUNNING,
+    State.PENDING,
+    State.SUCCEEDED,
+    State.UNKNOWN,
+]
+
+
+def counts_text(counts: dict[State, int], ascii_only: bool) -> Text:
+    from bkwatch.tui.fmt import STATE_STYLE
+
+    out = Text(end="", no_wrap=True)
+    for state in _ORDER:
+        n = counts.get(state, 0)
+        if n:
+            out.append(f"{glyph(state, ascii_only)}{n} ", style=STATE_STYLE[state])
+    return out
+
+
+def step_counts(step: Step) -> dict[State, int]:
+    out: dict[State, int] = {}
+    for h in step.hosts.values():
+        out[h.state] = out.get(h.state, 0) + 1
+    return out
+
+
+def default_step(task: Task) -> Step | None:
+    """The step worth looking at: failing hosts first, then the running or waiting one."""
+    steps = task.steps
+    for step in steps:
+        if any(h.state.is_bad for h in step.hosts.values()):
+            return step
+    for step in steps:
+        if step.state in (State.RUNNING, State.WAITING):
+            return step
+    with_hosts = [s for s in steps if s.hosts]
+    return with_hosts[-1] if with_hosts else (steps[0] if steps else None)
+
+
+class StepsView(LineView):
+    def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
+        super().__init__(self._draw, row_width=0, id=id)
+        self.ascii_only = ascii_only
+        self.steps: dict[str, tuple[int, Step]] = {}
+
+    def sync(self, task: Task) -> None:
+        self.steps = {s.id: (i, s) for i, s in enumerate(task.steps, 1)}
+        lines = []
+        for i, s in self.steps.values():
+            el = None if s.elapsed is None else int(s.elapsed)
+            counts = tuple(sorted((str(k), v) for k, v in step_counts(s).items()))
+            lines.append(Line(s.id, (i, s.name, s.kind, s.state, s.execute_count, el, counts), data=s.id))
+        self.set_lines(lines)
+        # Six step lines at most (plus the rule); the hosts below get the rest of the pane.
+        self.styles.height = max(1, min(len(lines), 6)) + 1
+
+    def _draw(self, line: Line) -> Text:
+        i, step = self.steps[line.key]
+        out = Text(end="", no_wrap=True)
+        out.append(f"{i:>2} ", style="dim")
+        out.append(fit(clean(step.kind), 7) + " ")
+        width = max(self.size.width, 60)
+        name_w = max(10, width - 3 - 8 - 10 - 5 - 8 - 18)
+        out.append(fit(clean(step.name), name_w) + " ")
+        out.append(badge(step.state, self.ascii_only))
+        out.append(" " + fit(f"x{step.execute_count}" if step.execute_count > 1 else "", 4))
+        out.append(fit(duration(step.elapsed), 7).rjust(7) + " ")
+        out.append_text(counts_text(step_counts(step), self.ascii_only))
+        return out
+
+
+class JobPane(Vertical):
+    """Steps on top, hosts of the chosen step below, grouped by result."""
+
+    DEFAULT_CSS = """
+    JobPane { height: 1fr; }
+    JobPane StepsView { height: 2; border-bottom: solid $panel-lighten-2; }
+    JobPane GroupedView { height: 1fr; }
+    """
+
+    def __init__(self, *, ascii_only: bool = False) -> None:
+        super().__init__(id="job-pane")
+        self.ascii_only = ascii_only
+        self.steps_view = StepsView(ascii_only=ascii_only, id="steps")
+        self.hosts_view = GroupedView(HostKind(ascii_only), id="hosts")
+        self.target: str | None = None
+        self.shown: Task | None = None
+        self.step_id: str | None = None
+        self.user_chose_step = False
+
+    def compose(self) -> ComposeResult:
+        yield self.steps_view
+        yield self.hosts_view
+
+    def show(self, target: str, task: Task) -> None:
+        if target != self.target:
+            self.target, self.step_id, self.user_chose_step = target, None, False
+        self.shown = task
+        self.steps_view.sync(task)
+        ids = {s.id for s in task.steps}
+        if self.step_id not in ids or not self.user_chose_step:
+            # Follow the interesting step until the user picks one.
+            chosen = default_step(task)
+            self.step_id = chosen.id if chosen is not None else None
+        if self.step_id is not None:
+            self.steps_view.move_to(self.step_id, scroll=True, notify=False)
+        self._show_hosts()
+
+    def _show_hosts(self) -> None:
+        step = self.current_step()
+        if step is None or self.target is None:
+            self.hosts_view.show(f"{self.target}|", {})
+            return
+        self.hosts_view.show(f"{self.target}|{step.id}", step.hosts)
+
+    def current_step(self) -> Step | None:
+        if self.shown is None:
+            return None
+        for s in self.shown.steps:
+            if s.id == self.step_id:
+                return s
+        return None
+
+    def choose_step(self, step_id: str) -> None:
+        if step_id == self.step_id:
+            return
+        self.step_id, self.user_chose_step = step_id, True
+        self._show_hosts()
+
+    def on_line_view_highlighted(self, event: LineView.Highlighted) -> None:
+        if event.view is self.steps_view and event.line is not None:
+            self.choose_step(event.line.key)
+
+    def failing(self) -> list[tuple[str, str]]:
+        """(step id, host key) of every failing host, in display order across steps."""
+        if self.shown is None:
+            return []
+        out = []
+        for step in self.shown.steps:
+            bad = [h for h in step.hosts.values() if h.state.is_bad]
+            bad.sort(key=lambda h: HostKind().group(h)[0])  # stable: server order within a group
+            out.extend((step.id, h.key) for h in bad)
+        return out
+
+    def reveal(self, step_id: str, key: str) -> None:
+        if step_id != self.step_id:
+            self.step_id, self.user_chose_step = step_id, True
+            self.steps_view.move_to(step_id, notify=False)
+            self._show_hosts()
+        self.hosts_view.reveal(key)

@@ -1,0 +1,278 @@
+"""A keyed, line-based list widget built on the Line API.
+
+Rows are addressed by key, never by position: the cursor follows its key through re-sorts,
+an in-place change repaints only that one line, and rendered strips are cached by
+(key, signature) so a poll that changes 1% of 10,000 rows costs a handful of line renders.
+A stock DataTable repaints its whole visible area on any cell change; this does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+
+@dataclass(slots=True)
+class Line:
+    key: str
+    sig: Any  # equal signatures render identically; the cache relies on it
+    header: bool = False
+    data: Any = None
+
+
+_CACHE_MAX = 2048
+
+
+class LineView(ScrollView, can_focus=True):
+    """Rows of pre-formatted text addressed by key, with a cursor that sticks to its key."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "lineview--cursor",
+        "lineview--cursor-blur",
+        "lineview--header",
+        "lineview--highlight",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "edge(0)", "Top", show=False),
+        Binding("end", "edge(1)", "Bottom", show=False),
+        Binding("enter", "select", "Open", show=False),
+    ]
+    DEFAULT_CSS = """
+    LineView { background: $surface; }
+    LineView > .lineview--cursor { background: $accent; color: $text; text-style: bold; }
+    LineView > .lineview--cursor-blur { background: $accent 40%; }
+    LineView > .lineview--header { text-style: bold; background: $panel; }
+    LineView > .lineview--highlight { text-style: reverse; }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to another key."""
+
+        def __init__(self, view: LineView, line: Line | None) -> None:
+            super().__init__()
+            self.view = view
+            self.line = line
+
+        @property
+        def control(self) -> LineView:
+            return self.view
+
+    class Selected(Message):
+        """Enter (or a click on the cursor row)."""
+
+        def __init__(self, view: LineView, line: Line) -> None:
+            super().__init__()
+            self.view = view
+            self.line = line
+
+        @property
+        def control(self) -> LineView:
+            return self.view
+
+    def __init__(
+        self,
+        render: Callable[[Line], Text],
+        *,
+        row_width: int = 80,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._render_row = render
+        self.row_width = row_width
+        self.lines: list[Line] = []
+        self._index: dict[str, int] = {}
+        self.cursor_key: str | None = None
+        self.highlights: set[str] = set()
+        self._cache: dict[tuple[Any, ...], Strip] = {}
+        self.renders = 0  # line renders that missed the cache (tests and benchmarks read it)
+
+    # ---- data -------------------------------------------------------------------------
+    @property
+    def cursor_index(self) -> int:
+        if self.cursor_key is None:
+            return -1
+        return self._index.get(self.cursor_key, -1)
+
+    @property
+    def cursor_line(self) -> Line | None:
+        i = self.cursor_index
+        return self.lines[i] if i >= 0 else None
+
+    def index_of(self, key: str) -> int:
+        return self._index.get(key, -1)
+
+    def set_lines(self, lines: list[Line]) -> None:
+        """Replace the rows; repaints only changed lines when the order is unchanged."""
+        old = self.lines
+        same_order = len(old) == len(lines) and all(a.key == b.key for a, b in zip(old, lines, strict=True))
+        if same_order:
+            changed = [i for i, (a, b) in enumerate(zip(old, lines, strict=True)) if a.sig != b.sig]
+            self.lines = lines
+            for i in changed:
+                self.refresh_line(i)
+            return
+        old_cursor_row = self.cursor_index - int(self.scroll_offset.y)
+        old_cursor_pos = self.cursor_index
+        self.lines = lines
+        self._index = {line.key: i for i, line in enumerate(lines)}
+        self.virtual_size = Size(self.row_width, len(lines))
+        new_i = self.cursor_index
+        if new_i < 0 and lines:
+            # The cursor's row vanished: stay at the same position, clamped. A first fill
+            # places the cursor silently; only a vanished row is news to the listener.
+            vanished = self.cursor_key is not None
+            new_i = min(max(old_cursor_pos, 0), len(lines) - 1)
+            self.cursor_key = lines[new_i].key
+            if vanished:
+                self.post_message(self.Highlighted(self, lines[new_i]))
+        elif not lines and self.cursor_key is not None:
+            self.cursor_key = None
+            self.post_message(self.Highlighted(self, None))
+        if new_i >= 0 and 0 <= old_cursor_row < self.size.height:
+            # Keep the cursor row where the eye was: scroll with it.
+            self.scroll_to(y=max(0, new_i - old_cursor_row), animate=False, immediate=True)
+        self.refresh()
+
+    def update_lines(self, lines: Iterable[Line]) -> None:
+        """In-place change of rows that keep their position."""
+        for line in lines:
+            i = self._index.get(line.key)
+            if i is None:
+                continue
+            if self.lines[i].sig != line.sig:
+                self.lines[i] = line
+                self.refresh_line(i)
+            else:
+                self.lines[i] = line
+
+    def set_highlights(self, keys: set[str]) -> None:
+        for key in keys ^ self.highlights:
+            i = self._index.get(key)
+            if i is not None:
+                self.refresh_line(i)
+        self.highlights = set(keys)
+
+    def move_to(self, key: str, *, scroll: bool = True, notify: bool = True) -> bool:
+        i = self._index.get(key)
+        if i is None:
+            return False
+        self._set_cursor(i, scroll=scroll, notify=notify)
+        return True
+
+    def _set_cursor(self, i: int, *, scroll: bool = True, notify: bool = True) -> None:
+        if not self.lines:
+            return
+        i = max(0, min(i, len(self.lines) - 1))
+        old = self.cursor_index
+        self.cursor_key = self.lines[i].key
+        if old >= 0:
+            self.refresh_line(old)
+        self.refresh_line(i)
+        if scroll:
+            self.scroll_to_region(Region(0, i, 1, 1), animate=False, immediate=True, force=True)
+        if notify and old != i:
+            self.post_message(self.Highlighted(self, self.lines[i]))
+
+    # ---- actions ----------------------------------------------------------------------
+    def action_cursor(self, delta: int) -> None:
+        self._set_cursor(self.cursor_index + delta if self.cursor_index >= 0 else 0)
+
+    def action_page(self, direction: int) -> None:
+        step = max(1, self.size.height - 1)
+        self._set_cursor(max(self.cursor_index, 0) + direction * step)
+
+    def action_edge(self, end: int) -> None:
+        self._set_cursor(len(self.lines) - 1 if end else 0)
+
+    def action_select(self) -> None:
+        line = self.cursor_line
+        if line is not None:
+            self.post_message(self.Selected(self, line))
+
+    async def _on_click(self, event: events.Click) -> None:
+        i = int(self.scroll_offset.y) + event.y
+        if 0 <= i < len(self.lines):
+            if i == self.cursor_index:
+                self.post_message(self.Selected(self, self.lines[i]))
+            else:
+                self._set_cursor(i, scroll=False)
+
+    def on_focus(self) -> None:
+        if self.cursor_index >= 0:
+            self.refresh_line(self.cursor_index)
+
+    def on_blur(self) -> None:
+        if self.cursor_index >= 0:
+            self.refresh_line(self.cursor_index)
+
+    # ---- rendering --------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cache.clear()
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        i = scroll_y + y
+        base = self.rich_style
+        if i >= len(self.lines):
+            return Strip.blank(width, base)
+        line = self.lines[i]
+        is_cursor = i == self.cursor_index
+        flags = (is_cursor and (2 if self.has_focus else 1)) or 0
+        hl = line.key in self.highlights
+        key = (line.key, line.sig, line.header, flags, hl)
+        strip = self._cache.get(key)
+        if strip is None:
+            strip = self._render_strip(line, flags, hl, base)
+            if len(self._cache) > _CACHE_MAX:
+                self._cache.clear()
+            self._cache[key] = strip
+        return strip.crop_extend(scroll_x, scroll_x + width, self._fill_style(flags, line.header, base))
+
+    def _fill_style(self, flags: int, header: bool, base: Style) -> Style:
+        if flags == 2:
+            return base + self.get_component_rich_style("lineview--cursor")
+        if flags == 1:
+            return base + self.get_component_rich_style("lineview--cursor-blur")
+        if header:
+            return base + self.get_component_rich_style("lineview--header")
+        return base
+
+    def _render_strip(self, line: Line, flags: int, hl: bool, base: Style) -> Strip:
+        self.renders += 1
+        text = self._render_row(line)
+        console = self.app.console
+        segments: list[Segment] = list(text.render(console, end=""))
+        post: Style | None = None
+        if line.header:
+            post = self.get_component_rich_style("lineview--header")
+        if hl:
+            hs = self.get_component_rich_style("lineview--highlight")
+            post = hs if post is None else post + hs
+        if flags == 2:
+            cs = self.get_component_rich_style("lineview--cursor")
+            post = cs if post is None else post + cs
+        elif flags == 1:
+            cs = self.get_component_rich_style("lineview--cursor-blur")
+            post = cs if post is None else post + cs
+        segments = list(Segment.apply_style(segments, base, post))
+        width = max(self.row_width, text.cell_len, self.size.width)
+        return Strip(segments).extend_cell_length(width, self._fill_style(flags, line.header, base))

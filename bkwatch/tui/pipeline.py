@@ -1,0 +1,217 @@
+"""SOPS / BKFlow pipeline tree, updated in place by node id.
+
+The tree is never cleared on a poll: labels change through `set_label`, new nodes are
+inserted after their previous sibling and vanished ones removed, so expansion and the cursor
+survive refreshes. Failed nodes carry their failure message as a child line, and the path to
+every failure is expanded the first time a task is shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from bkwatch.model import Node, State
+from bkwatch.tui.fmt import STATE_STYLE, badge_str, clean, duration
+
+MSG = "\x00msg:"  # message-line ids can never collide with a pipeline node id
+
+
+@dataclass(slots=True)
+class NodeRef:
+    id: str
+    message: bool = False  # the failure-message line under a failed node
+
+
+def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
+    out = Text(end="", no_wrap=True, style="reverse" if highlight else "")
+    out.append(badge_str(node.state, ascii_only), style=STATE_STYLE[node.state])
+    out.append("  ")
+    out.append(clean(node.name) or clean(node.id), style="bold" if node.children else "")
+    extra = []
+    if node.elapsed is not None:
+        extra.append(duration(node.elapsed))
+    if node.retry:
+        extra.append(f"retried {node.retry}x")
+    if node.loop > 1:
+        extra.append(f"loop {node.loop}")
+    if node.skip:
+        extra.append("skipped")
+    if node.state is State.UNKNOWN and node.raw_state:
+        extra.append(f"raw {clean(node.raw_state)}")
+    if extra:
+        out.append("  " + " · ".join(extra), style="dim")
+    return out
+
+
+def message_label(node: Node, ascii_only: bool) -> Text:
+    arrow = "-> " if ascii_only else "↳ "
+    return Text(arrow + (clean(node.message) or clean(node.raw_state)), style="red", end="", no_wrap=True)
+
+
+def _matches(node: Node, needle: str) -> bool:
+    return needle in node.name.lower() or needle in node.id.lower() or needle in node.message.lower()
+
+
+class PipelineTree(Tree[NodeRef]):
+    """A pipeline's nodes; `show()` applies a poll as a diff."""
+
+    DEFAULT_CSS = "PipelineTree { background: $surface; }"
+
+    def __init__(self, *, id: str | None = None, ascii_only: bool = False) -> None:
+        super().__init__("pipeline", NodeRef(""), id=id)
+        self.auto_links = False
+        self.show_root = True
+        self.ascii_only = ascii_only
+        self.scope: str | None = None
+        self.index: dict[str, TreeNode[NodeRef]] = {}
+        self._sigs: dict[str, tuple[object, ...]] = {}
+        self.model: dict[str, Node] = {}
+        self.filter_text = ""
+        self.failures_only = False
+        self.highlights: set[str] = set()
+        self._root_node: Node | None = None
+
+    # ---- applying data ----------------------------------------------------------------
+    def show(self, scope: str, root: Node) -> None:
+        self._root_node = root
+        if scope != self.scope:
+            self.scope = scope
+            self._rebuild_tree(root, expand_failures=True)
+            return
+        self._sync(self.root, root, self._keep(root))
+
+    def set_filter(self, text: str, failures_only: bool) -> None:
+        self.filter_text, self.failures_only = text.lower(), failures_only
+        if self._root_node is not None:
+            # A filter is a user action, not a poll: rebuilding is fine, but keep what was open.
+            opened = {i for i, tn in self.index.items() if tn.is_expanded}
+            cursor = self.cursor_node.data.id if self.cursor_node and self.cursor_node.data else None
+            self._rebuild_tree(self._root_node, expand_failures=bool(text) or failures_only, opened=opened)
+            if cursor in self.index:
+                self.call_after_refresh(self.move_cursor, self.index[cursor])
+
+    def _keep(self, root: Node) -> set[str] | None:
+        """Ids to show under the filter (matches plus their ancestors); None = everything."""
+        if not self.filter_text and not self.failures_only:
+            return None
+        keep: set[str] = set()
+
+        def visit(node: Node, path: list[str]) -> None:
+            ok = (not self.failures_only or (node.state is State.FAILED and not node.children)) and (
+                not self.filter_text or _matches(node, self.filter_text)
+            )
+            if ok:
+                keep.update(path)
+                keep.add(node.id)
+            for child in node.children:
+                visit(child, [*path, node.id])
+
+        visit(root, [])
+        keep.add(root.id)
+        return keep
+
+    def _rebuild_tree(self, root: Node, *, expand_failures: bool, opened: set[str] | None = None) -> None:
+        self.clear()
+        self.index = {root.id: self.root}
+        self._sigs = {}
+        self.model = {}
+        self.root.data = NodeRef(root.id)
+        self._sync(self.root, root, self._keep(root))
+        self.root.expand()
+        if expand_failures:
+            for node, _ in root.walk():
+                if node.state is State.FAILED and not node.children:
+                    self.expand_to(node.id, include_self=True)
+        for nid in opened or ():
+            if nid in self.index:
+                self.index[nid].expand()
+
+    def _sync(self, tnode: TreeNode[NodeRef], node: Node, keep: set[str] | None) -> None:
+        self.model[node.id] = node
+        hl = node.id in self.highlights
+        sig = (node.state, node.name, node.elapsed, node.retry, node.loop, node.skip, node.message, hl)
+        if self._sigs.get(node.id) != sig:
+            self._sigs[node.id] = sig
+            tnode.set_label(node_label(node, self.ascii_only, hl))
+        wanted: list[tuple[str, Node | None]] = []
+        if node.state is State.FAILED and (node.message or not node.children):
+            wanted.append((MSG + node.id, None))
+        wanted.extend((c.id, c) for c in node.children if keep is None or c.id in keep)
+        existing = {
+            (MSG + tn.data.id if tn.data.message else tn.data.id): tn for tn in tnode.children if tn.data
+        }
+        wanted_ids = {w for w, _ in wanted}
+        for cid, tn in existing.items():
+            if cid not in wanted_ids:
+                self._forget(tn)
+                tn.remove()
+        prev: TreeNode[NodeRef] | None = None
+        for cid, child in wanted:
+            tn = existing.get(cid)
+            if child is None:  # the failure message line
+                label = message_label(node, self.ascii_only)
+                if tn is None:
+                    tn = tnode.add_leaf(label, NodeRef(node.id, message=True), before=0)
+                elif str(tn.label) != label.plain:
+                    tn.set_label(label)
+            else:
+                if tn is None:
+                    kids = tnode.children
+                    if prev is None:
+                        tn = tnode.add(node_label(child, self.ascii_only), NodeRef(child.id), before=0)
+                    elif kids and prev is kids[-1]:  # appending: skip the O(n) sibling lookup
+                        tn = tnode.add(node_label(child, self.ascii_only), NodeRef(child.id))
+                    else:
+                        tn = tnode.add(node_label(child, self.ascii_only), NodeRef(child.id), after=prev)
+                    tn.allow_expand = bool(child.children) or child.state is State.FAILED
+                    self.index[child.id] = tn
+                    self._sigs[child.id] = ()
+                self._sync(tn, child, keep)
+            prev = tn
+
+    def _forget(self, tn: TreeNode[NodeRef]) -> None:
+        if tn.data and not tn.data.message:
+            self.index.pop(tn.data.id, None)
+            self._sigs.pop(tn.data.id, None)
+        for child in tn.children:
+            self._forget(child)
+
+    def set_highlights(self, ids: set[str]) -> None:
+        changed = ids ^ self.highlights
+        self.highlights = set(ids)
+        for nid in changed:
+            tn, node = self.index.get(nid), self.model.get(nid)
+            if tn is not None and node is not None:
+                hl = nid in ids
+                sig = self._sigs.get(nid, ())
+                self._sigs[nid] = (*sig[:-1], hl) if sig else ()
+                tn.set_label(node_label(node, self.ascii_only, hl))
+
+    # ---- navigation -------------------------------------------------------------------
+    def expand_to(self, node_id: str, include_self: bool = False) -> TreeNode[NodeRef] | None:
+        tn = self.index.get(node_id)
+        if tn is None:
+            return None
+        if include_self:
+            tn.expand()
+        parent = tn.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        return tn
+
+    def reveal(self, node_id: str) -> bool:
+        tn = self.expand_to(node_id, include_self=True)
+        if tn is None:
+            return False
+        self.call_after_refresh(self.move_cursor, tn)
+        return True
+
+    @property
+    def cursor_id(self) -> str | None:
+        tn = self.cursor_node
+        return tn.data.id if tn is not None and tn.data is not None else None

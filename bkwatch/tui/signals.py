@@ -1,0 +1,66 @@
+"""Signals to the terminal itself: window title, bell, desktop notifications (OSC 9 / 777)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from textual.app import App
+
+from bkwatch.model import State
+from bkwatch.tui.fmt import clean
+
+_ORDER = [
+    (State.FAILED, "failed"),
+    (State.WAITING, "waiting"),
+    (State.RUNNING, "running"),
+    (State.PENDING, "pending"),
+    (State.STOPPED, "stopped"),
+    (State.SUCCEEDED, "done"),
+    (State.UNKNOWN, "unknown"),
+]
+
+
+def summary(counts: Mapping[State | None, int]) -> str:
+    """'3 running, 1 failed' — attention first."""
+    parts = [f"{counts[s]} {word}" for s, word in _ORDER if counts.get(s)]
+    if counts.get(None):
+        parts.append(f"{counts[None]} no data")
+    return ", ".join(parts) or "nothing watched"
+
+
+def _osc_safe(text: str) -> str:
+    # OSC payloads end at BEL/ST and 777 splits on ';': keep both out of server text.
+    return clean(text).replace(";", ",")[:200]
+
+
+class TerminalSignals:
+    def __init__(self, app: App[object], *, bell: bool, desktop: bool) -> None:
+        self.app = app
+        self.bell_enabled = bell
+        self.desktop_enabled = desktop
+        self.title = ""
+        self.sent: list[str] = []  # desktop notifications sent (tests read it)
+        self._last_bell = 0.0
+
+    def _write(self, data: str) -> None:
+        driver = getattr(self.app, "_driver", None)  # App.copy_to_clipboard writes the same way
+        if driver is not None and not self.app.is_headless:
+            driver.write(data)
+
+    def set_title(self, title: str) -> None:
+        if title != self.title:
+            self.title = title
+            self._write(f"\x1b]2;{_osc_safe(title)}\x07")
+
+    def ring(self, now: float) -> None:
+        if self.bell_enabled and now - self._last_bell >= 5.0:  # a burst of failures rings once
+            self._last_bell = now
+            self.app.bell()
+
+    def desktop(self, title: str, body: str) -> None:
+        if not self.desktop_enabled:
+            return
+        t, b = _osc_safe(title), _osc_safe(body)
+        self.sent.append(f"{t}: {b}")
+        self._write(f"\x1b]777;notify;{t};{b}\x07")
+        self._write(f"\x1b]9;{t}: {b}\x07")

@@ -1,0 +1,457 @@
+"""The command line, run in-process against the simulator served on real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import stat
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bkwatch import cli
+from bkwatch.model import State
+
+ENV_VARS = (
+    "BK_COMPONENT_API_URL",
+    "BK_API_URL_TMPL",
+    "BK_APP_CODE",
+    "BK_APP_SECRET",
+    "BK_USERNAME",
+    "BK_TOKEN",
+    "BKWATCH_PROFILE",
+    "BKWATCH_INSECURE",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, errout = capsys.readouterr()
+    return code, out, errout
+
+
+def connect(monkeypatch: pytest.MonkeyPatch, base_url: str, *, gateway: bool = True) -> None:
+    from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
+
+    monkeypatch.setenv("BK_COMPONENT_API_URL", base_url)
+    if gateway:
+        monkeypatch.setenv("BK_API_URL_TMPL", base_url + "/api/{api_name}")
+    monkeypatch.setenv("BK_APP_CODE", DEMO_APP_CODE)
+    monkeypatch.setenv("BK_APP_SECRET", DEMO_APP_SECRET)
+    monkeypatch.setenv("BK_USERNAME", DEMO_USERNAME)
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    """A frozen world (only force/advance change it) served on loopback."""
+    from bkwatch.sim import SimConfig, Simulator
+
+    simulator = Simulator(SimConfig(seed=3, frozen=True))
+    with simulator.serve() as server:
+        simulator.base_url = server.base_url
+        yield simulator
+
+
+def one_per_system(sim: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for info in sim.world.tasks():
+        out.setdefault(str(info.system), info)
+    assert set(out) == {"job", "sops", "bkflow", "nodeman", "gsekit"}
+    return out
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- lists ----------------------------------------------------------------------------------------
+
+
+def test_add_ls_rm_from_urls_and_canonical(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "add",
+        "JOB:2:42",
+        "https://job.example.com/biz_set/9991/execute/task/7",
+        "http://paas.example.com/o/bk_sops/taskflow/execute/5/?instance_id=12",
+        "http://paas.example.com/o/bk_nodeman/#/task-list/detail/187",
+        "--biz",
+        "3",
+        "--label",
+        "release 1.2",
+    )
+    assert code == 0
+    assert "added job:2:42" in out and "added nodeman:3:187" in out
+    code, out, _ = run(capsys, "ls", "--json")
+    listed = json.loads(out)
+    assert [e["target"] for e in listed["entries"]] == [
+        "job:2:42",
+        "job:biz_set:9991:7",
+        "sops:project:5:12",
+        "nodeman:3:187",
+    ]
+    assert {e["label"] for e in listed["entries"]} == {"release 1.2"}
+    code, out, _ = run(capsys, "ls")
+    assert code == 0 and "sops:project:5:12" in out and "release 1.2" in out
+
+    code, out, errout = run(capsys, "rm", "https://job.example.com/biz/2/execute/task/42", "job:2:999")
+    assert code == 1 and "removed job:2:42" in out and "job:2:999" in errout
+    code, out, _ = run(capsys, "ls", "--json")
+    assert "job:2:42" not in [e["target"] for e in json.loads(out)["entries"]]
+
+
+def test_named_list_option_before_or_after_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "--list", "ops", "add", "gsekit:2:5")[0] == 0
+    assert run(capsys, "add", "gsekit:2:6", "--list", "ops")[0] == 0
+    _code, out, _ = run(capsys, "ls", "--json", "--list", "ops")
+    assert [e["target"] for e in json.loads(out)["entries"]] == ["gsekit:2:5", "gsekit:2:6"]
+    assert json.loads(run(capsys, "ls", "--json")[1])["entries"] == []
+
+
+def test_bad_target_adds_nothing_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _out, errout = run(capsys, "add", "job:2:1", "https://example.com/nothing/here")
+    assert code == 2
+    assert len(errout.strip().splitlines()) == 1 and "example.com/nothing/here" in errout
+    assert "Traceback" not in errout
+    assert json.loads(run(capsys, "ls", "--json")[1])["entries"] == []
+
+
+def test_bad_arguments_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["frobnicate"], ["wait", "job:2:1", "--timeout", "soon"], ["add"], ["ls", "--list", "../x"]):
+        code, _, errout = run(capsys, *argv)
+        assert code == 2, argv
+        assert len(errout.strip().splitlines()) == 1, (argv, errout)
+        assert "Traceback" not in errout
+
+
+def test_corrupt_list_is_reported_not_fatal(capsys: pytest.CaptureFixture[str], isolated: Path) -> None:
+    lists = isolated / "xdg_data_home" / "bkwatch" / "lists"
+    lists.mkdir(parents=True)
+    (lists / "default.json").write_text("{oops")
+    code, out, errout = run(capsys, "ls")
+    assert code == 0 and "empty" in out
+    assert "corrupt" in errout and "moved" in errout
+    assert any(p.name.startswith("default.json.corrupt-") for p in lists.iterdir())
+
+
+# -- config -----------------------------------------------------------------------------------
+
+
+def test_config_init_path_show(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out, _ = run(capsys, "config", "path")
+    path = Path(out.strip())
+    assert code == 0 and path.name == "config.toml" and "xdg_config_home" in str(path)
+    assert run(capsys, "config", "init")[0] == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    before = path.read_text()
+    code, _, errout = run(capsys, "config", "init")
+    assert code != 0 and "exists" in errout and path.read_text() == before
+
+    monkeypatch.setenv("BK_APP_SECRET", "TOPSECRET-value-123")
+    monkeypatch.setenv("BK_TOKEN", "token-XYZ-987")
+    monkeypatch.setenv("BK_APP_CODE", "my-app")
+    code, out, errout = run(capsys, "config", "show")
+    assert code == 0
+    assert "TOPSECRET" not in out + errout and "XYZ-987" not in out + errout
+    assert str(path) in out and "BK_APP_SECRET" in out and "my-app" in out
+    assert errout == ""
+
+    os.chmod(path, 0o644)
+    code, out, errout = run(capsys, "config", "show")
+    assert code == 0 and "chmod 600" in errout
+
+
+def test_insecure_warns_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, errout = run(capsys, "--insecure", "config", "show")
+    assert code == 0 and "verification is OFF" in errout
+    assert "verify       False" in out
+
+
+def test_missing_config_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["status", "job:2:1"], ["wait", "job:2:1"], ["status", "job:2:1", "--json"]):
+        code, _out, errout = run(capsys, *argv)
+        assert code == 2
+        assert len(errout.strip().splitlines()) == 1 and "BK_COMPONENT_API_URL" in errout
+        assert "Traceback" not in errout
+
+
+def test_unreachable_server_no_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = closed_port()
+    monkeypatch.setenv("BK_COMPONENT_API_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("BK_APP_CODE", "a")
+    monkeypatch.setenv("BK_APP_SECRET", "s3cr3t-never-shown")
+    monkeypatch.setenv("BK_USERNAME", "admin")
+    code, out, errout = run(capsys, "status", "job:2:1", "gsekit:2:3", "--json")
+    assert code == 2 and "Traceback" not in errout
+    tasks = json.loads(out)["tasks"]
+    assert [t["target"] for t in tasks] == ["job:2:1", "gsekit:2:3"]
+    assert all(t["error"]["kind"] == "network" and t["state"] == "unknown" for t in tasks)
+    assert "s3cr3t" not in out + errout
+    code, out, errout = run(capsys, "status", "job:2:1")
+    assert code == 2 and "network" in out and "Traceback" not in errout
+    code, out, errout = run(capsys, "wait", "job:2:1", "--interval", "0.05", "--timeout", "0.5")
+    assert code == 2 and "timed out" in errout and "Traceback" not in errout
+
+
+# -- status -----------------------------------------------------------------------------------
+
+
+async def _direct(sim: Any, target: str) -> Any:
+    """The same task fetched in-process, to compare the CLI's numbers with."""
+    from bkwatch.client import BkClient
+    from bkwatch.config import load_profile
+    from bkwatch.systems import fetch_task
+    from bkwatch.targets import parse_target
+
+    client = BkClient(load_profile(), transport=httpx.ASGITransport(app=sim.app))
+    try:
+        return await fetch_task(client, parse_target(target))
+    finally:
+        await client.aclose()
+
+
+def test_status_json_contract_per_system(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    picks = one_per_system(sim)
+    targets = [info.target for info in picks.values()]
+    code = cli.main(["status", "--json", *targets])
+    out, errout = capsys.readouterr()
+    assert code == 0, errout
+    doc = json.loads(out)
+    assert list(doc) == ["tasks"]
+    by_target = {t["target"]: t for t in doc["tasks"]}
+    assert list(by_target) == targets
+    for system, info in picks.items():
+        entry = by_target[info.target]
+        assert set(entry) == {
+            "target",
+            "system",
+            "name",
+            "state",
+            "raw_state",
+            "terminal",
+            "counts",
+            "failures",
+            "error",
+        }
+        assert entry["system"] == system and entry["error"] is None
+        # BKFlow's get_task_states carries no task name; every other API does.
+        assert entry["name"] == (None if system == "bkflow" else info.name)
+        assert entry["raw_state"] == info.state
+        assert State(entry["state"]) in State and isinstance(entry["terminal"], bool)
+        assert isinstance(entry["raw_state"], str)
+        task = asyncio.run(_direct(sim, info.target))
+        assert entry["raw_state"] == str(task.raw_state) and entry["state"] == str(task.state)
+        assert entry["counts"] == {str(s): n for s, n in task.counts().items()}
+        ids = [(f["kind"], f["id"]) for f in entry["failures"]]
+        assert len(ids) == len(set(ids))
+
+
+def test_status_forced_failure_shows_failed_host(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    job = one_per_system(sim)["job"].target
+    sim.world.force(job, 3)  # JOB 3 = succeeded
+    code = cli.main(["status", "--json", job])
+    entry = json.loads(capsys.readouterr()[0])["tasks"][0]
+    assert code == 0 and entry["state"] == "succeeded" and entry["raw_state"] == "3"
+
+    sim.world.force(job, 4)  # failed
+    task = asyncio.run(_direct(sim, job))
+    step = next(s for s in task.steps if s.hosts)
+    host = next(iter(step.hosts))
+    sim.world.force(job, 104, host=host, step=step.id)  # host: script exit code non-zero
+    code = cli.main(["status", "--json", job])
+    entry = json.loads(capsys.readouterr()[0])["tasks"][0]
+    assert code == 0 and entry["state"] == "failed"
+    assert {"kind": "host", "id": host} in [{"kind": f["kind"], "id": f["id"]} for f in entry["failures"]]
+
+
+def test_status_saved_list_text_and_not_found(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    picks = one_per_system(sim)
+    job = picks["job"]
+    run(capsys, "add", job.target, picks["sops"].target, "job:2:987654321", "--label", "mine")
+    code = cli.main(["status"])
+    out, _errout = capsys.readouterr()
+    assert code == 2  # the missing task makes the run fail
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["TARGET", "STATE", "RAW"]
+    assert any(line.startswith(job.target) for line in lines)
+    missing = next(line for line in lines if line.startswith("job:2:987654321"))
+    assert "not_found" in missing and "unknown" in missing
+    assert "\x1b" not in out
+
+    code = cli.main(["status", "--json"])
+    tasks = json.loads(capsys.readouterr()[0])["tasks"]
+    assert code == 2
+    gone = next(t for t in tasks if t["target"] == "job:2:987654321")
+    assert gone["error"]["kind"] == "not_found" and gone["state"] == "unknown" and gone["raw_state"] is None
+
+
+def test_clean_strips_escapes_and_markup_stays_text() -> None:
+    dirty = "\x1b[31mred\x1b[0m \x1b]0;pwned\x07ok\x9b2J [bold red]x[/] 名字\u202e\x00"
+    assert cli.clean(dirty) == "red ok [bold red]x[/] 名字"
+    assert "\\u009b" in cli.dumps({"n": "a\x9bb"})
+    assert cli.clean("名" * 50, 10).endswith("…") and cli.width(cli.clean("名" * 50, 10)) <= 10
+
+
+# -- wait -------------------------------------------------------------------------------------
+
+
+def _wait_argv(*targets: str, extra: tuple[str, ...] = ()) -> list[str]:
+    return ["wait", *targets, "--interval", "0.05", "--timeout", "3", *extra]
+
+
+def test_wait_success_is_0_with_json_transitions(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    target = one_per_system(sim)["job"].target
+    sim.world.force(target, 2)  # running
+    with ThreadPoolExecutor(1) as pool:
+        waiter = pool.submit(cli.main, _wait_argv(target, extra=("--json",)))
+        time.sleep(0.5)
+        assert not waiter.done()  # a running task is waited for
+        sim.world.force(target, 3)
+        code = waiter.result(timeout=5)
+    out, _ = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    task_level = [x for x in lines if x["level"] == "task"]
+    assert task_level[0] == {**task_level[0], "target": target, "old": None, "new": "running"}
+    assert task_level[-1]["old"] == "running" and task_level[-1]["new"] == "succeeded"
+    assert all(set(x) == {"target", "level", "key", "name", "old", "new", "at"} for x in lines)
+
+
+def test_wait_failure_is_1_and_fail_fast(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    picks = one_per_system(sim)
+    job, gse = picks["job"].target, picks["gsekit"].target
+    sim.world.force(job, 4)
+    sim.world.force(gse, "succeeded")
+    assert cli.main(_wait_argv(job, gse)) == 1
+    capsys.readouterr()
+    # With --fail-fast a failure ends the wait although the other task is still running.
+    sim.world.force(gse, "running")
+    assert cli.main(_wait_argv(job, gse, extra=("--fail-fast",))) == 1
+    out, _ = capsys.readouterr()
+    assert job in out
+
+
+def test_wait_pending_then_timeout_is_2(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    target = one_per_system(sim)["job"].target
+    sim.world.force(target, 1)  # not started yet: waited for, never a pass
+    code = cli.main(["wait", target, "--interval", "0.05", "--timeout", "0.6"])
+    _, errout = capsys.readouterr()
+    assert code == 2 and "timed out" in errout and target in errout
+
+
+def test_wait_not_found_is_2_at_once(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    started = time.monotonic()
+    code = cli.main(["wait", "sops:2:987654", "--interval", "0.05", "--timeout", "20"])
+    _, errout = capsys.readouterr()
+    assert code == 2 and "not_found" in errout
+    assert time.monotonic() - started < 5
+
+
+def test_wait_auth_error_is_2(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    monkeypatch.setenv("BK_APP_SECRET", "wrong-secret-zz")
+    target = one_per_system(sim)["gsekit"].target
+    code = cli.main(["wait", target, "--interval", "0.05", "--timeout", "20"])
+    _, errout = capsys.readouterr()
+    assert code == 2 and "auth" in errout and "wrong-secret-zz" not in errout
+
+
+FAILED_RAW = {"job": 4, "sops": "FAILED", "bkflow": "FAILED", "nodeman": "FAILED", "gsekit": "failed"}
+DONE_RAW = {"job": 3, "sops": "FINISHED", "bkflow": "FINISHED", "nodeman": "SUCCESS", "gsekit": "succeeded"}
+
+
+@pytest.mark.parametrize("system", sorted(FAILED_RAW))
+def test_wait_per_system_outcomes(
+    system: str, sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    target = one_per_system(sim)[system].target
+    sim.world.force(target, FAILED_RAW[system])
+    assert cli.main(_wait_argv(target)) == 1
+    assert "-> failed" in capsys.readouterr()[0]
+    code = cli.main(["status", "--json", target])
+    entry = json.loads(capsys.readouterr()[0])["tasks"][0]
+    assert code == 0 and entry["state"] == "failed" and entry["raw_state"] == str(FAILED_RAW[system])
+    sim.world.force(target, DONE_RAW[system])
+    assert cli.main(_wait_argv(target)) == 0
+
+
+def test_wait_keeps_going_through_transient_errors(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    target = one_per_system(sim)["gsekit"].target
+    sim.world.force(target, "succeeded")
+    sim.faults.set("http_502", count=2)
+    try:
+        code = cli.main(_wait_argv(target))
+    finally:
+        sim.faults.clear()
+    _, errout = capsys.readouterr()
+    assert code == 0
+    assert "retrying" in errout and "server" in errout
+
+
+def test_status_text_keeps_server_text_inert(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    targets = [info.target for info in sim.world.tasks()]
+    # The world holds a task in BKFlow space 7, which the demo app may not read: exit 2.
+    forbidden = [t for t in targets if t.startswith("bkflow:7:")]
+    assert forbidden
+    code = cli.main(["status", *targets])
+    out, _ = capsys.readouterr()
+    assert code == 2
+    assert len(out.splitlines()) == len(targets) + 1
+    assert not any(ch in out for ch in "\x1b\x07\x9b\x00")
+    code = cli.main(["status", "--json", *targets])
+    raw = capsys.readouterr()[0]
+    assert code == 2 and "\x1b" not in raw and "\x9b" not in raw
+    tasks = json.loads(raw)["tasks"]
+    assert [t["target"] for t in tasks] == targets
+    assert [t["target"] for t in tasks if t["error"]] == forbidden
+    assert {t["error"]["kind"] for t in tasks if t["error"]} == {"permission"}

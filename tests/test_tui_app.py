@@ -1,0 +1,318 @@
+"""Pilot tests: the real app, poller, client and adapters against a frozen simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import ContentSwitcher, Input
+
+from bkwatch.model import State, System, failures
+from bkwatch.tui.dialogs import AddDialog
+from bkwatch.tui.screenshots import FIXED_NOW, frozen_sim, settle, sim_app
+
+SIZE = (160, 48)
+
+
+def _rig(tmp_path: Path, system: System | None = System.JOB, bad: bool = True, **kw):
+    sim = frozen_sim(**kw.pop("sim", {}))
+    rig = sim_app(sim, tmp_path, **kw)
+    if system is not None:
+        rig.app.selected = rig.target(system, bad=bad)
+    return rig
+
+
+def _view(app) -> str:
+    return app.detail.query_one("#views", ContentSwitcher).current
+
+
+async def test_job_drilldown_groups_failing_hosts_first(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        assert _view(app) == "job-pane"
+        step = app.detail.job.current_step()
+        assert step is not None
+        bad = {h.key for h in step.hosts.values() if h.state.is_bad}
+        assert bad, "the chosen step is the one with failing hosts"
+        hv = app.detail.job.hosts_view
+        headers = [line for line in hv.lines if line.header]
+        assert headers[0].data[0].is_bad  # failing group first
+        for header in headers:  # header counts match the hosts in that group
+            members = [h for h in step.hosts.values() if hv.kind.group(h)[1] == header.data]
+            assert f"({len(members)} hosts)" in hv._draw(header).plain
+        rows = {line.key for line in hv.lines if not line.header}
+        assert bad <= rows
+        host = step.hosts[sorted(bad)[0]]
+        row_text = hv._draw(hv.lines[hv.index_of(host.key)]).plain
+        assert host.ip in row_text and host.status_text[:10] in row_text
+        # The steps pane lists every step of the job.
+        assert [line.key for line in app.detail.job.steps_view.lines] == [s.id for s in app.detail.shown.steps]
+
+
+async def test_n_and_shift_n_visit_every_failing_host_across_steps(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        task = rig.poller.watches[app.selected].task
+        expected = {(s.id, h.key) for s in task.steps for h in s.hosts.values() if h.state.is_bad}
+        seen = []
+        for _ in expected:
+            await pilot.press("n")
+            await pilot.pause()
+            seen.append((app.detail.job.step_id, app.detail.job.hosts_view.cursor_key))
+        assert len(set(seen)) == len(expected) and set(seen) == expected
+        assert app.focused is app.detail.job.hosts_view
+        await pilot.press("n")
+        assert (app.detail.job.step_id, app.detail.job.hosts_view.cursor_key) == seen[0]  # wraps
+        await pilot.press("N")
+        assert (app.detail.job.step_id, app.detail.job.hosts_view.cursor_key) == seen[-1]
+        await pilot.press("N")
+        assert (app.detail.job.step_id, app.detail.job.hosts_view.cursor_key) == seen[-2]
+
+
+async def test_sops_tree_expands_path_to_nested_failure_and_n_walks_nodes(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    nested = sim.world.add_task("sops", kind="deepfail")  # a failure two subprocesses deep
+    sim.world.advance(3600)
+    rig = sim_app(sim, tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        root = rig.poller.watches[nested].task.root
+        assert any(n.state is State.FAILED and not n.children and d > 1 for n, d in root.walk())
+        app._select(nested)
+        await pilot.pause()
+        assert _view(app) == "tree"
+        tree = app.detail.pipeline
+        task = rig.poller.watches[nested].task
+        failing = [f.id for f in failures(task)]
+        for node_id in failing:
+            tn = tree.index[node_id]
+            parent = tn.parent
+            while parent is not None:  # the path to every failure is open on first view
+                assert parent.is_expanded
+                parent = parent.parent
+            # The failure message sits under the failed node as plain text.
+            assert any(c.data.message for c in tn.children)
+        visited = []
+        for _ in failing:
+            await pilot.press("n")
+            await pilot.pause()
+            await pilot.pause()
+            visited.append(tree.cursor_id)
+        assert visited == failing
+        # A refresh keeps the cursor and what is expanded.
+        expanded = {i for i, tn in tree.index.items() if tn.is_expanded}
+        await rig.poller.poll_once(nested)
+        await pilot.pause()
+        assert tree.cursor_id == visited[-1]
+        assert {i for i, tn in tree.index.items() if tn.is_expanded} == expanded
+
+
+async def test_nodeman_and_gsekit_panes(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.NODEMAN)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        assert _view(app) == "nm-hosts"
+        view = app.detail.nodeman
+        task = rig.poller.watches[app.selected].task
+        bad = [h.key for h in task.hosts.values() if h.state.is_bad]
+        assert bad and set(view.bad_keys()) == set(bad)
+        await pilot.press("n")
+        assert view.cursor_key in bad
+        host = task.hosts[view.cursor_key]
+        assert host.ip in str(app.detail.info.render())
+        gk = rig.target(System.GSEKIT, bad=True)
+        app._select(gk)
+        await pilot.pause()
+        assert _view(app) == "gk-box"
+        gtask = rig.poller.watches[gk].task
+        if gtask.job_tasks:
+            await pilot.press("n")
+            await pilot.pause()
+            jt = gtask.job_tasks[app.detail.gsekit.cursor_key]
+            assert jt.state.is_bad
+            info = str(app.detail.info.render())
+            assert (jt.failed_reason[:8] in info) if jt.failed_reason else True
+            for sol in jt.solutions[:1]:
+                assert sol.replace("\x1b", "")[:5] in info or sol[:5] in info
+        else:
+            assert "status counts" in str(app.detail.gk_counts.render())
+
+
+async def test_filter_and_failures_only(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        hv = app.detail.job.hosts_view
+        step = app.detail.job.current_step()
+        ip = sorted(h.ip for h in step.hosts.values())[3]
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*ip)
+        await pilot.pause()
+        rows = [line.key for line in hv.lines if not line.header]
+        assert rows and all(ip in step.hosts[k].ip for k in rows)
+        await pilot.press("escape")  # clears the filter
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        headers = [line for line in hv.lines if line.header]
+        assert headers and all(h.data[0].is_bad for h in headers)
+        assert "failures only" in str(app.query_one("#status").render())
+        await pilot.press("f")
+        assert any(not h.data[0].is_bad for h in hv.lines if h.header)
+
+
+async def test_copy_failing_ips(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(rig, pilot)
+        step = app.detail.job.current_step()
+        bad = [h for h in step.hosts.values() if h.state.is_bad]
+        await pilot.press("c")
+        assert sorted(app.clipboard.split()) == sorted(h.ip for h in bad)
+        await pilot.press("C")
+        assert sorted(app.clipboard.split()) == sorted(f"{h.cloud_id}:{h.ip}" for h in bad)
+        assert any(f"Copied {len(bad)}" in n.message for n in app._notifications)
+
+
+async def test_add_with_url_and_garbage(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    targets = [t.target for t in sim.world.tasks()]
+    rig = sim_app(sim, tmp_path, targets[:2])
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AddDialog)
+        await pilot.press(*"garbage!!")
+        await pilot.pause()
+        err = str(app.screen.error.render())
+        assert "garbage" in err or "expected" in err.lower()
+        await pilot.press("enter")
+        assert isinstance(app.screen, AddDialog)  # stays open with the error
+        app.screen.query_one("#add-target", Input).value = ""
+        url = "https://sops.example.com/taskflow/execute/5/?instance_id=104"
+        await pilot.press(*url)
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, AddDialog)
+        assert "sops:project:5:104" in rig.poller.watches
+        assert "sops:project:5:104" in [e.target for e in rig.store.load("test")]
+        await rig.poller.poll_once("sops:project:5:104")
+        await pilot.pause()
+        assert app.selected == "sops:project:5:104" and _view(app) == "tree"
+
+
+async def test_remove_and_pause(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        gone = app.selected
+        await pilot.press("escape", "d")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert gone not in rig.poller.watches
+        assert gone not in [e.target for e in rig.store.load("test")]
+        assert gone not in [line.key for line in app.joblist.lines]
+        assert app.selected is not None and app.selected != gone
+        await pilot.press("p")
+        assert rig.poller.paused and "PAUSED" in str(app.query_one("#status").render())
+        await pilot.press("p")
+        assert not rig.poller.paused and "PAUSED" not in str(app.query_one("#status").render())
+
+
+async def test_transition_is_highlighted_logged_and_toasted(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.JOB, bad=False)
+    app = rig.app
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(rig, pilot)
+        key = app.selected
+        task = rig.poller.watches[key].task
+        step = app.detail.job.current_step()
+        host = next(h for h in step.hosts.values() if not h.state.is_bad)
+        rig.sim.world.force(key, 104, host=host.key, step=step.id)
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        hv = app.detail.job.hosts_view
+        assert host.key in hv.highlights
+        assert rig.poller.watches[key].task is not task
+        assert any(host.ip in line and "FAILED" in line for line in app.log_view.entries)
+        # The changed row is drawn highlighted (reverse), others are not.
+        strip = hv.render_line(hv.index_of(host.key) - int(hv.scroll_offset.y))
+        assert any(seg.style and seg.style.reverse for seg in strip)
+        # The task itself failing raises a toast and updates the terminal title.
+        rig.sim.world.force(key, 4)
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert any("FAILED" in n.message for n in app._notifications)
+        assert "failed" in app.signals.title
+
+
+async def test_cursor_follows_key_when_rows_reorder(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, None)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        jl = app.joblist
+        running = next(k for k, w in rig.poller.watches.items() if w.task and w.task.state is State.RUNNING)
+        jl.move_to(running)
+        await pilot.pause()
+        before = jl.cursor_index
+        rig.sim.world.force(running, 4 if running.startswith("job") else "FAILED")
+        await rig.poller.poll_once(running)
+        await pilot.pause()
+        assert jl.cursor_key == running and app.selected == running
+        assert jl.cursor_index < before  # it moved up with the failures
+
+
+async def test_untrusted_names_stay_literal_and_no_escape_reaches_screen(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, None)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        jl = app.joblist
+        # The simulator names this task with an SGR escape sequence around "red".
+        escaped = next(t.target for t in rig.sim.world.tasks() if "\x1b" in t.name)
+        text = jl._draw(jl.lines[jl.index_of(escaped)]).plain
+        assert "red" in text and "\x1b" not in text
+        # A JOB host tag that looks like markup is shown with its brackets.
+        bad_job = rig.target(System.JOB, bad=True)
+        app._select(bad_job)
+        await pilot.pause()
+        hosts = [(s.id, h) for s in rig.poller.watches[bad_job].task.steps for h in s.hosts.values()]
+        step_id, tagged = next((sid, h) for sid, h in hosts if "[" in h.tag)
+        app.detail.job.reveal(step_id, tagged.key)
+        await pilot.pause()
+        hv = app.detail.job.hosts_view
+        header = next(line for line in hv.lines if line.header and line.data == hv._gkey[tagged.key])
+        assert tagged.tag in hv._draw(header).plain  # "[bold]fail[/]" literally, not bold "fail"
+        row = hv._draw(hv.lines[hv.index_of(tagged.key)])
+        assert "\x1b" not in row.plain and "\x07" not in row.plain
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg and "\x07" not in svg
+        assert "pwned" not in app.signals.title
+
+
+async def test_since_last_time_summary(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    first = sim_app(sim, tmp_path)
+    key = first.target(System.JOB, bad=True)
+    first.store.save_last_seen("test", {key: {"state": "running", "name": "x", "at": FIXED_NOW - 60}})
+    app = first.app
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(first, pilot)
+        assert any("Since last time" in line and "running -> failed" in line for line in app.log_view.entries)
+        assert any("Since last time" in (n.title or "") for n in app._notifications)
+    seen = first.store.load_last_seen("test")
+    assert seen[key]["state"] == "failed"
