@@ -313,8 +313,12 @@ class BkClient:
                 if "data" not in body:
                     raise self._error(_K.BAD_RESPONSE, f"{system}: answer has result=true but no data")
                 return body["data"]
-            if "result" in body or status >= 400:
+            if status >= 400 or body.get("result") is False:
                 raise self._classify(system, resp, body)
+            if "result" in body:
+                raise self._error(
+                    _K.BAD_RESPONSE, f"{system}: 'result' is {body['result']!r:.40}, not true or false"
+                )
             raise self._error(
                 _K.BAD_RESPONSE, f"{system}: answer has no 'result' field ({_snippet(content)})"
             )

@@ -190,21 +190,28 @@ class Task:
             return {s: n for s, n in self.status_counts.items() if n}
         out: dict[State, int] = {}
         if self.system is System.JOB:
-            # Hosts of the step that ran last count; earlier steps' hosts are the same machines.
+            # Each host once, in the state of the latest step that has started on it: the same
+            # machines appear in every step, and "how many hosts failed" is what people ask.
+            latest: dict[str, State] = {}
             for step in self.steps:
-                for h in step.hosts.values():
-                    out[h.state] = out.get(h.state, 0) + 1
+                for key, h in step.hosts.items():
+                    if h.state is not State.PENDING or key not in latest:
+                        latest[key] = h.state
+            for state in latest.values():
+                out[state] = out.get(state, 0) + 1
             return out
         for unit in self.units():
             out[unit.state] = out.get(unit.state, 0) + 1
         return out
 
     def progress(self) -> tuple[int, int]:
-        """(done, total) over counted units."""
-        counts = self.counts()
-        total = sum(counts.values())
-        done = sum(n for s, n in counts.items() if s.is_done)
-        return done, total
+        """(done, total) work units: host results of every JOB step, NodeMan hosts, job tasks
+        (or GSEKit's status counts), leaf nodes."""
+        if self.system is System.GSEKIT and not self.job_tasks and self.status_counts is not None:
+            states = [s for s, n in self.status_counts.items() for _ in range(n)]
+        else:
+            states = [u.state for u in self.units()]
+        return sum(1 for s in states if s.is_done), len(states)
 
 
 @dataclass(slots=True, frozen=True)

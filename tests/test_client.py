@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import orjson
 import pytest
 
 from bkwatch.client import ApiNotFound, BkClient, retry_after_from
@@ -293,3 +294,93 @@ async def test_connection_refused_is_network() -> None:
     async with BkClient(real_profile(base)) as c:  # server stopped: the port refuses connections
         err = await expect(c, ErrorKind.NETWORK)
     assert "connect" in err.message
+
+
+# -- documented envelopes the simulator does not produce, served by a stand-in server -----------
+
+ENVELOPES = [
+    (200, {"code": 0, "data": {}}, {}, ErrorKind.BAD_RESPONSE),
+    (200, [1, 2], {}, ErrorKind.BAD_RESPONSE),
+    (200, {"result": True}, {}, ErrorKind.BAD_RESPONSE),
+    (200, {"result": "true", "data": {}}, {}, ErrorKind.BAD_RESPONSE),  # only `result is True` is success
+    (
+        200,
+        {"result": False, "code": 1306000, "message": "task[id=9] get status error: missing"},
+        {},
+        ErrorKind.NOT_FOUND,
+    ),
+    (
+        200,
+        {"result": False, "code": 1306000, "message": "User authentication failed, bk_token"},
+        {},
+        ErrorKind.AUTH,
+    ),
+    (
+        200,
+        {"result": False, "code": 3599999, "message": "iam authentication exception"},
+        {},
+        ErrorKind.PERMISSION,
+    ),
+    (200, {"result": False, "code": 3540100, "message": "forbidden"}, {}, ErrorKind.PERMISSION),
+    (200, {"result": False, "code": 1306402, "message": "no"}, {}, ErrorKind.PERMISSION),
+    (
+        200,
+        {"result": False, "code": 3801012, "message": "不存在ID为1的任务（3801012）"},
+        {},
+        ErrorKind.NOT_FOUND,
+    ),
+    (200, {"result": False, "code": 1306201, "message": "third party"}, {}, ErrorKind.SERVER),
+    (499, {"result": False, "code": 9900403, "message": "you have no permission"}, {}, ErrorKind.PERMISSION),
+    (
+        400,
+        {"code": 1640001, "code_name": "INVALID_ARGS", "result": False, "message": "app not found"},
+        {},
+        ErrorKind.AUTH,
+    ),
+    (
+        403,
+        {"code": 1640301, "code_name": "APP_NO_PERMISSION", "result": False, "message": "x"},
+        {},
+        ErrorKind.PERMISSION,
+    ),
+    (
+        429,
+        {"code": 1642903, "code_name": "RATE_LIMIT_RESTRICTION", "result": False, "message": "slow"},
+        {"Retry-After": "12"},
+        ErrorKind.RATE_LIMITED,
+    ),
+    (
+        500,
+        {"code": 50000, "message": "系统异常,请联系管理员处理", "data": "", "result": False},
+        {},
+        ErrorKind.SERVER,
+    ),
+    (403, b"This API can only be accessed through API gateway", {}, ErrorKind.PERMISSION),
+    (503, b"<html><body>Service Unavailable</body></html>", {}, ErrorKind.SERVER),
+    (429, b"", {"Retry-After": "3"}, ErrorKind.RATE_LIMITED),
+    (401, b"", {}, ErrorKind.AUTH),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "headers", "kind"), ENVELOPES)
+async def test_documented_envelopes_classified(
+    status: int, body: object, headers: dict[str, str], kind: ErrorKind
+) -> None:
+    content = body if isinstance(body, bytes) else orjson.dumps(body)
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, content=content, headers=headers)
+
+    async with BkClient(sim_profile(False), transport=httpx.MockTransport(serve)) as c:
+        with pytest.raises(BkError) as err:
+            await c.call(System.SOPS, "sops/get_task_status/", params={"bk_biz_id": 2, "task_id": 9})
+    assert err.value.kind is kind, err.value.message
+    if "Retry-After" in headers:
+        assert err.value.retry_after == float(headers["Retry-After"])
+    assert DEMO_APP_SECRET not in err.value.message
+
+
+async def test_nodeman_v1_needs_esb(sim: Simulator) -> None:
+    async with sim_client(sim, "apigw", esb_url=None, nodeman_api="v1") as c:
+        err = await expect(c, ErrorKind.CONFIG, "nodeman:2:301")
+    assert "BK_COMPONENT_API_URL" in err.message

@@ -92,7 +92,7 @@ def sops_node_detail(world: World, req: Req) -> Reply:
     out = task.find_out(now, node_id)
     if out is None:
         return _sops(3599999, f"node[node_id={node_id}] not found in task[id={task.task_id}]")
-    tree = task._node(out, task.root_id, task.root_id, task.local(now), "sops")
+    tree = task.render_node(out, task.root_id, task.root_id, task.local(now), "sops")
     tree.pop("children", None)
     n = out.node
     message = n.message if n is not None and out.state == "FAILED" else ""

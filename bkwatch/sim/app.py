@@ -113,7 +113,7 @@ class BlueKing:
         req.params.update(path_params)
         world = self.sim.world
         with world.lock:
-            world._live()
+            world.tick()
             reply = self.dispatch(req)
         return reply, fired, transport
 

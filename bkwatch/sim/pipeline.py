@@ -193,13 +193,13 @@ class PipelineTask(SimTask):
             node = next((o for o, _ in _walk(root) if o.id == subprocess_id and o.kind == "sub"), None)
             if node is None:
                 return created_payload(self.name if flavor == "sops" else None)
-        return self._node(node, self.root_id, root.id, lt, flavor)
+        return self.render_node(node, self.root_id, root.id, lt, flavor)
 
-    def _node(self, o: Out, root_id: str, parent_id: str, lt: float, flavor: str) -> dict[str, Any]:
+    def render_node(self, o: Out, root_id: str, parent_id: str, lt: float, flavor: str) -> dict[str, Any]:
         v1 = flavor == "sops" and self.engine == 1
         end = o.end
         elapsed = int((end if end is not None else lt) - o.start) if o.start is not None else 0
-        children = {k: self._node(c, root_id, o.id, lt, flavor) for k, c in o.children.items()}
+        children = {k: self.render_node(c, root_id, o.id, lt, flavor) for k, c in o.children.items()}
         if v1:
             name = V1_CLASS.get(o.kind, o.name)
             return {

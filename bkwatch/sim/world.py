@@ -208,7 +208,8 @@ class World:
             return self._add(system, kind, start, scope=scope, **scale).target
 
     # Lookups by what each API identifies a task with.
-    def _live(self) -> float:
+    def tick(self) -> float:
+        """Let due arrivals in; returns the simulated now."""
         self._arrivals()
         return self.now()
 

@@ -16,24 +16,10 @@ from textual.widgets import Button, Input, Static
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.tui.fmt import clean
 
-DIALOG_CSS = """
-ModalScreen { align: center middle; }
-ModalScreen > Vertical {
-    width: 76; max-width: 100%; height: auto; max-height: 100%;
-    border: thick $accent; background: $surface; padding: 0 1;
-}
-ModalScreen .dialog-title { text-style: bold; padding-bottom: 1; }
-ModalScreen .error { color: $error; height: auto; }
-ModalScreen .hint { color: $text-muted; height: auto; }
-ModalScreen Horizontal { height: auto; align-horizontal: right; padding-top: 1; }
-ModalScreen Button { margin-left: 1; }
-"""
-
 
 class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
     """Takes a canonical target or a pasted BlueKing URL and validates it as you type."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, exists: Callable[[str], bool] = lambda _k: False) -> None:
@@ -94,7 +80,6 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
 
 
 class ConfirmDialog(ModalScreen[bool]):
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -123,7 +108,6 @@ class ConfirmDialog(ModalScreen[bool]):
 class HelpScreen(ModalScreen[None]):
     """Every key, generated from the app's bindings so it never goes stale."""
 
-    DEFAULT_CSS = DIALOG_CSS
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
     def __init__(self, keys: list[tuple[str, str]]) -> None:

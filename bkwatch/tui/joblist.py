@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from bkwatch.model import State
-from bkwatch.tui.fmt import STATE_STYLE, age, badge, clean, duration, fit
+from bkwatch.tui.fmt import age, badge, clean, duration, fit
 from bkwatch.tui.kinds import SEVERITY
 from bkwatch.tui.lines import Line, LineView
 

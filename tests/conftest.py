@@ -1,0 +1,40 @@
+"""Shared fixtures: a frozen simulator and clients talking to it in-process."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from bkwatch.client import BkClient
+from bkwatch.config import Profile
+from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME, SimConfig, Simulator
+
+
+def sim_profile(base_url: str = "http://sim", *, gateway: bool = True, **overrides: object) -> Profile:
+    """A profile pointing at a simulator: gateway for the systems that have one, or ESB only."""
+    profile = Profile(
+        name="sim",
+        esb_url=base_url,
+        apigw_tmpl=f"{base_url}/api/{{api_name}}" if gateway else None,
+        app_code=DEMO_APP_CODE,
+        app_secret=DEMO_APP_SECRET,
+        username=DEMO_USERNAME,
+    )
+    for key, value in overrides.items():
+        setattr(profile, key, value)
+    return profile
+
+
+@pytest.fixture
+def frozen_sim() -> Simulator:
+    """A simulator whose tasks change only when a test forces, retries or advances them."""
+    return Simulator(SimConfig(seed=7, frozen=True))
+
+
+@pytest.fixture
+async def sim_client(frozen_sim: Simulator) -> AsyncIterator[BkClient]:
+    client = BkClient(sim_profile(), transport=httpx.ASGITransport(app=frozen_sim.app))
+    yield client
+    await client.aclose()

@@ -1,0 +1,181 @@
+"""The poller against the simulator: cadence, no overlap, errors keep the last good data, backoff,
+pause/refresh, transitions when the simulator changes a state."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bkwatch.client import BkClient
+from bkwatch.model import ErrorKind, State, Task
+from bkwatch.poller import Cadence, Poller, PollUpdate
+from bkwatch.sim import Simulator
+from bkwatch.systems import fetch_task
+from bkwatch.targets import Target, parse_target
+
+FAST = Cadence(
+    focused=0.05,
+    young=0.05,
+    active=0.05,
+    waiting=0.05,
+    finished=0.05,
+    unknown=0.05,
+    backoff_max=0.4,
+    jitter=0.0,
+)
+
+
+def first(sim: Simulator, system: str, raw_state: str | None = None) -> str:
+    for info in sim.world.tasks():
+        if info.system == system and (raw_state is None or str(info.state) == raw_state):
+            return info.target
+    raise AssertionError(f"no {system} task in state {raw_state}")
+
+
+def make_poller(client: BkClient, **kwargs: object) -> tuple[Poller, list[PollUpdate]]:
+    seen: list[PollUpdate] = []
+    poller = Poller(lambda t: fetch_task(client, t), on_update=seen.append, **kwargs)  # type: ignore[arg-type]
+    return poller, seen
+
+
+async def test_first_poll_reports_the_task_then_host_transitions(
+    frozen_sim: Simulator, sim_client: BkClient
+) -> None:
+    key = first(frozen_sim, "job", "2")
+    poller, seen = make_poller(sim_client)
+    poller.add(parse_target(key))
+    update = await poller.poll_once(key)
+    assert update.error is None and update.watch.task is not None
+    assert [(t.level, t.old) for t in update.transitions] == [("task", None)]
+
+    task = update.watch.task
+    step = next(s for s in task.steps if s.hosts and s.state is State.RUNNING)
+    host = next(iter(step.hosts.values()))
+    frozen_sim.world.force(key, "11", host=host.key, step=step.id)  # JOB host status 11: failed
+    update = await poller.poll_once(key)
+    hosts = [t for t in update.transitions if t.level == "host"]
+    assert [(t.key, t.new, t.step_id) for t in hosts] == [(host.key, State.FAILED, step.id)]
+    assert seen[-1] is update
+
+
+async def test_error_keeps_last_good_snapshot_and_recovers(
+    frozen_sim: Simulator, sim_client: BkClient
+) -> None:
+    key = first(frozen_sim, "sops")
+    poller, _ = make_poller(sim_client)
+    poller.add(parse_target(key))
+    good = (await poller.poll_once(key)).watch.task
+    assert isinstance(good, Task)
+    last_ok = poller.watches[key].last_ok
+
+    for kind, expected in [
+        ("http_502", ErrorKind.SERVER),
+        ("html", ErrorKind.BAD_RESPONSE),
+        ("malformed_json", ErrorKind.BAD_RESPONSE),
+    ]:
+        frozen_sim.faults.set(kind)
+        update = await poller.poll_once(key)
+        frozen_sim.faults.clear()
+        assert update.error is not None and update.error.kind is expected, kind
+        assert update.watch.task is good  # the last good data stays
+        assert update.watch.last_ok == last_ok
+    assert poller.watches[key].errors == 3
+
+    update = await poller.poll_once(key)
+    assert update.error is None and poller.watches[key].errors == 0
+    assert update.transitions == []  # nothing changed while it was failing
+
+
+async def test_backoff_grows_and_honours_rate_limit() -> None:
+    cadence = Cadence(active=2.0, backoff_max=60.0)
+    from bkwatch.model import BkError
+    from bkwatch.poller import Watch
+
+    watch = Watch(Target.__new__(Target))
+    intervals = []
+    for n in range(1, 7):
+        watch.errors = n
+        watch.error = BkError(ErrorKind.SERVER, "boom")
+        intervals.append(cadence.interval(watch, False, 0.0))
+    assert intervals == [2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
+    watch.errors = 1
+    watch.error = BkError(ErrorKind.RATE_LIMITED, "slow down", retry_after=45.0)
+    assert cadence.interval(watch, False, 0.0) == 45.0
+
+
+async def test_run_loop_polls_repeatedly_without_overlap(frozen_sim: Simulator, sim_client: BkClient) -> None:
+    keys = [first(frozen_sim, s) for s in ("job", "sops", "nodeman", "gsekit", "bkflow")]
+    in_flight: dict[str, int] = {}
+    overlaps: list[str] = []
+
+    async def fetch(target: Target) -> Task:
+        k = str(target)
+        in_flight[k] = in_flight.get(k, 0) + 1
+        if in_flight[k] > 1:
+            overlaps.append(k)
+        try:
+            return await fetch_task(sim_client, target)
+        finally:
+            in_flight[k] -= 1
+
+    # Responses slower than the cadence: a naive timer would stack requests up.
+    frozen_sim.faults.set("delay", delay=0.15)
+    poller = Poller(fetch, cadence=FAST, max_concurrency=3)
+    for k in keys:
+        poller.add(parse_target(k))
+    runner = asyncio.create_task(poller.run())
+    await asyncio.sleep(1.0)
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    assert overlaps == []
+    assert all(poller.watches[k].polls >= 2 for k in keys), {k: poller.watches[k].polls for k in keys}
+
+
+async def test_pause_stops_polling_and_refresh_still_polls(
+    frozen_sim: Simulator, sim_client: BkClient
+) -> None:
+    key = first(frozen_sim, "nodeman")
+    poller, _ = make_poller(sim_client, cadence=FAST)
+    watch = poller.add(parse_target(key))
+    poller.pause()
+    runner = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.3)
+    assert watch.polls == 0
+    poller.refresh(key)
+    await asyncio.sleep(0.3)
+    assert watch.polls == 1
+    poller.resume()
+    await asyncio.sleep(0.3)
+    assert watch.polls >= 2
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_focus_polls_sooner_and_remove_stops(frozen_sim: Simulator, sim_client: BkClient) -> None:
+    a, b = first(frozen_sim, "job", "3"), first(frozen_sim, "sops", "FINISHED")
+    cadence = Cadence(focused=0.1, finished=30.0, jitter=0.0)
+    poller, _ = make_poller(sim_client, cadence=cadence)
+    poller.add(parse_target(a))
+    poller.add(parse_target(b))
+    runner = asyncio.create_task(poller.run())
+    await asyncio.sleep(0.3)  # first polls; both finished, so next due in 30 s
+    assert poller.watches[a].polls == 1 and poller.watches[b].polls == 1
+    poller.set_focus(b)
+    await asyncio.sleep(0.5)
+    assert poller.watches[b].polls >= 3
+    assert poller.watches[a].polls == 1
+    poller.remove(b)
+    assert b not in poller.watches
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_unexpected_adapter_exception_becomes_an_error_not_a_crash(frozen_sim: Simulator) -> None:
+    async def broken(target: Target) -> Task:
+        raise KeyError("step_instance_list")
+
+    poller = Poller(broken)
+    key = first(frozen_sim, "job")
+    poller.add(parse_target(key))
+    update = await poller.poll_once(key)
+    assert update.error is not None and update.error.kind is ErrorKind.BAD_RESPONSE
+    assert "KeyError" in update.error.message
