@@ -208,10 +208,10 @@ class Task:
         """(done, total) work units: host results of every JOB step, NodeMan hosts, job tasks
         (or GSEKit's status counts), leaf nodes."""
         if self.system is System.GSEKIT and not self.job_tasks and self.status_counts is not None:
-            states = [s for s, n in self.status_counts.items() for _ in range(n)]
-        else:
-            states = [u.state for u in self.units()]
-        return sum(1 for s in states if s.is_done), len(states)
+            counts = self.status_counts
+            return sum(n for s, n in counts.items() if s.is_done), sum(counts.values())
+        units = self.units()
+        return sum(1 for u in units if u.state.is_done), len(units)
 
 
 @dataclass(slots=True, frozen=True)
