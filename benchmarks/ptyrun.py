@@ -64,11 +64,13 @@ def run_in_pty(
     measure: float = 10.0,
     marker: bytes | None = None,
     marker_timeout: float = 30.0,
+    record: bytearray | None = None,
 ) -> PtyResult:
     """Start argv in a pty; discard `warmup` seconds of output, then count bytes for `measure`.
 
     With a marker, returns as soon as the marker has been seen (warmup/measure unused) and
-    reports the time from exec to the first byte of output containing it.
+    reports the time from exec to the first byte of output containing it. `record` receives the
+    counted bytes, to see what was written.
     """
     full_env = dict(os.environ)
     full_env.update({"TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)})
@@ -111,6 +113,8 @@ def run_in_pty(
                     break
             elif counting:
                 total += len(chunk)
+                if record is not None:
+                    record += chunk
         cpu = _cpu_seconds(pid) - cpu_start
     finally:
         _stop(pid)

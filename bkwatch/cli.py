@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", parents=[common], help="live demo against a built-in simulator")
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--speed", type=float, default=1.0)
+    demo.add_argument("--speed", type=_positive, default=1.0, help="simulated time per real second")
     demo.add_argument("--bell", action="store_true", default=argparse.SUPPRESS)
     demo.add_argument("--no-mouse", action="store_true", default=argparse.SUPPRESS)
     sub.add_parser("sim", help="run the BlueKing simulator (see 'bkwatch sim --help')", add_help=False)
@@ -179,7 +179,7 @@ def _positive(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
     return value
 
 

@@ -76,7 +76,7 @@ class WatchStore:
         path = self.path(name)
         if not path.exists():
             return []
-        with self._locked(path):
+        with self._locked(path, write=False):
             return self._read_entries(path)
 
     def add(self, entries: list[WatchEntry], name: str = "default") -> None:
@@ -115,7 +115,7 @@ class WatchStore:
         path = self.history_path(name)
         if not path.exists():
             return {}
-        with self._locked(path):
+        with self._locked(path, write=False):
             try:
                 data = _read_json(path)
                 seen = data.get("seen") if isinstance(data, dict) else None
@@ -135,12 +135,23 @@ class WatchStore:
     # -- internals ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _locked(self, path: Path) -> Iterator[None]:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock_path = path.with_name(f".{path.name}.lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    def _locked(self, path: Path, *, write: bool = True) -> Iterator[None]:
+        """Exclusive advisory lock beside `path`. Readers go on without it where locking is
+        impossible (read-only or lock-less filesystems): a rename-replaced file is never torn."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            if write:
+                raise StoreError(f"cannot write in {path.parent}: {exc.strerror or exc}") from None
+            yield
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as exc:
+                if write:
+                    raise StoreError(f"cannot lock {path}: {exc.strerror or exc}") from None
             yield
         finally:
             os.close(fd)  # closing releases the lock
@@ -164,7 +175,12 @@ class WatchStore:
         while dest.exists():
             dest = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
             n += 1
-        os.replace(path, dest)
+        try:
+            os.replace(path, dest)
+        except OSError as exc:
+            raise StoreError(
+                f"{path} could not be read ({why}) nor moved aside ({exc.strerror or exc})"
+            ) from None
         _fsync_dir(path.parent)
         self.warnings.append(f"{path} could not be read ({why}); it was moved to {dest.name} and left as is")
 

@@ -455,3 +455,23 @@ def test_status_text_keeps_server_text_inert(
     assert [t["target"] for t in tasks] == targets
     assert [t["target"] for t in tasks if t["error"]] == forbidden
     assert {t["error"]["kind"] for t in tasks if t["error"]} == {"permission"}
+
+
+def test_python_dash_m_entry_point(isolated: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ENV_VARS}
+    done = subprocess.run(
+        [sys.executable, "-m", "bkwatch", "--version"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.startswith("bkwatch ")
+    done = subprocess.run(
+        [sys.executable, "-m", "bkwatch", "status", "job:2:1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr

@@ -39,15 +39,17 @@ async def test_job_drilldown_groups_failing_hosts_first(tmp_path: Path) -> None:
         headers = [line for line in hv.lines if line.header]
         assert headers[0].data[0].is_bad  # failing group first
         for header in headers:  # header counts match the hosts in that group
-            members = [h for h in step.hosts.values() if hv.kind.group(h)[1] == header.data]
-            assert f"({len(members)} hosts)" in hv._draw(header).plain
+            members = [h for h in step.hosts.values() if hv.kind.group(h) == header.data]
+            assert f"({len(members)} hosts)" in hv.plain(header.key)
         rows = {line.key for line in hv.lines if not line.header}
         assert bad <= rows
         host = step.hosts[sorted(bad)[0]]
-        row_text = hv._draw(hv.lines[hv.index_of(host.key)]).plain
+        row_text = hv.plain(host.key)
         assert host.ip in row_text and host.status_text[:10] in row_text
         # The steps pane lists every step of the job.
-        assert [line.key for line in app.detail.job.steps_view.lines] == [s.id for s in app.detail.shown.steps]
+        assert [line.key for line in app.detail.job.steps_view.lines] == [
+            s.id for s in app.detail.shown.steps
+        ]
 
 
 async def test_n_and_shift_n_visit_every_failing_host_across_steps(tmp_path: Path) -> None:
@@ -284,7 +286,7 @@ async def test_untrusted_names_stay_literal_and_no_escape_reaches_screen(tmp_pat
         jl = app.joblist
         # The simulator names this task with an SGR escape sequence around "red".
         escaped = next(t.target for t in rig.sim.world.tasks() if "\x1b" in t.name)
-        text = jl._draw(jl.lines[jl.index_of(escaped)]).plain
+        text = jl.plain(escaped)
         assert "red" in text and "\x1b" not in text
         # A JOB host tag that looks like markup is shown with its brackets.
         bad_job = rig.target(System.JOB, bad=True)
@@ -296,9 +298,9 @@ async def test_untrusted_names_stay_literal_and_no_escape_reaches_screen(tmp_pat
         await pilot.pause()
         hv = app.detail.job.hosts_view
         header = next(line for line in hv.lines if line.header and line.data == hv._gkey[tagged.key])
-        assert tagged.tag in hv._draw(header).plain  # "[bold]fail[/]" literally, not bold "fail"
-        row = hv._draw(hv.lines[hv.index_of(tagged.key)])
-        assert "\x1b" not in row.plain and "\x07" not in row.plain
+        assert tagged.tag in hv.plain(header.key)  # "[bold]fail[/]" literally, not bold "fail"
+        row = hv.plain(tagged.key)
+        assert "\x1b" not in row and "\x07" not in row
         svg = app.export_screenshot()
         assert "\x1b" not in svg and "\x07" not in svg
         assert "pwned" not in app.signals.title

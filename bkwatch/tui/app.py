@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input
 
 from bkwatch.model import State, Transition
 from bkwatch.store import WatchEntry
@@ -23,7 +23,7 @@ from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen
 from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.joblist import JobList
-from bkwatch.tui.lines import LineView
+from bkwatch.tui.lines import LineView, TextBar
 from bkwatch.tui.signals import TerminalSignals, summary
 from bkwatch.tui.translog import TransitionLog
 
@@ -108,7 +108,7 @@ class BkWatchApp(App[None]):
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("", id="status", markup=False)
+        yield TextBar(id="status")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield JobList(ascii_only=self.ascii_only, id="joblist")
@@ -179,7 +179,7 @@ class BkWatchApp(App[None]):
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
         if update.key == self.selected:
-            self.detail.show(watch, now)
+            self.detail.show(watch, now, update.transitions)
         if self.selected is not None:
             self.detail.set_highlights({k for (tk, k) in self.highlights if tk == self.selected})
         for t in changes:
@@ -247,7 +247,7 @@ class BkWatchApp(App[None]):
             line.append(f"   filter: {clean(self.filter_text)}", style="bold")
         if self.failures_only:
             line.append("   failures only", style="bold")
-        self.query_one("#status", Static).update(line)
+        self.query_one("#status", TextBar).show(line)
 
     # ---- selection --------------------------------------------------------------------
     def _select(self, key: str | None) -> None:
@@ -293,7 +293,7 @@ class BkWatchApp(App[None]):
     def action_next_failure(self, direction: int) -> None:
         key = self.detail.next_failure(direction)
         if key is None:
-            self.notify("No failing hosts or nodes in this task.", markup=False, timeout=3)
+            self.notify("Nothing failing here: no failing hosts, nodes or job tasks.", markup=False, timeout=3)
             return
         view = self.detail.main_view()
         if view is not None:

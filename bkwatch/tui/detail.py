@@ -10,12 +10,13 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, Tree
 
-from bkwatch.model import Host, JobTask, State, System, Task
+from bkwatch.model import Host, JobTask, State, System, Task, Transition
 from bkwatch.tui.fmt import STATE_STYLE, age, badge_str, clean, duration
 from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.joblist import progress
 from bkwatch.tui.jobpane import JobPane, counts_text
 from bkwatch.tui.kinds import HostKind, JobTaskKind
-from bkwatch.tui.lines import LineView
+from bkwatch.tui.lines import LineView, TextBar
 from bkwatch.tui.pipeline import PipelineTree
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def title_text(watch: Watch, now: float, ascii_only: bool) -> Text:
         out.append(clean(watch.label or task.name or watch.key), style="bold")
         if task.detail:
             out.append(f"  {clean(task.detail)}", style="dim")
-        done, total = task.progress()
+        done, total = progress(watch.key, task)
         out.append(f"  {done}/{total} done")
         if task.elapsed is not None:
             out.append(f"  {duration(task.elapsed)}")
@@ -65,11 +66,12 @@ class DetailPane(Vertical):
         self.gsekit = GroupedView(JobTaskKind(ascii_only), id="gk-tasks", classes="view")
         self.pipeline = PipelineTree(id="tree", ascii_only=ascii_only)
         self.pipeline.add_class("view")
-        self.title_bar = Static("", id="detail-title", markup=False)
-        self.info = Static("", id="info", markup=False)
-        self.gk_counts = Static("", id="gk-counts", markup=False)
+        self.title_bar = TextBar(id="detail-title")
+        self.info = TextBar(id="info")
+        self.gk_counts = TextBar(id="gk-counts")
         self.key: str | None = None
         self.shown: Task | None = None
+        self._retired: list[Task | None] = []
 
     def compose(self) -> ComposeResult:
         yield self.title_bar
@@ -84,25 +86,27 @@ class DetailPane(Vertical):
         yield self.info
 
     # ---- data -------------------------------------------------------------------------
-    def show(self, watch: Watch | None, now: float) -> None:
+    def show(self, watch: Watch | None, now: float, transitions: list[Transition] | None = None) -> None:
         switcher = self.query_one("#views", ContentSwitcher)
         if watch is None:
             self.key, self.shown = None, None
-            self.title_bar.update(Text(""))
+            self.title_bar.show(Text(""))
             switcher.current = "empty"
             return
         if watch.key != self.key:
-            self.info.update(Text(""))
+            self.info.show(Text(""))
         self.key = watch.key
-        self.title_bar.update(title_text(watch, now, self.ascii_only))
+        self.title_bar.show(title_text(watch, now, self.ascii_only))
         task = watch.task
+        self._retired.append(self.shown)  # freed after the frame (see JobPane.show)
+        self.call_after_refresh(self._retired.clear)
         self.shown = task
         if task is None:
             switcher.current = "empty"
             return
         if task.system is System.JOB:
             switcher.current = "job-pane"
-            self.job.show(watch.key, task)
+            self.job.show(watch.key, task, transitions)
         elif task.system is System.NODEMAN:
             switcher.current = "nm-hosts"
             self.nodeman.show(watch.key, task.hosts)
@@ -114,7 +118,7 @@ class DetailPane(Vertical):
             if not task.job_tasks:
                 note = Text("No task rows reported; status counts: ", end="")
                 note.append_text(counts_text(counts, self.ascii_only) if counts else Text("none"))
-                self.gk_counts.update(note)
+                self.gk_counts.show(note)
         elif task.root is not None:
             switcher.current = "tree"
             self.pipeline.show(watch.key, task.root)
@@ -188,10 +192,9 @@ class DetailPane(Vertical):
         if task.system is System.JOB:
             view = self.job.hosts_view
             group = view.group_of_cursor()
-            if view.has_focus and group is not None and group in view._members:
-                first = view.items[view._members[group][0]]
-                if first.state.is_bad:
-                    return view.copy_ids(group=group, with_cloud=with_cloud), "group"
+            keys = view.members(group) if group is not None else []
+            if view.has_focus and keys and view.items[keys[0]].state.is_bad:
+                return view.copy_ids(group=group, with_cloud=with_cloud), "group"
             return view.copy_ids(group=None, with_cloud=with_cloud), "step"
         if task.system in (System.NODEMAN, System.GSEKIT):
             view = self.nodeman if task.system is System.NODEMAN else self.gsekit
@@ -205,9 +208,9 @@ class DetailPane(Vertical):
             return
         item = view.items.get(line.key)
         if isinstance(item, Host):
-            self.info.update(HostKind(self.ascii_only).detail(item))
+            self.info.show(HostKind(self.ascii_only).detail(item))
         elif isinstance(item, JobTask):
-            self.info.update(JobTaskKind(self.ascii_only).detail(item))
+            self.info.show(JobTaskKind(self.ascii_only).detail(item))
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         data = event.node.data
@@ -217,7 +220,7 @@ class DetailPane(Vertical):
         text = Text(f"{clean(node.name)} ({clean(node.id)}) — {clean(node.raw_state)}", end="")
         if node.message:
             text.append(f" — {clean(node.message)}", style="red")
-        self.info.update(text)
+        self.info.show(text)
 
 
 def _step(items: list, current: object, direction: int) -> int | None:

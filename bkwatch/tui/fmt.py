@@ -11,6 +11,7 @@ import locale
 import re
 import sys
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from bkwatch.model import State
@@ -85,6 +86,10 @@ def badge_str(state: State, ascii_only: bool = False) -> str:
     return f"{glyph(state, ascii_only)} {_WORDS[state]}"
 
 
+def badge_part(state: State, ascii_only: bool = False, width: int = BADGE_WIDTH) -> tuple[str, str]:
+    return badge_str(state, ascii_only).ljust(width), STATE_STYLE[state]
+
+
 def badge(state: State, ascii_only: bool = False, width: int = BADGE_WIDTH) -> Text:
     return Text(badge_str(state, ascii_only).ljust(width), style=STATE_STYLE[state], end="")
 
@@ -119,11 +124,12 @@ def age(seconds: float | None) -> str:
 
 def fit(text: str, width: int) -> str:
     """Cut or pad to exactly `width` cells (wide CJK glyphs counted as two)."""
-    t = Text(text, end="")
-    if t.cell_len > width:
+    n = len(text) if text.isascii() else cell_len(text)
+    if n > width:
+        t = Text(text, end="")
         t.truncate(max(0, width - 1))
         return t.plain + "…"
-    return text + " " * (width - t.cell_len)
+    return text + " " * (width - n)
 
 
 def clock_hms(at: float | None) -> str:

@@ -8,13 +8,12 @@ of the filter re-flattens the list (still without re-rendering the unchanged row
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any, Protocol
 
 from rich.text import Text
 
-from bkwatch.tui.lines import Line, LineView
+from bkwatch.tui.lines import Line, LineView, Parts
 
 # Groups with at most this many items in total start expanded; bigger views open only the
 # groups that need attention so that a 10,000-host success group stays one header line.
@@ -25,11 +24,12 @@ HEADER = "\x00g:"  # header keys can never collide with a host key "CLOUD:IP" or
 class Kind(Protocol):
     """How one kind of item (host, job task) is grouped, matched and drawn."""
 
-    def group(self, item: Any) -> tuple[tuple[Any, ...], Hashable]: ...  # (order, group key)
+    def group(self, item: Any) -> Hashable: ...  # items with equal keys share a group
+    def order(self, g: Hashable) -> tuple[Any, ...]: ...  # sort key of a group
     def sig(self, item: Any) -> tuple[Any, ...]: ...
     def bad(self, item: Any) -> bool: ...
     def matches(self, item: Any, needle: str) -> bool: ...
-    def render_row(self, item: Any, width: int) -> Text: ...
+    def render_row(self, item: Any, width: int) -> Parts: ...
     def render_header(self, gkey: Hashable, sample: Any, shown: int, total: int, open_: bool) -> Text: ...
     def copy_id(self, item: Any, with_cloud: bool) -> str | None: ...
 
@@ -47,7 +47,9 @@ class GroupedView(LineView):
         self._pos: dict[str, int] = {}  # server order
         self._sig_list: list[tuple[Any, ...]] = []
         self._gorder: dict[Hashable, tuple[Any, ...]] = {}
-        self._members: dict[Hashable, list[str]] = {}
+        self._members: dict[Hashable, dict[str, None]] = {}  # insertion-ordered sets
+        self._unsorted: set[Hashable] = set()
+        self._hkeys: dict[Hashable, str] = {}
         self._row_line: dict[str, Line] = {}
         self.open_groups: dict[str, set[Hashable]] = {}  # scope -> expanded groups
         self.closed_groups: dict[str, set[Hashable]] = {}  # scope -> groups the user closed
@@ -56,54 +58,87 @@ class GroupedView(LineView):
         self.ascii_only = False
 
     # ---- applying data ----------------------------------------------------------------
-    def show(self, scope: str, items: Mapping[str, Any]) -> None:
-        """Show `items` (key -> item, server order) of `scope`; a diff when scope is unchanged."""
-        if scope != self.scope or self.items.keys() != items.keys():
+    def show(self, scope: str, items: Mapping[str, Any], changed: Iterable[str] | None = None) -> None:
+        """Show `items` (key -> item, server order) of `scope`; a diff when scope is unchanged.
+
+        `changed` (keys the poller saw change state) lets a poll skip comparing every item;
+        None compares them all, which is still a few milliseconds for 10,000 items.
+        """
+        if scope != self.scope or len(items) != len(self.items):
             self._rebuild(scope, items)
             return
-        kind, sigs = self.kind, self._sigs
-        # Signatures are built by C-level attribute getters and compared in one comprehension:
-        # a 10,000-host poll costs a few milliseconds when 1% of it changed.
-        new_sigs = list(map(kind.sig, items.values()))
-        changed = [k for k, a, b in zip(items, self._sig_list, new_sigs, strict=True) if a != b]
-        self._sig_list = new_sigs
-        self.items = dict(items)
-        if not changed:
+        kind, sigs, pos = self.kind, self._sigs, self._pos
+        if changed is None:
+            if self.items.keys() != items.keys():
+                self._rebuild(scope, items)
+                return
+            # Signatures come from C-level attribute getters, compared in one comprehension.
+            new_sigs = list(map(kind.sig, items.values()))
+            diff = [k for k, a, b in zip(items, self._sig_list, new_sigs, strict=True) if a != b]
+            self._sig_list = new_sigs
+            for k in diff:
+                sigs[k] = new_sigs[pos[k]]
+        else:
+            diff = []
+            for k in changed:
+                item = items.get(k)
+                if item is None or k not in pos:
+                    self._rebuild(scope, items)
+                    return
+                sig = kind.sig(item)
+                if sigs[k] != sig:
+                    sigs[k] = self._sig_list[pos[k]] = sig
+                    diff.append(k)
+        self.items = items  # snapshots are replaced by the poller, never mutated
+        if not diff:
             return
-        for k in changed:
-            sigs[k] = new_sigs[self._pos[k]]
         moved = False
-        for key in changed:
+        for key in diff:
             self._row_line[key] = Line(key, sigs[key], data=key)
-            order, g = kind.group(items[key])
+            g = kind.group(items[key])
             if self._gkey[key] != g:
-                self._move(key, g, order)
+                self._move(key, g)
                 moved = True
         if moved or self.filter_text:
-            self._flatten()
+            self._flatten()  # headers only for closed groups, so this stays small
             return
         # In place: changed rows plus the headers of their groups (the sample may change).
-        touched = {self._gkey[k] for k in changed}
-        self.update_lines([self._row_line[k] for k in changed])
+        touched = {self._gkey[k] for k in diff}
+        self.update_lines([self._row_line[k] for k in diff])
         self.update_lines([self._header_line(g) for g in touched])
 
-    def _move(self, key: str, g: Hashable, order: tuple[Any, ...]) -> None:
-        """Move one item to another group, keeping server order, in O(log n) + memmove."""
-        pos = self._pos.__getitem__
+    def _move(self, key: str, g: Hashable) -> None:
+        """Move one item to another group in O(1); the group is put back in server order
+        only when someone reads it (a collapsed 10,000-host group never needs to be)."""
         old_g = self._gkey[key]
         members = self._members[old_g]
-        del members[bisect_left(members, pos(key), key=pos)]
+        del members[key]
         if not members:
             del self._members[old_g]
             del self._gorder[old_g]
-        target = self._members.setdefault(g, [])
-        self._gorder[g] = order
-        target.insert(bisect_left(target, pos(key), key=pos), key)
+            self._unsorted.discard(old_g)
+        self._members.setdefault(g, {})[key] = None
+        self._unsorted.add(g)
+        if g not in self._gorder:
+            self._gorder[g] = self.kind.order(g)
         self._gkey[key] = g
+
+    def members(self, g: Hashable) -> list[str]:
+        """Keys of group `g` in server order."""
+        keys = self._members.get(g)
+        if keys is None:
+            return []
+        if g in self._unsorted:
+            self._unsorted.discard(g)
+            keys = self._members[g] = dict.fromkeys(sorted(keys, key=self._pos.__getitem__))
+        return list(keys)
+
+    def _first(self, g: Hashable) -> str | None:
+        return next(iter(self._members.get(g, ())), None)
 
     def _rebuild(self, scope: str, items: Mapping[str, Any]) -> None:
         self.scope = scope
-        self.items = dict(items)
+        self.items = items
         self._pos = {k: i for i, k in enumerate(items)}
         self._sig_list = list(map(self.kind.sig, items.values()))
         self._sigs = dict(zip(items, self._sig_list, strict=True))
@@ -115,13 +150,15 @@ class GroupedView(LineView):
         kind = self.kind
         self._gkey.clear()
         self._gorder.clear()
-        members: dict[Hashable, list[str]] = {}
+        members: dict[Hashable, dict[str, None]] = {}
+        group = kind.group
         for key, item in self.items.items():
-            order, g = kind.group(item)
+            g = group(item)
             self._gkey[key] = g
-            self._gorder[g] = order
-            members.setdefault(g, []).append(key)
+            members.setdefault(g, {})[key] = None
+        self._gorder.update((g, kind.order(g)) for g in members)
         self._members = members
+        self._unsorted.clear()
 
     def _is_open(self, g: Hashable) -> bool:
         scope = self.scope or ""
@@ -133,11 +170,11 @@ class GroupedView(LineView):
             return True
         if len(self.items) <= SMALL_VIEW:
             return True
-        keys = self._members.get(g, ())
-        return bool(keys) and self.kind.bad(self.items[keys[0]])
+        first = self._first(g)
+        return first is not None and self.kind.bad(self.items[first])
 
     def _visible(self, g: Hashable) -> list[str]:
-        keys = self._members.get(g, [])
+        keys = self.members(g)
         if not self.filter_text:
             return keys
         needle = self.filter_text.lower()
@@ -145,22 +182,29 @@ class GroupedView(LineView):
         return [k for k in keys if kind.matches(items[k], needle)]
 
     def _header_line(self, g: Hashable) -> Line:
-        keys = self._members.get(g, [])
-        shown = len(self._visible(g)) if self.filter_text else len(keys)
-        sample_sig = self._sigs[keys[0]] if keys else None
+        total = len(self._members.get(g, ()))
+        shown = len(self._visible(g)) if self.filter_text else total
+        first = self._first(g)
+        sample_sig = self._sigs[first] if first is not None else None
         open_ = self._is_open(g)
-        return Line(HEADER + repr(g), (g, shown, len(keys), open_, sample_sig), header=True, data=g)
+        hkey = self._hkeys.get(g)
+        if hkey is None:
+            hkey = self._hkeys[g] = HEADER + repr(g)
+        return Line(hkey, (g, shown, total, open_, sample_sig), header=True, data=g)
 
     def _flatten(self) -> None:
         lines: list[Line] = []
         for g in sorted(self._members, key=lambda g: self._gorder[g]):
-            if self.failures_only and not self.kind.bad(self.items[self._members[g][0]]):
+            first = self._first(g)
+            if self.failures_only and (first is None or not self.kind.bad(self.items[first])):
                 continue
-            visible = self._visible(g)
+            open_ = self._is_open(g)
+            # Only open or filtered groups are read in order: a closed group stays one header.
+            visible = self._visible(g) if open_ or self.filter_text else None
             if self.filter_text and not visible:
                 continue
             lines.append(self._header_line(g))
-            if self._is_open(g):
+            if open_ and visible:
                 row_line = self._row_line
                 lines.extend(row_line[k] for k in visible)
         self.set_lines(lines)
@@ -203,13 +247,13 @@ class GroupedView(LineView):
         """Failing items in display order (group order, then server order)."""
         out: list[str] = []
         for g in sorted(self._members, key=lambda g: self._gorder[g]):
-            keys = self._members[g]
-            if keys and self.kind.bad(self.items[keys[0]]):
-                out.extend(keys)
+            first = self._first(g)
+            if first is not None and self.kind.bad(self.items[first]):
+                out.extend(self.members(g))
         return out
 
     def copy_ids(self, *, group: Hashable | None, with_cloud: bool) -> list[str]:
-        keys = self._members.get(group, []) if group is not None else self.bad_keys()
+        keys = self.members(group) if group is not None else self.bad_keys()
         out = []
         for k in keys:
             item = self.items[k]
@@ -220,12 +264,12 @@ class GroupedView(LineView):
         return out
 
     # ---- drawing ----------------------------------------------------------------------
-    def _draw(self, line: Line) -> Text:
+    def _draw(self, line: Line) -> Text | Parts:
         width = max(self.size.width, 40)
         if line.header:
             g = line.data
-            keys = self._members.get(g, [])
-            sample = self.items[keys[0]] if keys else None
+            first = self._first(g)
+            sample = self.items[first] if first is not None else None
             _, shown, total, open_, _ = line.sig
             return self.kind.render_header(g, sample, shown, total, open_)
         return self.kind.render_row(self.items[line.key], width)

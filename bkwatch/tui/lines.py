@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -21,6 +23,10 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widgets import Static
+
+# A row drawn as (text, style) runs: much cheaper than a rich Text for big lists.
+Parts = list[tuple[str, str]]
 
 
 @dataclass(slots=True)
@@ -32,6 +38,7 @@ class Line:
 
 
 _CACHE_MAX = 2048
+_parse = lru_cache(maxsize=64)(Style.parse)
 
 
 class LineView(ScrollView, can_focus=True):
@@ -86,7 +93,7 @@ class LineView(ScrollView, can_focus=True):
 
     def __init__(
         self,
-        render: Callable[[Line], Text],
+        render: Callable[[Line], Text | Parts],
         *,
         row_width: int = 80,
         name: str | None = None,
@@ -102,6 +109,7 @@ class LineView(ScrollView, can_focus=True):
         self.highlights: set[str] = set()
         self._cache: dict[tuple[Any, ...], Strip] = {}
         self.renders = 0  # line renders that missed the cache (tests and benchmarks read it)
+        self._styles: dict[str, Style] = {}
 
     # ---- data -------------------------------------------------------------------------
     @property
@@ -114,6 +122,11 @@ class LineView(ScrollView, can_focus=True):
     def cursor_line(self) -> Line | None:
         i = self.cursor_index
         return self.lines[i] if i >= 0 else None
+
+    def plain(self, key: str) -> str:
+        """The text of a row as drawn (tests and the copy helpers read it)."""
+        out = self._render_row(self.lines[self._index[key]])
+        return out.plain if isinstance(out, Text) else "".join(t for t, _ in out)
 
     def index_of(self, key: str) -> int:
         return self._index.get(key, -1)
@@ -173,7 +186,8 @@ class LineView(ScrollView, can_focus=True):
         i = self._index.get(key)
         if i is None:
             return False
-        self._set_cursor(i, scroll=scroll, notify=notify)
+        if i != self.cursor_index or scroll:
+            self._set_cursor(i, scroll=scroll, notify=notify)
         return True
 
     def _set_cursor(self, i: int, *, scroll: bool = True, notify: bool = True) -> None:
@@ -182,9 +196,10 @@ class LineView(ScrollView, can_focus=True):
         i = max(0, min(i, len(self.lines) - 1))
         old = self.cursor_index
         self.cursor_key = self.lines[i].key
-        if old >= 0:
-            self.refresh_line(old)
-        self.refresh_line(i)
+        if old != i:
+            if old >= 0:
+                self.refresh_line(old)
+            self.refresh_line(i)
         if scroll:
             self.scroll_to_region(Region(0, i, 1, 1), animate=False, immediate=True, force=True)
         if notify and old != i:
@@ -226,53 +241,88 @@ class LineView(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._cache.clear()
+        self._styles.clear()
+
+    def _style(self, name: str) -> Style:
+        # Resolving a style walks the DOM; a frame asks for the same few styles per line.
+        style = self._styles.get(name)
+        if style is None:
+            style = self.rich_style if name == "base" else self.get_component_rich_style(name)
+            self._styles[name] = style
+        return style
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         i = scroll_y + y
-        base = self.rich_style
+        base = self._style("base")
         if i >= len(self.lines):
             return Strip.blank(width, base)
         line = self.lines[i]
         is_cursor = i == self.cursor_index
         flags = (is_cursor and (2 if self.has_focus else 1)) or 0
         hl = line.key in self.highlights
-        key = (line.key, line.sig, line.header, flags, hl)
+        # The cache holds finished strips: an unchanged line costs one dict lookup per frame.
+        key = (line.key, line.sig, line.header, flags, hl, scroll_x, width)
         strip = self._cache.get(key)
         if strip is None:
-            strip = self._render_strip(line, flags, hl, base)
+            full = self._render_strip(line, flags, hl, base)
+            strip = full.crop_extend(scroll_x, scroll_x + width, self._fill_style(flags, line.header, base))
             if len(self._cache) > _CACHE_MAX:
                 self._cache.clear()
             self._cache[key] = strip
-        return strip.crop_extend(scroll_x, scroll_x + width, self._fill_style(flags, line.header, base))
+        return strip
 
     def _fill_style(self, flags: int, header: bool, base: Style) -> Style:
         if flags == 2:
-            return base + self.get_component_rich_style("lineview--cursor")
+            return base + self._style("lineview--cursor")
         if flags == 1:
-            return base + self.get_component_rich_style("lineview--cursor-blur")
+            return base + self._style("lineview--cursor-blur")
         if header:
-            return base + self.get_component_rich_style("lineview--header")
+            return base + self._style("lineview--header")
         return base
 
     def _render_strip(self, line: Line, flags: int, hl: bool, base: Style) -> Strip:
         self.renders += 1
-        text = self._render_row(line)
-        console = self.app.console
-        segments: list[Segment] = list(text.render(console, end=""))
+        out = self._render_row(line)
+        if isinstance(out, Text):
+            segments: list[Segment] = list(out.render(self.app.console, end=""))
+            cells = out.cell_len
+        else:
+            segments = [Segment(t, _parse(s) if s else None) for t, s in out]
+            cells = sum(cell_len(t) for t, _ in out)
         post: Style | None = None
         if line.header:
-            post = self.get_component_rich_style("lineview--header")
+            post = self._style("lineview--header")
         if hl:
-            hs = self.get_component_rich_style("lineview--highlight")
+            hs = self._style("lineview--highlight")
             post = hs if post is None else post + hs
         if flags == 2:
-            cs = self.get_component_rich_style("lineview--cursor")
+            cs = self._style("lineview--cursor")
             post = cs if post is None else post + cs
         elif flags == 1:
-            cs = self.get_component_rich_style("lineview--cursor-blur")
+            cs = self._style("lineview--cursor-blur")
             post = cs if post is None else post + cs
         segments = list(Segment.apply_style(segments, base, post))
-        width = max(self.row_width, text.cell_len, self.size.width)
+        width = max(self.row_width, cells, self.size.width)
         return Strip(segments).extend_cell_length(width, self._fill_style(flags, line.header, base))
+
+
+class TextBar(Static):
+    """A status/info line that repaints only when its text changes, and re-lays out only
+    when its number of lines changes (a layout pass repaints the whole screen)."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("", id=id, classes=classes, markup=False)
+        self._shown: Text = Text("")
+
+    @property
+    def shown(self) -> Text:
+        return self._shown
+
+    def show(self, text: Text) -> None:
+        if text == self._shown:
+            return
+        layout = text.plain.count("\n") != self._shown.plain.count("\n")
+        self._shown = text
+        self.update(text, layout=layout)

@@ -1,0 +1,85 @@
+"""Scale: 2,000 watched tasks at the default Cadence against a simulator process, for 60 s.
+
+Reports the CPU share of one core used by the bkwatch engine (this process), the poll lag
+distribution (actual vs intended start, PollUpdate.lag) and how many watches were never polled.
+
+python -m benchmarks.scale [--quick]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from benchmarks.common import Row, emit, parser, percentile, sim_process, sim_profile, usable
+from bkwatch.client import BkClient
+from bkwatch.poller import Poller, PollUpdate
+from bkwatch.systems import fetch_task
+from bkwatch.targets import parse_target
+
+
+async def run(base_url: str, sim_cpu: object, targets: list[str], seconds: float) -> list[Row]:
+    client = BkClient(sim_profile(base_url))
+    updates: list[tuple[float, PollUpdate]] = []
+    poller = Poller(
+        lambda t: fetch_task(client, t), on_update=lambda u: updates.append((time.monotonic(), u))
+    )
+    for t in targets:
+        poller.add(parse_target(t))
+    s0 = sim_cpu()  # type: ignore[operator]
+    w0, c0 = time.monotonic(), time.process_time()
+    runner = asyncio.create_task(poller.run())
+    await asyncio.sleep(seconds)
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
+    wall, cpu = time.monotonic() - w0, time.process_time() - c0
+    sim_share = (sim_cpu() - s0) / wall  # type: ignore[operator]
+    await client.aclose()
+
+    lags = [u.lag for _, u in updates]
+    # After the start-up burst (every watch is due at once when added), what steady state looks like.
+    first_round_done = max((at for at, u in updates if u.watch.polls == 1), default=w0)
+    steady = [u.lag for at, u in updates if at > first_round_done and u.watch.polls > 1]
+    starved = sum(1 for w in poller.watches.values() if w.polls == 0)
+    errors = sum(1 for _, u in updates if u.error is not None)
+    share = cpu / wall
+    notes = [
+        f"{len(targets):,} watches, {seconds:g} s, {len(updates):,} polls ({len(updates) / wall:,.0f}/s), "
+        f"{errors} failed",
+        f"poll lag all polls: p50 {percentile(lags, 50) * 1000:,.0f} ms, "
+        f"p99 {percentile(lags, 99) * 1000:,.0f} ms "
+        f"(the start-up burst: all watches due at once, first round took {first_round_done - w0:.1f} s)",
+        f"poll lag after the first round: p50 {percentile(steady, 50) * 1000:,.0f} ms, "
+        f"p99 {percentile(steady, 99) * 1000:,.0f} ms over {len(steady):,} polls",
+        f"simulator process CPU: {sim_share * 100:.0f} % of one core",
+    ]
+    return [
+        Row("scale", "watches never polled", starved, "watches", None, "", None, "0", starved == 0, notes),
+        Row("scale", "engine CPU share of one core", share * 100, "%", None, "", None, "(reported)", None),
+        Row(
+            "scale",
+            "poll lag p99 after the first round",
+            percentile(steady, 99) * 1000,
+            "ms",
+            percentile(steady, 50) * 1000,
+            "p50, ms",
+            None,
+            "(reported)",
+            None,
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    n, seconds = (2000, 15.0) if args.quick else (2000, 60.0)
+    with sim_process("--no-arrivals", "--tasks-per-system", str(n // 5 + 2)) as sim:
+        targets = usable(sim.targets())[:n]
+        rows = asyncio.run(run(sim.base_url, sim.cpu, targets, seconds))
+    emit(rows, args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""SVG snapshots of each pane: frozen simulator, fixed clock, fixed theme and terminal size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from bkwatch.model import System
+from bkwatch.tui.screenshots import frozen_sim, settle, sim_app
+
+
+def _rig(tmp_path: Path, system: System | None, *, nested: bool = False, **app_options):
+    sim = frozen_sim()
+    key = None
+    if nested:
+        key = sim.world.add_task("sops", kind="deepfail")
+        sim.world.advance(3600)
+    rig = sim_app(sim, tmp_path, **app_options)
+    rig.app.selected = key or (rig.target(system, bad=True) if system else None)
+    return rig
+
+
+def _run(rig, *keys: str):
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(rig, pilot)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.pause()
+
+    return run_before
+
+
+def test_overview_and_job_hosts(snap_compare, tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.JOB)
+    assert snap_compare(rig.app, terminal_size=(160, 48), run_before=_run(rig, "n"))
+
+
+def test_sops_nested_failure_tree(snap_compare, tmp_path: Path) -> None:
+    rig = _rig(tmp_path, None, nested=True)
+    assert snap_compare(rig.app, terminal_size=(160, 48), run_before=_run(rig, "n"))
+
+
+def test_nodeman_hosts(snap_compare, tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.NODEMAN)
+    assert snap_compare(rig.app, terminal_size=(160, 48), run_before=_run(rig, "n"))
+
+
+def test_gsekit_tasks(snap_compare, tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.GSEKIT)
+    assert snap_compare(rig.app, terminal_size=(160, 48), run_before=_run(rig, "n"))
+
+
+def test_narrow_ascii(snap_compare, tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.JOB, ascii=True)
+    assert snap_compare(rig.app, terminal_size=(80, 24), run_before=_run(rig, "n"))
+
+
+def test_add_dialog_error(snap_compare, tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.JOB)
+    assert snap_compare(rig.app, terminal_size=(120, 36), run_before=_run(rig, "a", *"job:2:abc"))
+
+
+def test_help(snap_compare, tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.JOB)
+    assert snap_compare(rig.app, terminal_size=(120, 40), run_before=_run(rig, "question_mark"))
