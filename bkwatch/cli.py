@@ -558,10 +558,14 @@ async def wait_for(profile: Profile, targets: list[Target], args: argparse.Names
             return EXIT_ERROR
         return EXIT_FAILED if any(s.is_bad for s in outcome.values()) else EXIT_OK
     finally:
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await runner
+        await _stop(runner)
         await client.aclose()
+
+
+async def _stop(runner: asyncio.Task[None]) -> None:
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
 
 
 # -- config -------------------------------------------------------------------------------------

@@ -195,8 +195,11 @@ class Poller:
                     self._start(key)
                 timeout = max(0.0, heap[0][0] - now) if heap else None
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
+                # as the inner wait completes, and run() would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
         finally:
             for task in list(self._inflight.values()):
                 task.cancel()

@@ -179,3 +179,15 @@ async def test_unexpected_adapter_exception_becomes_an_error_not_a_crash(frozen_
     update = await poller.poll_once(key)
     assert update.error is not None and update.error.kind is ErrorKind.BAD_RESPONSE
     assert "KeyError" in update.error.message
+
+
+async def test_run_stops_on_the_first_cancel_every_time(frozen_sim: Simulator, sim_client: BkClient) -> None:
+    poller, _ = make_poller(sim_client, cadence=FAST)
+    for key in [first(frozen_sim, s) for s in ("job", "sops", "gsekit")]:
+        poller.add(parse_target(key))
+    for i in range(40):
+        runner = asyncio.create_task(poller.run())
+        await asyncio.sleep(0.002 * (i % 10))
+        runner.cancel()
+        done, _ = await asyncio.wait({runner}, timeout=2)
+        assert runner in done, f"run() ignored a cancel on round {i}"

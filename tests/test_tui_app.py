@@ -318,3 +318,74 @@ async def test_since_last_time_summary(tmp_path: Path) -> None:
         assert any("Since last time" in (n.title or "") for n in app._notifications)
     seen = first.store.load_last_seen("test")
     assert seen[key]["state"] == "failed"
+
+
+async def test_poll_error_shows_badge_and_keeps_last_good_data(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        key = app.selected
+        rows_before = [line.key for line in app.detail.job.hosts_view.lines]
+        rig.sim.faults.set("html")  # an HTML error page instead of JSON
+        update = await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert update.error is not None
+        kind = str(update.error.kind)
+        assert kind in app.joblist.plain(key)  # error badge on the row
+        assert "FAILED" in app.joblist.plain(key)  # last good state still shown
+        assert kind in app.detail.title_bar.shown.plain
+        assert [line.key for line in app.detail.job.hosts_view.lines] == rows_before
+        rig.sim.faults.clear()
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert kind not in app.joblist.plain(key)
+
+
+async def test_command_palette_runs_actions(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Pause / resume")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert rig.poller.paused
+
+
+async def test_desktop_notification_and_bell_on_failure(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.JOB, bad=False, desktop_notify=True, bell=True)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        key = app.selected
+        rig.sim.world.force(key, 4)
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert any("failed" in sent for sent in app.signals.sent)
+        assert all("\x1b" not in sent and "\x07" not in sent for sent in app.signals.sent)
+
+
+async def test_bkflow_tree_over_the_gateway(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.BKFLOW)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        assert _view(app) == "tree"
+        task = rig.poller.watches[app.selected].task
+        failing = [f.id for f in failures(task)]
+        assert failing
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.detail.pipeline.cursor_id == failing[0]
+        # Failures only: the tree keeps just the failing nodes and their ancestors.
+        await pilot.press("f")
+        await pilot.pause()
+        shown = set(app.detail.pipeline.index)
+        assert set(failing) <= shown
+        ok_leaves = {n.id for n, _ in task.root.walk() if not n.children and n.state is State.SUCCEEDED}
+        assert not (ok_leaves & shown)

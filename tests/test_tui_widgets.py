@@ -33,7 +33,9 @@ class _Host(App[None]):
 async def test_gsekit_rows_grouped_by_status_and_error() -> None:
     rows = {
         "1": _jt(1, State.SUCCEEDED),
-        "2": _jt(2, State.FAILED, "1002", "[red]config render failed[/]", ["check the \x1b[31mtemplate\x1b[0m"]),
+        "2": _jt(
+            2, State.FAILED, "1002", "[red]config render failed[/]", ["check the \x1b[31mtemplate\x1b[0m"]
+        ),
         "3": _jt(3, State.FAILED, "1002", "config render failed"),
         "4": _jt(4, State.FAILED, "2001", "process not running"),
     }

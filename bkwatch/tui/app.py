@@ -53,10 +53,10 @@ class BkWatchApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("tab", "focus_next", "Pane", show=False),
-        Binding("escape", "back", "Back", show=False),
+        Binding("tab", "focus_next", "Switch pane", show=False),
+        Binding("escape", "back", "Back to the job list / close the filter", show=False),
         Binding("n", "next_failure(1)", "Next fail"),
-        Binding("N", "next_failure(-1)", "Prev fail", show=False, key_display="N"),
+        Binding("N", "next_failure(-1)", "Previous failing host / node", show=False, key_display="N"),
         Binding("f", "failures_only", "Failures"),
         Binding("slash", "filter", "Filter", key_display="/"),
         Binding("c", "copy(False)", "Copy IPs"),
@@ -70,8 +70,7 @@ class BkWatchApp(App[None]):
         ("up/down, k/j", "move the cursor"),
         ("pgup/pgdn, home/end", "move by page / to the ends"),
         ("enter", "open the task / step, open or close a host group"),
-        ("escape", "back to the job list (or close the filter)"),
-        ("tab / shift+tab", "switch pane"),
+        ("shift+tab", "previous pane"),
         ("ctrl+p", "command palette (every action below)"),
     ]
 
@@ -293,7 +292,9 @@ class BkWatchApp(App[None]):
     def action_next_failure(self, direction: int) -> None:
         key = self.detail.next_failure(direction)
         if key is None:
-            self.notify("Nothing failing here: no failing hosts, nodes or job tasks.", markup=False, timeout=3)
+            self.notify(
+                "Nothing failing here: no failing hosts, nodes or job tasks.", markup=False, timeout=3
+            )
             return
         view = self.detail.main_view()
         if view is not None:

@@ -39,7 +39,9 @@ def safe(value: object, style: str = "") -> Text:
 
 def use_ascii_default() -> bool:
     """True when the terminal encoding cannot show the Unicode glyphs."""
-    enc = (getattr(sys.stdout, "encoding", None) or locale.getpreferredencoding(False) or "").lower()
+    # Textual draws on stderr; a non-UTF-8 locale there means the glyphs would be mangled.
+    stream = sys.__stderr__ or sys.stdout
+    enc = (getattr(stream, "encoding", None) or locale.getpreferredencoding(False) or "").lower()
     return "utf" not in enc
 
 

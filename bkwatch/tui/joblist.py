@@ -62,9 +62,16 @@ class JobList(LineView):
         super().__init__(self._draw, row_width=0, id=id)
         self.ascii_only = ascii_only
         self.watches: Mapping[str, Watch] = {}
+        self.has_errors = False
 
     def sync(self, watches: Mapping[str, Watch], now: float) -> None:
         self.watches = watches
+        has_errors = any(w.error is not None for w in watches.values())
+        if has_errors != self.has_errors:
+            # The error column comes and goes with errors: every row's layout changes.
+            self.has_errors = has_errors
+            self._cache.clear()
+            self.refresh()
         order = sorted(watches.values(), key=sort_key)  # stable: insertion order within a state
         lines = [Line(w.key, row_sig(w, now), data=w.key) for w in order]
         self.set_lines(lines)
@@ -76,11 +83,10 @@ class JobList(LineView):
         self.refresh()
 
     def _draw(self, line: Line) -> Text:
-        watch = self.watches.get(line.key)
         width = max(self.size.width, 50)
         sig = line.sig
         label, name, state, prog, elapsed, data_age, err = sig  # type: ignore[misc]
-        rest = width - 8 - 11 - 10 - 8 - 5 - 10
+        rest = width - 8 - 11 - 10 - 8 - 5 - (14 if self.has_errors else 0)
         title_w = min(30, max(12, rest // 2))
         name_w = max(6, rest - title_w)
         out = Text(end="", no_wrap=True)
@@ -97,7 +103,8 @@ class JobList(LineView):
         out.append(fit(data_age, 4), style="dim")
         if err:
             mark = "!" if self.ascii_only else "⚠"
-            out.append(" " + fit(f"{mark}{err}", 9), style="bold red reverse" if watch else "")
+            out.append(" ")
+            out.append(fit(f"{mark}{err}", 13), style="bold red reverse")
         return out
 
     def title_of(self, key: str) -> str:

@@ -201,9 +201,17 @@ class LineView(ScrollView, can_focus=True):
                 self.refresh_line(old)
             self.refresh_line(i)
         if scroll:
-            self.scroll_to_region(Region(0, i, 1, 1), animate=False, immediate=True, force=True)
+            if self.size.height:
+                self._scroll_cursor()
+            else:  # not laid out yet: scrolling now would aim at a zero-height window
+                self.call_after_refresh(self._scroll_cursor)
         if notify and old != i:
             self.post_message(self.Highlighted(self, self.lines[i]))
+
+    def _scroll_cursor(self) -> None:
+        i = self.cursor_index
+        if i >= 0:
+            self.scroll_to_region(Region(0, i, 1, 1), animate=False, immediate=True, force=True)
 
     # ---- actions ----------------------------------------------------------------------
     def action_cursor(self, delta: int) -> None:
