@@ -17,7 +17,9 @@ import httpx
 import pytest
 
 from bkwatch import cli
+from bkwatch.cli.common import dumps
 from bkwatch.model import State
+from bkwatch.text import display_width, one_line
 
 ENV_VARS = (
     "BK_COMPONENT_API_URL",
@@ -316,9 +318,9 @@ def test_status_saved_list_text_and_not_found(
 
 def test_clean_strips_escapes_and_markup_stays_text() -> None:
     dirty = "\x1b[31mred\x1b[0m \x1b]0;pwned\x07ok\x9b2J [bold red]x[/] 名字\u202e\x00"
-    assert cli.clean(dirty) == "red ok [bold red]x[/] 名字"
-    assert "\\u009b" in cli.dumps({"n": "a\x9bb"})
-    assert cli.clean("名" * 50, 10).endswith("…") and cli.width(cli.clean("名" * 50, 10)) <= 10
+    assert one_line(dirty) == "red ok [bold red]x[/] 名字"
+    assert "\\u009b" in dumps({"n": "a\x9bb"})
+    assert one_line("名" * 50, 10).endswith("…") and display_width(one_line("名" * 50, 10)) <= 10
 
 
 # -- wait -------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ from bkwatch.config import Profile
 from bkwatch.model import BkError, ErrorKind, State, System
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, DEMO_USERNAME, SimConfig, Simulator
 from bkwatch.systems import fetch_task
-from bkwatch.systems.common import clean_text, html_to_text, parse_time, readable, to_bool, to_int
+from bkwatch.systems.common import html_to_text, parse_time, readable, to_bool, to_int
 from bkwatch.targets import parse_target
+from bkwatch.text import clean_text
 
 SECRET = "top-secret-value-9"
 TOKEN = "tok-en-value-7"

@@ -11,27 +11,13 @@ from typing import Any
 import orjson
 
 from bkwatch.model import BkError, ErrorKind
+from bkwatch.text import clean_text
 
-# Every C0/C1 control except newline and tab, plus DEL: never let a server drive the terminal.
-_CONTROL = {c: None for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))}
-_CONTROL[0x0D] = None
-_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
 _TAG = re.compile(r"<[^>]*>")
 _BREAK = re.compile(r"<\s*(br|/p|/div|/li|/tr|/pre|/h\d)\b[^>]*>", re.IGNORECASE)
 _DROP_BLOCK = re.compile(r"<\s*(script|style)\b.*?</\s*\1\s*>", re.IGNORECASE | re.DOTALL)
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _TRUE_STRINGS = frozenset({"true", "True", "TRUE", "1", "yes", "on"})
-
-
-def clean_text(text: str, limit: int | None = None) -> str:
-    """Drop control characters (ESC included); cut to `limit` characters with an ellipsis."""
-    if not text.isprintable():
-        if "\x1b" in text:
-            text = _ANSI.sub("", text)
-        text = text.translate(_CONTROL)
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
 
 
 def html_to_text(text: str) -> str:

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from bkwatch.model import State, Transition
-from bkwatch.store import WatchEntry
+from bkwatch.store import StoreError, WatchEntry
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen
@@ -132,9 +132,15 @@ class BkWatchApp(App[None]):
 
     def on_mount(self) -> None:
         self.poller.on_update = lambda u: self.post_message(PollArrived(u))
+        try:
+            entries = self.store.load(self.list_name)
+            self.last_seen = self.store.load_last_seen(self.list_name)
+        except (OSError, StoreError) as exc:
+            entries = []
+            self.notify(f"Could not read the watch list: {clean(exc)}", severity="error", markup=False)
         for warning in self.store.warnings:
             self.notify(clean(warning), severity="warning", markup=False)
-        for entry in self.store.load(self.list_name):
+        for entry in entries:
             if entry.target in self.poller.watches:
                 continue
             try:
@@ -142,7 +148,6 @@ class BkWatchApp(App[None]):
             except TargetError as exc:
                 self.log_view.note_lines([f"skipped {entry.target}: {exc}"])
         if self.since_last_time:
-            self.last_seen = self.store.load_last_seen(self.list_name)
             self._since_pending = set(self.poller.watches) & set(self.last_seen)
         self.joblist.sync(self.poller.watches, self.clock())
         key = self.selected if self.selected in self.poller.watches else self.joblist.cursor_key
@@ -223,7 +228,7 @@ class BkWatchApp(App[None]):
     def _save_seen(self) -> None:
         try:
             self.store.save_last_seen(self.list_name, self.last_seen)
-        except OSError as exc:
+        except (OSError, StoreError) as exc:
             self.log_view.note_lines([f"could not save history: {exc}"])
 
     def _tick(self) -> None:
@@ -345,7 +350,7 @@ class BkWatchApp(App[None]):
             self.poller.add(target, label)
             try:
                 self.store.add([WatchEntry(key, label, self.clock())], self.list_name)
-            except OSError as exc:
+            except (OSError, StoreError) as exc:
                 self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
             self.joblist.sync(self.poller.watches, self.clock())
             self._select(key)
@@ -364,7 +369,10 @@ class BkWatchApp(App[None]):
             if not yes:
                 return
             self.poller.remove(key)
-            self.store.remove([key], self.list_name)
+            try:
+                self.store.remove([key], self.list_name)
+            except (OSError, StoreError) as exc:
+                self.notify(f"Removed here, but the saved list is unchanged: {exc}", markup=False)
             self.last_seen.pop(key, None)
             self.joblist.sync(self.poller.watches, self.clock())
             self._select(self.joblist.cursor_key)

@@ -1,0 +1,211 @@
+"""The `bkwatch` command line: the live monitor, watch lists, one-shot status and wait.
+
+Heavier pieces (HTTP client, adapters, poller, TUI, simulator) are imported inside the commands
+that need them, so list editing and `--help` stay fast and work even without the TUI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from bkwatch import __version__
+from bkwatch.cli.common import EXIT_ERROR, EXIT_FAILED, PROG, UsageError, check_server, err, load_cli_profile
+from bkwatch.model import BkError
+from bkwatch.store import StoreError
+from bkwatch.targets import TargetError
+
+_VALUE_OPTS = ("--profile", "--list")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage dump
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+# -- arguments ----------------------------------------------------------------------------------
+
+
+def _globals(p: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Options accepted before and after the command; after it they only override when given."""
+
+    def d(default: object) -> dict[str, object]:
+        return {"default": argparse.SUPPRESS if suppress else default}
+
+    p.add_argument("--profile", metavar="P", help="configuration profile", **d(None))
+    p.add_argument("--list", metavar="NAME", dest="list_name", help="watch list name", **d("default"))
+    p.add_argument("--ascii", action="store_true", help="ASCII-only drawing", **d(False))
+    p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates", **d(False))
+    p.add_argument("--debug", action="store_true", help="show tracebacks", **d(False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Live monitor for BlueKing JOB / SOPS / BKFlow / NodeMan / GSEKit tasks.",
+        epilog="targets: job:BIZ:ID, job:biz_set:BIZSET:ID, sops:BIZ:ID, sops:project:PROJECT:ID, "
+        "bkflow:SPACE:ID, nodeman:BIZ:ID, gsekit:BIZ:ID, or the task page URL copied from the browser. "
+        "Without a command: the live monitor on the saved list.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _globals(parser, suppress=False)
+    parser.add_argument("--bell", action="store_true", help="ring the bell when a task fails")
+    parser.add_argument("--no-mouse", action="store_true", help="disable mouse support")
+    common = _Parser(add_help=False)
+    _globals(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    demo = sub.add_parser("demo", parents=[common], help="live demo against a built-in simulator")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--speed", type=_positive, default=1.0, help="simulated time per real second")
+    demo.add_argument("--bell", action="store_true", default=argparse.SUPPRESS)
+    demo.add_argument("--no-mouse", action="store_true", default=argparse.SUPPRESS)
+    sub.add_parser("sim", help="run the BlueKing simulator (see 'bkwatch sim --help')", add_help=False)
+
+    add = sub.add_parser("add", parents=[common], help="add targets or task URLs to the watch list")
+    add.add_argument("targets", nargs="+", metavar="TARGET|URL")
+    add.add_argument("--label", help="a label shown instead of the task name")
+    add.add_argument("--biz", help="business id for URLs that do not carry one (NodeMan pages)")
+
+    ls = sub.add_parser("ls", parents=[common], help="show the watch list")
+    ls.add_argument("--json", action="store_true")
+
+    rm = sub.add_parser("rm", parents=[common], help="remove targets from the watch list")
+    rm.add_argument("targets", nargs="+", metavar="TARGET|URL")
+    rm.add_argument("--biz", help=argparse.SUPPRESS)
+
+    status = sub.add_parser("status", parents=[common], help="query tasks once (default: the watch list)")
+    status.add_argument("targets", nargs="*", metavar="TARGET|URL")
+    status.add_argument("--json", action="store_true", help='print one object {"tasks": [...]}')
+    status.add_argument("--biz", help="business id for URLs that do not carry one")
+
+    wait = sub.add_parser(
+        "wait", parents=[common], help="wait until tasks finish (exit 0 ok, 1 failed, 2 error)"
+    )
+    wait.add_argument("targets", nargs="+", metavar="TARGET|URL")
+    wait.add_argument(
+        "--timeout", type=_positive, default=None, metavar="S", help="give up after S seconds (exit 2)"
+    )
+    wait.add_argument(
+        "--interval", type=_positive, default=5.0, metavar="S", help="seconds between polls (5)"
+    )
+    wait.add_argument("--fail-fast", action="store_true", help="exit 1 as soon as one task fails")
+    wait.add_argument("--json", action="store_true", help="one JSON line per state change")
+    wait.add_argument("--biz", help="business id for URLs that do not carry one")
+
+    cfg = sub.add_parser("config", parents=[common], help="show / locate / create the configuration")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser, required=True)
+    cfg_sub.add_parser("show", parents=[common], help="the profile in use, secrets masked")
+    cfg_sub.add_parser("path", parents=[common], help="where the configuration file is")
+    cfg_sub.add_parser("init", parents=[common], help="write a commented template (never overwrites)")
+    return parser
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number: {text!r}")
+    return value
+
+
+def _sim_argv(argv: Sequence[str]) -> list[str] | None:
+    """Arguments after `sim` when the command is `sim` (they belong to the simulator's parser)."""
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        if tok in _VALUE_OPTS:
+            i += 2
+            continue
+        if tok.startswith("-"):
+            i += 1
+            continue
+        return list(argv[i + 1 :]) if tok == "sim" else None
+    return None
+
+
+# -- entry point --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        rest = _sim_argv(args_list)
+        if rest is not None:
+            from bkwatch.sim.cli import main as sim_main
+
+            return int(sim_main(rest) or 0)
+        args = build_parser().parse_args(args_list)
+        return _dispatch(args)
+    except SystemExit as exc:  # --help / --version
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_ERROR)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `bkwatch status --json | head`: stop quietly, also at exit's flush
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except UsageError as exc:
+        err(f"error: {exc}")
+    except (TargetError, StoreError) as exc:
+        err(f"error: {exc}")
+    except BkError as exc:
+        err(f"error: {exc.message}")
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+    return EXIT_ERROR
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cmd = args.command
+    if cmd is None:
+        run_watch = _tui("run_watch")
+        profile = load_cli_profile(args)  # validates the configuration and shows the TLS warning first
+        check_server(profile)
+        return int(run_watch(args.profile, args.list_name, _tui_options(args)) or 0)
+    if cmd == "demo":
+        run_demo = _tui("run_demo")
+        return int(run_demo({**_tui_options(args), "seed": args.seed, "speed": args.speed}) or 0)
+    from bkwatch.cli.config_cmd import cmd_config
+    from bkwatch.cli.lists import cmd_add, cmd_ls, cmd_rm
+    from bkwatch.cli.query import cmd_status, cmd_wait
+
+    handler = {
+        "add": cmd_add,
+        "ls": cmd_ls,
+        "rm": cmd_rm,
+        "status": cmd_status,
+        "wait": cmd_wait,
+        "config": cmd_config,
+    }[cmd]
+    return handler(args)
+
+
+def _tui(name: str) -> Any:
+    try:
+        from bkwatch.tui import launch
+    except ImportError as exc:
+        raise UsageError(
+            f"the terminal UI is not available ({exc}); 'status' and 'wait' still work"
+        ) from None
+    return getattr(launch, name)
+
+
+def _tui_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "ascii": args.ascii,
+        "bell": getattr(args, "bell", False),
+        "no_mouse": getattr(args, "no_mouse", False),
+        "insecure": args.insecure,
+        "debug": args.debug,
+    }

@@ -1,0 +1,82 @@
+"""config show / path / init."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from bkwatch.cli.common import EXIT_FAILED, EXIT_OK, clean, err, load_cli_profile, table
+
+CONFIG_TEMPLATE = """\
+# bkwatch configuration. Environment variables override what is set here:
+#   BK_COMPONENT_API_URL, BK_API_URL_TMPL, BK_APP_CODE, BK_APP_SECRET, BK_USERNAME, BK_TOKEN,
+#   BKWATCH_PROFILE (which profile), BKWATCH_INSECURE=1 (no TLS verification).
+# This file holds secrets: keep it readable by you only (chmod 600).
+
+default_profile = "prod"
+
+[profiles.prod]
+# ESB ("compapi") base URL of the PaaS:
+# esb_url = "https://paas.example.com"
+# API gateway URL template; {api_name} is replaced by the gateway name:
+# apigw_tmpl = "https://bkapi.example.com/api/{api_name}"
+# app_code = "bkwatch"
+# app_secret = ""
+# username = "admin"      # for apps allowed to skip user login; or use token
+# token = ""              # a bk_token
+# stage = "prod"
+# nodeman_api = "v2"      # "v2" (api/job/details) or "v1" (get_task_info)
+# verify = true
+# ca_bundle = "/etc/ssl/certs/internal-ca.pem"
+# timeout = 10.0
+
+# [profiles.prod.gateways]
+# job = "bk-job"
+# sops = "bk-sops"
+# bkflow = "bk-flow-engine"
+# nodeman = "bk-nodeman"
+"""
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from bkwatch import config
+
+    path = config.config_path()
+    action = args.config_command
+    if action == "path":
+        print(path)
+        return EXIT_OK
+    if action == "init":
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            err(f"error: {path} already exists; not overwritten")
+            return EXIT_FAILED
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(CONFIG_TEMPLATE)
+        print(f"wrote {path} (mode 600); edit it, then run: bkwatch config show")
+        return EXIT_OK
+    profile = load_cli_profile(args)
+    print(f"config file: {path}" + ("" if path.exists() else " (not found)"))
+    warning = config.check_permissions(path)
+    if warning:
+        err(f"warning: {warning}")
+    overrides = [v for v in (*config.ENV_MAP, "BKWATCH_PROFILE", "BKWATCH_INSECURE") if os.environ.get(v)]
+    print(
+        "environment overrides: "
+        + (", ".join(overrides) if overrides else "none")
+        + f"  (recognised: {', '.join(config.ENV_MAP)}, BKWATCH_PROFILE, BKWATCH_INSECURE)"
+    )
+    shown = config.mask(profile)
+    rows = [
+        [
+            f"  {k}",
+            clean(json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else "-" if v is None else v),
+        ]
+        for k, v in shown.items()
+    ]
+    print(f"profile: {profile.name}")
+    print(table(rows))
+    return EXIT_OK

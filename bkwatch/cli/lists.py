@@ -1,0 +1,69 @@
+"""Watch-list commands: add, ls, rm."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bkwatch.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    clean,
+    dumps,
+    err,
+    flush_warnings,
+    open_store,
+    parse_targets,
+    table,
+)
+from bkwatch.store import WatchEntry
+from bkwatch.targets import TargetError, parse_target
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    targets = parse_targets(args.targets, args.biz)  # all or nothing: one bad argument adds none
+    store = open_store()
+    now = time.time()
+    store.add([WatchEntry(str(t), args.label, now) for t in targets], args.list_name)
+    flush_warnings(store)
+    for t in targets:
+        print(f"added {t}" + (f"  ({clean(args.label, 40)})" if args.label else ""))
+    return EXIT_OK
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    store = open_store()
+    entries = store.load(args.list_name)
+    flush_warnings(store)
+    if args.json:
+        print(dumps({"list": args.list_name, "entries": [e.to_dict() for e in entries]}))
+        return EXIT_OK
+    if not entries:
+        print(f"the list {args.list_name!r} is empty; add tasks with: bkwatch add TARGET|URL")
+        return EXIT_OK
+    rows = [["TARGET", "LABEL", "ADDED"]]
+    for e in entries:
+        added = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.added_at)) if e.added_at else "-"
+        rows.append([clean(e.target, 60), clean(e.label or "-", 40), added])
+    print(table(rows))
+    return EXIT_OK
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    keys: list[str] = []
+    for text in args.targets:
+        try:
+            keys.append(str(parse_target(text, default_biz=args.biz)))
+        except TargetError:
+            keys.append(text.strip())  # a hand-edited entry that no longer parses can still go
+    store = open_store()
+    listed = {e.target for e in store.load(args.list_name)}
+    store.remove(keys, args.list_name)
+    flush_warnings(store)
+    missing = [k for k in keys if k not in listed]
+    for k in keys:
+        if k in listed:
+            print(f"removed {clean(k)}")
+    for k in missing:
+        err(f"not in list {args.list_name!r}: {k}")
+    return EXIT_FAILED if missing else EXIT_OK

@@ -1,0 +1,220 @@
+"""status and wait: the commands scripts and CI jobs rely on (JSON contract, exit codes)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from bkwatch.cli.common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    TRANSIENT_KINDS,
+    check_server,
+    clean,
+    dumps,
+    err,
+    flush_warnings,
+    load_cli_profile,
+    open_store,
+    parse_targets,
+    table,
+)
+from bkwatch.model import BkError, ErrorKind, State, Task, failures
+from bkwatch.targets import Target, TargetError, parse_target
+
+if TYPE_CHECKING:
+    from bkwatch.config import Profile
+
+
+async def fetch_many(profile: Profile, targets: list[Target], concurrency: int = 16) -> list[Task | BkError]:
+    """Every target fetched concurrently through one client; each result is a Task or its error."""
+    from bkwatch.client import BkClient
+    from bkwatch.systems import fetch_task
+
+    client = BkClient(profile)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(target: Target) -> Task | BkError:
+        async with sem:
+            try:
+                return await fetch_task(client, target)
+            except BkError as exc:
+                return exc
+            except Exception as exc:  # an adapter bug is this target's error, not a crash
+                return BkError(ErrorKind.BAD_RESPONSE, f"unexpected {type(exc).__name__}: {exc}")
+
+    try:
+        return list(await asyncio.gather(*(one(t) for t in targets)))
+    finally:
+        await client.aclose()
+
+
+def task_json(key: str, system: str | None, result: Task | BkError) -> dict[str, Any]:
+    if isinstance(result, BkError):
+        return {
+            "target": key,
+            "system": system,
+            "name": None,
+            "state": str(State.UNKNOWN),
+            "raw_state": None,
+            "terminal": False,
+            "counts": {},
+            "failures": [],
+            "error": result.to_dict(),
+        }
+    return {
+        "target": result.target or key,
+        "system": str(result.system),
+        "name": result.name,
+        "state": str(result.state),
+        "raw_state": None if result.raw_state is None else str(result.raw_state),
+        "terminal": bool(result.terminal),
+        "counts": {str(s): n for s, n in result.counts().items()},
+        "failures": [f.to_dict() for f in failures(result)],
+        "error": None,
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    entries: list[tuple[str, str | None, Target | BkError]] = []
+    labels: dict[str, str] = {}
+    if args.targets:
+        entries = [(str(t), str(t.system), t) for t in parse_targets(args.targets, args.biz)]
+    else:
+        store = open_store()
+        for e in store.load(args.list_name):
+            if e.label:
+                labels[e.target] = e.label
+            try:
+                t = parse_target(e.target)
+                entries.append((str(t), str(t.system), t))
+            except TargetError as exc:
+                entries.append(
+                    (e.target, None, BkError(ErrorKind.CONFIG, f"bad entry in the watch list: {exc}"))
+                )
+        flush_warnings(store)
+    profile = load_cli_profile(args)
+    if entries:
+        check_server(profile)
+    wanted = [t for _, _, t in entries if isinstance(t, Target)]
+    fetched = iter(asyncio.run(fetch_many(profile, wanted)) if wanted else [])
+    results = [(k, s, next(fetched) if isinstance(t, Target) else t) for k, s, t in entries]
+    tasks = [task_json(k, s, r) for k, s, r in results]
+    code = EXIT_ERROR if any(t["error"] for t in tasks) else EXIT_OK
+    if args.json:
+        print(dumps({"tasks": tasks}))
+        return code
+    if not tasks:
+        print(f"the list {args.list_name!r} is empty; add tasks with: bkwatch add TARGET|URL")
+        return code
+    rows = [["TARGET", "STATE", "RAW", "PROGRESS", "NAME", "NOTE"]]
+    for t, (key, _, _) in zip(tasks, results, strict=True):
+        done = sum(n for s, n in t["counts"].items() if State(s).is_done)
+        total = sum(t["counts"].values())
+        if t["error"]:
+            note = f"{t['error']['kind']}: {t['error']['message']}"
+        elif t["failures"]:
+            f0 = t["failures"][0]
+            note = f"{len(t['failures'])} failed, e.g. {f0['id']}: {f0['reason']}"
+        else:
+            note = ""
+        rows.append(
+            [
+                clean(key, 48),
+                t["state"],
+                clean(t["raw_state"] or "-", 16),
+                f"{done}/{total}" if total else "-",
+                clean(labels.get(key) or t["name"] or "-", 40),
+                clean(note, 70),
+            ]
+        )
+    print(table(rows))
+    return code
+
+
+# -- wait ---------------------------------------------------------------------------------------
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    targets = parse_targets(args.targets, args.biz)
+    profile = load_cli_profile(args)
+    check_server(profile)
+    return asyncio.run(wait_for(profile, targets, args))
+
+
+async def wait_for(profile: Profile, targets: list[Target], args: argparse.Namespace) -> int:
+    from bkwatch.client import BkClient
+    from bkwatch.poller import Cadence, Poller, PollUpdate
+    from bkwatch.systems import fetch_task
+
+    client = BkClient(profile)
+    every = args.interval
+    cadence = Cadence(
+        focused=every,
+        young=every,
+        active=every,
+        waiting=every,
+        finished=every,
+        unknown=every,
+        jitter=0.0,
+        backoff_max=max(every, min(8 * every, 60.0)),
+    )
+    queue: asyncio.Queue[PollUpdate] = asyncio.Queue()
+    poller = Poller(lambda t: fetch_task(client, t), on_update=queue.put_nowait, cadence=cadence)
+    for t in targets:
+        poller.add(t)
+    outcome: dict[str, State] = {}
+    loop = asyncio.get_running_loop()
+    deadline = None if args.timeout is None else loop.time() + args.timeout
+    runner = loop.create_task(poller.run())
+    try:
+        while len(outcome) < len(targets):
+            remaining = None if deadline is None else deadline - loop.time()
+            try:
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError
+                update = await asyncio.wait_for(queue.get(), remaining)
+            except TimeoutError:
+                left = [str(t) for t in targets if str(t) not in outcome]
+                err(f"timed out after {args.timeout:g}s waiting for: {', '.join(left)}")
+                return EXIT_ERROR
+            if update.key in outcome:
+                continue
+            if update.error is not None:
+                if update.error.kind not in TRANSIENT_KINDS:
+                    err(f"{update.key}: {update.error.kind}: {update.error.message}")
+                    return EXIT_ERROR
+                err(f"{update.key}: {update.error.kind}: {update.error.message} (retrying)")
+                continue
+            task = update.watch.task
+            for tr in update.transitions:
+                if args.json:
+                    print(dumps(tr.to_dict()), flush=True)
+                elif tr.level == "task":
+                    print(
+                        f"{clean(tr.target)}  {tr.old or 'first seen'} -> {tr.new}  {clean(tr.name, 50)}",
+                        flush=True,
+                    )
+            if task is None:
+                continue
+            state = task.state
+            if state.is_done or (state is State.UNKNOWN and task.terminal):
+                outcome[update.key] = state
+                poller.remove(update.key)
+                if args.fail_fast and state.is_bad:
+                    return EXIT_FAILED
+        if any(s is State.UNKNOWN for s in outcome.values()):
+            return EXIT_ERROR
+        return EXIT_FAILED if any(s.is_bad for s in outcome.values()) else EXIT_OK
+    finally:
+        await _stop(runner)
+        await client.aclose()
+
+
+async def _stop(runner: asyncio.Task[None]) -> None:
+    runner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await runner
