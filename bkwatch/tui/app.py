@@ -280,7 +280,7 @@ class BkWatchApp(App[None]):
 
     @on(LineView.Selected)
     def _group_selected(self, event: LineView.Selected) -> None:
-        if isinstance(event.view, GroupedView) and event.line.header:
+        if isinstance(event.view, GroupedView) and event.line.header and event.line.data is not None:
             event.view.toggle_group(event.line.data)
 
     # ---- actions ----------------------------------------------------------------------

@@ -64,6 +64,8 @@ class DetailPane(Vertical):
         self.job = JobPane(ascii_only=ascii_only)
         self.nodeman = GroupedView(HostKind(ascii_only, nodeman=True), id="nm-hosts", classes="view")
         self.gsekit = GroupedView(JobTaskKind(ascii_only), id="gk-tasks", classes="view")
+        self.gsekit.empty_text = "GSEKit listed no task rows for this job (see the counts above)."
+        self.nodeman.empty_text = "No host results yet."
         self.pipeline = PipelineTree(id="tree", ascii_only=ascii_only)
         self.pipeline.add_class("view")
         self.title_bar = TextBar(id="detail-title")

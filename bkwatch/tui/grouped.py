@@ -19,6 +19,7 @@ from bkwatch.tui.lines import Line, LineView, Parts
 # groups that need attention so that a 10,000-host success group stays one header line.
 SMALL_VIEW = 300
 HEADER = "\x00g:"  # header keys can never collide with a host key "CLOUD:IP" or a task id
+EMPTY = "\x00empty"
 
 
 class Kind(Protocol):
@@ -56,6 +57,7 @@ class GroupedView(LineView):
         self.filter_text = ""
         self.failures_only = False
         self.ascii_only = False
+        self.empty_text = "Nothing to show yet."
 
     # ---- applying data ----------------------------------------------------------------
     def show(self, scope: str, items: Mapping[str, Any], changed: Iterable[str] | None = None) -> None:
@@ -207,6 +209,8 @@ class GroupedView(LineView):
             if open_ and visible:
                 row_line = self._row_line
                 lines.extend(row_line[k] for k in visible)
+        if not lines:
+            lines.append(Line(EMPTY, self.empty_text, header=True, data=None))
         self.set_lines(lines)
         if self.cursor_key is None and lines:
             self.move_to(lines[0].key, scroll=False)
@@ -266,6 +270,8 @@ class GroupedView(LineView):
     # ---- drawing ----------------------------------------------------------------------
     def _draw(self, line: Line) -> Text | Parts:
         width = max(self.size.width, 40)
+        if line.key == EMPTY:
+            return Text(self.empty_text, style="dim", end="")
         if line.header:
             g = line.data
             first = self._first(g)

@@ -177,8 +177,15 @@ class JobPane(Vertical):
 
     def _show_hosts(self, hint: set[str] | None = None) -> None:
         step = self.current_step()
+        view = self.hosts_view
+        if step is not None and not step.hosts:
+            view.empty_text = (
+                "A manual confirmation step: no hosts, it waits for a person to confirm in JOB."
+                if step.kind == "manual"
+                else "No host results for this step yet."
+            )
         if step is None or self.target is None:
-            self.hosts_view.show(f"{self.target}|", {})
+            view.show(f"{self.target}|", {})
             return
         self.hosts_view.show(f"{self.target}|{step.id}", step.hosts, hint)
 
