@@ -127,22 +127,40 @@ async def test_nodeman_and_gsekit_panes(tmp_path: Path) -> None:
         assert view.cursor_key in bad
         host = task.hosts[view.cursor_key]
         assert host.ip in str(app.detail.info.render())
-        gk = rig.target(System.GSEKIT, bad=True)
-        app._select(gk)
-        await pilot.pause()
+
+
+async def test_gsekit_rows_from_an_older_server(tmp_path: Path) -> None:
+    """An older GSEKit returns every job task: grouped rows, n to the failures, reasons and
+    solutions as plain text."""
+    rig = _rig(tmp_path, System.GSEKIT, sim={"gsekit_rows_without_ids": True})
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
         assert _view(app) == "gk-box"
-        gtask = rig.poller.watches[gk].task
-        if gtask.job_tasks:
-            await pilot.press("n")
-            await pilot.pause()
-            jt = gtask.job_tasks[app.detail.gsekit.cursor_key]
-            assert jt.state.is_bad
-            info = str(app.detail.info.render())
-            assert (jt.failed_reason[:8] in info) if jt.failed_reason else True
-            for sol in jt.solutions[:1]:
-                assert sol.replace("\x1b", "")[:5] in info or sol[:5] in info
-        else:
-            assert "status counts" in str(app.detail.gk_counts.render())
+        gtask = rig.poller.watches[app.selected].task
+        bad = {k for k, jt in gtask.job_tasks.items() if jt.state.is_bad}
+        assert bad
+        await pilot.press("n")
+        await pilot.pause()
+        jt = gtask.job_tasks[app.detail.gsekit.cursor_key]
+        assert jt.id in bad and jt.failed_reason and jt.solutions
+        info = str(app.detail.info.render())
+        assert jt.failed_reason[:8] in info
+        assert jt.solutions[0][:8] in info and "<" not in jt.solutions[0]
+
+
+async def test_gsekit_counts_from_a_current_server(tmp_path: Path) -> None:
+    """A current GSEKit returns no rows without ids: the pane shows the status counts."""
+    rig = _rig(tmp_path, System.GSEKIT)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        assert _view(app) == "gk-box"
+        gtask = rig.poller.watches[app.selected].task
+        assert not gtask.job_tasks and gtask.status_counts
+        shown = str(app.detail.gk_counts.render())
+        assert "status counts" in shown
+        assert all(f"{n}" in shown for n in gtask.status_counts.values() if n)
 
 
 async def test_filter_and_failures_only(tmp_path: Path) -> None:

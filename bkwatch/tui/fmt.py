@@ -8,28 +8,18 @@ control characters and escape sequences never reach the terminal, and it is wrap
 from __future__ import annotations
 
 import locale
-import re
 import sys
 
 from rich.cells import cell_len
 from rich.text import Text
 
 from bkwatch.model import State
-
-# C0/C1 controls and DEL; ESC sequences are removed first so their payload goes too.
-_ESCAPES = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from bkwatch.text import one_line
 
 
 def clean(value: object) -> str:
     """Server text as one safe printable line."""
-    if value is None:
-        return ""
-    text = str(value)
-    if "\x1b" in text:
-        text = _ESCAPES.sub("", text)
-    text = text.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
-    return _CONTROLS.sub("", text)
+    return one_line(value)
 
 
 def safe(value: object, style: str = "") -> Text:

@@ -144,11 +144,10 @@ class JobPane(Vertical):
         yield self.hosts_view
 
     def show(self, target: str, task: Task, transitions: list[Transition] | None = None) -> None:
-        """Apply a snapshot; `transitions` of this poll let the hosts view diff only those hosts."""
+        """Apply a snapshot; `transitions` of this poll mark what to highlight."""
         if target != self.target:
             self.target, self.step_id, self.user_chose_step = target, None, False
             transitions = None
-        previous = self.current_step()
         # Freeing a 30,000-host snapshot takes milliseconds: do it after the frame is painted.
         self._retired.append(self.shown)
         self.call_after_refresh(self._retired.clear)
@@ -161,21 +160,9 @@ class JobPane(Vertical):
             self.step_id = chosen.id if chosen is not None else None
         if self.step_id is not None:
             self.steps_view.move_to(self.step_id, scroll=False, notify=False)
-        step = self.current_step()
-        hint: set[str] | None = None
-        if (
-            transitions is not None
-            and step is not None
-            and previous is not None
-            and previous.id == step.id
-            and previous.execute_count == step.execute_count
-        ):
-            # Within one execution every displayed host field changes together with the
-            # host's state, so the poll's host transitions name every row that changed.
-            hint = {t.key for t in transitions if t.level == "host" and t.step_id == step.id}
-        self._show_hosts(hint)
+        self._show_hosts()
 
-    def _show_hosts(self, hint: set[str] | None = None) -> None:
+    def _show_hosts(self) -> None:
         step = self.current_step()
         view = self.hosts_view
         if step is not None and not step.hosts:
@@ -187,7 +174,7 @@ class JobPane(Vertical):
         if step is None or self.target is None:
             view.show(f"{self.target}|", {})
             return
-        self.hosts_view.show(f"{self.target}|{step.id}", step.hosts, hint)
+        self.hosts_view.show(f"{self.target}|{step.id}", step.hosts)
 
     def current_step(self) -> Step | None:
         if self.shown is None:

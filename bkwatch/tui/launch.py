@@ -87,7 +87,15 @@ def run_demo(options: dict[str, Any]) -> int:
     )
     from bkwatch.systems import fetch_task
 
-    sim = Simulator(SimConfig(seed=int(options.get("seed") or 1), speed=float(options.get("speed") or 1.0)))
+    # An older GSEKit (every job_tasks row without ids) so the demo shows per-task reasons and
+    # solutions; against a current GSEKit the pane shows its status counts instead.
+    sim = Simulator(
+        SimConfig(
+            seed=int(options.get("seed") or 1),
+            speed=float(options.get("speed") or 1.0),
+            gsekit_rows_without_ids=True,
+        )
+    )
     try:
         store = WatchStore(data_dir())
         store.load("demo")

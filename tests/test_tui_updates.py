@@ -1,0 +1,93 @@
+"""Polls apply in place: the cursor keeps its row, and only changed lines are drawn again."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from pathlib import Path
+
+from bkwatch.model import State, System
+from bkwatch.tui.lines import LineView
+from bkwatch.tui.screenshots import frozen_sim, settle, sim_app
+
+HOSTS = 10_000
+
+
+def _paint(view: LineView) -> None:
+    """Render every visible line, as a frame would (unchanged lines come from the cache)."""
+    for y in range(view.size.height):
+        view.render_line(y)
+
+
+async def test_ten_thousand_hosts_one_percent_change(tmp_path: Path) -> None:
+    """1 % of a 10,000-host step changes per poll: the cursor stays on its host, and only the
+    lines that changed are rendered again (timings live in benchmarks/screen.py)."""
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=HOSTS)
+    sim.world.advance(30)
+    rig = sim_app(sim, tmp_path, [key], select=key)
+    app = rig.app
+    rng = random.Random(7)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        job = app.detail.job
+        step = job.current_step()
+        assert step is not None and len(step.hosts) == HOSTS
+        hv = job.hosts_view
+        scope = hv.scope
+        hv.focus()
+        await pilot.press("down", "down")
+        cursor = hv.cursor_key
+        assert cursor is not None
+
+        for status in (9, 104):  # 1% of pending hosts succeed, then 1% fail
+            hosts = rig.poller.watches[key].task.steps[-1].hosts
+            pending = [k for k, h in hosts.items() if h.state is State.PENDING and k != cursor]
+            for host in rng.sample(pending, HOSTS // 100):
+                sim.world.force(key, status, host=host, step=step.id)
+            renders = hv.renders
+            update = await rig.poller.poll_once(key)
+            await pilot.pause()
+            renders = hv.renders - renders
+            assert len([t for t in update.transitions if t.level == "host"]) == HOSTS // 100
+            assert hv.scope == scope and hv.cursor_key == cursor
+            if status == 9:  # both groups are closed: only their header lines repaint
+                headers = sum(1 for line in hv.lines if line.header)
+                assert 0 < renders <= headers
+            else:  # the failures join the open failure group, every one visible as a row
+                failing = {
+                    k for k, h in rig.poller.watches[key].task.steps[-1].hosts.items() if h.state.is_bad
+                }
+                assert failing <= {line.key for line in hv.lines}
+                assert renders <= hv.size.height
+
+
+async def test_in_place_change_repaints_only_that_line(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    rig = sim_app(sim, tmp_path)
+    bad = rig.target(System.JOB, bad=True)
+    rig.app.selected = bad
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        hv = app.detail.job.hosts_view
+        step = app.detail.job.current_step()
+        refreshed: list[object] = []
+        original = hv.refresh
+
+        def spy(*regions, **kw):  # records what the widget asks Textual to repaint
+            refreshed.append(regions)
+            return original(*regions, **kw)
+
+        hv.refresh = spy  # type: ignore[method-assign]
+        # Re-applying identical data repaints nothing.
+        hv.show(hv.scope, dict(step.hosts))
+        assert refreshed == []
+        # One host's error text changes (same group): exactly its line and its header repaint.
+        key = next(k for k, h in step.hosts.items() if h.state.is_bad)
+        hosts = dict(step.hosts)
+        hosts[key] = replace(hosts[key], error_text="disk full")
+        hv.show(hv.scope, hosts)
+        assert len(refreshed) == 2 and all(len(r) == 1 and r[0].height == 1 for r in refreshed)
+        await pilot.pause()
+        assert "disk full" in hv.plain(key)
