@@ -40,7 +40,8 @@ async def test_job_drilldown_groups_failing_hosts_first(tmp_path: Path) -> None:
         assert headers[0].data[0].is_bad  # failing group first
         for header in headers:  # header counts match the hosts in that group
             members = [h for h in step.hosts.values() if hv.kind.group(h) == header.data]
-            assert f"({len(members)} hosts)" in hv.plain(header.key)
+            noun = "host" if len(members) == 1 else "hosts"
+            assert f"({len(members)} {noun})" in hv.plain(header.key)
         rows = {line.key for line in hv.lines if not line.header}
         assert bad <= rows
         host = step.hosts[sorted(bad)[0]]

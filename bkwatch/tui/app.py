@@ -155,7 +155,7 @@ class BkWatchApp(App[None]):
             self._select(key)
         self.joblist.focus()
         self._update_status()
-        self.set_interval(1.0, self._tick)
+        self.set_interval(5.0, self._tick)  # ages change by the minute; 5 s is plenty
         if self.start_polling:
             self.run_poller()
 
@@ -232,7 +232,7 @@ class BkWatchApp(App[None]):
             self.log_view.note_lines([f"could not save history: {exc}"])
 
     def _tick(self) -> None:
-        # Ages are coarse text: only rows whose text changed are repainted.
+        # Only rows whose text changed (a task's data turning stale) are repainted.
         now = self.clock()
         self.joblist.sync(self.poller.watches, now)
 

@@ -114,6 +114,19 @@ def age(seconds: float | None) -> str:
     return f"{s // 86400}d"
 
 
+STALE_AFTER = 120.0  # seconds; finished tasks are re-polled every 60 s, so fresh data is younger
+
+
+def stale_age(seconds: float | None, failing: bool) -> str:
+    """The data's age for the job list, only when it deserves a look (polls failing, or older
+    than STALE_AFTER), in minutes so a row repaints at most once a minute; "" while fresh."""
+    if seconds is None:
+        return "-" if failing else ""
+    if not failing and seconds < STALE_AFTER:
+        return ""
+    return "<1m" if seconds < 60 else age(seconds)
+
+
 def fit(text: str, width: int) -> str:
     """Cut or pad to exactly `width` cells (wide CJK glyphs counted as two)."""
     n = len(text) if text.isascii() else cell_len(text)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from bkwatch.model import State, System, Task
-from bkwatch.tui.fmt import age, badge, clean, duration, fit
+from bkwatch.tui.fmt import badge, clean, duration, fit, stale_age
 from bkwatch.tui.kinds import SEVERITY
 from bkwatch.tui.lines import Line, LineView
 
@@ -40,10 +40,10 @@ def progress(key: str, task: Task) -> tuple[int, int]:
 
 
 def row_sig(watch: Watch, now: float) -> tuple[object, ...]:
-    """Everything a row shows; the age is coarse so the row repaints only when its text changes."""
+    """Everything a row shows; the age only appears when data is stale, so idle rows never repaint."""
     task = watch.task
     err = None if watch.error is None else str(watch.error.kind)
-    data_age = age(None if watch.last_ok is None else now - watch.last_ok)
+    data_age = stale_age(None if watch.last_ok is None else now - watch.last_ok, err is not None)
     if task is None:
         return (watch.label, None, None, None, None, data_age, err)
     done, total = progress(watch.key, task)
@@ -92,7 +92,8 @@ class JobList(LineView):
         out = Text(end="", no_wrap=True)
         system = _SYS.get(line.key.split(":", 1)[0], "?")
         out.append(fit(system, 8), style="bold")
-        out.append(fit(clean(label or line.key), title_w - 1) + " ")
+        # The system has its own column: the target is shown without its "job:" prefix.
+        out.append(fit(clean(label or line.key.split(":", 1)[-1]), title_w - 1) + " ")
         out.append(fit(clean(name or ""), name_w - 1) + " ")
         if state is None:
             out.append(fit("… no data" if not self.ascii_only else ". no data", 10), style="dim")

@@ -25,7 +25,9 @@ SEVERITY: dict[State, int] = {
 
 
 def _count(n: int, total: int, noun: str) -> str:
-    return f"{n} {noun}" if n == total else f"{n} of {total} {noun}"
+    """'1 host', '12 hosts', '3 of 40 hosts' (noun is the singular)."""
+    word = noun if total == 1 else noun + "s"
+    return f"{n} {word}" if n == total else f"{n} of {total} {word}"
 
 
 def _header(
@@ -46,7 +48,7 @@ _NODEMAN_GROUP = ("state", "status_text")
 class HostKind:
     """JOB step hosts: grouped by status, error code, exit code and tag."""
 
-    noun = "hosts"
+    noun = "host"
 
     def __init__(self, ascii_only: bool = False, nodeman: bool = False) -> None:
         self.ascii_only = ascii_only
@@ -127,7 +129,7 @@ class HostKind:
 class JobTaskKind:
     """GSEKit job tasks: grouped by status and error code."""
 
-    noun = "tasks"
+    noun = "task"
 
     def __init__(self, ascii_only: bool = False) -> None:
         self.ascii_only = ascii_only

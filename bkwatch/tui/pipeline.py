@@ -30,7 +30,11 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
     out = Text(end="", no_wrap=True, style="reverse" if highlight else "")
     out.append(badge_str(node.state, ascii_only), style=STATE_STYLE[node.state])
     out.append("  ")
-    out.append(clean(node.name) or clean(node.id), style="bold" if node.children else "")
+    name = clean(node.name)
+    if not name or name == node.id:  # events and gateways have no name: a short, dim id
+        out.append(clean(node.id)[:12] + "…", style="dim")
+    else:
+        out.append(name, style="bold" if node.children else "")
     extra = []
     if node.elapsed is not None:
         extra.append(duration(node.elapsed))
@@ -66,6 +70,8 @@ class PipelineTree(Tree[NodeRef]):
         self.auto_links = False
         self.show_root = True
         self.ascii_only = ascii_only
+        # Textual's default expanders are ▶/▼, and ▶ already means "running" here.
+        self.ICON_NODE, self.ICON_NODE_EXPANDED = ("> ", "v ") if ascii_only else ("▸ ", "▾ ")
         self.scope: str | None = None
         self.index: dict[str, TreeNode[NodeRef]] = {}
         self._sigs: dict[str, tuple[object, ...]] = {}
