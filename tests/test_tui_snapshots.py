@@ -10,8 +10,8 @@ from bkwatch.model import System
 from bkwatch.tui.screenshots import frozen_sim, settle, sim_app
 
 
-def _rig(tmp_path: Path, system: System | None, *, nested: bool = False, **app_options):
-    sim = frozen_sim()
+def _rig(tmp_path: Path, system: System | None, *, nested: bool = False, sim_options=None, **app_options):
+    sim = frozen_sim(**(sim_options or {}))
     key = None
     if nested:
         key = sim.world.add_task("sops", kind="deepfail")
@@ -48,8 +48,13 @@ def test_nodeman_hosts(snap_compare, tmp_path: Path) -> None:
 
 
 def test_gsekit_tasks(snap_compare, tmp_path: Path) -> None:
-    rig = _rig(tmp_path, System.GSEKIT)
+    rig = _rig(tmp_path, System.GSEKIT, sim_options={"gsekit_rows_without_ids": True})
     assert snap_compare(rig.app, terminal_size=(160, 48), run_before=_run(rig, "n"))
+
+
+def test_gsekit_status_counts(snap_compare, tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.GSEKIT)
+    assert snap_compare(rig.app, terminal_size=(160, 48), run_before=_run(rig))
 
 
 def test_narrow_ascii(snap_compare, tmp_path: Path) -> None:

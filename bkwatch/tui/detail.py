@@ -32,7 +32,7 @@ def title_text(watch: Watch, now: float, ascii_only: bool) -> Text:
         out.append(badge_str(task.state, ascii_only), style=STATE_STYLE[task.state])
         out.append("  ")
         out.append(clean(watch.label or task.name or watch.key), style="bold")
-        if task.detail:
+        if task.detail and task.detail != task.name:
             out.append(f"  {clean(task.detail)}", style="dim")
         done, total = progress(watch.key, task)
         out.append(f"  {done}/{total} done")

@@ -144,7 +144,9 @@ SCENES: dict[str, tuple[Scene, System | None]] = {
 
 async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> Path:
     scene, preselect = SCENES[name]
-    sim = frozen_sim()
+    # The GSEKit shot shows per-task rows, as an older GSEKit returns them (a current one
+    # answers with status counts only, see docs/states.md).
+    sim = frozen_sim(gsekit_rows_without_ids=name == "gsekit")
     nested = None
     if name == "sops-tree":
         nested = sim.world.add_task("sops", kind="deepfail")  # a failure inside nested subprocesses
