@@ -117,6 +117,18 @@ def _forms_for(system: System) -> str:
 # -- URLs ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Url:
+    """A URL split once for every matcher: path and hash-route segments, query, raw text."""
+
+    text: str
+    segs: list[str]
+    lowered: list[str]
+    query: dict[str, str]
+    haystack: str  # host + path + fragment, lower-case, for system hints
+    default_biz: str | int | None
+
+
 def _parse_url(text: str, default_biz: str | int | None) -> Target:
     if "://" not in text and not text.startswith(("/", "#")):
         text = "//" + text  # "paas.example.com/o/bk_sops/..." without a scheme
@@ -131,8 +143,9 @@ def _parse_url(text: str, default_biz: str | int | None) -> Target:
     lowered = [s.lower() for s in segs]
     haystack = (parts.netloc + parts.path + parts.fragment).lower()
 
+    url = _Url(text, segs, lowered, query, haystack, default_biz)
     for matcher in (_match_job, _match_sops, _match_bkflow, _match_history):
-        target = matcher(lowered, segs, query, haystack, default_biz, text)
+        target = matcher(url)
         if target is not None:
             return target
     raise TargetError(f"unrecognised BlueKing URL {text!r}; expected a task page: {URL_FORMS}")
@@ -159,14 +172,8 @@ def _seg(segs: list[str], i: int) -> str | None:
     return segs[i] if 0 <= i < len(segs) else None
 
 
-def _match_job(
-    lowered: list[str],
-    segs: list[str],
-    query: dict[str, str],
-    haystack: str,
-    default_biz: str | int | None,
-    text: str,
-) -> Target | None:
+def _match_job(u: _Url) -> Target | None:
+    lowered, segs, query, text = u.lowered, u.segs, u.query, u.text
     i = _index(lowered, "execute")
     while i != -1 and _seg(lowered, i - 1) == "taskflow":  # that is a SOPS page
         nxt = _index(lowered[i + 1 :], "execute")
@@ -192,14 +199,8 @@ def _match_job(
     )
 
 
-def _match_sops(
-    lowered: list[str],
-    segs: list[str],
-    query: dict[str, str],
-    haystack: str,
-    default_biz: str | int | None,
-    text: str,
-) -> Target | None:
+def _match_sops(u: _Url) -> Target | None:
+    lowered, segs, query, text = u.lowered, u.segs, u.query, u.text
     i = _index(lowered, "taskflow", "execute")
     if i == -1:
         return None
@@ -214,14 +215,8 @@ def _match_sops(
     )
 
 
-def _match_bkflow(
-    lowered: list[str],
-    segs: list[str],
-    query: dict[str, str],
-    haystack: str,
-    default_biz: str | int | None,
-    text: str,
-) -> Target | None:
+def _match_bkflow(u: _Url) -> Target | None:
+    lowered, segs, text = u.lowered, u.segs, u.text
     i = _index(lowered, "space")
     while i != -1:
         if _seg(lowered, i + 2) == "task" and _seg(segs, i + 3):
@@ -237,15 +232,9 @@ def _match_bkflow(
     return None
 
 
-def _match_history(
-    lowered: list[str],
-    segs: list[str],
-    query: dict[str, str],
-    haystack: str,
-    default_biz: str | int | None,
-    text: str,
-) -> Target | None:
+def _match_history(u: _Url) -> Target | None:
     """NodeMan task-list pages and the task-history pages that NodeMan and GSEKit both have."""
+    lowered, segs, query, text = u.lowered, u.segs, u.query, u.text
     job_id: str | None = None
     system: System | None = None
     before: str | None = None
@@ -264,9 +253,9 @@ def _match_history(
             before = _seg(segs, i - 1)
             if before is not None and _INT.fullmatch(before):
                 system = System.GSEKIT  # "#/BIZ/task-history/detail/ID"
-            elif any(h in haystack for h in _GSEKIT_HINTS):
+            elif any(h in u.haystack for h in _GSEKIT_HINTS):
                 system = System.GSEKIT
-            elif any(h in haystack for h in _NODEMAN_HINTS):
+            elif any(h in u.haystack for h in _NODEMAN_HINTS):
                 system = System.NODEMAN
             elif "biz" in query:
                 system = System.GSEKIT  # GSEKit's router adds ?biz= to every page; NodeMan does not
@@ -280,7 +269,7 @@ def _match_history(
     if system is System.GSEKIT and before is not None and _INT.fullmatch(before):
         biz: str | int | None = before
     else:
-        biz = query.get("bk_biz_id") or query.get("biz") or default_biz
+        biz = query.get("bk_biz_id") or query.get("biz") or u.default_biz
     if biz is None or biz == "":
         raise TargetError(
             f"{text!r}: the {system} page URL does not say which business it belongs to; "

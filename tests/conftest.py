@@ -27,6 +27,22 @@ def sim_profile(base_url: str = "http://sim", *, gateway: bool = True, **overrid
     return profile
 
 
+T0 = 1_700_000_000.0  # the simulators' fixed clock in shape tests
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    """Seed 1 at a fixed clock: identical answers on every run."""
+    return Simulator(SimConfig(seed=1, frozen=True, clock=lambda: T0))
+
+
+@pytest.fixture
+async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
+    """A bare HTTP client on the simulator, for checking the wire format itself."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim.app), base_url="http://sim") as c:
+        yield c
+
+
 @pytest.fixture
 def frozen_sim() -> Simulator:
     """A simulator whose tasks change only when a test forces, retries or advances them."""

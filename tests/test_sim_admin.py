@@ -10,19 +10,6 @@ import pytest
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, SimConfig, Simulator
 from bkwatch.sim.cli import _fault, build_parser
 
-T0 = 1_700_000_000.0
-
-
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(SimConfig(seed=1, frozen=True, clock=lambda: T0))
-
-
-@pytest.fixture
-async def client(sim: Simulator):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim.app), base_url="http://sim") as c:
-        yield c
-
 
 async def test_admin_tasks_force_retry_advance(client: httpx.AsyncClient, sim: Simulator) -> None:
     r = await client.get("/_sim/tasks")

@@ -8,25 +8,13 @@ import json
 import httpx
 import pytest
 
-from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME, SimConfig, Simulator
+from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
 
-T0 = 1_700_000_000.0
 AUTH = {"bk_app_code": DEMO_APP_CODE, "bk_app_secret": DEMO_APP_SECRET, "bk_username": DEMO_USERNAME}
 GW = {"X-Bkapi-Authorization": json.dumps(AUTH)}
 SOPS = "/api/bk-sops/prod/get_task_status/101/2/"
 JOB_ESB = "/api/c/compapi/v2/jobv3/get_job_instance_status/"
 JOB_Q = {**AUTH, "bk_scope_type": "biz", "bk_scope_id": "2", "job_instance_id": 20001}
-
-
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(SimConfig(seed=1, frozen=True, clock=lambda: T0))
-
-
-@pytest.fixture
-async def client(sim: Simulator):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim.app), base_url="http://sim") as c:
-        yield c
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,10 @@ import json
 import re
 
 import httpx
-import pytest
 
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME, SimConfig, Simulator
+from tests.conftest import T0
 
-T0 = 1_700_000_000.0
 ESB_AUTH = {"bk_app_code": DEMO_APP_CODE, "bk_app_secret": DEMO_APP_SECRET, "bk_username": DEMO_USERNAME}
 GW = {"X-Bkapi-Authorization": json.dumps(ESB_AUTH)}
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -18,17 +17,6 @@ SOPS_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0800$")
 NM_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\+0800$")
 NAIVE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 GSE_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?\+00:00$")
-
-
-@pytest.fixture
-def sim() -> Simulator:
-    return Simulator(SimConfig(seed=1, frozen=True, clock=lambda: T0))
-
-
-@pytest.fixture
-async def client(sim: Simulator):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=sim.app), base_url="http://sim") as c:
-        yield c
 
 
 def walk(node: dict):
