@@ -1,6 +1,6 @@
 """Run every benchmark, each in its own process, and write benchmarks/RESULTS.md.
 
-python -m benchmarks [--quick] [--only NAME ...]
+python -m benchmarks [--quick] [--only NAME ...]   (--quick / --only print the table instead)
 """
 
 from __future__ import annotations
@@ -77,8 +77,13 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             rows += json.loads(out.read_text())
             print(f"   ({time.monotonic() - t0:.0f} s)", flush=True)
-    (HERE / "RESULTS.md").write_text(render(rows, failures, info, args.quick))
-    print(f"wrote {HERE / 'RESULTS.md'}")
+    text = render(rows, failures, info, args.quick)
+    if args.quick or args.only:
+        # A partial or smoke run must not replace the recorded full results.
+        print(text)
+    else:
+        (HERE / "RESULTS.md").write_text(text)
+        print(f"wrote {HERE / 'RESULTS.md'}")
 
 
 if __name__ == "__main__":

@@ -111,8 +111,12 @@ async def build_cases(quick: bool) -> list[Case]:
     sim = Simulator(SimConfig(seed=3, frozen=True, arrivals=False, tasks_per_system=1))
     world = sim.world
     specs = [
-        ("JOB job, 3 steps x 10,000 hosts", "job", {"kind": "running", "hosts": 10_000 // scale}),
-        ("NodeMan v2 job, 5,000 hosts (10 pages)", "nodeman", {"kind": "mixed", "hosts": 5_000 // scale}),
+        (
+            f"JOB job, 3 steps x {10_000 // scale:,} hosts",
+            "job",
+            {"kind": "running", "hosts": 10_000 // scale},
+        ),
+        (f"NodeMan v2 job, {5_000 // scale:,} hosts", "nodeman", {"kind": "mixed", "hosts": 5_000 // scale}),
     ]
     cases = []
     for label, system, scale_args in specs:
@@ -127,7 +131,7 @@ async def build_cases(quick: bool) -> list[Case]:
             world.force(name, _flip(system, raw), host=key, step=step_id)
         after_task, after = await _fetch(sim, target)
         cases.append(Case(label, target, len(units), before, after, _changed(before_task, after_task)))
-    cases.append(await _pipeline_case("SOPS pipeline, 1,000 nodes (nested)", 1_000 // scale))
+    cases.append(await _pipeline_case(f"SOPS pipeline, {1_000 // scale:,} nodes (nested)", 1_000 // scale))
     return cases
 
 
@@ -185,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
                 "<= 3.0",
                 e / b <= 3.0,
                 [
-                    f"{size / 1e6:.2f} MB in {len(case.after)} response(s), {case.units} units, "
+                    f"{size / 1e6:.2f} MB in {len(case.after)} response(s), "
+                    f"{case.units} units, "
                     f"{case.changed} changed -> {len(events)} transitions; median of {repeat}"
                 ],
             )

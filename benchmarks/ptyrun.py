@@ -22,6 +22,8 @@ class PtyResult:
     seconds: float
     first_marker_at: float | None  # seconds from exec until the marker appeared
     cpu_seconds: float
+    warmup_bytes: int = 0  # written before counting began (start-up, first paint)
+    exited: bool = False  # the program ended by itself before the window closed
 
     @property
     def bytes_per_second(self) -> float:
@@ -89,6 +91,8 @@ def run_in_pty(
     stop_at = counting_from + measure if marker is None else start + marker_timeout
     cpu_start = 0.0
     counting = False
+    early = 0
+    exited = False
     try:
         while True:
             now = time.perf_counter()
@@ -103,8 +107,10 @@ def run_in_pty(
             try:
                 chunk = os.read(fd, 65536)
             except OSError:
+                exited = True
                 break
             if not chunk:
+                exited = True
                 break
             if marker is not None:
                 window = (window + chunk)[-(len(marker) + 65536) :]
@@ -115,8 +121,11 @@ def run_in_pty(
                 total += len(chunk)
                 if record is not None:
                     record += chunk
+            else:
+                early += len(chunk)
         cpu = _cpu_seconds(pid) - cpu_start
     finally:
         _stop(pid)
         os.close(fd)
-    return PtyResult(total, measure if marker is None else (seen_at or 0.0), seen_at, cpu)
+    seconds = measure if marker is None else (seen_at or 0.0)
+    return PtyResult(total, seconds, seen_at, cpu, early, exited)

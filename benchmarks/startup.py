@@ -1,8 +1,8 @@
 """Start-up: exec to the job list showing its rows (a first-row marker in the pty output) vs a
 minimal Textual app (Header, 1,000-row DataTable, Footer) from exec to its rows. Median of 5.
 
-bkwatch watches 20 finished tasks of a frozen simulator process; its marker is the name of the
-first task, which only a fetched snapshot carries.
+bkwatch watches 20 tasks of a frozen simulator process; its marker is the name of one finished
+task ("deploy-web"), which only a fetched snapshot carries.
 
 python -m benchmarks.startup [--quick]
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import Row, emit, parser, sim_process
+from benchmarks.common import Row, emit, parser, sim_process, usable
 from benchmarks.minimal_app import FIRST_ROW
 from benchmarks.ptyrun import run_in_pty
 from benchmarks.tuiproc import isolated_watch
@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         tasks = httpx.get(sim.base_url + "/_sim/tasks", timeout=30).json()["tasks"]
         names = {t["target"]: t["name"] for t in tasks}
         assert MARKER.decode() == names[FIRST_TARGET], names[FIRST_TARGET]
-        same = [t["target"] for t in tasks if t["state"] in ("3", "FINISHED", "SUCCESS", "succeeded")]
-        targets = [FIRST_TARGET, *[t for t in same if t != FIRST_TARGET][:19]]
+        others = [t["target"] for t in tasks if t["target"] != FIRST_TARGET]
+        targets = [FIRST_TARGET, *usable(others)[:19]]
         with isolated_watch(sim.base_url, targets) as iso:
             for _ in range(runs):  # interleaved, so machine noise hits both alike
                 r = run_in_pty(iso.argv, env=iso.env, marker=MARKER, marker_timeout=30)

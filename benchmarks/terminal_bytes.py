@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> None:
             f"{res.cpu_seconds / secs * 100:.1f} % of a core"
             + (f", htop {base.cpu_seconds / secs * 100:.1f} %" if base else "")
         ]
+        notes.append(
+            f"bkwatch wrote {res.warmup_bytes:,} bytes during the warm-up (start-up and first paint)"
+        )
+        if res.exited:
+            notes.append("bkwatch exited before the end of the window: figure not valid")
         if label == "busy":
             notes.append(f"{still} of the {n} tasks were still running at the end of the window")
         if base is None:
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
                 "htop B/s (default delay)",
                 ratio,
                 target,
-                None if ratio is None else ratio <= limit,
+                None if ratio is None or res.exited else ratio <= limit,
                 notes,
             )
         )
