@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 
 
 class System(StrEnum):
@@ -168,6 +169,9 @@ class Task:
     status_counts: dict[State, int] | None = None  # GSEKit status_counter when no rows
     root: Node | None = None  # SOPS / BKFlow
     detail: str = ""  # job type / action, e.g. "INSTALL_AGENT", "configfile release"
+    # A snapshot is never changed once parsed, so its progress is counted once (a 30,000-host
+    # job is read on every repaint of the job list).
+    _progress: tuple[int, int] | None = field(default=None, repr=False, compare=False)
 
     def leaf_nodes(self) -> list[Node]:
         if self.root is None:
@@ -206,12 +210,19 @@ class Task:
 
     def progress(self) -> tuple[int, int]:
         """(done, total) work units: host results of every JOB step, NodeMan hosts, job tasks
-        (or GSEKit's status counts), leaf nodes."""
-        if self.system is System.GSEKIT and not self.job_tasks and self.status_counts is not None:
-            counts = self.status_counts
-            return sum(n for s, n in counts.items() if s.is_done), sum(counts.values())
-        units = self.units()
-        return sum(1 for u in units if u.state.is_done), len(units)
+        (or GSEKit's status counts), leaf nodes. Counted once per snapshot."""
+        if self._progress is None:
+            if self.system is System.GSEKIT and not self.job_tasks and self.status_counts is not None:
+                counts = self.status_counts
+                self._progress = sum(n for s, n in counts.items() if s in _DONE), sum(counts.values())
+            else:
+                units = self.units()
+                self._progress = sum(map(_DONE.__contains__, map(_state_of, units))), len(units)
+        return self._progress
+
+
+_DONE = frozenset({State.SUCCEEDED, State.FAILED, State.STOPPED})
+_state_of = attrgetter("state")
 
 
 @dataclass(slots=True, frozen=True)

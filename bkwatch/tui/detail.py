@@ -13,7 +13,6 @@ from textual.widgets import ContentSwitcher, Static, Tree
 from bkwatch.model import Host, JobTask, State, System, Task, Transition
 from bkwatch.tui.fmt import STATE_STYLE, age, badge_str, clean, duration
 from bkwatch.tui.grouped import GroupedView
-from bkwatch.tui.joblist import progress
 from bkwatch.tui.jobpane import JobPane, counts_text
 from bkwatch.tui.kinds import HostKind, JobTaskKind
 from bkwatch.tui.lines import LineView, TextBar
@@ -34,7 +33,7 @@ def title_text(watch: Watch, now: float, ascii_only: bool) -> Text:
         out.append(clean(watch.label or task.name or watch.key), style="bold")
         if task.detail and task.detail != task.name:
             out.append(f"  {clean(task.detail)}", style="dim")
-        done, total = progress(watch.key, task)
+        done, total = task.progress()
         out.append(f"  {done}/{total} done")
         if task.elapsed is not None:
             out.append(f"  {duration(task.elapsed)}")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from bkwatch.model import State, System, Task
+from bkwatch.model import State
 from bkwatch.tui.fmt import badge, clean, duration, fit, stale_age
 from bkwatch.tui.kinds import SEVERITY
 from bkwatch.tui.lines import Line, LineView
@@ -19,26 +18,6 @@ if TYPE_CHECKING:
 _SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
 
 
-_progress: dict[str, tuple[Task, tuple[int, int]]] = {}
-_state = attrgetter("state")
-_DONE = frozenset(s for s in State if s.is_done)
-
-
-def progress(key: str, task: Task) -> tuple[int, int]:
-    """task.progress(), computed once per snapshot: it walks every host of a 10,000-host job."""
-    hit = _progress.get(key)
-    if hit is not None and hit[0] is task:
-        return hit[1]
-    if task.system in (System.JOB, System.NODEMAN):
-        # Same count as Task.progress() (every host unit), done with C-level iteration.
-        units = task.units()
-        value = (sum(map(_DONE.__contains__, map(_state, units))), len(units))
-    else:
-        value = task.progress()
-    _progress[key] = (task, value)
-    return value
-
-
 def row_sig(watch: Watch, now: float) -> tuple[object, ...]:
     """Everything a row shows; the age only appears when data is stale, so idle rows never repaint."""
     task = watch.task
@@ -46,7 +25,7 @@ def row_sig(watch: Watch, now: float) -> tuple[object, ...]:
     data_age = stale_age(None if watch.last_ok is None else now - watch.last_ok, err is not None)
     if task is None:
         return (watch.label, None, None, None, None, data_age, err)
-    done, total = progress(watch.key, task)
+    done, total = task.progress()
     return (watch.label, task.name, task.state, f"{done}/{total}", duration(task.elapsed), data_age, err)
 
 
