@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import AsyncIterator
 
 import httpx
@@ -10,6 +12,11 @@ import pytest
 from bkwatch.client import BkClient
 from bkwatch.config import Profile
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME, SimConfig, Simulator
+
+# Wall-clock text (the transitions log, NodeMan 1.x times without a zone) must not depend on
+# the machine the suite runs on.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 
 def sim_profile(base_url: str = "http://sim", *, gateway: bool = True, **overrides: object) -> Profile:
