@@ -29,6 +29,8 @@ APIGW_ONLY = frozenset({System.BKFLOW})
 APP_ONLY = frozenset({System.BKFLOW})
 
 MAX_MESSAGE = 300
+_URL_CACHE_MAX = 8192
+_JSON = {"Content-Type": "application/json"}
 
 
 class ApiNotFound(BkError):
@@ -170,6 +172,10 @@ class BkClient:
             headers={"User-Agent": f"bkwatch/{__version__}", "Accept": "application/json"},
             follow_redirects=False,
         )
+        self._auth_cache: (
+            tuple[tuple[str | None, ...], dict[str, str], dict[str, str], dict[str, str]] | None
+        ) = None
+        self._urls: dict[Any, httpx.URL] = {}
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -219,6 +225,33 @@ class BkClient:
             auth["bk_username"] = p.username
         return auth
 
+    def _auth(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """The identity, and the gateway headers for GET and POST built from it; rebuilt only when
+        the profile's credentials change, not once per request. Callers must not modify them."""
+        p = self.profile
+        key = (p.app_code, p.app_secret, p.token, p.username)
+        cached = self._auth_cache
+        if cached is None or cached[0] != key:
+            identity = self._identity()
+            header = {"X-Bkapi-Authorization": orjson.dumps(identity).decode()}
+            cached = self._auth_cache = (key, identity, header, header | _JSON)
+        return cached[1], cached[2], cached[3]
+
+    def _url(self, url: str, query: dict[str, Any] | None) -> httpx.URL:
+        """The parsed URL, query included. Watches ask for the same URLs poll after poll, and
+        parsing one costs httpx more than the rest of building the request."""
+        try:
+            key: Any = (url, tuple(query.items()) if query else None)
+            hit = self._urls.get(key)
+        except TypeError:  # an unhashable parameter value: nothing to cache by
+            return httpx.URL(url, params=query)
+        if hit is None:
+            hit = httpx.URL(url, params=query)
+            if len(self._urls) >= _URL_CACHE_MAX:
+                self._urls.clear()
+            self._urls[key] = hit
+        return hit
+
     def url_for(self, system: System, via: Via, path: str) -> str:
         p = self.profile
         if via == "esb":
@@ -246,20 +279,21 @@ class BkClient:
         via = via or self.transport_for(system)
         self._check_credentials(system)
         url = self.url_for(system, via, api)
+        identity, get_headers, post_headers = self._auth()
         args: dict[str, Any] = dict(params or {})
-        headers: dict[str, str] = {}
         if via == "esb":
-            args.update(self._identity())
-        else:
-            headers["X-Bkapi-Authorization"] = orjson.dumps(self._identity()).decode()
+            args.update(identity)
         method = method.upper()
         try:
             if method == "GET":
                 query = {k: _query_value(v) for k, v in args.items() if v is not None}
-                resp = await self._http.request(method, url, params=query, headers=headers)
+                headers = None if via == "esb" else get_headers
+                resp = await self._http.request(method, self._url(url, query), headers=headers)
             else:
-                headers["Content-Type"] = "application/json"
-                resp = await self._http.request(method, url, content=orjson.dumps(args), headers=headers)
+                headers = _JSON if via == "esb" else post_headers
+                resp = await self._http.request(
+                    method, self._url(url, None), content=orjson.dumps(args), headers=headers
+                )
         except httpx.TimeoutException as exc:
             raise self._error(_K.TIMEOUT, f"{system}: no answer within {self._timeout_text(exc)}") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:

@@ -477,3 +477,215 @@ def test_python_dash_m_entry_point(isolated: Path) -> None:
     )
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+
+
+# -- start-up: what each command imports, and the job list before any HTTP client -------------------
+
+_PROBE = """
+import sys
+from bkwatch import cli
+code = cli.main(sys.argv[1:])
+heavy = ("httpx", "textual", "bkwatch.client", "bkwatch.systems", "bkwatch.sim", "bkwatch.model")
+print("LOADED=" + ",".join(m for m in heavy if m in sys.modules), file=sys.stderr)
+raise SystemExit(code)
+"""
+
+
+def _probe(*argv: str) -> tuple[int, str, set[str]]:
+    """Run the command line in a fresh interpreter; its exit code, stderr and heavy imports."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *argv],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    errout, _, loaded = done.stderr.rpartition("LOADED=")
+    return done.returncode, errout, set(filter(None, loaded.strip().split(",")))
+
+
+def test_help_and_list_commands_import_no_http_or_tui() -> None:
+    code, _, loaded = _probe("--help")
+    assert code == 0 and loaded == set()  # not even the model
+    code, _, loaded = _probe(
+        "add", "job:2:1", "https://paas.example.com/o/bk_sops/taskflow/execute/3/?instance_id=9"
+    )
+    assert code == 0 and loaded == {"bkwatch.model"}
+    code, _, loaded = _probe("ls")
+    assert code == 0 and loaded == {"bkwatch.model"}
+    code, errout, loaded = _probe("rm", "job:2:404")
+    assert code == 1 and "not in list" in errout and not loaded & {"httpx", "textual"}
+
+
+def test_watch_config_errors_come_before_the_tui_and_httpx(isolated: Path) -> None:
+    code, errout, loaded = _probe()
+    assert code == 2 and len(errout.strip().splitlines()) == 1 and "BK_COMPONENT_API_URL" in errout
+    assert not loaded & {"httpx", "textual"}
+    # A ca_bundle that cannot be loaded is found without creating the client.
+    path = isolated / "xdg_config_home" / "bkwatch" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        'default_profile = "p"\n[profiles.p]\nesb_url = "https://paas.example.com"\napp_code = "a"\n'
+        f'ca_bundle = "{isolated / "missing.pem"}"\n'
+    )
+    path.chmod(0o600)
+    code, errout, loaded = _probe()
+    assert code == 2 and "cannot load ca_bundle" in errout and "Traceback" not in errout
+    assert "httpx" not in loaded
+
+
+async def test_job_list_rows_come_before_the_http_client(sim: Any, isolated: Path) -> None:
+    from bkwatch.client import BkClient
+    from bkwatch.config import Profile
+    from bkwatch.poller import Poller
+    from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
+    from bkwatch.store import WatchEntry, WatchStore
+    from bkwatch.tui.app import BkWatchApp
+    from bkwatch.tui.launch import LazyFetch, new_client
+
+    infos = one_per_system(sim)
+    store = WatchStore(isolated / "data")
+    store.add([WatchEntry(i.target, None, 1.0) for i in infos.values()], "default")
+    gate = asyncio.Event()
+    made: list[BkClient] = []
+
+    async def make() -> BkClient:
+        await gate.wait()
+        profile = Profile(
+            name="t",
+            esb_url=sim.base_url,
+            apigw_tmpl=sim.base_url + "/api/{api_name}",
+            app_code=DEMO_APP_CODE,
+            app_secret=DEMO_APP_SECRET,
+            username=DEMO_USERNAME,
+        )
+        made.append(new_client(profile))
+        return made[-1]
+
+    fetch = LazyFetch(make)
+    app = BkWatchApp(Poller(fetch), store, "default", since_last_time=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        # Every saved task has its row while no client exists yet.
+        assert {line.key for line in app.joblist.lines} == {i.target for i in infos.values()}
+        assert fetch.client is None and not made
+        gate.set()
+        for _ in range(200):
+            if all(w.task is not None for w in app.poller.watches.values()):
+                break
+            await asyncio.sleep(0.025)
+        for key, watch in app.poller.watches.items():
+            assert watch.task is not None and watch.error is None, key
+            row = app.joblist.plain(key)
+            assert "no data" not in row and (watch.task.name or "")[:6] in row
+        assert any(w.task and w.task.name for w in app.poller.watches.values())
+        assert len(made) == 1 and fetch.client is made[0]  # the first round made one client
+    await fetch.aclose()
+    assert fetch.client is None and made[0]._http.is_closed
+
+
+def _pty_run(
+    argv: list[str], markers: set[bytes], timeout: float = 30.0, **env_extra: str
+) -> tuple[bytes, int]:
+    """Run bkwatch in a pseudo-terminal until one of `markers` shows, press q; output, exit code."""
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "48", **env_extra}
+    parent, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bkwatch", *argv], stdin=child, stdout=child, stderr=child, env=env
+    )
+    os.close(child)
+    out = b""
+    deadline = time.monotonic() + timeout
+    quitting = False
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if not quitting and any(m in out for m in markers):
+                os.write(parent, b"q")
+                quitting = True
+            ready, _, _ = select.select([parent], [], [], 0.1)
+            if ready:
+                try:
+                    out += os.read(parent, 65536)
+                except OSError:
+                    break
+        return out, proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(parent)
+
+
+def test_watch_in_a_terminal_warns_then_rows_then_httpx_then_names(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, sim: Any
+) -> None:
+    import re
+
+    connect(monkeypatch, sim.base_url)
+    job = one_per_system(sim)["job"]
+    assert run(capsys, "add", job.target)[0] == 0
+    # The interpreter reports each import on the terminal as it happens (-X importtime).
+    out, code = _pty_run(["--insecure"], {job.name[:6].encode()}, PYTHONPROFILEIMPORTTIME="1")
+    assert code == 0, out[-2000:]
+    warning = out.find(b"verification is OFF")
+    screen = out.find(b"\x1b[?1049h")  # the alternate screen: the TUI taking over
+    row = out.find(job.target.split(":", 1)[1].encode(), screen)  # its row, drawn from the saved list
+    httpx_at = re.search(rb"\|\s*httpx\s", out)
+    assert 0 <= warning < screen < row
+    assert httpx_at is not None and row < httpx_at.start(), "the HTTP client comes after the first frame"
+    assert job.name[:6].encode() in out[httpx_at.start() :]
+
+
+def test_demo_in_a_terminal_shows_fetched_names_and_quits_cleanly() -> None:
+    from bkwatch.sim import SimConfig, Simulator
+
+    # The demo's world (seed 1) has the same task names as this one; names only come from polls.
+    names = {t.name[:6].encode() for t in Simulator(SimConfig(seed=1)).world.tasks()}
+    out, code = _pty_run(["demo"], names)
+    assert code == 0, out[-2000:]
+    assert any(n in out for n in names)
+
+
+_CLIENT_PROBE = """
+import asyncio, sys
+from bkwatch.config import Profile
+from bkwatch.systems import fetch_task
+from bkwatch.targets import parse_target
+from bkwatch.tui.launch import new_client
+
+async def main() -> None:
+    url, app_code, secret, user, target = sys.argv[1:]
+    profile = Profile(esb_url=url, apigw_tmpl=url + "/api/{api_name}", app_code=app_code,
+                      app_secret=secret, username=user)
+    client = new_client(profile)
+    try:
+        task = await fetch_task(client, parse_target(target))
+    finally:
+        await client.aclose()
+    left = [m for m in ("trio", "httpx._main") if m in sys.modules]
+    print(task.name, "httpcore" in sys.modules, left)
+
+asyncio.run(main())
+"""
+
+
+def test_new_client_works_without_the_unused_optional_modules(sim: Any) -> None:
+    import subprocess
+    import sys
+
+    from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
+
+    job = one_per_system(sim)["job"]
+    argv = [sys.executable, "-c", _CLIENT_PROBE, sim.base_url, DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME]
+    done = subprocess.run([*argv, job.target], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    # Fetched over the network with httpcore loaded, and the guard left nothing behind.
+    assert done.stdout.strip() == f"{job.name} True []"

@@ -63,6 +63,7 @@ async def test_gsekit_rows_grouped_by_status_and_error() -> None:
 def test_text_helpers() -> None:
     assert clean("a\x1b[31mb\x1b[0mc\x1b]0;title\x07d\te\nf\x00") == "abcd e f"
     assert badge_str(State.FAILED) == "✖ FAILED" and badge_str(State.FAILED, True) == "x FAILED"
-    assert [duration(x) for x in (None, 5, 125, 4000, 90000)] == ["", "5s", "2m05s", "1h06m", "1d1h"]
+    durations = [duration(x) for x in (None, 5, 47, 125, 4000, 90000)]
+    assert durations == ["", "<10s", "40s", "2m", "1h06m", "1d1h"]
     assert [age(x) for x in (None, 4.9, 130, 7200)] == ["-", "4s", "2m", "2h"]
     assert fit("abcdef", 4) == "abc…" and fit("ab", 4) == "ab  " and fit("发布", 3) == "发…"

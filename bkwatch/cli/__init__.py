@@ -8,19 +8,34 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from bkwatch import __version__
-from bkwatch.cli.common import EXIT_ERROR, EXIT_FAILED, PROG, UsageError, check_server, err, load_cli_profile
-from bkwatch.model import BkError
-from bkwatch.store import StoreError
-from bkwatch.targets import TargetError
+from bkwatch.cli.common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    PROG,
+    UsageError,
+    check_server,
+    err,
+    known_error,
+    load_cli_profile,
+)
 
 _VALUE_OPTS = ("--profile", "--list")
+# The module holding each command's `cmd_<name>`.
+_HANDLERS = {
+    "add": "lists",
+    "ls": "lists",
+    "rm": "lists",
+    "status": "query",
+    "wait": "query",
+    "config": "config_cmd",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,14 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
-    except UsageError as exc:
-        err(f"error: {exc}")
-    except (TargetError, StoreError) as exc:
-        err(f"error: {exc}")
-    except BkError as exc:
-        err(f"error: {exc.message}")
     except Exception as exc:
+        message = known_error(exc)
+        if message is not None:
+            err(f"error: {message}")
+            return EXIT_ERROR
         if debug:
+            import traceback
+
             traceback.print_exc()
         err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
     return EXIT_ERROR
@@ -169,26 +184,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     cmd = args.command
     if cmd is None:
-        run_watch = _tui("run_watch")
-        profile = load_cli_profile(args)  # validates the configuration and shows the TLS warning first
+        # The configuration is validated (and the TLS warning shown) before the TUI is even imported.
+        profile = load_cli_profile(args)
         check_server(profile)
+        run_watch = _tui("run_watch")
         return int(run_watch(args.profile, args.list_name, _tui_options(args)) or 0)
     if cmd == "demo":
         run_demo = _tui("run_demo")
         return int(run_demo({**_tui_options(args), "seed": args.seed, "speed": args.speed}) or 0)
-    from bkwatch.cli.config_cmd import cmd_config
-    from bkwatch.cli.lists import cmd_add, cmd_ls, cmd_rm
-    from bkwatch.cli.query import cmd_status, cmd_wait
-
-    handler = {
-        "add": cmd_add,
-        "ls": cmd_ls,
-        "rm": cmd_rm,
-        "status": cmd_status,
-        "wait": cmd_wait,
-        "config": cmd_config,
-    }[cmd]
-    return handler(args)
+    # Only the command's own module: list editing never imports asyncio and the HTTP side.
+    module = importlib.import_module(f"bkwatch.cli.{_HANDLERS[cmd]}")
+    return int(getattr(module, f"cmd_{cmd}")(args))
 
 
 def _tui(name: str) -> Any:

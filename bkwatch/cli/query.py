@@ -11,7 +11,6 @@ from bkwatch.cli.common import (
     EXIT_ERROR,
     EXIT_FAILED,
     EXIT_OK,
-    TRANSIENT_KINDS,
     check_server,
     clean,
     dumps,
@@ -27,6 +26,9 @@ from bkwatch.targets import Target, TargetError, parse_target
 
 if TYPE_CHECKING:
     from bkwatch.config import Profile
+
+# Errors that a later poll may not see again: `wait` keeps going. Every other kind ends it (exit 2).
+TRANSIENT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.SERVER, ErrorKind.NETWORK, ErrorKind.RATE_LIMITED})
 
 
 async def fetch_many(profile: Profile, targets: list[Target], concurrency: int = 16) -> list[Task | BkError]:

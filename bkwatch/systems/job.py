@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from bkwatch.client import BkClient
@@ -80,29 +81,53 @@ def _run_status(raw: Any) -> tuple[State, str, str]:
     return hit[0], str(code), hit[1]
 
 
+# status -> (state, raw status text, words), so a row costs one lookup and no str().
+_HOST_ROWS: dict[int, tuple[State, str, str]] = {k: (v[0], str(k), v[1]) for k, v in HOST_STATUS.items()}
+_HOST_FIELDS = (
+    "status",
+    "bk_cloud_id",
+    "ip",
+    "bk_host_id",
+    "exit_code",
+    "error_code",
+    "tag",
+    "start_time",
+    "end_time",
+    "total_time",
+)
+# All fields in one C call; rows missing one take the .get() path.
+_row_fields = itemgetter(*_HOST_FIELDS)
+
+
+def _host_status(status: Any) -> tuple[State, str, str]:
+    hit = HOST_STATUS.get(status) if type(status) is int else None
+    if hit is None:
+        status_i = to_int(status)
+        hit = HOST_STATUS.get(status_i) if status_i is not None else None
+        if hit is None:
+            hit = (S.UNKNOWN, f"status {status}")
+    return hit[0], str(status), hit[1]
+
+
 def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
     out: dict[str, Host] = {}
-    host_status = HOST_STATUS
+    rows_table = _HOST_ROWS
+    fields = _row_fields
     error_codes = ERROR_CODES
-    unknown = S.UNKNOWN
     for row in rows:
         if type(row) is not dict:
             raise bad(where, "a host result is not an object")
-        get = row.get
-        status = get("status")
-        hit = host_status.get(status) if type(status) is int else None
+        try:
+            status, cloud, ip, host_id, exit_code, err, tag, start, end, total = fields(row)
+        except KeyError:
+            status, cloud, ip, host_id, exit_code, err, tag, start, end, total = map(row.get, _HOST_FIELDS)
+        hit = rows_table.get(status) if type(status) is int else None
         if hit is None:
-            status_i = to_int(status)
-            hit = host_status.get(status_i) if status_i is not None else None
-            if hit is None:
-                hit = (unknown, f"status {status}")
-        cloud = get("bk_cloud_id")
+            hit = _host_status(status)
         if type(cloud) is not int:
             cloud = to_int(cloud, 0)
-        ip = get("ip") or get("ipv6") or ""
         if not ip:
-            ip = f"host-{get('bk_host_id')}"
-        err = get("error_code")
+            ip = row.get("ipv6") or f"host-{host_id}"
         if not err:
             err_code = None
             err_text = ""
@@ -111,23 +136,19 @@ def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
             err_text = error_codes.get(err, "") if type(err) is int else ""
             if not err_text:
                 err_text = f"GSE error {err}"
-        start = get("start_time")
-        end = get("end_time")
-        total = get("total_time")
-        exit_code = get("exit_code")
         key = f"{cloud}:{ip}"
         out[key] = Host(
             key,
             ip,
             cloud,
             hit[0],
-            str(status),
             hit[1],
-            get("bk_host_id"),
+            hit[2],
+            host_id,
             exit_code if type(exit_code) is int else to_int(exit_code),
             err_code,
             err_text,
-            clean_text(tag, 200) if (tag := get("tag")) and type(tag) is str else "",
+            clean_text(tag, 200) if tag and type(tag) is str else "",
             "",
             start / 1000.0 if type(start) is int else ms_to_s(start),
             end / 1000.0 if type(end) is int else ms_to_s(end),

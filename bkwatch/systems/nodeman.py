@@ -7,11 +7,21 @@ to v1 once and remembers it (`client.nodeman_api`), so later polls go straight t
 from __future__ import annotations
 
 import asyncio
+from operator import itemgetter
 from typing import Any
 
 from bkwatch.client import ApiNotFound, BkClient
 from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
-from bkwatch.systems.common import bad, html_to_text, need, need_list, parse_time, to_float, to_int
+from bkwatch.systems.common import (
+    _parse_time_str,
+    bad,
+    html_to_text,
+    need,
+    need_list,
+    parse_time,
+    to_float,
+    to_int,
+)
 from bkwatch.targets import Target
 
 PAGE_SIZE = 500
@@ -52,46 +62,75 @@ HOST_WORDS = {
 }
 
 
+_V2_FIELDS = (
+    "status",
+    "bk_cloud_id",
+    "ip",
+    "bk_host_id",
+    "status_display",
+    "step",
+    "cost_time",
+    "start_time",
+    "end_time",
+)
+# All fields in one C call; rows missing one take the .get() path.
+_v2_fields = itemgetter(*_V2_FIELDS)
+# Display texts repeat across hosts and polls ("执行成功", a step name): made plain once each.
+_PLAIN: dict[str, str] = {}
+_PLAIN_MAX = 4096
+
+
+def _plain(text: str) -> str:
+    out = _PLAIN.get(text)
+    if out is None:
+        out = html_to_text(text)
+        if len(_PLAIN) >= _PLAIN_MAX:
+            _PLAIN.clear()
+        _PLAIN[text] = out
+    return out
+
+
 def _v2_hosts(rows: list[Any], out: dict[str, Host], where: str) -> None:
     host_status = HOST_STATUS
     words = HOST_WORDS
+    plain = _PLAIN
+    fields = _v2_fields
     unknown = S.UNKNOWN
     failed_like = (S.FAILED, S.STOPPED)
     for row in rows:
         if type(row) is not dict:
             raise bad(where, "a host row is not an object")
-        get = row.get
-        status = get("status")
-        if get("filter_host") is True and not status:
+        try:
+            status, cloud, ip, host_id, display, step, cost, start, end = fields(row)
+        except KeyError:
+            status, cloud, ip, host_id, display, step, cost, start, end = map(row.get, _V2_FIELDS)
+        if not status and row.get("filter_host") is True:
             status = "FILTERED"
         state = host_status.get(status, unknown) if type(status) is str else unknown
-        cloud = get("bk_cloud_id")
         if type(cloud) is not int:
             cloud = to_int(cloud, 0)
-        ip = get("ip") or get("inner_ip") or get("inner_ipv6") or ""
         if not ip:
-            ip = f"host-{get('bk_host_id') or get('instance_id')}"
-        display = get("status_display")
-        display = html_to_text(display) if type(display) is str else ""
-        step = get("step")
-        step = html_to_text(step) if type(step) is str and step else ""
-        cost = get("cost_time")
+            ip = row.get("inner_ip") or row.get("inner_ipv6") or ""
+            if not ip:
+                ip = f"host-{host_id or row.get('instance_id')}"
+        display = (plain.get(display) or _plain(display)) if type(display) is str else ""
+        step = (plain.get(step) or _plain(step)) if type(step) is str and step else ""
         key = f"{cloud}:{ip}"
         out[key] = Host(
             key,
             ip,
             cloud,
             state,
-            str(status),
+            status if type(status) is str else str(status),
             display or words.get(status, str(status)),
-            get("bk_host_id"),
+            host_id,
             None,
             None,
             (display or step) if state in failed_like else "",
             "",
             step,
-            parse_time(get("start_time")),
-            parse_time(get("end_time")),
+            _parse_time_str(start) if type(start) is str else parse_time(start),
+            _parse_time_str(end) if type(end) is str else parse_time(end),
             cost if type(cost) is float else to_float(cost),
         )
 
@@ -201,7 +240,12 @@ async def _fetch_v2(client: BkClient, target: Target) -> Task:
     first = await page(1)
     total = to_int(need(first, "total", "NodeMan api/job/details"), 0) or 0
     rows = first.get("list") if isinstance(first.get("list"), list) else []
-    real = sum(1 for r in rows if not (isinstance(r, dict) and r.get("filter_host")))
+    # Filtered hosts are listed but not counted in `total`; only count them when it matters.
+    real = (
+        len(rows)
+        if len(rows) < total
+        else sum(1 for r in rows if not (isinstance(r, dict) and r.get("filter_host")))
+    )
     last = min(MAX_PAGES, -(-total // PAGE_SIZE)) if real < total else 1
     rest = await asyncio.gather(*(page(n) for n in range(2, last + 1))) if last > 1 else []
     return parse(first, target, pages=list(rest))

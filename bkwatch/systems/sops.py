@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from bkwatch.client import BkClient
 from bkwatch.model import Node, State, System, Task
-from bkwatch.systems.common import bad, parse_time, readable, to_bool, to_float, to_int
+from bkwatch.systems.common import _parse_time_str, bad, parse_time, readable, to_bool, to_float, to_int
 from bkwatch.targets import Target
 
 API = "get_task_status"
@@ -61,46 +62,68 @@ def readable_name(name: Any, node_id: str) -> str:
     return readable(name, 200)
 
 
+_NODE_FIELDS = (
+    "id",
+    "state",
+    "start_time",
+    "finish_time",
+    "elapsed_time",
+    "retry",
+    "loop",
+    "skip",
+    "children",
+)
+# All fields in one C call; nodes missing one (engine-v1 trees) take the .get() path. `name` is
+# not among them: BKFlow trees never carry it.
+_node_fields = itemgetter(*_NODE_FIELDS)
+
+
 def _node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node:
     if depth > 64:
         raise bad(where, "node tree nested too deeply")
-    get = raw.get
-    node_id = get("id")
+    try:
+        node_id, raw_state, start, end, elapsed, retry, loop, skip, children_raw = _node_fields(raw)
+    except KeyError:
+        node_id, raw_state, start, end, elapsed, retry, loop, skip, children_raw = map(raw.get, _NODE_FIELDS)
     node_id = str(node_id) if node_id not in (None, "") else fallback_id
-    raw_state = get("state")
-    state = pipeline_state(raw_state)
-    start = parse_time(get("start_time"))
-    end = parse_time(get("finish_time"))
+    if type(raw_state) is str:
+        state = PIPELINE_STATES.get(raw_state, S.UNKNOWN)
+        state_text = raw_state
+    else:
+        state = S.UNKNOWN
+        state_text = str(raw_state) if raw_state is not None else ""
+    start = _parse_time_str(start) if type(start) is str else parse_time(start)
+    end = _parse_time_str(end) if type(end) is str else parse_time(end)
     if end is None and raw_state in TERMINAL_STATES:
         # Engine-v1 trees: the last state change is the best end time there is.
-        end = parse_time(get("state_refresh_at"))
-    elapsed = to_float(get("elapsed_time"))
-    children_raw = get("children") or {}
+        end = parse_time(raw.get("state_refresh_at"))
     children: list[Node] = []
-    if isinstance(children_raw, dict):
-        for cid, child in children_raw.items():
-            if not isinstance(child, dict):
-                raise bad(where, f"node {cid} is not an object")
-            children.append(_node(child, str(cid), where, depth + 1))
-    elif isinstance(children_raw, list):
-        for i, child in enumerate(children_raw):
-            if not isinstance(child, dict):
-                raise bad(where, "a child node is not an object")
-            children.append(_node(child, f"{node_id}.{i}", where, depth + 1))
-    else:
-        raise bad(where, f"node {node_id}: 'children' should be an object")
+    if children_raw:
+        if isinstance(children_raw, dict):
+            for cid, child in children_raw.items():
+                if not isinstance(child, dict):
+                    raise bad(where, f"node {cid} is not an object")
+                children.append(_node(child, str(cid), where, depth + 1))
+        elif isinstance(children_raw, list):
+            for i, child in enumerate(children_raw):
+                if not isinstance(child, dict):
+                    raise bad(where, "a child node is not an object")
+                children.append(_node(child, f"{node_id}.{i}", where, depth + 1))
+        else:
+            raise bad(where, f"node {node_id}: 'children' should be an object")
     return Node(
-        id=node_id,
-        name=readable_name(get("name"), node_id),
-        state=state,
-        raw_state=str(raw_state) if raw_state is not None else "",
-        start=start,
-        end=end,
-        elapsed=elapsed,
-        retry=retry if type(retry := get("retry")) is int else (to_int(retry, 0) or 0),
-        loop=loop if type(loop := get("loop")) is int else (to_int(loop, 1) or 1),
-        skip=skip if type(skip := get("skip")) is bool else to_bool(skip),
-        children=children,
+        node_id,
+        readable_name(raw.get("name"), node_id),
+        state,
+        state_text,
+        start,
+        end,
+        float(elapsed) if type(elapsed) is int else to_float(elapsed),
+        retry if type(retry) is int else (to_int(retry, 0) or 0),
+        loop if type(loop) is int else (to_int(loop, 1) or 1),
+        skip if type(skip) is bool else to_bool(skip),
+        "",
+        children,
     )
 
 

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from bkwatch.model import State, Transition
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from bkwatch.store import WatchStore
 
 HIGHLIGHT_SECONDS = 5.0
+SAVE_SEEN_EVERY = 30.0  # seconds between writes of the last-seen states (and on exit)
 ALERT = {
     State.FAILED: "error",
     State.WAITING: "warning",
@@ -104,6 +106,9 @@ class BkWatchApp(App[None]):
         self.last_seen: dict[str, dict] = {}
         self._since_pending: set[str] = set()
         self._since_lines: list[str] = []
+        self._seen_dirty = False
+        self._seen_saved_at: float | None = None  # monotonic
+        self._seen_timer: Timer | None = None
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -149,6 +154,7 @@ class BkWatchApp(App[None]):
                 self.log_view.note_lines([f"skipped {entry.target}: {exc}"])
         if self.since_last_time:
             self._since_pending = set(self.poller.watches) & set(self.last_seen)
+        self.detail.progress_of = self.joblist.progress
         self.joblist.sync(self.poller.watches, self.clock())
         key = self.selected if self.selected in self.poller.watches else self.joblist.cursor_key
         if key is not None:
@@ -180,6 +186,7 @@ class BkWatchApp(App[None]):
         self.highlights = {k: at for k, at in self.highlights.items() if now - at < HIGHLIGHT_SECONDS}
         for t in changes:
             self.highlights[(t.target, t.key)] = now
+        self.joblist.advance(update.key, watch.task, update.transitions)
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
         if update.key == self.selected:
@@ -216,7 +223,29 @@ class BkWatchApp(App[None]):
         changed = before is None or before.get("state") != str(state)
         self.last_seen[key] = {"state": str(state), "name": name, "at": now}
         if save or changed:
+            self._seen_dirty = True
+            self._save_seen_soon()
+
+    def _save_seen_soon(self) -> None:
+        """Write at most every SAVE_EVERY seconds (an fsync per poll is costly); the last
+        changes are written by a timer, and on exit at the latest."""
+        if self._seen_timer is not None:
+            return
+        since = None if self._seen_saved_at is None else time.monotonic() - self._seen_saved_at
+        if since is None or since >= SAVE_SEEN_EVERY:
             self._save_seen()
+        else:
+            self._seen_timer = self.set_timer(SAVE_SEEN_EVERY - since, self._flush_seen)
+
+    def _flush_seen(self) -> None:
+        self._seen_timer = None
+        if self._seen_dirty:
+            self._save_seen()
+
+    def on_unmount(self) -> None:
+        if self._seen_timer is not None:
+            self._seen_timer.stop()
+        self._flush_seen()
 
     def _show_since(self) -> None:
         lines = self._since_lines
@@ -226,6 +255,8 @@ class BkWatchApp(App[None]):
         self.notify(body, title=head, timeout=15, markup=False)
 
     def _save_seen(self) -> None:
+        self._seen_dirty = False
+        self._seen_saved_at = time.monotonic()
         try:
             self.store.save_last_seen(self.list_name, self.last_seen)
         except (OSError, StoreError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from bkwatch.poller import Watch
 
 
-def title_text(watch: Watch, now: float, ascii_only: bool) -> Text:
+def title_text(watch: Watch, now: float, ascii_only: bool, progress: tuple[int, int] | None = None) -> Text:
     task = watch.task
     out = Text(end="", no_wrap=True)
     if task is None:
@@ -33,7 +34,7 @@ def title_text(watch: Watch, now: float, ascii_only: bool) -> Text:
         out.append(clean(watch.label or task.name or watch.key), style="bold")
         if task.detail and task.detail != task.name:
             out.append(f"  {clean(task.detail)}", style="dim")
-        done, total = task.progress()
+        done, total = progress or task.progress()
         out.append(f"  {done}/{total} done")
         if task.elapsed is not None:
             out.append(f"  {duration(task.elapsed)}")
@@ -72,6 +73,8 @@ class DetailPane(Vertical):
         self.gk_counts = TextBar(id="gk-counts")
         self.key: str | None = None
         self.shown: Task | None = None
+        # The job list's counter: it derives a new snapshot's progress from the last one.
+        self.progress_of: Callable[[Watch], tuple[int, int]] | None = None
         self._retired: list[Task | None] = []
 
     def compose(self) -> ComposeResult:
@@ -97,7 +100,8 @@ class DetailPane(Vertical):
         if watch.key != self.key:
             self.info.show(Text(""))
         self.key = watch.key
-        self.title_bar.show(title_text(watch, now, self.ascii_only))
+        progress = self.progress_of(watch) if self.progress_of is not None and watch.task else None
+        self.title_bar.show(title_text(watch, now, self.ascii_only, progress))
         task = watch.task
         self._retired.append(self.shown)  # freed after the frame (see JobPane.show)
         self.call_after_refresh(self._retired.clear)

@@ -87,14 +87,20 @@ def badge(state: State, ascii_only: bool = False, width: int = BADGE_WIDTH) -> T
 
 
 def duration(seconds: float | None) -> str:
-    """Coarse duration: 45s, 12m, 3h05m, 2d4h; empty when unknown."""
+    """Coarse duration: <10s, 40s, 12m, 3h05m, 2d4h; empty when unknown.
+
+    Steps of 10 s under a minute, then whole minutes: a running task's or node's text changes
+    at most every 10 s, so its line is not repainted (and re-sent over SSH) on every poll.
+    """
     if seconds is None or seconds < 0:
         return ""
     s = int(seconds)
+    if s < 10:
+        return "<10s"
     if s < 60:
-        return f"{s}s"
+        return f"{s - s % 10}s"
     if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
+        return f"{s // 60}m"
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     return f"{s // 86400}d{(s % 86400) // 3600}h"

@@ -2,13 +2,18 @@
 
 Used for JOB step hosts, NodeMan hosts and GSEKit job tasks. A poll is applied by comparing
 each item with the previous one: unchanged items keep their `Line` (and cached strip), changed
-ones that stay in their group are repainted in place, and only a change of group membership or
-of the filter re-flattens the list (still without re-rendering the unchanged rows).
+ones that stay in their group are repainted in place, and an item that changes group is moved
+between the groups' sorted member lists; only the blocks of lines of the groups involved are
+rebuilt, the rest of the list is copied by slice. A change of filter re-flattens the list.
 """
 
 from __future__ import annotations
 
+import gc
+from bisect import bisect_left, insort
 from collections.abc import Hashable, Mapping
+from itertools import compress
+from operator import ne
 from typing import Any, Protocol
 
 from rich.text import Text
@@ -41,15 +46,17 @@ class GroupedView(LineView):
     def __init__(self, kind: Kind, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(self._draw, row_width=0, id=id, classes=classes)
         self.kind = kind
+        self.overscroll = True  # hosts changing group above the cursor never move its line
         self.scope: str | None = None
         self.items: dict[str, Any] = {}
         self._sigs: dict[str, tuple[Any, ...]] = {}
         self._gkey: dict[str, Hashable] = {}
         self._pos: dict[str, int] = {}  # server order
         self._sig_list: list[tuple[Any, ...]] = []
+        self._key_list: list[str] = []  # server order
         self._gorder: dict[Hashable, tuple[Any, ...]] = {}
-        self._members: dict[Hashable, dict[str, None]] = {}  # insertion-ordered sets
-        self._unsorted: set[Hashable] = set()
+        self._members: dict[Hashable, list[str]] = {}  # keys of each group, in server order
+        self._layout: list[tuple[Hashable, int]] = []  # (group, lines it shows), top to bottom
         self._hkeys: dict[Hashable, str] = {}
         self._row_line: dict[str, Line] = {}
         self.open_groups: dict[str, set[Hashable]] = {}  # scope -> expanded groups
@@ -70,63 +77,134 @@ class GroupedView(LineView):
             self._rebuild(scope, items)
             return
         kind, sigs, pos = self.kind, self._sigs, self._pos
-        # Signatures come from C-level attribute getters, compared in one comprehension.
-        new_sigs = list(map(kind.sig, items.values()))
-        diff = [k for k, a, b in zip(items, self._sig_list, new_sigs, strict=True) if a != b]
-        self._sig_list = new_sigs
+        # Signatures come from C-level attribute getters and are compared in C as well. The
+        # collector is held off meanwhile: 10,000 fresh tuples would trigger collections over
+        # the whole heap, yet replacing the old list frees as many as were made (no cycles).
+        collect = gc.isenabled()
+        gc.disable()
+        try:
+            new_sigs = list(map(kind.sig, items.values()))
+            diff = list(compress(self._key_list, map(ne, self._sig_list, new_sigs)))
+            self._sig_list = new_sigs
+            del new_sigs
+        finally:
+            if collect:
+                gc.enable()
         for k in diff:
-            sigs[k] = new_sigs[pos[k]]
+            sigs[k] = self._sig_list[pos[k]]
         self.items = items  # snapshots are replaced by the poller, never mutated
         if not diff:
             return
-        moved = False
+        touched: set[Hashable] = set()  # groups whose membership changed
+        gone: list[str] = []
+        in_place: list[str] = []
         for key in diff:
             self._row_line[key] = Line(key, sigs[key], data=key)
             g = kind.group(items[key])
-            if self._gkey[key] != g:
+            old_g = self._gkey[key]
+            if old_g != g:
                 self._move(key, g)
-                moved = True
-        if moved or self.filter_text:
-            self._flatten()  # headers only for closed groups, so this stays small
+                touched.update((old_g, g))
+                gone.append(key)
+            else:
+                in_place.append(key)
+        if self.filter_text:
+            self._flatten()
             return
-        # In place: changed rows plus the headers of their groups (the sample may change).
-        touched = {self._gkey[k] for k in diff}
-        self.update_lines([self._row_line[k] for k in diff])
-        self.update_lines([self._header_line(g) for g in touched])
+        # Rows that stayed in their group first, while the index is still valid.
+        self.update_lines([self._row_line[k] for k in in_place])
+        if touched:
+            self._splice(touched, gone)
+        headers = {self._gkey[k] for k in in_place} - touched  # a header shows a sample
+        self.update_lines([self._header_line(g) for g in headers if g in self._members])
 
     def _move(self, key: str, g: Hashable) -> None:
-        """Move one item to another group in O(1); the group is put back in server order
-        only when someone reads it (a collapsed 10,000-host group never needs to be)."""
+        """Move one item to another group, keeping both in server order (bisect)."""
+        pos = self._pos
+        by_pos = pos.__getitem__
         old_g = self._gkey[key]
         members = self._members[old_g]
-        del members[key]
+        del members[bisect_left(members, pos[key], key=by_pos)]
         if not members:
             del self._members[old_g]
             del self._gorder[old_g]
-            self._unsorted.discard(old_g)
-        self._members.setdefault(g, {})[key] = None
-        self._unsorted.add(g)
-        if g not in self._gorder:
+        target = self._members.get(g)
+        if target is None:
+            target = self._members[g] = []
             self._gorder[g] = self.kind.order(g)
+        insort(target, key, key=by_pos)
         self._gkey[key] = g
 
     def members(self, g: Hashable) -> list[str]:
         """Keys of group `g` in server order."""
-        keys = self._members.get(g)
-        if keys is None:
-            return []
-        if g in self._unsorted:
-            self._unsorted.discard(g)
-            keys = self._members[g] = dict.fromkeys(sorted(keys, key=self._pos.__getitem__))
-        return list(keys)
+        return list(self._members.get(g, ()))
 
     def _first(self, g: Hashable) -> str | None:
-        return next(iter(self._members.get(g, ())), None)
+        keys = self._members.get(g)
+        return keys[0] if keys else None
+
+    def _ordered(self) -> list[Hashable]:
+        return sorted(self._members, key=self._gorder.__getitem__)
+
+    def _shown(self, g: Hashable) -> bool:
+        if not self.failures_only:
+            return True
+        first = self._first(g)
+        return first is not None and self.kind.bad(self.items[first])
+
+    def _block(self, g: Hashable) -> list[Line]:
+        """The lines of group `g` when no filter is set: its header, then its rows if open."""
+        if not self._shown(g):
+            return []
+        head = [self._header_line(g)]
+        if not self._is_open(g):
+            return head
+        return head + list(map(self._row_line.__getitem__, self._members[g]))
+
+    def _splice(self, touched: set[Hashable], gone: list[str]) -> None:
+        """Rebuild the blocks of the `touched` groups; other blocks are copied by slice."""
+        old_layout = self._layout
+        if not self._members or not old_layout or old_layout[0][0] is None:
+            self._flatten()  # to or from the "nothing to show" line
+            return
+        old_at: dict[Hashable, tuple[int, int]] = {}
+        p = 0
+        for g, n in old_layout:
+            old_at[g] = (p, n)
+            p += n
+        old_lines, old_keys = self.lines, self._keys
+        lines: list[Line] = []
+        keys: list[str] = []
+        layout: list[tuple[Hashable, int]] = []
+        start = -1
+        for j, g in enumerate(self._ordered()):
+            if g in touched or g not in old_at:
+                block = self._block(g)
+                lines += block
+                keys += [line.key for line in block[:1]]
+                if len(block) > 1:
+                    keys += self._members[g]
+                n = len(block)
+            else:
+                at, n = old_at[g]
+                lines += old_lines[at : at + n]
+                keys += old_keys[at : at + n]
+            if start < 0 and (j >= len(old_layout) or old_layout[j] != (g, n) or g in touched):
+                start = len(lines) - n
+            layout.append((g, n))
+        if start < 0:
+            start = len(lines) if len(layout) == len(old_layout) else 0
+        self._layout = layout
+        gone_keys = gone + [self._hkeys[g] for g in touched if g in self._hkeys]
+        self.splice(lines, keys, start, gone_keys)
+        if self.cursor_key is None and lines:
+            self.move_to(lines[0].key, scroll=False)
 
     def _rebuild(self, scope: str, items: Mapping[str, Any]) -> None:
         self.scope = scope
         self.items = items
-        self._pos = {k: i for i, k in enumerate(items)}
+        self._key_list = list(items)
+        self._pos = dict(zip(self._key_list, range(len(items)), strict=True))
         self._sig_list = list(map(self.kind.sig, items.values()))
         self._sigs = dict(zip(items, self._sig_list, strict=True))
         self._row_line = {k: Line(k, s, data=k) for k, s in self._sigs.items()}
@@ -137,15 +215,14 @@ class GroupedView(LineView):
         kind = self.kind
         self._gkey.clear()
         self._gorder.clear()
-        members: dict[Hashable, dict[str, None]] = {}
+        members: dict[Hashable, list[str]] = {}
         group = kind.group
         for key, item in self.items.items():
             g = group(item)
             self._gkey[key] = g
-            members.setdefault(g, {})[key] = None
+            members.setdefault(g, []).append(key)
         self._gorder.update((g, kind.order(g)) for g in members)
         self._members = members
-        self._unsorted.clear()
 
     def _is_open(self, g: Hashable) -> bool:
         scope = self.scope or ""
@@ -161,7 +238,7 @@ class GroupedView(LineView):
         return first is not None and self.kind.bad(self.items[first])
 
     def _visible(self, g: Hashable) -> list[str]:
-        keys = self.members(g)
+        keys = self._members.get(g, [])
         if not self.filter_text:
             return keys
         needle = self.filter_text.lower()
@@ -181,21 +258,24 @@ class GroupedView(LineView):
 
     def _flatten(self) -> None:
         lines: list[Line] = []
-        for g in sorted(self._members, key=lambda g: self._gorder[g]):
-            first = self._first(g)
-            if self.failures_only and (first is None or not self.kind.bad(self.items[first])):
+        layout: list[tuple[Hashable, int]] = []
+        for g in self._ordered():
+            if not self._shown(g):
                 continue
             open_ = self._is_open(g)
-            # Only open or filtered groups are read in order: a closed group stays one header.
+            # Only open or filtered groups are read: a closed group stays one header.
             visible = self._visible(g) if open_ or self.filter_text else None
             if self.filter_text and not visible:
                 continue
+            n = len(lines)
             lines.append(self._header_line(g))
             if open_ and visible:
-                row_line = self._row_line
-                lines.extend(row_line[k] for k in visible)
+                lines.extend(map(self._row_line.__getitem__, visible))
+            layout.append((g, len(lines) - n))
         if not lines:
             lines.append(Line(EMPTY, self.empty_text, header=True, data=None))
+            layout.append((None, 1))
+        self._layout = layout
         self.set_lines(lines)
         if self.cursor_key is None and lines:
             self.move_to(lines[0].key, scroll=False)
@@ -235,10 +315,10 @@ class GroupedView(LineView):
     def bad_keys(self) -> list[str]:
         """Failing items in display order (group order, then server order)."""
         out: list[str] = []
-        for g in sorted(self._members, key=lambda g: self._gorder[g]):
+        for g in self._ordered():
             first = self._first(g)
             if first is not None and self.kind.bad(self.items[first]):
-                out.extend(self.members(g))
+                out.extend(self._members[g])
         return out
 
     def copy_ids(self, *, group: Hashable | None, with_cloud: bool) -> list[str]:

@@ -55,6 +55,8 @@ class HostKind:
         self.nodeman = nodeman
         # Group keys are built in C: a poll regroups only the hosts that changed, but fast.
         self.group = attrgetter(*_NODEMAN_GROUP) if nodeman else attrgetter(*_JOB_GROUP)
+        # Only the fields a row of this kind shows (NodeMan hosts have no exit code or tag).
+        self.sig = self._nodeman_sig if nodeman else self._job_sig
 
     @staticmethod
     def order(g: Hashable) -> tuple[Any, ...]:
@@ -63,9 +65,8 @@ class HostKind:
 
     # `end` stands in for the elapsed time: it is fixed once a host is done, while a running
     # host's elapsed grows every poll and would repaint every row. attrgetter runs in C.
-    sig = staticmethod(
-        attrgetter("state", "status_text", "exit_code", "error_code", "error_text", "tag", "step", "end")
-    )
+    _job_sig = attrgetter("state", "status_text", "exit_code", "error_code", "error_text", "tag", "end")
+    _nodeman_sig = attrgetter("state", "status_text", "error_code", "error_text", "step", "end")
 
     def bad(self, h: Host) -> bool:
         return h.state.is_bad

@@ -1,20 +1,97 @@
-"""Start the monitor: on a saved watch list with a real profile, or on the built-in simulator."""
+"""Start the monitor: on a saved watch list with a real profile, or on the built-in simulator.
+
+The job list is drawn from the saved list before any HTTP client exists: the client (and with
+it httpx and the adapters) is created by the poller's first fetch, which comes after the first
+frame. The demo's simulator starts listening in its own thread while the app is being built.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Mapping
-from typing import Any
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from bkwatch.model import BkError, System
-from bkwatch.poller import Poller
+from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.store import StoreError, WatchEntry, WatchStore
 from bkwatch.tui.app import BkWatchApp
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from bkwatch.client import BkClient
+    from bkwatch.config import Profile
+    from bkwatch.model import Task
+    from bkwatch.sim import Served
+    from bkwatch.targets import Target
 
 # Raw states that mean "look at me" in the simulator's task list (JOB 4 = failed).
 _BAD_RAW = {"4", "FAILED", "PART_FAILED", "failed"}
 _DEMO_PER_SYSTEM = 3
+# Optional modules httpx/httpcore import when installed but bkwatch never uses (the httpx command
+# line, the trio event loop): together ~100 ms of start-up.
+_UNUSED_MODULES = ("httpx._main", "trio")
+
+
+@contextlib.contextmanager
+def _hidden(names: tuple[str, ...]) -> Iterator[None]:
+    """Make `import name` fail for the duration (a None entry in sys.modules), then restore."""
+    added = [n for n in names if n not in sys.modules]
+    for n in added:
+        sys.modules[n] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for n in added:
+            if n in sys.modules and sys.modules[n] is None:
+                del sys.modules[n]
+
+
+def new_client(profile: Profile) -> BkClient:
+    """A BkClient, importing httpx without the optional parts bkwatch does not use."""
+    with _hidden(_UNUSED_MODULES):
+        from bkwatch.client import BkClient
+
+        client = BkClient(profile)
+        import httpcore  # noqa: F401  (httpx imports it on first use; keep that inside the guard)
+    return client
+
+
+class LazyFetch:
+    """The poller's fetch callable; the HTTP client is made by the first call and reused."""
+
+    def __init__(self, make_client: Callable[[], Awaitable[BkClient]]) -> None:
+        self._make = make_client
+        self._lock = asyncio.Lock()
+        self.client: BkClient | None = None
+
+    async def __call__(self, target: Target) -> Task:
+        client = self.client if self.client is not None else await self._open()
+        from bkwatch.systems import fetch_task
+
+        return await fetch_task(client, target)
+
+    async def _open(self) -> BkClient:
+        async with self._lock:  # every first-round poll arrives at once: make one client
+            if self.client is None:
+                self.client = await self._make()
+            return self.client
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            client, self.client = self.client, None
+        if client is not None:
+            await client.aclose()
+
+
+async def first_frame(app: BkWatchApp) -> None:
+    """Return once the screen has been painted. Without this wait the first poll (which starts
+    in the app's on_mount) would import httpx ahead of Textual's first paint."""
+    painted = asyncio.Event()
+    app.call_after_refresh(painted.set)
+    await painted.wait()
 
 
 def _app_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,21 +102,35 @@ def _app_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _run(app: BkWatchApp, client: Any, options: Mapping[str, Any]) -> None:
+async def _run(app: BkWatchApp, fetch: LazyFetch, options: Mapping[str, Any]) -> None:
     try:
         await app.run_async(mouse=not options.get("no_mouse"))
     finally:
-        await client.aclose()
+        await fetch.aclose()
+
+
+def check_ca_bundle(profile: Profile) -> None:
+    """The ca_bundle error BkClient would raise, found now, before the screen takes over."""
+    if not (profile.verify and profile.ca_bundle):
+        return
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=profile.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise BkError(ErrorKind.CONFIG, f"cannot load ca_bundle {profile.ca_bundle}: {exc}") from None
 
 
 def run_watch(profile_name: str | None, list_name: str, options: dict[str, Any]) -> int:
     """Watch a saved list with the real configuration. Returns an exit status."""
-    from bkwatch.client import BkClient
     from bkwatch.config import data_dir, load_profile
-    from bkwatch.systems import fetch_task
+    from bkwatch.poller import Poller
 
     try:
         profile = load_profile(profile_name)
+        if options.get("insecure"):
+            profile.verify = False
+        check_ca_bundle(profile)
     except BkError as exc:
         print(f"bkwatch: {exc.message}", file=sys.stderr)
         return 2
@@ -49,10 +140,14 @@ def run_watch(profile_name: str | None, list_name: str, options: dict[str, Any])
     except StoreError as exc:
         print(f"bkwatch: {exc}", file=sys.stderr)
         return 2
-    client = BkClient(profile)
-    poller = Poller(lambda t: fetch_task(client, t))
-    app = BkWatchApp(poller, store, list_name, **_app_kwargs(options))
-    asyncio.run(_run(app, client, options))
+
+    async def make() -> BkClient:
+        await first_frame(app)
+        return new_client(profile)
+
+    fetch = LazyFetch(make)
+    app = BkWatchApp(Poller(fetch), store, list_name, **_app_kwargs(options))
+    asyncio.run(_run(app, fetch, options))
     return 0
 
 
@@ -70,22 +165,66 @@ def demo_entries(tasks: list[Any]) -> tuple[list[WatchEntry], str | None]:
     return picked, first_bad_job
 
 
+class Serving:
+    """A server context (the simulator's `serve()`) entered on its own thread, so the app is
+    built while it starts; `served()` waits until it listens, `close()` stops it."""
+
+    def __init__(self, cm: AbstractContextManager[Served]) -> None:
+        self._cm = cm
+        self._ready = threading.Event()
+        self._served: Served | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._enter, name="bkwatch-sim-start", daemon=True)
+        self._thread.start()
+
+    def _enter(self) -> None:
+        try:
+            self._served = self._cm.__enter__()
+        except BaseException as exc:  # handed to whoever waits for the server
+            self._error = exc
+        finally:
+            self._ready.set()
+
+    def served(self, timeout: float = 30.0) -> Served:
+        if not self._ready.wait(timeout):
+            raise OSError("the simulator did not start listening")
+        if self._error is not None:
+            raise self._error
+        assert self._served is not None
+        return self._served
+
+    def close(self) -> None:
+        self._thread.join()  # serve() gives up by itself after a few seconds
+        if self._served is not None:
+            self._served = None
+            self._cm.__exit__(None, None, None)
+
+
+def demo_profile(base_url: str) -> Profile:
+    from bkwatch.config import Profile
+    from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, DEMO_USERNAME
+
+    return Profile(
+        name="demo",
+        esb_url=base_url,
+        apigw_tmpl=base_url + "/api/{api_name}",
+        app_code=DEMO_APP_CODE,
+        app_secret=DEMO_APP_SECRET,
+        username=DEMO_USERNAME,
+        token=DEMO_TOKEN,
+        # Gateway for JOB/SOPS/BKFlow, ESB for NodeMan/GSEKit: both transports in one demo.
+        gateways={s: g for s, g in Profile().gateways.items() if s is not System.NODEMAN},
+    )
+
+
 def run_demo(options: dict[str, Any]) -> int:
     """Run against the built-in simulator on loopback; a failing JOB task is shown first."""
     import tempfile
     from pathlib import Path
 
-    from bkwatch.client import BkClient
-    from bkwatch.config import Profile, data_dir
-    from bkwatch.sim import (
-        DEMO_APP_CODE,
-        DEMO_APP_SECRET,
-        DEMO_TOKEN,
-        DEMO_USERNAME,
-        SimConfig,
-        Simulator,
-    )
-    from bkwatch.systems import fetch_task
+    from bkwatch.config import data_dir
+    from bkwatch.poller import Poller
+    from bkwatch.sim import SimConfig, Simulator
 
     # An older GSEKit (every job_tasks row without ids) so the demo shows per-task reasons and
     # solutions; against a current GSEKit the pane shows its status counts instead.
@@ -96,24 +235,14 @@ def run_demo(options: dict[str, Any]) -> int:
             gsekit_rows_without_ids=True,
         )
     )
+    serving = Serving(sim.serve())
     try:
-        store = WatchStore(data_dir())
-        store.load("demo")
-    except (OSError, StoreError):
-        # A read-only home must not stop the demo: keep its list in a throwaway directory.
-        store = WatchStore(Path(tempfile.mkdtemp(prefix="bkwatch-demo-")))
-    with sim.serve() as server:
-        profile = Profile(
-            name="demo",
-            esb_url=server.base_url,
-            apigw_tmpl=server.base_url + "/api/{api_name}",
-            app_code=DEMO_APP_CODE,
-            app_secret=DEMO_APP_SECRET,
-            username=DEMO_USERNAME,
-            token=DEMO_TOKEN,
-            # Gateway for JOB/SOPS/BKFlow, ESB for NodeMan/GSEKit: both transports in one demo.
-            gateways={s: g for s, g in Profile().gateways.items() if s is not System.NODEMAN},
-        )
+        try:
+            store = WatchStore(data_dir())
+            store.load("demo")
+        except (OSError, StoreError):
+            # A read-only home must not stop the demo: keep its list in a throwaway directory.
+            store = WatchStore(Path(tempfile.mkdtemp(prefix="bkwatch-demo-")))
         entries, bad_job = demo_entries(sim.world.tasks())
         known = {t.target for t in sim.world.tasks()}
         saved = store.load("demo")
@@ -125,8 +254,18 @@ def run_demo(options: dict[str, Any]) -> int:
             store.add(entries, "demo")
             listed = entries
         select = bad_job if bad_job in {e.target for e in listed} else None
-        client = BkClient(profile)
-        poller = Poller(lambda t: fetch_task(client, t))
-        app = BkWatchApp(poller, store, "demo", select=select, **_app_kwargs(options))
-        asyncio.run(_run(app, client, options))
+
+        async def make() -> BkClient:
+            await first_frame(app)
+            try:
+                served = await asyncio.to_thread(serving.served)
+            except OSError as exc:
+                raise BkError(ErrorKind.NETWORK, f"the built-in simulator did not start: {exc}") from None
+            return new_client(demo_profile(served.base_url))
+
+        fetch = LazyFetch(make)
+        app = BkWatchApp(Poller(fetch), store, "demo", select=select, **_app_kwargs(options))
+        asyncio.run(_run(app, fetch, options))
+    finally:
+        serving.close()
     return 0

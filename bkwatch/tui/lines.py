@@ -104,10 +104,12 @@ class LineView(ScrollView, can_focus=True):
         self._render_row = render
         self.row_width = row_width
         self.lines: list[Line] = []
+        self._keys: list[str] = []  # the rows' keys in order: order checks and index updates run in C
         self._index: dict[str, int] = {}
         self.cursor_key: str | None = None
         self.highlights: set[str] = set()
         self._cache: dict[tuple[Any, ...], Strip] = {}
+        self.overscroll = False  # may scroll past the last row to keep the cursor's line
         self.renders = 0  # line renders that missed the cache (tests and benchmarks read it)
         self._styles: dict[str, Style] = {}
 
@@ -133,19 +135,33 @@ class LineView(ScrollView, can_focus=True):
 
     def set_lines(self, lines: list[Line]) -> None:
         """Replace the rows; repaints only changed lines when the order is unchanged."""
-        old = self.lines
-        same_order = len(old) == len(lines) and all(a.key == b.key for a, b in zip(old, lines, strict=True))
-        if same_order:
+        keys = [line.key for line in lines]
+        if keys == self._keys:
+            old = self.lines
             changed = [i for i, (a, b) in enumerate(zip(old, lines, strict=True)) if a.sig != b.sig]
             self.lines = lines
             for i in changed:
                 self.refresh_line(i)
             return
-        old_cursor_row = self.cursor_index - int(self.scroll_offset.y)
+        self.splice(lines, keys, 0, ())
+
+    def splice(self, lines: list[Line], keys: list[str], start: int, gone: Iterable[str]) -> None:
+        """Replace the rows, knowing that rows before `start` are unchanged.
+
+        The key index is updated from `start` on only (in C), `gone` names keys that may have
+        left; the cursor keeps its key and its line on the screen (the view scrolls with it).
+        """
         old_cursor_pos = self.cursor_index
-        self.lines = lines
-        self._index = {line.key: i for i, line in enumerate(lines)}
-        self.virtual_size = Size(self.row_width, len(lines))
+        old_cursor_row = old_cursor_pos - int(self.scroll_offset.y)
+        index = self._index
+        if start == 0:
+            index.clear()
+        else:
+            for k in gone:
+                if index.get(k, -1) >= start:
+                    del index[k]
+        self.lines, self._keys = lines, keys
+        index.update(zip(keys[start:], range(start, len(keys)), strict=True))
         new_i = self.cursor_index
         if new_i < 0 and lines:
             # The cursor's row vanished: stay at the same position, clamped. A first fill
@@ -158,10 +174,26 @@ class LineView(ScrollView, can_focus=True):
         elif not lines and self.cursor_key is not None:
             self.cursor_key = None
             self.post_message(self.Highlighted(self, None))
-        if new_i >= 0 and 0 <= old_cursor_row < self.size.height:
-            # Keep the cursor row where the eye was: scroll with it.
-            self.scroll_to(y=max(0, new_i - old_cursor_row), animate=False, immediate=True)
-        self.refresh()
+        top = int(self.scroll_offset.y)
+        height = self.size.height
+        # Keep the cursor row where the eye was: scroll with it. With `overscroll` the list may
+        # end above the bottom edge, so that rows arriving above the cursor never move it.
+        keep = new_i >= 0 and 0 <= old_cursor_row < height
+        want = max(0, new_i - old_cursor_row) if keep else top
+        room = max(len(lines), want + height) if keep and self.overscroll else len(lines)
+        if room != self.virtual_size.height:
+            self.virtual_size = Size(self.row_width, room)
+        if want != top:
+            # Direct assignment: scroll_to() refuses while the scrollbar is not laid out yet.
+            self.scroll_target_y = want
+            self.scroll_y = want
+            if int(self.scroll_offset.y) != top:
+                self.refresh()  # a scroll repaints the whole view anyway
+                return
+        # Only the lines from the splice point down can differ on screen.
+        first = max(0, start - top)
+        if first < height or not height:
+            self.refresh(Region(0, first, max(self.size.width, 1), max(height - first, 1)))
 
     def update_lines(self, lines: Iterable[Line]) -> None:
         """In-place change of rows that keep their position."""

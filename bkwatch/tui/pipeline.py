@@ -9,6 +9,7 @@ every failure is expanded the first time a task is shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 from rich.text import Text
 from textual.widgets import Tree
@@ -18,6 +19,9 @@ from bkwatch.model import Node, State
 from bkwatch.tui.fmt import STATE_STYLE, badge_str, clean, duration
 
 MSG = "\x00msg:"  # message-line ids can never collide with a pipeline node id
+_id = attrgetter("id")
+# Every field a node's label or message line is drawn from, read in C.
+_raw_sig = attrgetter("state", "name", "elapsed", "retry", "loop", "skip", "message", "raw_state")
 
 
 @dataclass(slots=True)
@@ -75,6 +79,10 @@ class PipelineTree(Tree[NodeRef]):
         self.scope: str | None = None
         self.index: dict[str, TreeNode[NodeRef]] = {}
         self._sigs: dict[str, tuple[object, ...]] = {}
+        self._shapes: dict[str, tuple[object, ...]] = {}  # node id -> (message line?, child ids)
+        # The last poll's raw field tuples and child ids per node (None: filtered).
+        self._raws: dict[str, tuple[object, ...]] | None = None
+        self._kids: dict[str, tuple[str, ...]] = {}
         self.model: dict[str, Node] = {}
         self.filter_text = ""
         self.failures_only = False
@@ -87,8 +95,77 @@ class PipelineTree(Tree[NodeRef]):
         if scope != self.scope:
             self.scope = scope
             self._rebuild_tree(root, expand_failures=True)
+            self._remember_shape(root)
+            return
+        if self._sync_fast(root):
             return
         self._sync(self.root, root, self._keep(root))
+        self._remember_shape(root)
+
+    def _remember_shape(self, root: Node) -> None:
+        if self.filter_text or self.failures_only:
+            self._raws = None  # filtered trees take the full walk
+            return
+        nodes = [n for n, _ in root.walk()]
+        self._raws = dict(zip(map(_id, nodes), map(_raw_sig, nodes), strict=True))
+        self._kids = {n.id: tuple(map(_id, n.children)) for n in nodes}
+
+    def _sync_fast(self, root: Node) -> bool:
+        """Apply a poll in one flat pass: each node's raw fields and child ids are compared
+        with the last poll's (the tuples are built in C) and only nodes that differ are
+        relabelled or have their children reconciled; new nodes are built with their
+        subtree. False when filtered (the full walk then runs)."""
+        if self._raws is None:
+            return False
+        nodes = [n for n, _ in root.walk()]
+        ids = list(map(_id, nodes))
+        raws = list(map(_raw_sig, nodes))
+        kids = [tuple(map(_id, n.children)) for n in nodes]
+        old_raws, old_kids = self._raws, self._kids
+        self._raws = dict(zip(ids, raws, strict=True))
+        self._kids = dict(zip(ids, kids, strict=True))
+        self.model = dict(zip(ids, nodes, strict=True))
+        get_raw, get_kids, index = old_raws.get, old_kids.get, self.index
+        for node, nid, raw, k in zip(nodes, ids, raws, kids, strict=True):
+            if get_raw(nid) == raw and get_kids(nid) == k:
+                continue
+            tn = index.get(nid)
+            if tn is not None:  # pre-order: a new node's parent has just added it
+                self._sync(tn, node, None, deep=False)
+        return True
+
+    def _relabel(self, tnode: TreeNode[NodeRef], node: Node) -> bool:
+        """Repaint `tnode` if what its label shows changed; keep its message line in step.
+        True when the label changed."""
+        hl = node.id in self.highlights
+        sig = (
+            node.state,
+            node.name,
+            duration(node.elapsed),
+            node.retry,
+            node.loop,
+            node.skip,
+            node.message,
+            node.raw_state,
+            hl,
+        )
+        if self._sigs.get(node.id) == sig:
+            return False
+        self._sigs[node.id] = sig
+        tnode.set_label(node_label(node, self.ascii_only, hl))
+        want = node.state is State.FAILED and bool(node.message or not node.children)
+        kids = tnode.children
+        has = bool(kids) and kids[0].data is not None and kids[0].data.message
+        if want and not has:
+            tnode.add_leaf(message_label(node, self.ascii_only), NodeRef(node.id, message=True), before=0)
+            tnode.allow_expand = True
+        elif has and not want:
+            kids[0].remove()
+        elif want:
+            label = message_label(node, self.ascii_only)
+            if str(kids[0].label) != label.plain:
+                kids[0].set_label(label)
+        return True
 
     def set_filter(self, text: str, failures_only: bool) -> None:
         self.filter_text, self.failures_only = text.lower(), failures_only
@@ -97,6 +174,7 @@ class PipelineTree(Tree[NodeRef]):
             opened = {i for i, tn in self.index.items() if tn.is_expanded}
             cursor = self.cursor_node.data.id if self.cursor_node and self.cursor_node.data else None
             self._rebuild_tree(self._root_node, expand_failures=bool(text) or failures_only, opened=opened)
+            self._remember_shape(self._root_node)
             if cursor in self.index:
                 self.call_after_refresh(self.move_cursor, self.index[cursor])
 
@@ -124,6 +202,7 @@ class PipelineTree(Tree[NodeRef]):
         self.clear()
         self.index = {root.id: self.root}
         self._sigs = {}
+        self._shapes = {}
         self.model = {}
         self.root.data = NodeRef(root.id)
         self._sync(self.root, root, self._keep(root))
@@ -136,13 +215,33 @@ class PipelineTree(Tree[NodeRef]):
             if nid in self.index:
                 self.index[nid].expand()
 
-    def _sync(self, tnode: TreeNode[NodeRef], node: Node, keep: set[str] | None) -> None:
+    def _sync(self, tnode: TreeNode[NodeRef], node: Node, keep: set[str] | None, deep: bool = True) -> None:
+        """Bring `tnode` (and with `deep` its whole subtree; else only new children's) in line
+        with `node`.
+
+        Each node is compared by two small tuples: what its label shows (the duration as
+        drawn, so a running node repaints only when its text changes) and its shape (the ids
+        of its children and whether it has a message line). Only a changed shape costs the
+        reconciliation of children.
+        """
         self.model[node.id] = node
-        hl = node.id in self.highlights
-        sig = (node.state, node.name, node.elapsed, node.retry, node.loop, node.skip, node.message, hl)
-        if self._sigs.get(node.id) != sig:
-            self._sigs[node.id] = sig
-            tnode.set_label(node_label(node, self.ascii_only, hl))
+        self._relabel(tnode, node)
+        msg = node.state is State.FAILED and bool(node.message or not node.children)
+        kids = node.children if keep is None else [c for c in node.children if c.id in keep]
+        shape = (msg, *[c.id for c in kids])
+        if self._shapes.get(node.id) == shape:
+            if not deep:
+                return
+            tchildren = tnode.children
+            if msg:
+                tchildren = tchildren[1:]
+            if len(tchildren) == len(kids) and all(
+                tn.data is not None and tn.data.id == c.id for tn, c in zip(tchildren, kids, strict=True)
+            ):
+                for tn, child in zip(tchildren, kids, strict=True):
+                    self._sync(tn, child, keep)
+                return
+        self._shapes[node.id] = shape
         wanted: list[tuple[str, Node | None]] = []
         if node.state is State.FAILED and (node.message or not node.children):
             wanted.append((MSG + node.id, None))
@@ -176,13 +275,16 @@ class PipelineTree(Tree[NodeRef]):
                     tn.allow_expand = bool(child.children) or child.state is State.FAILED
                     self.index[child.id] = tn
                     self._sigs[child.id] = ()
-                self._sync(tn, child, keep)
+                    self._sync(tn, child, keep)
+                elif deep:
+                    self._sync(tn, child, keep)
             prev = tn
 
     def _forget(self, tn: TreeNode[NodeRef]) -> None:
         if tn.data and not tn.data.message:
             self.index.pop(tn.data.id, None)
             self._sigs.pop(tn.data.id, None)
+            self._shapes.pop(tn.data.id, None)
         for child in tn.children:
             self._forget(child)
 

@@ -1,11 +1,19 @@
-"""The transitions log: what changed, when, in which task. Plain text only."""
+"""The transitions log: what changed, when, in which task. Plain text only.
+
+One poll's unit-level changes (hosts, nodes, job tasks) are summed up per task, step and
+change ("97 hosts running → ok"): a 10,000-host step moving 1 % per poll writes one line,
+not a hundred, and names the units only when there are few.
+"""
 
 from __future__ import annotations
 
 from textual.widgets import Log
 
-from bkwatch.model import Transition
+from bkwatch.model import State, Transition
 from bkwatch.tui.fmt import badge_str, clean, clock_hms
+
+FEW = 3  # a poll with at most this many changes of one kind lists them one per line
+_NOUNS = {"host": "hosts", "node": "nodes", "job_task": "job tasks"}
 
 
 def describe(t: Transition, title: str, ascii_only: bool) -> str:
@@ -27,8 +35,7 @@ class TransitionLog(Log):
         self.entries: list[str] = []  # what was written, for tests and the since-last-time summary
 
     def add(self, transitions: list[Transition], title: str) -> None:
-        lines = [describe(t, title, self.ascii_only) for t in transitions]
-        self.note_lines(lines)
+        self.note_lines(summarize(transitions, title, self.ascii_only))
 
     def note_lines(self, lines: list[str]) -> None:
         if not lines:
@@ -37,3 +44,33 @@ class TransitionLog(Log):
         self.entries.extend(lines)
         del self.entries[:-2000]
         self.write_lines(lines)
+
+
+def summarize(transitions: list[Transition], title: str, ascii_only: bool) -> list[str]:
+    """Log lines for one poll of one task: task and step changes one per line; units of one
+    step and level summed per (old, new) unless there are at most FEW of them."""
+    out: list[str] = []
+    buckets: dict[tuple[str, str | None], list[Transition]] = {}
+    for t in transitions:
+        if t.level in _NOUNS:
+            buckets.setdefault((t.level, t.step_id), []).append(t)
+        else:
+            out.append(describe(t, title, ascii_only))
+    arrow = "->" if ascii_only else "→"
+    for (level, step_id), group in buckets.items():
+        if len(group) <= FEW:
+            out.extend(describe(t, title, ascii_only) for t in group)
+            continue
+        moves: dict[tuple[State | None, State], list[Transition]] = {}
+        for t in group:
+            moves.setdefault((t.old, t.new), []).append(t)
+        parts = []
+        for (old, new), ts in sorted(moves.items(), key=lambda kv: -len(kv[1])):
+            was = "new" if old is None else badge_str(old, ascii_only)
+            part = f"{len(ts)} {_NOUNS[level]} {was} {arrow} {badge_str(new, ascii_only)}"
+            if len(ts) <= FEW:
+                part += " (" + ", ".join(clean(t.name) or clean(t.key) for t in ts) + ")"
+            parts.append(part)
+        where = f" step {clean(step_id)}" if step_id else ""
+        out.append(f"{clock_hms(group[0].at)}  {clean(title)}{where}: " + ", ".join(parts))
+    return out
