@@ -33,6 +33,13 @@ _URL_CACHE_MAX = 8192
 _JSON = {"Content-Type": "application/json"}
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie store that keeps nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 class ApiNotFound(BkError):
     """The API path itself is not published (gateway 1640401, ESB 1306404, bare HTTP 404)."""
 
@@ -172,6 +179,9 @@ class BkClient:
             headers={"User-Agent": f"bkwatch/{__version__}", "Accept": "application/json"},
             follow_redirects=False,
         )
+        # Every request carries its own credentials, so cookies a server sets are never wanted
+        # back; not storing them also spares httpx its cookie-jar parsing of every response.
+        self._http._cookies = _NoCookies()
         self._auth_cache: (
             tuple[tuple[str | None, ...], dict[str, str], dict[str, str], dict[str, str]] | None
         ) = None

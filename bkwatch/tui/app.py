@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from bkwatch.store import WatchStore
 
 HIGHLIGHT_SECONDS = 5.0
+TOAST_EVERY = 10.0  # seconds between task-alert toasts; alerts in between share one toast
 SAVE_SEEN_EVERY = 30.0  # seconds between writes of the last-seen states (and on exit)
 ALERT = {
     State.FAILED: "error",
@@ -106,6 +107,9 @@ class BkWatchApp(App[None]):
         self.last_seen: dict[str, dict] = {}
         self._since_pending: set[str] = set()
         self._since_lines: list[str] = []
+        self._toasts: list[tuple[str, str, str]] = []  # (message, severity, state) to toast
+        self._toast_at = float("-inf")  # monotonic
+        self._toast_timer: Timer | None = None
         self._seen_dirty = False
         self._seen_saved_at: float | None = None  # monotonic
         self._seen_timer: Timer | None = None
@@ -185,7 +189,10 @@ class BkWatchApp(App[None]):
         # Expire old highlights on this tick, inside the same batch: no extra frames.
         self.highlights = {k: at for k, at in self.highlights.items() if now - at < HIGHLIGHT_SECONDS}
         for t in changes:
-            self.highlights[(t.target, t.key)] = now
+            # Only what needs a look is marked: every mark costs a repaint now and one when it
+            # expires, and the log already lists every change.
+            if t.new.is_bad or t.new is State.WAITING:
+                self.highlights[(t.target, t.key)] = now
         self.joblist.advance(update.key, watch.task, update.transitions)
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
@@ -204,11 +211,36 @@ class BkWatchApp(App[None]):
         severity = ALERT.get(t.new)
         if severity is None:
             return
-        message = f"{title}: {badge_str(t.new, self.ascii_only)}"
-        self.notify(message, title="task " + str(t.new), severity=severity, markup=False)  # type: ignore[arg-type]
+        self._toasts.append((f"{title}: {badge_str(t.new, self.ascii_only)}", severity, str(t.new)))
+        self._toast_soon()
         if t.new in (State.FAILED, State.WAITING):
             self.signals.ring(now)
         self.signals.desktop(f"bkwatch: {t.new}", title)
+
+    def _toast_soon(self) -> None:
+        """Show pending task alerts: at once, unless a toast went up in the last TOAST_EVERY
+        seconds; then together in one toast when that time is up. Each toast costs a layout
+        pass (a repaint of much of the screen) when it comes and when it goes."""
+        if self._toast_timer is not None:
+            return
+        since = time.monotonic() - self._toast_at
+        if since >= TOAST_EVERY:
+            self._flush_toasts()
+        else:
+            self._toast_timer = self.set_timer(TOAST_EVERY - since, self._flush_toasts)
+
+    def _flush_toasts(self) -> None:
+        self._toast_timer = None
+        pending, self._toasts = self._toasts, []
+        if not pending:
+            return
+        self._toast_at = time.monotonic()
+        rank = {"error": 0, "warning": 1, "information": 2}
+        severity = min((sev for _, sev, _ in pending), key=rank.__getitem__)
+        lines = [msg for msg, _, _ in pending]
+        body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
+        title = f"task {pending[0][2]}" if len(pending) == 1 else f"{len(pending)} tasks changed"
+        self.notify(body, title=title, severity=severity, markup=False)  # type: ignore[arg-type]
 
     def _remember(self, key: str, state: State, name: str | None, now: float, *, save: bool) -> None:
         before = self.last_seen.get(key)
@@ -255,6 +287,9 @@ class BkWatchApp(App[None]):
         self.notify(body, title=head, timeout=15, markup=False)
 
     def _save_seen(self) -> None:
+        self._toasts: list[tuple[str, str, str]] = []  # (message, severity, state) to toast
+        self._toast_at = float("-inf")  # monotonic
+        self._toast_timer: Timer | None = None
         self._seen_dirty = False
         self._seen_saved_at = time.monotonic()
         try:

@@ -20,9 +20,10 @@ from rich.text import Text
 
 from bkwatch.tui.lines import Line, LineView, Parts
 
-# Groups with at most this many items in total start expanded; bigger views open only the
-# groups that need attention so that a 10,000-host success group stays one header line.
-SMALL_VIEW = 300
+# Views with at most this many items (about a pane's height) start with every group open;
+# bigger views open only the groups that need attention, so that rows moving between the
+# other groups change a header count instead of shifting (and repainting) every row below.
+SMALL_VIEW = 40
 HEADER = "\x00g:"  # header keys can never collide with a host key "CLOUD:IP" or a task id
 EMPTY = "\x00empty"
 

@@ -9,7 +9,6 @@ from rich.text import Text
 
 from bkwatch.model import State, System, Task, Transition
 from bkwatch.tui.fmt import badge, clean, duration, fit, stale_age
-from bkwatch.tui.kinds import SEVERITY
 from bkwatch.tui.lines import Line, LineView
 
 if TYPE_CHECKING:
@@ -33,9 +32,15 @@ def row_sig(watch: Watch, now: float, progress: tuple[int, int] | None = None) -
     return (watch.label, task.name, task.state, f"{done}/{total}", duration(task.elapsed), data_age, err)
 
 
+# Tasks needing a look come first, in this order; all others keep the watch list's order, so
+# a task that starts or finishes normally stays on its row instead of shifting the rows between.
+_ATTENTION = {State.FAILED: 0, State.STOPPED: 1, State.WAITING: 2, State.UNKNOWN: 3}
+_CALM = len(_ATTENTION)
+
+
 def sort_key(watch: Watch) -> int:
     task = watch.task
-    return SEVERITY[task.state] if task is not None else SEVERITY[State.UNKNOWN]
+    return _ATTENTION.get(task.state, _CALM) if task is not None else _CALM
 
 
 class JobList(LineView):

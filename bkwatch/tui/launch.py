@@ -1,8 +1,10 @@
 """Start the monitor: on a saved watch list with a real profile, or on the built-in simulator.
 
-The job list is drawn from the saved list before any HTTP client exists: the client (and with
-it httpx and the adapters) is created by the poller's first fetch, which comes after the first
-frame. The demo's simulator starts listening in its own thread while the app is being built.
+No HTTP client exists while the app is built: the client (and with it httpx and the adapters)
+is created by the poller's first fetch, which the app starts once mounted. That first fetch is
+deliberately not held back until Textual's first paint: its requests then overlap the paint, and
+the fetched rows appear sooner. The demo's simulator starts listening in its own thread while the
+app is being built.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ if TYPE_CHECKING:
 # Raw states that mean "look at me" in the simulator's task list (JOB 4 = failed).
 _BAD_RAW = {"4", "FAILED", "PART_FAILED", "failed"}
 _DEMO_PER_SYSTEM = 3
-# Optional modules httpx/httpcore import when installed but bkwatch never uses (the httpx command
-# line, the trio event loop): together ~100 ms of start-up.
-_UNUSED_MODULES = ("httpx._main", "trio")
+# httpx imports its own command line when click is installed — and uvicorn, which the simulator
+# needs, installs it: ~30 ms of start-up for a module bkwatch never uses.
+_UNUSED_MODULES = ("httpx._main",)
 
 
 @contextlib.contextmanager
@@ -86,14 +88,6 @@ class LazyFetch:
             await client.aclose()
 
 
-async def first_frame(app: BkWatchApp) -> None:
-    """Return once the screen has been painted. Without this wait the first poll (which starts
-    in the app's on_mount) would import httpx ahead of Textual's first paint."""
-    painted = asyncio.Event()
-    app.call_after_refresh(painted.set)
-    await painted.wait()
-
-
 def _app_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "ascii": bool(options.get("ascii")),
@@ -142,7 +136,6 @@ def run_watch(profile_name: str | None, list_name: str, options: dict[str, Any])
         return 2
 
     async def make() -> BkClient:
-        await first_frame(app)
         return new_client(profile)
 
     fetch = LazyFetch(make)
@@ -256,7 +249,6 @@ def run_demo(options: dict[str, Any]) -> int:
         select = bad_job if bad_job in {e.target for e in listed} else None
 
         async def make() -> BkClient:
-            await first_frame(app)
             try:
                 served = await asyncio.to_thread(serving.served)
             except OSError as exc:

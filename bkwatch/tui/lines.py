@@ -141,7 +141,7 @@ class LineView(ScrollView, can_focus=True):
             changed = [i for i, (a, b) in enumerate(zip(old, lines, strict=True)) if a.sig != b.sig]
             self.lines = lines
             for i in changed:
-                self.refresh_line(i)
+                self._refresh_row(i, old[i])
             return
         self.splice(lines, keys, 0, ())
 
@@ -153,6 +153,7 @@ class LineView(ScrollView, can_focus=True):
         """
         old_cursor_pos = self.cursor_index
         old_cursor_row = old_cursor_pos - int(self.scroll_offset.y)
+        old_lines = self.lines
         index = self._index
         if start == 0:
             index.clear()
@@ -180,7 +181,14 @@ class LineView(ScrollView, can_focus=True):
         # end above the bottom edge, so that rows arriving above the cursor never move it.
         keep = new_i >= 0 and 0 <= old_cursor_row < height
         want = max(0, new_i - old_cursor_row) if keep else top
-        room = max(len(lines), want + height) if keep and self.overscroll else len(lines)
+        room = max(len(lines), height)  # never below the window: short lists never resize
+        if keep and self.overscroll and want + height > room:
+            # Past the end: keep some slack (half a page at most), as every change of virtual
+            # size repaints the whole view and its scrollbar.
+            need = want + height
+            room = self.virtual_size.height
+            if not need <= room <= need + height // 2:
+                room = need + height // 4
         if room != self.virtual_size.height:
             self.virtual_size = Size(self.row_width, room)
         if want != top:
@@ -190,10 +198,41 @@ class LineView(ScrollView, can_focus=True):
             if int(self.scroll_offset.y) != top:
                 self.refresh()  # a scroll repaints the whole view anyway
                 return
-        # Only the lines from the splice point down can differ on screen.
-        first = max(0, start - top)
-        if first < height or not height:
-            self.refresh(Region(0, first, max(self.size.width, 1), max(height - first, 1)))
+        # Compare what each visible line showed with what it shows now: unchanged lines are
+        # not sent again, a row whose text changed is sent from its first to last changed cell.
+        for y in range(max(0, start - top), height):
+            i = top + y
+            a = old_lines[i] if i < len(old_lines) else None
+            b = lines[i] if i < len(lines) else None
+            if a is None and b is None:
+                break
+            if a is None or b is None:
+                self.refresh_line(i)
+            elif a.key != b.key or a.sig != b.sig or a.header != b.header:
+                # Another row in this place often shares columns with it (system, state).
+                self._refresh_row(i, a, i == old_cursor_pos, a.key in self.highlights)
+            elif (i == old_cursor_pos) != (i == new_i):
+                self._refresh_row(i, a, i == old_cursor_pos)
+
+    def _refresh_row(
+        self, i: int, old: Line | None, was_cursor: bool | None = None, was_hl: bool | None = None
+    ) -> None:
+        """Repaint row `i`, only the cells that differ from what `old` drew when it is visible."""
+        y = i - int(self.scroll_offset.y)
+        if old is None or not 0 <= y < self.size.height or not self.size.width:
+            self.refresh_line(i)
+            return
+        new = self.lines[i]
+        hl = new.key in self.highlights
+        before = self._strip_for(
+            old,
+            i == self.cursor_index if was_cursor is None else was_cursor,
+            hl if was_hl is None else was_hl,
+        )
+        after = self._strip_for(new, i == self.cursor_index, hl)
+        span = _changed_span(before, after)
+        if span is not None:
+            self.refresh(Region(span[0], y, span[1] - span[0], 1))
 
     def update_lines(self, lines: Iterable[Line]) -> None:
         """In-place change of rows that keep their position."""
@@ -201,9 +240,10 @@ class LineView(ScrollView, can_focus=True):
             i = self._index.get(line.key)
             if i is None:
                 continue
-            if self.lines[i].sig != line.sig:
+            old = self.lines[i]
+            if old.sig != line.sig:
                 self.lines[i] = line
-                self.refresh_line(i)
+                self._refresh_row(i, old)
             else:
                 self.lines[i] = line
 
@@ -292,20 +332,21 @@ class LineView(ScrollView, can_focus=True):
         return style
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        width = self.size.width
-        i = scroll_y + y
-        base = self._style("base")
+        i = int(self.scroll_offset.y) + y
         if i >= len(self.lines):
-            return Strip.blank(width, base)
+            return Strip.blank(self.size.width, self._style("base"))
         line = self.lines[i]
-        is_cursor = i == self.cursor_index
+        return self._strip_for(line, i == self.cursor_index, line.key in self.highlights)
+
+    def _strip_for(self, line: Line, is_cursor: bool, hl: bool) -> Strip:
+        scroll_x = int(self.scroll_offset.x)
+        width = self.size.width
         flags = (is_cursor and (2 if self.has_focus else 1)) or 0
-        hl = line.key in self.highlights
         # The cache holds finished strips: an unchanged line costs one dict lookup per frame.
         key = (line.key, line.sig, line.header, flags, hl, scroll_x, width)
         strip = self._cache.get(key)
         if strip is None:
+            base = self._style("base")
             full = self._render_strip(line, flags, hl, base)
             strip = full.crop_extend(scroll_x, scroll_x + width, self._fill_style(flags, line.header, base))
             if len(self._cache) > _CACHE_MAX:
@@ -346,6 +387,42 @@ class LineView(ScrollView, can_focus=True):
         segments = list(Segment.apply_style(segments, base, post))
         width = max(self.row_width, cells, self.size.width)
         return Strip(segments).extend_cell_length(width, self._fill_style(flags, line.header, base))
+
+
+def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
+    """One entry per terminal cell; the second cell of a wide glyph is ("", style)."""
+    out: list[tuple[str, Style | None]] = []
+    for seg in strip:
+        style = seg.style
+        text = seg.text
+        if text.isascii():
+            out.extend((ch, style) for ch in text)
+            continue
+        for ch in text:
+            out.append((ch, style))
+            if cell_len(ch) == 2:
+                out.append(("", style))
+    return out
+
+
+def _changed_span(a: Strip, b: Strip) -> tuple[int, int] | None:
+    """[start, end) of the cells that differ between two renderings of one row, widened to
+    whole wide glyphs; None when they look the same."""
+    ca, cb = _cells(a), _cells(b)
+    n = max(len(ca), len(cb))
+    x0 = 0
+    while x0 < n and x0 < len(ca) and x0 < len(cb) and ca[x0] == cb[x0]:
+        x0 += 1
+    if x0 == n:
+        return None
+    x1 = n
+    while x1 > x0 and x1 <= len(ca) and x1 <= len(cb) and ca[x1 - 1] == cb[x1 - 1]:
+        x1 -= 1
+    while x0 > 0 and ((x0 < len(ca) and ca[x0][0] == "") or (x0 < len(cb) and cb[x0][0] == "")):
+        x0 -= 1
+    while (x1 < len(ca) and ca[x1][0] == "") or (x1 < len(cb) and cb[x1][0] == ""):
+        x1 += 1
+    return x0, x1
 
 
 class TextBar(Static):

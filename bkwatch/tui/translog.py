@@ -7,11 +7,15 @@ not a hundred, and names the units only when there are few.
 
 from __future__ import annotations
 
+import time
+
+from textual.timer import Timer
 from textual.widgets import Log
 
 from bkwatch.model import State, Transition
 from bkwatch.tui.fmt import badge_str, clean, clock_hms
 
+FLUSH_SECONDS = 5.0  # the log is written at most this often; a lone change goes out at once
 FEW = 3  # a poll with at most this many changes of one kind lists them one per line
 _NOUNS = {"host": "hosts", "node": "nodes", "job_task": "job tasks"}
 
@@ -33,17 +37,37 @@ class TransitionLog(Log):
         super().__init__(max_lines=2000, auto_scroll=True, id=id)
         self.ascii_only = ascii_only
         self.entries: list[str] = []  # what was written, for tests and the since-last-time summary
+        self._pending: list[str] = []
+        self._timer: Timer | None = None
+        self._written_at = float("-inf")  # monotonic
 
     def add(self, transitions: list[Transition], title: str) -> None:
         self.note_lines(summarize(transitions, title, self.ascii_only))
 
     def note_lines(self, lines: list[str]) -> None:
+        """Record `lines` now; write them at once unless the log was written in the last
+        FLUSH_SECONDS, in which case they go out together when that time is up (every write
+        scrolls, so repaints, the whole log)."""
         if not lines:
             return
         lines = [clean(line) for line in lines]
         self.entries.extend(lines)
         del self.entries[:-2000]
-        self.write_lines(lines)
+        self._pending.extend(lines)
+        if self._timer is not None:
+            return
+        since = time.monotonic() - self._written_at
+        if since >= FLUSH_SECONDS or not self.is_mounted:
+            self._flush()
+        else:
+            self._timer = self.set_timer(FLUSH_SECONDS - since, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        if self._pending:
+            self._written_at = time.monotonic()
+            self.write_lines(self._pending)
+            self._pending = []
 
 
 def summarize(transitions: list[Transition], title: str, ascii_only: bool) -> list[str]:
