@@ -251,7 +251,8 @@ class BkClient:
         """The parsed URL, query included. Watches ask for the same URLs poll after poll, and
         parsing one costs httpx more than the rest of building the request."""
         try:
-            key: Any = (url, tuple(query.items()) if query else None)
+            # Types too: 1 and 1.0 are equal keys but different query strings.
+            key: Any = (url, tuple(query.items()), tuple(map(type, query.values()))) if query else url
             hit = self._urls.get(key)
         except TypeError:  # an unhashable parameter value: nothing to cache by
             return httpx.URL(url, params=query)

@@ -95,3 +95,49 @@ async def test_in_place_change_repaints_only_that_line(tmp_path: Path) -> None:
         assert 0 < region.width < hv.size.width
         await pilot.pause()
         assert "disk full" in hv.plain(key)
+
+
+async def test_progress_is_derived_per_poll_and_equals_a_recount(tmp_path: Path) -> None:
+    """The job list derives a new snapshot's done/total from the last one and the poll's host
+    changes; it must equal what the model counts from scratch."""
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=400)
+    rig = sim_app(sim, tmp_path, [key], select=key)
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        for _ in range(4):
+            sim.world.advance(7)
+            await rig.poller.poll_once(key)
+            await pilot.pause()
+            watch = rig.poller.watches[key]
+            assert app.joblist._progress[key][0] is watch.task  # derived, not counted
+            fresh = replace(watch.task, _progress=None)  # a copy that counts afresh
+            assert app.joblist.progress(watch) == fresh.progress()
+            done, total = fresh.progress()
+            assert f"{done}/{total}" in app.joblist.plain(key)
+
+
+async def test_last_seen_is_saved_at_most_every_30_s_and_on_exit(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    rig = sim_app(sim, tmp_path)
+    key = rig.target(System.JOB, bad=False)
+    rig.app.selected = key
+    saves: list[dict] = []
+    original = rig.store.save_last_seen
+
+    def counting(name: str, seen: dict) -> None:  # the real store, with a count of writes
+        saves.append({k: dict(v) for k, v in seen.items()})
+        original(name, seen)
+
+    rig.store.save_last_seen = counting  # type: ignore[method-assign]
+    async with rig.app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        first = len(saves)
+        assert first == 1  # the first states are written at once
+        rig.sim.world.force(key, 4)  # the task fails
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert len(saves) == first  # within 30 s of the last write: deferred
+    assert len(saves) == first + 1  # written on exit, with the failure in it
+    assert rig.store.load_last_seen("test")[key]["state"] == "failed"

@@ -63,7 +63,52 @@ async def test_gsekit_rows_grouped_by_status_and_error() -> None:
 def test_text_helpers() -> None:
     assert clean("a\x1b[31mb\x1b[0mc\x1b]0;title\x07d\te\nf\x00") == "abcd e f"
     assert badge_str(State.FAILED) == "✖ FAILED" and badge_str(State.FAILED, True) == "x FAILED"
+    # Still growing: coarse, so a running line is not repainted on every poll.
     durations = [duration(x) for x in (None, 5, 47, 125, 4000, 90000)]
     assert durations == ["", "<10s", "40s", "2m", "1h06m", "1d1h"]
+    # Finished: it never changes again, so it is exact.
+    assert [duration(x, done=True) for x in (5, 47, 125, 700)] == ["5s", "47s", "2m05s", "11m"]
     assert [age(x) for x in (None, 4.9, 130, 7200)] == ["-", "4s", "2m", "2h"]
     assert fit("abcdef", 4) == "abc…" and fit("ab", 4) == "ab  " and fit("发布", 3) == "发…"
+
+
+async def test_group_moves_splice_in_place_and_keep_the_cursor_line() -> None:
+    """Rows moving between groups above the cursor: the list equals a fresh flatten, and the
+    cursor keeps its key and its line on the screen (the view scrolls with it)."""
+    rows = {str(i): _jt(i, State.SUCCEEDED) for i in range(1, 31)}
+    app = _Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:9", rows)
+        await pilot.pause()
+        view.move_to("20")
+        await pilot.pause()
+        line_on_screen = view.cursor_index - int(view.scroll_offset.y)
+        for i in (3, 5, 7, 9):  # each failure adds a row (and a header) above the cursor
+            rows = {**rows, str(i): _jt(i, State.FAILED, "1002", "boom")}
+            view.show("gsekit:2:9", rows)
+            await pilot.pause()
+            assert view.cursor_key == "20"
+            assert view.cursor_index - int(view.scroll_offset.y) == line_on_screen
+        spliced = [(line.key, line.sig) for line in view.lines]
+        assert all(view.index_of(key) == i for i, (key, _) in enumerate(spliced))
+        view._flatten()  # the list a full rebuild would draw
+        assert [(line.key, line.sig) for line in view.lines] == spliced
+        assert [k for k, _ in spliced[:5]] == [spliced[0][0], "3", "5", "7", "9"]
+
+
+def test_transition_log_sums_up_a_poll() -> None:
+    from bkwatch.model import Transition
+    from bkwatch.tui.translog import summarize
+
+    def host(i: int, new: State) -> Transition:
+        return Transition("job:2:1", "host", f"0:10.0.0.{i}", f"10.0.0.{i}", State.RUNNING, new, 0.0, "s1")
+
+    many = [host(i, State.SUCCEEDED) for i in range(97)] + [host(100 + i, State.FAILED) for i in range(3)]
+    task = Transition("job:2:1", "task", "job:2:1", "deploy", State.RUNNING, State.FAILED, 0.0)
+    lines = summarize([task, *many], "deploy", ascii_only=True)
+    assert len(lines) == 2 and "task: > running -> x FAILED" in lines[0]
+    assert "step s1: 97 hosts > running -> + ok, 3 hosts > running -> x FAILED" in lines[1]
+    assert "10.0.0.100, 10.0.0.101, 10.0.0.102" in lines[1] and "10.0.0.5," not in lines[1]
+    few = summarize([host(1, State.FAILED), host(2, State.FAILED)], "deploy", ascii_only=True)
+    assert len(few) == 2 and "10.0.0.1" in few[0] and "10.0.0.2" in few[1]

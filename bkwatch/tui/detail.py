@@ -37,7 +37,7 @@ def title_text(watch: Watch, now: float, ascii_only: bool, progress: tuple[int, 
         done, total = progress or task.progress()
         out.append(f"  {done}/{total} done")
         if task.elapsed is not None:
-            out.append(f"  {duration(task.elapsed)}")
+            out.append(f"  {duration(task.elapsed, task.terminal)}")
         if task.state is State.UNKNOWN:
             out.append(f"  raw state {clean(task.raw_state)}", style="yellow")
     out.append(f"  {watch.key}", style="dim")

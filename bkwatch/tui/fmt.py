@@ -86,20 +86,23 @@ def badge(state: State, ascii_only: bool = False, width: int = BADGE_WIDTH) -> T
     return Text(badge_str(state, ascii_only).ljust(width), style=STATE_STYLE[state], end="")
 
 
-def duration(seconds: float | None) -> str:
-    """Coarse duration: <10s, 40s, 12m, 3h05m, 2d4h; empty when unknown.
+def duration(seconds: float | None, done: bool = False) -> str:
+    """Duration: 45s, 12m05s, 3h05m, 2d4h; empty when unknown.
 
-    Steps of 10 s under a minute, then whole minutes: a running task's or node's text changes
-    at most every 10 s, so its line is not repainted (and re-sent over SSH) on every poll.
+    While it still grows (`done` False) it is coarse: <10s, then 10 s steps, then whole
+    minutes, so a running task's or node's line changes at most every 10 s instead of being
+    repainted (and re-sent over SSH) on every poll. A finished one never changes: exact.
     """
     if seconds is None or seconds < 0:
         return ""
     s = int(seconds)
-    if s < 10:
-        return "<10s"
     if s < 60:
-        return f"{s - s % 10}s"
+        if done:
+            return f"{s}s"
+        return "<10s" if s < 10 else f"{s - s % 10}s"
     if s < 3600:
+        if done and s < 600:
+            return f"{s // 60}m{s % 60:02d}s"
         return f"{s // 60}m"
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from bkwatch.model import State, System, Task, Transition
+from bkwatch.model import Node, State, System, Task, Transition
 from bkwatch.tui.fmt import badge, clean, duration, fit, stale_age
 from bkwatch.tui.lines import Line, LineView
 
@@ -21,6 +21,18 @@ _DONE = frozenset({State.SUCCEEDED, State.FAILED, State.STOPPED})  # as Task.pro
 _UNIT_LEVELS = frozenset({"host", "job_task"})
 
 
+def _tree_progress(root: Node) -> tuple[int, int]:
+    """Task.progress() for a pipeline (done leaf nodes, the root excluded), counted over a
+    breadth-first list instead of a generator walk: it runs on every poll of a running task."""
+    nodes = [root]
+    i = 0
+    while i < len(nodes):
+        nodes.extend(nodes[i].children)
+        i += 1
+    states = [n.state for n in nodes[1:] if not n.children]
+    return sum(map(_DONE.__contains__, states)), len(states)
+
+
 def row_sig(watch: Watch, now: float, progress: tuple[int, int] | None = None) -> tuple[object, ...]:
     """Everything a row shows; the age only appears when data is stale, so idle rows never repaint."""
     task = watch.task
@@ -29,12 +41,14 @@ def row_sig(watch: Watch, now: float, progress: tuple[int, int] | None = None) -
     if task is None:
         return (watch.label, None, None, None, None, data_age, err)
     done, total = progress or task.progress()
-    return (watch.label, task.name, task.state, f"{done}/{total}", duration(task.elapsed), data_age, err)
+    elapsed = duration(task.elapsed, task.terminal)
+    return (watch.label, task.name, task.state, f"{done}/{total}", elapsed, data_age, err)
 
 
-# Tasks needing a look come first, in this order; all others keep the watch list's order, so
-# a task that starts or finishes normally stays on its row instead of shifting the rows between.
-_ATTENTION = {State.FAILED: 0, State.STOPPED: 1, State.WAITING: 2, State.UNKNOWN: 3}
+# Failed and stopped tasks come first; all others keep the watch list's order, so a task that
+# starts, waits for a person (its badge, toast and bell say so) or finishes normally stays on
+# its row instead of shifting every row in between (each shift is a repaint sent over SSH).
+_ATTENTION = {State.FAILED: 0, State.STOPPED: 1}
 _CALM = len(_ATTENTION)
 
 
@@ -61,7 +75,7 @@ class JobList(LineView):
         cached = self._progress.get(watch.key)
         if cached is not None and cached[0] is task:
             return cached[1]
-        counted = task.progress()
+        counted = _tree_progress(task.root) if task.root is not None else task.progress()
         self._progress[watch.key] = (task, counted)
         return counted
 

@@ -95,7 +95,7 @@ class StepsView(LineView):
         self.counts = counts
         lines = []
         for i, s in self.steps.values():
-            el = None if s.elapsed is None else int(s.elapsed)
+            el = duration(s.elapsed, s.state.is_done)  # as drawn: a running step repaints rarely
             counts = tuple(sorted((str(k), v) for k, v in self.counts[s.id].items()))
             lines.append(Line(s.id, (i, s.name, s.kind, s.state, s.execute_count, el, counts), data=s.id))
         self.set_lines(lines)
@@ -114,7 +114,7 @@ class StepsView(LineView):
         out.append(fit(clean(step.name), name_w) + " ")
         out.append(badge(step.state, self.ascii_only))
         out.append(" " + fit(f"x{step.execute_count}" if step.execute_count > 1 else "", 4))
-        out.append(fit(duration(step.elapsed), 7).rjust(7) + " ")
+        out.append(fit(duration(step.elapsed, step.state.is_done), 7).rjust(7) + " ")
         out.append_text(counts_text(self.counts.get(step.id, {}), self.ascii_only))
         return out
 

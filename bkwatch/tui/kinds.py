@@ -99,7 +99,7 @@ class HostKind:
             f"    {fit(clean(h.ip), 15)} {fit(str(h.cloud_id), 4)} ",
             f" {fit(clean(h.status_text), 18)} "
             + (fit(clean(h.step), 18) if self.nodeman else fit(exit_text, 8))
-            + f" {fit(duration(h.elapsed) if h.state.is_done else '', 7)} ",
+            + f" {fit(duration(h.elapsed, True) if h.state.is_done else '', 7)} ",
         )
         err = f"[{h.error_code}] " if h.error_code not in (None, "", "0") else ""
         err += h.error_text

@@ -51,7 +51,7 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
         out.append(name, style="bold" if node.children else "")
     extra = []
     if node.elapsed is not None:
-        extra.append(duration(node.elapsed))
+        extra.append(duration(node.elapsed, node.state.is_done))
     if node.retry:
         extra.append(f"retried {node.retry}x")
     if node.loop > 1:
@@ -151,7 +151,7 @@ class PipelineTree(Tree[NodeRef]):
         sig = (
             node.state,
             node.name,
-            duration(node.elapsed),
+            duration(node.elapsed, node.state.is_done),
             node.retry,
             node.loop,
             node.skip,
