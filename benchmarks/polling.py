@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from benchmarks.common import Row, cpu_seconds, emit, parser, sim_process, sim_profile, usable
+from bkwatch import tune_gc
 from bkwatch.client import BkClient
 from bkwatch.poller import Poller
 from bkwatch.systems import fetch_task
@@ -172,6 +173,7 @@ async def measure(base_url: str, sim_pid: int, targets: list[Target], rounds: in
 
 
 def main(argv: list[str] | None = None) -> None:
+    tune_gc()  # as the bkwatch command does at start
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
     n, rounds = (60, 1) if args.quick else (500, 3)
     sim_args = ["--frozen", "--no-arrivals", "--tasks-per-system", str(n // 5 + 2)]

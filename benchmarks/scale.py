@@ -13,6 +13,7 @@ import contextlib
 import time
 
 from benchmarks.common import Row, emit, parser, percentile, sim_process, sim_profile, usable
+from bkwatch import tune_gc
 from bkwatch.client import BkClient
 from bkwatch.poller import Poller, PollUpdate
 from bkwatch.systems import fetch_task
@@ -89,6 +90,7 @@ async def run(base_url: str, sim_cpu: object, targets: list[str], seconds: float
 
 
 def main(argv: list[str] | None = None) -> None:
+    tune_gc()  # as the bkwatch command does at start
     args = parser(__doc__.splitlines()[0]).parse_args(argv)
     n, seconds = (2000, 15.0) if args.quick else (2000, 60.0)
     with sim_process("--no-arrivals", "--tasks-per-system", str(n // 5 + 2)) as sim:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from bkwatch import __version__
+from bkwatch import __version__, tune_gc
 from bkwatch.cli.common import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -150,6 +150,8 @@ def _sim_argv(argv: Sequence[str]) -> list[str] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:  # a real process, not a test calling main(): tune it for polling
+        tune_gc()
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
