@@ -408,3 +408,26 @@ async def test_bkflow_tree_over_the_gateway(tmp_path: Path) -> None:
         assert set(failing) <= shown
         ok_leaves = {n.id for n, _ in task.root.walk() if not n.children and n.state is State.SUCCEEDED}
         assert not (ok_leaves & shown)
+
+
+async def test_task_alerts_close_together_share_one_toast(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.JOB, bad=False)
+    app = rig.app
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(rig, pilot)
+        running = [k for k, w in rig.poller.watches.items() if w.task and w.task.state is State.RUNNING][:3]
+        assert len(running) == 3
+        before = len(app._notifications)
+        for key in running:
+            rig.sim.world.force(key, 4 if key.startswith("job") else "FAILED")
+            await rig.poller.poll_once(key)
+            await pilot.pause()
+        # The first alert goes up at once; the next ones wait for the toast interval.
+        assert len(app._notifications) == before + 1
+        assert len(app._toasts) == 2 and app._toast_timer is not None
+        app._toast_timer.stop()
+        app._flush_toasts()  # what the timer does when the interval is up
+        await pilot.pause()
+        assert len(app._notifications) == before + 2
+        last = list(app._notifications)[-1]
+        assert last.title == "2 tasks changed" and last.message.count("FAILED") == 2

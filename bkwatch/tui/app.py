@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar
@@ -11,6 +12,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -287,15 +289,13 @@ class BkWatchApp(App[None]):
         self.notify(body, title=head, timeout=15, markup=False)
 
     def _save_seen(self) -> None:
-        self._toasts: list[tuple[str, str, str]] = []  # (message, severity, state) to toast
-        self._toast_at = float("-inf")  # monotonic
-        self._toast_timer: Timer | None = None
         self._seen_dirty = False
         self._seen_saved_at = time.monotonic()
         try:
             self.store.save_last_seen(self.list_name, self.last_seen)
         except (OSError, StoreError) as exc:
-            self.log_view.note_lines([f"could not save history: {exc}"])
+            with contextlib.suppress(NoMatches):  # on exit the log may be gone already
+                self.log_view.note_lines([f"could not save history: {exc}"])
 
     def _tick(self) -> None:
         # Only rows whose text changed (a task's data turning stale) are repainted.

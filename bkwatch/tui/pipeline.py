@@ -9,7 +9,8 @@ every failure is expanded the first time a task is shown.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import compress
+from operator import attrgetter, ne, or_
 
 from rich.text import Text
 from textual.widgets import Tree
@@ -135,12 +136,12 @@ class PipelineTree(Tree[NodeRef]):
         self._raws = dict(zip(ids, raws, strict=True))
         self._kids = dict(zip(ids, kids, strict=True))
         self.model = dict(zip(ids, nodes, strict=True))
-        get_raw, get_kids, index = old_raws.get, old_kids.get, self.index
-        for node, nid, raw, k in zip(nodes, ids, raws, kids, strict=True):
-            if get_raw(nid) == raw and get_kids(nid) == k:
-                continue
-            tn = index.get(nid)
-            if tn is not None:  # pre-order: a new node's parent has just added it
+        # Which nodes differ, found in C: two lookups and two tuple comparisons per node.
+        differ = map(or_, map(ne, map(old_raws.get, ids), raws), map(ne, map(old_kids.get, ids), kids))
+        index = self.index
+        for node in compress(nodes, differ):
+            tn = index.get(node.id)
+            if tn is not None:  # parents come first: a new node's parent has just added it
                 self._sync(tn, node, None, deep=False)
         return True
 
@@ -251,6 +252,10 @@ class PipelineTree(Tree[NodeRef]):
                 for tn, child in zip(tchildren, kids, strict=True):
                     self._sync(tn, child, keep)
                 return
+        old_shape = self._shapes.get(node.id)
+        if old_shape is not None and old_shape[0] == msg and self._insert_new(tnode, old_shape, kids, keep):
+            self._shapes[node.id] = shape
+            return
         self._shapes[node.id] = shape
         wanted: list[tuple[str, Node | None]] = []
         if node.state is State.FAILED and (node.message or not node.children):
@@ -289,6 +294,43 @@ class PipelineTree(Tree[NodeRef]):
                 elif deep:
                     self._sync(tn, child, keep)
             prev = tn
+
+    def _insert_new(
+        self, tnode: TreeNode[NodeRef], old_shape: tuple[object, ...], kids: list[Node], keep: set[str] | None
+    ) -> bool:
+        """Add the children that appeared, when no child left or moved (a pipeline growing as
+        it runs): O(new) tree edits instead of reconciling every child. False if not so."""
+        old_ids = old_shape[1:]
+        old_set = set(old_ids)
+        index = self.index
+        tchildren = tnode.children
+        has_msg = bool(old_shape[0])
+        if (
+            len(old_set) != len(old_ids)
+            or len(tchildren) != len(old_ids) + has_msg
+            or [c.id for c in kids if c.id in old_set] != list(old_ids)
+            or not index.keys() >= old_set
+        ):
+            return False
+        prev: TreeNode[NodeRef] | None = tchildren[0] if has_msg else None
+        for child in kids:
+            if child.id in old_set:
+                prev = index[child.id]
+                continue
+            label = node_label(child, self.ascii_only)
+            siblings = tnode.children
+            if prev is None:
+                tn = tnode.add(label, NodeRef(child.id), before=0)
+            elif siblings and prev is siblings[-1]:  # appending: skip the O(n) sibling lookup
+                tn = tnode.add(label, NodeRef(child.id))
+            else:
+                tn = tnode.add(label, NodeRef(child.id), after=prev)
+            tn.allow_expand = bool(child.children) or child.state is State.FAILED
+            index[child.id] = tn
+            self._sigs[child.id] = ()
+            self._sync(tn, child, keep)
+            prev = tn
+        return True
 
     def _forget(self, tn: TreeNode[NodeRef]) -> None:
         if tn.data and not tn.data.message:
