@@ -228,7 +228,9 @@ class Poller:
                 error = BkError(ErrorKind.BAD_RESPONSE, f"unexpected {type(exc).__name__}: {exc}")
             else:
                 now = self.clock()
-                transitions = diff(watch.task, task, now)
+                # The focused task is the one drawn unit by unit: share its unchanged units with
+                # the last snapshot so the screen can skip them by identity.
+                transitions = diff(watch.task, task, now, share=key == self.focus)
                 watch.task = task
                 watch.last_ok = now
         watch.polls += 1
@@ -261,11 +263,13 @@ class Poller:
 # -- diff -------------------------------------------------------------------------------------
 
 
-def diff(old: Task | None, new: Task, at: float) -> list[Transition]:
+def diff(old: Task | None, new: Task, at: float, *, share: bool = False) -> list[Transition]:
     """State changes between two snapshots of one task: task, step, host, job task and node level.
 
     The first snapshot yields one task-level event (old=None). Units that appear later are
     reported only when they are already past pending, so a new pipeline branch is not noise.
+    With `share`, every host or job task of `new` equal to its predecessor is replaced by the
+    predecessor itself, so a consumer can find what changed by identity (`is not`).
     """
     target = new.target
     name = new.name or target
@@ -284,11 +288,11 @@ def diff(old: Task | None, new: Task, at: float) -> list[Transition]:
                 continue
             if before.state is not step.state:
                 out.append(Transition(target, "step", step.id, step.name, before.state, step.state, at))
-            _diff_units(out, target, "host", before.hosts, step.hosts, at, step.id)
+            _diff_units(out, target, "host", before.hosts, step.hosts, at, step.id, share)
     if new.hosts or old.hosts:
-        _diff_units(out, target, "host", old.hosts, new.hosts, at, None)
+        _diff_units(out, target, "host", old.hosts, new.hosts, at, None, share)
     if new.job_tasks or old.job_tasks:
-        _diff_units(out, target, "job_task", old.job_tasks, new.job_tasks, at, None)
+        _diff_units(out, target, "job_task", old.job_tasks, new.job_tasks, at, None, share)
     if new.root is not None and old.root is not None:
         before_nodes = {n.id: n for n, _ in old.root.walk()}
         for node, _ in new.root.walk():
@@ -311,6 +315,7 @@ def _diff_units(
     new: dict[str, Any],
     at: float,
     step_id: str | None,
+    share: bool,
 ) -> None:
     pending = State.PENDING
     for key, unit in new.items():
@@ -320,6 +325,8 @@ def _diff_units(
                 out.append(Transition(target, level, key, _unit_name(unit), None, unit.state, at, step_id))
         elif prev.state is not unit.state:
             out.append(Transition(target, level, key, _unit_name(unit), prev.state, unit.state, at, step_id))
+        elif share and prev == unit:
+            new[key] = prev  # same key, so the dict's size and order are untouched
 
 
 def _unit_name(unit: object) -> str:

@@ -73,3 +73,23 @@ def test_gsekit_job_task_change() -> None:
 
     events = diff(gse(State.RUNNING), gse(State.FAILED), 3.0)
     assert [(e.level, e.key, e.name, e.new) for e in events] == [("job_task", "11", "nginx", State.FAILED)]
+
+
+def test_share_hands_unchanged_units_over_by_identity() -> None:
+    old = job_task(
+        State.RUNNING, {"0:10.0.0.1": State.RUNNING, "0:10.0.0.2": State.RUNNING, "0:10.0.0.3": State.RUNNING}
+    )
+    new = copy.deepcopy(old)
+    hosts = new.steps[0].hosts
+    hosts["0:10.0.0.2"].state = State.SUCCEEDED  # a state change
+    hosts["0:10.0.0.3"].error_text = "disk full"  # a change that is not a state change
+    diff(old, new, 1.0, share=True)
+    before = old.steps[0].hosts
+    assert hosts["0:10.0.0.1"] is before["0:10.0.0.1"]
+    assert hosts["0:10.0.0.2"] is not before["0:10.0.0.2"]
+    assert hosts["0:10.0.0.3"] is not before["0:10.0.0.3"] and hosts["0:10.0.0.3"].error_text == "disk full"
+    assert list(hosts) == list(before)  # order kept
+
+    unshared = copy.deepcopy(old)
+    diff(old, unshared, 1.0)
+    assert unshared.steps[0].hosts["0:10.0.0.1"] is not before["0:10.0.0.1"]

@@ -9,11 +9,10 @@ rebuilt, the rest of the list is copied by slice. A change of filter re-flattens
 
 from __future__ import annotations
 
-import gc
 from bisect import bisect_left, insort
 from collections.abc import Hashable, Mapping
 from itertools import compress
-from operator import ne
+from operator import is_not
 from typing import Any, Protocol
 
 from rich.text import Text
@@ -53,8 +52,6 @@ class GroupedView(LineView):
         self._sigs: dict[str, tuple[Any, ...]] = {}
         self._gkey: dict[str, Hashable] = {}
         self._pos: dict[str, int] = {}  # server order
-        self._sig_list: list[tuple[Any, ...]] = []
-        self._key_list: list[str] = []  # server order
         self._gorder: dict[Hashable, tuple[Any, ...]] = {}
         self._members: dict[Hashable, list[str]] = {}  # keys of each group, in server order
         self._layout: list[tuple[Hashable, int]] = []  # (group, lines it shows), top to bottom
@@ -77,22 +74,17 @@ class GroupedView(LineView):
         if scope != self.scope or len(items) != len(self.items) or self.items.keys() != items.keys():
             self._rebuild(scope, items)
             return
-        kind, sigs, pos = self.kind, self._sigs, self._pos
-        # Signatures come from C-level attribute getters and are compared in C as well. The
-        # collector is held off meanwhile: 10,000 fresh tuples would trigger collections over
-        # the whole heap, yet replacing the old list frees as many as were made (no cycles).
-        collect = gc.isenabled()
-        gc.disable()
-        try:
-            new_sigs = list(map(kind.sig, items.values()))
-            diff = list(compress(self._key_list, map(ne, self._sig_list, new_sigs)))
-            self._sig_list = new_sigs
-            del new_sigs
-        finally:
-            if collect:
-                gc.enable()
-        for k in diff:
-            sigs[k] = self._sig_list[pos[k]]
+        kind, sigs = self.kind, self._sigs
+        previous = self.items
+        # The poller hands the shown task's unchanged items over as the very same objects, so
+        # only the others need their signature compared (all of them for other snapshots).
+        maybe = list(compress(items.keys(), map(is_not, map(previous.__getitem__, items), items.values())))
+        diff = []
+        for k in maybe:
+            sig = kind.sig(items[k])
+            if sig != sigs[k]:
+                sigs[k] = sig
+                diff.append(k)
         self.items = items  # snapshots are replaced by the poller, never mutated
         if not diff:
             return
@@ -204,10 +196,8 @@ class GroupedView(LineView):
     def _rebuild(self, scope: str, items: Mapping[str, Any]) -> None:
         self.scope = scope
         self.items = items
-        self._key_list = list(items)
-        self._pos = dict(zip(self._key_list, range(len(items)), strict=True))
-        self._sig_list = list(map(self.kind.sig, items.values()))
-        self._sigs = dict(zip(items, self._sig_list, strict=True))
+        self._pos = dict(zip(items, range(len(items)), strict=True))
+        self._sigs = dict(zip(items, map(self.kind.sig, items.values()), strict=True))
         self._row_line = {k: Line(k, s, data=k) for k, s in self._sigs.items()}
         self._regroup()
         self._flatten()
