@@ -690,3 +690,29 @@ def test_new_client_works_without_the_unused_optional_modules(sim: Any) -> None:
     assert done.returncode == 0, done.stderr
     # Fetched over the network with httpcore loaded, and the guard left nothing behind.
     assert done.stdout.strip() == f"{job.name} True []"
+
+
+def test_tui_log_goes_to_a_file_with_secrets_masked(isolated: Path) -> None:
+    """While the screen runs, stderr is the screen: log records go to the log directory."""
+    import logging
+
+    from bkwatch.config import log_dir
+    from bkwatch.tui.launch import log_to_file
+
+    logger = logging.getLogger("bkwatch")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    try:
+        log_to_file(["s3cr3t-value"])
+        try:
+            raise RuntimeError("adapter broke on token s3cr3t-value")
+        except RuntimeError:
+            logging.getLogger("bkwatch.poller").exception("poll of job:2:1 failed unexpectedly")
+        for handler in logger.handlers:
+            handler.flush()
+        text = (log_dir() / "bkwatch.log").read_text(encoding="utf-8")
+    finally:
+        for handler in logger.handlers:
+            handler.close()
+        logger.handlers[:], logger.level, logger.propagate = saved
+    assert "poll of job:2:1 failed unexpectedly" in text and "RuntimeError" in text
+    assert "s3cr3t-value" not in text and "****" in text

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Mapping
+from logging.handlers import RotatingFileHandler
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.model import BkError, ErrorKind, System
@@ -115,6 +117,41 @@ def check_ca_bundle(profile: Profile) -> None:
         raise BkError(ErrorKind.CONFIG, f"cannot load ca_bundle {profile.ca_bundle}: {exc}") from None
 
 
+class _ScrubbingFormatter(logging.Formatter):
+    """Log lines with every secret of the profile masked, tracebacks included."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._secrets = [s for s in secrets if s]
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        for secret in self._secrets:
+            text = text.replace(secret, "****")
+        return text
+
+
+def log_to_file(secrets: list[str]) -> None:
+    """Send bkwatch's log records to `log_dir()/bkwatch.log` while the screen runs: stderr *is*
+    the screen, and a stray traceback there would tear the display."""
+    from bkwatch.config import log_dir
+
+    handler: logging.Handler
+    try:
+        directory = log_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(
+            directory / "bkwatch.log", maxBytes=1_000_000, backupCount=2, encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(_ScrubbingFormatter(secrets))
+    logger = logging.getLogger("bkwatch")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def run_watch(profile_name: str | None, list_name: str, options: dict[str, Any]) -> int:
     """Watch a saved list with the real configuration. Returns an exit status."""
     from bkwatch.config import data_dir, load_profile
@@ -140,6 +177,7 @@ def run_watch(profile_name: str | None, list_name: str, options: dict[str, Any])
 
     fetch = LazyFetch(make)
     app = BkWatchApp(Poller(fetch), store, list_name, **_app_kwargs(options))
+    log_to_file(profile.secrets())
     asyncio.run(_run(app, fetch, options))
     return 0
 
@@ -257,6 +295,7 @@ def run_demo(options: dict[str, Any]) -> int:
 
         fetch = LazyFetch(make)
         app = BkWatchApp(Poller(fetch), store, "demo", select=select, **_app_kwargs(options))
+        log_to_file([])  # the simulator's credentials are public
         asyncio.run(_run(app, fetch, options))
     finally:
         serving.close()

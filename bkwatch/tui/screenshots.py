@@ -18,13 +18,13 @@ import httpx
 from textual.pilot import Pilot
 
 from bkwatch.client import BkClient
-from bkwatch.config import Profile
 from bkwatch.model import System
 from bkwatch.poller import Cadence, Poller
-from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, DEMO_USERNAME, SimConfig, Simulator
+from bkwatch.sim import SimConfig, Simulator
 from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.systems import fetch_task
 from bkwatch.tui.app import BkWatchApp
+from bkwatch.tui.launch import demo_profile
 
 FIXED_NOW = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: screenshots never show today's date
 BASE = "http://sim.invalid"
@@ -67,16 +67,7 @@ def sim_app(
     **app_options: Any,
 ) -> SimRig:
     """The real app wired to `sim` in-process; nothing polls until the test says so."""
-    profile = Profile(
-        name="sim",
-        esb_url=BASE,
-        apigw_tmpl=BASE + "/api/{api_name}",
-        app_code=DEMO_APP_CODE,
-        app_secret=DEMO_APP_SECRET,
-        username=DEMO_USERNAME,
-        token=DEMO_TOKEN,
-        gateways={s: g for s, g in Profile().gateways.items() if s is not System.NODEMAN},
-    )
+    profile = demo_profile(BASE)
     client = BkClient(profile, transport=httpx.ASGITransport(app=sim.app))
     # A huge cadence: the background loop never polls on its own during a test.
     slow = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
