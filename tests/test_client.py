@@ -9,11 +9,12 @@ import pytest
 from bkwatch.client import ApiNotFound, BkClient, retry_after_from
 from bkwatch.config import Profile
 from bkwatch.model import BkError, ErrorKind, State, System
-from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, DEMO_USERNAME, SimConfig, Simulator
+from bkwatch.sim import DEMO_APP_SECRET, DEMO_TOKEN, SimConfig, Simulator
 from bkwatch.systems import fetch_task
 from bkwatch.systems.common import html_to_text, parse_time, readable, to_bool, to_int
 from bkwatch.targets import parse_target
 from bkwatch.text import clean_text
+from tests.conftest import sim_profile
 
 SECRET = "top-secret-value-9"
 TOKEN = "tok-en-value-7"
@@ -144,20 +145,6 @@ def test_text_helpers() -> None:
 
 # -- against the simulator: every error kind from a real error response or fault -------------
 
-GW = "http://sim/api/{api_name}"
-
-
-def sim_profile(gateway: bool, **kw: object) -> Profile:
-    base: dict[str, object] = {
-        "esb_url": "http://sim",
-        "apigw_tmpl": GW if gateway else None,
-        "app_code": DEMO_APP_CODE,
-        "app_secret": DEMO_APP_SECRET,
-        "username": DEMO_USERNAME,
-    }
-    base.update(kw)
-    return Profile(name="sim", **base)  # type: ignore[arg-type]
-
 
 @pytest.fixture
 def sim() -> Simulator:
@@ -170,7 +157,7 @@ def via(request: pytest.FixtureRequest) -> str:
 
 
 def sim_client(sim: Simulator, via: str, **kw: object) -> BkClient:
-    return BkClient(sim_profile(via == "apigw", **kw), transport=httpx.ASGITransport(app=sim.app))
+    return BkClient(sim_profile(gateway=via == "apigw", **kw), transport=httpx.ASGITransport(app=sim.app))
 
 
 JOB_T = "job:2:20001"
@@ -266,14 +253,10 @@ async def test_gsekit_server_error_code_and_string_not_found(sim: Simulator) -> 
 # -- real loopback sockets ----------------------------------------------------------------------
 
 
-def real_profile(base: str, **kw: object) -> Profile:
-    return sim_profile(True, esb_url=base, apigw_tmpl=base + "/api/{api_name}", **kw)
-
-
 async def test_real_socket_end_to_end_and_faults() -> None:
     sim = Simulator(SimConfig(seed=1, frozen=True))
     with sim.serve() as server:
-        async with BkClient(real_profile(server.base_url, timeout=0.5)) as c:
+        async with BkClient(sim_profile(server.base_url, timeout=0.5)) as c:
             for target in ("job:2:20002", "sops:2:102", "bkflow:1:502", "nodeman:2:302", "gsekit:2:802"):
                 task = await fetch_task(c, parse_target(target))
                 assert task.state is State.FAILED, target
@@ -292,7 +275,7 @@ async def test_connection_refused_is_network() -> None:
     sim = Simulator(SimConfig(seed=1, frozen=True))
     with sim.serve() as server:
         base = server.base_url
-    async with BkClient(real_profile(base)) as c:  # server stopped: the port refuses connections
+    async with BkClient(sim_profile(base)) as c:  # server stopped: the port refuses connections
         err = await expect(c, ErrorKind.NETWORK)
     assert "connect" in err.message
 
@@ -372,7 +355,7 @@ async def test_documented_envelopes_classified(
     def serve(request: httpx.Request) -> httpx.Response:
         return httpx.Response(status, content=content, headers=headers)
 
-    async with BkClient(sim_profile(False), transport=httpx.MockTransport(serve)) as c:
+    async with BkClient(sim_profile(gateway=False), transport=httpx.MockTransport(serve)) as c:
         with pytest.raises(BkError) as err:
             await c.call(System.SOPS, "sops/get_task_status/", params={"bk_biz_id": 2, "task_id": 9})
     assert err.value.kind is kind, err.value.message

@@ -9,13 +9,12 @@ import httpx
 import pytest
 
 from bkwatch.client import BkClient
-from bkwatch.config import Profile
 from bkwatch.model import BkError, ErrorKind, State, System
-from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME, SimConfig, Simulator
+from bkwatch.sim import SimConfig, Simulator
 from bkwatch.systems import fetch_task
 from bkwatch.targets import Target, parse_target
+from tests.conftest import sim_profile
 
-GW = "http://sim/api/{api_name}"
 UNIFIED = {
     "job": {"1": State.PENDING, "2": State.RUNNING, "3": State.SUCCEEDED, "4": State.FAILED,
             "7": State.WAITING, "15": State.WAITING, "8": State.STOPPED, "11": State.STOPPED},
@@ -41,18 +40,6 @@ class CountingTransport(httpx.ASGITransport):
         return await super().handle_async_request(request)
 
 
-def profile(gateway: bool, **kw: Any) -> Profile:
-    base: dict[str, Any] = {
-        "esb_url": "http://sim",
-        "apigw_tmpl": GW if gateway else None,
-        "app_code": DEMO_APP_CODE,
-        "app_secret": DEMO_APP_SECRET,
-        "username": DEMO_USERNAME,
-    }
-    base.update(kw)
-    return Profile(name="sim", **base)
-
-
 @pytest.fixture
 def sim() -> Simulator:
     return Simulator(SimConfig(seed=1, frozen=True))
@@ -60,7 +47,7 @@ def sim() -> Simulator:
 
 @pytest.fixture(params=["esb", "apigw"])
 async def client(request: pytest.FixtureRequest, sim: Simulator) -> AsyncIterator[BkClient]:
-    c = BkClient(profile(request.param == "apigw"), transport=CountingTransport(sim.app))
+    c = BkClient(sim_profile(gateway=request.param == "apigw"), transport=CountingTransport(sim.app))
     yield c
     await c.aclose()
 
@@ -157,7 +144,7 @@ async def test_sops_and_job_not_found(client: BkClient) -> None:
 
 
 async def test_bkflow_gateway(sim: Simulator) -> None:
-    async with BkClient(profile(True, esb_url=None), transport=httpx.ASGITransport(app=sim.app)) as c:
+    async with BkClient(sim_profile(esb_url=None), transport=httpx.ASGITransport(app=sim.app)) as c:
         failed = await fetch_task(c, parse_target("bkflow:1:502"))
         assert failed.state is State.FAILED and failed.name is None
         assert all(n.name for n in failed.leaf_nodes())  # ids stand in for names
@@ -182,14 +169,16 @@ async def test_nodeman_pages_are_all_read(sim: Simulator, client: BkClient) -> N
 
 
 async def test_nodeman_v1_and_fallback(sim: Simulator) -> None:
-    async with BkClient(profile(False, nodeman_api="v1"), transport=CountingTransport(sim.app)) as c:
+    async with BkClient(
+        sim_profile(gateway=False, nodeman_api="v1"), transport=CountingTransport(sim.app)
+    ) as c:
         task = await fetch_task(c, parse_target("nodeman:3:304"))
         assert task.state is State.FAILED and task.hosts
         assert all(r.url.path.endswith("nodeman/get_task_info/") for r in c._http._transport.requests)  # type: ignore[attr-defined]
         running = await fetch_task(c, parse_target("nodeman:2:303"))
         assert running.state is State.RUNNING
     # A gateway without the v2 resource: API not found -> v1 over ESB, remembered.
-    prof = profile(True)
+    prof = sim_profile()
     prof.gateways[System.NODEMAN] = "bk-nodeman-old"
     async with BkClient(prof, transport=CountingTransport(sim.app)) as c:
         task = await fetch_task(c, parse_target("nodeman:2:301"))
@@ -198,7 +187,7 @@ async def test_nodeman_v1_and_fallback(sim: Simulator) -> None:
         await fetch_task(c, parse_target("nodeman:2:301"))
         assert len(c._http._transport.requests) == n + 1  # type: ignore[attr-defined]
     # Without an ESB to fall back to, the not-found error is reported as is.
-    gone = profile(True, esb_url=None, gateways={System.NODEMAN: "gone"})
+    gone = sim_profile(esb_url=None, gateways={System.NODEMAN: "gone"})
     async with BkClient(gone, transport=httpx.ASGITransport(app=sim.app)) as c:
         with pytest.raises(BkError) as err:
             await fetch_task(c, parse_target("nodeman:2:301"))
@@ -210,7 +199,7 @@ async def test_gsekit_counts_and_rows(sim: Simulator, client: BkClient) -> None:
     assert task.job_tasks == {} and task.status_counts is not None
     assert task.counts().get(State.FAILED, 0) > 0 and task.terminal
     old = Simulator(SimConfig(seed=1, frozen=True, gsekit_rows_without_ids=True))
-    async with BkClient(profile(False), transport=httpx.ASGITransport(app=old.app)) as c:
+    async with BkClient(sim_profile(gateway=False), transport=httpx.ASGITransport(app=old.app)) as c:
         rows = await fetch_task(c, parse_target("gsekit:2:802"))
     assert rows.job_tasks and rows.counts() == task.counts()
     bad = [jt for jt in rows.job_tasks.values() if jt.state is State.FAILED]
