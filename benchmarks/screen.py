@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,6 +44,20 @@ def _app(sim: Simulator, target: str, tmp: str) -> tuple[BkWatchApp, Poller, BkC
 
 def _name(key: str | None) -> str:
     return "a group header" if key is None or key.startswith("\x00") else f"host {key}"
+
+
+async def _timed_rebuilds(app: BkWatchApp, pilot: Any, update: Any, widget: Any, times: int) -> list[float]:
+    """Apply `update` with the widget's scope reset, as if another task had been open, so it
+    builds from scratch; seconds per apply."""
+    out: list[float] = []
+    for _ in range(times):
+        widget.scope = None
+        t0 = time.perf_counter()
+        with app.batch_update():
+            app.apply(update)
+        out.append(time.perf_counter() - t0)
+        await pilot.pause()
+    return out
 
 
 def _median_ms(xs: list[float]) -> float:
@@ -103,14 +118,7 @@ async def hosts_case(n_hosts: int, polls: int, expand: bool) -> Row:
                 await pilot.pause()
                 assert view.cursor_key == at_key, f"cursor moved from {at_key} to {view.cursor_key}"
                 moved_index += view.cursor_index - round(view.scroll_offset.y) != at_row
-            rebuild: list[float] = []
-            for _ in range(max(3, polls // 2)):
-                view.scope = None  # as if another task had been open: the host list starts afresh
-                t0 = time.perf_counter()
-                with app.batch_update():
-                    app.apply(update)
-                rebuild.append(time.perf_counter() - t0)
-                await pilot.pause()
+            rebuild = await _timed_rebuilds(app, pilot, update, view, max(3, polls // 2))
         await client.aclose()
     a, b = _median_ms(in_place), _median_ms(rebuild)
     return Row(
@@ -182,14 +190,7 @@ async def tree_case(n_nodes: int, polls: int) -> Row:
             root = poller.watches[target].task.root  # type: ignore[union-attr]
             assert root is not None
             total = sum(1 for _ in root.walk())
-            rebuild: list[float] = []
-            for _ in range(max(3, polls // 2)):
-                tree.scope = None  # as if another task had been open: the tree is built afresh
-                t0 = time.perf_counter()
-                with app.batch_update():
-                    app.apply(update)
-                rebuild.append(time.perf_counter() - t0)
-                await pilot.pause()
+            rebuild = await _timed_rebuilds(app, pilot, update, tree, max(3, polls // 2))
         await client.aclose()
     a, b = _median_ms(in_place), _median_ms(rebuild)
     return Row(

@@ -107,7 +107,7 @@ def ms_to_s(value: Any) -> float | None:
 
 
 @lru_cache(maxsize=8192)
-def _parse_time_str(text: str) -> float | None:
+def parse_time_text(text: str) -> float | None:
     s = text.strip()
     if not s:
         return None
@@ -125,7 +125,7 @@ def _parse_time_str(text: str) -> float | None:
 def parse_time(value: Any) -> float | None:
     """Epoch seconds from the BlueKing time strings (any of the formats in docs/states.md)."""
     if isinstance(value, str):
-        return _parse_time_str(value)
+        return parse_time_text(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         # Epoch numbers: milliseconds when they are too large to be seconds.
         return value / 1000.0 if value > 1e11 else float(value)

@@ -13,12 +13,12 @@ from typing import Any
 from bkwatch.client import ApiNotFound, BkClient
 from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
 from bkwatch.systems.common import (
-    _parse_time_str,
     bad,
     html_to_text,
     need,
     need_list,
     parse_time,
+    parse_time_text,
     to_float,
     to_int,
 )
@@ -129,8 +129,8 @@ def _v2_hosts(rows: list[Any], out: dict[str, Host], where: str) -> None:
             (display or step) if state in failed_like else "",
             "",
             step,
-            _parse_time_str(start) if type(start) is str else parse_time(start),
-            _parse_time_str(end) if type(end) is str else parse_time(end),
+            parse_time_text(start) if type(start) is str else parse_time(start),
+            parse_time_text(end) if type(end) is str else parse_time(end),
             cost if type(cost) is float else to_float(cost),
         )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from bkwatch.client import BkClient
 from bkwatch.model import Node, State, System, Task
-from bkwatch.systems.common import _parse_time_str, bad, parse_time, readable, to_bool, to_float, to_int
+from bkwatch.systems.common import bad, parse_time, parse_time_text, readable, to_bool, to_float, to_int
 from bkwatch.targets import Target
 
 API = "get_task_status"
@@ -92,8 +92,8 @@ def _node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node
     else:
         state = S.UNKNOWN
         state_text = str(raw_state) if raw_state is not None else ""
-    start = _parse_time_str(start) if type(start) is str else parse_time(start)
-    end = _parse_time_str(end) if type(end) is str else parse_time(end)
+    start = parse_time_text(start) if type(start) is str else parse_time(start)
+    end = parse_time_text(end) if type(end) is str else parse_time(end)
     if end is None and raw_state in TERMINAL_STATES:
         # Engine-v1 trees: the last state change is the best end time there is.
         end = parse_time(raw.get("state_refresh_at"))
