@@ -129,3 +129,71 @@ def run_in_pty(
         os.close(fd)
     seconds = measure if marker is None else (seen_at or 0.0)
     return PtyResult(total, seconds, seen_at, cpu, early, exited)
+
+
+class PtySession:
+    """An interactive program in a pseudo-terminal: send keys and signals, keep every byte it
+    writes. Tests use it to assert on what actually reaches a terminal."""
+
+    def __init__(
+        self, argv: Sequence[str], *, cols: int = 160, rows: int = 48, env: dict[str, str] | None = None
+    ) -> None:
+        full_env = dict(os.environ)
+        full_env.update({"TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)})
+        full_env.pop("COLORTERM", None)
+        if env:
+            full_env.update(env)
+        self.output = bytearray()
+        self.exited = False
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # child
+            os.execvpe(argv[0], list(argv), full_env)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def read_for(self, seconds: float) -> bytes:
+        """What the program writes in the next `seconds` (also appended to `output`)."""
+        got = bytearray()
+        stop_at = time.perf_counter() + seconds
+        while not self.exited and (left := stop_at - time.perf_counter()) > 0:
+            ready, _, _ = select.select([self.fd], [], [], min(0.05, left))
+            if not ready:
+                continue
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.exited = True
+                break
+            got += chunk
+        self.output += got
+        return bytes(got)
+
+    def wait_for(self, marker: bytes, timeout: float = 30.0) -> bool:
+        """Read until `marker` has appeared in the output (True) or `timeout` passed (False)."""
+        start = len(self.output)
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline and not self.exited:
+            self.read_for(0.1)
+            if marker in self.output[max(0, start - len(marker)) :]:
+                return True
+        return False
+
+    def send(self, data: str | bytes) -> None:
+        os.write(self.fd, data.encode() if isinstance(data, str) else data)
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def cpu_seconds(self) -> float:
+        return _cpu_seconds(self.pid)
+
+    def close(self) -> None:
+        _stop(self.pid)
+        os.close(self.fd)
+
+    def __enter__(self) -> PtySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -107,3 +107,30 @@ async def test_schema_drift(client, sim) -> None:
 def test_unknown_fault_kind_is_refused(sim) -> None:
     with pytest.raises(ValueError, match="unknown fault kind"):
         sim.faults.set("meteor")
+
+
+async def test_oversize_streams_a_valid_answer_of_the_asked_size(client, sim) -> None:
+    sim.faults.set("oversize", route="sops", size=3_000_000, count=1)
+    r = await client.get(SOPS, headers=GW)
+    assert "content-length" not in r.headers  # streamed: only counting what arrives can refuse it
+    assert len(r.content) == 3_000_000 and r.json()["result"] is True
+
+
+async def test_traffic_counts_requests_per_task_and_faults_per_kind(client, sim) -> None:
+    sim.faults.set("http_502", route="sops", count=2)
+    for _ in range(3):
+        await client.get(SOPS, headers=GW)
+    await client.get(JOB_ESB, params=JOB_Q)
+    seen = (await client.get("/_sim/traffic")).json()
+    assert seen["requests"] == 4
+    assert seen["by_task"] == {"sops:101": 3, "job:20001": 1}
+    assert seen["faults"] == {"http_502": 2}
+    await client.delete("/_sim/traffic")
+    assert (await client.get("/_sim/traffic")).json() == {"requests": 0, "by_task": {}, "faults": {}}
+
+
+async def test_rate_limit_reset_is_configurable(client, sim) -> None:
+    sim.config.rate_limit_reset = 2
+    sim.faults.set("rate_limit", route="sops", count=1)
+    r = await client.get(SOPS, headers=GW)
+    assert r.status_code == 429 and r.headers["x-bkapi-ratelimit-reset"] == "2"

@@ -20,6 +20,7 @@ from .faults import KINDS as FAULT_KINDS
 from .faults import Faults
 from .server import Served
 from .server import serve as _serve
+from .traffic import Traffic
 from .world import World
 
 __all__ = [
@@ -42,6 +43,7 @@ class Simulator:
         self.config = config or SimConfig()
         self.world = World(self.config)
         self.faults = Faults(self.config.seed)
+        self.traffic = Traffic()
         self.bk = BlueKing(self)
         routes = [*admin_routes(self), Route("/{path:path}", self.bk)]
         self.app = Starlette(routes=routes)

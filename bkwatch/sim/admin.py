@@ -79,11 +79,17 @@ def routes(sim: Simulator) -> list[Route]:
                     probability=b.get("probability", 1.0),
                     count=b.get("count"),
                     delay=b.get("delay"),
+                    size=b.get("size"),
                 )
                 return f.to_dict()
 
             return await guarded(request, act)
         return _json({"faults": [f.to_dict() for f in sim.faults.list()]})
+
+    async def traffic(request: Request) -> Response:
+        if request.method == "DELETE":
+            sim.traffic.reset()
+        return _json(sim.traffic.snapshot())
 
     async def advance(request: Request) -> Response:
         return await guarded(request, lambda b: (world.advance(float(b["seconds"])), {"now": world.now()})[1])
@@ -94,5 +100,6 @@ def routes(sim: Simulator) -> list[Route]:
         Route("/_sim/tasks/{target}/force", force, methods=["POST"]),
         Route("/_sim/tasks/{target}/retry", retry, methods=["POST"]),
         Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/_sim/traffic", traffic, methods=["GET", "DELETE"]),
         Route("/_sim/advance", advance, methods=["POST"]),
     ]

@@ -15,6 +15,7 @@ from .auth import check_esb, check_gateway, strip_credentials
 from .envelope import Reply, Req, dumps, esb_error, gw_error, header_safe, hex32, invalid_args
 from .faults import Fault, drift
 from .routes import ESB_PREFIX, match_esb, match_gateway
+from .traffic import task_ref
 
 if TYPE_CHECKING:
     from . import Simulator
@@ -82,6 +83,7 @@ class BlueKing:
             params.update(parsed)
         keys = {route.system, route.api, transport, gw} - {""}
         fired = self.sim.faults.active(keys, path)
+        self.sim.traffic.record(task_ref(route.system, {**params, **path_params}), fired)
         early = await self.pre_faults(fired, transport)
         if early is not None:
             return early, fired, transport
@@ -159,7 +161,7 @@ class BlueKing:
                 {
                     "X-Bkapi-RateLimit-Limit": "5000",
                     "X-Bkapi-RateLimit-Remaining": "0",
-                    "X-Bkapi-RateLimit-Reset": "30",
+                    "X-Bkapi-RateLimit-Reset": str(self.sim.config.rate_limit_reset),
                     "X-Bkapi-RateLimit-Plugin": "bk-rate-limit",
                 },
             )
@@ -168,6 +170,9 @@ class BlueKing:
         return None
 
     async def send(self, send: Any, reply: Reply, fired: dict[str, Fault], transport: str) -> None:
+        if "oversize" in fired:
+            await send_oversize(send, fired["oversize"].size or OVERSIZE_DEFAULT)
+            return
         body = reply.body
         if isinstance(body, dict):
             if transport == "esb":
@@ -194,3 +199,23 @@ class BlueKing:
             await send({"type": "http.response.body", "body": data[: len(data) // 2], "more_body": True})
             raise SimConnectionReset("peer closed connection without sending complete message body")
         await send({"type": "http.response.body", "body": data})
+
+
+OVERSIZE_DEFAULT = 128 * 1024 * 1024
+_CHUNK = b"x" * (1024 * 1024)
+
+
+async def send_oversize(send: Any, size: int) -> None:
+    """A valid answer of about `size` bytes, streamed in 1 MiB chunks with no Content-Length, so
+    only a client counting what it reads can refuse it early."""
+    head = b'{"result":true,"code":0,"message":"","data":{"padding":"'
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+    )
+    await send({"type": "http.response.body", "body": head, "more_body": True})
+    left = max(0, size - len(head) - 3)
+    while left > 0:
+        piece = _CHUNK if left >= len(_CHUNK) else _CHUNK[:left]
+        left -= len(piece)
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+    await send({"type": "http.response.body", "body": b'"}}'})

@@ -19,6 +19,7 @@ KINDS = (
     "rate_limit",
     "revoke_credentials",
     "drift",
+    "oversize",
 )
 ALIASES = {
     "500": "http_500",
@@ -34,6 +35,7 @@ ALIASES = {
     "revoke": "revoke_credentials",
     "schema_drift": "drift",
     "connection_reset": "reset",
+    "huge": "oversize",
 }
 
 
@@ -52,6 +54,7 @@ class Fault:
     probability: float = 1.0
     count: int | None = None  # remaining requests it applies to; None = until cleared
     delay: float | None = None  # seconds, for "delay"
+    size: int | None = None  # bytes, for "oversize"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +74,7 @@ class Faults:
         probability: float = 1.0,
         count: int | None = None,
         delay: float | None = None,
+        size: int | None = None,
     ) -> Fault:
         fault = Fault(
             normalize(kind),
@@ -78,6 +82,7 @@ class Faults:
             float(probability),
             None if count is None else int(count),
             None if delay is None else float(delay),
+            None if size is None else int(size),
         )
         with self._lock:
             self._faults = [f for f in self._faults if (f.kind, f.route) != (fault.kind, fault.route)]
