@@ -2,7 +2,8 @@
 
 A single asyncio loop owns a heap of due times instead of one timer per task, so 2,000 watches
 cost one wake-up per due poll. A watch never has two requests in flight; a global semaphore caps
-concurrency. The last good Task stays on the Watch when a poll fails.
+concurrency, and a per-system one keeps a slow system from starving the others. The last good
+Task stays on the Watch when a poll fails.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ class Poller:
         on_update: Callable[[PollUpdate], None] | None = None,
         cadence: Cadence | None = None,
         max_concurrency: int = 16,
+        max_per_system: int | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -112,6 +114,10 @@ class Poller:
         self.focus: str | None = None
         self.paused = False
         self._sem = asyncio.Semaphore(max_concurrency)
+        # One system timing out must not hold every slot: it gets half of them at most, so the
+        # other systems' watches keep their cadence.
+        self.per_system = max_per_system or max(1, max_concurrency // 2)
+        self._system_sems: dict[str, asyncio.Semaphore] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
         self._wake = asyncio.Event()
@@ -146,7 +152,8 @@ class Poller:
             return
         self.focus = key
         watch = self.watches.get(key) if key else None
-        if watch is not None:
+        # A failing watch keeps its backoff: flicking the cursor across it must not poll it.
+        if watch is not None and not watch.errors:
             soonest = self.monotonic() + self.cadence.focused
             if watch.next_due > soonest:
                 self._schedule(watch, soonest)
@@ -164,6 +171,10 @@ class Poller:
         for watch in [self.watches[key]] if key in self.watches else self.watches.values():
             self._forced.add(watch.key)
             self._schedule(watch, now)
+
+    def in_flight(self) -> list[str]:
+        """Keys of the watches with a poll started (waiting for a slot or for the server)."""
+        return list(self._inflight)
 
     # -- polling ----------------------------------------------------------------------------
 
@@ -213,7 +224,11 @@ class Poller:
 
     async def _poll(self, key: str) -> PollUpdate:
         watch = self.watches[key]
-        async with self._sem:
+        system = str(watch.target.system)
+        system_sem = self._system_sems.get(system)
+        if system_sem is None:
+            system_sem = self._system_sems[system] = asyncio.Semaphore(self.per_system)
+        async with system_sem, self._sem:
             started = self.monotonic()
             lag = max(0.0, started - watch.intended_at) if watch.intended_at else 0.0
             watch.last_attempt = self.clock()

@@ -191,3 +191,52 @@ async def test_run_stops_on_the_first_cancel_every_time(frozen_sim: Simulator, s
         runner.cancel()
         done, _ = await asyncio.wait({runner}, timeout=2)
         assert runner in done, f"run() ignored a cancel on round {i}"
+
+
+async def test_focusing_a_failing_watch_keeps_its_backoff(
+    frozen_sim: Simulator, sim_client: BkClient
+) -> None:
+    a, b = first(frozen_sim, "job", "3"), first(frozen_sim, "sops", "FINISHED")
+    cadence = Cadence(focused=0.05, active=5.0, finished=30.0, jitter=0.0)
+    poller, _ = make_poller(sim_client, cadence=cadence)
+    poller.add(parse_target(a))
+    poller.add(parse_target(b))
+    frozen_sim.faults.set("http_502", route="sops")
+    await poller.poll_all()
+    assert poller.watches[b].errors == 1  # next poll in 5 s (backoff)
+    runner = asyncio.create_task(poller.run())
+    for _ in range(5):  # a user flicking the cursor between the two tasks
+        poller.set_focus(b)
+        await asyncio.sleep(0.06)
+        poller.set_focus(a)
+        await asyncio.sleep(0.06)
+    assert poller.watches[b].polls == 1
+    assert poller.watches[a].polls >= 3  # a healthy watch is still pulled in when focused
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_a_timing_out_system_does_not_starve_the_others() -> None:
+    from bkwatch.sim import SimConfig
+    from tests.conftest import sim_profile
+
+    sim = Simulator(SimConfig(seed=7, frozen=True, tasks_per_system=12))
+    with sim.serve() as served:
+        client = BkClient(sim_profile(served.base_url, timeout=0.5))
+        cadence = Cadence(active=0.2, finished=0.2, waiting=0.2, unknown=0.2, backoff_max=0.2, jitter=0.0)
+        poller, _ = make_poller(client, cadence=cadence, max_concurrency=4)
+        slow = [t.target for t in sim.world.tasks() if t.system == "nodeman"]
+        fast = [first(sim, "job")]
+        for key in slow + fast:
+            poller.add(parse_target(key))
+        sim.faults.set("delay", route="nodeman", delay=2.0)  # every NodeMan poll times out
+        runner = asyncio.create_task(poller.run())
+        await asyncio.sleep(3.0)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await client.aclose()
+    timed_out = [k for k in slow if poller.watches[k].error is not None]
+    assert len(timed_out) >= 4 and all(poller.watches[k].error.kind is ErrorKind.TIMEOUT for k in timed_out)
+    # NodeMan watches hold their slots for 0.5 s each; the JOB watch still polls about every
+    # 0.2 s (without a per-system share it waits behind them: 3 polls or fewer).
+    assert poller.watches[fast[0]].polls >= 8

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 
 from bkwatch.model import JobTask, State
 from bkwatch.tui.fmt import age, badge_str, clean, duration, fit
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.kinds import JobTaskKind
+from bkwatch.tui.lines import Line, LineView
 
 
 def _jt(i: int, state: State, err: str | None = None, reason: str = "", solutions=()) -> JobTask:
@@ -112,3 +114,29 @@ def test_transition_log_sums_up_a_poll() -> None:
     assert "10.0.0.100, 10.0.0.101, 10.0.0.102" in lines[1] and "10.0.0.5," not in lines[1]
     few = summarize([host(1, State.FAILED), host(2, State.FAILED)], "deploy", ascii_only=True)
     assert len(few) == 2 and "10.0.0.1" in few[0] and "10.0.0.2" in few[1]
+
+
+class _Steps(App[None]):
+    """A line view drawing rows from data that is replaced wholesale, as a pane does when it
+    shows another task: the old rows' data is gone once the new rows arrive."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield LineView(lambda line: Text(self.names[line.key]), id="v")
+
+
+async def test_replacing_rows_whose_data_is_gone_does_not_draw_the_old_rows() -> None:
+    app = _Steps()
+    async with app.run_test(size=(60, 10)) as pilot:
+        view = app.query_one(LineView)
+        app.names = {"a1": "first task, step 1", "a2": "first task, step 2"}
+        view.set_lines([Line(k, k) for k in app.names])
+        # Before that frame is drawn, another task replaces them.
+        app.names = {"b1": "second task, step 1", "b2": "second task, step 2"}
+        view.set_lines([Line(k, k) for k in app.names])
+        await pilot.pause()
+        assert view.plain("b1") == "second task, step 1"
+        assert app.is_running

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--sops-cache", type=float, default=0.0, metavar="SECONDS", help="SOPS stale cache (real: 10)"
     )
     p.add_argument(
+        "--rate-limit-reset", type=int, default=30, metavar="SECONDS", help="wait a 429 fault asks for"
+    )
+    p.add_argument(
         "--fault",
         action="append",
         type=_fault,
@@ -71,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         gsekit_tasks=args.gsekit_tasks,
         gsekit_rows_without_ids=args.gsekit_all_rows,
         sops_cache_seconds=args.sops_cache,
+        rate_limit_reset=args.rate_limit_reset,
     )
     sim = Simulator(config)
     for kind, route, prob in args.fault:

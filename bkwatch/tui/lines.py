@@ -224,11 +224,18 @@ class LineView(ScrollView, can_focus=True):
             return
         new = self.lines[i]
         hl = new.key in self.highlights
-        before = self._strip_for(
-            old,
-            i == self.cursor_index if was_cursor is None else was_cursor,
-            hl if was_hl is None else was_hl,
+        # What the old line drew comes from the cache only: the data behind it may be gone (the
+        # pane now shows another task), so it cannot always be drawn again.
+        before = self._cache.get(
+            self._cache_key(
+                old,
+                (i == self.cursor_index if was_cursor is None else was_cursor),
+                hl if was_hl is None else was_hl,
+            )
         )
+        if before is None:
+            self.refresh_line(i)
+            return
         after = self._strip_for(new, i == self.cursor_index, hl)
         span = _changed_span(before, after)
         if span is not None:
@@ -338,14 +345,22 @@ class LineView(ScrollView, can_focus=True):
         line = self.lines[i]
         return self._strip_for(line, i == self.cursor_index, line.key in self.highlights)
 
+    def _cache_key(self, line: Line, is_cursor: bool, hl: bool) -> tuple[object, ...]:
+        return (line.key, line.sig, line.header, self._flags(is_cursor), hl, *self._view_x())
+
+    def _flags(self, is_cursor: bool) -> int:
+        return (is_cursor and (2 if self.has_focus else 1)) or 0
+
+    def _view_x(self) -> tuple[int, int]:
+        return int(self.scroll_offset.x), self.size.width
+
     def _strip_for(self, line: Line, is_cursor: bool, hl: bool) -> Strip:
-        scroll_x = int(self.scroll_offset.x)
-        width = self.size.width
-        flags = (is_cursor and (2 if self.has_focus else 1)) or 0
         # The cache holds finished strips: an unchanged line costs one dict lookup per frame.
-        key = (line.key, line.sig, line.header, flags, hl, scroll_x, width)
+        key = self._cache_key(line, is_cursor, hl)
         strip = self._cache.get(key)
         if strip is None:
+            flags = self._flags(is_cursor)
+            scroll_x, width = self._view_x()
             base = self._style("base")
             full = self._render_strip(line, flags, hl, base)
             strip = full.crop_extend(scroll_x, scroll_x + width, self._fill_style(flags, line.header, base))
