@@ -19,6 +19,7 @@ import orjson
 from bkwatch import __version__
 from bkwatch.config import Profile
 from bkwatch.model import BkError, ErrorKind, System
+from bkwatch.redact import redact
 from bkwatch.systems.common import clean_text, html_to_text
 
 Via = Literal["esb", "apigw"]
@@ -299,12 +300,18 @@ class BkClient:
             if method == "GET":
                 query = {k: _query_value(v) for k, v in args.items() if v is not None}
                 headers = None if via == "esb" else get_headers
-                resp = await self._http.request(method, self._url(url, query), headers=headers)
+                request = self._http.build_request(method, self._url(url, query), headers=headers)
             else:
                 headers = _JSON if via == "esb" else post_headers
-                resp = await self._http.request(
+                request = self._http.build_request(
                     method, self._url(url, None), content=orjson.dumps(args), headers=headers
                 )
+            # Streamed, so an answer over the limit is refused while reading, not after holding it all.
+            resp = await self._http.send(request, stream=True)
+            try:
+                content = await self._read_body(system, resp)
+            finally:
+                await resp.aclose()  # an unread rest closes the connection instead of being drained
         except httpx.TimeoutException as exc:
             raise self._error(_K.TIMEOUT, f"{system}: no answer within {self._timeout_text(exc)}") from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -319,9 +326,35 @@ class BkClient:
             raise self._error(_K.NETWORK, f"{system}: {self._net_text(exc)}") from None
         except (httpx.HTTPError, OSError) as exc:
             raise self._error(_K.NETWORK, f"{system}: {self._net_text(exc)}") from None
+        except BkError:
+            raise
         except Exception as exc:  # a transport bug must not kill the poller
             raise self._error(_K.NETWORK, f"{system}: request failed: {type(exc).__name__}: {exc}") from None
-        return self._decode(system, resp)
+        return self._decode(system, resp, content)
+
+    async def _read_body(self, system: System, resp: httpx.Response) -> bytes:
+        """The whole body, refused (BAD_RESPONSE) once it is known to exceed max_response_mb: from
+        a declared Content-Length before any of it is read, else as soon as the count passes it."""
+        limit = self.profile.max_response_bytes
+        declared = resp.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise self._too_large(system)
+        chunks: list[bytes] = []
+        size = 0
+        # Counted after decompression: what is held in memory, so a gzip bomb is refused too.
+        async for chunk in resp.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                raise self._too_large(system)
+            chunks.append(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _too_large(self, system: System) -> BkError:
+        return self._error(
+            _K.BAD_RESPONSE,
+            f"{system}: answer larger than {self.profile.max_response_mb:g} MiB "
+            "(limit max_response_mb in the profile)",
+        )
 
     def _timeout_text(self, exc: httpx.TimeoutException) -> str:
         if isinstance(exc, httpx.ConnectTimeout):
@@ -340,15 +373,12 @@ class BkClient:
         return BkError(kind, self.scrub(message), retry_after=retry_after)
 
     def scrub(self, text: str) -> str:
-        """Cleaned text with every secret replaced; safe for screens and logs."""
-        text = clean_text(text, MAX_MESSAGE * 2)
-        for secret in self.profile.secrets():
-            text = text.replace(secret, "****")
-        return _scrub_params(text)[: MAX_MESSAGE * 2]
+        """Cleaned text with every secret masked, in any spelling, then cut: safe for screens and
+        logs (cutting first could leave a secret's head)."""
+        return redact(clean_text(text), self.profile.secrets())[: MAX_MESSAGE * 2]
 
-    def _decode(self, system: System, resp: httpx.Response) -> Any:
+    def _decode(self, system: System, resp: httpx.Response, content: bytes) -> Any:
         status = resp.status_code
-        content = resp.content
         try:
             body = orjson.loads(content)
         except orjson.JSONDecodeError:
@@ -392,7 +422,7 @@ class BkClient:
         msg_raw = body.get("message")
         if not isinstance(msg_raw, str) or not msg_raw:
             msg_raw = resp.headers.get("x-bkapi-error-message") or ""
-        message = clean_text(str(msg_raw), MAX_MESSAGE)
+        message = self.scrub(str(msg_raw))[:MAX_MESSAGE]  # masked before it is cut
         if code in _API_NOT_FOUND:
             return ApiNotFound(
                 self.scrub(
@@ -438,27 +468,3 @@ def _snippet(content: bytes, limit: int = 120) -> str:
 
 def _path(resp: httpx.Response) -> str:
     return resp.request.url.path if resp.request is not None else "?"
-
-
-_SECRET_PARAMS = ("bk_app_secret=", "app_secret=", "bk_token=", "access_token=", "bk_signature=")
-
-
-def _scrub_params(text: str) -> str:
-    """Blank secret-looking query parameters in echoed URLs (values the server may reflect)."""
-    low = text.lower()
-    if not any(p in low for p in _SECRET_PARAMS):
-        return text
-    out = []
-    i = 0
-    while i < len(text):
-        for p in _SECRET_PARAMS:
-            if low.startswith(p, i):
-                out.append(text[i : i + len(p)] + "****")
-                i += len(p)
-                while i < len(text) and text[i] not in "&# \"'":
-                    i += 1
-                break
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)

@@ -15,11 +15,17 @@ File layout (``config_dir()/config.toml``)::
     bkflow = "bk-flow-engine"
 
 Precedence: built-in defaults < the profile table < environment variables.
+
+A value of the wrong type is a `ConfigError` naming the file, the key and what was expected; an
+unknown key is only a warning (kept in `Profile.warnings`), so a config file written for a newer
+bkwatch still loads, yet a misspelt key does not go unnoticed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
+import math
 import os
 import stat
 import tempfile
@@ -44,6 +50,10 @@ DEFAULT_GATEWAYS: dict[System, str] = {
 }
 NODEMAN_APIS = ("v2", "v1")
 SECRET_FIELDS = ("app_secret", "token")
+# Largest answer read, in MiB: a JOB step of 10,000 hosts is about 5 MB, so this leaves ample room
+# while a runaway or hostile server cannot make bkwatch hold gigabytes.
+DEFAULT_MAX_RESPONSE_MB = 64.0
+MAX_RESPONSE_ENV = "BKWATCH_MAX_RESPONSE_MB"
 
 # BlueKing's own environment conventions (what a SaaS sees at runtime).
 ENV_MAP = {
@@ -94,6 +104,13 @@ class Profile:
     verify: bool = True
     ca_bundle: str | None = None
     timeout: float = 10.0
+    max_response_mb: float = DEFAULT_MAX_RESPONSE_MB
+    # Problems worth telling the user that do not stop loading (unknown keys).
+    warnings: list[str] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def max_response_bytes(self) -> int:
+        return int(self.max_response_mb * 1024 * 1024)
 
     @property
     def insecure(self) -> bool:
@@ -106,6 +123,9 @@ class Profile:
 
 
 _STR_KEYS = ("esb_url", "apigw_tmpl", "app_code", "app_secret", "username", "token", "stage", "ca_bundle")
+_URL_KEYS = ("esb_url", "apigw_tmpl")
+PROFILE_KEYS = (*_STR_KEYS, "verify", "timeout", "max_response_mb", "nodeman_api", "gateways")
+TOP_KEYS = ("default_profile", "profiles")
 
 
 def _read_file(path: Path) -> dict[str, Any]:
@@ -113,6 +133,10 @@ def _read_file(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return {}
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a config file; move it away") from None
+    except NotADirectoryError:
+        raise ConfigError(f"cannot read {path}: a parent of it is a file, not a directory") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
@@ -124,39 +148,75 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not valid TOML: {exc}; fix it by hand (left untouched)") from None
 
 
+def _got(value: Any) -> str:
+    """What a wrong value is, for the error message: its TOML type and a short view of it."""
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}.get(type(value))
+    if kind is None:
+        kind = (
+            "a table" if isinstance(value, Mapping) else "an array" if isinstance(value, list) else "a date"
+        )
+    text = repr(value)
+    return f"{kind} ({text[:40]}…)" if len(text) > 40 else f"{kind} ({text})"
+
+
+def positive_number(value: Any) -> float | None:
+    """`value` as a positive finite float, or None when it is not one (booleans are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if number > 0 and math.isfinite(number) else None
+
+
+def _unknown(key: str, known: tuple[str, ...], where: str) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(known)})"
+    return f"{where}: unknown key {key!r} ignored{hint}"
+
+
 def _apply_table(profile: Profile, table: Mapping[str, Any], where: str) -> None:
     for key, value in table.items():
         if key in _STR_KEYS:
-            if value is not None and not isinstance(value, str):
-                raise ConfigError(f"{where}: {key} must be a string")
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: {key} must be a string, got {_got(value)}")
+            if key in _URL_KEYS and value and not _is_http(value):
+                raise ConfigError(f"{where}: {key} must be an http:// or https:// URL, got {value[:80]!r}")
             if key == "stage":
                 profile.stage = value or "prod"
             else:
                 setattr(profile, key, value or None)
         elif key == "verify":
             if not isinstance(value, bool):
-                raise ConfigError(f"{where}: verify must be true or false")
+                raise ConfigError(f"{where}: verify must be true or false (a boolean), got {_got(value)}")
             profile.verify = value
-        elif key == "timeout":
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"{where}: timeout must be a positive number of seconds")
-            profile.timeout = float(value)
+        elif key in ("timeout", "max_response_mb"):
+            number = positive_number(value)
+            if number is None:
+                unit = "seconds" if key == "timeout" else "MiB"
+                raise ConfigError(f"{where}: {key} must be a positive number of {unit}, got {_got(value)}")
+            setattr(profile, key, number)
         elif key == "nodeman_api":
             if value not in NODEMAN_APIS:
-                raise ConfigError(f'{where}: nodeman_api must be "v2" or "v1"')
+                raise ConfigError(f'{where}: nodeman_api must be "v2" or "v1", got {_got(value)}')
             profile.nodeman_api = value
         elif key == "gateways":
             if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}: gateways must be a table, e.g. [profiles.NAME.gateways]")
+                raise ConfigError(
+                    f"{where}: gateways must be a table, e.g. [profiles.NAME.gateways], got {_got(value)}"
+                )
             for sys_name, gw in value.items():
                 try:
                     system = System(sys_name)
                 except ValueError:
                     raise ConfigError(f"{where}: gateways.{sys_name} is not a known system") from None
                 if not isinstance(gw, str) or not gw:
-                    raise ConfigError(f"{where}: gateways.{sys_name} must be a gateway name")
+                    raise ConfigError(f"{where}: gateways.{sys_name} must be a gateway name (a string)")
                 profile.gateways[system] = gw
-        # Unknown keys are ignored so newer config files still load in older versions.
+        else:
+            profile.warnings.append(_unknown(key, PROFILE_KEYS, where))
+
+
+def _is_http(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
 
 
 def load_profile(
@@ -167,25 +227,54 @@ def load_profile(
     doc = _read_file(path)
     profiles = doc.get("profiles", {})
     if not isinstance(profiles, Mapping):
-        raise ConfigError(f"{path}: [profiles] must be a table of [profiles.NAME] tables")
-    explicit = name or env.get("BKWATCH_PROFILE") or None
+        raise ConfigError(
+            f"{path}: [profiles] must be a table of [profiles.NAME] tables, got {_got(profiles)}"
+        )
     default = doc.get("default_profile")
-    chosen = explicit or (default if isinstance(default, str) and default else None) or "default"
+    if default is not None and (not isinstance(default, str) or not default):
+        raise ConfigError(f"{path}: default_profile must be a profile name (a string), got {_got(default)}")
+    explicit = name or env.get("BKWATCH_PROFILE") or None
+    chosen = explicit or default or "default"
     profile = Profile(name=chosen)
+    profile.warnings += [_unknown(k, TOP_KEYS, str(path)) for k in doc if k not in TOP_KEYS]
     if chosen in profiles:
         table = profiles[chosen]
         if not isinstance(table, Mapping):
-            raise ConfigError(f"{path}: profiles.{chosen} must be a table")
+            raise ConfigError(f"{path}: profiles.{chosen} must be a table, got {_got(table)}")
         _apply_table(profile, table, f"{path} [profiles.{chosen}]")
-    elif profiles and (explicit or chosen != "default"):
-        known = ", ".join(sorted(profiles))
-        raise ConfigError(f"profile {chosen!r} is not in {path} (known: {known})")
+    elif explicit and (profiles or chosen != "default"):
+        # Without this a misspelt --profile would run silently on the environment alone.
+        known = ", ".join(sorted(profiles)) or "none"
+        where = path if doc else f"{path} (no such file; run 'bkwatch config init')"
+        raise ConfigError(f"profile {chosen!r} is not in {where} (known: {known})")
+    elif not explicit and default:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(
+            f"{path}: default_profile {default!r} names no [profiles.{default}] table (known: {known})"
+        )
+    elif profiles:
+        # Profiles, yet none chosen: running on an empty "default" would only fail later, vaguely.
+        raise ConfigError(
+            f"{path}: no default_profile and no [profiles.default]; set default_profile to one of "
+            f"{', '.join(sorted(profiles))}, or choose one with --profile"
+        )
     for var, attr in ENV_MAP.items():
         value = env.get(var)
         if value:
+            if attr in _URL_KEYS and not _is_http(value):
+                raise ConfigError(f"{var} must be an http:// or https:// URL, got {value[:80]!r}")
             setattr(profile, attr, value)
     if env.get("BKWATCH_INSECURE", "") in ("1", "true", "yes"):
         profile.verify = False
+    raw_limit = env.get(MAX_RESPONSE_ENV, "").strip()
+    if raw_limit:
+        try:
+            limit = positive_number(float(raw_limit))
+        except ValueError:
+            limit = None
+        if limit is None:
+            raise ConfigError(f"{MAX_RESPONSE_ENV} must be a positive number of MiB, got {raw_limit[:40]!r}")
+        profile.max_response_mb = limit
     return profile
 
 
@@ -205,6 +294,7 @@ def mask(profile: Profile) -> dict[str, Any]:
         "verify": profile.verify,
         "ca_bundle": profile.ca_bundle,
         "timeout": profile.timeout,
+        "max_response_mb": profile.max_response_mb,
     }
     return out
 
@@ -259,6 +349,8 @@ def _profile_table(profile: Profile) -> dict[str, Any]:
         table["verify"] = False
     if profile.timeout != 10.0:
         table["timeout"] = profile.timeout
+    if profile.max_response_mb != DEFAULT_MAX_RESPONSE_MB:
+        table["max_response_mb"] = profile.max_response_mb
     changed = {str(k): v for k, v in profile.gateways.items() if DEFAULT_GATEWAYS.get(k) != v}
     if changed:
         table["gateways"] = changed

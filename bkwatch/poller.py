@@ -237,7 +237,7 @@ class Poller:
             try:
                 task = await self.fetch(watch.target)
             except BkError as exc:
-                error = exc
+                error = _detached(exc)
             except Exception as exc:  # an adapter bug must not stop every other watch
                 log.exception("poll of %s failed unexpectedly", key)
                 error = BkError(ErrorKind.BAD_RESPONSE, f"unexpected {type(exc).__name__}: {exc}")
@@ -273,6 +273,15 @@ class Poller:
         self._seq += 1
         heapq.heappush(self._heap, (due, watch._version, watch.key))
         self._wake.set()
+
+
+def _detached(error: BkError) -> BkError:
+    """The error as kept on its watch while the fault lasts, without its traceback and chained
+    exceptions: their frames hold the request, the client and the answer's bytes (up to the
+    response limit), which 2,000 failing watches would otherwise keep alive."""
+    error.__traceback__ = None
+    error.__context__ = error.__cause__ = None
+    return error
 
 
 # -- diff -------------------------------------------------------------------------------------

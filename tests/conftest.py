@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -32,6 +33,29 @@ def sim_profile(base_url: str = "http://sim", *, gateway: bool = True, **overrid
     for key, value in overrides.items():
         setattr(profile, key, value)
     return profile
+
+
+# Everything of the user's environment that would change what bkwatch reads or where it writes.
+ENV_VARS = (
+    "BK_COMPONENT_API_URL",
+    "BK_API_URL_TMPL",
+    "BK_APP_CODE",
+    "BK_APP_SECRET",
+    "BK_USERNAME",
+    "BK_TOKEN",
+    "BKWATCH_PROFILE",
+    "BKWATCH_INSECURE",
+    "BKWATCH_MAX_RESPONSE_MB",
+)
+
+
+def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No BK_*/BKWATCH_* variables, and config, data and state directories under `tmp_path`."""
+    for var in ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))
+    return tmp_path
 
 
 T0 = 1_700_000_000.0  # the simulators' fixed clock in shape tests

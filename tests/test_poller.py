@@ -240,3 +240,23 @@ async def test_a_timing_out_system_does_not_starve_the_others() -> None:
     # NodeMan watches hold their slots for 0.5 s each; the JOB watch still polls about every
     # 0.2 s (without a per-system share it waits behind them: 3 polls or fewer).
     assert poller.watches[fast[0]].polls >= 8
+
+
+async def test_a_kept_error_holds_no_frames(frozen_sim: Simulator) -> None:
+    """An error stays on its watch while the fault lasts; its traceback would keep the frames that
+    read the answer (up to the response limit) alive for each failing watch."""
+    import httpx
+
+    from tests.conftest import sim_profile
+
+    client = BkClient(sim_profile(max_response_mb=0.5), transport=httpx.ASGITransport(app=frozen_sim.app))
+    poller, _ = make_poller(client)
+    key = first(frozen_sim, "sops")
+    poller.add(parse_target(key))
+    frozen_sim.faults.set("oversize", size=1 << 20)
+    update = await poller.poll_once(key)
+    await client.aclose()
+    assert update.error is not None and "larger than" in update.error.message
+    error = poller.watches[key].error
+    assert error is not None and error.__traceback__ is None
+    assert error.__context__ is None and error.__cause__ is None

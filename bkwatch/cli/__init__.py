@@ -20,9 +20,12 @@ from bkwatch.cli.common import (
     EXIT_FAILED,
     PROG,
     UsageError,
+    biz_arg,
     check_server,
+    check_watch_list,
     err,
     known_error,
+    label_arg,
     load_cli_profile,
 )
 
@@ -84,20 +87,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     add = sub.add_parser("add", parents=[common], help="add targets or task URLs to the watch list")
     add.add_argument("targets", nargs="+", metavar="TARGET|URL")
-    add.add_argument("--label", help="a label shown instead of the task name")
-    add.add_argument("--biz", help="business id for URLs that do not carry one (NodeMan pages)")
+    add.add_argument("--label", type=label_arg, help="a label shown instead of the task name")
+    add.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one (NodeMan pages)")
 
     ls = sub.add_parser("ls", parents=[common], help="show the watch list")
     ls.add_argument("--json", action="store_true")
 
     rm = sub.add_parser("rm", parents=[common], help="remove targets from the watch list")
     rm.add_argument("targets", nargs="+", metavar="TARGET|URL")
-    rm.add_argument("--biz", help=argparse.SUPPRESS)
+    rm.add_argument("--biz", type=biz_arg, help=argparse.SUPPRESS)
 
     status = sub.add_parser("status", parents=[common], help="query tasks once (default: the watch list)")
     status.add_argument("targets", nargs="*", metavar="TARGET|URL")
     status.add_argument("--json", action="store_true", help='print one object {"tasks": [...]}')
-    status.add_argument("--biz", help="business id for URLs that do not carry one")
+    status.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one")
 
     wait = sub.add_parser(
         "wait", parents=[common], help="wait until tasks finish (exit 0 ok, 1 failed, 2 error)"
@@ -111,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wait.add_argument("--fail-fast", action="store_true", help="exit 1 as soon as one task fails")
     wait.add_argument("--json", action="store_true", help="one JSON line per state change")
-    wait.add_argument("--biz", help="business id for URLs that do not carry one")
+    wait.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one")
 
     cfg = sub.add_parser("config", parents=[common], help="show / locate / create the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser, required=True)
@@ -154,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tune_gc()
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
+    profile_name: str | None = None
     try:
         rest = _sim_argv(args_list)
         if rest is not None:
@@ -161,6 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return int(sim_main(rest) or 0)
         args = build_parser().parse_args(args_list)
+        profile_name = getattr(args, "profile", None)
         return _dispatch(args)
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_ERROR)
@@ -175,12 +180,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message is not None:
             err(f"error: {message}")
             return EXIT_ERROR
+        from bkwatch.redact import redact
+
+        secrets = _known_secrets(profile_name)
         if debug:
             import traceback
 
-            traceback.print_exc()
-        err(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)")
+            err(redact(traceback.format_exc().rstrip(), secrets))
+        err(redact(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", secrets))
     return EXIT_ERROR
+
+
+def _known_secrets(profile_name: str | None) -> list[str]:
+    """The secrets an unexpected error's text must not show: the profile's, else the environment's."""
+    try:
+        from bkwatch.config import load_profile
+
+        return load_profile(profile_name).secrets()
+    except Exception:
+        return [v for v in (os.environ.get("BK_APP_SECRET"), os.environ.get("BK_TOKEN")) if v]
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -189,6 +207,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         # The configuration is validated (and the TLS warning shown) before the TUI is even imported.
         profile = load_cli_profile(args)
         check_server(profile)
+        check_watch_list(args.list_name)
         run_watch = _tui("run_watch")
         return int(run_watch(args.profile, args.list_name, _tui_options(args)) or 0)
     if cmd == "demo":

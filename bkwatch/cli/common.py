@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.text import display_width
+from bkwatch.text import clean_text, display_width
 from bkwatch.text import one_line as clean
 
 if TYPE_CHECKING:
@@ -23,6 +23,13 @@ __all__ = ["clean"]
 
 PROG = "bkwatch"
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+# A BlueKing task URL is a few hundred characters; anything far longer is a bad paste.
+MAX_TARGET_CHARS = 2000
+MAX_LABEL_CELLS = 100
+# Task, business, project and space ids are 64-bit integers on every BlueKing system.
+MAX_ID = 2**63 - 1
+# One error line stays readable even when it quotes a huge argument.
+MAX_ERROR_CELLS = 1000
 
 
 class UsageError(Exception):
@@ -51,7 +58,7 @@ def dumps(obj: Any) -> str:
 
 
 def err(msg: str) -> None:
-    print(f"{PROG}: {clean(msg)}", file=sys.stderr)
+    print(f"{PROG}: {clean(msg, MAX_ERROR_CELLS)}", file=sys.stderr)
 
 
 def open_store() -> WatchStore:
@@ -68,9 +75,14 @@ def flush_warnings(store: WatchStore) -> None:
 
 
 def load_cli_profile(args: argparse.Namespace) -> Profile:
-    from bkwatch.config import load_profile
+    from bkwatch.config import check_permissions, load_profile
 
     profile = load_profile(args.profile)
+    exposed = check_permissions()  # every command says it: the file holds the app secret
+    if exposed:
+        err(f"warning: {exposed}")
+    for warning in profile.warnings:
+        err(f"warning: {warning}")
     if args.insecure:
         profile.verify = False
     if not profile.verify:
@@ -96,15 +108,66 @@ def check_server(profile: Profile) -> None:
         )
 
 
+def check_target_text(text: str) -> str:
+    """`text` stripped, refused (UsageError) when empty or too long to be a target or a URL."""
+    raw = text.strip()
+    if not raw:
+        raise UsageError("empty target; give job:BIZ:ID, sops:BIZ:ID, … or a task page URL")
+    if len(raw) > MAX_TARGET_CHARS:
+        raise UsageError(
+            f"target too long ({len(raw):,} characters, at most {MAX_TARGET_CHARS:,}): {clean(raw, 40)}"
+        )
+    return raw
+
+
+def check_watch_list(name: str) -> None:
+    """Refuse a bad list name (StoreError) or a data directory that cannot hold watch lists because
+    a file stands in its path (UsageError): checked before the screen takes over, and without
+    reading or writing any list."""
+    open_store().path(name)
+    from bkwatch import config
+
+    lists = config.data_dir() / "lists"
+    for path in (lists, *lists.parents):
+        if path.is_dir():
+            return
+        if path.exists() or path.is_symlink():
+            what = "a file, not a directory" if path.is_file() else "not a directory"
+            raise UsageError(f"cannot use {lists}: {path} is {what}")
+
+
 def parse_targets(texts: Sequence[str], biz: str | None) -> list[Target]:
     from bkwatch.targets import parse_target
 
     out: list[Target] = []
     for text in texts:
-        t = parse_target(text, default_biz=biz)
+        t = parse_target(check_target_text(text), default_biz=biz)
+        if int(t.scope) > MAX_ID or int(t.id) > MAX_ID:
+            raise UsageError(f"{t.system} target {clean(text, 60)}: an id is larger than BlueKing allows")
         if t not in out:
             out.append(t)
     return out
+
+
+def label_arg(text: str) -> str:
+    """The --label value: one line of printable text, not too long (argparse type)."""
+    label = text.strip()
+    if clean_text(label) != label or any(ch in label for ch in "\t\n\r\v\f"):
+        raise argparse.ArgumentTypeError("must be one line of printable text, without control characters")
+    if display_width(label) > MAX_LABEL_CELLS:
+        raise argparse.ArgumentTypeError(
+            f"too long ({display_width(label):,} characters, at most {MAX_LABEL_CELLS})"
+        )
+    return label
+
+
+def biz_arg(text: str) -> str:
+    """The --biz value: a positive business id (argparse type)."""
+    value = text.strip()
+    # The length first: int() of thousands of digits is refused by Python itself.
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or not 0 < int(value) <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"must be a positive business id, got {clean(text, 40)!r}")
+    return str(int(value))
 
 
 def known_error(exc: BaseException) -> str | None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
-from bkwatch.cli.common import EXIT_FAILED, EXIT_OK, clean, err, load_cli_profile, table
+from bkwatch.cli.common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, clean, err, load_cli_profile, table
 
 CONFIG_TEMPLATE = """\
 # bkwatch configuration. Environment variables override what is set here:
 #   BK_COMPONENT_API_URL, BK_API_URL_TMPL, BK_APP_CODE, BK_APP_SECRET, BK_USERNAME, BK_TOKEN,
-#   BKWATCH_PROFILE (which profile), BKWATCH_INSECURE=1 (no TLS verification).
+#   BKWATCH_PROFILE (which profile), BKWATCH_INSECURE=1 (no TLS verification),
+#   BKWATCH_MAX_RESPONSE_MB (largest answer accepted).
 # This file holds secrets: keep it readable by you only (chmod 600).
 
 default_profile = "prod"
@@ -30,6 +32,7 @@ default_profile = "prod"
 # verify = true
 # ca_bundle = "/etc/ssl/certs/internal-ca.pem"
 # timeout = 10.0
+# max_response_mb = 64    # larger answers are refused (bad_response) instead of read
 
 # [profiles.prod.gateways]
 # job = "bk-job"
@@ -48,26 +51,15 @@ def cmd_config(args: argparse.Namespace) -> int:
         print(path)
         return EXIT_OK
     if action == "init":
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            err(f"error: {path} already exists; not overwritten")
-            return EXIT_FAILED
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(CONFIG_TEMPLATE)
-        print(f"wrote {path} (mode 600); edit it, then run: bkwatch config show")
-        return EXIT_OK
-    profile = load_cli_profile(args)
+        return _init(path)
+    profile = load_cli_profile(args)  # warns when the file is readable by others
     print(f"config file: {path}" + ("" if path.exists() else " (not found)"))
-    warning = config.check_permissions(path)
-    if warning:
-        err(f"warning: {warning}")
-    overrides = [v for v in (*config.ENV_MAP, "BKWATCH_PROFILE", "BKWATCH_INSECURE") if os.environ.get(v)]
+    own = ("BKWATCH_PROFILE", "BKWATCH_INSECURE", config.MAX_RESPONSE_ENV)
+    overrides = [v for v in (*config.ENV_MAP, *own) if os.environ.get(v)]
     print(
         "environment overrides: "
         + (", ".join(overrides) if overrides else "none")
-        + f"  (recognised: {', '.join(config.ENV_MAP)}, BKWATCH_PROFILE, BKWATCH_INSECURE)"
+        + f"  (recognised: {', '.join((*config.ENV_MAP, *own))})"
     )
     shown = config.mask(profile)
     rows = [
@@ -79,4 +71,29 @@ def cmd_config(args: argparse.Namespace) -> int:
     ]
     print(f"profile: {profile.name}")
     print(table(rows))
+    return EXIT_OK
+
+
+def _init(path: Path) -> int:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except (FileExistsError, NotADirectoryError):
+        if path.exists():
+            err(f"error: {path} already exists; not overwritten")
+            return EXIT_FAILED
+        # Not the file itself: a file stands where a directory of the path should be.
+        err(f"error: cannot create {path}: a parent of it is a file, not a directory")
+        return EXIT_ERROR
+    except OSError as exc:
+        err(f"error: cannot create {path}: {exc.strerror or exc}")
+        return EXIT_ERROR
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(CONFIG_TEMPLATE)
+    except OSError as exc:  # a full disk: leave no half-written template behind
+        path.unlink(missing_ok=True)
+        err(f"error: cannot write {path}: {exc.strerror or exc}")
+        return EXIT_ERROR
+    print(f"wrote {path} (mode 600); edit it, then run: bkwatch config show")
     return EXIT_OK

@@ -8,6 +8,7 @@ import time
 from bkwatch.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
+    check_target_text,
     clean,
     dumps,
     err,
@@ -52,10 +53,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_rm(args: argparse.Namespace) -> int:
     keys: list[str] = []
     for text in args.targets:
+        raw = check_target_text(text)
         try:
-            keys.append(str(parse_target(text, default_biz=args.biz)))
+            keys.append(str(parse_target(raw, default_biz=args.biz)))
         except TargetError:
-            keys.append(text.strip())  # a hand-edited entry that no longer parses can still go
+            keys.append(raw)  # a hand-edited entry that no longer parses can still go
     store = open_store()
     listed = {e.target for e in store.load(args.list_name)}
     store.remove(keys, args.list_name)
@@ -65,5 +67,5 @@ def cmd_rm(args: argparse.Namespace) -> int:
         if k in listed:
             print(f"removed {clean(k)}")
     for k in missing:
-        err(f"not in list {args.list_name!r}: {k}")
+        err(f"not in list {args.list_name!r}: {clean(k, 80)}")
     return EXIT_FAILED if missing else EXIT_OK

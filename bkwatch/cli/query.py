@@ -46,7 +46,9 @@ async def fetch_many(profile: Profile, targets: list[Target], concurrency: int =
             except BkError as exc:
                 return exc
             except Exception as exc:  # an adapter bug is this target's error, not a crash
-                return BkError(ErrorKind.BAD_RESPONSE, f"unexpected {type(exc).__name__}: {exc}")
+                return BkError(
+                    ErrorKind.BAD_RESPONSE, client.scrub(f"unexpected {type(exc).__name__}: {exc}")
+                )
 
     try:
         return list(await asyncio.gather(*(one(t) for t in targets)))
@@ -116,8 +118,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     for t, (key, _, _) in zip(tasks, results, strict=True):
         done = sum(n for s, n in t["counts"].items() if State(s).is_done)
         total = sum(t["counts"].values())
+        note_width = 70
         if t["error"]:
             note = f"{t['error']['kind']}: {t['error']['message']}"
+            note_width = 300  # the last column: an error is shown whole, not cut mid-sentence
         elif t["failures"]:
             f0 = t["failures"][0]
             note = f"{len(t['failures'])} failed, e.g. {f0['id']}: {f0['reason']}"
@@ -130,7 +134,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 clean(t["raw_state"] or "-", 16),
                 f"{done}/{total}" if total else "-",
                 clean(labels.get(key) or t["name"] or "-", 40),
-                clean(note, 70),
+                clean(note, note_width),
             ]
         )
     print(table(rows))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import math
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -11,20 +13,52 @@ from typing import Any
 import orjson
 
 from bkwatch.model import BkError, ErrorKind
-from bkwatch.text import clean_text
+from bkwatch.text import clean_text, one_line
 
-_TAG = re.compile(r"<[^>]*>")
-_BREAK = re.compile(r"<\s*(br|/p|/div|/li|/tr|/pre|/h\d)\b[^>]*>", re.IGNORECASE)
-_DROP_BLOCK = re.compile(r"<\s*(script|style)\b.*?</\s*\1\s*>", re.IGNORECASE | re.DOTALL)
+# Tags stop at the next "<": with `[^>]*` every "<" of a 1 MB "<<<…" scanned to the end of the
+# text, minutes of regex work on one poll.
+_TAG = re.compile(r"<[^<>]*>")
+_BREAK = re.compile(r"<\s*(br|/p|/div|/li|/tr|/pre|/h\d)\b[^<>]*>", re.IGNORECASE)
+_BLOCK_OPEN = re.compile(r"<\s*(script|style)\b", re.IGNORECASE)
+_BLOCK_CLOSE = {
+    "script": re.compile(r"</\s*script\s*>", re.IGNORECASE),
+    "style": re.compile(r"</\s*style\s*>", re.IGNORECASE),
+}
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _TRUE_STRINGS = frozenset({"true", "True", "TRUE", "1", "yes", "on"})
+_MAX_DEPTH = 16  # nesting `readable` spells out; deeper values are cut (a 1,000-level list recursed)
+_MAX_TIME_TEXT = 64  # longer strings are never times, and must not fill the parse cache
+MAX_IP = 100  # longer "addresses" are cut: they are row keys and table cells
+_SCAN_FACTOR = 8  # characters read per character kept, for text that markup or escapes shrink
+
+
+def _drop_blocks(text: str) -> str:
+    """<script>/<style> blocks removed. A lazy `.*?` regex rescanned the rest of the text for
+    every unclosed opening tag (quadratic); here each closing tag is searched for once."""
+    if _BLOCK_OPEN.search(text) is None:
+        return text
+    parts: list[str] = []
+    pos = 0
+    unclosed: set[str] = set()
+    for opening in _BLOCK_OPEN.finditer(text):
+        kind = opening.group(1).lower()
+        if opening.start() < pos or kind in unclosed:
+            continue
+        closing = _BLOCK_CLOSE[kind].search(text, opening.end())
+        if closing is None:
+            unclosed.add(kind)  # no closing tag after this one: none after any later one either
+            continue
+        parts.append(text[pos : opening.start()])
+        pos = closing.end()
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 def html_to_text(text: str) -> str:
     """HTML fragment -> plain text: tags removed, line breaks kept, entities decoded."""
     if "<" not in text and "&" not in text:
         return clean_text(text).strip()
-    text = _DROP_BLOCK.sub("", text)
+    text = _drop_blocks(text)
     text = _BREAK.sub("\n", text)
     text = _TAG.sub("", text)
     text = html.unescape(text)
@@ -33,24 +67,75 @@ def html_to_text(text: str) -> str:
     return "\n".join(line.strip() for line in text.splitlines()).strip()
 
 
-def readable(value: Any, limit: int = 2000) -> str:
+def plain_text(text: str, limit: int = 2000) -> str:
+    """Server text or HTML as plain text of at most `limit` characters. Only the start of a huge
+    string is read: cleaning costs per character, and a response may hold thousands of them."""
+    return clean_text(html_to_text(text[: limit * _SCAN_FACTOR + 1024]), limit)
+
+
+def readable(value: Any, limit: int = 2000, _depth: int = 0) -> str:
     """Any server-supplied value (string, HTML, JSON text, dict, list) as readable plain text."""
     if value is None:
         return ""
+    if _depth > _MAX_DEPTH:
+        return "…"
     if isinstance(value, str):
         stripped = value.strip()
         if stripped[:1] in ("{", "[") and stripped[-1:] in ("}", "]"):
             try:
-                return readable(orjson.loads(stripped), limit)
+                return readable(orjson.loads(stripped), limit, _depth + 1)
             except orjson.JSONDecodeError:
                 pass
-        return clean_text(html_to_text(value), limit)
+        return plain_text(value, limit)
     if isinstance(value, dict):
-        parts = [f"{clean_text(str(k))}: {readable(v, limit)}" for k, v in value.items()]
-        return clean_text("\n".join(parts), limit)
+        items = (f"{clean_text(str(k)[:limit])}: {readable(v, limit, _depth + 1)}" for k, v in value.items())
+        return clean_text(_join_upto(items, limit), limit)
     if isinstance(value, list | tuple):
-        return clean_text("\n".join(readable(v, limit) for v in value), limit)
+        return clean_text(_join_upto((readable(v, limit, _depth + 1) for v in value), limit), limit)
     return clean_text(str(value), limit)
+
+
+def _join_upto(parts: Iterable[str], limit: int) -> str:
+    """Lines joined until there are more than `limit` characters: a 100,000-item list is not
+    spelled out to show its first 200 characters."""
+    out: list[str] = []
+    size = 0
+    for part in parts:
+        out.append(part)
+        size += len(part) + 1
+        if size > limit:
+            break
+    return "\n".join(out)
+
+
+def raw_text(value: Any, limit: int = 200) -> str:
+    """A raw server value (a status, a code, an id) as one short plain line; containers spelled
+    out by `readable`. Unchanged when it already is a short printable string."""
+    if type(value) is str:
+        if len(value) <= limit and value.isprintable():
+            return value
+        return one_line(value[: limit * _SCAN_FACTOR], limit)
+    if value is None or isinstance(value, bool | int | float):
+        return str(value)
+    return one_line(readable(value, limit), limit)
+
+
+def host_ip(*candidates: Any, fallback: Any) -> str:
+    """The first usable address among `candidates` as plain text, or "host-<fallback>"."""
+    for value in candidates:
+        if value and isinstance(value, str):
+            text = raw_text(value, MAX_IP)
+            if text:
+                return text
+    return f"host-{raw_text(fallback, MAX_IP)}"
+
+
+def span(start: float | None, end: float | None) -> float | None:
+    """end - start, or None when either is unknown (or the difference of extremes overflows)."""
+    if start is None or end is None:
+        return None
+    out = end - start
+    return out if math.isfinite(out) else None
 
 
 def to_int(value: Any, default: int | None = None) -> int | None:
@@ -73,16 +158,19 @@ def to_int(value: Any, default: int | None = None) -> int | None:
 
 
 def to_float(value: Any) -> float | None:
+    """A finite float, or None: "nan" and "inf" strings would crash every duration format."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        out = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value.strip())
+            out = float(value.strip())
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return out if math.isfinite(out) else None
 
 
 def to_bool(value: Any) -> bool:
@@ -106,8 +194,12 @@ def ms_to_s(value: Any) -> float | None:
     return None if f is None else f / 1000.0
 
 
-@lru_cache(maxsize=8192)
 def parse_time_text(text: str) -> float | None:
+    return _parse_time_text(text) if len(text) <= _MAX_TIME_TEXT else None
+
+
+@lru_cache(maxsize=8192)
+def _parse_time_text(text: str) -> float | None:
     s = text.strip()
     if not s:
         return None
@@ -115,11 +207,11 @@ def parse_time_text(text: str) -> float | None:
     if len(s) > 6 and s[-6] == " " and s[-5] in "+-":
         s = s[:-6] + s[-5:]
     try:
-        dt = datetime.fromisoformat(s)
-    except ValueError:
+        # No offset (NodeMan 1.x): the server's local time, taken as this machine's local time.
+        # Years 1 and 9999 fall outside the local calendar east or west of UTC: ValueError.
+        return datetime.fromisoformat(s).timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
-    # No offset (NodeMan 1.x): the server's local time, taken as this machine's local time.
-    return dt.timestamp()
 
 
 def parse_time(value: Any) -> float | None:
@@ -159,4 +251,5 @@ def need_list(mapping: Any, key: str, where: str, *, allow_null: bool = True) ->
 
 
 def bad(where: str, what: str) -> BkError:
-    return BkError(ErrorKind.BAD_RESPONSE, f"{where}: {what}")
+    # `what` may quote a server value: the message is shown on screen like any server text.
+    return BkError(ErrorKind.BAD_RESPONSE, clean_text(f"{where}: {what}", 500))

@@ -11,7 +11,18 @@ from typing import Any
 
 from bkwatch.client import BkClient
 from bkwatch.model import JobTask, State, System, Task
-from bkwatch.systems.common import bad, html_to_text, need, need_dict, parse_time, readable, to_int
+from bkwatch.systems.common import (
+    MAX_IP,
+    bad,
+    need,
+    need_dict,
+    parse_time,
+    plain_text,
+    raw_text,
+    readable,
+    span,
+    to_int,
+)
 from bkwatch.targets import Target
 
 API = "job_status"
@@ -42,11 +53,11 @@ def _extra(row: dict[str, Any]) -> dict[str, Any]:
 
 def _solutions(value: Any) -> list[str]:
     if not isinstance(value, list):
-        return [html_to_text(value)] if isinstance(value, str) and value else []
+        return [plain_text(value)] if isinstance(value, str) and value else []
     out: list[str] = []
     for item in value:
         if isinstance(item, dict):
-            text = html_to_text(str(item.get("html") or item.get("text") or "")) or readable(item)
+            text = readable(item.get("html") or item.get("text")) or readable(item)
         else:
             text = readable(item)
         if text:
@@ -59,9 +70,10 @@ def _process(info: Any) -> tuple[str, int | None, str]:
         return "", None, ""
     host = info.get("host") if isinstance(info.get("host"), dict) else {}
     proc = info.get("process") if isinstance(info.get("process"), dict) else {}
-    ip = host.get("bk_host_innerip") or host.get("inner_ip") or host.get("ip") or ""
+    found = host.get("bk_host_innerip") or host.get("inner_ip") or host.get("ip")
+    ip = raw_text(found, MAX_IP) if found else ""
     name = proc.get("bk_process_name") or proc.get("bk_func_name") or ""
-    return str(ip), to_int(host.get("bk_cloud_id")), readable(name, 200)
+    return ip, to_int(host.get("bk_cloud_id")), readable(name, 200)
 
 
 def _row(row: Any, where: str) -> JobTask:
@@ -72,17 +84,18 @@ def _row(row: Any, where: str) -> JobTask:
     err = row.get("err_code", extra.get("err_code"))
     ip, cloud, proc = _process(extra.get("process_info") or row.get("process_info"))
     retryable = extra.get("retryable")
+    process_id = row.get("bk_process_id")
     return JobTask(
-        id=str(need(row, "id", where)),
+        id=raw_text(need(row, "id", where)),
         state=_status(raw),
-        raw_state=str(raw),
-        err_code=None if err in (None, "", 0, "0") else str(err),
+        raw_state=raw_text(raw),
+        err_code=None if err in (None, "", 0, "0") else raw_text(err),
         failed_reason=readable(extra.get("failed_reason"), 1000),
         retryable=retryable if isinstance(retryable, bool) else None,
         solutions=_solutions(extra.get("solutions")),
         ip=ip,
         cloud_id=cloud,
-        process=proc or (str(row["bk_process_id"]) if row.get("bk_process_id") is not None else ""),
+        process=proc or (raw_text(process_id) if process_id is not None else ""),
         start=parse_time(row.get("start_time")),
         end=parse_time(row.get("end_time")),
     )
@@ -103,8 +116,9 @@ def parse(payload: Any, target: Target) -> Task:
         counts = {}
         for key, n in counter.items():
             st = _status(key)
-            counts[st] = counts.get(st, 0) + (to_int(n, 0) or 0)
-    detail = " ".join(str(x) for x in (info.get("job_object"), info.get("job_action")) if x)
+            # A negative count would make done exceed total in progress().
+            counts[st] = counts.get(st, 0) + max(0, to_int(n, 0) or 0)
+    detail = " ".join(raw_text(x) for x in (info.get("job_object"), info.get("job_action")) if x)
     extra = info.get("extra_data") if isinstance(info.get("extra_data"), dict) else {}
     reason = readable(extra.get("failed_reason"), 300)
     start = parse_time(info.get("start_time"))
@@ -114,11 +128,11 @@ def parse(payload: Any, target: Target) -> Task:
         system=System.GSEKIT,
         name=readable(detail, 200) or None,
         state=_status(raw),
-        raw_state=str(raw),
-        terminal=isinstance(raw, str) and raw.lower() in TERMINAL,
+        raw_state=raw_text(raw),
+        terminal=isinstance(raw, str) and raw.strip().lower() in TERMINAL,
         start=start,
         end=end,
-        elapsed=(end - start) if start is not None and end is not None else None,
+        elapsed=span(start, end),
         job_tasks=tasks,
         status_counts=counts,
         detail=f"{detail}: {reason}" if reason else detail,

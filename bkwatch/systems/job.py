@@ -7,7 +7,18 @@ from typing import Any
 
 from bkwatch.client import BkClient
 from bkwatch.model import Host, State, Step, System, Task
-from bkwatch.systems.common import bad, clean_text, ms_to_s, need_dict, need_list, readable, to_int
+from bkwatch.systems.common import (
+    MAX_IP,
+    bad,
+    clean_text,
+    host_ip,
+    ms_to_s,
+    need_dict,
+    need_list,
+    raw_text,
+    readable,
+    to_int,
+)
 from bkwatch.targets import Target
 
 API = "get_job_instance_status"
@@ -77,7 +88,8 @@ def _run_status(raw: Any) -> tuple[State, str, str]:
     code = to_int(raw)
     hit = RUN_STATUS.get(code) if code is not None else None
     if hit is None:
-        return S.UNKNOWN, str(raw), f"status {raw}"
+        text = raw_text(raw)
+        return S.UNKNOWN, text, f"status {text}"
     return hit[0], str(code), hit[1]
 
 
@@ -104,9 +116,10 @@ def _host_status(status: Any) -> tuple[State, str, str]:
     if hit is None:
         status_i = to_int(status)
         hit = HOST_STATUS.get(status_i) if status_i is not None else None
-        if hit is None:
-            hit = (S.UNKNOWN, f"status {status}")
-    return hit[0], str(status), hit[1]
+    text = raw_text(status)
+    if hit is None:
+        hit = (S.UNKNOWN, f"status {text}")
+    return hit[0], text, hit[1]
 
 
 def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
@@ -126,16 +139,19 @@ def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
             hit = _host_status(status)
         if type(cloud) is not int:
             cloud = to_int(cloud, 0)
-        if not ip:
-            ip = row.get("ipv6") or f"host-{host_id}"
+        if type(host_id) is not int:
+            host_id = to_int(host_id)
+        # Inline test of the usual short printable address: this loop runs for every host.
+        if type(ip) is not str or not ip or len(ip) > MAX_IP or not ip.isprintable():
+            ip = host_ip(ip, row.get("ipv6"), fallback=host_id)
         if not err:
             err_code = None
             err_text = ""
         else:
-            err_code = str(err)
+            err_code = str(err) if type(err) is int else raw_text(err)
             err_text = error_codes.get(err, "") if type(err) is int else ""
             if not err_text:
-                err_text = f"GSE error {err}"
+                err_text = f"GSE error {err_code}"
         key = f"{cloud}:{ip}"
         out[key] = Host(
             key,
@@ -148,7 +164,7 @@ def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
             exit_code if type(exit_code) is int else to_int(exit_code),
             err_code,
             err_text,
-            clean_text(tag, 200) if tag and type(tag) is str else "",
+            clean_text(tag[:1600], 200) if tag and type(tag) is str else "",
             "",
             start / 1000.0 if type(start) is int else ms_to_s(start),
             end / 1000.0 if type(end) is int else ms_to_s(end),
@@ -176,7 +192,7 @@ def parse(payload: Any, target: Target) -> Task:
             raise bad(where, "'step_ip_result_list' should be a list")
         steps.append(
             Step(
-                id=str(srow.get("step_instance_id", len(steps))),
+                id=raw_text(srow.get("step_instance_id", len(steps))),
                 name=readable(srow.get("name"), 200),
                 kind=STEP_KINDS.get(to_int(srow.get("type"), 0) or 0, "unknown"),
                 state=sstate,

@@ -13,12 +13,17 @@ from typing import Any
 from bkwatch.client import ApiNotFound, BkClient
 from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
 from bkwatch.systems.common import (
+    MAX_IP,
     bad,
-    html_to_text,
+    host_ip,
     need,
     need_list,
     parse_time,
     parse_time_text,
+    plain_text,
+    raw_text,
+    readable,
+    span,
     to_float,
     to_int,
 )
@@ -78,15 +83,17 @@ _v2_fields = itemgetter(*_V2_FIELDS)
 # Display texts repeat across hosts and polls ("执行成功", a step name): made plain once each.
 _PLAIN: dict[str, str] = {}
 _PLAIN_MAX = 4096
+_PLAIN_MAX_LEN = 512  # longer texts are not kept: 4,096 of 1 MB each would be 4 GB
 
 
 def _plain(text: str) -> str:
     out = _PLAIN.get(text)
     if out is None:
-        out = html_to_text(text)
-        if len(_PLAIN) >= _PLAIN_MAX:
-            _PLAIN.clear()
-        _PLAIN[text] = out
+        out = plain_text(text)
+        if len(text) <= _PLAIN_MAX_LEN:
+            if len(_PLAIN) >= _PLAIN_MAX:
+                _PLAIN.clear()
+            _PLAIN[text] = out
     return out
 
 
@@ -109,20 +116,23 @@ def _v2_hosts(rows: list[Any], out: dict[str, Host], where: str) -> None:
         state = host_status.get(status, unknown) if type(status) is str else unknown
         if type(cloud) is not int:
             cloud = to_int(cloud, 0)
-        if not ip:
-            ip = row.get("inner_ip") or row.get("inner_ipv6") or ""
-            if not ip:
-                ip = f"host-{host_id or row.get('instance_id')}"
+        if type(host_id) is not int:
+            host_id = to_int(host_id)
+        # Inline test of the usual short printable address: this loop runs for every host.
+        if type(ip) is not str or not ip or len(ip) > MAX_IP or not ip.isprintable():
+            fallback = host_id or row.get("instance_id")
+            ip = host_ip(ip, row.get("inner_ip"), row.get("inner_ipv6"), fallback=fallback)
         display = (plain.get(display) or _plain(display)) if type(display) is str else ""
         step = (plain.get(step) or _plain(step)) if type(step) is str and step else ""
         key = f"{cloud}:{ip}"
+        raw = status if state is not unknown else raw_text(status)  # known ones are plain already
         out[key] = Host(
             key,
             ip,
             cloud,
             state,
-            status if type(status) is str else str(status),
-            display or words.get(status, str(status)),
+            raw,
+            display or (words.get(status) if type(status) is str else None) or raw,
             host_id,
             None,
             None,
@@ -145,21 +155,21 @@ def parse(payload: Any, target: Target, *, pages: list[Any] | None = None) -> Ta
         _v2_hosts(need_list(page, "list", where), hosts, where)
     state = JOB_STATUS.get(status, S.UNKNOWN) if isinstance(status, str) else S.UNKNOWN
     meta = payload.get("meta") if isinstance(payload.get("meta"), dict) else {}
-    kind = payload.get("job_type_display") or payload.get("job_type") or ""
-    subject = meta.get("plugin_name") or meta.get("name") or ""
-    name = f"{kind} {subject}".strip() if isinstance(subject, str) else str(kind)
+    kind = readable(payload.get("job_type_display") or payload.get("job_type"), 200)
+    subject = meta.get("plugin_name") or meta.get("name")
+    name = f"{kind} {readable(subject, 200)}".strip() if isinstance(subject, str) else kind
     return Task(
         target=str(target),
         system=System.NODEMAN,
-        name=html_to_text(str(name)) or None,
+        name=name or None,
         state=state,
-        raw_state=str(status),
-        terminal=status in JOB_TERMINAL,
+        raw_state=raw_text(status),
+        terminal=type(status) is str and status in JOB_TERMINAL,
         start=parse_time(payload.get("start_time")),
         end=parse_time(payload.get("end_time")),
         elapsed=to_float(payload.get("cost_time")),
         hosts=hosts,
-        detail=str(payload.get("job_type") or ""),
+        detail=raw_text(payload.get("job_type") or ""),
     )
 
 
@@ -177,20 +187,22 @@ def parse_v1(payload: Any, target: Target) -> Task:
         state = HOST_STATUS.get(status, S.UNKNOWN) if isinstance(status, str) else S.UNKNOWN
         busy = busy or state.is_active
         cloud = to_int(info.get("bk_cloud_id", payload.get("bk_cloud_id")), 0) or 0
-        ip = info.get("inner_ip") or info.get("outer_ip") or f"host-{info.get('id')}"
+        host_id = to_int(info.get("id"))
+        ip = host_ip(info.get("inner_ip"), info.get("outer_ip"), fallback=host_id)
         err = row.get("err_code")
-        desc = html_to_text(str(row.get("err_code_desc") or ""))
-        step = html_to_text(str(row.get("step") or ""))
+        desc = readable(row.get("err_code_desc"))
+        step = readable(row.get("step"), 200)
         key = f"{cloud}:{ip}"
+        raw = raw_text(status)
         hosts[key] = Host(
             key=key,
-            ip=str(ip),
+            ip=ip,
             cloud_id=cloud,
             state=state,
-            raw_status=str(status),
-            status_text=HOST_WORDS.get(status, str(status)) if isinstance(status, str) else str(status),
-            host_id=to_int(info.get("id")),
-            error_code=str(err) if err not in (None, "", 0, "0") else None,
+            raw_status=raw,
+            status_text=(HOST_WORDS.get(status) if isinstance(status, str) else None) or raw,
+            host_id=host_id,
+            error_code=raw_text(err) if err not in (None, "", 0, "0") else None,
             error_text=desc if state.is_bad else "",
             step=step,
         )
@@ -206,21 +218,21 @@ def parse_v1(payload: Any, target: Target) -> Task:
         state, raw = S.FAILED, "FAILED" if not success else "PART_FAILED"
     else:
         state, raw = S.SUCCEEDED, "SUCCESS"
-    kind = payload.get("job_type_desc") or payload.get("job_type") or ""
+    kind = payload.get("job_type_desc") or payload.get("job_type")
     start = parse_time(payload.get("start_time"))
     end = parse_time(payload.get("end_time"))
     return Task(
         target=str(target),
         system=System.NODEMAN,
-        name=html_to_text(str(kind)) or None,
+        name=readable(kind, 200) or None,
         state=state,
         raw_state=raw,
         terminal=state.is_done,
         start=start,
         end=end,
-        elapsed=(end - start) if start is not None and end is not None else None,
+        elapsed=span(start, end),
         hosts=hosts,
-        detail=str(payload.get("job_type") or ""),
+        detail=raw_text(payload.get("job_type") or ""),
     )
 
 

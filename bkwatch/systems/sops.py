@@ -7,7 +7,16 @@ from typing import Any
 
 from bkwatch.client import BkClient
 from bkwatch.model import Node, State, System, Task
-from bkwatch.systems.common import bad, parse_time, parse_time_text, readable, to_bool, to_float, to_int
+from bkwatch.systems.common import (
+    bad,
+    parse_time,
+    parse_time_text,
+    raw_text,
+    readable,
+    to_bool,
+    to_float,
+    to_int,
+)
 from bkwatch.targets import Target
 
 API = "get_task_status"
@@ -58,8 +67,8 @@ def readable_name(name: Any, node_id: str) -> str:
         return name
     if name.startswith("<class "):
         cls = name[len("<class ") :].strip("'\"<> ").rsplit(".", 1)[-1]
-        return _V1_KINDS.get(cls, cls)
-    return readable(name, 200)
+        return _V1_KINDS.get(cls) or raw_text(cls) or node_id
+    return readable(name, 200) or node_id
 
 
 _NODE_FIELDS = (
@@ -85,16 +94,19 @@ def _node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node
         node_id, raw_state, start, end, elapsed, retry, loop, skip, children_raw = _node_fields(raw)
     except KeyError:
         node_id, raw_state, start, end, elapsed, retry, loop, skip, children_raw = map(raw.get, _NODE_FIELDS)
-    node_id = str(node_id) if node_id not in (None, "") else fallback_id
+    # Ids are shown (BKFlow nodes have no names) and are the keys ex_data refers to.
+    if type(node_id) is not str or not node_id.isprintable() or len(node_id) > 200:
+        node_id = raw_text(node_id) if node_id is not None else ""
+    node_id = node_id or fallback_id
     if type(raw_state) is str:
         state = PIPELINE_STATES.get(raw_state, S.UNKNOWN)
-        state_text = raw_state
+        state_text = raw_state if state is not S.UNKNOWN else raw_text(raw_state)
     else:
         state = S.UNKNOWN
-        state_text = str(raw_state) if raw_state is not None else ""
+        state_text = raw_text(raw_state) if raw_state is not None else ""
     start = parse_time_text(start) if type(start) is str else parse_time(start)
     end = parse_time_text(end) if type(end) is str else parse_time(end)
-    if end is None and raw_state in TERMINAL_STATES:
+    if end is None and state.is_done:  # exactly the TERMINAL_STATES
         # Engine-v1 trees: the last state change is the best end time there is.
         end = parse_time(raw.get("state_refresh_at"))
     children: list[Node] = []
@@ -102,8 +114,8 @@ def _node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node
         if isinstance(children_raw, dict):
             for cid, child in children_raw.items():
                 if not isinstance(child, dict):
-                    raise bad(where, f"node {cid} is not an object")
-                children.append(_node(child, str(cid), where, depth + 1))
+                    raise bad(where, f"node {raw_text(cid)} is not an object")
+                children.append(_node(child, raw_text(cid), where, depth + 1))
         elif isinstance(children_raw, list):
             for i, child in enumerate(children_raw):
                 if not isinstance(child, dict):
@@ -132,7 +144,7 @@ def _attach_ex_data(root: Node, ex_data: Any) -> None:
         return
     by_id = {n.id: n for n, _ in root.walk()}
     for node_id, value in ex_data.items():
-        node = by_id.get(str(node_id))
+        node = by_id.get(raw_text(node_id))
         if node is not None:
             node.message = readable(value)
 
@@ -159,7 +171,7 @@ def parse_tree(payload: Any, target: Target, system: System, where: str) -> Task
         else None,
         state=root.state,
         raw_state=raw,
-        terminal=raw in TERMINAL_STATES,
+        terminal=root.state.is_done,  # exactly the TERMINAL_STATES, whatever type `raw` had
         start=root.start,
         end=root.end,
         elapsed=root.elapsed,

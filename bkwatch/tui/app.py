@@ -1,13 +1,20 @@
-"""The bkwatch live monitor."""
+"""The bkwatch live monitor.
+
+Secrets and trust: the app is given the profile's secrets only to keep them off the terminal
+(`redact` on its crash report), and `insecure` to mark every screen while TLS is not verified.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+import rich
+from rich.console import RenderableType
 from rich.text import Text
+from rich.traceback import Traceback
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -19,16 +26,18 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from bkwatch.model import State, Transition
+from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchEntry
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.tui.detail import DetailPane
-from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen
+from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
 from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
 from bkwatch.tui.signals import TerminalSignals, summary
 from bkwatch.tui.translog import TransitionLog
+from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
 
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, PollUpdate
@@ -92,8 +101,14 @@ class BkWatchApp(App[None]):
         since_last_time: bool = True,
         start_polling: bool = True,
         select: str | None = None,
+        insecure: bool = False,
+        secrets: Sequence[str] = (),
+        notices: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        self.insecure = insecure
+        self.secrets = [s for s in secrets if s]
+        self.notices = list(notices)  # start-up warnings (e.g. a config file others can read)
         self.poller = poller
         self.store = store
         self.list_name = list_name
@@ -124,7 +139,7 @@ class BkWatchApp(App[None]):
                 yield JobList(ascii_only=self.ascii_only, id="joblist")
                 yield TransitionLog(ascii_only=self.ascii_only, id="log")
             yield DetailPane(ascii_only=self.ascii_only, id="detail")
-        yield Input(
+        yield PlainInput(
             placeholder="filter: IP, host, node name or message (enter to keep, escape to clear)", id="filter"
         )
         yield Footer()
@@ -149,8 +164,11 @@ class BkWatchApp(App[None]):
         except (OSError, StoreError) as exc:
             entries = []
             self.notify(f"Could not read the watch list: {clean(exc)}", severity="error", markup=False)
-        for warning in self.store.warnings:
-            self.notify(clean(warning), severity="warning", markup=False)
+        for notice in self.notices:
+            self._warn(notice)
+        self._report_store_warnings()
+        if self.insecure:
+            self.screen_change_signal.subscribe(self, self._mark_insecure)
         for entry in entries:
             if entry.target in self.poller.watches:
                 continue
@@ -177,6 +195,8 @@ class BkWatchApp(App[None]):
 
     # ---- applying polls ---------------------------------------------------------------
     def on_poll_arrived(self, message: PollArrived) -> None:
+        if not self.is_running:  # shutting down: the panes may already be gone
+            return
         with self.batch_update():  # one frame per poll
             self.apply(message.update)
 
@@ -288,6 +308,18 @@ class BkWatchApp(App[None]):
         body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
         self.notify(body, title=head, timeout=15, markup=False)
 
+    def _warn(self, text: str) -> None:
+        """A warning that must be read: a long toast, and a line in the log that stays."""
+        self.notify(clean(text), severity="warning", timeout=30, markup=False)
+        with contextlib.suppress(NoMatches):  # on exit the log may be gone already
+            self.log_view.note_lines([f"warning: {clean(text)}"])
+
+    def _report_store_warnings(self) -> None:
+        """What the store noticed (a corrupt file moved aside, history it could not drop)."""
+        for warning in self.store.warnings:
+            self._warn(warning)
+        self.store.warnings.clear()
+
     def _save_seen(self) -> None:
         self._seen_dirty = False
         self._seen_saved_at = time.monotonic()
@@ -296,6 +328,7 @@ class BkWatchApp(App[None]):
         except (OSError, StoreError) as exc:
             with contextlib.suppress(NoMatches):  # on exit the log may be gone already
                 self.log_view.note_lines([f"could not save history: {exc}"])
+        self._report_store_warnings()
 
     def _tick(self) -> None:
         # Only rows whose text changed (a task's data turning stale) are repainted.
@@ -308,8 +341,11 @@ class BkWatchApp(App[None]):
             s = w.task.state if w.task is not None else None
             counts[s] = counts.get(s, 0) + 1
         text = summary(counts)
-        self.signals.set_title(f"bkwatch — {text}")
-        line = Text(f" bkwatch · {clean(self.list_name)} · {len(self.poller.watches)} tasks: {text}", end="")
+        self.signals.set_title(f"bkwatch — {text}" + (" — TLS NOT VERIFIED" if self.insecure else ""))
+        line = Text(end="")
+        if self.insecure:  # first: a narrow terminal cuts the end of the line, never this
+            line.append(INSECURE_BADGE, style="bold reverse red")
+        line.append(f" bkwatch · {clean(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
         if self.poller.paused:
             line.append("   ")
             line.append(" PAUSED (p resumes) ", style="bold reverse")
@@ -318,6 +354,29 @@ class BkWatchApp(App[None]):
         if self.failures_only:
             line.append("   failures only", style="bold")
         self.query_one("#status", TextBar).show(line)
+
+    def _mark_insecure(self, screen: Screen) -> None:
+        if screen is self.screen_stack[0] or screen.query(InsecureBanner):
+            return
+        screen.mount(InsecureBanner())
+
+    # ---- crash report -----------------------------------------------------------------
+    def _fatal_error(self) -> None:
+        # Textual's own report renders every frame's local variables, where a failed poll's
+        # profile, gateway header or ESB query would put the secret on the terminal.
+        self.bell()
+        self.panic(Traceback(width=None, suppress=[rich], show_locals=False))
+
+    def panic(self, *renderables: RenderableType) -> None:
+        """Exit with these shown, with secrets and frame variables taken out of tracebacks."""
+        safe: list[RenderableType] = []
+        for item in renderables:
+            if isinstance(item, Traceback):
+                redact_trace(item.trace, self.secrets)
+            elif isinstance(item, str):
+                item = redact(item, self.secrets)
+            safe.append(item)
+        super().panic(*safe)
 
     # ---- selection --------------------------------------------------------------------
     def _select(self, key: str | None) -> None:
@@ -418,6 +477,7 @@ class BkWatchApp(App[None]):
                 self.store.add([WatchEntry(key, label, self.clock())], self.list_name)
             except (OSError, StoreError) as exc:
                 self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
+            self._report_store_warnings()
             self.joblist.sync(self.poller.watches, self.clock())
             self._select(key)
             self.poller.refresh(key)
@@ -439,6 +499,7 @@ class BkWatchApp(App[None]):
                 self.store.remove([key], self.list_name)
             except (OSError, StoreError) as exc:
                 self.notify(f"Removed here, but the saved list is unchanged: {exc}", markup=False)
+            self._report_store_warnings()
             self.last_seen.pop(key, None)
             self.joblist.sync(self.poller.watches, self.clock())
             self._select(self.joblist.cursor_key)

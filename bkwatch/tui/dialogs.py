@@ -1,9 +1,13 @@
-"""Modal dialogs: add a watch, confirm removal, help."""
+"""Modal dialogs: add a watch, confirm removal, help.
+
+The add dialog takes whatever is typed or pasted (garbage, huge pastes, escape sequences) and
+answers with an inline error; only a valid target and a printable label ever leave it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -14,7 +18,40 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.text import clean_text, display_width, one_line
 from bkwatch.tui.fmt import clean
+
+# Far longer than any BlueKing task URL: such a paste is a mistake, refused rather than cut.
+MAX_TARGET_CHARS = 2000
+MAX_LABEL_CELLS = 100
+MAX_ID = 2**63 - 1  # ids are 64-bit on every BlueKing system
+DROPPED = "Control characters or escape sequences were removed from the pasted text: check it, then Enter."
+ERROR_CELLS = 600  # room for the longest own message; only an echoed huge paste is cut
+
+
+def label_problem(label: str) -> str | None:
+    """Why `label` (already stripped) cannot be saved, or None when it can."""
+    if clean_text(label) != label or any(ch in label for ch in "\t\n\r\v\f"):
+        return "The label must be printable text, without control characters or escape sequences."
+    if display_width(label) > MAX_LABEL_CELLS:
+        return f"The label is too long ({display_width(label):,} characters, at most {MAX_LABEL_CELLS})."
+    return None
+
+
+class PlainInput(Input):
+    """An Input that keeps only printable text. Textual's Input echoes a pasted value to the
+    terminal as it is, so escape sequences in a paste (a title change, an OSC 52 clipboard write)
+    would reach the terminal; here they are dropped as they arrive, and `dropped` says so."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.dropped = False
+        super().__init__(*args, **kwargs)
+
+    def validate_value(self, value: str) -> str:
+        cleaned = clean_text(value).replace("\t", " ").replace("\n", " ")
+        if cleaned != value:
+            self.dropped = True
+        return cleaned
 
 
 class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
@@ -30,8 +67,8 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Add a task to watch", classes="dialog-title", markup=False)
-            yield Input(placeholder="job:BIZ:ID, sops:BIZ:ID, … or a BlueKing task URL", id="add-target")
-            yield Input(placeholder="label (optional)", id="add-label")
+            yield PlainInput(placeholder="job:BIZ:ID, sops:BIZ:ID, … or a BlueKing task URL", id="add-target")
+            yield PlainInput(placeholder="label (optional)", id="add-label")
             yield self.error
             yield Static(
                 "Forms: job:BIZ:ID  job:biz_set:SET:ID  sops:BIZ:ID  sops:project:PROJ:ID  "
@@ -43,18 +80,31 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
                 yield Button("Add", variant="primary", id="add-ok")
                 yield Button("Cancel", id="add-cancel")
 
+    def _fail(self, message: str) -> None:
+        self.error.update(Text(one_line(message, ERROR_CELLS)))
+
     def _check(self) -> Target | None:
-        text = self.query_one("#add-target", Input).value
-        if not text.strip():
-            self.error.update(Text("Enter a target or paste a task URL."))
+        field = self.query_one("#add-target", PlainInput)
+        text = field.value.strip()
+        if field.dropped:
+            self._fail(DROPPED)
+            return None
+        if not text:
+            self._fail("Enter a target or paste a task URL.")
+            return None
+        if len(text) > MAX_TARGET_CHARS:
+            self._fail(f"Too long for a target or task URL ({len(text):,} characters); paste just the URL.")
             return None
         try:
             target = parse_target(text)
         except TargetError as exc:
-            self.error.update(Text(clean(str(exc))))
+            self._fail(str(exc))
+            return None
+        if int(target.scope) > MAX_ID or int(target.id) > MAX_ID:
+            self._fail(f"{target.system}: an id is larger than BlueKing allows.")
             return None
         if self.exists(str(target)):
-            self.error.update(Text(f"{target} is already watched."))
+            self._fail(f"{target} is already watched.")
             return None
         self.error.update(Text(f"OK: {target}", style="green"))
         return target
@@ -69,10 +119,23 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
     @on(Input.Submitted)
     @on(Button.Pressed, "#add-ok")
     def _submit(self) -> None:
+        fields = list(self.query(PlainInput).results(PlainInput))
+        if any(f.dropped for f in fields):
+            # Refused once: what is left may not be what the user meant, so they look first;
+            # pressing Enter again adds the cleaned text they now see.
+            for f in fields:
+                f.dropped = False
+            self._fail(DROPPED)
+            return
         target = self._check()
-        if target is not None:
-            label = self.query_one("#add-label", Input).value.strip() or None
-            self.dismiss((target, label))
+        if target is None:
+            return
+        label = self.query_one("#add-label", PlainInput).value.strip() or None
+        problem = label_problem(label) if label else None
+        if problem:
+            self._fail(problem)
+            return
+        self.dismiss((target, label))
 
     @on(Button.Pressed, "#add-cancel")
     def action_cancel(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from operator import attrgetter
 from typing import Any
@@ -39,6 +40,16 @@ def _header(
     out.append(" · ".join(clean(p) for p in parts if p), style=STATE_STYLE[state])
     out.append(f"  ({_count(shown, total, noun)})")
     return out
+
+
+# What a copied host id may hold: IPv4 / IPv6 addresses (with a zone), host names, the adapters'
+# "host-<id>" stand-in and NodeMan's comma-separated multi-NIC lists. Anything else a server put
+# in an IP field ("10.0.0.1; rm -rf ~") stays off the clipboard, which is pasted into shells.
+_ADDRESS = re.compile(r"[0-9A-Za-z.:%_,-]{1,255}")
+
+
+def copyable(ip: str) -> bool:
+    return _ADDRESS.fullmatch(ip) is not None
 
 
 _JOB_GROUP = ("state", "raw_status", "status_text", "error_code", "exit_code", "tag")
@@ -112,6 +123,8 @@ class HostKind:
         ]
 
     def copy_id(self, h: Host, with_cloud: bool) -> str | None:
+        if not copyable(h.ip):
+            return None
         return f"{h.cloud_id}:{h.ip}" if with_cloud else h.ip
 
     def detail(self, h: Host) -> Text:
@@ -171,7 +184,7 @@ class JobTaskKind:
         ]
 
     def copy_id(self, jt: JobTask, with_cloud: bool) -> str | None:
-        if not jt.ip:
+        if not copyable(jt.ip):
             return None
         return f"{jt.cloud_id}:{jt.ip}" if with_cloud and jt.cloud_id is not None else jt.ip
 

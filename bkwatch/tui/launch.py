@@ -5,6 +5,10 @@ is created by the poller's first fetch, which the app starts once mounted. That 
 deliberately not held back until Textual's first paint: its requests then overlap the paint, and
 the fetched rows appear sooner. The demo's simulator starts listening in its own thread while the
 app is being built.
+
+Secrets stay off every output: poll errors are redacted before the poller keeps them, the log
+file's formatter and a filter on the HTTP libraries' loggers redact every record, and the app
+gets the profile's secrets for its crash report.
 """
 
 from __future__ import annotations
@@ -12,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from logging.handlers import RotatingFileHandler
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.model import BkError, ErrorKind, System
+from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchEntry, WatchStore
 from bkwatch.tui.app import BkWatchApp
 
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
     from bkwatch.client import BkClient
     from bkwatch.config import Profile
     from bkwatch.model import Task
+    from bkwatch.poller import Poller
     from bkwatch.sim import Served
     from bkwatch.targets import Target
 
@@ -37,6 +44,10 @@ _DEMO_PER_SYSTEM = 3
 # httpx imports its own command line when click is installed — and uvicorn, which the simulator
 # needs, installs it: ~30 ms of start-up for a module bkwatch never uses.
 _UNUSED_MODULES = ("httpx._main",)
+# Loggers of the HTTP stack: httpx logs every request URL (an ESB GET carries bk_app_secret in
+# its query), httpcore its connection steps at DEBUG.
+HTTP_LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -64,18 +75,33 @@ def new_client(profile: Profile) -> BkClient:
 
 
 class LazyFetch:
-    """The poller's fetch callable; the HTTP client is made by the first call and reused."""
+    """The poller's fetch callable; the HTTP client is made by the first call and reused.
 
-    def __init__(self, make_client: Callable[[], Awaitable[BkClient]]) -> None:
+    Errors leave it redacted: the poller shows and keeps their messages, and a server may echo
+    a credential back in any spelling (the gateway header's JSON, the ESB query's URL encoding).
+    """
+
+    def __init__(self, make_client: Callable[[], Awaitable[BkClient]], secrets: Sequence[str] = ()) -> None:
         self._make = make_client
         self._lock = asyncio.Lock()
         self.client: BkClient | None = None
+        self.secrets = [s for s in secrets if s]
 
     async def __call__(self, target: Target) -> Task:
-        client = self.client if self.client is not None else await self._open()
         from bkwatch.systems import fetch_task
 
-        return await fetch_task(client, target)
+        try:
+            client = self.client if self.client is not None else await self._open()
+            return await fetch_task(client, target)
+        except BkError as exc:
+            safe = redact(exc.message, self.secrets)
+            if safe != exc.message:
+                exc.message, exc.args = safe, (safe,)
+            raise
+        except Exception as exc:  # an adapter bug: logged here, where its text can be redacted
+            log.exception("poll of %s failed unexpectedly", target)
+            message = redact(f"unexpected {type(exc).__name__}: {exc}", self.secrets)
+            raise BkError(ErrorKind.BAD_RESPONSE, message) from None
 
     async def _open(self) -> BkClient:
         async with self._lock:  # every first-round poll arrives at once: make one client
@@ -120,27 +146,61 @@ def check_ca_bundle(profile: Profile) -> None:
 class _ScrubbingFormatter(logging.Formatter):
     """Log lines with every secret of the profile masked, tracebacks included."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
         self._secrets = [s for s in secrets if s]
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        for secret in self._secrets:
-            text = text.replace(secret, "****")
-        return text
+        return redact(super().format(record), self._secrets)
 
 
-def log_to_file(secrets: list[str]) -> None:
+class RedactingFilter(logging.Filter):
+    """Redacts a library logger's records before any handler sees them: ours, or one that a
+    program embedding bkwatch (or `logging.basicConfig(level=DEBUG)`) has set up."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        safe = redact(message, self.secrets)
+        if safe != message:
+            record.msg, record.args = safe, None
+        return True
+
+
+def guard_http_logs(secrets: Iterable[str]) -> None:
+    """Install (or replace) the redacting filter on the HTTP stack's loggers."""
+    redacting = RedactingFilter(secrets)
+    for name in HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(redacting)
+
+
+class _PrivateLogFile(RotatingFileHandler):
+    """Log files (and their rotations) made readable by their owner only, whatever the umask:
+    they hold server messages and task URLs."""
+
+    def _open(self) -> Any:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)  # a file an older version left readable by all
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
+def log_to_file(secrets: list[str], *, debug: bool = False) -> None:
     """Send bkwatch's log records to `log_dir()/bkwatch.log` while the screen runs: stderr *is*
-    the screen, and a stray traceback there would tear the display."""
+    the screen, and a stray traceback there would tear the display. With `debug`, DEBUG records
+    and the HTTP stack's records (every request URL) go there too, redacted like the rest."""
     from bkwatch.config import log_dir
 
     handler: logging.Handler
     try:
         directory = log_dir()
-        directory.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = _PrivateLogFile(
             directory / "bkwatch.log", maxBytes=1_000_000, backupCount=2, encoding="utf-8"
         )
     except OSError:
@@ -148,14 +208,59 @@ def log_to_file(secrets: list[str]) -> None:
     handler.setFormatter(_ScrubbingFormatter(secrets))
     logger = logging.getLogger("bkwatch")
     logger.handlers[:] = [handler]
-    logger.setLevel(logging.INFO)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
     logger.propagate = False
+    guard_http_logs(secrets)
+    if debug:
+        for name in HTTP_LOGGERS:
+            http_logger = logging.getLogger(name)
+            http_logger.handlers[:] = [handler]
+            http_logger.setLevel(logging.DEBUG)
+            http_logger.propagate = False
+
+
+def watch_app(
+    profile: Profile,
+    store: WatchStore,
+    list_name: str,
+    options: Mapping[str, Any],
+    make_client: Callable[[], Awaitable[BkClient]] | None = None,
+    *,
+    poller: Callable[[LazyFetch], Poller] | None = None,
+    **app_options: Any,
+) -> tuple[BkWatchApp, LazyFetch]:
+    """The monitor wired to `profile`: what `run_watch` runs, and what tests drive.
+
+    `make_client` defaults to a real client for the profile; `poller` to a default Poller.
+    """
+    from bkwatch.config import check_permissions, config_path
+
+    async def make() -> BkClient:
+        return new_client(profile)
+
+    secrets = profile.secrets()
+    fetch = LazyFetch(make_client or make, secrets)
+    if poller is None:
+        from bkwatch.poller import Poller
+
+        poller = Poller
+    notices = [w for w in (check_permissions(config_path()),) if w]
+    app = BkWatchApp(
+        poller(fetch),
+        store,
+        list_name,
+        insecure=profile.insecure,
+        secrets=secrets,
+        notices=notices,
+        **_app_kwargs(options),
+        **app_options,
+    )
+    return app, fetch
 
 
 def run_watch(profile_name: str | None, list_name: str, options: dict[str, Any]) -> int:
     """Watch a saved list with the real configuration. Returns an exit status."""
     from bkwatch.config import data_dir, load_profile
-    from bkwatch.poller import Poller
 
     try:
         profile = load_profile(profile_name)
@@ -171,15 +276,10 @@ def run_watch(profile_name: str | None, list_name: str, options: dict[str, Any])
     except StoreError as exc:
         print(f"bkwatch: {exc}", file=sys.stderr)
         return 2
-
-    async def make() -> BkClient:
-        return new_client(profile)
-
-    fetch = LazyFetch(make)
-    app = BkWatchApp(Poller(fetch), store, list_name, **_app_kwargs(options))
-    log_to_file(profile.secrets())
+    app, fetch = watch_app(profile, store, list_name, options)
+    log_to_file(profile.secrets(), debug=bool(options.get("debug")))
     asyncio.run(_run(app, fetch, options))
-    return 0
+    return app.return_code or 0
 
 
 def demo_entries(tasks: list[Any]) -> tuple[list[WatchEntry], str | None]:
@@ -295,8 +395,9 @@ def run_demo(options: dict[str, Any]) -> int:
 
         fetch = LazyFetch(make)
         app = BkWatchApp(Poller(fetch), store, "demo", select=select, **_app_kwargs(options))
-        log_to_file([])  # the simulator's credentials are public
+        log_to_file([], debug=bool(options.get("debug")))  # the simulator's credentials are public
         asyncio.run(_run(app, fetch, options))
+        code = app.return_code or 0  # 1 after a crash
     finally:
         serving.close()
-    return 0
+    return code
