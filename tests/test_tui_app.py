@@ -431,3 +431,23 @@ async def test_task_alerts_close_together_share_one_toast(tmp_path: Path) -> Non
         assert len(app._notifications) == before + 2
         last = list(app._notifications)[-1]
         assert last.title == "2 tasks changed" and last.message.count("FAILED") == 2
+
+
+async def test_moving_between_panes_keeps_no_dead_footer_keys(tmp_path: Path) -> None:
+    """Each focus change redraws the key bar; the keys it drew before must be freed (a monitor
+    kept open for days moves focus thousands of times)."""
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        for _ in range(30):
+            await pilot.press("tab")
+            await pilot.pause()
+        gc.collect()
+        alive = [o for o in gc.get_objects() if isinstance(o, FooterKey)]
+        shown = len(app.query(FooterKey))
+        assert shown > 0 and len(alive) <= 2 * shown, (len(alive), shown)

@@ -23,7 +23,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from bkwatch.model import State, Transition
 from bkwatch.redact import redact
@@ -32,6 +32,7 @@ from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
 from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
+from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
@@ -380,6 +381,8 @@ class BkWatchApp(App[None]):
 
     # ---- selection --------------------------------------------------------------------
     def _select(self, key: str | None) -> None:
+        if not self.is_running:  # a highlight handled while shutting down: the panes are gone
+            return
         self.selected = key
         self.poller.set_focus(key)
         watch = self.poller.watches.get(key) if key else None
