@@ -18,8 +18,8 @@ from textual.widgets import Input
 from bkwatch import cli
 from bkwatch.config import ConfigError, load_profile
 from bkwatch.tui.dialogs import AddDialog, HelpScreen
-from bkwatch.tui.screenshots import frozen_sim, sim_app
 from tests.conftest import ENV_VARS, isolate
+from tests.harness import frozen_sim, sim_app
 
 GOOD_CONFIG = """default_profile = "prod"
 
@@ -175,10 +175,11 @@ def test_bad_arguments_exit_2_with_one_clear_line_and_save_nothing(
 ) -> None:
     screens: list[str] = []
     # Should a bad argument ever slip through to the monitor or the demo, fail instead of hanging.
-    from bkwatch.tui import launch
+    from bkwatch.cli import demo
+    from bkwatch.cli import run as monitor
 
-    monkeypatch.setattr(launch, "run_watch", lambda *a: screens.append("watch") or 0)
-    monkeypatch.setattr(launch, "run_demo", lambda *a: screens.append("demo") or 0)
+    monkeypatch.setattr(monitor, "run_watch", lambda *a: screens.append("watch") or 0)
+    monkeypatch.setattr(demo, "run_demo", lambda *a: screens.append("demo") or 0)
     code, out, err = run(capsys, argv)
     assert (code, out, screens) == (2, "", [])
     assert_one_clear_line(err, *fragments)
@@ -408,7 +409,7 @@ def test_unusable_directories_are_one_clear_line_on_every_command_and_the_monito
     fragment = breakage(home)
     if breakage in DATA_DIR_CASES:
         _server_env(monkeypatch)  # so the commands reach the data directory
-    from bkwatch.tui import launch
+    from bkwatch.cli import run as launch
 
     started: list[str] = []
     monkeypatch.setattr(launch.BkWatchApp, "run_async", lambda *a, **k: started.append("screen"))

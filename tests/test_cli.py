@@ -525,13 +525,13 @@ def test_watch_config_errors_come_before_the_tui_and_httpx(isolated: Path) -> No
 
 
 async def test_job_list_rows_come_before_the_http_client(sim: Any, isolated: Path) -> None:
+    from bkwatch.cli.run import LazyFetch, new_client
     from bkwatch.client import BkClient
     from bkwatch.config import Profile
     from bkwatch.poller import Poller
     from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
     from bkwatch.store import WatchEntry, WatchStore
     from bkwatch.tui.app import BkWatchApp
-    from bkwatch.tui.launch import LazyFetch, new_client
 
     infos = one_per_system(sim)
     store = WatchStore(isolated / "data")
@@ -647,7 +647,7 @@ import asyncio, sys
 from bkwatch.config import Profile
 from bkwatch.systems import fetch_task
 from bkwatch.targets import parse_target
-from bkwatch.tui.launch import new_client
+from bkwatch.cli.run import new_client
 
 async def main() -> None:
     url, app_code, secret, user, target = sys.argv[1:]
@@ -684,7 +684,7 @@ def test_tui_log_goes_to_a_file_with_secrets_masked(isolated: Path) -> None:
     import logging
 
     from bkwatch.config import log_dir
-    from bkwatch.tui.launch import log_to_file
+    from bkwatch.logfile import log_to_file
 
     logger = logging.getLogger("bkwatch")
     saved = logger.handlers[:], logger.level, logger.propagate

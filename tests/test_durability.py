@@ -33,7 +33,7 @@ import pytest
 
 from bkwatch.model import System
 from bkwatch.store import StoreError, WatchEntry, WatchStore
-from bkwatch.tui.screenshots import frozen_sim, settle, sim_app
+from tests.harness import frozen_sim, settle, sim_app
 from tests.store_worker import LIST, SHARED, history_op, list_op, shared_record
 
 ROOT = Path(__file__).resolve().parent.parent

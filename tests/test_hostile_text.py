@@ -28,6 +28,7 @@ from textual.pilot import Pilot
 
 from benchmarks.ptyrun import PtySession
 from benchmarks.tuiproc import isolated_watch
+from bkwatch.cli.demo import demo_profile
 from bkwatch.client import BkClient
 from bkwatch.model import ErrorKind, Host, JobTask, State
 from bkwatch.poller import Cadence, Poller
@@ -38,8 +39,7 @@ from bkwatch.systems import fetch_task
 from bkwatch.text import clean_text, display_width, one_line
 from bkwatch.tui.app import BkWatchApp
 from bkwatch.tui.kinds import HostKind, JobTaskKind
-from bkwatch.tui.launch import demo_profile
-from bkwatch.tui.screenshots import FIXED_NOW
+from tests.harness import FIXED_NOW
 from tests.hostile import (
     CLIP_PAYLOAD,
     ERROR_BODIES,

@@ -30,17 +30,19 @@ import pytest
 from textual.pilot import Pilot
 
 from bkwatch import cli
+from bkwatch.cli.demo import demo_profile
+from bkwatch.cli.run import LazyFetch, MonitorOptions, watch_app
 from bkwatch.client import BkClient
 from bkwatch.config import Profile
+from bkwatch.logfile import HTTP_LOGGERS, log_to_file
 from bkwatch.model import System
 from bkwatch.poller import Cadence, Poller
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, DEMO_USERNAME, FAULT_KINDS
 from bkwatch.sim.server import serve
 from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.tui.app import BkWatchApp
-from bkwatch.tui.launch import HTTP_LOGGERS, LazyFetch, demo_profile, log_to_file, watch_app
-from bkwatch.tui.screenshots import BAD_RAW, FIXED_NOW, frozen_sim
 from tests.conftest import isolate
+from tests.harness import BAD_RAW, FIXED_NOW, frozen_sim
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (160, 48)
@@ -227,7 +229,7 @@ def make_rig(profile: Profile, targets: list[str], **options: Any) -> Rig:
         profile,
         store,
         "leaks",
-        {"desktop_notify": True, **options},
+        MonitorOptions(desktop_notify=True, **options),
         poller=lambda f: Poller(f, cadence=SLOW, clock=lambda: FIXED_NOW),
         clock=lambda: FIXED_NOW,
         start_polling=False,

@@ -27,8 +27,8 @@ from bkwatch.sim.server import serve
 from bkwatch.systems import fetch_task
 from bkwatch.targets import parse_target
 from bkwatch.tui.app import BkWatchApp
-from bkwatch.tui.screenshots import frozen_sim
 from bkwatch.tui.trust import INSECURE_BADGE
+from tests.harness import frozen_sim
 from tests.test_secrets import (  # noqa: F401  (fixtures: isolated is autouse, restore_logging)
     SIZE,
     _pty_run,
@@ -82,7 +82,7 @@ def test_the_log_file_is_owner_only_whatever_the_umask() -> None:
     import logging
 
     from bkwatch.config import log_dir
-    from bkwatch.tui.launch import log_to_file
+    from bkwatch.logfile import log_to_file
 
     with umask(0):
         log_dir().mkdir(parents=True)

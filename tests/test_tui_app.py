@@ -8,7 +8,7 @@ from textual.widgets import ContentSwitcher, Input
 
 from bkwatch.model import State, System, failures
 from bkwatch.tui.dialogs import AddDialog
-from bkwatch.tui.screenshots import FIXED_NOW, frozen_sim, settle, sim_app
+from tests.harness import FIXED_NOW, frozen_sim, settle, sim_app
 
 SIZE = (160, 48)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from bkwatch.model import System
-from bkwatch.tui.screenshots import frozen_sim, settle, sim_app
+from tests.harness import frozen_sim, settle, sim_app
 
 
 def _rig(tmp_path: Path, system: System | None, *, nested: bool = False, sim_options=None, **app_options):

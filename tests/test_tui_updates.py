@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bkwatch.model import State, System
 from bkwatch.tui.lines import LineView
-from bkwatch.tui.screenshots import frozen_sim, settle, sim_app
+from tests.harness import frozen_sim, settle, sim_app
 
 HOSTS = 10_000
 

@@ -208,31 +208,35 @@ def _dispatch(args: argparse.Namespace) -> int:
         profile = load_cli_profile(args)
         check_server(profile)
         check_watch_list(args.list_name)
-        run_watch = _tui("run_watch")
-        return int(run_watch(args.profile, args.list_name, _tui_options(args)) or 0)
+        run_watch = _tui("run", "run_watch")
+        return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
     if cmd == "demo":
-        run_demo = _tui("run_demo")
-        return int(run_demo({**_tui_options(args), "seed": args.seed, "speed": args.speed}) or 0)
+        run_demo = _tui("demo", "run_demo")
+        return int(run_demo(_tui_options(args, seed=args.seed, speed=args.speed)) or 0)
     # Only the command's own module: list editing never imports asyncio and the HTTP side.
     module = importlib.import_module(f"bkwatch.cli.{_HANDLERS[cmd]}")
     return int(getattr(module, f"cmd_{cmd}")(args))
 
 
-def _tui(name: str) -> Any:
+def _tui(module_name: str, name: str) -> Any:
+    """`name` from the command module that starts the screen (`run` or `demo`)."""
     try:
-        from bkwatch.tui import launch
+        module = importlib.import_module(f"bkwatch.cli.{module_name}")
     except ImportError as exc:
         raise UsageError(
             f"the terminal UI is not available ({exc}); 'status' and 'wait' still work"
         ) from None
-    return getattr(launch, name)
+    return getattr(module, name)
 
 
-def _tui_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "ascii": args.ascii,
-        "bell": getattr(args, "bell", False),
-        "no_mouse": getattr(args, "no_mouse", False),
-        "insecure": args.insecure,
-        "debug": args.debug,
-    }
+def _tui_options(args: argparse.Namespace, **demo: Any) -> Any:
+    from bkwatch.cli.run import MonitorOptions  # imports the TUI: only once the screen is wanted
+
+    return MonitorOptions(
+        ascii=args.ascii,
+        bell=getattr(args, "bell", False),
+        no_mouse=getattr(args, "no_mouse", False),
+        insecure=args.insecure,
+        debug=args.debug,
+        **demo,
+    )

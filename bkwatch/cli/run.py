@@ -1,0 +1,202 @@
+"""Start the monitor on a saved watch list with a real profile (`bkwatch`); the demo's wiring is
+in `demo.py`, the log file in `bkwatch.logfile`.
+
+No HTTP client exists while the app is built: the client (and with it httpx and the adapters)
+is created by the poller's first fetch, which the app starts once mounted. That first fetch is
+deliberately not held back until Textual's first paint: its requests then overlap the paint, and
+the fetched rows appear sooner.
+
+Secrets stay off every output: poll errors are redacted before the poller keeps them, the log
+file's formatter and a filter on the HTTP libraries' loggers redact every record, and the app
+gets the profile's secrets for its crash report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from bkwatch.logfile import log_to_file
+from bkwatch.model import BkError, ErrorKind
+from bkwatch.redact import redact
+from bkwatch.store import StoreError, WatchStore
+from bkwatch.tui.app import BkWatchApp
+
+if TYPE_CHECKING:
+    from bkwatch.client import BkClient
+    from bkwatch.config import Profile
+    from bkwatch.model import Task
+    from bkwatch.poller import Poller
+    from bkwatch.targets import Target
+
+# httpx imports its own command line when click is installed — and uvicorn, which the simulator
+# needs, installs it: ~30 ms of start-up for a module bkwatch never uses.
+_UNUSED_MODULES = ("httpx._main",)
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MonitorOptions:
+    """The command line's choices for the monitor and the demo."""
+
+    ascii: bool = False
+    bell: bool = False
+    desktop_notify: bool = False
+    no_mouse: bool = False
+    insecure: bool = False
+    debug: bool = False
+    seed: int = 1  # the demo's simulator
+    speed: float = 1.0
+
+    def app_kwargs(self) -> dict[str, Any]:
+        return {"ascii": self.ascii, "bell": self.bell, "desktop_notify": self.desktop_notify}
+
+
+@contextlib.contextmanager
+def _hidden(names: tuple[str, ...]) -> Iterator[None]:
+    """Make `import name` fail for the duration (a None entry in sys.modules), then restore."""
+    added = [n for n in names if n not in sys.modules]
+    for n in added:
+        sys.modules[n] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for n in added:
+            if n in sys.modules and sys.modules[n] is None:
+                del sys.modules[n]
+
+
+def new_client(profile: Profile) -> BkClient:
+    """A BkClient, importing httpx without the optional parts bkwatch does not use."""
+    with _hidden(_UNUSED_MODULES):
+        from bkwatch.client import BkClient
+
+        client = BkClient(profile)
+        import httpcore  # noqa: F401  (httpx imports it on first use; keep that inside the guard)
+    return client
+
+
+class LazyFetch:
+    """The poller's fetch callable; the HTTP client is made by the first call and reused.
+
+    Errors leave it redacted: the poller shows and keeps their messages, and a server may echo
+    a credential back in any spelling (the gateway header's JSON, the ESB query's URL encoding).
+    """
+
+    def __init__(self, make_client: Callable[[], Awaitable[BkClient]], secrets: Sequence[str] = ()) -> None:
+        self._make = make_client
+        self._lock = asyncio.Lock()
+        self.client: BkClient | None = None
+        self.secrets = [s for s in secrets if s]
+
+    async def __call__(self, target: Target) -> Task:
+        from bkwatch.systems import fetch_task
+
+        try:
+            client = self.client if self.client is not None else await self._open()
+            return await fetch_task(client, target)
+        except BkError as exc:
+            safe = redact(exc.message, self.secrets)
+            if safe != exc.message:
+                exc.message, exc.args = safe, (safe,)
+            raise
+        except Exception as exc:  # an adapter bug: logged here, where its text can be redacted
+            log.exception("poll of %s failed unexpectedly", target)
+            message = redact(f"unexpected {type(exc).__name__}: {exc}", self.secrets)
+            raise BkError(ErrorKind.BAD_RESPONSE, message) from None
+
+    async def _open(self) -> BkClient:
+        async with self._lock:  # every first-round poll arrives at once: make one client
+            if self.client is None:
+                self.client = await self._make()
+            return self.client
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            client, self.client = self.client, None
+        if client is not None:
+            await client.aclose()
+
+
+async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) -> None:
+    try:
+        await app.run_async(mouse=not options.no_mouse)
+    finally:
+        await fetch.aclose()
+
+
+def check_ca_bundle(profile: Profile) -> None:
+    """The ca_bundle error BkClient would raise, found now, before the screen takes over."""
+    if not (profile.verify and profile.ca_bundle):
+        return
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=profile.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise BkError(ErrorKind.CONFIG, f"cannot load ca_bundle {profile.ca_bundle}: {exc}") from None
+
+
+def watch_app(
+    profile: Profile,
+    store: WatchStore,
+    list_name: str,
+    options: MonitorOptions,
+    make_client: Callable[[], Awaitable[BkClient]] | None = None,
+    *,
+    poller: Callable[[LazyFetch], Poller] | None = None,
+    **app_options: Any,
+) -> tuple[BkWatchApp, LazyFetch]:
+    """The monitor wired to `profile`: what `run_watch` runs, and what tests drive.
+
+    `make_client` defaults to a real client for the profile; `poller` to a default Poller.
+    """
+    from bkwatch.config import check_permissions, config_path
+
+    async def make() -> BkClient:
+        return new_client(profile)
+
+    secrets = profile.secrets()
+    fetch = LazyFetch(make_client or make, secrets)
+    if poller is None:
+        from bkwatch.poller import Poller
+
+        poller = Poller
+    notices = [w for w in (check_permissions(config_path()),) if w]
+    app = BkWatchApp(
+        poller(fetch),
+        store,
+        list_name,
+        insecure=profile.insecure,
+        secrets=secrets,
+        notices=notices,
+        **options.app_kwargs(),
+        **app_options,
+    )
+    return app, fetch
+
+
+def run_watch(profile: Profile, list_name: str, options: MonitorOptions) -> int:
+    """Watch a saved list with the profile the command line loaded. Returns an exit status."""
+    from bkwatch.config import data_dir
+
+    try:
+        check_ca_bundle(profile)
+    except BkError as exc:
+        print(f"bkwatch: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        store = WatchStore(data_dir())
+        store.path(list_name)  # validates the list name before the screen takes over
+    except StoreError as exc:
+        print(f"bkwatch: {exc}", file=sys.stderr)
+        return 2
+    app, fetch = watch_app(profile, store, list_name, options)
+    log_to_file(profile.secrets(), debug=options.debug)
+    asyncio.run(run_app(app, fetch, options))
+    return app.return_code or 0

@@ -1,0 +1,86 @@
+"""The monitor wired to a frozen simulator, for the TUI tests and the screenshots.
+
+`sim_app()` builds the real app, poller, client and adapters, talking to the simulator in-process
+through `httpx.ASGITransport`, with a fixed clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from textual.pilot import Pilot
+
+from bkwatch.cli.demo import demo_profile
+from bkwatch.client import BkClient
+from bkwatch.model import System
+from bkwatch.poller import Cadence, Poller
+from bkwatch.sim import SimConfig, Simulator
+from bkwatch.store import WatchEntry, WatchStore
+from bkwatch.systems import fetch_task
+from bkwatch.tui.app import BkWatchApp
+
+FIXED_NOW = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: screenshots never show today's date
+BASE = "http://sim.invalid"
+BAD_RAW = {"4", "FAILED", "PART_FAILED", "failed"}
+
+
+@dataclass
+class SimRig:
+    sim: Simulator
+    app: BkWatchApp
+    poller: Poller
+    store: WatchStore
+    client: BkClient
+
+    def target(self, system: System, *, bad: bool | None = None, index: int = 0) -> str:
+        """A simulator task of `system` (failing ones when bad=True)."""
+        found = [
+            t.target
+            for t in self.sim.world.tasks()
+            if t.system == str(system) and (bad is None or (t.state in BAD_RAW) == bad)
+        ]
+        return found[index]
+
+
+def frozen_sim(**config: Any) -> Simulator:
+    config.setdefault("seed", 1)
+    config.setdefault("frozen", True)
+    config.setdefault("clock", lambda: FIXED_NOW)
+    return Simulator(SimConfig(**config))
+
+
+def sim_app(
+    sim: Simulator,
+    data_dir: Path,
+    targets: list[str] | None = None,
+    *,
+    select: str | None = None,
+    list_name: str = "test",
+    clock: Callable[[], float] = lambda: FIXED_NOW,
+    **app_options: Any,
+) -> SimRig:
+    """The real app wired to `sim` in-process; nothing polls until the test says so."""
+    profile = demo_profile(BASE)
+    client = BkClient(profile, transport=httpx.ASGITransport(app=sim.app))
+    # A huge cadence: the background loop never polls on its own during a test.
+    slow = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
+    poller = Poller(lambda t: fetch_task(client, t), cadence=slow, clock=clock)
+    store = WatchStore(data_dir)
+    if targets is None:
+        targets = [t.target for t in sim.world.tasks()]
+    store.add([WatchEntry(t, None, clock()) for t in targets], list_name)
+    app_options.setdefault("start_polling", False)
+    app = BkWatchApp(poller, store, list_name, clock=clock, select=select, **app_options)
+    app.theme = "textual-dark"
+    return SimRig(sim, app, poller, store, client)
+
+
+async def settle(rig: SimRig, pilot: Pilot[None]) -> None:
+    """Poll every watch once and let the screen apply the updates."""
+    await rig.poller.poll_all()
+    await pilot.pause()
+    await pilot.pause()
