@@ -1,4 +1,4 @@
-"""The one HTTP client: both BlueKing transports, their auth, and error classification.
+"""The one HTTP client: both BlueKing transports and their auth; answers classified by `errors.py`.
 
 ESB ("compapi"): ``{esb_url}/api/c/compapi/v2/<path>``, credentials in the query (GET) or the
 JSON body (POST). API gateway: ``{apigw_tmpl with api_name}/{stage}/<path>``, credentials only
@@ -7,20 +7,28 @@ in the ``X-Bkapi-Authorization`` header. Success is ``result is True`` and nothi
 
 from __future__ import annotations
 
-import email.utils
 import ssl
-import time
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import httpx
 import orjson
 
 from bkwatch import __version__
 from bkwatch.config import Profile
+from bkwatch.errors import (
+    API_NOT_FOUND_CODES,
+    ApiNotFound,
+    code_kind,
+    hint,
+    looks_html,
+    retry_after_from,
+    snippet,
+    status_kind,
+)
+from bkwatch.lean_httpx import httpx
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.redact import redact
-from bkwatch.systems.common import clean_text, html_to_text
+from bkwatch.text import clean_text
 
 Via = Literal["esb", "apigw"]
 ESB_PREFIX = "/api/c/compapi/v2/"
@@ -30,6 +38,7 @@ APIGW_ONLY = frozenset({System.BKFLOW})
 APP_ONLY = frozenset({System.BKFLOW})
 
 MAX_MESSAGE = 300
+_K = ErrorKind
 _URL_CACHE_MAX = 8192
 _JSON = {"Content-Type": "application/json"}
 
@@ -39,120 +48,6 @@ class _NoCookies(httpx.Cookies):
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
-
-
-class ApiNotFound(BkError):
-    """The API path itself is not published (gateway 1640401, ESB 1306404, bare HTTP 404)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(ErrorKind.NOT_FOUND, message)
-
-
-_K = ErrorKind
-# Codes with one meaning whatever the system (keys are str(code)).
-_CODE_KINDS: dict[str, ErrorKind] = {
-    # API gateway
-    "1640001": _K.AUTH,
-    "1640004": _K.AUTH,
-    "1640100": _K.AUTH,
-    "1640101": _K.AUTH,
-    "1640102": _K.AUTH,
-    "1640301": _K.PERMISSION,
-    "1640302": _K.PERMISSION,
-    "1642901": _K.RATE_LIMITED,
-    "1642902": _K.RATE_LIMITED,
-    "1642903": _K.RATE_LIMITED,
-    "1642904": _K.RATE_LIMITED,
-    # ESB
-    "1306401": _K.AUTH,
-    "1306402": _K.PERMISSION,
-    "1306403": _K.PERMISSION,
-    "1306429": _K.RATE_LIMITED,
-    "1306201": _K.SERVER,
-    "1306208": _K.BAD_RESPONSE,
-    # IAM (JOB, SOPS)
-    "9900403": _K.PERMISSION,
-    # JOB
-    "1244006": _K.NOT_FOUND,
-    "1244007": _K.NOT_FOUND,
-    "1247001": _K.AUTH,
-    "1240002": _K.SERVER,
-    # SOPS
-    "3540100": _K.PERMISSION,
-    "3540400": _K.NOT_FOUND,
-    # NodeMan
-    "3801012": _K.NOT_FOUND,
-    # GSEKit
-    "4102005": _K.NOT_FOUND,
-    "50000": _K.SERVER,
-    # BKFlow (DRF error codes)
-    "not_found": _K.NOT_FOUND,
-    "permission_denied": _K.PERMISSION,
-    "not_authenticated": _K.AUTH,
-    "authentication_failed": _K.AUTH,
-}
-_API_NOT_FOUND = frozenset({"1640401", "1306404"})
-_AUTH_WORDS = ("app secret", "app code", "bk_app_code", "bk_app_secret", "user authentication", "bk_token")
-_HINTS: dict[ErrorKind, str] = {
-    _K.AUTH: "check app_code / app_secret and username / token in the profile",
-    _K.PERMISSION: "ask for the permission (IAM) or the gateway resource grant for this app",
-    _K.RATE_LIMITED: "polling too fast for the server's limit; slowing down",
-}
-
-
-def _status_kind(status: int) -> ErrorKind | None:
-    if status == 401:
-        return _K.AUTH
-    if status in (403, 499):
-        return _K.PERMISSION
-    if status == 404:
-        return _K.NOT_FOUND
-    if status == 429:
-        return _K.RATE_LIMITED
-    if status >= 500:
-        return _K.SERVER
-    return None
-
-
-def _code_kind(code: str, message: str) -> ErrorKind | None:
-    kind = _CODE_KINDS.get(code)
-    if kind is not None:
-        return kind
-    low = message.lower()
-    if code == "1306000":
-        # ESB validator failures all share 1306000; older ESBs also stamp it on any SOPS failure.
-        if any(w in low for w in _AUTH_WORDS):
-            return _K.AUTH
-    elif code.startswith("1650"):
-        return _K.SERVER
-    if code in ("3599999", "1306000") and ("iam" in low or "permission" in low):
-        return _K.PERMISSION
-    # Not-found errors whose code is not catalogued (SOPS 3599999 "task[id=…] get status error",
-    # NodeMan 1.x string codes): recognised by what they say.
-    if "get status error" in low or "not exist" in low or "not found" in low or "不存在" in message:
-        return _K.NOT_FOUND
-    if "not_exist" in code.lower() or "not_found" in code.lower():
-        return _K.NOT_FOUND
-    return None
-
-
-def retry_after_from(headers: httpx.Headers) -> float | None:
-    """Seconds to wait, from X-Bkapi-RateLimit-Reset or Retry-After (seconds or HTTP date)."""
-    for name in ("x-bkapi-ratelimit-reset", "retry-after"):
-        raw = headers.get(name)
-        if not raw:
-            continue
-        raw = raw.strip()
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            continue
-        return max(0.0, when.timestamp() - time.time())
-    return None
 
 
 class BkClient:
@@ -394,24 +289,22 @@ class BkClient:
                 raise self._error(
                     _K.BAD_RESPONSE, f"{system}: 'result' is {body['result']!r:.40}, not true or false"
                 )
-            raise self._error(
-                _K.BAD_RESPONSE, f"{system}: answer has no 'result' field ({_snippet(content)})"
-            )
+            raise self._error(_K.BAD_RESPONSE, f"{system}: answer has no 'result' field ({snippet(content)})")
         # Not a JSON object: plain text, HTML, garbage, a bare list, or a cut-off body.
-        kind = _status_kind(status)
-        what = "an HTML page" if _looks_html(content) else "not a JSON object"
+        kind = status_kind(status)
+        what = "an HTML page" if looks_html(content) else "not a JSON object"
         if kind is None:
             if body is None and content[:1] in (b"{", b"[") and len(content) > 1:
                 what = "truncated or invalid JSON"
-            raise self._error(_K.BAD_RESPONSE, f"{system}: HTTP {status}, {what}: {_snippet(content)}")
-        text = _snippet(content) or resp.reason_phrase
+            raise self._error(_K.BAD_RESPONSE, f"{system}: HTTP {status}, {what}: {snippet(content)}")
+        text = snippet(content) or resp.reason_phrase
         if status == 404:
             raise ApiNotFound(
                 self.scrub(f"{system}: HTTP 404 at {_path(resp)}: the API path is not published")
             )
         raise self._error(
             kind,
-            f"{system}: HTTP {status}: {text}" + _hint(kind),
+            f"{system}: HTTP {status}: {text}" + hint(kind),
             retry_after=retry_after_from(resp.headers) if kind is _K.RATE_LIMITED else None,
         )
 
@@ -423,47 +316,30 @@ class BkClient:
         if not isinstance(msg_raw, str) or not msg_raw:
             msg_raw = resp.headers.get("x-bkapi-error-message") or ""
         message = self.scrub(str(msg_raw))[:MAX_MESSAGE]  # masked before it is cut
-        if code in _API_NOT_FOUND:
+        if code in API_NOT_FOUND_CODES:
             return ApiNotFound(
                 self.scrub(
                     f"{system}: API not found ({code}) at {_path(resp)}: the API path is not published "
                     f"on this server; {message}"
                 )
             )
-        kind = _code_kind(code, message) if code else None
+        kind = code_kind(code, message) if code else None
         if kind is None and status == 429:
             kind = _K.RATE_LIMITED
         if kind is None and "result" not in body:
-            kind = _status_kind(status) or _K.BAD_RESPONSE
+            kind = status_kind(status) or _K.BAD_RESPONSE
         if kind is None:
-            kind = _status_kind(status) or _K.SERVER
+            kind = status_kind(status) or _K.SERVER
         label = f"code {code}" if code else f"HTTP {status}"
-        text = f"{system}: {message or 'request failed'} ({label})" + _hint(kind)
+        text = f"{system}: {message or 'request failed'} ({label})" + hint(kind)
         retry = retry_after_from(resp.headers) if kind is _K.RATE_LIMITED else None
         return self._error(kind, text, retry_after=retry)
-
-
-def _hint(kind: ErrorKind) -> str:
-    hint = _HINTS.get(kind)
-    return f" — {hint}" if hint else ""
 
 
 def _query_value(v: Any) -> Any:
     if isinstance(v, bool):
         return "true" if v else "false"
     return v
-
-
-def _looks_html(content: bytes) -> bool:
-    head = content[:200].lstrip().lower()
-    return head.startswith((b"<!doctype", b"<html", b"<head", b"<body", b"<"))
-
-
-def _snippet(content: bytes, limit: int = 120) -> str:
-    text = content[: limit * 4].decode("utf-8", "replace")
-    if _looks_html(content):
-        text = html_to_text(text)
-    return clean_text(" ".join(text.split()), limit)
 
 
 def _path(resp: httpx.Response) -> str:

@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.model import BkError, ErrorKind, State, Task, Transition
+from bkwatch.errors import unexpected_error
+from bkwatch.model import BkError, State, Task, Transition
 
 if TYPE_CHECKING:
     from bkwatch.targets import Target
@@ -238,9 +239,9 @@ class Poller:
                 task = await self.fetch(watch.target)
             except BkError as exc:
                 error = _detached(exc)
-            except Exception as exc:  # an adapter bug must not stop every other watch
+            except Exception as exc:  # a fetch callable other than systems.fetch_task broke its word
                 log.exception("poll of %s failed unexpectedly", key)
-                error = BkError(ErrorKind.BAD_RESPONSE, f"unexpected {type(exc).__name__}: {exc}")
+                error = unexpected_error(exc)
             else:
                 now = self.clock()
                 # The focused task is the one drawn unit by unit: share its unchanged units with

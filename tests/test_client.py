@@ -6,14 +6,15 @@ import httpx
 import orjson
 import pytest
 
-from bkwatch.client import ApiNotFound, BkClient, retry_after_from
+from bkwatch.client import ApiNotFound, BkClient
 from bkwatch.config import Profile
+from bkwatch.errors import retry_after_from
 from bkwatch.model import BkError, ErrorKind, State, System
 from bkwatch.sim import DEMO_APP_SECRET, DEMO_TOKEN, SimConfig, Simulator
 from bkwatch.systems import fetch_task
-from bkwatch.systems.common import html_to_text, parse_time, readable, to_bool, to_int
+from bkwatch.systems.common import parse_time, readable, to_bool, to_int
 from bkwatch.targets import parse_target
-from bkwatch.text import clean_text
+from bkwatch.text import clean_text, html_to_text
 from tests.conftest import sim_profile
 
 SECRET = "top-secret-value-9"

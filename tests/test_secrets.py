@@ -524,7 +524,8 @@ def test_cli_unexpected_errors_hold_no_secret(
     async def broken_adapter(client: BkClient, target: Any) -> Any:
         raise ValueError(f"cannot parse the answer of {url} for {client.profile.app_secret}")
 
-    monkeypatch.setattr(bkwatch.systems, "fetch_task", broken_adapter)
+    for system in System:
+        monkeypatch.setattr(bkwatch.systems.adapter(system), "fetch", broken_adapter)
     code, out, _ = run("status", "--json", "job:2:1")
     assert code == 2 and "unexpected ValueError" in out
 
@@ -607,7 +608,8 @@ async def test_logs_are_redacted_at_debug_and_after_adapter_bugs(
         async def adapter_bug(client: BkClient, target: Any) -> Any:
             raise ValueError(f"cannot read the answer of {url} ({client.profile.app_secret!r})")
 
-        monkeypatch.setattr(bkwatch.systems, "fetch_task", adapter_bug)
+        for system in System:
+            monkeypatch.setattr(bkwatch.systems.adapter(system), "fetch", adapter_bug)
         with pytest.raises(BkError, match="unexpected ValueError") as bug:
             await rig.fetch(parse_target(rig.targets[0]))
         search.scan("adapter bug as shown", bug.value.message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.cli.common import (
@@ -27,6 +28,10 @@ from bkwatch.targets import Target, TargetError, parse_target
 if TYPE_CHECKING:
     from bkwatch.config import Profile
 
+# The command's output is its report: an adapter bug is there as its target's error, and the
+# traceback `systems.fetch_task` logs is not printed by logging's last resort.
+logging.getLogger("bkwatch").addHandler(logging.NullHandler())
+
 # Errors that a later poll may not see again: `wait` keeps going. Every other kind ends it (exit 2).
 TRANSIENT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.SERVER, ErrorKind.NETWORK, ErrorKind.RATE_LIMITED})
 
@@ -42,13 +47,9 @@ async def fetch_many(profile: Profile, targets: list[Target], concurrency: int =
     async def one(target: Target) -> Task | BkError:
         async with sem:
             try:
-                return await fetch_task(client, target)
+                return await fetch_task(client, target)  # an adapter bug too is a BkError
             except BkError as exc:
                 return exc
-            except Exception as exc:  # an adapter bug is this target's error, not a crash
-                return BkError(
-                    ErrorKind.BAD_RESPONSE, client.scrub(f"unexpected {type(exc).__name__}: {exc}")
-                )
 
     try:
         return list(await asyncio.gather(*(one(t) for t in targets)))

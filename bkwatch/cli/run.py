@@ -14,10 +14,9 @@ gets the profile's secrets for its crash report.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +33,6 @@ if TYPE_CHECKING:
     from bkwatch.poller import Poller
     from bkwatch.targets import Target
 
-# httpx imports its own command line when click is installed — and uvicorn, which the simulator
-# needs, installs it: ~30 ms of start-up for a module bkwatch never uses.
-_UNUSED_MODULES = ("httpx._main",)
 log = logging.getLogger(__name__)
 
 
@@ -57,35 +53,18 @@ class MonitorOptions:
         return {"ascii": self.ascii, "bell": self.bell, "desktop_notify": self.desktop_notify}
 
 
-@contextlib.contextmanager
-def _hidden(names: tuple[str, ...]) -> Iterator[None]:
-    """Make `import name` fail for the duration (a None entry in sys.modules), then restore."""
-    added = [n for n in names if n not in sys.modules]
-    for n in added:
-        sys.modules[n] = None  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        for n in added:
-            if n in sys.modules and sys.modules[n] is None:
-                del sys.modules[n]
-
-
 def new_client(profile: Profile) -> BkClient:
-    """A BkClient, importing httpx without the optional parts bkwatch does not use."""
-    with _hidden(_UNUSED_MODULES):
-        from bkwatch.client import BkClient
+    """A BkClient for `profile` (imports the HTTP stack)."""
+    from bkwatch.client import BkClient
 
-        client = BkClient(profile)
-        import httpcore  # noqa: F401  (httpx imports it on first use; keep that inside the guard)
-    return client
+    return BkClient(profile)
 
 
 class LazyFetch:
     """The poller's fetch callable; the HTTP client is made by the first call and reused.
 
-    Errors leave it redacted: the poller shows and keeps their messages, and a server may echo
-    a credential back in any spelling (the gateway header's JSON, the ESB query's URL encoding).
+    Errors leave it redacted: `systems.fetch_task` classifies and masks whatever an adapter raises,
+    and the error of making the client is masked here.
     """
 
     def __init__(self, make_client: Callable[[], Awaitable[BkClient]], secrets: Sequence[str] = ()) -> None:
@@ -97,18 +76,16 @@ class LazyFetch:
     async def __call__(self, target: Target) -> Task:
         from bkwatch.systems import fetch_task
 
-        try:
-            client = self.client if self.client is not None else await self._open()
-            return await fetch_task(client, target)
-        except BkError as exc:
-            safe = redact(exc.message, self.secrets)
-            if safe != exc.message:
-                exc.message, exc.args = safe, (safe,)
-            raise
-        except Exception as exc:  # an adapter bug: logged here, where its text can be redacted
-            log.exception("poll of %s failed unexpectedly", target)
-            message = redact(f"unexpected {type(exc).__name__}: {exc}", self.secrets)
-            raise BkError(ErrorKind.BAD_RESPONSE, message) from None
+        if self.client is None:
+            try:
+                await self._open()
+            except BkError as exc:
+                safe = redact(exc.message, self.secrets)
+                if safe != exc.message:
+                    exc.message, exc.args = safe, (safe,)
+                raise
+        assert self.client is not None
+        return await fetch_task(self.client, target)
 
     async def _open(self) -> BkClient:
         async with self._lock:  # every first-round poll arrives at once: make one client

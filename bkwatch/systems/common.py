@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import html
 import math
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
@@ -13,58 +11,13 @@ from typing import Any
 import orjson
 
 from bkwatch.model import BkError, ErrorKind
-from bkwatch.text import clean_text, one_line
+from bkwatch.text import clean_text, html_to_text, one_line
 
-# Tags stop at the next "<": with `[^>]*` every "<" of a 1 MB "<<<…" scanned to the end of the
-# text, minutes of regex work on one poll.
-_TAG = re.compile(r"<[^<>]*>")
-_BREAK = re.compile(r"<\s*(br|/p|/div|/li|/tr|/pre|/h\d)\b[^<>]*>", re.IGNORECASE)
-_BLOCK_OPEN = re.compile(r"<\s*(script|style)\b", re.IGNORECASE)
-_BLOCK_CLOSE = {
-    "script": re.compile(r"</\s*script\s*>", re.IGNORECASE),
-    "style": re.compile(r"</\s*style\s*>", re.IGNORECASE),
-}
-_BLANK_LINES = re.compile(r"\n\s*\n+")
 _TRUE_STRINGS = frozenset({"true", "True", "TRUE", "1", "yes", "on"})
 _MAX_DEPTH = 16  # nesting `readable` spells out; deeper values are cut (a 1,000-level list recursed)
 _MAX_TIME_TEXT = 64  # longer strings are never times, and must not fill the parse cache
 MAX_IP = 100  # longer "addresses" are cut: they are row keys and table cells
 _SCAN_FACTOR = 8  # characters read per character kept, for text that markup or escapes shrink
-
-
-def _drop_blocks(text: str) -> str:
-    """<script>/<style> blocks removed. A lazy `.*?` regex rescanned the rest of the text for
-    every unclosed opening tag (quadratic); here each closing tag is searched for once."""
-    if _BLOCK_OPEN.search(text) is None:
-        return text
-    parts: list[str] = []
-    pos = 0
-    unclosed: set[str] = set()
-    for opening in _BLOCK_OPEN.finditer(text):
-        kind = opening.group(1).lower()
-        if opening.start() < pos or kind in unclosed:
-            continue
-        closing = _BLOCK_CLOSE[kind].search(text, opening.end())
-        if closing is None:
-            unclosed.add(kind)  # no closing tag after this one: none after any later one either
-            continue
-        parts.append(text[pos : opening.start()])
-        pos = closing.end()
-    parts.append(text[pos:])
-    return "".join(parts)
-
-
-def html_to_text(text: str) -> str:
-    """HTML fragment -> plain text: tags removed, line breaks kept, entities decoded."""
-    if "<" not in text and "&" not in text:
-        return clean_text(text).strip()
-    text = _drop_blocks(text)
-    text = _BREAK.sub("\n", text)
-    text = _TAG.sub("", text)
-    text = html.unescape(text)
-    text = clean_text(text)
-    text = _BLANK_LINES.sub("\n", text)
-    return "\n".join(line.strip() for line in text.splitlines()).strip()
 
 
 def plain_text(text: str, limit: int = 2000) -> str:
