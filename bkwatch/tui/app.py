@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 import rich
@@ -17,7 +18,7 @@ from rich.text import Text
 from rich.traceback import Traceback
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
@@ -29,6 +30,7 @@ from bkwatch.model import State, Transition
 from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchEntry
 from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.tui.actions import bindings, help_keys, palette_entries
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
 from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
@@ -65,29 +67,7 @@ class BkWatchApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "bkwatch"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("tab", "focus_next", "Switch pane", show=False),
-        Binding("escape", "back", "Back to the job list / close the filter", show=False),
-        Binding("n", "next_failure(1)", "Next fail"),
-        Binding("N", "next_failure(-1)", "Previous failing host / node", show=False, key_display="N"),
-        Binding("f", "failures_only", "Failures"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("c", "copy(False)", "Copy IPs"),
-        Binding("C", "copy(True)", "Copy CLOUD:IP", show=False, key_display="C"),
-        Binding("a", "add", "Add"),
-        Binding("d", "remove", "Remove"),
-        Binding("p", "pause", "Pause"),
-        Binding("r", "refresh", "Refresh"),
-    ]
-    EXTRA_KEYS: ClassVar[list[tuple[str, str]]] = [
-        ("up/down, k/j", "move the cursor"),
-        ("pgup/pgdn, home/end", "move by page / to the ends"),
-        ("enter", "open the task / step, open or close a host group"),
-        ("shift+tab", "previous pane"),
-        ("ctrl+p", "command palette (every action below)"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings()  # every action: tui/actions.py
 
     def __init__(
         self,
@@ -523,32 +503,9 @@ class BkWatchApp(App[None]):
         self.notify("Refreshing all tasks…" if not self.ascii_only else "Refreshing all tasks", timeout=2)
 
     def action_help(self) -> None:
-        keys = list(self.EXTRA_KEYS)
-        for b in self.BINDINGS:
-            assert isinstance(b, Binding)
-            keys.append((b.key_display or b.key, b.description))
-        self.push_screen(HelpScreen(keys))
+        self.push_screen(HelpScreen(help_keys()))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Add watch", "Watch a task by target or URL (a)", self.action_add)
-        yield SystemCommand("Remove watch", "Stop watching the selected task (d)", self.action_remove)
-        yield SystemCommand("Pause / resume polling", "Toggle polling (p)", self.action_pause)
-        yield SystemCommand("Refresh now", "Poll every task now (r)", self.action_refresh)
-        yield SystemCommand(
-            "Next failure", "Jump to the next failing host or node (n)", lambda: self.action_next_failure(1)
-        )
-        yield SystemCommand(
-            "Previous failure",
-            "Jump to the previous failing host or node (N)",
-            lambda: self.action_next_failure(-1),
-        )
-        yield SystemCommand("Failures only", "Show only failing hosts / nodes (f)", self.action_failures_only)
-        yield SystemCommand("Filter", "Filter by IP, name or message (/)", self.action_filter)
-        yield SystemCommand(
-            "Copy failing IPs", "IP per line to the clipboard (c)", lambda: self.action_copy(False)
-        )
-        yield SystemCommand(
-            "Copy failing CLOUD:IP", "CLOUD:IP per line to the clipboard (C)", lambda: self.action_copy(True)
-        )
-        yield SystemCommand("Help", "List every key (?)", self.action_help)
+        for title, help_text, action in palette_entries():
+            yield SystemCommand(title, help_text, partial(self.run_action, action))
