@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 
 from bkwatch import __version__
-from bkwatch.config import Profile
+from bkwatch.config import Profile, ca_context
 from bkwatch.errors import (
     API_NOT_FOUND_CODES,
     ApiNotFound,
@@ -62,11 +62,8 @@ class BkClient:
         # NodeMan API generation actually in use; may switch to "v1" once after a v2 404.
         self.nodeman_api = profile.nodeman_api
         verify: ssl.SSLContext | bool = profile.verify
-        if transport is None and profile.verify and profile.ca_bundle:
-            try:
-                verify = ssl.create_default_context(cafile=profile.ca_bundle)
-            except (OSError, ssl.SSLError) as exc:
-                raise BkError(_K.CONFIG, f"cannot load ca_bundle {profile.ca_bundle}: {exc}") from None
+        if transport is None:
+            verify = ca_context(profile) or verify
         self._http = httpx.AsyncClient(
             transport=transport,
             verify=verify,

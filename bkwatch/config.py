@@ -23,21 +23,23 @@ bkwatch still loads, yet a misspelt key does not go unnoticed.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import math
 import os
 import stat
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
+from bkwatch.atomic import write_private
 from bkwatch.model import BkError, ErrorKind, System
+
+if TYPE_CHECKING:
+    import ssl
 
 APP_NAME = "bkwatch"
 CONFIG_FILE = "config.toml"
@@ -219,6 +221,19 @@ def _is_http(url: str) -> bool:
     return url.lower().startswith(("http://", "https://"))
 
 
+def ca_context(profile: Profile) -> ssl.SSLContext | None:
+    """The TLS context trusting the profile's ca_bundle (None when it has none or does not verify);
+    a CONFIG BkError when the bundle cannot be loaded. Checked before the screen takes over too."""
+    if not (profile.verify and profile.ca_bundle):
+        return None
+    import ssl
+
+    try:
+        return ssl.create_default_context(cafile=profile.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise BkError(ErrorKind.CONFIG, f"cannot load ca_bundle {profile.ca_bundle}: {exc}") from None
+
+
 def load_profile(
     name: str | None = None, *, env: Mapping[str, str] = os.environ, path: Path | None = None
 ) -> Profile:
@@ -367,18 +382,7 @@ def save_profile(profile: Profile, *, path: Path | None = None, make_default: bo
     if make_default or "default_profile" not in doc:
         doc["default_profile"] = profile.name
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=path.parent)  # mkstemp: mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(_dump(doc))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_private(path, _dump(doc).encode("utf-8"))
     return path
 
 

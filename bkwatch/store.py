@@ -25,7 +25,6 @@ import contextlib
 import fcntl
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from bkwatch.atomic import fsync_dir, temp_files, write_private
 
 __all__ = ["StoreError", "WatchEntry", "WatchStore"]
 
@@ -171,7 +172,7 @@ class WatchStore:
                 missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 for created in missing:  # each new directory's own entry, for a crash after it
-                    _fsync_dir(created.parent)
+                    fsync_dir(created.parent)
             fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         except (FileExistsError, NotADirectoryError):
             if write:
@@ -227,7 +228,7 @@ class WatchStore:
             raise StoreError(
                 f"{path} could not be read ({why}) nor moved aside ({exc.strerror or exc})"
             ) from None
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         self.warnings.append(f"{path} could not be read ({why}); it was moved to {dest.name} and left as is")
 
 
@@ -308,48 +309,14 @@ def _seen_at(record: dict) -> float:
     return float(at) if isinstance(at, int | float) and not isinstance(at, bool) else float("-inf")
 
 
-def _temp_files(path: Path) -> list[Path]:
-    """Temp files of `path` left by writers that died between creating and renaming them."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.\d+-[0-9a-f]{{8}}\.tmp")
-    try:
-        return [p for p in path.parent.iterdir() if pattern.fullmatch(p.name)]
-    except OSError:
-        return []
-
-
 def _atomic_write(path: Path, payload: Any) -> None:
     """Replace `path` whole; the caller holds its lock, so any other temp file of it is stale."""
     # orjson: the stdlib's indenting encoder is pure Python, ~10 ms for a list of 500 entries.
     data = orjson.dumps(payload, option=orjson.OPT_INDENT_2) + b"\n"
-    for stale in _temp_files(path):
+    for stale in temp_files(path):
         with contextlib.suppress(OSError):
             stale.unlink()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        write_private(path, data)
     except OSError as exc:
         raise StoreError(f"cannot save {path}: {exc.strerror or exc}; the saved copy is unchanged") from None
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some filesystems refuse fsync on directories; the rename is still atomic
-    finally:
-        os.close(fd)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.logfile import log_to_file
-from bkwatch.model import BkError, ErrorKind
+from bkwatch.model import BkError
 from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchStore
 from bkwatch.tui.app import BkWatchApp
@@ -107,18 +107,6 @@ async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) ->
         await fetch.aclose()
 
 
-def check_ca_bundle(profile: Profile) -> None:
-    """The ca_bundle error BkClient would raise, found now, before the screen takes over."""
-    if not (profile.verify and profile.ca_bundle):
-        return
-    import ssl
-
-    try:
-        ssl.create_default_context(cafile=profile.ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise BkError(ErrorKind.CONFIG, f"cannot load ca_bundle {profile.ca_bundle}: {exc}") from None
-
-
 def watch_app(
     profile: Profile,
     store: WatchStore,
@@ -160,10 +148,10 @@ def watch_app(
 
 def run_watch(profile: Profile, list_name: str, options: MonitorOptions) -> int:
     """Watch a saved list with the profile the command line loaded. Returns an exit status."""
-    from bkwatch.config import data_dir
+    from bkwatch.config import ca_context, data_dir
 
     try:
-        check_ca_bundle(profile)
+        ca_context(profile)  # the error BkClient would raise, found before the screen takes over
     except BkError as exc:
         print(f"bkwatch: {exc.message}", file=sys.stderr)
         return 2
