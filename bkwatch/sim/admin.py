@@ -13,7 +13,7 @@ from starlette.routing import Route
 from .base import SimError
 
 if TYPE_CHECKING:
-    from . import Simulator
+    from .simulator import Simulator
 
 
 def _json(obj: Any, status: int = 200) -> Response:

@@ -18,7 +18,7 @@ from .routes import ESB_PREFIX, match_esb, match_gateway
 from .traffic import task_ref
 
 if TYPE_CHECKING:
-    from . import Simulator
+    from .simulator import Simulator
 
 HTML_PAGE = (
     "<!DOCTYPE html><html><head><meta charset='utf-8'><title>蓝鲸智云 - 登录</title></head>"
