@@ -424,8 +424,8 @@ async def test_task_alerts_close_together_share_one_toast(tmp_path: Path) -> Non
             await pilot.pause()
         # The first alert goes up at once; the next ones wait for the toast interval.
         assert len(app._notifications) == before + 1
-        assert len(app._toasts) == 2 and app._toast_timer is not None
-        app._toast_timer.stop()
+        assert len(app._toasts) == 2 and app._toast_throttle.timer is not None
+        app._toast_throttle.stop()
         app._flush_toasts()  # what the timer does when the interval is up
         await pilot.pause()
         assert len(app._notifications) == before + 2

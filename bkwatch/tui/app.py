@@ -23,7 +23,6 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Input
 
 from bkwatch.model import State, Transition
@@ -39,6 +38,7 @@ from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
 from bkwatch.tui.signals import TerminalSignals, summary
+from bkwatch.tui.throttle import Throttle
 from bkwatch.tui.translog import TransitionLog
 from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
 
@@ -106,11 +106,9 @@ class BkWatchApp(App[None]):
         self._since_pending: set[str] = set()
         self._since_lines: list[str] = []
         self._toasts: list[tuple[str, str, str]] = []  # (message, severity, state) to toast
-        self._toast_at = float("-inf")  # monotonic
-        self._toast_timer: Timer | None = None
+        self._toast_throttle = Throttle(TOAST_EVERY, self._flush_toasts, self.set_timer)
         self._seen_dirty = False
-        self._seen_saved_at: float | None = None  # monotonic
-        self._seen_timer: Timer | None = None
+        self._seen_throttle = Throttle(SAVE_SEEN_EVERY, self._flush_seen, self.set_timer)
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -224,26 +222,19 @@ class BkWatchApp(App[None]):
         """Show pending task alerts: at once, unless a toast went up in the last TOAST_EVERY
         seconds; then together in one toast when that time is up. Each toast costs a layout
         pass (a repaint of much of the screen) when it comes and when it goes."""
-        if self._toast_timer is not None:
-            return
-        since = time.monotonic() - self._toast_at
-        if since >= TOAST_EVERY:
-            self._flush_toasts()
-        else:
-            self._toast_timer = self.set_timer(TOAST_EVERY - since, self._flush_toasts)
+        self._toast_throttle.soon()
 
-    def _flush_toasts(self) -> None:
-        self._toast_timer = None
+    def _flush_toasts(self) -> bool:
         pending, self._toasts = self._toasts, []
         if not pending:
-            return
-        self._toast_at = time.monotonic()
+            return False
         rank = {"error": 0, "warning": 1, "information": 2}
         severity = min((sev for _, sev, _ in pending), key=rank.__getitem__)
         lines = [msg for msg, _, _ in pending]
         body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
         title = f"task {pending[0][2]}" if len(pending) == 1 else f"{len(pending)} tasks changed"
         self.notify(body, title=title, severity=severity, markup=False)  # type: ignore[arg-type]
+        return True
 
     def _remember(self, key: str, state: State, name: str | None, now: float, *, save: bool) -> None:
         before = self.last_seen.get(key)
@@ -264,23 +255,17 @@ class BkWatchApp(App[None]):
     def _save_seen_soon(self) -> None:
         """Write at most every SAVE_EVERY seconds (an fsync per poll is costly); the last
         changes are written by a timer, and on exit at the latest."""
-        if self._seen_timer is not None:
-            return
-        since = None if self._seen_saved_at is None else time.monotonic() - self._seen_saved_at
-        if since is None or since >= SAVE_SEEN_EVERY:
-            self._save_seen()
-        else:
-            self._seen_timer = self.set_timer(SAVE_SEEN_EVERY - since, self._flush_seen)
+        self._seen_throttle.soon()
 
-    def _flush_seen(self) -> None:
-        self._seen_timer = None
-        if self._seen_dirty:
-            self._save_seen()
+    def _flush_seen(self) -> bool:
+        if not self._seen_dirty:
+            return False
+        self._save_seen()
+        return True
 
     def on_unmount(self) -> None:
-        if self._seen_timer is not None:
-            self._seen_timer.stop()
-        self._flush_seen()
+        self._seen_throttle.stop()
+        self._seen_throttle.run()
 
     def _show_since(self) -> None:
         lines = self._since_lines
@@ -303,7 +288,6 @@ class BkWatchApp(App[None]):
 
     def _save_seen(self) -> None:
         self._seen_dirty = False
-        self._seen_saved_at = time.monotonic()
         try:
             self.store.save_last_seen(self.list_name, self.last_seen)
         except (OSError, StoreError) as exc:

@@ -7,13 +7,11 @@ not a hundred, and names the units only when there are few.
 
 from __future__ import annotations
 
-import time
-
-from textual.timer import Timer
 from textual.widgets import Log
 
 from bkwatch.model import State, Transition
 from bkwatch.tui.fmt import badge_str, clean, clock_hms
+from bkwatch.tui.throttle import Throttle
 
 FLUSH_SECONDS = 5.0  # the log is written at most this often; a lone change goes out at once
 FEW = 3  # a poll with at most this many changes of one kind lists them one per line
@@ -38,8 +36,7 @@ class TransitionLog(Log):
         self.ascii_only = ascii_only
         self.entries: list[str] = []  # what was written, for tests and the since-last-time summary
         self._pending: list[str] = []
-        self._timer: Timer | None = None
-        self._written_at = float("-inf")  # monotonic
+        self._throttle = Throttle(FLUSH_SECONDS, self._flush, self.set_timer)
 
     def add(self, transitions: list[Transition], title: str) -> None:
         self.note_lines(summarize(transitions, title, self.ascii_only))
@@ -54,20 +51,14 @@ class TransitionLog(Log):
         self.entries.extend(lines)
         del self.entries[:-2000]
         self._pending.extend(lines)
-        if self._timer is not None:
-            return
-        since = time.monotonic() - self._written_at
-        if since >= FLUSH_SECONDS or not self.is_mounted:
-            self._flush()
-        else:
-            self._timer = self.set_timer(FLUSH_SECONDS - since, self._flush)
+        self._throttle.soon(now=not self.is_mounted)
 
-    def _flush(self) -> None:
-        self._timer = None
-        if self._pending:
-            self._written_at = time.monotonic()
-            self.write_lines(self._pending)
-            self._pending = []
+    def _flush(self) -> bool:
+        if not self._pending:
+            return False
+        self.write_lines(self._pending)
+        self._pending = []
+        return True
 
 
 def summarize(transitions: list[Transition], title: str, ascii_only: bool) -> list[str]:
