@@ -132,6 +132,17 @@ class Node:
                 stack.append((child, depth + 1))
 
 
+def parents_first(root: Node) -> list[Node]:
+    """Every node of the tree, each after its parent (breadth first: a list grown while read is
+    cheaper than a generator walk, and the screen runs this on every poll of a running pipeline)."""
+    nodes = [root]
+    i = 0
+    while i < len(nodes):
+        nodes.extend(nodes[i].children)
+        i += 1
+    return nodes
+
+
 @dataclass(slots=True)
 class JobTask:
     """A GSEKit job task (one process on one host)."""

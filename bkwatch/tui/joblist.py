@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from bkwatch.model import Node, State, System, Task, Transition
+from bkwatch.model import Node, State, System, Task, Transition, parents_first
 from bkwatch.tui.fmt import badge, clean, duration, fit, stale_age
 from bkwatch.tui.lines import Line, LineView
 
@@ -24,12 +24,7 @@ _UNIT_LEVELS = frozenset({"host", "job_task"})
 def _tree_progress(root: Node) -> tuple[int, int]:
     """Task.progress() for a pipeline (done leaf nodes, the root excluded), counted over a
     breadth-first list instead of a generator walk: it runs on every poll of a running task."""
-    nodes = [root]
-    i = 0
-    while i < len(nodes):
-        nodes.extend(nodes[i].children)
-        i += 1
-    states = [n.state for n in nodes[1:] if not n.children]
+    states = [n.state for n in parents_first(root)[1:] if not n.children]
     return sum(map(_DONE.__contains__, states)), len(states)
 
 

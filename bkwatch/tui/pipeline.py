@@ -16,23 +16,13 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from bkwatch.model import Node, State
+from bkwatch.model import Node, State, parents_first
 from bkwatch.tui.fmt import STATE_STYLE, badge_str, clean, duration
 
 MSG = "\x00msg:"  # message-line ids can never collide with a pipeline node id
 _id = attrgetter("id")
 # Every field a node's label or message line is drawn from, read in C.
 _raw_sig = attrgetter("state", "name", "elapsed", "retry", "loop", "skip", "message", "raw_state")
-
-
-def _parents_first(root: Node) -> list[Node]:
-    """Every node, each after its parent (breadth first: cheaper than a generator walk)."""
-    nodes = [root]
-    i = 0
-    while i < len(nodes):
-        nodes.extend(nodes[i].children)
-        i += 1
-    return nodes
 
 
 @dataclass(slots=True)
@@ -117,7 +107,7 @@ class PipelineTree(Tree[NodeRef]):
         if self.filter_text or self.failures_only:
             self._raws = None  # filtered trees take the full walk
             return
-        nodes = _parents_first(root)
+        nodes = parents_first(root)
         self._raws = dict(zip(map(_id, nodes), map(_raw_sig, nodes), strict=True))
         self._kids = {n.id: tuple(map(_id, n.children)) for n in nodes}
 
@@ -128,7 +118,7 @@ class PipelineTree(Tree[NodeRef]):
         subtree. False when filtered (the full walk then runs)."""
         if self._raws is None:
             return False
-        nodes = _parents_first(root)
+        nodes = parents_first(root)
         ids = list(map(_id, nodes))
         raws = list(map(_raw_sig, nodes))
         kids = [tuple(map(_id, n.children)) for n in nodes]
