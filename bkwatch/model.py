@@ -226,6 +226,11 @@ class Task:
             if self.system is System.GSEKIT and not self.job_tasks and self.status_counts is not None:
                 counts = self.status_counts
                 self._progress = sum(n for s, n in counts.items() if s in _DONE), sum(counts.values())
+            elif self.root is not None:
+                # Leaf nodes, the root excluded, over a breadth-first list instead of a generator
+                # walk: it runs on every poll of a running pipeline.
+                states = [n.state for n in parents_first(self.root)[1:] if not n.children]
+                self._progress = sum(map(_DONE.__contains__, states)), len(states)
             else:
                 units = self.units()
                 self._progress = sum(map(_DONE.__contains__, map(_state_of, units))), len(units)
@@ -234,6 +239,30 @@ class Task:
 
 _DONE = frozenset({State.SUCCEEDED, State.FAILED, State.STOPPED})
 _state_of = attrgetter("state")
+_UNIT_LEVELS = frozenset({"host", "job_task"})
+
+
+def carry_progress(old: Task | None, task: Task, transitions: list[Transition]) -> None:
+    """Derive `task`'s progress from the last snapshot's (when that was counted) and this poll's
+    host / job task changes instead of counting 30,000 hosts again. Leaves it to be counted
+    whenever units came or went (a unit count differs, or a unit was seen for the first time)."""
+    if old is None or old is task or old._progress is None or task._progress is not None:
+        return
+    done, total = old._progress
+    if task.system is not old.system or task.root is not None or old.root is not None:
+        return
+    if task.system is System.GSEKIT and not task.job_tasks:
+        return  # counted from the status counter: cheap anyway
+    if [len(s.hosts) for s in task.steps] != [len(s.hosts) for s in old.steps]:
+        return
+    if len(task.hosts) != len(old.hosts) or len(task.job_tasks) != len(old.job_tasks):
+        return
+    for t in transitions:
+        if t.level in _UNIT_LEVELS:
+            if t.old is None:
+                return
+            done += (t.new in _DONE) - (t.old in _DONE)
+    task._progress = (done, total)
 
 
 @dataclass(slots=True, frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.errors import unexpected_error
-from bkwatch.model import BkError, State, Task, Transition
+from bkwatch.model import BkError, State, Task, Transition, carry_progress
 
 if TYPE_CHECKING:
     from bkwatch.targets import Target
@@ -83,6 +83,11 @@ class Watch:
     @property
     def key(self) -> str:
         return str(self.target)
+
+    @property
+    def title(self) -> str:
+        """What the watch is called: its label, else its task's name, else its target."""
+        return self.label or (self.task.name if self.task else None) or self.key
 
 
 @dataclass(slots=True)
@@ -247,6 +252,7 @@ class Poller:
                 # The focused task is the one drawn unit by unit: share its unchanged units with
                 # the last snapshot so the screen can skip them by identity.
                 transitions = diff(watch.task, task, now, share=key == self.focus)
+                carry_progress(watch.task, task, transitions)
                 watch.task = task
                 watch.last_ok = now
         watch.polls += 1

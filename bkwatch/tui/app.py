@@ -157,7 +157,6 @@ class BkWatchApp(App[None]):
                 self.log_view.note_lines([f"skipped {entry.target}: {exc}"])
         if self.since_last_time:
             self._since_pending = set(self.poller.watches) & set(self.last_seen)
-        self.detail.progress_of = self.joblist.progress
         self.joblist.sync(self.poller.watches, self.clock())
         key = self.selected if self.selected in self.poller.watches else self.joblist.cursor_key
         if key is not None:
@@ -184,7 +183,7 @@ class BkWatchApp(App[None]):
         watch = update.watch
         if update.key not in self.poller.watches:
             return
-        title = self.joblist.title_of(update.key)
+        title = self._title(update.key)
         changes = [t for t in update.transitions if t.old is not None]
         self.log_view.add(changes, title)
         # Expire old highlights on this tick, inside the same batch: no extra frames.
@@ -194,7 +193,6 @@ class BkWatchApp(App[None]):
             # expires, and the log already lists every change.
             if t.new.is_bad or t.new is State.WAITING:
                 self.highlights[(t.target, t.key)] = now
-        self.joblist.advance(update.key, watch.task, update.transitions)
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
         if update.key == self.selected:
@@ -217,6 +215,10 @@ class BkWatchApp(App[None]):
         if t.new in (State.FAILED, State.WAITING):
             self.signals.ring(now)
         self.signals.desktop(f"bkwatch: {t.new}", title)
+
+    def _title(self, key: str) -> str:
+        watch = self.poller.watches.get(key)
+        return clean(watch.title) if watch is not None else key
 
     def _toast_soon(self) -> None:
         """Show pending task alerts: at once, unless a toast went up in the last TOAST_EVERY
@@ -242,7 +244,7 @@ class BkWatchApp(App[None]):
             self._since_pending.discard(key)
             if before and before.get("state") != str(state):
                 was = before.get("state") or "unknown"
-                label = clean(self.joblist.title_of(key))
+                label = self._title(key)
                 self._since_lines.append(f"{label}: {was} -> {state}")
             if not self._since_pending and self._since_lines:
                 self._show_since()
@@ -473,7 +475,7 @@ class BkWatchApp(App[None]):
             self._update_status()
             self.notify(f"Stopped watching {key}", markup=False, timeout=3)
 
-        self.push_screen(ConfirmDialog(f"Stop watching {self.joblist.title_of(key)} ({key})?"), done)
+        self.push_screen(ConfirmDialog(f"Stop watching {self._title(key)} ({key})?"), done)
 
     def action_pause(self) -> None:
         if self.poller.paused:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -73,8 +72,6 @@ class DetailPane(Vertical):
         self.gk_counts = TextBar(id="gk-counts")
         self.key: str | None = None
         self.shown: Task | None = None
-        # The job list's counter: it derives a new snapshot's progress from the last one.
-        self.progress_of: Callable[[Watch], tuple[int, int]] | None = None
         self._retired: list[Task | None] = []
 
     def compose(self) -> ComposeResult:
@@ -100,7 +97,7 @@ class DetailPane(Vertical):
         if watch.key != self.key:
             self.info.show(Text(""))
         self.key = watch.key
-        progress = self.progress_of(watch) if self.progress_of is not None and watch.task else None
+        progress = watch.task.progress() if watch.task else None
         self.title_bar.show(title_text(watch, now, self.ascii_only, progress))
         task = watch.task
         self._retired.append(self.shown)  # freed after the frame (see JobPane.show)

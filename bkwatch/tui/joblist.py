@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from bkwatch.model import Node, State, System, Task, Transition, parents_first
+from bkwatch.model import State
 from bkwatch.tui.fmt import badge, clean, duration, fit, stale_age
 from bkwatch.tui.lines import Line, LineView
 
@@ -15,17 +15,6 @@ if TYPE_CHECKING:
     from bkwatch.poller import Watch
 
 _SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
-
-
-_DONE = frozenset({State.SUCCEEDED, State.FAILED, State.STOPPED})  # as Task.progress counts
-_UNIT_LEVELS = frozenset({"host", "job_task"})
-
-
-def _tree_progress(root: Node) -> tuple[int, int]:
-    """Task.progress() for a pipeline (done leaf nodes, the root excluded), counted over a
-    breadth-first list instead of a generator walk: it runs on every poll of a running task."""
-    states = [n.state for n in parents_first(root)[1:] if not n.children]
-    return sum(map(_DONE.__contains__, states)), len(states)
 
 
 def row_sig(watch: Watch, now: float, progress: tuple[int, int] | None = None) -> tuple[object, ...]:
@@ -60,42 +49,6 @@ class JobList(LineView):
         self.ascii_only = ascii_only
         self.watches: Mapping[str, Watch] = {}
         self.has_errors = False
-        self._progress: dict[str, tuple[Task, tuple[int, int]]] = {}  # key -> (snapshot, done/total)
-
-    def progress(self, watch: Watch) -> tuple[int, int]:
-        """(done, total) of the watch's snapshot, counted once per snapshot."""
-        task = watch.task
-        if task is None:
-            return (0, 0)
-        cached = self._progress.get(watch.key)
-        if cached is not None and cached[0] is task:
-            return cached[1]
-        counted = _tree_progress(task.root) if task.root is not None else task.progress()
-        self._progress[watch.key] = (task, counted)
-        return counted
-
-    def advance(self, key: str, task: Task | None, transitions: list[Transition]) -> None:
-        """Derive a new snapshot's progress from the last one and this poll's host / job task
-        changes instead of counting 30,000 hosts again. Falls back to counting whenever units
-        came or went (a unit count differs, or a unit was seen for the first time)."""
-        cached = self._progress.get(key)
-        if cached is None or task is None or cached[0] is task:
-            return
-        old, (done, total) = cached
-        if task.system is not old.system or task.root is not None or old.root is not None:
-            return
-        if task.system is System.GSEKIT and not task.job_tasks:
-            return  # counted from the status counter: cheap anyway
-        if [len(s.hosts) for s in task.steps] != [len(s.hosts) for s in old.steps]:
-            return
-        if len(task.hosts) != len(old.hosts) or len(task.job_tasks) != len(old.job_tasks):
-            return
-        for t in transitions:
-            if t.level in _UNIT_LEVELS:
-                if t.old is None:
-                    return
-                done += (t.new in _DONE) - (t.old in _DONE)
-        self._progress[key] = (task, (done, total))
 
     def sync(self, watches: Mapping[str, Watch], now: float) -> None:
         self.watches = watches
@@ -106,9 +59,7 @@ class JobList(LineView):
             self._cache.clear()
             self.refresh()
         order = sorted(watches.values(), key=sort_key)  # stable: insertion order within a state
-        lines = [Line(w.key, row_sig(w, now, self.progress(w)), data=w.key) for w in order]
-        for gone in self._progress.keys() - watches.keys():
-            del self._progress[gone]
+        lines = [Line(w.key, row_sig(w, now), data=w.key) for w in order]
         self.set_lines(lines)
         if self.cursor_key is None and lines:
             self.move_to(lines[0].key, scroll=False, notify=False)
@@ -142,9 +93,3 @@ class JobList(LineView):
             out.append(" ")
             out.append(fit(f"{mark}{err}", 13), style="bold red reverse")
         return out
-
-    def title_of(self, key: str) -> str:
-        watch = self.watches.get(key)
-        if watch is None:
-            return key
-        return clean(watch.label or (watch.task.name if watch.task else None) or key)
