@@ -2,6 +2,10 @@
 
 Secrets and trust: the app is given the profile's secrets only to keep them off the terminal
 (`redact` on its crash report), and `insecure` to mark every screen while TLS is not verified.
+
+Near 500 lines: the app is where polls, keys and panes meet. What can stand alone already does
+(the actions in `actions.py`, the throttle, the panes, dialogs, trust and signals); the toasts
+and the last-seen history are the next candidates to move out (they share the app's timers).
 """
 
 from __future__ import annotations

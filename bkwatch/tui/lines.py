@@ -4,6 +4,9 @@ Rows are addressed by key, never by position: the cursor follows its key through
 an in-place change repaints only that one line, and rendered strips are cached by
 (key, signature) so a poll that changes 1% of 10,000 rows costs a handful of line renders.
 A stock DataTable repaints its whole visible area on any cell change; this does not.
+
+Over 400 lines on purpose: it is one widget whose key index, cursor, scroll offset and strip
+cache must change together; split across modules, that one invariant would be too.
 """
 
 from __future__ import annotations
