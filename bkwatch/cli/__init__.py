@@ -60,6 +60,9 @@ def _globals(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     p.add_argument("--ascii", action="store_true", help="ASCII-only drawing", **d(False))
     p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates", **d(False))
     p.add_argument("--debug", action="store_true", help="show tracebacks", **d(False))
+    p.add_argument(
+        "--allow-actions", action="store_true", help="allow task operations (retry, stop, …)", **d(False)
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
