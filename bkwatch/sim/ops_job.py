@@ -69,7 +69,8 @@ def handle(world: World, req: Req) -> Reply:
         step.forced = 6
         _next_starts(task, index, lt)
     elif code == 6:
-        step.confirm_after = max(0.0, lt - (out_start(out, lt)))
+        started = step.seen_start if step.seen_start is not None else lt  # exact, not the ms shown
+        step.confirm_after = max(0.0, lt - started)
         step.forced = None
     elif code == 9:
         step.forced = 13
@@ -83,10 +84,6 @@ def handle(world: World, req: Req) -> Reply:
         _continue_rolling(task, step, lt)
     task.touch()
     return _resp(200, 0, "success", {"job_instance_id": task.job_id, "step_instance_id": step.id})
-
-
-def out_start(out: dict[str, Any], lt: float) -> float:
-    return out["start_time"] / 1000 if out.get("start_time") else lt
 
 
 def _job_op(world: World, task: JobTask, code: int) -> Reply:
