@@ -12,10 +12,19 @@ from bkwatch.text import one_line
 
 
 class ChoiceError(Exception):
-    def __init__(self, message: str, *, not_allowed: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        not_allowed: bool = False,
+        spec: ActionSpec | None = None,
+        subject_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.not_allowed = not_allowed
+        self.spec = spec  # the action refused for the state, for the audit
+        self.subject_id = subject_id
 
 
 def _first_allowed(task: Task, ids: list[str], subject_id: str, what: str) -> tuple[ActionSpec, str]:
@@ -26,7 +35,7 @@ def _first_allowed(task: Task, ids: list[str], subject_id: str, what: str) -> tu
         if BY_ID[action_id].check(task, subject) is None:
             return BY_ID[action_id], subject_id
     reason = BY_ID[ids[0]].check(task, subject) or "not allowed now"
-    raise ChoiceError(reason, not_allowed=True)
+    raise ChoiceError(reason, not_allowed=True, spec=BY_ID[ids[0]], subject_id=subject_id)
 
 
 def choose(
@@ -65,8 +74,8 @@ def _job(
                 return spec, step.id
         stuck = next((s for s in task.steps if s.raw_state != "3"), None)
         if stuck is None:
-            raise ChoiceError("every step succeeded; there is nothing to retry", not_allowed=True)
-        raise ChoiceError(f"no step can be retried: {spec.check(task, stuck)}", not_allowed=True)
+            raise ChoiceError("every step succeeded; there is nothing to retry", not_allowed=True, spec=spec)
+        raise ChoiceError(f"no step can be retried: {spec.check(task, stuck)}", not_allowed=True, spec=spec)
     if step_id is None:
         raise ChoiceError(f"{verb} on a JOB job needs --step STEP_ID")
     if verb == "skip":
@@ -122,7 +131,7 @@ def _pipeline(
         raise ChoiceError("skip needs --node NODE_ID")
     failed = [n for n in task.leaf_nodes() if n.raw_state == "FAILED"]
     if not failed:
-        raise ChoiceError("no failed node; retry needs a failed node", not_allowed=True)
+        raise ChoiceError("no failed node; retry needs a failed node", not_allowed=True, spec=BY_ID[spec_id])
     if len(failed) > 1:
         ids = ", ".join(one_line(n.id, 40) for n in failed[:5])
         raise ChoiceError(f"{len(failed)} failed nodes ({ids}); choose one with --node NODE_ID")

@@ -113,6 +113,7 @@ class Plan:
 
 
 _SYSTEM_NAMES = {
+    System.JOB: "JOB",
     System.SOPS: "SOPS",
     System.BKFLOW: "BKFlow",
     System.NODEMAN: "NodeMan",

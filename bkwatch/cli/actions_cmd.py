@@ -70,7 +70,7 @@ def _act(verb: str, args: argparse.Namespace) -> int:
 
 async def _act_async(verb: str, args: argparse.Namespace, profile: Profile, target: Target) -> int:
     from bkwatch import config
-    from bkwatch.actions import Actor, ChoiceError, Plan, choose
+    from bkwatch.actions import Actor, ChoiceError, Outcome, Plan, Result, choose
     from bkwatch.client import BkClient
     from bkwatch.model import BkError
 
@@ -93,13 +93,14 @@ async def _act_async(verb: str, args: argparse.Namespace, profile: Profile, targ
                 reject=getattr(args, "reject", False),
             )
         except ChoiceError as exc:
+            if exc.spec is not None:
+                refused = Plan(exc.spec, target, task, exc.subject_id, fetched_at)
+                actor.record(refused, Outcome(Result.NOT_ALLOWED, exc.message), None)
             err(f"{'refused' if exc.not_allowed else 'error'}: {exc.message}; nothing was sent")
             return EXIT_FAILED if exc.not_allowed else EXIT_ERROR
         plan = Plan(spec, target, task, subject_id, fetched_at)
         reason = plan.offer.reason
         if reason is not None:
-            from bkwatch.actions import Outcome, Result
-
             actor.record(plan, Outcome(Result.NOT_ALLOWED, reason), None)
             err(f"refused: {reason}; nothing was sent")
             return EXIT_FAILED
