@@ -174,3 +174,21 @@ def test_config_show_tells_whether_actions_are_on(
     monkeypatch.setenv("BKWATCH_ALLOW_ACTIONS", "1")
     out = run(capsys, "config", "show")[1]
     assert "True" in out.split("allow_actions")[1].splitlines()[0]
+
+
+def test_allow_actions_per_profile_in_the_file(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bkwatch import config
+
+    monkeypatch.delenv("BKWATCH_ALLOW_ACTIONS")
+    path = config.config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('default_profile = "ops"\n[profiles.ops]\nallow_actions = true\n[profiles.ro]\n')
+    path.chmod(0o600)
+    assert run(capsys, "retry", FAILED_JOB, "--yes")[0] == 0
+    code, _, err = run(capsys, "--profile", "ro", "retry", FAILED_JOB, "--yes")
+    assert code == 2 and "[profiles.ro]" in err and len(ops(sim)) == 1
+    path.write_text('[profiles.default]\nallow_actions = "yes"\n')
+    code, _, err = run(capsys, "retry", FAILED_JOB, "--yes")
+    assert code == 2 and "allow_actions must be true or false" in err and len(ops(sim)) == 1

@@ -128,14 +128,14 @@ async def _send(actor: Actor, plan: Plan) -> int:
 
 def _confirm(plan: Plan, yes: bool) -> bool | None:
     """True to go on, False when the user said no, None when there is no one to ask."""
-    if yes:
-        return True
-    if not sys.stdin.isatty():
+    if not yes and not sys.stdin.isatty():
         err("error: not on a terminal, so nothing can be confirmed; pass --yes to act without asking")
         return None
-    print("This will:")
+    print("This will:" if not yes else "Doing (--yes):")
     for line in plan.summary():
         print(f"  {line}")
+    if yes:
+        return True
     try:
         if plan.spec.type_id:
             answer = input(
