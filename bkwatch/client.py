@@ -175,10 +175,12 @@ class BkClient:
         via: Via | None = None,
         method: str = "GET",
         params: Mapping[str, Any] | None = None,
+        allow_no_data: bool = False,
     ) -> Any:
         """Call `api` (a path below the transport's base) and return its `data`.
 
         `params` go to the query string for GET and to a JSON body otherwise. Raises BkError.
+        `allow_no_data`: a success without `data` (SOPS operations) returns None.
         """
         via = via or self.transport_for(system)
         self._check_credentials(system)
@@ -222,7 +224,7 @@ class BkClient:
             raise
         except Exception as exc:  # a transport bug must not kill the poller
             raise self._error(_K.NETWORK, f"{system}: request failed: {type(exc).__name__}: {exc}") from None
-        return self._decode(system, resp, content)
+        return self._decode(system, resp, content, allow_no_data)
 
     async def _read_body(self, system: System, resp: httpx.Response) -> bytes:
         """The whole body, refused (BAD_RESPONSE) once it is known to exceed max_response_mb: from
@@ -269,7 +271,9 @@ class BkClient:
         logs (cutting first could leave a secret's head)."""
         return redact(clean_text(text), self.profile.secrets())[: MAX_MESSAGE * 2]
 
-    def _decode(self, system: System, resp: httpx.Response, content: bytes) -> Any:
+    def _decode(
+        self, system: System, resp: httpx.Response, content: bytes, allow_no_data: bool = False
+    ) -> Any:
         status = resp.status_code
         try:
             body = orjson.loads(content)
@@ -277,9 +281,9 @@ class BkClient:
             body = None
         if isinstance(body, dict):
             if body.get("result") is True and status < 400:
-                if "data" not in body:
+                if "data" not in body and not allow_no_data:
                     raise self._error(_K.BAD_RESPONSE, f"{system}: answer has result=true but no data")
-                return body["data"]
+                return body.get("data")
             if status >= 400 or body.get("result") is False:
                 raise self._classify(system, resp, body)
             if "result" in body:
@@ -330,7 +334,9 @@ class BkClient:
         label = f"code {code}" if code else f"HTTP {status}"
         text = f"{system}: {message or 'request failed'} ({label})" + hint(kind)
         retry = retry_after_from(resp.headers) if kind is _K.RATE_LIMITED else None
-        return self._error(kind, text, retry_after=retry)
+        error = self._error(kind, text, retry_after=retry)
+        error.code, error.status = code or None, status
+        return error
 
 
 def _query_value(v: Any) -> Any:

@@ -56,6 +56,7 @@ SECRET_FIELDS = ("app_secret", "token")
 # while a runaway or hostile server cannot make bkwatch hold gigabytes.
 DEFAULT_MAX_RESPONSE_MB = 64.0
 MAX_RESPONSE_ENV = "BKWATCH_MAX_RESPONSE_MB"
+ALLOW_ACTIONS_ENV = "BKWATCH_ALLOW_ACTIONS"
 
 # BlueKing's own environment conventions (what a SaaS sees at runtime).
 ENV_MAP = {
@@ -107,6 +108,7 @@ class Profile:
     ca_bundle: str | None = None
     timeout: float = 10.0
     max_response_mb: float = DEFAULT_MAX_RESPONSE_MB
+    allow_actions: bool = False  # task operations (retry, stop, …); off unless asked for
     # Problems worth telling the user that do not stop loading (unknown keys).
     warnings: list[str] = field(default_factory=list, repr=False, compare=False)
 
@@ -126,7 +128,15 @@ class Profile:
 
 _STR_KEYS = ("esb_url", "apigw_tmpl", "app_code", "app_secret", "username", "token", "stage", "ca_bundle")
 _URL_KEYS = ("esb_url", "apigw_tmpl")
-PROFILE_KEYS = (*_STR_KEYS, "verify", "timeout", "max_response_mb", "nodeman_api", "gateways")
+PROFILE_KEYS = (
+    *_STR_KEYS,
+    "verify",
+    "timeout",
+    "max_response_mb",
+    "nodeman_api",
+    "gateways",
+    "allow_actions",
+)
 TOP_KEYS = ("default_profile", "profiles")
 
 
@@ -186,10 +196,10 @@ def _apply_table(profile: Profile, table: Mapping[str, Any], where: str) -> None
                 profile.stage = value or "prod"
             else:
                 setattr(profile, key, value or None)
-        elif key == "verify":
+        elif key in ("verify", "allow_actions"):
             if not isinstance(value, bool):
-                raise ConfigError(f"{where}: verify must be true or false (a boolean), got {_got(value)}")
-            profile.verify = value
+                raise ConfigError(f"{where}: {key} must be true or false (a boolean), got {_got(value)}")
+            setattr(profile, key, value)
         elif key in ("timeout", "max_response_mb"):
             number = positive_number(value)
             if number is None:
@@ -281,6 +291,8 @@ def load_profile(
             setattr(profile, attr, value)
     if env.get("BKWATCH_INSECURE", "") in ("1", "true", "yes"):
         profile.verify = False
+    if env.get(ALLOW_ACTIONS_ENV, "") in ("1", "true", "yes"):
+        profile.allow_actions = True
     raw_limit = env.get(MAX_RESPONSE_ENV, "").strip()
     if raw_limit:
         try:
@@ -310,6 +322,7 @@ def mask(profile: Profile) -> dict[str, Any]:
         "ca_bundle": profile.ca_bundle,
         "timeout": profile.timeout,
         "max_response_mb": profile.max_response_mb,
+        "allow_actions": profile.allow_actions,
     }
     return out
 
@@ -366,6 +379,8 @@ def _profile_table(profile: Profile) -> dict[str, Any]:
         table["timeout"] = profile.timeout
     if profile.max_response_mb != DEFAULT_MAX_RESPONSE_MB:
         table["max_response_mb"] = profile.max_response_mb
+    if profile.allow_actions:
+        table["allow_actions"] = True
     changed = {str(k): v for k, v in profile.gateways.items() if DEFAULT_GATEWAYS.get(k) != v}
     if changed:
         table["gateways"] = changed

@@ -58,6 +58,9 @@ class ErrorKind(StrEnum):
 class BkError(Exception):
     """A failed query, classified so a person can act on it. Never carries secrets."""
 
+    code: str | None = None  # the server's error code, when it answered with one
+    status: int | None = None  # the HTTP status of that answer
+
     def __init__(self, kind: ErrorKind, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.kind = kind

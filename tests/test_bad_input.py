@@ -355,7 +355,7 @@ def test_unknown_keys_warn_with_a_suggestion_and_still_load(
         f"bkwatch: warning: {path} [profiles.prod]: unknown key 'timeot' ignored; did you mean 'timeout'?",
         f"bkwatch: warning: {path} [profiles.prod]: unknown key 'future_option' ignored (known keys: "
         "esb_url, apigw_tmpl, app_code, app_secret, username, token, stage, ca_bundle, verify, timeout, "
-        "max_response_mb, nodeman_api, gateways)",
+        "max_response_mb, nodeman_api, gateways, allow_actions)",
     ]
     assert snapshot(home) == before
 

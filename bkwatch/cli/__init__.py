@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from bkwatch import __version__, tune_gc
+from bkwatch.cli.action_args import HANDLERS as ACTION_HANDLERS
+from bkwatch.cli.action_args import add_parsers as add_action_parsers
 from bkwatch.cli.common import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -39,6 +41,7 @@ _HANDLERS = {
     "wait": "query",
     "config": "config_cmd",
 }
+_HANDLERS.update(ACTION_HANDLERS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +63,9 @@ def _globals(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     p.add_argument("--ascii", action="store_true", help="ASCII-only drawing", **d(False))
     p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates", **d(False))
     p.add_argument("--debug", action="store_true", help="show tracebacks", **d(False))
+    p.add_argument(
+        "--allow-actions", action="store_true", help="allow task operations (retry, stop, …)", **d(False)
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--fail-fast", action="store_true", help="exit 1 as soon as one task fails")
     wait.add_argument("--json", action="store_true", help="one JSON line per state change")
     wait.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one")
+
+    add_action_parsers(sub, common)
 
     cfg = sub.add_parser("config", parents=[common], help="show / locate / create the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser, required=True)

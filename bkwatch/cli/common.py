@@ -85,6 +85,8 @@ def load_cli_profile(args: argparse.Namespace) -> Profile:
         err(f"warning: {warning}")
     if args.insecure:
         profile.verify = False
+    if getattr(args, "allow_actions", False):
+        profile.allow_actions = True
     if not profile.verify:
         err(
             "warning: TLS certificate verification is OFF (--insecure): "

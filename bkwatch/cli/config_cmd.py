@@ -13,7 +13,7 @@ CONFIG_TEMPLATE = """\
 # bkwatch configuration. Environment variables override what is set here:
 #   BK_COMPONENT_API_URL, BK_API_URL_TMPL, BK_APP_CODE, BK_APP_SECRET, BK_USERNAME, BK_TOKEN,
 #   BKWATCH_PROFILE (which profile), BKWATCH_INSECURE=1 (no TLS verification),
-#   BKWATCH_MAX_RESPONSE_MB (largest answer accepted).
+#   BKWATCH_MAX_RESPONSE_MB (largest answer accepted), BKWATCH_ALLOW_ACTIONS=1 (task operations).
 # This file holds secrets: keep it readable by you only (chmod 600).
 
 default_profile = "prod"
@@ -33,6 +33,7 @@ default_profile = "prod"
 # ca_bundle = "/etc/ssl/certs/internal-ca.pem"
 # timeout = 10.0
 # max_response_mb = 64    # larger answers are refused (bad_response) instead of read
+# allow_actions = false   # true: retry / skip / confirm / stop / pause / resume tasks
 
 # [profiles.prod.gateways]
 # job = "bk-job"
@@ -54,7 +55,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         return _init(path)
     profile = load_cli_profile(args)  # warns when the file is readable by others
     print(f"config file: {path}" + ("" if path.exists() else " (not found)"))
-    own = ("BKWATCH_PROFILE", "BKWATCH_INSECURE", config.MAX_RESPONSE_ENV)
+    own = ("BKWATCH_PROFILE", "BKWATCH_INSECURE", config.MAX_RESPONSE_ENV, config.ALLOW_ACTIONS_ENV)
     overrides = [v for v in (*config.ENV_MAP, *own) if os.environ.get(v)]
     print(
         "environment overrides: "

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .base import SimError
+from .ops import admin_routes as ops_admin_routes
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -102,4 +103,5 @@ def routes(sim: Simulator) -> list[Route]:
         Route("/_sim/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_sim/traffic", traffic, methods=["GET", "DELETE"]),
         Route("/_sim/advance", advance, methods=["POST"]),
+        *ops_admin_routes(world),
     ]

@@ -82,6 +82,7 @@ class PipelineTask(SimTask):
         self.root_version = root_version
         self.body = body
         self.engine = engine
+        self.skipped: set[str] = set()  # node ids skipped by an operate_node "skip"
 
     # -- evaluation ---------------------------------------------------------------------------
     def _leaf(self, n: PNode, t0: float, lt: float, nxt: list[float]) -> tuple[str, float | None, int]:
@@ -226,7 +227,7 @@ class PipelineTask(SimTask):
             "version": o.version,
             "loop": 1,
             "retry": o.retry,
-            "skip": False,
+            "skip": o.id in self.skipped,
             "error_ignorable": False,
             "error_ignored": False,
             "elapsed_time": elapsed,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .ops_routes import ESB_ROUTES, GATEWAY_ROUTES
+
 ESB_PREFIX = "/api/c/compapi/v2/"
 
 
@@ -71,6 +73,9 @@ GATEWAY: list[tuple[str, str, re.Pattern[str], Route]] = [
         Route("nodeman", "job_details"),
     ),
 ]
+# Task operations (sim/ops.py).
+ESB.update({path: Route(*route) for path, route in ESB_ROUTES.items()})
+GATEWAY += [(gw, m, re.compile(rx), Route(system, api)) for gw, m, rx, system, api in GATEWAY_ROUTES]
 GATEWAY_RE = re.compile(r"/api/(?P<gw>[a-z0-9-]+)/(?P<stage>[a-z0-9-]+)(?P<rest>/.*)")
 
 

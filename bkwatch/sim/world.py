@@ -11,6 +11,7 @@ from .config import SOPS_PROJECTS, SimConfig
 from .gsekit import GsekitTask
 from .job import JobTask
 from .nodeman import NodemanTask
+from .oplog import OpLog
 from .pipeline import PipelineTask
 from .scenario import JOB_NAMES, NASTY, build_gsekit, build_job, build_nodeman, build_pipeline
 
@@ -61,6 +62,7 @@ class World:
         self._t0 = config.clock()
         self._offset = 0.0
         self._tasks: dict[str, SimTask] = {}
+        self.operations = OpLog()  # task operations received (sim/ops.py)
         self._ids = {"job": 20000, "sops": 100, "bkflow": 500, "nodeman": 300, "gsekit": 800}
         self._arrived = 0
         self._next_arrival = self._t0 + config.arrival_interval

@@ -1,0 +1,189 @@
+"""retry / skip / confirm / stop / pause / resume: one task operation, confirmed, sent once, audited;
+and `audit`, the record of them. Exit 0 accepted, 1 refused for the task's state, 2 anything else."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from bkwatch.cli.common import (
+    EXIT_ERROR,
+    EXIT_FAILED,
+    EXIT_OK,
+    check_server,
+    clean,
+    dumps,
+    err,
+    load_cli_profile,
+    parse_targets,
+    table,
+)
+
+if TYPE_CHECKING:
+    from bkwatch.actions import Actor, Plan
+    from bkwatch.config import Profile
+    from bkwatch.targets import Target
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    return _act("retry", args)
+
+
+def cmd_skip(args: argparse.Namespace) -> int:
+    return _act("skip", args)
+
+
+def cmd_confirm(args: argparse.Namespace) -> int:
+    return _act("confirm", args)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    return _act("stop", args)
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    return _act("pause", args)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    return _act("resume", args)
+
+
+def _act(verb: str, args: argparse.Namespace) -> int:
+    from bkwatch.actions import enable_hint, unreachable
+
+    profile = load_cli_profile(args)
+    check_server(profile)
+    (target,) = parse_targets([args.target], getattr(args, "biz", None))
+    away = unreachable(target.system, target.scope, target.id, profile.esb_url)
+    if away is not None:
+        err(f"error: {away}")
+        return EXIT_ERROR
+    if not profile.allow_actions:
+        err(f"error: {enable_hint(profile)}")
+        return EXIT_ERROR
+    return asyncio.run(_act_async(verb, args, profile, target))
+
+
+async def _act_async(verb: str, args: argparse.Namespace, profile: Profile, target: Target) -> int:
+    from bkwatch import config
+    from bkwatch.actions import Actor, ChoiceError, Outcome, Plan, Result, choose
+    from bkwatch.client import BkClient
+    from bkwatch.model import BkError
+
+    client = BkClient(profile)
+    try:
+        actor = Actor(client, profile, data_dir=config.data_dir())
+        try:
+            task = await actor.fetch(target)
+        except BkError as exc:
+            err(f"error: cannot read {target}: {exc.message}; nothing was sent")
+            return EXIT_ERROR
+        fetched_at = time.time()
+        try:
+            spec, subject_id = choose(
+                verb,
+                task,
+                step_id=getattr(args, "step", None),
+                node_id=getattr(args, "node", None),
+                all_hosts=getattr(args, "all_hosts", False),
+                reject=getattr(args, "reject", False),
+            )
+        except ChoiceError as exc:
+            if exc.spec is not None:
+                refused = Plan(exc.spec, target, task, exc.subject_id, fetched_at)
+                actor.record(refused, Outcome(Result.NOT_ALLOWED, exc.message), None)
+            err(f"{'refused' if exc.not_allowed else 'error'}: {exc.message}; nothing was sent")
+            return EXIT_FAILED if exc.not_allowed else EXIT_ERROR
+        plan = Plan(spec, target, task, subject_id, fetched_at)
+        reason = plan.offer.reason
+        if reason is not None:
+            actor.record(plan, Outcome(Result.NOT_ALLOWED, reason), None)
+            err(f"refused: {reason}; nothing was sent")
+            return EXIT_FAILED
+        confirmed = _confirm(plan, args.yes)
+        if confirmed is None:
+            return EXIT_ERROR
+        if not confirmed:
+            outcome = actor.decline(plan)
+            err(outcome.message)
+            return outcome.exit_code
+        return await _send(actor, plan)
+    finally:
+        await client.aclose()
+
+
+async def _send(actor: Actor, plan: Plan) -> int:
+    outcome = await actor.perform(plan)
+    if outcome.exit_code == EXIT_OK:
+        print(clean(outcome.message, 300))
+        print(f"follow it with: bkwatch wait {plan.target}  (or bkwatch status {plan.target})")
+    else:
+        err(outcome.message)
+    return outcome.exit_code
+
+
+def _confirm(plan: Plan, yes: bool) -> bool | None:
+    """True to go on, False when the user said no, None when there is no one to ask."""
+    if not yes and not sys.stdin.isatty():
+        err("error: not on a terminal, so nothing can be confirmed; pass --yes to act without asking")
+        return None
+    print("This will:" if not yes else "Doing (--yes):")
+    for line in plan.summary():
+        print(f"  {line}")
+    if yes:
+        return True
+    try:
+        if plan.spec.type_id:
+            answer = input(
+                f"Type the task id ({clean(plan.target.id, 30)}) to go on; anything else cancels: "
+            )
+            return answer.strip() == str(plan.target.id)
+        answer = input("Proceed? [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+# -- audit ----------------------------------------------------------------------------------------
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bkwatch import config
+    from bkwatch.actions.audit import audit_path, read
+
+    path = audit_path(config.data_dir())
+    records, bad = read(path)
+    if bad:
+        err(f"warning: {bad} unreadable line(s) in {path} skipped")
+    if args.limit is not None and args.limit >= 0:
+        records = records[-args.limit :] if args.limit else []
+    if args.json:
+        for rec in records:
+            print(dumps(rec))
+        return EXIT_OK
+    if not records:
+        print(f"no actions recorded ({path})")
+        return EXIT_OK
+    rows = [["WHEN", "PROFILE", "USER", "TARGET", "ACTION", "ON", "RESULT", "DETAIL"]]
+    for rec in records:
+        subject = rec.get("subject") or {}
+        on = " ".join(f"{k} {v}" for k, v in subject.items()) if isinstance(subject, dict) else ""
+        code = f"[{rec['code']}] " if rec.get("code") else ""
+        rows.append(
+            [
+                clean(rec.get("at"), 20),
+                clean(rec.get("profile"), 20),
+                clean(rec.get("user") or "-", 20),
+                clean(rec.get("target"), 40),
+                clean(rec.get("action"), 30),
+                clean(on or "-", 30),
+                clean(rec.get("result"), 12),
+                clean(code + str(rec.get("message") or ""), 80),
+            ]
+        )
+    print(table(rows))
+    return EXIT_OK
