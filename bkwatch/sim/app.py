@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
-from . import api_agent, api_job, api_pipeline
+from . import api_agent, api_evidence, api_job, api_pipeline
 from .auth import check_esb, check_gateway, strip_credentials
 from .envelope import Reply, Req, dumps, esb_error, gw_error, header_safe, hex32, invalid_args
 from .faults import Fault, drift
@@ -123,6 +123,8 @@ class BlueKing:
         world = self.sim.world
         cfg = self.sim.config
         api = req.api
+        if (req.system, api) in api_evidence.HANDLERS:
+            return api_evidence.HANDLERS[req.system, api](world, req)
         if req.system == "job":
             if api == "get_job_instance_status":
                 return api_job.status(world, req)

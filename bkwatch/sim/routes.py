@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .api_evidence import ESB_ROUTES, GATEWAY_ROUTES
+
 ESB_PREFIX = "/api/c/compapi/v2/"
 
 
@@ -71,6 +73,8 @@ GATEWAY: list[tuple[str, str, re.Pattern[str], Route]] = [
         Route("nodeman", "job_details"),
     ),
 ]
+ESB.update({path: Route(*route) for path, route in ESB_ROUTES.items()})
+GATEWAY += [(gw, meth, re.compile(rx), Route(sys_, api)) for gw, meth, rx, sys_, api in GATEWAY_ROUTES]
 GATEWAY_RE = re.compile(r"/api/(?P<gw>[a-z0-9-]+)/(?P<stage>[a-z0-9-]+)(?P<rest>/.*)")
 
 
