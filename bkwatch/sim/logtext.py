@@ -145,7 +145,10 @@ def error_lines(key: str, kind: str) -> list[str]:
     if kind == "cmd_not_found":
         return [f"{script}: line {r.randrange(3, 400)}: jq: command not found"]
     n = r.choice([30, 60, 120, 300, 600, 900])
-    return [f"ERROR timed out after {n} seconds waiting for {r.choice(_WORDS[:6])} to become healthy"]
+    return [
+        f"ERROR timed out after {n} seconds waiting for the health check on "
+        f"{_ip(r)}:{r.randrange(1024, 65000)}"
+    ]
 
 
 def node_failure(key: str) -> str:

@@ -1,0 +1,228 @@
+"""Failure signatures: every failing host's log reduced to its last meaningful error lines with
+the varying parts masked, and hosts (or SOPS/BKFlow nodes, by ex_data) grouped by it.
+
+Only the tail of a log is read (`TAIL_BYTES`), so 500 logs of 50 KB cost little more than
+parsing the answers that carried them. JOB logs are fetched in batches of at most 500 hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bkwatch.evidence.fetch import bkflow_node, job_hosts, nodeman_host
+from bkwatch.model import BkError, State, System, Task
+from bkwatch.text import clean_text
+
+if TYPE_CHECKING:
+    from bkwatch.client import BkClient
+    from bkwatch.targets import Target
+
+TAIL_BYTES = 8 * 1024
+MAX_LINES = 2  # error lines kept in a signature
+MAX_HOSTS = 10_000  # failing hosts read per call of `job_signatures`; the rest are "unread"
+NODEMAN_MAX_HOSTS = 200  # NodeMan has no batch log API: one request per host
+_ERRORISH = re.compile(
+    r"error|fail|fatal|denied|refused|not found|no such|no space|timed? ?out|exception|traceback|"
+    r"panic|killed|cannot|can't|unable|invalid|错误|失败|异常|超时|拒绝|不存在",
+    re.IGNORECASE,
+)
+_LEADING_STAMP = re.compile(r"^\s*\[[^\]]{0,40}\d{2}:\d{2}:\d{2}[^\]]{0,20}\]\s*")
+# Masks, in order: the first that matches a span wins it.
+_MASKS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|\s?[+-]\d{2}:?\d{2})?"), "<time>"),
+    (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<time>"),
+    (re.compile(r"[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE), "<url>"),
+    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE), "<hex>"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"), "<ip>"),
+    (
+        re.compile(r"(?<![\w:.])(?=[0-9a-f:]*[0-9a-f])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?![\w:])", re.I),
+        "<ip>",
+    ),
+    (re.compile(r"(?:(?<=[\s'\"(=,:])|^)(?:~|\.{1,2})?/[^\s'\":,;()\[\]]*"), "<path>"),
+    (re.compile(r"\b(?:0x)?(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.IGNORECASE), "<hex>"),
+    (
+        re.compile(
+            r"\b\d+(?:\.\d+)?\s?(?:ms|milliseconds?|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|秒|分钟|小时)\b",
+            re.IGNORECASE,
+        ),
+        "<dur>",
+    ),
+    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
+]
+
+
+def mask(line: str) -> str:
+    """Numbers, IPs, paths, hex ids, times and durations replaced by placeholders."""
+    for pattern, repl in _MASKS:
+        line = pattern.sub(repl, line)
+    return " ".join(line.split())
+
+
+def error_lines(raw: str) -> list[str]:
+    """The last meaningful error lines of a log (cleaned, leading timestamps removed); the last
+    non-empty line when none looks like an error."""
+    tail = raw[-TAIL_BYTES:]
+    lines = [_LEADING_STAMP.sub("", x).strip() for x in clean_text(tail).split("\n")]
+    lines = [x for x in lines if x]
+    if len(raw) > TAIL_BYTES and lines:
+        lines = lines[1:]  # the first line of the tail may be cut
+    picked = [x for x in lines[-20:] if _ERRORISH.search(x)][-MAX_LINES:]
+    return picked or lines[-1:]
+
+
+def signature(raw: str) -> tuple[str, str]:
+    """(signature, sample): masked error lines joined, and the same lines unmasked."""
+    lines = error_lines(raw)
+    if not lines:
+        return "(empty log)", ""
+    return " | ".join(mask(x[:500]) for x in lines), "\n".join(x[:500] for x in lines)
+
+
+@dataclass(slots=True)
+class Cluster:
+    signature: str
+    sample: str
+    members: list[str] = field(default_factory=list)  # host keys "CLOUD:IP" or node ids
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+
+@dataclass(slots=True)
+class Signatures:
+    target: str
+    system: System
+    clusters: list[Cluster]
+    read: int  # logs read
+    unread: int  # failing hosts/nodes whose log could not be read
+    unread_reasons: dict[str, int] = field(default_factory=dict)  # reason -> count
+
+    def to_dict(self) -> dict[str, Any]:
+        member_key = "nodes" if self.system in (System.SOPS, System.BKFLOW) else "hosts"
+        return {
+            "target": self.target,
+            "clusters": [
+                {
+                    "signature": c.signature,
+                    "count": c.count,
+                    member_key: c.members,
+                    "sample": c.sample,
+                    "steps": c.steps,
+                }
+                for c in self.clusters
+            ],
+            "read": self.read,
+            "unread": self.unread,
+        }
+
+
+def group(items: Iterable[tuple[str, str | None, str]]) -> list[Cluster]:
+    """(member, step, raw text) -> clusters, biggest first (ties: first seen first)."""
+    clusters: dict[str, Cluster] = {}
+    for member, step, raw in items:
+        sig, sample = signature(raw)
+        c = clusters.get(sig)
+        if c is None:
+            c = clusters[sig] = Cluster(sig, sample)
+        if member not in c.members:
+            c.members.append(member)
+        if step is not None and step not in c.steps:
+            c.steps.append(step)
+    return sorted(clusters.values(), key=lambda c: -c.count)
+
+
+def _reason(exc: BkError) -> str:
+    return str(exc.kind)
+
+
+async def job_signatures(
+    client: BkClient, target: Target, task: Task, step_id: str | None = None
+) -> Signatures:
+    """Failing hosts of one step (or of every step) grouped by the signature of their logs."""
+    steps = [s for s in task.steps if step_id is None or s.id == step_id]
+    items: list[tuple[str, str | None, str]] = []
+    reasons: dict[str, int] = {}
+    budget = MAX_HOSTS
+    for step in steps:
+        failing = [h for h in step.hosts.values() if h.state.is_bad]
+        if not failing:
+            continue
+        take, rest = failing[:budget], failing[budget:]
+        budget -= len(take)
+        if rest:
+            reasons["limit"] = reasons.get("limit", 0) + len(rest)
+        for ev in await job_hosts(client, target, step, take) if take else []:
+            if ev.error is not None:
+                reasons[_reason(ev.error)] = reasons.get(_reason(ev.error), 0) + 1
+            else:
+                items.append((ev.host or "", step.id, ev.raw_text))
+    return Signatures(str(target), System.JOB, group(items), len(items), sum(reasons.values()), reasons)
+
+
+async def pipeline_signatures(client: BkClient, target: Target, task: Task) -> Signatures:
+    """Failed SOPS/BKFlow leaf nodes grouped by their ex_data. SOPS trees carry ex_data already;
+    BKFlow's gateway does not forward `with_ex_data`, so each failed node's detail is read."""
+    failed = [n for n in task.leaf_nodes() if n.state is State.FAILED]
+    items: list[tuple[str, str | None, str]] = []
+    reasons: dict[str, int] = {}
+    for node in failed:
+        text = node.message
+        if not text and task.system is System.BKFLOW:
+            try:
+                text = (await bkflow_node(client, target, node)).raw_text
+            except BkError as exc:
+                reasons[_reason(exc)] = reasons.get(_reason(exc), 0) + 1
+                continue
+        items.append((node.id, None, text or node.raw_state))
+    return Signatures(str(target), task.system, group(items), len(items), sum(reasons.values()), reasons)
+
+
+async def nodeman_signatures(client: BkClient, target: Target, task: Task) -> Signatures:
+    failing = [h for h in task.hosts.values() if h.state.is_bad]
+    take, rest = failing[:NODEMAN_MAX_HOSTS], failing[NODEMAN_MAX_HOSTS:]
+    reasons: dict[str, int] = {"limit": len(rest)} if rest else {}
+    sem = asyncio.Semaphore(8)
+
+    async def one(h: Any) -> tuple[str, str | None, str] | BkError:
+        async with sem:
+            try:
+                ev = await nodeman_host(client, target, h)
+            except BkError as exc:
+                return exc
+            return ev.error if ev.error is not None else (h.key, None, ev.raw_text or h.error_text)
+
+    items: list[tuple[str, str | None, str]] = []
+    for r in await asyncio.gather(*(one(h) for h in take)):
+        if isinstance(r, BkError):
+            reasons[_reason(r)] = reasons.get(_reason(r), 0) + 1
+        else:
+            items.append(r)
+    return Signatures(str(target), System.NODEMAN, group(items), len(items), sum(reasons.values()), reasons)
+
+
+def gsekit_signatures(target: Target, task: Task) -> Signatures:
+    items = [
+        (f"{jt.cloud_id}:{jt.ip}" if jt.ip else jt.id, None, f"{jt.failed_reason} (err_code {jt.err_code})")
+        for jt in task.job_tasks.values()
+        if jt.state.is_bad
+    ]
+    return Signatures(str(target), System.GSEKIT, group(items), len(items), 0)
+
+
+async def task_signatures(
+    client: BkClient, target: Target, task: Task, step_id: str | None = None
+) -> Signatures:
+    """The failure signatures of a task in any system."""
+    if task.system is System.JOB:
+        return await job_signatures(client, target, task, step_id)
+    if task.system is System.NODEMAN:
+        return await nodeman_signatures(client, target, task)
+    if task.system is System.GSEKIT:
+        return gsekit_signatures(target, task)
+    return await pipeline_signatures(client, target, task)
