@@ -42,6 +42,7 @@ class Evidence:
     fields: dict[str, str] = field(default_factory=dict)  # details (inputs, ex_data, err_code…), cleaned
     link: str | None = None  # a JOB target this node ran (SOPS/BKFlow JOB plugins)
     error: BkError | None = None  # why the log could not be read
+    failure_text: str | None = None  # the part that says what went wrong, when not the whole log
 
 
 @dataclass(slots=True)
@@ -90,6 +91,14 @@ def file_lines(file_logs: Any) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
+def failed_transfers(file_logs: Any) -> str:
+    """What the failed transfers of a host said: their signature, without sizes and paths."""
+    rows = file_logs if isinstance(file_logs, list) else []
+    return "\n".join(
+        str(f.get("log_content") or "") for f in rows if isinstance(f, dict) and f.get("status") == 5
+    )
+
+
 def _job_evidence(target: Target, step: Step, h: Host, raw: str) -> Evidence:
     return Evidence(
         str(target),
@@ -113,8 +122,12 @@ async def job_host(client: BkClient, target: Target, step: Step, host: Host) -> 
     )
     if not isinstance(data, dict):
         raise BkError(ErrorKind.BAD_RESPONSE, "job: get_job_instance_ip_log answered no object")
-    raw = data.get("log_content") if data.get("file_logs") is None else file_lines(data.get("file_logs"))
-    return _job_evidence(target, step, host, raw if isinstance(raw, str) else "")
+    files = data.get("file_logs")
+    raw = data.get("log_content") if files is None else file_lines(files)
+    ev = _job_evidence(target, step, host, raw if isinstance(raw, str) else "")
+    if files is not None:
+        ev.failure_text = failed_transfers(files)
+    return ev
 
 
 async def job_hosts(
@@ -138,29 +151,32 @@ async def job_hosts(
                 data = await client.call(System.JOB, path, via=via, method="POST", params=params)
         except BkError as exc:
             return [_unread(target, step, h, exc) for h in chunk]
-        by_id: dict[Any, str] = {}
-        by_ip: dict[tuple[Any, Any], str] = {}
+        by_id: dict[Any, tuple[str, str | None]] = {}
+        by_ip: dict[tuple[Any, Any], tuple[str, str | None]] = {}
         data = data if isinstance(data, dict) else {}
         for row in data.get("script_task_logs") or []:
             if isinstance(row, dict):
-                text = row.get("log_content") if isinstance(row.get("log_content"), str) else ""
+                content = row.get("log_content")
+                text = (content if isinstance(content, str) else "", None)
                 by_id[row.get("bk_host_id")] = text
                 by_ip[(row.get("bk_cloud_id"), row.get("ip"))] = text
         for row in data.get("file_task_logs") or []:
             if isinstance(row, dict):
-                text = file_lines(row.get("file_logs"))
+                files = row.get("file_logs")
+                text = (file_lines(files), failed_transfers(files))
                 by_id[row.get("bk_host_id")] = text
                 by_ip[(row.get("bk_cloud_id"), row.get("ip"))] = text
         out = []
         for h in chunk:
-            raw = by_id.get(h.host_id) if h.host_id is not None else None
-            raw = raw if raw is not None else by_ip.get((h.cloud_id, h.ip))
-            if raw is None:
-                out.append(
-                    _unread(target, step, h, BkError(ErrorKind.NOT_FOUND, "job: no log for this host"))
-                )
+            got = by_id.get(h.host_id) if h.host_id is not None else None
+            got = got if got is not None else by_ip.get((h.cloud_id, h.ip))
+            if got is None:
+                missing = BkError(ErrorKind.NOT_FOUND, "job: no log for this host")
+                out.append(_unread(target, step, h, missing))
             else:
-                out.append(_job_evidence(target, step, h, raw))
+                ev = _job_evidence(target, step, h, got[0])
+                ev.failure_text = got[1]
+                out.append(ev)
         return out
 
     chunks = [hosts[i : i + JOB_BATCH_MAX] for i in range(0, len(hosts), JOB_BATCH_MAX)]
@@ -321,6 +337,8 @@ async def nodeman_host(client: BkClient, target: Target, host: Host) -> Evidence
     parts = []
     for entry in data if isinstance(data, list) else []:
         if isinstance(entry, dict):
+            if entry.get("status") == "FAILED":
+                ev.failure_text = str(entry.get("log") or "")
             parts.append(
                 f"== {entry.get('step') or '?'} [{entry.get('status') or '?'}] "
                 f"{entry.get('start_time') or ''} - {entry.get('finish_time') or ''}\n"

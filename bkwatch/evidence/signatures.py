@@ -79,7 +79,8 @@ def signature(raw: str) -> tuple[str, str]:
     lines = error_lines(raw)
     if not lines:
         return "(empty log)", ""
-    return " | ".join(mask(x[:500]) for x in lines), "\n".join(x[:500] for x in lines)
+    masked = list(dict.fromkeys(mask(x[:500]) for x in lines))  # the same error twice is one
+    return " | ".join(masked), "\n".join(x[:500] for x in lines)
 
 
 @dataclass(slots=True)
@@ -161,7 +162,7 @@ async def job_signatures(
             if ev.error is not None:
                 reasons[_reason(ev.error)] = reasons.get(_reason(ev.error), 0) + 1
             else:
-                items.append((ev.host or "", step.id, ev.raw_text))
+                items.append((ev.host or "", step.id, ev.failure_text or ev.raw_text))
     return Signatures(str(target), System.JOB, group(items), len(items), sum(reasons.values()), reasons)
 
 
@@ -195,7 +196,11 @@ async def nodeman_signatures(client: BkClient, target: Target, task: Task) -> Si
                 ev = await nodeman_host(client, target, h)
             except BkError as exc:
                 return exc
-            return ev.error if ev.error is not None else (h.key, None, ev.raw_text or h.error_text)
+            return (
+                ev.error
+                if ev.error is not None
+                else (h.key, None, ev.failure_text or ev.raw_text or h.error_text)
+            )
 
     items: list[tuple[str, str | None, str]] = []
     for r in await asyncio.gather(*(one(h) for h in take)):
