@@ -172,7 +172,7 @@ class LogBuffer:
             return []
         if ignore_case is None:
             ignore_case = query == query.lower()
-        flags = re.IGNORECASE if ignore_case else 0
+        flags = re.MULTILINE | (re.IGNORECASE if ignore_case else 0)  # ^ and $ at line ends
         text_pat = re.compile(query if regex else re.escape(query), flags)
         byte_pat = re.compile(query.encode() if regex else re.escape(query.encode()), flags)
         buf = self._buf

@@ -217,7 +217,10 @@ def gsekit_signatures(target: Target, task: Task) -> Signatures:
         for jt in task.job_tasks.values()
         if jt.state.is_bad
     ]
-    return Signatures(str(target), System.GSEKIT, group(items), len(items), 0)
+    # Without task ids the ESB answers counts only (fact sheet §6.4): the failures are there, unread.
+    hidden = (task.status_counts or {}).get(State.FAILED, 0) if not task.job_tasks else 0
+    reasons = {"no job task rows": hidden} if hidden else {}
+    return Signatures(str(target), System.GSEKIT, group(items), len(items), hidden, reasons)
 
 
 async def task_signatures(
