@@ -68,6 +68,8 @@ def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
         if not host and not failed:
             raise UsageError("name a host (--host IP|CLOUD:IP) or ask for --failed")
         step = _pick_step(task, args.step, failed, host)
+        if step is None and host:
+            raise BkError(ErrorKind.NOT_FOUND, f"no host {host} in any started step of {task.target}")
         if step is None:
             return []
         hosts = [
@@ -80,7 +82,9 @@ def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
         if not host and not failed:
             raise UsageError("name a host (--host IP|CLOUD:IP) or ask for --failed")
         hosts = [
-            h for h in task.hosts.values() if (failed and h.state.is_bad) or (host and _host_matches(h, host))
+            h
+            for h in task.hosts.values()
+            if (failed and h.state is State.FAILED) or (host and _host_matches(h, host))
         ]
         if host and not hosts:
             raise BkError(ErrorKind.NOT_FOUND, f"no host {host} in {task.target}")

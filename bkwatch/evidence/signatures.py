@@ -185,7 +185,8 @@ async def pipeline_signatures(client: BkClient, target: Target, task: Task) -> S
 
 
 async def nodeman_signatures(client: BkClient, target: Target, task: Task) -> Signatures:
-    failing = [h for h in task.hosts.values() if h.state.is_bad]
+    # Hosts filtered out before execution read STOPPED: not failures (fact sheet §10.2).
+    failing = [h for h in task.hosts.values() if h.state is State.FAILED]
     take, rest = failing[:NODEMAN_MAX_HOSTS], failing[NODEMAN_MAX_HOSTS:]
     reasons: dict[str, int] = {"limit": len(rest)} if rest else {}
     sem = asyncio.Semaphore(8)

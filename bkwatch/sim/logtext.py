@@ -104,7 +104,8 @@ def _body(key: str, size: int) -> tuple[str, ...]:
     pool = _pool(key.partition(":")[0])
     hostile = {
         r.randrange(5, 40): _line(r, _HOSTILE[0]),
-        r.randrange(40, 400): _line(r, r.choice(_HOSTILE[1:])),
+        r.randrange(40, 200): _line(r, _HOSTILE[1]),
+        r.randrange(200, 400): _line(r, _HOSTILE[2]),
     }
     lines: list[str] = []
     used = 0
