@@ -151,37 +151,42 @@ async def job_hosts(
                 data = await client.call(System.JOB, path, via=via, method="POST", params=params)
         except BkError as exc:
             return [_unread(target, step, h, exc) for h in chunk]
-        by_id: dict[Any, tuple[str, str | None]] = {}
-        by_ip: dict[tuple[Any, Any], tuple[str, str | None]] = {}
-        data = data if isinstance(data, dict) else {}
-        for row in data.get("script_task_logs") or []:
-            if isinstance(row, dict):
-                content = row.get("log_content")
-                text = (content if isinstance(content, str) else "", None)
-                by_id[row.get("bk_host_id")] = text
-                by_ip[(row.get("bk_cloud_id"), row.get("ip"))] = text
-        for row in data.get("file_task_logs") or []:
-            if isinstance(row, dict):
-                files = row.get("file_logs")
-                text = (file_lines(files), failed_transfers(files))
-                by_id[row.get("bk_host_id")] = text
-                by_ip[(row.get("bk_cloud_id"), row.get("ip"))] = text
-        out = []
-        for h in chunk:
-            got = by_id.get(h.host_id) if h.host_id is not None else None
-            got = got if got is not None else by_ip.get((h.cloud_id, h.ip))
-            if got is None:
-                missing = BkError(ErrorKind.NOT_FOUND, "job: no log for this host")
-                out.append(_unread(target, step, h, missing))
-            else:
-                ev = _job_evidence(target, step, h, got[0])
-                ev.failure_text = got[1]
-                out.append(ev)
-        return out
+        return batch_evidence(target, step, chunk, data)
 
     chunks = [hosts[i : i + JOB_BATCH_MAX] for i in range(0, len(hosts), JOB_BATCH_MAX)]
     results = await asyncio.gather(*(batch(c) for c in chunks))
     return [e for r in results for e in r]
+
+
+def batch_evidence(target: Target, step: Step, hosts: list[Host], data: Any) -> list[Evidence]:
+    """The `data` of one batch_get_job_instance_ip_log answer -> one Evidence per asked host."""
+    by_id: dict[Any, tuple[str, str | None]] = {}
+    by_ip: dict[tuple[Any, Any], tuple[str, str | None]] = {}
+    data = data if isinstance(data, dict) else {}
+    for row in data.get("script_task_logs") or []:
+        if isinstance(row, dict):
+            content = row.get("log_content")
+            text = (content if isinstance(content, str) else "", None)
+            by_id[row.get("bk_host_id")] = text
+            by_ip[(row.get("bk_cloud_id"), row.get("ip"))] = text
+    for row in data.get("file_task_logs") or []:
+        if isinstance(row, dict):
+            files = row.get("file_logs")
+            text = (file_lines(files), failed_transfers(files))
+            by_id[row.get("bk_host_id")] = text
+            by_ip[(row.get("bk_cloud_id"), row.get("ip"))] = text
+    out = []
+    for h in hosts:
+        got = by_id.get(h.host_id) if h.host_id is not None else None
+        got = got if got is not None else by_ip.get((h.cloud_id, h.ip))
+        if got is None:
+            missing = BkError(ErrorKind.NOT_FOUND, "job: no log for this host")
+            out.append(_unread(target, step, h, missing))
+        else:
+            ev = _job_evidence(target, step, h, got[0])
+            ev.failure_text = got[1]
+            out.append(ev)
+    return out
 
 
 def _unread(target: Target, step: Step, h: Host, exc: BkError) -> Evidence:

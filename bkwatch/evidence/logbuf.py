@@ -10,24 +10,16 @@ from the start and counted, so the view can say older output was dropped.
 
 from __future__ import annotations
 
-import re
 from array import array
 from bisect import bisect_right
-from dataclasses import dataclass
 
+from bkwatch.evidence.logsearch import Hit, Matches, search
 from bkwatch.text import clean_text
+
+__all__ = ["Hit", "LogBuffer", "Matches"]
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 NL = 10
-# A line made only of printable ASCII and tabs needs no cleaning: what was matched is what is shown.
-_NOT_PLAIN = re.compile(rb"[^\t\x20-\x7e]")
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    line: int  # absolute line number, 0-based (dropped lines count)
-    start: int  # columns in the cleaned line
-    end: int
 
 
 class LogBuffer:
@@ -162,50 +154,30 @@ class LogBuffer:
         """Everything held, cleaned."""
         return clean_text(self._buf.decode("utf-8", "replace"))
 
-    def search(self, query: str, *, regex: bool = False, ignore_case: bool | None = None) -> list[Hit]:
-        """Every match of `query` in the cleaned lines, in order. Literal unless `regex`; case
-        ignored when the query has no capital letter unless `ignore_case` says otherwise.
-        Matches are found in the held bytes in one pass; lines that are not plain ASCII are
-        cleaned and searched again, so a match inside a removed escape sequence is not a hit
-        (a match that only appears once escapes are removed is not found either)."""
-        if not query:
-            return []
-        if ignore_case is None:
-            ignore_case = query == query.lower()
-        flags = re.MULTILINE | (re.IGNORECASE if ignore_case else 0)  # ^ and $ at line ends
-        text_pat = re.compile(query if regex else re.escape(query), flags)
-        byte_pat = re.compile(query.encode() if regex else re.escape(query.encode()), flags)
-        buf = self._buf
-        hits: list[Hit] = []
-        line = self.dropped_lines
-        counted_to = 0
-        skip_to = -1
-        for m in byte_pat.finditer(buf):
-            pos = m.start()
-            if pos < skip_to:
-                continue  # this line was handled already (re-searched as text)
-            line += buf.count(b"\n", counted_to, pos)
-            counted_to = pos
-            ls = buf.rfind(b"\n", 0, pos) + 1
-            le = buf.find(b"\n", pos)
-            le = len(buf) if le < 0 else le
-            if m.end() > le:
-                continue  # a regex spanning lines: not a line match
-            if _NOT_PLAIN.search(buf, ls, le) is None:
-                hits.append(Hit(line, pos - ls, m.end() - ls))
-                continue
-            clean = clean_text(buf[ls:le].decode("utf-8", "replace"))
-            hits.extend(
-                Hit(line, t.start(), t.end()) for t in text_pat.finditer(clean) if t.end() > t.start()
-            )
-            skip_to = le + 1
-        return hits
+    # -- positions, for search ------------------------------------------------------------------
+    def raw_bytes(self, start: int = 0, end: int | None = None) -> bytes | bytearray:
+        """Held bytes (offsets relative to what is held); the whole buffer itself when unsliced."""
+        if start == 0 and end is None:
+            return self._buf
+        return self._buf[start:end]
 
-    def line_of_hit(self, hits: list[Hit], line: int, forward: bool = True) -> int | None:
-        """Index in `hits` of the next (or previous) hit after (before) absolute `line`."""
-        lines = [h.line for h in hits]
-        if forward:
-            k = bisect_right(lines, line)
-            return k if k < len(hits) else (0 if hits else None)
-        k = bisect_right(lines, line - 1) - 1
-        return k if k >= 0 else (len(hits) - 1 if hits else None)
+    def line_at(self, offset: int) -> tuple[int, int, int]:
+        """(absolute line number, start, end) of the line holding byte `offset` (relative)."""
+        index = self._build_index()
+        i = bisect_right(index, offset) - 1
+        start, end = self._span(i)
+        return self.dropped_lines + i, start, end
+
+    def offset_of_line(self, line: int) -> int:
+        """Relative byte offset where absolute `line` starts (clipped to what is held)."""
+        i = line - self.dropped_lines
+        if i <= 0:
+            return 0
+        index = self._build_index()
+        return index[i] if i < len(index) else len(self._buf)
+
+    def search(
+        self, query: str, *, regex: bool = False, ignore_case: bool | None = None, since: int = 0
+    ) -> Matches:
+        """Every match of `query` (see `logsearch.search`)."""
+        return search(self, query, regex=regex, ignore_case=ignore_case, since=since)

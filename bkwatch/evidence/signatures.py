@@ -1,7 +1,7 @@
 """Failure signatures: every failing host's log reduced to its last meaningful error lines with
 the varying parts masked, and hosts (or SOPS/BKFlow nodes, by ex_data) grouped by it.
 
-Only the tail of a log is read (`TAIL_BYTES`), so 500 logs of 50 KB cost little more than
+Only the tail of a log is read (`TAIL_LINES`), so 500 logs of 50 KB cost little more than
 parsing the answers that carried them. JOB logs are fetched in batches of at most 500 hosts.
 """
 
@@ -21,15 +21,25 @@ if TYPE_CHECKING:
     from bkwatch.client import BkClient
     from bkwatch.targets import Target
 
-TAIL_BYTES = 8 * 1024
+TAIL_LINES = 20  # lines read from the end of a log
+LINE_CHARS = 1000  # of each, before cleaning
 MAX_LINES = 2  # error lines kept in a signature
 MAX_HOSTS = 10_000  # failing hosts read per call of `job_signatures`; the rest are "unread"
 NODEMAN_MAX_HOSTS = 200  # NodeMan has no batch log API: one request per host
-_ERRORISH = re.compile(
-    r"error|fail|fatal|denied|refused|not found|no such|no space|timed? ?out|exception|traceback|"
-    r"panic|killed|cannot|can't|unable|invalid|错误|失败|异常|超时|拒绝|不存在",
-    re.IGNORECASE,
-)
+# Words that make a line an error line (matched on the lowered line: plain substring tests are
+# several times faster than one case-insensitive alternation).
+_ERROR_WORDS = (
+    "error", "fail", "fatal", "denied", "refused", "not found", "no such", "no space", "timed out",
+    "timeout", "exception", "traceback", "panic", "killed", "cannot", "can't", "unable", "invalid",
+    "错误", "失败", "异常", "超时", "拒绝", "不存在",
+)  # fmt: skip
+
+
+def _errorish(line: str) -> bool:
+    low = line.lower()
+    return any(w in low for w in _ERROR_WORDS)
+
+
 _LEADING_STAMP = re.compile(r"^\s*\[[^\]]{0,40}\d{2}:\d{2}:\d{2}[^\]]{0,20}\]\s*")
 # Masks, in order: the first that matches a span wins it.
 _MASKS: list[tuple[re.Pattern[str], str]] = [
@@ -64,14 +74,32 @@ def mask(line: str) -> str:
 
 def error_lines(raw: str) -> list[str]:
     """The last meaningful error lines of a log (cleaned, leading timestamps removed); the last
-    non-empty line when none looks like an error."""
-    tail = raw[-TAIL_BYTES:]
-    lines = [_LEADING_STAMP.sub("", x).strip() for x in clean_text(tail).split("\n")]
-    lines = [x for x in lines if x]
-    if len(raw) > TAIL_BYTES and lines:
-        lines = lines[1:]  # the first line of the tail may be cut
-    picked = [x for x in lines[-20:] if _ERRORISH.search(x)][-MAX_LINES:]
-    return picked or lines[-1:]
+    non-empty line when none looks like an error. Only the last `TAIL_LINES` lines are read,
+    each cut to `LINE_CHARS` before cleaning: a signature costs the same for 1 KB or 5 MB."""
+    picked: list[str] = []
+    last: str | None = None
+    pos = len(raw)
+    for _ in range(TAIL_LINES):
+        if pos <= 0:
+            break
+        nl = raw.rfind("\n", 0, pos)
+        piece = raw[nl + 1 : pos][:LINE_CHARS]
+        pos = nl
+        if not piece.strip():
+            continue
+        line = _LEADING_STAMP.sub("", " ".join(clean_text(piece).split()))
+        if not line:
+            continue
+        if last is None:
+            last = line
+        if _errorish(line):
+            picked.append(line)
+            if len(picked) == MAX_LINES:
+                break
+    if not picked:
+        return [last] if last is not None else []
+    picked.reverse()
+    return picked
 
 
 def signature(raw: str) -> tuple[str, str]:
