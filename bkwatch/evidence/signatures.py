@@ -26,18 +26,18 @@ LINE_CHARS = 1000  # of each, before cleaning
 MAX_LINES = 2  # error lines kept in a signature
 MAX_HOSTS = 10_000  # failing hosts read per call of `job_signatures`; the rest are "unread"
 NODEMAN_MAX_HOSTS = 200  # NodeMan has no batch log API: one request per host
-# Words that make a line an error line (matched on the lowered line: plain substring tests are
-# several times faster than one case-insensitive alternation).
+# Words that make a line an error line, searched in the lowered line (a case-sensitive search of
+# a lowered line is several times faster than a case-insensitive one).
 _ERROR_WORDS = (
     "error", "fail", "fatal", "denied", "refused", "not found", "no such", "no space", "timed out",
     "timeout", "exception", "traceback", "panic", "killed", "cannot", "can't", "unable", "invalid",
     "错误", "失败", "异常", "超时", "拒绝", "不存在",
 )  # fmt: skip
+_ERRORISH = re.compile("|".join(map(re.escape, _ERROR_WORDS)))
 
 
 def _errorish(line: str) -> bool:
-    low = line.lower()
-    return any(w in low for w in _ERROR_WORDS)
+    return _ERRORISH.search(line.lower()) is not None
 
 
 _LEADING_STAMP = re.compile(r"^\s*\[[^\]]{0,40}\d{2}:\d{2}:\d{2}[^\]]{0,20}\]\s*")
@@ -73,9 +73,10 @@ def mask(line: str) -> str:
 
 
 def error_lines(raw: str) -> list[str]:
-    """The last meaningful error lines of a log (cleaned, leading timestamps removed); the last
-    non-empty line when none looks like an error. Only the last `TAIL_LINES` lines are read,
-    each cut to `LINE_CHARS` before cleaning: a signature costs the same for 1 KB or 5 MB."""
+    """The last meaningful error lines of a log: the last block of (at most MAX_LINES) lines that
+    look like errors, cleaned, leading timestamps removed; the last non-empty line when none does.
+    Only the last `TAIL_LINES` lines are read, each cut to `LINE_CHARS` before cleaning: a
+    signature costs the same for 1 KB or 5 MB."""
     picked: list[str] = []
     last: str | None = None
     pos = len(raw)
@@ -96,6 +97,8 @@ def error_lines(raw: str) -> list[str]:
             picked.append(line)
             if len(picked) == MAX_LINES:
                 break
+        elif picked:
+            break  # the last block of error lines ends here
     if not picked:
         return [last] if last is not None else []
     picked.reverse()
