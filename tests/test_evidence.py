@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from bkwatch.client import BkClient
-from bkwatch.evidence.fetch import LogSource, fetch_evidence, job_hosts
+from bkwatch.evidence.fetch import fetch_evidence, job_hosts
+from bkwatch.evidence.follow import LogSource
 from bkwatch.evidence.logbuf import LogBuffer
 from bkwatch.evidence.sgr import sgr_text
 from bkwatch.evidence.signatures import mask, task_signatures

@@ -201,16 +201,13 @@ async def _follow(
     client: BkClient, task: Task, wanted: list[dict[str, str | None]], evs: list[Evidence], every: float
 ) -> None:
     """New output of every host or node still running, under its header when it changes."""
-    from bkwatch.evidence.fetch import LogSource
+    from bkwatch.evidence.follow import LogSource
     from bkwatch.targets import parse_target
 
     sources = []
     for u, ev in zip(wanted, evs, strict=True):
         src = LogSource(client, task, step=u["step"], host=u["host"], node=u["node"])
-        src.evidence = ev
-        src._seen = len(ev.raw_text)
-        if task.system is System.SOPS:
-            await src.open()  # page cursor
+        src.adopt(ev)
         sources.append(src)
     last: LogSource | None = sources[-1] if sources else None
     live = [s for s in sources if s.evidence is not None and not s.evidence.done]
