@@ -331,3 +331,24 @@ def test_mask_hides_the_varying_parts() -> None:
         mask("cp: cannot create '/data/a/b.yaml': Permission denied")
         == "cp: cannot create '<path>': Permission denied"
     )
+
+
+async def test_esb_transport_job_single_and_batch_and_nodeman_log() -> None:
+    sim = Simulator(SimConfig(seed=12, frozen=True))
+    job = _job_task(sim, 30)
+    nm = sim.world.add_task("nodeman", kind="fail", hosts=4, scope=2)
+    sim.world.advance(600)
+    client = _client(sim, gateway=False)
+    async with asyncio.timeout(LIMIT):
+        task = await _fetch(client, job)
+        step = task.steps[1]
+        hosts = list(step.hosts.values())
+        one = await fetch_evidence(client, task, step=step.id, host=hosts[0].key)
+        many = await job_hosts(client, parse_target(job), step, hosts)
+        ntask = await _fetch(client, nm)
+        host = next(h for h in ntask.hosts.values() if h.state is State.FAILED)
+        nev = await fetch_evidence(client, ntask, host=host.key)
+        await client.aclose()
+    assert one.error is None and one.raw_text == many[0].raw_text and "download" in one.raw_text
+    assert [e.host for e in many] == [h.key for h in hosts] and all(e.error is None for e in many)
+    assert sim.world.log_batches == [30] and nev.error is None and "[ERROR]" in (nev.failure_text or "")

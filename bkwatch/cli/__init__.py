@@ -135,7 +135,9 @@ def _evidence_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     logs.add_argument("--host", metavar="IP|CLOUD:IP")
     logs.add_argument("--node", metavar="NODE_ID", help="SOPS/BKFlow node, GSEKit job task")
     logs.add_argument("--failed", action="store_true", help="every failing host or node")
-    logs.add_argument("--follow", action="store_true", help="keep printing new output until it finishes")
+    logs.add_argument(
+        "--follow", action="store_true", help="keep printing new output until it finishes (text only)"
+    )
     logs.add_argument(
         "--interval", type=_positive, default=5.0, metavar="S", help="seconds between polls (5)"
     )

@@ -107,14 +107,24 @@ def _body(key: str, size: int) -> tuple[str, ...]:
         r.randrange(40, 200): _line(r, _HOSTILE[1]),
         r.randrange(200, 400): _line(r, _HOSTILE[2]),
     }
+    sizes = _pool_bytes(key.partition(":")[0])
     lines: list[str] = []
     used = 0
     bits = r.getrandbits
-    while used < size:
-        text = hostile.get(len(lines)) or pool[bits(10)]
+    while True:
+        pick = bits(10)
+        text = hostile.get(len(lines)) or pool[pick]
+        add = (len(text.encode()) if len(lines) in hostile else sizes[pick]) + 28  # with its timestamp
+        if used + add > size and lines:
+            break
         lines.append(text)
-        used += len(text) + 27  # with its timestamp
+        used += add
     return tuple(lines)
+
+
+@lru_cache(maxsize=8)
+def _pool_bytes(seed: str) -> tuple[int, ...]:
+    return tuple(len(x.encode()) for x in _pool(seed))
 
 
 def job_log_key(seed: int, target: str, step_id: int, host_id: int, execute_count: int) -> str:
