@@ -40,6 +40,8 @@ _HANDLERS = {
     "status": "query",
     "wait": "query",
     "config": "config_cmd",
+    "logs": "evidence_cmd",
+    "why": "evidence_cmd",
 }
 _HANDLERS.update(ACTION_HANDLERS)
 
@@ -123,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one")
 
     add_action_parsers(sub, common)
+    _evidence_parsers(sub, common)
 
     cfg = sub.add_parser("config", parents=[common], help="show / locate / create the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser, required=True)
@@ -130,6 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
     cfg_sub.add_parser("path", parents=[common], help="where the configuration file is")
     cfg_sub.add_parser("init", parents=[common], help="write a commented template (never overwrites)")
     return parser
+
+
+def _evidence_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    logs = sub.add_parser("logs", parents=[common], help="print a host's or node's log and details")
+    logs.add_argument("target", metavar="TARGET|URL")
+    logs.add_argument("--step", metavar="STEP_ID", help="JOB step (default: the latest with the host)")
+    logs.add_argument("--host", metavar="IP|CLOUD:IP")
+    logs.add_argument("--node", metavar="NODE_ID", help="SOPS/BKFlow node, GSEKit job task")
+    logs.add_argument("--failed", action="store_true", help="every failing host or node")
+    logs.add_argument(
+        "--follow", action="store_true", help="keep printing new output until it finishes (text only)"
+    )
+    logs.add_argument(
+        "--interval", type=_positive, default=5.0, metavar="S", help="seconds between polls (5)"
+    )
+    logs.add_argument("--json", action="store_true", help='print {"logs": [...]}')
+    why = sub.add_parser("why", parents=[common], help="failing hosts or nodes grouped by what went wrong")
+    why.add_argument("target", metavar="TARGET|URL")
+    why.add_argument("--step", metavar="STEP_ID", help="JOB step (default: every step)")
+    why.add_argument("--json", action="store_true")
 
 
 def _positive(text: str) -> float:

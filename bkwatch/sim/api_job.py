@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from . import logtext
 from .config import JOB_BIZ, JOB_BIZ_SET
 from .envelope import Reply, Req, hex32
 from .job import HOST_OK, JobTask
@@ -114,38 +115,40 @@ def _step_and_hosts(world: World, req: Req) -> tuple[Reply | None, JobTask | Non
     return None, task, step
 
 
-def _log_text(task: JobTask, step_id: int, host: dict[str, Any]) -> str:
-    h = task.find_host(step_id, host["bk_host_id"], None, None)
-    if host["status"] in (5,):
+def _run(
+    world: World, task: JobTask, step: dict[str, Any], host: dict[str, Any]
+) -> tuple[str, float, float, float]:
+    """(log key, start, duration, progress) of a host's run in the step's current execute_count."""
+    h = task.find_host(step["step_instance_id"], host["bk_host_id"], None, None)
+    key = logtext.job_log_key(
+        world.config.seed, task.target, step["step_instance_id"], host["bk_host_id"], step["execute_count"]
+    )
+    start = (host["start_time"] or 0) / 1000
+    dur = h.dur if h is not None and h.dur > 0 else 1.0
+    progress = (task.local(world.now()) - start) / dur if start else 0.0
+    return key, start, dur, progress
+
+
+def _log_text(world: World, task: JobTask, step: dict[str, Any], host: dict[str, Any]) -> str:
+    status = host["status"]
+    if status == 5 or not host["start_time"]:
         return ""
-    if host["status"] == 7:
-        return f"[{host['ip']}] running...\n"
-    if host["status"] in HOST_OK or h is None:
-        return (h.log if h else "") or "done\n"
-    return h.log
+    key, start, dur, progress = _run(world, task, step, host)
+    done = status != 7
+    failed = None if status in HOST_OK else logtext.error_kind(key, status)
+    return logtext.script_log(key, world.config.log_bytes, start, dur, progress, failed, done)
 
 
-def _file_logs(step: dict[str, Any], host: dict[str, Any]) -> list[dict[str, Any]]:
-    ok = host["status"] in HOST_OK
-    src = {"bk_host_id": 1, "bk_cloud_id": 0, "ip": "10.0.0.100"}
-    return [
-        {
-            "mode": 1,
-            "src_ip": src,
-            "src_path": "/data/release/app.tar.gz",
-            "dest_ip": {
-                "bk_host_id": host["bk_host_id"],
-                "bk_cloud_id": host["bk_cloud_id"],
-                "ip": host["ip"],
-            },
-            "dest_path": "/data/app/",
-            "status": 4 if ok else (5 if host["end_time"] else 3),
-            "log_content": "download success" if ok else "download failed",
-            "size": "12.0 MB",
-            "speed": "0 KB/s",
-            "process": "100%" if ok else "37%",
-        }
-    ]
+def _file_logs(
+    world: World, task: JobTask, step: dict[str, Any], host: dict[str, Any]
+) -> list[dict[str, Any]]:
+    status = host["status"]
+    key, _, _, progress = _run(world, task, step, host)
+    ok, running = status in HOST_OK, status in (5, 7)
+    failed = None if ok or running else logtext.error_kind(key, status, logtext.FILE_ERROR_KINDS)
+    dest = {"bk_host_id": host["bk_host_id"], "bk_cloud_id": host["bk_cloud_id"], "ip": host["ip"]}
+    entries = logtext.file_entries(key, ok, running, progress, failed)
+    return [{**e, "dest_ip": dest} for e in entries]
 
 
 def ip_log(world: World, req: Req) -> Reply:
@@ -172,8 +175,8 @@ def ip_log(world: World, req: Req) -> Reply:
         "bk_host_id": host["bk_host_id"],
         "bk_cloud_id": host["bk_cloud_id"],
         "ip": host["ip"],
-        "log_content": None if is_file else _log_text(task, step["step_instance_id"], host),
-        "file_logs": _file_logs(step, host) if is_file else None,
+        "log_content": None if is_file else _log_text(world, task, step, host),
+        "file_logs": _file_logs(world, task, step, host) if is_file else None,
     }
     return _resp(200, 0, "", data)
 
@@ -187,6 +190,7 @@ def batch_ip_log(world: World, req: Req) -> Reply:
     ips = p.get("ip_list") or []
     if not isinstance(ids, list) or not isinstance(ips, list) or (not ids and not ips):
         return _missing("host_id_list", 400)
+    world.log_batches.append(len(ids) + len(ips))
     if len(ids) + len(ips) > 500:
         return _resp(200, 1241002, "请求参数不合法: 主机数量超过限制(500)")
     wanted_ids = {_int(x) for x in ids}
@@ -208,7 +212,7 @@ def batch_ip_log(world: World, req: Req) -> Reply:
                 "bk_host_id": h["bk_host_id"],
                 "bk_cloud_id": h["bk_cloud_id"],
                 "ip": h["ip"],
-                "log_content": _log_text(task, step["step_instance_id"], h),
+                "log_content": _log_text(world, task, step, h),
             }
             for h in hosts
         ],
@@ -217,7 +221,7 @@ def batch_ip_log(world: World, req: Req) -> Reply:
                 "bk_host_id": h["bk_host_id"],
                 "bk_cloud_id": h["bk_cloud_id"],
                 "ip": h["ip"],
-                "file_logs": _file_logs(step, h),
+                "file_logs": _file_logs(world, task, step, h),
             }
             for h in hosts
         ]

@@ -8,6 +8,7 @@ import orjson
 
 from .config import BKFLOW_SPACES, SOPS_PROJECTS
 from .envelope import Reply, Req, hex32
+from .evidence import node_fields
 from .pipeline import PipelineTask
 from .world import World
 
@@ -94,20 +95,7 @@ def sops_node_detail(world: World, req: Req) -> Reply:
         return _sops(3599999, f"node[node_id={node_id}] not found in task[id={task.task_id}]")
     tree = task.render_node(out, task.root_id, task.root_id, task.local(now), "sops")
     tree.pop("children", None)
-    n = out.node
-    message = n.message if n is not None and out.state == "FAILED" else ""
-    tree.update(
-        {
-            "inputs": {"job_task_id": task.task_id, "script_content": "echo hello"},
-            "outputs": [
-                {"key": "_result", "name": "执行结果", "value": out.state == "FINISHED", "preset": True},
-                {"key": "_loop", "name": "循环次数", "value": 1, "preset": True},
-            ],
-            "ex_data": message,
-            "histories": [],
-            "history_id": -1,
-        }
-    )
+    tree.update(node_fields(world, task, out, now))
     return _sops(0, "", tree)
 
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
-from . import api_agent, api_job, api_pipeline, ops
+from . import api_agent, api_evidence, api_job, api_pipeline, ops
 from .auth import check_esb, check_gateway, strip_credentials
 from .envelope import Reply, Req, dumps, esb_error, gw_error, header_safe, hex32, invalid_args
 from .faults import Fault, drift
@@ -125,6 +125,8 @@ class BlueKing:
         api = req.api
         if api in ops.APIS:
             return ops.dispatch(world, req)
+        if (req.system, api) in api_evidence.HANDLERS:
+            return api_evidence.HANDLERS[req.system, api](world, req)
         if req.system == "job":
             if api == "get_job_instance_status":
                 return api_job.status(world, req)

@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-arrivals", action="store_true", help="no new tasks over time")
     p.add_argument("--tasks-per-system", type=int, default=6)
     p.add_argument("--job-hosts", type=int, default=24, help="hosts per JOB step (up to 10000)")
+    p.add_argument(
+        "--log-kb", type=int, default=16, help="script log per JOB host, in KB (up to 5120 = 5 MB)"
+    )
     p.add_argument("--nodeman-hosts", type=int, default=40, help="hosts per NodeMan job (up to 5000)")
     p.add_argument(
         "--pipeline-nodes", type=int, default=12, help="activities per SOPS/BKFlow task (up to 1000)"
@@ -69,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         arrivals=False if args.no_arrivals else None,
         tasks_per_system=args.tasks_per_system,
         job_hosts=min(args.job_hosts, 10_000),
+        log_bytes=max(1, min(args.log_kb, 5120)) * 1024,
         nodeman_hosts=min(args.nodeman_hosts, 5_000),
         pipeline_nodes=min(args.pipeline_nodes, 1_000),
         gsekit_tasks=args.gsekit_tasks,

@@ -29,6 +29,7 @@ class SimConfig:
     max_arrivals: int = 200
     tasks_per_system: int = 6
     job_hosts: int = 24  # hosts per JOB step (up to 10,000)
+    log_bytes: int = 16 * 1024  # script log size per JOB host, generated on demand (up to 5 MB)
     nodeman_hosts: int = 40  # up to 5,000
     pipeline_nodes: int = 12  # activity nodes per SOPS/BKFlow task (up to 1,000)
     gsekit_tasks: int = 16

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import logtext
 from .base import SimError, SimTask
 from .fmt import cst_space, iso_ms_z
 
@@ -247,7 +248,7 @@ class PipelineTask(SimTask):
 
     def ex_data(self, now: float) -> dict[str, Any]:
         return {
-            o.id: (o.node.message if o.node and o.node.message else "节点执行失败")
+            o.id: (o.node.message if o.node and o.node.message else logtext.node_failure(o.id))
             for o in self.failed_leaves(now)
         }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .ops_routes import ESB_ROUTES, GATEWAY_ROUTES
+from . import api_evidence, ops_routes
 
 ESB_PREFIX = "/api/c/compapi/v2/"
 
@@ -73,9 +73,12 @@ GATEWAY: list[tuple[str, str, re.Pattern[str], Route]] = [
         Route("nodeman", "job_details"),
     ),
 ]
-# Task operations (sim/ops.py).
-ESB.update({path: Route(*route) for path, route in ESB_ROUTES.items()})
-GATEWAY += [(gw, m, re.compile(rx), Route(system, api)) for gw, m, rx, system, api in GATEWAY_ROUTES]
+# Task operations (sim/ops.py) and logs and node details (sim/api_evidence.py).
+for _extra in (ops_routes, api_evidence):
+    ESB.update({path: Route(*route) for path, route in _extra.ESB_ROUTES.items()})
+    GATEWAY += [
+        (gw, m, re.compile(rx), Route(system, api)) for gw, m, rx, system, api in _extra.GATEWAY_ROUTES
+    ]
 GATEWAY_RE = re.compile(r"/api/(?P<gw>[a-z0-9-]+)/(?P<stage>[a-z0-9-]+)(?P<rest>/.*)")
 
 

@@ -220,6 +220,15 @@ def build_pipeline(
     elif kind == "running":
         for n in branch_c:
             n.attempts = [Attempt(15.0 + rng.uniform(0, 20), "FINISHED")]
+    elif kind == "widefail":  # every node on its own branch, each failing: ex_data to group
+        wide = [
+            [_act(rng, ACT_NAMES[i % len(ACT_NAMES)] + f" #{i + 1}", 1.0 + i % 3, "FAILED")]
+            for i in range(n_nodes)
+        ]
+        for (n,) in wide:
+            n.message = ""  # the simulator's own error kinds (logtext.node_failure)
+        gw = (hex_id(rng), hex_id(rng, "v"), hex_id(rng), hex_id(rng, "v"))
+        body = [_ev(rng, "start"), PNode(hex_id(rng), "", "par", branches=wide, gw_ids=gw), _ev(rng, "end")]
     engine = 1 if kind == "v1" else 2
     return PipelineTask(
         system, target, name, scope, task_id, start, hex_id(rng), hex_id(rng, "v"), body, engine

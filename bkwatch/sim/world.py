@@ -65,6 +65,7 @@ class World:
         self.operations = OpLog()  # task operations received (sim/ops.py)
         self._ids = {"job": 20000, "sops": 100, "bkflow": 500, "nodeman": 300, "gsekit": 800}
         self._arrived = 0
+        self.log_batches: list[int] = []  # hosts asked for by each batch log call, for tests
         self._next_arrival = self._t0 + config.arrival_interval
         with self.lock:
             self._build()

@@ -1,0 +1,294 @@
+"""logs and why: a host's or node's evidence, and the failure signatures of a step or task.
+
+Exit 0 when it could answer, 2 on an error (as `status`): a task that cannot be fetched, a host
+or node that is not there, a log that cannot be read (the others are still printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any
+
+from bkwatch.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    UsageError,
+    check_server,
+    clean,
+    dumps,
+    err,
+    load_cli_profile,
+)
+from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
+
+if TYPE_CHECKING:
+    from bkwatch.client import BkClient
+    from bkwatch.evidence.fetch import Evidence
+    from bkwatch.targets import Target
+
+MAX_LOG_BYTES = 16 * 1024 * 1024  # per host or node, held and printed; older output is dropped
+
+
+def _target(args: argparse.Namespace) -> Target:
+    from bkwatch.cli.common import parse_targets
+
+    return parse_targets([args.target], None)[0]
+
+
+async def _task(client: BkClient, target: Target) -> Task:
+    from bkwatch.systems import fetch_task
+
+    return await fetch_task(client, target)
+
+
+def _host_matches(h: Host, want: str) -> bool:
+    return h.key == want or (":" not in want and h.ip == want)
+
+
+def _pick_step(task: Task, step_id: str | None, failed: bool, host: str | None) -> Any:
+    if step_id is not None:
+        step = next((s for s in task.steps if s.id == step_id), None)
+        if step is None:
+            raise BkError(ErrorKind.NOT_FOUND, f"no step {step_id} in {task.target}")
+        return step
+    started = [s for s in task.steps if s.state is not State.PENDING]
+    if failed:
+        bad = [s for s in started if any(h.state.is_bad for h in s.hosts.values())]
+        return bad[-1] if bad else None
+    with_host = [s for s in started if any(_host_matches(h, host or "") for h in s.hosts.values())]
+    return with_host[-1] if with_host else None
+
+
+def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
+    """What to show: [{step, host, node}] for the options given."""
+    system, host, node, failed = task.system, args.host, args.node, args.failed
+    if system is System.JOB:
+        if not host and not failed:
+            raise UsageError("name a host (--host IP|CLOUD:IP) or ask for --failed")
+        step = _pick_step(task, args.step, failed, host)
+        if step is None and host:
+            raise BkError(ErrorKind.NOT_FOUND, f"no host {host} in any started step of {task.target}")
+        if step is None:
+            return []
+        hosts = [
+            h for h in step.hosts.values() if (failed and h.state.is_bad) or (host and _host_matches(h, host))
+        ]
+        if host and not hosts:
+            raise BkError(ErrorKind.NOT_FOUND, f"no host {host} in step {step.id} of {task.target}")
+        return [{"step": step.id, "host": h.key, "node": None} for h in hosts]
+    if system is System.NODEMAN:
+        if not host and not failed:
+            raise UsageError("name a host (--host IP|CLOUD:IP) or ask for --failed")
+        hosts = [
+            h
+            for h in task.hosts.values()
+            if (failed and h.state is State.FAILED) or (host and _host_matches(h, host))
+        ]
+        if host and not hosts:
+            raise BkError(ErrorKind.NOT_FOUND, f"no host {host} in {task.target}")
+        return [{"step": None, "host": h.key, "node": None} for h in hosts]
+    if system is System.GSEKIT:
+        out = []
+        for jt in task.job_tasks.values():
+            key = f"{jt.cloud_id}:{jt.ip}"
+            if (failed and jt.state.is_bad) or node == jt.id or (host and (host == key or host == jt.ip)):
+                out.append({"step": None, "host": key if jt.ip else None, "node": jt.id})
+        if not failed and not out:
+            raise BkError(ErrorKind.NOT_FOUND, f"no job task {node or host} in {task.target}")
+        return out
+    if not node and not failed:
+        raise UsageError("name a node (--node NODE_ID) or ask for --failed")
+    if failed:
+        return [
+            {"step": None, "host": None, "node": n.id} for n in task.leaf_nodes() if n.state is State.FAILED
+        ]
+    return [{"step": None, "host": None, "node": node}]
+
+
+async def _evidence(
+    client: BkClient, target: Target, task: Task, wanted: list[dict[str, str | None]]
+) -> list[Evidence]:
+    from bkwatch.evidence.fetch import Evidence, fetch_evidence, job_hosts
+
+    if task.system is System.JOB and len(wanted) > 1:
+        step = next(s for s in task.steps if s.id == wanted[0]["step"])
+        return await job_hosts(client, target, step, [step.hosts[str(u["host"])] for u in wanted])
+    out = []
+    for u in wanted:
+        try:
+            out.append(await fetch_evidence(client, task, step=u["step"], host=u["host"], node=u["node"]))
+        except BkError as exc:
+            ev = Evidence(str(target), task.system, f"{target} {u['node'] or u['host']}", **u)  # type: ignore[arg-type]
+            ev.error = exc
+            out.append(ev)
+    return out
+
+
+def _details(ev: Evidence) -> str:
+    if ev.system is System.JOB:
+        return ""
+    lines = [f"{k}: {v}" for k, v in ev.fields.items() if v]
+    if ev.link:
+        lines.append(f"job instance: {ev.link}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _text(ev: Evidence) -> tuple[str, bool]:
+    from bkwatch.evidence.logbuf import LogBuffer
+
+    buf = LogBuffer(MAX_LOG_BYTES)
+    buf.append(ev.raw_text)
+    text = buf.text()
+    if buf.truncated:
+        text = f"[{buf.dropped_lines} older lines dropped]\n" + text
+    return _details(ev) + text, buf.truncated
+
+
+def entry(ev: Evidence) -> dict[str, Any]:
+    text, truncated = _text(ev)
+    return {
+        "target": ev.target,
+        "step": ev.step,
+        "host": ev.host,
+        "node": ev.node,
+        "text": text,
+        "truncated": truncated,
+        "error": None if ev.error is None else ev.error.to_dict(),
+    }
+
+
+def _print_one(ev: Evidence, first: bool) -> None:
+    if not first:
+        print()
+    print(f"==> {clean(ev.title, 200)} <==")
+    text, _ = _text(ev)
+    if text:
+        print(text, end="" if text.endswith("\n") else "\n")
+    if ev.error is not None:
+        print(f"(log not read: {ev.error.kind}: {ev.error.message})")
+
+
+async def run_logs(profile: Any, target: Target, args: argparse.Namespace) -> int:
+    from bkwatch.client import BkClient
+
+    client = BkClient(profile)
+    try:
+        task = await _task(client, target)
+        wanted = units(task, args)
+        if not wanted:
+            if args.json:
+                print(dumps({"logs": []}))
+            else:
+                print(f"{clean(str(target))}: no failing hosts or nodes")
+            return EXIT_OK
+        evs = await _evidence(client, target, task, wanted)
+        if args.json:
+            print(dumps({"logs": [entry(e) for e in evs]}))
+        else:
+            for i, ev in enumerate(evs):
+                _print_one(ev, i == 0)
+        code = EXIT_ERROR if any(e.error is not None for e in evs) else EXIT_OK
+        if args.follow and not args.json:
+            await _follow(client, task, wanted, evs, args.interval)
+        return code
+    finally:
+        await client.aclose()
+
+
+async def _follow(
+    client: BkClient, task: Task, wanted: list[dict[str, str | None]], evs: list[Evidence], every: float
+) -> None:
+    """New output of every host or node still running, under its header when it changes."""
+    from bkwatch.evidence.follow import LogSource
+    from bkwatch.targets import parse_target
+
+    sources = []
+    for u, ev in zip(wanted, evs, strict=True):
+        src = LogSource(client, task, step=u["step"], host=u["host"], node=u["node"])
+        src.adopt(ev)
+        sources.append(src)
+    last: LogSource | None = sources[-1] if sources else None
+    live = [s for s in sources if s.evidence is not None and not s.evidence.done]
+    while live:
+        await asyncio.sleep(every)
+        task = await _task(client, parse_target(task.target))
+        for src in list(live):
+            src.update(task)
+            chunk = await src.more()
+            text = chunk.text
+            if text:
+                if src is not last and src.evidence is not None:
+                    print(f"\n==> {clean(src.evidence.title, 200)} <==")
+                    last = src
+                from bkwatch.text import clean_text
+
+                sys.stdout.write(clean_text(text))
+                sys.stdout.flush()
+            if chunk.done:
+                live.remove(src)
+    print()
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    target = _target(args)
+    profile = load_cli_profile(args)
+    check_server(profile)
+    try:
+        return asyncio.run(run_logs(profile, target, args))
+    except BkError as exc:
+        err(f"{target}: {exc.kind}: {exc.message}")
+        return EXIT_ERROR
+
+
+# -- why ----------------------------------------------------------------------------------------
+
+
+async def run_why(profile: Any, target: Target, step: str | None) -> Any:
+    from bkwatch.client import BkClient
+    from bkwatch.evidence.signatures import task_signatures
+
+    client = BkClient(profile)
+    try:
+        task = await _task(client, target)
+        if step is not None and task.system is System.JOB and not any(s.id == step for s in task.steps):
+            raise BkError(ErrorKind.NOT_FOUND, f"no step {step} in {target}")
+        return await task_signatures(client, target, task, step)
+    finally:
+        await client.aclose()
+
+
+def cmd_why(args: argparse.Namespace) -> int:
+    target = _target(args)
+    profile = load_cli_profile(args)
+    check_server(profile)
+    try:
+        sigs = asyncio.run(run_why(profile, target, args.step))
+    except BkError as exc:
+        if args.json:
+            print(
+                dumps({"target": str(target), "clusters": [], "read": 0, "unread": 0, "error": exc.to_dict()})
+            )
+        err(f"{target}: {exc.kind}: {exc.message}")
+        return EXIT_ERROR
+    doc = sigs.to_dict()
+    if args.json:
+        print(dumps(doc))
+        return EXIT_OK
+    what = "nodes" if sigs.system in (System.SOPS, System.BKFLOW) else "hosts"
+    total = sum(c.count for c in sigs.clusters)
+    reasons = ", ".join(f"{n} {k}" for k, n in sigs.unread_reasons.items())
+    print(
+        f"{clean(sigs.target)}: {total} failing {what} in {len(sigs.clusters)} groups; "
+        f"{sigs.read} logs read, {sigs.unread} not read" + (f" ({reasons})" if reasons else "")
+    )
+    for c in sigs.clusters:
+        print(f"\n{c.count:>6}  {clean(c.signature, 300)}")
+        for line in c.sample.split("\n"):
+            print(f"        e.g. {clean(line, 300)}")
+        members = " ".join(clean(m, 60) for m in c.members[:20]) + (" …" if c.count > 20 else "")
+        print(f"        {what}: {members}")
+        if c.steps:
+            print(f"        steps: {' '.join(clean(s, 30) for s in c.steps)}")
+    return EXIT_OK

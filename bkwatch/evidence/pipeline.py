@@ -1,0 +1,139 @@
+"""SOPS and BKFlow node evidence: `get_task_node_detail` (inputs, outputs, ex_data, histories)
+and SOPS's paged `get_task_node_log` (gateway only); a JOB-plugin node's outputs name the JOB
+instance it ran (fact sheet §3.7, §4.3, §10.5)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bkwatch.evidence.base import Evidence, clean_value
+from bkwatch.model import BkError, ErrorKind, Node, System
+from bkwatch.text import one_line
+
+if TYPE_CHECKING:
+    from bkwatch.client import BkClient
+    from bkwatch.targets import Target
+
+SOPS_LOG_PAGE = 30  # get_task_node_log page_size default (§10.5)
+SOPS_LOG_MAX_PAGES = 2000
+JOB_LINK_KEYS = ("job_inst_id", "job_instance_id")
+
+
+def _sops_path(client: BkClient, target: Target, api: str, params: dict[str, Any]) -> tuple[str, str]:
+    via = client.transport_for(System.SOPS)
+    if target.scope_type == "project":
+        params["scope"] = "project"
+    if via == "apigw":
+        return via, f"{api}/{target.id}/{target.scope}/"
+    params.update({"bk_biz_id": target.scope, "task_id": target.id})
+    return via, f"sops/{api}/"
+
+
+def _node_fields(data: dict[str, Any]) -> tuple[dict[str, str], str | None]:
+    fields: dict[str, str] = {}
+    for key in ("state", "version", "ex_data", "inputs", "outputs"):
+        if data.get(key) not in (None, "", [], {}):
+            fields[key] = clean_value(data[key])
+    histories = data.get("histories")
+    if isinstance(histories, list) and histories:
+        fields["histories"] = "; ".join(
+            clean_value(
+                f"#{h.get('retry', '?')} {h.get('state', '?')} {h.get('start_time') or ''}: "
+                f"{h.get('ex_data') or ''}",
+                300,
+            )
+            for h in histories
+            if isinstance(h, dict)
+        )
+    link = None
+    for out in data.get("outputs") or []:
+        if (
+            isinstance(out, dict)
+            and out.get("key") in JOB_LINK_KEYS
+            and str(out.get("value") or "").isdigit()
+        ):
+            link = str(out["value"])
+    return fields, link
+
+
+def _job_link(target: Target, job_id: str | None) -> str | None:
+    """A JOB target for the instance a node ran: only when the business is known (SOPS tasks
+    addressed by CMDB business; JOB's own link carries no scope, §10.1)."""
+    if job_id is None:
+        return None
+    if target.system is System.SOPS and target.scope_type != "project":
+        return f"job:{target.scope}:{job_id}"
+    return f"job:?:{job_id}"
+
+
+async def sops_node_detail(client: BkClient, target: Target, node_id: str) -> dict[str, Any]:
+    params: dict[str, Any] = {"node_id": node_id}
+    via, path = _sops_path(client, target, "get_task_node_detail", params)
+    data = await client.call(System.SOPS, path, via=via, method="GET", params=params)
+    if not isinstance(data, dict):
+        raise BkError(ErrorKind.BAD_RESPONSE, "sops: get_task_node_detail answered no object")
+    return data
+
+
+async def sops_log_page(client: BkClient, target: Target, node_id: str, version: str, page: int) -> str:
+    """One page of get_task_node_log (gateway only; `data` is plain text)."""
+    if client.transport_for(System.SOPS) != "apigw":
+        raise BkError(ErrorKind.CONFIG, "sops: node logs are only published on the API gateway")
+    params: dict[str, Any] = {
+        "node_id": node_id,
+        "version": version,
+        "page": page,
+        "page_size": SOPS_LOG_PAGE,
+    }
+    _, path = _sops_path(client, target, "get_task_node_log", params)
+    data = await client.call(System.SOPS, path, via="apigw", method="GET", params=params)
+    return data if isinstance(data, str) else ""
+
+
+async def sops_node(client: BkClient, target: Target, node: Node | str) -> Evidence:
+    node_id = node if isinstance(node, str) else node.id
+    data = await sops_node_detail(client, target, node_id)
+    fields, job = _node_fields(data)
+    name = data.get("name") or (node.name if isinstance(node, Node) else "")
+    state = str(data.get("state") or "")
+    ev = Evidence(
+        str(target),
+        System.SOPS,
+        f"{target} node {node_id} {one_line(name, 60)}".rstrip(),
+        node=node_id,
+        done=state in ("FINISHED", "FAILED", "REVOKED"),
+        fields=fields,
+        link=_job_link(target, job),
+    )
+    version = str(data.get("version") or "")
+    pages: list[str] = []
+    try:
+        for page in range(1, SOPS_LOG_MAX_PAGES + 1):
+            text = await sops_log_page(client, target, node_id, version, page)
+            if not text:
+                break
+            pages.append(text)
+    except BkError as exc:
+        ev.error = exc
+    ev.raw_text = "\n".join(pages)  # follow mode appends to the last line's page as it grows
+    return ev
+
+
+async def bkflow_node(client: BkClient, target: Target, node: Node | str) -> Evidence:
+    node_id = node if isinstance(node, str) else node.id
+    path = f"space/{target.scope}/task/{target.id}/node/{node_id}/get_task_node_detail/"
+    data = await client.call(System.BKFLOW, path, method="GET")
+    if not isinstance(data, dict):
+        raise BkError(ErrorKind.BAD_RESPONSE, "bkflow: get_task_node_detail answered no object")
+    fields, job = _node_fields(data)
+    state = str(data.get("state") or "")
+    return Evidence(
+        str(target),
+        System.BKFLOW,
+        f"{target} node {node_id} {one_line(data.get('name') or '', 60)}".rstrip(),
+        raw_text=str(data.get("ex_data") or ""),
+        node=node_id,
+        done=state in ("FINISHED", "FAILED", "REVOKED"),
+        fields=fields,
+        link=_job_link(target, job),
+    )
