@@ -465,6 +465,8 @@ class Discovery:
         watch = self.poller.add(sw.scope.target(found.task_id), via=sw.key)
         watch.via = sw.key
         watch.parked = sw.scope.system in BATCHED
+        if watch.label is None and sw.scope.system is System.BKFLOW and found.name:
+            watch.label = found.name  # BKFlow states carry no name; the list does
         return True
 
     def _evict_one(self, sw: ScopeWatch) -> bool:
