@@ -188,8 +188,8 @@ def _read_scopes(path: Path) -> list[ScopeEntry]:
         label = item.get("label") if isinstance(item.get("label"), str) else None
         added = item.get("added_at", 0.0)
         added = float(added) if isinstance(added, int | float) and not isinstance(added, bool) else 0.0
-        raw = item.get("dismissed")
-        dismissed = [d for d in raw if isinstance(d, str)] if isinstance(raw, list) else []
+        given = item.get("dismissed")
+        dismissed = [d for d in given if isinstance(d, str)] if isinstance(given, list) else []
         seen.add(item["scope"])
         out.append(ScopeEntry(item["scope"], options, label, added, dismissed))
     return out
