@@ -72,6 +72,7 @@ class ScopeWatch:
     previous: dict[str, dict[str, Any]] | None = None  # held tasks of the last run (restore)
     closed_since: float | None = None  # the last run's last good round
     while_closed: dict[str, Found] = field(default_factory=dict)
+    nothing_finished: bool = False  # the last look for a finished task to evict found none
     next_round: float = 0.0  # monotonic
     next_batch: float = 0.0
 
@@ -237,15 +238,20 @@ class Discovery:
         sw.error, sw.errors, sw.last_ok = None, 0, now
         first_after_restart = sw.closed_since is not None and sw.rounds == 1
         added: list[str] = []
+        sw.nothing_finished = False
+        closed_since = sw.closed_since if first_after_restart else None
+        known, dismissed = sw.known, sw.dismissed
+        prefix = f"{sw.key}:"  # a task's key is its scope's and its id (targets.py)
         for f in found:
-            sw.high_id = max(sw.high_id, f.task_id)
-            task_key = str(scope.target(f.task_id))
-            if first_after_restart and f.created is not None and f.created > (sw.closed_since or 0.0):
+            if f.task_id > sw.high_id:
+                sw.high_id = f.task_id
+            task_key = prefix + str(f.task_id)
+            if closed_since is not None and f.created is not None and f.created > closed_since:
                 sw.while_closed[task_key] = f
-            if task_key in sw.known or task_key in sw.dismissed:
+            if task_key in known or task_key in dismissed:
                 continue
-            sw.known[task_key] = now
-            if self._expired(sw, f.state, f.end, now):
+            known[task_key] = now
+            if f.state is not None and f.state.is_done and self._expired(sw, f.state, f.end, now):
                 continue  # finished long enough ago to have left already
             if self._admit(sw, task_key, f):
                 added.append(task_key)
@@ -457,13 +463,16 @@ class Discovery:
         return now - ended >= keep
 
     def _admit(self, sw: ScopeWatch, task_key: str, found: Found) -> bool:
-        if len(sw.held) >= sw.options.cap and not self._evict_one(sw):
+        full = len(sw.held) >= sw.options.cap
+        if full and (sw.nothing_finished or not self._evict_one(sw)):
+            # Nothing finished to give way: remembered until the next round or prune, so a
+            # round over thousands of rows does not scan the held tasks for every one of them.
+            sw.nothing_finished = True
             sw.waiting[task_key] = found
             sw.cap_reached = True
             return False
         sw.held[task_key] = found
         watch = self.poller.add(sw.scope.target(found.task_id), via=sw.key)
-        watch.via = sw.key
         watch.parked = sw.scope.system in BATCHED
         if watch.label is None and sw.scope.system is System.BKFLOW and found.name:
             watch.label = found.name  # BKFlow states carry no name; the list does
@@ -488,8 +497,11 @@ class Discovery:
 
     def _fill(self, sw: ScopeWatch) -> None:
         """Let tasks waiting for room in; the cap stays reported while any still wait."""
-        while sw.waiting and len(sw.held) < sw.options.cap:
+        sw.nothing_finished = False
+        while sw.waiting:
             task_key = next(iter(sw.waiting))
+            if len(sw.held) >= sw.options.cap and not self._evict_one(sw):
+                break  # full of live tasks: the rest keep waiting
             self._admit(sw, task_key, sw.waiting.pop(task_key))
         if not sw.waiting and len(sw.held) < sw.options.cap:
             sw.cap_reached = False
@@ -510,8 +522,10 @@ class Discovery:
         best = cadence.finished
         for task_key in sw.held:
             watch = self.poller.watches.get(task_key)
-            state = watch.task.state if watch is not None and watch.task is not None else None
-            if state is not None and state.is_active:
+            if watch is None:
+                continue
+            state = watch.task.state if watch.task is not None else None
+            if state is None or state.is_active:  # not polled yet: assume it is running
                 return cadence.active
             if state is State.WAITING:
                 best = min(best, cadence.waiting)

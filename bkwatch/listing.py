@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.model import State, System
@@ -56,7 +58,20 @@ def _items(data: Any, key: str | None, where: str) -> list[Any]:
 
 
 def _text(value: Any) -> str | None:
-    return readable(value, 200) or None if value is not None else None
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _clean_name(value)
+    return readable(value, 200) or None
+
+
+@lru_cache(maxsize=4096)
+def _clean_name(value: str) -> str | None:
+    """Names and operators repeat from row to row (a cron job, a colleague): sanitised once."""
+    return readable(value, 200) or None
+
+
+_by_id = attrgetter("task_id")
 
 
 # -- JOB ------------------------------------------------------------------------------------------
@@ -105,7 +120,7 @@ async def list_job(
                 if not rows or (total is not None and offset >= total) or len(rows) < JOB_PAGE:
                     break
             lo = hi + 0.001
-    return sorted(out.values(), key=lambda f: (f.created or 0.0, f.task_id))
+    return sorted(out.values(), key=_by_id)  # ids grow with creation: oldest first
 
 
 def _job_row(row: Any, where: str) -> Found:
@@ -188,7 +203,7 @@ async def list_pipeline(
         # The page size actually served decides: SOPS caps `limit` silently.
         if reached_known or not rows or len(rows) < PIPELINE_PAGE:
             break
-    return sorted(out.values(), key=lambda f: f.task_id)
+    return sorted(out.values(), key=_by_id)
 
 
 def _pipeline_row(row: Any, where: str) -> Found:

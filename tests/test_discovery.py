@@ -300,8 +300,14 @@ async def test_cap_keeps_the_newest_live_tasks_and_evicts_the_oldest_finished(ri
     sw = rig.disc.scopes["job:2"]
     assert len(sw.held) == 3 and sw.cap_reached and len(sw.waiting) == 1
     await rig.settle()
+    ended = {k: rig.poller.watches[k].task.end for k in sw.held}  # type: ignore[union-attr]
+    first_done = min((e, k) for k, e in ended.items() if e is not None)[1]
+    waiting = next(iter(sw.waiting))
     rig.disc.prune("job:2")
-    # Still full: once polled, the finished ones give way to those waiting.
+    # Once polled, the finished task that ended first gives way to the one waiting.
+    assert waiting in sw.held and first_done not in sw.held and len(sw.held) == 3
+    assert not sw.waiting and sw.cap_reached  # still at the cap, having pushed one out
+    # Full again: newer live tasks push out the finished ones.
     for _ in range(3):
         rig.sim.world.add_task("job", kind="running", scope=("biz", 2), hosts=1, operator="bob")
     rig.sim.world.advance(15)
