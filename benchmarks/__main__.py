@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks.common import machine
 
-ORDER = ["payloads", "polling", "memory", "scale", "screen", "startup", "terminal_bytes"]
+ORDER = ["payloads", "polling", "scopes", "memory", "scale", "screen", "startup", "terminal_bytes"]
 HERE = Path(__file__).parent
 
 

@@ -17,8 +17,10 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bkwatch.model import BkError
+from bkwatch.scopes import ScopeOptions
 from bkwatch.store import (
     VERSION,
     StoreError,
@@ -30,7 +32,10 @@ from bkwatch.store import (
     _read_json,
 )
 
-__all__ = ["ScopeEntry", "ScopeStore"]
+if TYPE_CHECKING:
+    from bkwatch.discovery import Discovery
+
+__all__ = ["ScopeEntry", "ScopeStore", "follow_saved", "save_followed"]
 
 
 @dataclass
@@ -193,3 +198,37 @@ def _read_scopes(path: Path) -> list[ScopeEntry]:
         seen.add(item["scope"])
         out.append(ScopeEntry(item["scope"], options, label, added, dismissed))
     return out
+
+
+# -- discovery and the watch list -------------------------------------------------------------------
+
+
+def follow_saved(discovery: Discovery, scopes: ScopeStore, list_name: str) -> list[str]:
+    """Follow every scope the watch list keeps, with its options, label and dismissed tasks, and
+    take back what the last run saved (for `since_last_time`). Returns a message per saved scope
+    that could not be followed (it stays in the list)."""
+    problems: list[str] = []
+    for entry in scopes.load(list_name):
+        try:
+            discovery.add(
+                entry.scope,
+                ScopeOptions.from_dict(entry.options),
+                label=entry.label,
+                added_at=entry.added_at,
+                dismissed=entry.dismissed,
+            )
+        except (ValueError, BkError) as exc:  # ScopeError is a ValueError
+            problems.append(f"{entry.scope}: {getattr(exc, 'message', exc)}")
+    discovery.restore(scopes.load_state(list_name))
+    return problems
+
+
+def save_followed(
+    discovery: Discovery, scopes: ScopeStore, list_name: str, *, dismissed: bool = False
+) -> None:
+    """Save what the next run needs for "since last time" (and, with `dismissed`, the tasks
+    dismissed from each scope). Raises StoreError."""
+    scopes.save_state(list_name, discovery.snapshot())
+    if dismissed:
+        for key, sw in discovery.scopes.items():
+            scopes.set_dismissed(key, sorted(sw.dismissed), list_name)

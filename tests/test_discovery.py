@@ -434,3 +434,34 @@ async def test_restart_restores_scopes_and_reports_since_last_time(rig: Rig) -> 
     counts = f"{len(sops.started)} started, {len(sops.finished)} finished, {len(sops.failed)} failed"
     assert lines[0] == f"sops:2: {counts}" and len(lines) == 1 + len(sops.failed)
     assert rig.disc.since_last_time() == []  # a scope not restored reports nothing
+
+
+async def test_a_restart_through_the_watch_list_keeps_options_dismissed_and_reports(
+    rig: Rig, tmp_path: Any
+) -> None:
+    from bkwatch.scope_store import ScopeEntry, ScopeStore, follow_saved, save_followed
+    from bkwatch.store import WatchStore
+
+    store = ScopeStore(WatchStore(tmp_path))
+    store.add([ScopeEntry("sops:2", ScopeOptions(keep_failed=7200).to_dict()), ScopeEntry("nodeman:2")])
+    assert [p.split(":")[0] for p in follow_saved(rig.disc, store, "default")] == ["nodeman"]
+    await rig.disc.discover("sops:2")
+    await rig.settle()
+    failed = next(k for k in rig.held("sops:2") if rig.poller.watches[k].task.state is State.FAILED)  # type: ignore[union-attr]
+    assert rig.disc.dismiss(failed)
+    save_followed(rig.disc, store, "default", dismissed=True)
+
+    new = rig.sim.world.add_task("sops", scope="2", kind="running")
+    rig.sim.world.advance(60)
+    poller = Poller(lambda t: fetch_task(rig.client, t), clock=rig.sim.world.now)
+    again = Rig(
+        rig.sim, rig.client, poller, Discovery(rig.client, poller, user="admin", clock=rig.sim.world.now)
+    )
+    follow_saved(again.disc, store, "default")
+    sw = again.disc.scopes["sops:2"]
+    assert sw.options.keep_failed == 7200 and failed in sw.dismissed
+    await again.disc.discover("sops:2")
+    await again.settle()
+    assert failed not in sw.held and new in sw.held
+    (report,) = again.disc.since_last_time()
+    assert report.scope == "sops:2" and report.started == [new]
