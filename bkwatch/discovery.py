@@ -179,7 +179,8 @@ class Discovery:
             if f.task_id > sw.high_id:
                 sw.high_id = f.task_id
             task_key = prefix + str(f.task_id)
-            new_while_closed = closed_since is not None and f.created is not None and f.created >= closed_since
+            created = f.created
+            new_while_closed = closed_since is not None and created is not None and created >= closed_since
             if new_while_closed and task_key not in (sw.previous or {}):  # held then: not new
                 sw.while_closed[task_key] = f
             if task_key in known or task_key in dismissed:
