@@ -158,12 +158,13 @@ class Discovery:
                 found = await list_pipeline(
                     api, scope, since=start, known_below=sw.high_id or None, user=user, name=opts.name
                 )
-        except BkError as exc:
+        except Exception as exc:  # BkError, or a bug that must not stop the other scopes
             sw.requests += api.calls
-            sw.error = exc
+            error = _as_error(exc, f"discovery round of {key}")
+            sw.error = error
             sw.errors += 1
             delay = min(self.interval * 2 ** (sw.errors - 1), self.backoff_max)
-            sw.next_round = self.monotonic() + max(delay, exc.retry_after or 0.0)
+            sw.next_round = self.monotonic() + max(delay, error.retry_after or 0.0)
             self._changed(sw)
             return []
         sw.requests += api.calls
@@ -215,10 +216,12 @@ class Discovery:
         api = _Counting(self.client)
         try:
             states = await batch_states(api, sw.scope, ids)  # type: ignore[arg-type]
-        except BkError as exc:
+        except Exception as exc:  # BkError, or a bug that must not stop the other scopes
             sw.requests += api.calls
-            sw.batch_error = exc
-            sw.next_batch = self.monotonic() + min(self.backoff_max, max(self.interval, exc.retry_after or 0))
+            error = _as_error(exc, f"batch read of {key}")
+            sw.batch_error = error
+            wait = max(self.interval, error.retry_after or 0.0)
+            sw.next_batch = self.monotonic() + min(self.backoff_max, wait)
             self._changed(sw)
             return []
         sw.requests += api.calls
@@ -269,11 +272,14 @@ class Discovery:
                 soonest = now + self.interval
                 for key, sw in list(self.scopes.items()):
                     batched = sw.scope.system in BATCHED
-                    if key not in self._inflight:
-                        if sw.next_round <= now:
-                            self._start(key, self.discover(key))
-                        elif batched and sw.next_batch <= now:
-                            self._start(key, self.batch(key))
+                    if key in self._inflight:
+                        continue  # its completion wakes this loop
+                    if sw.next_round <= now:
+                        self._start(key, self.discover(key))
+                        continue
+                    if batched and sw.next_batch <= now:
+                        self._start(key, self.batch(key))
+                        continue
                     soonest = min(soonest, sw.next_round, sw.next_batch if batched else soonest)
                 for key in self.scopes:
                     if key not in self._inflight:
@@ -472,6 +478,13 @@ class Discovery:
                 self.on_change(sw)
             except Exception:
                 log.exception("scope change handler failed for %s", sw.key)
+
+
+def _as_error(exc: Exception, what: str) -> BkError:
+    if isinstance(exc, BkError):
+        return exc
+    log.error("%s failed unexpectedly", what, exc_info=exc)
+    return BkError(ErrorKind.BAD_RESPONSE, f"unexpected {type(exc).__name__}: {exc}")
 
 
 class _Counting:
