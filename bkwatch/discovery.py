@@ -168,6 +168,8 @@ class Discovery:
             self._changed(sw)
             return []
         sw.requests += api.calls
+        if self.scopes.get(key) is not sw:
+            return []  # unfollowed while the round was in flight
         sw.rounds += 1
         sw.error, sw.errors, sw.last_ok = None, 0, now
         first_after_restart = sw.closed_since is not None and sw.rounds == 1
@@ -225,6 +227,8 @@ class Discovery:
             self._changed(sw)
             return []
         sw.requests += api.calls
+        if self.scopes.get(key) is not sw:
+            return []
         sw.batch_error = None
         woken: list[str] = []
         for task_key, watch in parked.items():
@@ -404,6 +408,9 @@ class Discovery:
         return now - ended >= keep
 
     def _admit(self, sw: ScopeWatch, task_key: str, found: Found) -> bool:
+        existing = self.poller.watches.get(task_key)
+        if existing is not None and existing.via != sw.key:
+            return False  # added by hand (or by another scope): left as it is, never removed by this one
         full = len(sw.held) >= sw.options.cap
         if full and (sw.nothing_finished or not self._evict_one(sw)):
             # Nothing finished to give way: remembered until the next round or prune, so a

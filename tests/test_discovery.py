@@ -488,3 +488,16 @@ async def test_bad_answers_to_list_and_batch_calls_are_scope_errors_never_crashe
     sw.next_batch = 0.0
     await rig.disc.batch("sops:2")
     assert sw.error is None and sw.batch_error is None and sw.problem is None
+
+
+async def test_a_task_added_by_hand_is_left_alone_by_the_scope(rig: Rig) -> None:
+    from bkwatch.targets import parse_target
+
+    by_hand = rig.poller.add(parse_target("job:2:20001"), "mine")
+    rig.disc.add("job:2", ScopeOptions(keep_succeeded=1))
+    await rig.disc.discover("job:2")
+    await rig.settle()
+    rig.sim.world.advance(3600)
+    rig.disc.prune("job:2")
+    assert "job:2:20001" not in rig.held("job:2")
+    assert rig.poller.watches["job:2:20001"] is by_hand and by_hand.via is None and not by_hand.parked
