@@ -59,20 +59,22 @@ def test_status_json_lists_every_task_a_scope_found_with_via(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     connect(monkeypatch, sim.base_url)
-    run(capsys, "add", "job:2:20001", "sops:2", "bkflow:1")
+    run(capsys, "add", "job:2:20001", "sops:2:101", "sops:2", "bkflow:1")
     run(capsys, "add", "job:2", "--mine")
     code, out, _ = run(capsys, "status", "--json")
     doc = json.loads(out)
     assert code == 0
     by_target = {t["target"]: t for t in doc["tasks"]}
     assert "via" not in by_target["job:2:20001"]  # added by hand
+    assert "via" not in by_target["sops:2:101"]  # added by hand, found by sops:2 too: listed once
+    assert [t["target"] for t in doc["tasks"]].count("sops:2:101") == 1
     via = {t["target"]: t["via"] for t in doc["tasks"] if "via" in t}
     world = {t.target: t for t in sim.world.all_tasks()}
     assert {k for k, v in via.items() if v == "job:2"} == {
         k for k, t in world.items() if k.startswith("job:2:") and t.operator == "admin"
     }
     project5 = {t.task_id for t in world.values() if t.system == "sops" and t.scope == "project:5"}
-    assert {int(k.rsplit(":", 1)[1]) for k, v in via.items() if v == "sops:2"} == project5
+    assert {int(k.rsplit(":", 1)[1]) for k, v in via.items() if v == "sops:2"} == project5 - {101}
     assert all(by_target[k]["name"] for k, v in via.items() if v == "bkflow:1")  # names from the list
     scopes = {s["scope"]: s for s in doc["scopes"]}
     assert scopes["job:2"]["options"] == {"mine": True} and scopes["sops:2"]["error"] is None

@@ -114,6 +114,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     scopes = bad_scopes
     if followed:
         found, listed = asyncio.run(scope_cmd.status_scopes(profile, followed))
+        by_hand = {k for k, _, _ in entries}
+        found = [t for t in found if t["target"] not in by_hand]  # listed once, as added by hand
         tasks += found
         scopes = scopes + listed
         results += [(t["target"], t["system"], None) for t in found]  # type: ignore[misc]
