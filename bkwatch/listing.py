@@ -46,6 +46,7 @@ class Found:
     end: float | None = None
     operator: str | None = None
     launch_mode: int | None = None
+    creator: str | None = None  # SOPS/BKFlow: who created it (operator: who started it, else this)
 
 
 def _items(data: Any, key: str | None, where: str) -> list[Any]:
@@ -170,8 +171,8 @@ async def list_pipeline(
         params["create_time_start"] = _iso(since)
         if scope.scope_type == "project":
             params["scope"] = "project"
-        if user:
-            params["executor"] = user
+        # "Mine" is filtered on the rows, not with `executor`: a task I created gets its executor
+        # only when started, possibly after the rounds that listed its creation.
         if name:
             params["keyword"] = name
         if via == "esb":
@@ -198,6 +199,8 @@ async def list_pipeline(
             if known_below is not None and found.task_id <= known_below:
                 reached_known = True
                 continue
+            if system is System.SOPS and user and user not in (found.operator, found.creator):
+                continue
             out.setdefault(found.task_id, found)
         offset += len(rows)
         # The page size actually served decides: SOPS caps `limit` silently.
@@ -214,8 +217,9 @@ def _pipeline_row(row: Any, where: str) -> Found:
         raise bad(where, "a list item has no id")
     created = parse_time(row.get("create_time")) or parse_time(row.get("start_time"))
     who = row.get("executor") or row.get("creator")
+    end = parse_time(row.get("finish_time"))
     return Found(
-        task_id, _text(row.get("name")), created, None, parse_time(row.get("finish_time")), _text(who)
+        task_id, _text(row.get("name")), created, None, end, _text(who), None, _text(row.get("creator"))
     )
 
 

@@ -63,7 +63,7 @@ class Scope:
 class ScopeOptions:
     """How a scope is narrowed and how long what it finds stays (seconds)."""
 
-    mine: bool = False  # only the configured user's tasks (JOB operator, SOPS executor, BKFlow creator)
+    mine: bool = False  # only the user's: JOB operator, SOPS creator or executor, BKFlow creator
     name: str | None = None  # name contains
     since: float = 7200.0  # how far back to look when the scope is added
     cron: bool = False  # JOB: include cron-launched jobs
