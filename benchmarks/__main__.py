@@ -15,7 +15,17 @@ from pathlib import Path
 
 from benchmarks.common import machine
 
-ORDER = ["payloads", "polling", "memory", "scale", "screen", "startup", "terminal_bytes", "evidence"]
+ORDER = [
+    "payloads",
+    "polling",
+    "scopes",
+    "memory",
+    "scale",
+    "screen",
+    "startup",
+    "terminal_bytes",
+    "evidence",
+]
 HERE = Path(__file__).parent
 
 

@@ -41,6 +41,7 @@ class Cadence:
     finished: float = 60.0
     unknown: float = 10.0
     young_age: float = 600.0
+    parked: float = 3600.0  # a watch whose state a batch call follows (discovery.py) and not on screen
     backoff_max: float = 300.0
     jitter: float = 0.1  # ± fraction, so many watches do not poll in lockstep
 
@@ -52,6 +53,8 @@ class Cadence:
             return base
         if focused:
             return self.focused
+        if watch.parked and watch.task is not None:
+            return self.parked
         task = watch.task
         if task is None:
             return self.unknown
@@ -78,6 +81,8 @@ class Watch:
     intended_at: float = 0.0  # monotonic time this poll was meant to start (for latency figures)
     polls: int = 0
     errors: int = 0  # consecutive failed polls
+    via: str | None = None  # the scope that found it (discovery.py); None when added by hand
+    parked: bool = False  # polled in full only when focused or woken: a batch call follows its state
     _version: int = field(default=0, repr=False)
 
     @property
@@ -132,11 +137,11 @@ class Poller:
 
     # -- watch list -------------------------------------------------------------------------
 
-    def add(self, target: Target, label: str | None = None) -> Watch:
+    def add(self, target: Target, label: str | None = None, *, via: str | None = None) -> Watch:
         key = str(target)
         watch = self.watches.get(key)
         if watch is None:
-            watch = Watch(target, label)
+            watch = Watch(target, label, via=via)
             self.watches[key] = watch
             self._schedule(watch, self.monotonic())
         elif label is not None:
@@ -163,6 +168,12 @@ class Poller:
             soonest = self.monotonic() + self.cadence.focused
             if watch.next_due > soonest:
                 self._schedule(watch, soonest)
+
+    def wake(self, key: str) -> None:
+        """Poll this watch soon (a batch call saw it change); not while paused, unlike refresh."""
+        watch = self.watches.get(key)
+        if watch is not None and key not in self._inflight:
+            self._schedule(watch, self.monotonic())
 
     def pause(self) -> None:
         self.paused = True

@@ -5,6 +5,9 @@ Layout::
     DATA_DIR/lists/NAME.json      {"version": 1, "entries": [{"target", "label", "added_at"}]}
     DATA_DIR/history/NAME.json    {"version": 1, "seen": {target: {"state", "name", "at"}}}
 
+A list may also hold "scopes" (followed scopes, read and written by scope_store.py); saving
+the hand-added entries keeps them as they are.
+
 Every write is read-merge-write under an advisory ``flock`` on a sibling lock file, then an
 atomic replace (temp file ``.NAME.json.PID-RANDOM.tmp`` in the same directory, fsync, rename,
 fsync of the directory), so two processes editing one list lose nothing and a crash never leaves
@@ -212,8 +215,17 @@ class WatchStore:
             self._move_aside(path, str(exc))
             return {}
 
-    def _write_entries(self, path: Path, entries: list[WatchEntry]) -> None:
-        _atomic_write(path, {"version": VERSION, "entries": [e.to_dict() for e in entries]})
+    def _write_entries(self, path: Path, entries: list[WatchEntry], scopes: list[Any] | None = None) -> None:
+        """Replace the entries; `scopes` (raw dicts) replace the followed scopes, None keeps them."""
+        doc: dict[str, Any] = {"version": VERSION, "entries": [e.to_dict() for e in entries]}
+        if scopes is None:
+            with contextlib.suppress(_Corrupt, StoreError):
+                old = _read_json(path) if _exists(path) else None
+                kept = old.get("scopes") if isinstance(old, dict) else None
+                scopes = kept if isinstance(kept, list) else None
+        if scopes:
+            doc["scopes"] = scopes
+        _atomic_write(path, doc)
 
     def _move_aside(self, path: Path, why: str) -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime())

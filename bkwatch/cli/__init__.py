@@ -30,6 +30,7 @@ from bkwatch.cli.common import (
     label_arg,
     load_cli_profile,
 )
+from bkwatch.cli.scope_cmd import add_scope_options
 
 _VALUE_OPTS = ("--profile", "--list")
 # The module holding each command's `cmd_<name>`.
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Live monitor for BlueKing JOB / SOPS / BKFlow / NodeMan / GSEKit tasks.",
         epilog="targets: job:BIZ:ID, job:biz_set:BIZSET:ID, sops:BIZ:ID, sops:project:PROJECT:ID, "
-        "bkflow:SPACE:ID, nodeman:BIZ:ID, gsekit:BIZ:ID, or the task page URL copied from the browser. "
+        "bkflow:SPACE:ID, nodeman:BIZ:ID, gsekit:BIZ:ID, or the task page URL copied from the browser; "
+        "scopes to follow: job:BIZ, job:biz_set:SET, sops:BIZ, sops:project:PROJECT, bkflow:SPACE. "
         "Without a command: the live monitor on the saved list.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("targets", nargs="+", metavar="TARGET|URL")
     add.add_argument("--label", type=label_arg, help="a label shown instead of the task name")
     add.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one (NodeMan pages)")
+    add_scope_options(add)
 
     ls = sub.add_parser("ls", parents=[common], help="show the watch list")
     ls.add_argument("--json", action="store_true")
@@ -109,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("targets", nargs="*", metavar="TARGET|URL")
     status.add_argument("--json", action="store_true", help='print one object {"tasks": [...]}')
     status.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one")
+    add_scope_options(status)
 
     wait = sub.add_parser(
         "wait", parents=[common], help="wait until tasks finish (exit 0 ok, 1 failed, 2 error)"
@@ -123,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--fail-fast", action="store_true", help="exit 1 as soon as one task fails")
     wait.add_argument("--json", action="store_true", help="one JSON line per state change")
     wait.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one")
+    add_scope_options(wait)
 
     add_action_parsers(sub, common)
     _evidence_parsers(sub, common)

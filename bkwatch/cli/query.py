@@ -84,10 +84,14 @@ def task_json(key: str, system: str | None, result: Task | BkError) -> dict[str,
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from bkwatch.cli import scope_cmd
+
     entries: list[tuple[str, str | None, Target | BkError]] = []
     labels: dict[str, str] = {}
+    followed, bad_scopes = _followed(args)
     if args.targets:
-        entries = [(str(t), str(t.system), t) for t in parse_targets(args.targets, args.biz)]
+        _, rest = scope_cmd.split(args.targets)
+        entries = [(str(t), str(t.system), t) for t in parse_targets(rest, args.biz)] if rest else []
     else:
         store = open_store()
         for e in store.load(args.list_name):
@@ -102,16 +106,31 @@ def cmd_status(args: argparse.Namespace) -> int:
                 )
         flush_warnings(store)
     profile = load_cli_profile(args)
-    if entries:
+    if entries or followed:
         check_server(profile)
     wanted = [t for _, _, t in entries if isinstance(t, Target)]
     fetched = iter(asyncio.run(fetch_many(profile, wanted)) if wanted else [])
     results = [(k, s, next(fetched) if isinstance(t, Target) else t) for k, s, t in entries]
     tasks = [task_json(k, s, r) for k, s, r in results]
-    code = EXIT_ERROR if any(t["error"] for t in tasks) else EXIT_OK
+    scopes = bad_scopes
+    if followed:
+        found, listed = asyncio.run(scope_cmd.status_scopes(profile, followed))
+        by_hand = {k for k, _, _ in entries}
+        found = [t for t in found if t["target"] not in by_hand]  # listed once, as added by hand
+        tasks += found
+        scopes = scopes + listed
+        results += [(t["target"], t["system"], None) for t in found]  # type: ignore[misc]
+        for t in found:
+            labels.setdefault(t["target"], t["name"] or "")
+    code = EXIT_ERROR if any(t["error"] for t in tasks) or any(s["error"] for s in scopes) else EXIT_OK
     if args.json:
-        print(dumps({"tasks": tasks}))
+        print(dumps({"tasks": tasks, "scopes": scopes} if scopes else {"tasks": tasks}))
         return code
+    for sc in scopes:
+        counts = ", ".join(f"{n} {s}" for s, n in sc["counts"].items()) or "no tasks"
+        note = f"  {sc['error']['kind']}: {clean(sc['error']['message'], 300)}" if sc["error"] else ""
+        cap = "  (cap reached)" if sc["cap_reached"] else ""
+        print(f"{clean(sc['scope'], 40)}: {counts}{cap}{note}")
     if not tasks:
         print(f"the list {args.list_name!r} is empty; add tasks with: bkwatch add TARGET|URL")
         return code
@@ -127,7 +146,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             f0 = t["failures"][0]
             note = f"{len(t['failures'])} failed, e.g. {f0['id']}: {f0['reason']}"
         else:
-            note = ""
+            note = f"via {t['via']}" if t.get("via") else ""
         rows.append(
             [
                 clean(key, 48),
@@ -146,10 +165,42 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    targets = parse_targets(args.targets, args.biz)
+    from bkwatch.cli import scope_cmd
+
+    followed, bad_scopes = _followed(args)
+    if bad_scopes:
+        err(bad_scopes[0]["error"]["message"])
+        return EXIT_ERROR
+    _, rest = scope_cmd.split(args.targets)
+    targets = parse_targets(rest, args.biz) if rest else []
     profile = load_cli_profile(args)
     check_server(profile)
+    if followed:
+        return asyncio.run(scope_cmd.wait_scopes(profile, followed, targets, args))
     return asyncio.run(wait_for(profile, targets, args))
+
+
+def _followed(args: argparse.Namespace) -> tuple[list[Any], list[dict[str, Any]]]:
+    """The scopes to query: those named on the command line (with their saved options when the
+    list follows them, else the options given), or, without arguments, the list's."""
+    from bkwatch.cli import scope_cmd
+
+    saved, bad = scope_cmd.from_entries(scope_cmd.load(args.list_name))
+    if not args.targets:
+        return saved, bad
+    scopes, _ = scope_cmd.split(args.targets)
+    if not scopes:
+        scope_cmd.refuse_scope_options(args)
+        return [], []
+    by_key = {str(f.scope): f for f in saved}
+    out = []
+    for scope in scopes:
+        base = by_key.get(str(scope))
+        options = scope_cmd.options_from(args, base.options if base else None)
+        out.append(
+            scope_cmd.Followed(scope, options, base.dismissed if base else [], base.label if base else None)
+        )
+    return out, []
 
 
 async def wait_for(profile: Profile, targets: list[Target], args: argparse.Namespace) -> int:

@@ -10,15 +10,18 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
-from . import api_agent, api_evidence, api_job, api_pipeline, ops
+from . import api_agent, api_evidence, api_job, api_lists, api_pipeline, ops
 from .auth import check_esb, check_gateway, strip_credentials
 from .envelope import Reply, Req, dumps, esb_error, gw_error, header_safe, hex32, invalid_args
 from .faults import Fault, drift
-from .routes import ESB_PREFIX, match_esb, match_gateway
+from .routes import ESB, ESB_PREFIX, GATEWAY, match_esb, match_gateway
 from .traffic import task_ref
 
 if TYPE_CHECKING:
     from .simulator import Simulator
+
+ESB.update(api_lists.ESB_ROUTES)  # the list and batch-status APIs (sim/api_lists.py)
+GATEWAY.extend(r for r in api_lists.gateway_routes() if r not in GATEWAY)
 
 HTML_PAGE = (
     "<!DOCTYPE html><html><head><meta charset='utf-8'><title>蓝鲸智云 - 登录</title></head>"
@@ -127,6 +130,8 @@ class BlueKing:
             return ops.dispatch(world, req)
         if (req.system, api) in api_evidence.HANDLERS:
             return api_evidence.HANDLERS[req.system, api](world, req)
+        if api in api_lists.APIS:
+            return api_lists.dispatch(world, req)
         if req.system == "job":
             if api == "get_job_instance_status":
                 return api_job.status(world, req)

@@ -33,6 +33,9 @@ class SimTask:
         self.name = name
         self.scope = scope
         self.start = start  # simulated epoch seconds when it began
+        self.created = start  # when it was created (what the list APIs filter and sort by)
+        self.operator = "admin"  # who started it (JOB operator, SOPS executor, BKFlow creator)
+        self.launch_mode = 1  # JOB: 1 web, 2 API, 3 cron
         self.shift = 0.0
         self.pinned_at: float | None = None
         self.forced: Any = None  # task-level forced raw state

@@ -59,6 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND[:ROUTE][@PROB]",
         help=f"inject a fault; kinds: {', '.join(KINDS)}",
     )
+    p.add_argument(
+        "--cron-every",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="a cron-launched JOB job in biz 2 this often",
+    )
+    p.add_argument(
+        "--burst-every", type=float, default=0.0, metavar="SECONDS", help="a burst of new tasks this often"
+    )
+    p.add_argument("--burst-size", type=int, default=10, metavar="N", help="tasks per burst (10)")
     p.add_argument("--access-log", action="store_true")
     return p
 
@@ -79,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         gsekit_rows_without_ids=args.gsekit_all_rows,
         sops_cache_seconds=args.sops_cache,
         rate_limit_reset=args.rate_limit_reset,
+        cron_interval=max(0.0, args.cron_every),
+        burst_every=max(0.0, args.burst_every),
+        burst_size=max(0, args.burst_size),
     )
     sim = Simulator(config)
     for kind, route, prob in args.fault:

@@ -36,6 +36,9 @@ class SimConfig:
     gsekit_rows_without_ids: bool = False  # True: old server returning every row without ids
     sops_cache_seconds: float = 0.0  # 10 reproduces SOPS's stale per-process cache
     rate_limit_reset: int = 30  # seconds a 429 fault tells the client to wait
+    cron_interval: float = 0.0  # > 0: a cron-launched JOB job in biz 2 every N simulated seconds
+    burst_every: float = 0.0  # > 0: every N simulated seconds a burst of new SOPS/BKFlow/JOB tasks
+    burst_size: int = 10  # tasks per burst
 
     @property
     def arrivals_on(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import deque
 from typing import Any
 
 from .base import SimError, SimTask, SimTaskInfo
@@ -52,6 +53,9 @@ ARRIVAL_KINDS = {
     "nodeman": ["mixed"],
     "gsekit": ["mixed"],
 }
+# Who starts tasks: the demo user and colleagues, so "--mine" has something to leave out.
+OPERATORS = ("admin", "alice", "bob", "ci-robot")
+CRON_OPERATOR = "ops-cron"
 
 
 class World:
@@ -67,6 +71,12 @@ class World:
         self._arrived = 0
         self.log_batches: list[int] = []  # hosts asked for by each batch log call, for tests
         self._next_arrival = self._t0 + config.arrival_interval
+        # Cron jobs and bursts draw from their own generator: the seeded world stays the same
+        # with them on or off.
+        self._flow_rng = random.Random(config.seed + 7919)
+        self._next_cron = self._t0 + config.cron_interval
+        self._next_burst = self._t0 + config.burst_every
+        self.requests_log: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=10_000)
         with self.lock:
             self._build()
 
@@ -85,12 +95,35 @@ class World:
         if not self.config.arrivals_on:
             return
         now = self.now()
+        self._flows(now)
         while self._next_arrival <= now and self._arrived < self.config.max_arrivals:
             system = SYSTEMS[self._arrived % len(SYSTEMS)]
             kinds = ARRIVAL_KINDS[system]
             self._add(system, kinds[(self._arrived // len(SYSTEMS)) % len(kinds)], self._next_arrival)
             self._arrived += 1
             self._next_arrival += self.config.arrival_interval
+
+    def _flows(self, now: float) -> None:
+        """Cron-launched JOB jobs and bursts of new tasks (both off unless configured)."""
+        cfg, rng = self.config, self._flow_rng
+        while cfg.cron_interval > 0 and self._next_cron <= now:
+            self._add(
+                "job",
+                "ok",
+                self._next_cron,
+                scope=("biz", 2),
+                hosts=1,
+                rng=rng,
+                operator=CRON_OPERATOR,
+                launch_mode=3,
+            )
+            self._next_cron += cfg.cron_interval
+        while cfg.burst_every > 0 and self._next_burst <= now:
+            for i in range(cfg.burst_size):
+                system = ("sops", "bkflow", "job")[i % 3]
+                kind = ARRIVAL_KINDS[system][rng.randrange(len(ARRIVAL_KINDS[system]))]
+                self._add(system, kind, self._next_burst, rng=rng, operator=OPERATORS[rng.randrange(4)])
+            self._next_burst += cfg.burst_every
 
     # -- building -----------------------------------------------------------------------------
     def _next_id(self, system: str) -> int:
@@ -111,9 +144,20 @@ class World:
         for kind, biz, ago in GSEKIT_PLAN + [("mixed", 2, i * 4) for i in range(extra)]:
             self._add("gsekit", kind, t0 - ago, scope=biz)
 
-    def _add(self, system: str, kind: str, start: float, *, scope: Any = None, **scale: Any) -> SimTask:
+    def _add(
+        self,
+        system: str,
+        kind: str,
+        start: float,
+        *,
+        scope: Any = None,
+        rng: random.Random | None = None,
+        operator: str | None = None,
+        launch_mode: int | None = None,
+        **scale: Any,
+    ) -> SimTask:
         cfg = self.config
-        rng = self.rng
+        rng = rng or self.rng
         tid = int(scale["id"]) if scale.get("id") is not None else self._next_id(system)
         task: SimTask
         if system == "job":
@@ -168,8 +212,15 @@ class World:
             )
         else:
             raise SimError(f"unknown system {system!r}; expected one of {', '.join(SYSTEMS)}")
+        task.created = min(start, self.now())  # a task set to start later exists already
+        task.operator = operator or OPERATORS[tid % len(OPERATORS)]
+        task.launch_mode = int(launch_mode or (2 if tid % 5 == 0 else 1))
         self._tasks[task.target] = task
         return task
+
+    def all_tasks(self) -> list[SimTask]:
+        """Every task object, for the list APIs (callers hold the lock)."""
+        return list(self._tasks.values())
 
     # -- public API ---------------------------------------------------------------------------
     def tasks(self) -> list[SimTaskInfo]:
@@ -203,7 +254,8 @@ class World:
             self.get(target).retry(self.now())
 
     def add_task(self, system: str, **scale: Any) -> str:
-        """scale: kind, scope (("biz", 2) / "project:5" / space / biz), hosts, nodes, tasks, delay."""
+        """scale: kind, scope (("biz", 2) / "project:5" / space / biz), hosts, nodes, tasks, delay,
+        operator, launch_mode (JOB 1 web, 2 API, 3 cron)."""
         with self.lock:
             kind = scale.pop("kind", None) or ARRIVAL_KINDS.get(system, ["running"])[0]
             scope = scale.pop("scope", None)
