@@ -101,6 +101,7 @@ class Profile:
     stage: str = "prod"
     gateways: dict[System, str] = field(default_factory=lambda: dict(DEFAULT_GATEWAYS))
     nodeman_api: str = "v2"
+    default_biz: str | None = None  # business for JOB api_execute links, which carry none
     verify: bool = True
     ca_bundle: str | None = None
     timeout: float = 10.0
@@ -124,7 +125,15 @@ class Profile:
 
 _STR_KEYS = ("esb_url", "apigw_tmpl", "app_code", "app_secret", "username", "token", "stage", "ca_bundle")
 _URL_KEYS = ("esb_url", "apigw_tmpl")
-PROFILE_KEYS = (*_STR_KEYS, "verify", "timeout", "max_response_mb", "nodeman_api", "gateways")
+PROFILE_KEYS = (
+    *_STR_KEYS,
+    "verify",
+    "timeout",
+    "max_response_mb",
+    "nodeman_api",
+    "default_biz",
+    "gateways",
+)
 TOP_KEYS = ("default_profile", "profiles")
 
 
@@ -198,6 +207,11 @@ def _apply_table(profile: Profile, table: Mapping[str, Any], where: str) -> None
             if value not in NODEMAN_APIS:
                 raise ConfigError(f'{where}: nodeman_api must be "v2" or "v1", got {_got(value)}')
             profile.nodeman_api = value
+        elif key == "default_biz":
+            text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+            if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) <= 0:
+                raise ConfigError(f"{where}: default_biz must be a positive business id, got {_got(value)}")
+            profile.default_biz = str(int(text))
         elif key == "gateways":
             if not isinstance(value, Mapping):
                 raise ConfigError(
@@ -291,6 +305,7 @@ def mask(profile: Profile) -> dict[str, Any]:
         "stage": profile.stage,
         "gateways": {str(k): v for k, v in profile.gateways.items()},
         "nodeman_api": profile.nodeman_api,
+        "default_biz": profile.default_biz,
         "verify": profile.verify,
         "ca_bundle": profile.ca_bundle,
         "timeout": profile.timeout,
@@ -345,6 +360,8 @@ def _profile_table(profile: Profile) -> dict[str, Any]:
             table[key] = value
     if profile.nodeman_api != "v2":
         table["nodeman_api"] = profile.nodeman_api
+    if profile.default_biz:
+        table["default_biz"] = int(profile.default_biz)
     if not profile.verify:
         table["verify"] = False
     if profile.timeout != 10.0:

@@ -82,20 +82,22 @@ def test_add_ls_rm_from_urls_and_canonical(capsys: pytest.CaptureFixture[str]) -
         "https://job.example.com/biz_set/9991/execute/task/7",
         "http://paas.example.com/o/bk_sops/taskflow/execute/5/?instance_id=12",
         "http://paas.example.com/o/bk_nodeman/#/task-list/detail/187",
+        "https://job.example.com/api_execute_step/43/1001",
         "--biz",
         "3",
         "--label",
         "release 1.2",
     )
     assert code == 0
-    assert "added job:2:42" in out and "added nodeman:3:187" in out
+    assert "added job:2:42" in out and "added nodeman:187" in out and "added job:3:43" in out
     code, out, _ = run(capsys, "ls", "--json")
     listed = json.loads(out)
     assert [e["target"] for e in listed["entries"]] == [
         "job:2:42",
         "job:biz_set:9991:7",
         "sops:project:5:12",
-        "nodeman:3:187",
+        "nodeman:187",
+        "job:3:43",
     ]
     assert {e["label"] for e in listed["entries"]} == {"release 1.2"}
     code, out, _ = run(capsys, "ls")
@@ -703,3 +705,21 @@ def test_tui_log_goes_to_a_file_with_secrets_masked(isolated: Path) -> None:
         logger.handlers[:], logger.level, logger.propagate = saved
     assert "poll of job:2:1 failed unexpectedly" in text and "RuntimeError" in text
     assert "s3cr3t-value" not in text and "****" in text
+
+
+def test_api_execute_links_take_the_profile_default_business(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    link = "https://job.example.com/api_execute/42?stepInstanceId=9"
+    code, _, errout = run(capsys, "add", link)
+    assert code != 0 and "default_biz" in errout
+    path = isolated / "xdg_config_home" / "bkwatch" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('default_profile = "p"\n[profiles.p]\ndefault_biz = 7\n')
+    path.chmod(0o600)
+    code, out, _ = run(capsys, "add", link)
+    assert code == 0 and "added job:7:42" in out
+    code, out, _ = run(capsys, "add", link, "--biz-set", "9991")  # the command line wins
+    assert code == 0 and "added job:biz_set:9991:42" in out
+    code, out, _ = run(capsys, "config", "show")
+    assert "default_biz" in out and "7" in out

@@ -136,13 +136,22 @@ def check_watch_list(name: str) -> None:
             raise UsageError(f"cannot use {lists}: {path} is {what}")
 
 
-def parse_targets(texts: Sequence[str], biz: str | None) -> list[Target]:
-    from bkwatch.targets import parse_target
+def parse_targets(texts: Sequence[str], args: argparse.Namespace) -> list[Target]:
+    """Targets from the command line; a link without a business takes --biz / --biz-set, else the
+    profile's default_biz (the profile is read only when a link needs it)."""
+    from bkwatch.targets import MissingScope, parse_target
 
+    biz, biz_set = getattr(args, "biz", None), getattr(args, "biz_set", None)
     out: list[Target] = []
     for text in texts:
-        t = parse_target(check_target_text(text), default_biz=biz)
-        if int(t.scope) > MAX_ID or int(t.id) > MAX_ID:
+        raw = check_target_text(text)
+        try:
+            t = parse_target(raw, default_biz=biz, default_biz_set=biz_set)
+        except MissingScope:
+            if biz or biz_set:
+                raise
+            t = parse_target(raw, default_biz=load_cli_profile(args).default_biz)
+        if (t.scope and int(t.scope) > MAX_ID) or int(t.id) > MAX_ID:
             raise UsageError(f"{t.system} target {clean(text, 60)}: an id is larger than BlueKing allows")
         if t not in out:
             out.append(t)

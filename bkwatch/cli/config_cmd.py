@@ -29,6 +29,7 @@ default_profile = "prod"
 # token = ""              # a bk_token
 # stage = "prod"
 # nodeman_api = "v2"      # "v2" (api/job/details) or "v1" (get_task_info)
+# default_biz = 2         # business for pasted links that carry none (JOB api_execute, NodeMan 1.x)
 # verify = true
 # ca_bundle = "/etc/ssl/certs/internal-ca.pem"
 # timeout = 10.0

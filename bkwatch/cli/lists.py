@@ -22,7 +22,7 @@ from bkwatch.targets import TargetError, parse_target
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    targets = parse_targets(args.targets, args.biz)  # all or nothing: one bad argument adds none
+    targets = parse_targets(args.targets, args)  # all or nothing: one bad argument adds none
     store = open_store()
     now = time.time()
     store.add([WatchEntry(str(t), args.label, now) for t in targets], args.list_name)
@@ -55,7 +55,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     for text in args.targets:
         raw = check_target_text(text)
         try:
-            keys.append(str(parse_target(raw, default_biz=args.biz)))
+            keys.append(str(parse_target(raw, default_biz=args.biz, default_biz_set=args.biz_set)))
         except TargetError:
             keys.append(raw)  # a hand-edited entry that no longer parses can still go
     store = open_store()

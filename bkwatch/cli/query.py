@@ -86,7 +86,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     entries: list[tuple[str, str | None, Target | BkError]] = []
     labels: dict[str, str] = {}
     if args.targets:
-        entries = [(str(t), str(t.system), t) for t in parse_targets(args.targets, args.biz)]
+        entries = [(str(t), str(t.system), t) for t in parse_targets(args.targets, args)]
     else:
         store = open_store()
         for e in store.load(args.list_name):
@@ -145,7 +145,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
-    targets = parse_targets(args.targets, args.biz)
+    targets = parse_targets(args.targets, args)
     profile = load_cli_profile(args)
     check_server(profile)
     return asyncio.run(wait_for(profile, targets, args))

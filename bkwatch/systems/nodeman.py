@@ -270,7 +270,15 @@ async def _fetch_v1(client: BkClient, target: Target) -> Task:
             "NodeMan 1.x get_task_info is only on the ESB: set BK_COMPONENT_API_URL (esb_url) "
             'or use nodeman_api = "v2"',
         )
-    params = {"bk_biz_id": target.scope, "job_id": target.id}
+    # 2.x needs only the job id; the 1.x gateway route is per business (bk-apis §10.2).
+    biz = target.scope or client.profile.default_biz
+    if not biz:
+        raise BkError(
+            ErrorKind.CONFIG,
+            f"this NodeMan answers only the 1.x get_task_info, which needs a business id: watch "
+            f"nodeman:BIZ:{target.id} instead, or set default_biz in the profile",
+        )
+    params = {"bk_biz_id": biz, "job_id": target.id}
     data = await client.call(System.NODEMAN, "nodeman/get_task_info/", via="esb", method="GET", params=params)
     return parse_v1(data, target)
 

@@ -105,8 +105,11 @@ class BkWatchApp(App[None]):
         insecure: bool = False,
         secrets: Sequence[str] = (),
         notices: Sequence[str] = (),
+        default_biz: str | None = None,
     ) -> None:
         super().__init__()
+        self.default_biz = default_biz  # the profile's business for links that carry none
+        self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
         self.notices = list(notices)  # start-up warnings (e.g. a config file others can read)
@@ -221,6 +224,9 @@ class BkWatchApp(App[None]):
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
         if update.key == self.selected:
             self.detail.show(watch, now, update.transitions)
+            focus = self.focus_hints.pop(update.key, None) if watch.task is not None else None
+            if focus is not None:
+                self.detail.reveal_focus(focus)  # once, on the first answer: then the user steers
         if self.selected is not None:
             self.detail.set_highlights({k for (tk, k) in self.highlights if tk == self.selected})
         for t in changes:
@@ -475,6 +481,8 @@ class BkWatchApp(App[None]):
                 return
             target, label = result
             key = str(target)
+            if target.focus:
+                self.focus_hints[key] = target.focus
             self.poller.add(target, label)
             try:
                 self.store.add([WatchEntry(key, label, self.clock())], self.list_name)
@@ -487,7 +495,7 @@ class BkWatchApp(App[None]):
             self._update_status()
             self.notify(f"Watching {key}", markup=False, timeout=3)
 
-        self.push_screen(AddDialog(lambda k: k in self.poller.watches), done)
+        self.push_screen(AddDialog(lambda k: k in self.poller.watches, self.default_biz), done)
 
     def action_remove(self) -> None:
         key = self.selected

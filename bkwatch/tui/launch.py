@@ -252,6 +252,7 @@ def watch_app(
         insecure=profile.insecure,
         secrets=secrets,
         notices=notices,
+        default_biz=profile.default_biz,
         **_app_kwargs(options),
         **app_options,
     )
