@@ -723,3 +723,20 @@ def test_api_execute_links_take_the_profile_default_business(
     assert code == 0 and "added job:biz_set:9991:42" in out
     code, out, _ = run(capsys, "config", "show")
     assert "default_biz" in out and "7" in out
+
+
+def test_config_show_says_where_esb_credentials_go(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    from bkwatch.esb_auth import default_memory
+
+    path = isolated / "xdg_config_home" / "bkwatch" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('default_profile = "p"\n[profiles.p]\nesb_url = "https://paas.example.com"\n')
+    path.chmod(0o600)
+    code, out, _ = run(capsys, "config", "show")
+    assert code == 0 and "X-Bkapi-Authorization header" in out
+    default_memory().remember_body("p", "https://paas.example.com/")
+    code, out, _ = run(capsys, "config", "show")
+    assert code == 0 and "JSON body of a POST" in out and "ignored the header" in out
+    assert "esb_auth" not in path.read_text()  # remembered in the data directory, not config.toml

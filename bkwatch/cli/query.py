@@ -34,9 +34,10 @@ TRANSIENT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.SERVER, ErrorKind.NETW
 async def fetch_many(profile: Profile, targets: list[Target], concurrency: int = 16) -> list[Task | BkError]:
     """Every target fetched concurrently through one client; each result is a Task or its error."""
     from bkwatch.client import BkClient
+    from bkwatch.esb_auth import default_memory
     from bkwatch.systems import fetch_task
 
-    client = BkClient(profile)
+    client = BkClient(profile, esb_memory=default_memory())
     sem = asyncio.Semaphore(concurrency)
 
     async def one(target: Target) -> Task | BkError:
@@ -153,10 +154,11 @@ def cmd_wait(args: argparse.Namespace) -> int:
 
 async def wait_for(profile: Profile, targets: list[Target], args: argparse.Namespace) -> int:
     from bkwatch.client import BkClient
+    from bkwatch.esb_auth import default_memory
     from bkwatch.poller import Cadence, Poller, PollUpdate
     from bkwatch.systems import fetch_task
 
-    client = BkClient(profile)
+    client = BkClient(profile, esb_memory=default_memory())
     every = args.interval
     cadence = Cadence(
         focused=every,

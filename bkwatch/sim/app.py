@@ -11,11 +11,12 @@ import httpx
 import orjson
 
 from . import api_agent, api_job, api_pipeline
-from .auth import check_esb, check_gateway, strip_credentials
+from .auth import check_esb, check_gateway, esb_credentials, strip_credentials
 from .envelope import Reply, Req, dumps, esb_error, gw_error, header_safe, hex32, invalid_args
 from .faults import Fault, drift
 from .routes import ESB_PREFIX, match_esb, match_gateway
 from .traffic import task_ref
+from .wire import WireLog
 
 if TYPE_CHECKING:
     from . import Simulator
@@ -34,6 +35,7 @@ class BlueKing:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.sops_cache: dict[Any, tuple[float, Any]] = {}
+        self.wire = WireLog()  # what clients sent, for tests about what goes on the wire
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -46,6 +48,7 @@ class BlueKing:
                 break
         method, path = scope["method"], scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        self.wire.record(method, path, scope.get("query_string", b""), headers, body)
         reply, fired, transport = await self.handle(
             method, path, scope.get("query_string", b""), headers, body
         )
@@ -89,7 +92,10 @@ class BlueKing:
             return early, fired, transport
         revoked = "revoke_credentials" in fired
         if transport == "esb":
-            err, app_code = check_esb(params, revoked)
+            creds = esb_credentials(
+                headers.get("x-bkapi-authorization"), params, self.sim.config.esb_reads_header
+            )
+            err, app_code = check_esb(creds, revoked)
         else:
             err, app_code = check_gateway(
                 headers.get("x-bkapi-authorization"),

@@ -35,6 +35,7 @@ class SimConfig:
     gsekit_rows_without_ids: bool = False  # True: old server returning every row without ids
     sops_cache_seconds: float = 0.0  # 10 reproduces SOPS's stale per-process cache
     rate_limit_reset: int = 30  # seconds a 429 fault tells the client to wait
+    esb_reads_header: bool = True  # False: an older ESB that takes credentials only as parameters
 
     @property
     def arrivals_on(self) -> bool:

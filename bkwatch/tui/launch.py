@@ -68,8 +68,9 @@ def new_client(profile: Profile) -> BkClient:
     """A BkClient, importing httpx without the optional parts bkwatch does not use."""
     with _hidden(_UNUSED_MODULES):
         from bkwatch.client import BkClient
+        from bkwatch.esb_auth import default_memory
 
-        client = BkClient(profile)
+        client = BkClient(profile, esb_memory=default_memory())
         import httpcore  # noqa: F401  (httpx imports it on first use; keep that inside the guard)
     return client
 
