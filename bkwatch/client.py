@@ -173,6 +173,8 @@ class BkClient:
         self.esb_auth = self.esb_memory.mode(profile.name, profile.esb_url)
         # NodeMan API generation actually in use; may switch to "v1" once after a v2 404.
         self.nodeman_api = profile.nodeman_api
+        # NodeMan's pagesize=-1 (every row at once) until a server refuses it.
+        self.nodeman_all_rows = True
         verify: ssl.SSLContext | bool = profile.verify
         if transport is None and profile.verify and profile.ca_bundle:
             try:

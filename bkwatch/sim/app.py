@@ -144,7 +144,7 @@ class BlueKing:
         if req.system == "nodeman":
             if api == "get_task_info":
                 return api_agent.nodeman_v1(world, req)
-            return api_agent.nodeman_v2(world, req)
+            return api_agent.nodeman_v2(world, req, cfg.nodeman_page_cap, cfg.nodeman_all_rows)
         return api_agent.gsekit_status(world, req, cfg.gsekit_rows_without_ids)
 
     async def pre_faults(self, fired: dict[str, Fault], transport: str) -> Reply | None:

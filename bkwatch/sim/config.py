@@ -35,6 +35,8 @@ class SimConfig:
     gsekit_rows_without_ids: bool = False  # True: old server returning every row without ids
     sops_cache_seconds: float = 0.0  # 10 reproduces SOPS's stale per-process cache
     rate_limit_reset: int = 30  # seconds a 429 fault tells the client to wait
+    nodeman_page_cap: int = 0  # > 0: NodeMan pages never larger, as behind a capping proxy
+    nodeman_all_rows: bool = True  # False: an older NodeMan refusing pagesize=-1
     esb_reads_header: bool = True  # False: an older ESB that takes credentials only as parameters
 
     @property
