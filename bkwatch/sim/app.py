@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
-from . import api_agent, api_job, api_pipeline
+from . import api_agent, api_flow, api_job, api_pipeline
 from .auth import check_esb, check_gateway, esb_credentials, strip_credentials
 from .envelope import Reply, Req, dumps, esb_error, gw_error, header_safe, hex32, invalid_args
 from .faults import Fault, drift
@@ -25,6 +25,12 @@ HTML_PAGE = (
     "<!DOCTYPE html><html><head><meta charset='utf-8'><title>蓝鲸智云 - 登录</title></head>"
     "<body><h1>登录已过期</h1><p>请重新登录 <a href='/login/'>login</a></p></body></html>"
 ).encode()
+
+
+FLOW_APIS = {
+    "get_task_detail": {"sops": api_flow.sops_task_detail, "bkflow": api_flow.bkflow_task_detail},
+    "get_task_list": {"bkflow": api_flow.bkflow_task_list},
+}
 
 
 class SimConnectionReset(httpx.RemoteProtocolError):
@@ -135,6 +141,8 @@ class BlueKing:
             if api == "get_job_instance_ip_log":
                 return api_job.ip_log(world, req)
             return api_job.batch_ip_log(world, req)
+        if api in FLOW_APIS:
+            return FLOW_APIS[api][req.system](world, req)
         if req.system == "sops":
             if api == "get_task_status":
                 return api_pipeline.sops_status(world, req, self.sops_cache, cfg.sops_cache_seconds)
