@@ -191,7 +191,7 @@ def _merge(
         for item in seq:
             if item.kind == "branch":
                 kids = build(item.children)
-                nodes.append(Node(item.id, item.name, _aggregate(kids), "", children=kids))
+                nodes.append(Node(item.id, item.name, _aggregate(kids), "", children=kids, synthetic=True))
                 continue
             raw = level.get(item.id)
             if isinstance(raw, dict):
@@ -276,10 +276,10 @@ def apply(
     cache = _CACHES.setdefault(client, {})
     entry = cache.setdefault(task.target, _Entry())
     retries = _retries(payload)
-    stale = False
+    stale = retried = False
     if entry.items is not None:
         unknown = ordered(task, payload, entry.items, where)
-        stale = bool(unknown) or retries > entry.retries
+        stale, retried = bool(unknown), retries > entry.retries
     elif entry.error is not None:
         task.detail = entry.error
     if entry.name and not task.name:  # BKFlow: its status tree has no name at all
@@ -288,8 +288,9 @@ def apply(
             task.root.name = entry.name
     t = now()
     due = entry.items is None and (entry.error is None or t - entry.asked_at >= RETRY_AFTER_FAILURE)
-    if (due or (stale and t - entry.asked_at >= REFRESH_MIN_GAP)) and entry.pending is None:
+    if (due or retried or (stale and t - entry.asked_at >= REFRESH_MIN_GAP)) and entry.pending is None:
         entry.asked_at = t
+        entry.retries = max(entry.retries, retries)  # one read per retry, even if it fails
         entry.pending = asyncio.ensure_future(_read(entry, read_detail, retries))
     return task
 
