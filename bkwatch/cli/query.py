@@ -35,7 +35,8 @@ async def fetch_many(profile: Profile, targets: list[Target], concurrency: int =
     """Every target fetched concurrently through one client; each result is a Task or its error."""
     from bkwatch.client import BkClient
     from bkwatch.esb_auth import default_memory
-    from bkwatch.systems import fetch_task
+    from bkwatch.model import System
+    from bkwatch.systems import fetch_task, flow
 
     client = BkClient(profile, esb_memory=default_memory())
     sem = asyncio.Semaphore(concurrency)
@@ -43,7 +44,11 @@ async def fetch_many(profile: Profile, targets: list[Target], concurrency: int =
     async def one(target: Target) -> Task | BkError:
         async with sem:
             try:
-                return await fetch_task(client, target)
+                task = await fetch_task(client, target)
+                if target.system in (System.SOPS, System.BKFLOW) and await flow.settle(client):
+                    # One answer only: asked again once the pipeline's detail (names, order) is in.
+                    task = await fetch_task(client, target)
+                return task
             except BkError as exc:
                 return exc
             except Exception as exc:  # an adapter bug is this target's error, not a crash
