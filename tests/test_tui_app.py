@@ -488,3 +488,27 @@ async def test_a_pasted_step_or_host_url_opens_the_task_there(tmp_path: Path) ->
         )
         assert app.selected == "nodeman:302" and _view(app) == "nm-hosts"
         assert app.detail.nodeman.cursor_key == f"{host.cloud}:{host.ip}"
+
+
+async def test_a_step_url_added_from_the_command_line_opens_there_in_the_monitor(tmp_path: Path) -> None:
+    from bkwatch.store import WatchStore
+    from bkwatch.targets import parse_target
+
+    sim = frozen_sim()
+    steps = [str(s.id) for s in sim.world.get("job:2:20002").steps]
+    plain = sim_app(sim, tmp_path / "plain", ["job:2:20002"], select="job:2:20002")
+    async with plain.app.run_test(size=SIZE) as pilot:
+        await settle(plain, pilot)
+        chosen = plain.app.detail.job.step_id
+    focus = next(s for s in steps if s != chosen)
+    target = parse_target(f"https://job.example.com/biz/2/execute/step/20002?stepInstanceId={focus}")
+    store = WatchStore(tmp_path / "saved")
+    from bkwatch.store import WatchEntry
+
+    store.add([WatchEntry(str(target), None, 1.0, target.focus)], "test")
+    assert store.load("test")[0].focus == focus
+    assert "focus" not in WatchEntry("job:2:1").to_dict()  # lists without hints are unchanged
+    rig = sim_app(sim, tmp_path / "saved", None, select="job:2:20002")
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        assert rig.app.detail.job.step_id == focus

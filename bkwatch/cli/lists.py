@@ -25,7 +25,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     targets = parse_targets(args.targets, args)  # all or nothing: one bad argument adds none
     store = open_store()
     now = time.time()
-    store.add([WatchEntry(str(t), args.label, now) for t in targets], args.list_name)
+    store.add([WatchEntry(str(t), args.label, now, t.focus) for t in targets], args.list_name)
     flush_warnings(store)
     for t in targets:
         print(f"added {t}" + (f"  ({clean(args.label, 40)})" if args.label else ""))

@@ -176,6 +176,8 @@ class BkWatchApp(App[None]):
         for entry in entries:
             if entry.target in self.poller.watches:
                 continue
+            if entry.focus:
+                self.focus_hints[entry.target] = entry.focus
             try:
                 self.poller.add(parse_target(entry.target), entry.label)
             except TargetError as exc:
@@ -393,6 +395,8 @@ class BkWatchApp(App[None]):
         self.poller.set_focus(key)
         watch = self.poller.watches.get(key) if key else None
         self.detail.show(watch, self.clock())
+        if key is not None and watch is not None and watch.task is not None and key in self.focus_hints:
+            self.detail.reveal_focus(self.focus_hints.pop(key))  # opened where the pasted page was
         if key is not None:
             self.joblist.move_to(key, notify=False)
 
@@ -485,7 +489,7 @@ class BkWatchApp(App[None]):
                 self.focus_hints[key] = target.focus
             self.poller.add(target, label)
             try:
-                self.store.add([WatchEntry(key, label, self.clock())], self.list_name)
+                self.store.add([WatchEntry(key, label, self.clock(), target.focus)], self.list_name)
             except (OSError, StoreError) as exc:
                 self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
             self._report_store_warnings()
