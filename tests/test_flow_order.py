@@ -237,3 +237,16 @@ def test_a_node_the_detail_does_not_know_is_kept_and_marks_it_stale() -> None:
     assert unknown == ["x"]
     assert [(n.id, n.state) for n in task.root.children] == [
         ("s", State.SUCCEEDED), ("a", State.PENDING), ("x", State.RUNNING)]  # fmt: skip
+
+
+def test_a_failed_gateway_stays_a_failure_of_its_own() -> None:
+    from bkwatch.model import failures
+
+    task = Task("sops:2:1", parse_target("sops:2:1").system, "t", State.FAILED, "FAILED", True)
+    task.root = Node("root", "t", State.FAILED, "FAILED")
+    branch = flow.FlowItem("f1", "branch 1", "branch", [flow.FlowItem("a", "A", "activity")])
+    items = [flow.FlowItem("g", "exclusive gateway", "gateway", [branch])]
+    payload = {"id": "root", "state": "FAILED", "children": {"g": {"id": "g", "state": "FAILED"}}}
+    flow.ordered(task, payload, items, "test")
+    assert [n.id for n in task.root.children] == ["g", "f1"] and not task.root.children[0].children
+    assert [f.id for f in failures(task)] == ["g"]

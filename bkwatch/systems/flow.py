@@ -203,7 +203,14 @@ def _merge(
                 node = Node(item.id, item.name, State.PENDING, "")  # not reached yet
                 inner = {}
             if item.kind == "gateway":
-                node.children = build(item.children)
+                branches = build(item.children)
+                if node.state is State.FAILED:
+                    # A failed gateway (no condition held) is a failure of its own: kept a leaf,
+                    # its branches drawn after it.
+                    nodes.append(node)
+                    nodes.extend(branches)
+                    continue
+                node.children = branches
             elif item.children:
                 node.children = _merge(item.children, inner, where, depth + 1, unknown)
             nodes.append(node)
