@@ -104,6 +104,7 @@ class Profile:
     stage: str = "prod"
     gateways: dict[System, str] = field(default_factory=lambda: dict(DEFAULT_GATEWAYS))
     nodeman_api: str = "v2"
+    default_biz: str | None = None  # business for JOB api_execute links, which carry none
     verify: bool = True
     ca_bundle: str | None = None
     timeout: float = 10.0
@@ -134,6 +135,7 @@ PROFILE_KEYS = (
     "timeout",
     "max_response_mb",
     "nodeman_api",
+    "default_biz",
     "gateways",
     "allow_actions",
 )
@@ -210,6 +212,11 @@ def _apply_table(profile: Profile, table: Mapping[str, Any], where: str) -> None
             if value not in NODEMAN_APIS:
                 raise ConfigError(f'{where}: nodeman_api must be "v2" or "v1", got {_got(value)}')
             profile.nodeman_api = value
+        elif key == "default_biz":
+            text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+            if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) <= 0:
+                raise ConfigError(f"{where}: default_biz must be a positive business id, got {_got(value)}")
+            profile.default_biz = str(int(text))
         elif key == "gateways":
             if not isinstance(value, Mapping):
                 raise ConfigError(
@@ -318,6 +325,7 @@ def mask(profile: Profile) -> dict[str, Any]:
         "stage": profile.stage,
         "gateways": {str(k): v for k, v in profile.gateways.items()},
         "nodeman_api": profile.nodeman_api,
+        "default_biz": profile.default_biz,
         "verify": profile.verify,
         "ca_bundle": profile.ca_bundle,
         "timeout": profile.timeout,
@@ -373,6 +381,8 @@ def _profile_table(profile: Profile) -> dict[str, Any]:
             table[key] = value
     if profile.nodeman_api != "v2":
         table["nodeman_api"] = profile.nodeman_api
+    if profile.default_biz:
+        table["default_biz"] = int(profile.default_biz)
     if not profile.verify:
         table["verify"] = False
     if profile.timeout != 10.0:

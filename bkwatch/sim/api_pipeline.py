@@ -25,7 +25,9 @@ def _flag(p: dict[str, Any], name: str) -> bool:
     return v is not None and str(v) != ""
 
 
-def _sops_task(world: World, req: Req) -> tuple[Reply | None, PipelineTask | None]:
+def _sops_task(
+    world: World, req: Req, *, status_api: bool = True
+) -> tuple[Reply | None, PipelineTask | None]:
     p = req.params
     biz, task_id = p.get("bk_biz_id"), p.get("task_id")
     if biz in (None, "") or task_id in (None, ""):
@@ -45,6 +47,9 @@ def _sops_task(world: World, req: Req) -> tuple[Reply | None, PipelineTask | Non
     if project is None:
         return _sops(3540400, f"project({biz}) with scope({scope}) does not exist."), None
     task = world.find_sops(project, task_i)
+    if task is None and not status_api:
+        # Views other than get_task_status look the task up first: CONTENT_NOT_EXIST.
+        return _sops(3540400, f"task[id={task_id}] of project[{project}] does not exist"), None
     if task is None:
         return _sops(
             3599999, f"task[id={task_id}] get status error: TaskFlowInstance matching query does not exist."
@@ -83,7 +88,7 @@ def sops_status(world: World, req: Req, cache: dict[Any, tuple[float, Any]], cac
 
 
 def sops_node_detail(world: World, req: Req) -> Reply:
-    err, task = _sops_task(world, req)
+    err, task = _sops_task(world, req, status_api=False)
     if err is not None or task is None:
         return err  # type: ignore[return-value]
     node_id = str(req.params.get("node_id") or "")
