@@ -1,5 +1,5 @@
-"""SOPS / BKFlow task detail (the pipeline tree: topology, names, nodes not reached yet) and the
-BKFlow task list, as bk-apis §10.3 and §10.5 describe them."""
+"""SOPS / BKFlow task detail (the pipeline tree: topology, names, nodes not reached yet), as bk-apis
+§10.3 describes it. The BKFlow task list that names tasks is served by `api_lists.py`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from .pipeline import PipelineTask, PNode
 from .world import World
 
 COMPONENT = "job_fast_execute_script"
-MAX_LIST_LIMIT = 200
 
 
 def _flow_id(src: str, dst: str) -> str:
@@ -173,58 +172,3 @@ def bkflow_task_detail(world: World, req: Req) -> Reply:
             },
         )
     return _bkflow_ok({**_detail(task, world.now()), "space_id": space})
-
-
-def bkflow_task_list(world: World, req: Req) -> Reply:
-    err, space = _space(req)
-    if err is not None:
-        return err
-    p = req.params
-    try:
-        limit = int(p.get("limit") or 100)
-        offset = int(p.get("offset") or 0)
-        wanted = int(p["id"]) if p.get("id") not in (None, "") else None
-    except (TypeError, ValueError):
-        return Reply(
-            200, {"result": False, "data": None, "code": "400", "message": "参数校验失败: limit/offset/id"}
-        )
-    if not 1 <= limit <= MAX_LIST_LIMIT or offset < 0:
-        return Reply(
-            200, {"result": False, "data": None, "code": "400", "message": f"limit 须在 1-{MAX_LIST_LIMIT}"}
-        )
-    now = world.now()
-    tasks = [
-        t
-        for info in world.tasks()
-        if info.system == "bkflow"
-        and (t := world.find_bkflow(space, int(info.target.rsplit(":", 1)[1]))) is not None
-        and (wanted is None or t.task_id == wanted)
-        and (not p.get("name") or str(p["name"]) in t.name)
-    ]
-    tasks.sort(key=lambda t: -t.task_id)
-    page = tasks[offset : offset + limit]
-    results = []
-    for t in page:
-        state = t.raw_state(now)
-        results.append(
-            {
-                "id": t.task_id,
-                "space_id": space,
-                "name": t.name,
-                "creator": "admin",
-                "executor": "admin",
-                "create_method": "API",
-                "template_id": 1,
-                "instance_id": t.root_id,
-                "create_time": cst_space(t.start, "").replace(" +", "+"),
-                "is_started": state != "CREATED",
-                "is_finished": state in ("FINISHED", "REVOKED"),
-                "is_revoked": state == "REVOKED",
-                "is_deleted": False,
-                "is_expired": False,
-            }
-        )
-    nxt = offset + limit < len(tasks)
-    return _bkflow_ok(
-        {"count": len(tasks), "next": "…" if nxt else None, "previous": None, "results": results}
-    )

@@ -32,7 +32,6 @@ HTML_PAGE = (
 
 FLOW_APIS = {
     "get_task_detail": {"sops": api_flow.sops_task_detail, "bkflow": api_flow.bkflow_task_detail},
-    "get_task_list": {"bkflow": api_flow.bkflow_task_list},
 }
 
 
