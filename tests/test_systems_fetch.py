@@ -197,6 +197,23 @@ async def test_nodeman_capped_or_refusing_servers_lose_no_host(
         assert len(transport.requests) - before == len(sizes) - (0 if all_rows else 1)
 
 
+@pytest.mark.parametrize("fault", ["http_500", "http_502", "malformed_json", "html"])
+async def test_nodeman_a_faulty_answer_is_not_a_refusal_of_every_row(fault: str) -> None:
+    """A 5xx or a garbled answer to pagesize=-1 fails that poll: no second request in it, and the
+    next poll asks for every row again (only a server's own refusal switches to pages)."""
+    sim = Simulator(SimConfig(seed=1, frozen=True))
+    target = parse_target(sim.world.add_task("nodeman", kind="mixed", hosts=40))
+    transport = CountingTransport(sim.app)
+    async with BkClient(sim_profile(gateway=False), transport=transport) as c:
+        sim.faults.set(fault, route="job_details", count=1)
+        with pytest.raises(BkError):
+            await fetch_task(c, target)
+        assert len(transport.requests) == 1 and c.nodeman_all_rows
+        task = await fetch_task(c, target)
+        assert [b["pagesize"] for b in _bodies(transport, 1)] == [-1]
+        assert len(task.hosts) == 40
+
+
 async def test_nodeman_filtered_hosts_are_shown_once_and_never_as_failures(sim: Simulator) -> None:
     sim.config.nodeman_page_cap = 5  # many pages, each carrying the filtered rows again
     statuses: set[str] = set()

@@ -268,7 +268,14 @@ async def _fetch_v2(client: BkClient, target: Target) -> Task:
         try:
             first = await page(1, ALL_ROWS)
         except BkError as exc:
-            if exc.kind not in (ErrorKind.SERVER, ErrorKind.BAD_RESPONSE) or isinstance(exc, ApiNotFound):
+            # Refused means the server answered (HTTP 200, result false, its own code): a 5xx, a
+            # timeout or a garbled answer is a fault of this poll, not a refusal of -1.
+            refused = exc.status == 200 and exc.code is not None
+            if (
+                not refused
+                or exc.kind not in (ErrorKind.SERVER, ErrorKind.BAD_RESPONSE)
+                or isinstance(exc, ApiNotFound)
+            ):
                 raise
             client.nodeman_all_rows = False  # refused: pages from now on
     if first is None:
