@@ -191,7 +191,6 @@ def batch_ip_log(world: World, req: Req) -> Reply:
     ips = p.get("ip_list") or []
     if not isinstance(ids, list) or not isinstance(ips, list) or (not ids and not ips):
         return _missing("host_id_list")
-    world.log_batches.append(len(ids) + len(ips))
     if len(ids) + len(ips) > 500:
         return _resp(200, 1241002, "请求参数不合法: 主机数量超过限制(500)")
     wanted_ids = {_int(x) for x in ids}

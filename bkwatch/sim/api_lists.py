@@ -2,9 +2,9 @@
 
 JOB ``get_job_instance_list`` (ESB POST, gateway GET), SOPS ``get_task_list`` (GET) and
 ``get_tasks_status`` (POST), BKFlow ``space/{s}/get_task_list/`` (GET) and
-``space/{s}/get_tasks_states/`` (POST), each with upstream's limits and errors. Every call is
-appended to ``world.requests_log`` as (api, transport, params) so tests can check what a client
-sent.
+``space/{s}/get_tasks_states/`` (POST), each with upstream's limits and errors.
+(Every request the simulator answers is kept in ``world.requests_log``: tests check what a
+client sent there.)
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ def gateway_routes() -> list[tuple[str, str, Any, Route]]:
 
 
 def dispatch(world: World, req: Req) -> Reply:
-    world.requests_log.append((req.api, req.transport, dict(req.params)))
     if req.system == "job":
         return job_list(world, req)
     if req.system == "sops":

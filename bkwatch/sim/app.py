@@ -137,6 +137,7 @@ class BlueKing:
         world = self.sim.world
         cfg = self.sim.config
         api = req.api
+        world.requests_log.append((api, req.transport, dict(req.params)))
         if api in ops.APIS:
             return ops.dispatch(world, req)
         if (req.system, api) in api_evidence.HANDLERS:
