@@ -8,8 +8,7 @@ from typing import Any
 
 import orjson
 
-from .api_pipeline import _sops, _sops_task
-from .config import BKFLOW_SPACES
+from .api_pipeline import _sops, _sops_task, bkflow_space, bkflow_task
 from .envelope import Reply, Req
 from .fmt import cst_space
 from .pipeline import PipelineTask, PNode
@@ -141,34 +140,15 @@ def sops_task_detail(world: World, req: Req) -> Reply:
     return _sops(0, "", orjson.Fragment(orjson.dumps(_detail(task, world.now()))))
 
 
-def _space(req: Req) -> tuple[Reply | None, int]:
-    raw = req.path_params.get("space_id", "")
-    space = int(raw) if raw.isdigit() else None
-    if space is None or space not in BKFLOW_SPACES:
-        return Reply(403, {"result": False, "message": f"空间不存在，space_id={raw}"}), 0
-    if BKFLOW_SPACES[space] != req.app_code:
-        return Reply(403, {"result": False, "message": f"当前应用无权操作此空间，app={req.app_code}"}), 0
-    return None, space
-
-
 def _bkflow_ok(data: Any) -> Reply:
     return Reply(200, {"result": True, "data": data, "code": "0", "message": ""})
 
 
 def bkflow_task_detail(world: World, req: Req) -> Reply:
-    err, space = _space(req)
+    err, space = bkflow_space(req)
     if err is not None:
         return err
-    raw = req.path_params.get("task_id", "")
-    task = world.find_bkflow(space, int(raw)) if raw.isdigit() else None
-    if task is None:
-        return Reply(
-            200,
-            {
-                "result": False,
-                "data": {"detail": "未找到。"},
-                "code": "not_found",
-                "message": f"task[id={raw}] not found",
-            },
-        )
+    err, task = bkflow_task(world, req, space)
+    if err is not None or task is None:
+        return err  # type: ignore[return-value]
     return _bkflow_ok({**_detail(task, world.now()), "space_id": space})

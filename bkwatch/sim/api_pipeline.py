@@ -104,24 +104,44 @@ def sops_node_detail(world: World, req: Req) -> Reply:
     return _sops(0, "", tree)
 
 
-def bkflow_states(world: World, req: Req) -> Reply:
-    space_raw, task_raw = req.path_params.get("space_id", ""), req.path_params.get("task_id", "")
-    space = int(space_raw) if space_raw.isdigit() else None
+def bkflow_space(req: Req) -> tuple[Reply | None, int]:
+    """The space a BKFlow path names, or its 403 (an unknown space, or another app's)."""
+    raw = req.path_params.get("space_id", "")
+    space = int(raw) if raw.isdigit() else None
     if space is None or space not in BKFLOW_SPACES:
-        return Reply(403, {"result": False, "message": f"空间不存在，space_id={space_raw}"})
+        return Reply(403, {"result": False, "message": f"空间不存在，space_id={raw}"}), 0
     if BKFLOW_SPACES[space] != req.app_code:
-        return Reply(403, {"result": False, "message": f"当前应用无权操作此空间，app={req.app_code}"})
-    task = world.find_bkflow(space, int(task_raw)) if task_raw.isdigit() else None
-    if task is None:
-        return Reply(
-            200,
-            {
-                "result": False,
-                "data": {"detail": "未找到。"},
-                "code": "not_found",
-                "message": f"task[id={task_raw}] not found",
-            },
-        )
+        return Reply(403, {"result": False, "message": f"当前应用无权操作此空间，app={req.app_code}"}), 0
+    return None, space
+
+
+def bkflow_not_found(what: str) -> Reply:
+    """BKFlow's answer for a task or node it does not have (HTTP 200, DRF's detail)."""
+    return Reply(
+        200,
+        {
+            "result": False,
+            "data": {"detail": "未找到。"},
+            "code": "not_found",
+            "message": f"{what} not found",
+        },
+    )
+
+
+def bkflow_task(world: World, req: Req, space: int) -> tuple[Reply | None, PipelineTask | None]:
+    """The task a BKFlow path names in `space`, or its not-found answer."""
+    raw = req.path_params.get("task_id", "")
+    task = world.find_bkflow(space, int(raw)) if raw.isdigit() else None
+    return (bkflow_not_found(f"task[id={raw}]"), None) if task is None else (None, task)
+
+
+def bkflow_states(world: World, req: Req) -> Reply:
+    err, space = bkflow_space(req)
+    if err is not None:
+        return err
+    err, task = bkflow_task(world, req, space)
+    if err is not None or task is None:
+        return err  # type: ignore[return-value]
     data = task.render(world.now(), "bkflow")
     if isinstance(data, dict) and "name" in data and data.get("state") == "CREATED":
         data.pop("name")
