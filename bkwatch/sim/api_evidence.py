@@ -11,7 +11,7 @@ from typing import Any
 
 from . import logtext
 from .api_agent import _nm_error
-from .api_pipeline import _sops_task, bkflow_not_found, bkflow_space, bkflow_task
+from .api_pipeline import _sops_task, bkflow_located, bkflow_not_found
 from .envelope import Reply, Req, hex32
 from .evidence import failure_text, node_fields
 from .fmt import cst_nospace
@@ -84,10 +84,7 @@ def sops_node_log(world: World, req: Req) -> Reply:
 
 
 def bkflow_node_detail(world: World, req: Req) -> Reply:
-    err, space = bkflow_space(req)
-    if err is not None:
-        return err
-    err, task = bkflow_task(world, req, space)
+    err, task, _ = bkflow_located(world, req)
     if err is not None or task is None:
         return err  # type: ignore[return-value]
     node_id = req.path_params.get("node_id", "")

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from .api_pipeline import _sops, _sops_task, bkflow_space, bkflow_task
+from .api_pipeline import _sops, _sops_task, bkflow_located
 from .envelope import Reply, Req
 from .fmt import cst_space
 from .pipeline import PipelineTask, PNode
@@ -145,10 +145,7 @@ def _bkflow_ok(data: Any) -> Reply:
 
 
 def bkflow_task_detail(world: World, req: Req) -> Reply:
-    err, space = bkflow_space(req)
-    if err is not None:
-        return err
-    err, task = bkflow_task(world, req, space)
+    err, task, space = bkflow_located(world, req)
     if err is not None or task is None:
         return err  # type: ignore[return-value]
     return _bkflow_ok({**_detail(task, world.now()), "space_id": space})

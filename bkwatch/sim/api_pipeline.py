@@ -135,11 +135,17 @@ def bkflow_task(world: World, req: Req, space: int) -> tuple[Reply | None, Pipel
     return (bkflow_not_found(f"task[id={raw}]"), None) if task is None else (None, task)
 
 
-def bkflow_states(world: World, req: Req) -> Reply:
+def bkflow_located(world: World, req: Req) -> tuple[Reply | None, PipelineTask | None, int]:
+    """The space and the task a BKFlow path names, or the answer for the first one missing."""
     err, space = bkflow_space(req)
     if err is not None:
-        return err
+        return err, None, 0
     err, task = bkflow_task(world, req, space)
+    return err, task, space
+
+
+def bkflow_states(world: World, req: Req) -> Reply:
+    err, task, _ = bkflow_located(world, req)
     if err is not None or task is None:
         return err  # type: ignore[return-value]
     data = task.render(world.now(), "bkflow")
