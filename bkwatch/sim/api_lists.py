@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from .api_pipeline import sops_project
 from .config import BKFLOW_SPACES, JOB_BIZ, JOB_BIZ_SET, SOPS_PROJECTS
 from .envelope import Reply, Req, hex32
 from .fmt import CST, cst_nospace, cst_space, iso_ms_z, ms
@@ -189,10 +190,7 @@ def _sops_project(p: dict[str, Any]) -> tuple[Reply | None, int | None]:
         ), None
     scope = str(p.get("scope") or "cmdb_biz")
     biz_i = _int(biz)
-    if scope == "project":
-        project = biz_i if biz_i in SOPS_PROJECTS else None
-    else:
-        project = next((pid for pid, b in SOPS_PROJECTS.items() if b == biz_i), None)
+    project = sops_project(biz_i, scope)
     if project is None:
         return _sops(3540400, f"project({biz}) with scope({scope}) does not exist."), None
     return None, project

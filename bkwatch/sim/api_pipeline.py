@@ -25,6 +25,14 @@ def _flag(p: dict[str, Any], name: str) -> bool:
     return v is not None and str(v) != ""
 
 
+def sops_project(biz: int | None, scope: str) -> int | None:
+    """The project a SOPS call names: `bk_biz_id` is a project id with scope "project", else a
+    CMDB business whose project it finds."""
+    if scope == "project":
+        return biz if biz in SOPS_PROJECTS else None
+    return next((pid for pid, b in SOPS_PROJECTS.items() if b == biz), None)
+
+
 def _sops_task(
     world: World, req: Req, *, status_api: bool = True
 ) -> tuple[Reply | None, PipelineTask | None]:
@@ -40,10 +48,7 @@ def _sops_task(
         biz_i, task_i = int(biz), int(task_id)
     except (TypeError, ValueError):
         return _sops(3540000, f"invalid params: bk_biz_id={biz}, task_id={task_id}"), None
-    if scope == "project":
-        project = biz_i if biz_i in SOPS_PROJECTS else None
-    else:
-        project = next((pid for pid, b in SOPS_PROJECTS.items() if b == biz_i), None)
+    project = sops_project(biz_i, scope)
     if project is None:
         return _sops(3540400, f"project({biz}) with scope({scope}) does not exist."), None
     task = world.find_sops(project, task_i)
