@@ -187,7 +187,7 @@ class BkWatchApp(ScopeMixin, App[None]):
             return
         with self.batch_update():  # one frame per poll
             self.apply(message.update)
-        self._check_scope_since()
+            self._after_poll(message.update)  # scope_ui.py
 
     def apply(self, update: PollUpdate) -> None:
         now = self.clock()

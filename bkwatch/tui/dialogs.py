@@ -124,7 +124,7 @@ class AddDialog(ModalScreen[tuple[Target | ScopeRequest, str | None] | None]):
                 if self.exists(request.scope):
                     self._fail(f"{request.scope} is already followed (d on its header stops it).")
                     return None
-                extra = f"  {request.summary}" if request.summary else ""
+                extra = f" ({request.summary})" if request.summary else ""
                 self.error.update(Text(f"OK: follow {request.scope}{extra}", style="green"))
                 return request
         try:

@@ -24,6 +24,7 @@ from bkwatch.tui.scope_port import header_key, scope_of_header
 from bkwatch.tui.throttle import Throttle
 
 if TYPE_CHECKING:
+    from bkwatch.poller import PollUpdate
     from bkwatch.tui.app import BkWatchApp
     from bkwatch.tui.scope_port import ScopeRequest, Scopes
 
@@ -111,6 +112,16 @@ class ScopeMixin:
         self._scope_save.stop()
         if self.scopes is not None and self.scopes.scopes:
             self._save_scopes()
+
+    def _after_poll(self: BkWatchApp, update: PollUpdate) -> None:
+        """A poll of a task a scope found: the scope's summary (when on screen) and the since
+        last time report may be due."""
+        if self.scopes is None or update.watch.via is None:
+            return
+        scope = self.joblist.header_scope()
+        if scope == update.watch.via:
+            self._show_scope(scope)
+        self._check_scope_since()
 
     # ---- since last time ---------------------------------------------------------------
     def _check_scope_since(self: BkWatchApp) -> None:
