@@ -104,6 +104,7 @@ def sim_app(
 async def settle(rig: SimRig, pilot: Pilot[None]) -> None:
     """One round of every followed scope, poll every watch once and let the screen apply it."""
     if rig.scopes is not None:
+        await pilot.pause()  # the saved scopes are followed once the screen has painted
         for key in list(rig.discovery.scopes):
             await rig.discovery.discover(key)
     await rig.poller.poll_all()

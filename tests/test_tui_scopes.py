@@ -47,7 +47,7 @@ async def test_a_task_started_in_a_followed_scope_appears_under_its_header(tmp_p
     app, disc = rig.app, rig.discovery
     async with app.run_test(size=SIZE) as pilot:
         async with asyncio.timeout(20):
-            while disc.scopes[SCOPE].rounds == 0:
+            while SCOPE not in disc.scopes or disc.scopes[SCOPE].rounds == 0:
                 await pilot.pause(0.05)
             hand = next(iter(rig.poller.watches.values()))
             assert hand.via is None

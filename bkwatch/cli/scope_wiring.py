@@ -2,7 +2,8 @@
 screen's `Scopes` shape (`tui/scope_port.py`), so the screen never imports the client side.
 
 The HTTP client is still made by the poller's first fetch (`LazyFetch`): discovery's calls go
-through the same one, and its rounds start once it exists.
+through the same one, and its rounds start once it exists. Discovery itself (which imports the
+adapters, and with them httpx) is made when first needed, after the screen's first paint.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class FollowedScopes:
 
     def __init__(
         self,
-        discovery: Discovery,
+        discovery: Discovery | Callable[[], Discovery],
         store: WatchStore,
         list_name: str,
         *,
@@ -72,17 +73,32 @@ class FollowedScopes:
     ) -> None:
         from bkwatch.scope_store import ScopeStore
 
-        self.discovery = discovery
+        self._discovery: Discovery | None = None
+        self._make = discovery if callable(discovery) else None
+        if self._make is None:
+            self._take(discovery)  # type: ignore[arg-type]
         self.store = ScopeStore(store)
         self.list_name = list_name
         self._opener = opener  # awaited before the first round (makes the client)
         self._on_change: Callable[[], None] | None = None
+        self._parser: _OptionParser | None = None
+
+    def _take(self, discovery: Discovery) -> Discovery:
         discovery.on_change = self._changed
-        self._options = _parser()
+        self._discovery = discovery
+        return discovery
+
+    @property
+    def discovery(self) -> Discovery:
+        if self._discovery is None:
+            assert self._make is not None
+            return self._take(self._make())
+        return self._discovery
 
     @property
     def scopes(self) -> Mapping[str, ScopeWatch]:
-        return self.discovery.scopes
+        # Before anything needed discovery, nothing is followed yet (and nothing is imported).
+        return {} if self._discovery is None else self._discovery.scopes
 
     @property
     def poller(self) -> Poller:
@@ -125,7 +141,9 @@ class FollowedScopes:
             return None
         scope = parse_scope(words[0])  # ScopeError (a ValueError): NodeMan / GSEKit say why
         try:
-            options = options_from(self._options.parse_args(words[1:]))
+            if self._parser is None:
+                self._parser = _parser()
+            options = options_from(self._parser.parse_args(words[1:]))
         except UsageError as exc:
             raise ValueError(str(exc)) from None
         except argparse.ArgumentError as exc:
@@ -174,7 +192,10 @@ def followed_scopes(
     fetch: LazyFetch, poller: Poller, store: WatchStore, list_name: str, user: str | None, **discovery: Any
 ) -> FollowedScopes:
     """Discovery on the monitor's poller, through the poller's (lazily made) client."""
-    from bkwatch.discovery import Discovery
 
-    disc = Discovery(LazyClient(fetch), poller, user=user, **discovery)  # type: ignore[arg-type]
-    return FollowedScopes(disc, store, list_name, opener=fetch.open)
+    def make() -> Discovery:
+        from bkwatch.discovery import Discovery
+
+        return Discovery(LazyClient(fetch), poller, user=user, **discovery)  # type: ignore[arg-type]
+
+    return FollowedScopes(make, store, list_name, opener=fetch.open)

@@ -48,10 +48,15 @@ class ScopeMixin:
         self._scope_save = Throttle(SAVE_SCOPES_EVERY, self._flush_scopes, self.set_timer)
 
     def _mount_scopes(self: BkWatchApp) -> None:
+        """Follow the saved scopes once the screen has painted: discovery brings the HTTP side
+        with it, which must not delay the first frame (the poller's first fetch does the same)."""
+        if self.scopes is not None:
+            self.call_after_refresh(self._load_scopes)
+
+    def _load_scopes(self: BkWatchApp) -> None:
         scopes = self.scopes
-        if scopes is None:
+        if scopes is None or not self.is_running:
             return
-        self.joblist.scopes = scopes.scopes
         scopes.set_on_change(self._scopes_changed_soon)
         try:
             problems = scopes.load()
@@ -60,7 +65,9 @@ class ScopeMixin:
         for problem in problems:
             self._warn(f"not following {problem}")
         self._report_store_warnings()
+        self.joblist.scopes = scopes.scopes
         self._scope_since_pending = self.since_last_time and bool(scopes.scopes)
+        self._scopes_changed_soon()  # the headers of the saved scopes, and the tasks they held
         if self.start_polling:
             self.run_discovery()
 
