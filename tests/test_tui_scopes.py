@@ -267,3 +267,39 @@ async def test_the_status_line_counts_the_scopes_and_the_hand_added_list_is_unch
         hand = [k for k, w in rig.poller.watches.items() if w.via is None]
         assert _keys(app)[: len(hand)] == sorted(hand, key=lambda k: _keys(app).index(k))
         assert all(k.startswith(str(System.JOB)) for k in hand)
+
+
+async def test_a_full_scope_says_cap_reached_on_its_header_in_ascii_too(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, scopes={SCOPE: {"cap": 2}}, ascii=True)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        sw = rig.discovery.scopes[SCOPE]
+        assert sw.cap_reached and len(sw.held) == 2 and sw.waiting
+        header = app.joblist.plain(header_key(SCOPE))
+        assert f"cap reached (2, {len(sw.waiting)} waiting)" in header
+        assert header.startswith("v sops:2") and "2 tasks" in header
+        assert len(_under(app, SCOPE)) == 2
+
+
+async def test_a_poll_repaints_only_the_changed_row_and_its_header(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        jl = app.joblist
+        running = next(
+            k
+            for k in _under(app, SCOPE)
+            if rig.poller.watches[k].task.state is State.RUNNING  # type: ignore[union-attr]
+        )
+        before_header = jl.plain(header_key(SCOPE))
+        await pilot.pause()
+        renders = jl.renders
+        rig.sim.world.force(running, "FAILED")
+        await rig.poller.poll_once(running)
+        await pilot.pause()
+        # The row (and its highlight) and the header's counts: nothing else is drawn again.
+        assert 0 < jl.renders - renders <= 4 < len(jl.lines)
+        assert jl.plain(header_key(SCOPE)) != before_header
+        assert "FAILED" in jl.plain(running)

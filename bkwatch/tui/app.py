@@ -213,7 +213,8 @@ class BkWatchApp(ScopeMixin, App[None]):
         for t in changes:
             if t.level == "task":
                 self._alert(t, title, now)
-        if watch.task is not None:
+        # Tasks a scope found come and go by the hundred: their history is the scope's own.
+        if watch.task is not None and watch.via is None:
             self._remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
         self._update_status()
 
