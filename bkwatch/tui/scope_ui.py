@@ -256,6 +256,7 @@ class ScopeMixin:
             key = request.scope
             self.notify(f"Following, but could not save the list: {exc}", severity="warning", markup=False)
         self._report_store_warnings()
+        self.joblist.scopes = self.scopes.scopes  # the live mapping, whenever discovery was made
         self.joblist.sync(self.poller.watches, self.clock())
         self.joblist.move_to(header_key(key), notify=False)
         self._show_scope(key)
