@@ -15,9 +15,12 @@ import httpx
 from textual.pilot import Pilot
 
 from bkwatch.cli.demo import demo_profile
+from bkwatch.cli.scope_wiring import FollowedScopes
 from bkwatch.client import BkClient
+from bkwatch.discovery import Discovery
 from bkwatch.model import System
 from bkwatch.poller import Cadence, Poller
+from bkwatch.scope_store import ScopeEntry, ScopeStore
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.systems import fetch_task
@@ -35,6 +38,12 @@ class SimRig:
     poller: Poller
     store: WatchStore
     client: BkClient
+    scopes: FollowedScopes | None = None
+
+    @property
+    def discovery(self) -> Discovery:
+        assert self.scopes is not None
+        return self.scopes.discovery
 
     def target(self, system: System, *, bad: bool | None = None, index: int = 0) -> str:
         """A simulator task of `system` (failing ones when bad=True)."""
@@ -61,6 +70,8 @@ def sim_app(
     select: str | None = None,
     list_name: str = "test",
     clock: Callable[[], float] = lambda: FIXED_NOW,
+    scopes: dict[str, dict[str, Any]] | None = None,
+    discovery_interval: float = 15.0,
     **app_options: Any,
 ) -> SimRig:
     """The real app wired to `sim` in-process; nothing polls until the test says so."""
@@ -74,16 +85,31 @@ def sim_app(
         targets = [t.target for t in sim.world.tasks()]
     store.add([WatchEntry(t, None, clock()) for t in targets], list_name)
     app_options.setdefault("start_polling", False)
-    app = BkWatchApp(poller, store, list_name, clock=clock, select=select, **app_options)
+    followed = None
+    if scopes is not None:
+        # Followed scopes (scope -> saved options), discovery on the simulator's own clock.
+        followed = FollowedScopes(
+            Discovery(
+                client, poller, user=profile.username, interval=discovery_interval, clock=sim.world.now
+            ),
+            store,
+            list_name,
+        )
+        ScopeStore(store).add([ScopeEntry(k, v, None, clock()) for k, v in scopes.items()], list_name)
+    app = BkWatchApp(poller, store, list_name, clock=clock, select=select, scopes=followed, **app_options)
     app.theme = "textual-dark"
-    return SimRig(sim, app, poller, store, client)
+    return SimRig(sim, app, poller, store, client, followed)
 
 
 async def settle(rig: SimRig, pilot: Pilot[None]) -> None:
-    """Poll every watch once and let the screen apply the updates (polled again once the
-    pipelines' flow order, read beside the first poll, has arrived)."""
+    """One round of every followed scope, poll every watch once and let the screen apply it
+    (polled again once the pipelines' flow order, read beside the first poll, has arrived)."""
     from bkwatch.systems import flow
 
+    if rig.scopes is not None:
+        await pilot.pause()  # the saved scopes are followed once the screen has painted
+        for key in list(rig.discovery.scopes):
+            await rig.discovery.discover(key)
     await rig.poller.poll_all()
     if await flow.settle(rig.client):
         await rig.poller.poll_all()

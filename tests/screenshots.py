@@ -47,6 +47,27 @@ async def _help(rig: SimRig, pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+async def _followed(rig: SimRig, pilot: Pilot[None]) -> None:
+    # A task starts in the followed business and is found by the next round; the failed one
+    # the scope found is opened.
+    rig.sim.world.add_task("sops", scope="2", kind="running")
+    rig.sim.world.advance(15)
+    await settle(rig, pilot)
+    failed = next(
+        k
+        for k in rig.discovery.scopes["sops:2"].held
+        if (task := rig.poller.watches[k].task) is not None and task.state.is_bad
+    )
+    rig.app._select(failed)
+    await pilot.pause()
+    await pilot.press("n")
+    await pilot.pause()
+
+
+# Scenes that follow scopes: the scopes (with their saved options) and how many JOB tasks are
+# on the list by hand.
+FOLLOWED: dict[str, dict[str, dict]] = {"followed-scope": {"sops:2": {}, "bkflow:1": {"keep_failed": 7200.0}}}
+
 SCENES: dict[str, tuple[Scene, System | None]] = {
     "overview": (_overview, System.JOB),
     "job-failing-hosts": (_job, System.JOB),
@@ -55,6 +76,7 @@ SCENES: dict[str, tuple[Scene, System | None]] = {
     "gsekit": (_select(System.GSEKIT), None),
     "add-dialog-error": (_add_error, System.JOB),
     "help": (_help, System.JOB),
+    "followed-scope": (_followed, None),
 }
 
 
@@ -68,7 +90,11 @@ async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> 
         nested = sim.world.add_task("sops", kind="deepfail")  # a failure inside nested subprocesses
         sim.world.advance(3600)
     with tempfile.TemporaryDirectory() as tmp:
-        rig = sim_app(sim, Path(tmp))
+        if name in FOLLOWED:
+            hand = [t.target for t in sim.world.tasks() if t.system == "job"][:2]
+            rig = sim_app(sim, Path(tmp), hand, scopes=FOLLOWED[name])
+        else:
+            rig = sim_app(sim, Path(tmp))
         if preselect is not None:
             rig.app.selected = rig.target(preselect, bad=True)
         if nested is not None:

@@ -70,3 +70,24 @@ def test_add_dialog_error(snap_compare, tmp_path: Path) -> None:
 def test_help(snap_compare, tmp_path: Path) -> None:
     rig = _rig(tmp_path, System.JOB)
     assert snap_compare(rig.app, terminal_size=(120, 40), run_before=_run(rig, "question_mark"))
+
+
+def test_followed_scopes(snap_compare, tmp_path: Path) -> None:
+    """Two hand-added tasks, a SOPS business followed (its tasks under its header, a failed one
+    open) and a JOB business whose list call is refused (the error on its header)."""
+    sim = frozen_sim()
+    hand = [t.target for t in sim.world.tasks() if t.system == "job"][:2]
+    rig = sim_app(sim, tmp_path, hand, scopes={"sops:2": {}, "job:9": {}})
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(rig, pilot)
+        failed = next(
+            k
+            for k in rig.discovery.scopes["sops:2"].held
+            if rig.poller.watches[k].task.state.is_bad  # type: ignore[union-attr]
+        )
+        rig.app._select(failed)
+        await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(rig.app, terminal_size=(160, 48), run_before=run_before)

@@ -2,6 +2,8 @@
 
 The simulator starts listening in its own thread while the app is being built; the client is
 made by the poller's first fetch, once the simulator listens. A failing JOB task is shown first.
+The demo list also follows a SOPS business, and the simulator starts a few new tasks every
+DEMO_BURST_EVERY simulated seconds, so tasks appear there by themselves.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bkwatch.cli.common import new_client
 from bkwatch.cli.run import LazyFetch, MonitorOptions, run_app
+from bkwatch.cli.scope_wiring import followed_scopes
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.store import StoreError, WatchEntry, WatchStore
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
 # Raw states that mean "look at me" in the simulator's task list (JOB 4 = failed).
 _BAD_RAW = {"4", "FAILED", "PART_FAILED", "failed"}
 _DEMO_PER_SYSTEM = 3
+DEMO_SCOPE = "sops:2"  # followed in the demo: new SOPS tasks of business 2 appear under it
+DEMO_BURST_EVERY = 45.0  # simulated seconds between bursts of new SOPS / BKFlow / JOB tasks
+DEMO_BURST_SIZE = 3
 
 
 def demo_entries(tasks: list[Any]) -> tuple[list[WatchEntry], str | None]:
@@ -78,6 +84,18 @@ class Serving:
             self._cm.__exit__(None, None, None)
 
 
+def follow_demo_scope(store: WatchStore) -> None:
+    """The demo list follows DEMO_SCOPE whenever it follows no scope."""
+    from bkwatch.scope_store import ScopeEntry, ScopeStore
+
+    scopes = ScopeStore(store)
+    try:
+        if not scopes.load("demo"):
+            scopes.add([ScopeEntry(DEMO_SCOPE, {}, "releases")], "demo")
+    except (OSError, StoreError):
+        pass  # the demo runs without it
+
+
 def demo_profile(base_url: str) -> Profile:
     from bkwatch.config import Profile
     from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, DEMO_USERNAME
@@ -102,7 +120,7 @@ def run_demo(options: MonitorOptions) -> int:
 
     from bkwatch.config import data_dir
     from bkwatch.poller import Poller
-    from bkwatch.sim import SimConfig, Simulator
+    from bkwatch.sim import DEMO_USERNAME, SimConfig, Simulator
 
     # An older GSEKit (every job_tasks row without ids) so the demo shows per-task reasons and
     # solutions; against a current GSEKit the pane shows its status counts instead.
@@ -111,6 +129,8 @@ def run_demo(options: MonitorOptions) -> int:
             seed=options.seed,
             speed=options.speed,
             gsekit_rows_without_ids=True,
+            burst_every=DEMO_BURST_EVERY,
+            burst_size=DEMO_BURST_SIZE,
         )
     )
     serving = Serving(sim.serve())
@@ -132,6 +152,7 @@ def run_demo(options: MonitorOptions) -> int:
             store.add(entries, "demo")
             listed = entries
         select = bad_job if bad_job in {e.target for e in listed} else None
+        follow_demo_scope(store)
 
         async def make() -> BkClient:
             try:
@@ -141,7 +162,9 @@ def run_demo(options: MonitorOptions) -> int:
             return new_client(demo_profile(served.base_url))
 
         fetch = LazyFetch(make)
-        app = BkWatchApp(Poller(fetch), store, "demo", select=select, **options.app_kwargs())
+        poller = Poller(fetch)
+        scopes = followed_scopes(fetch, poller, store, "demo", DEMO_USERNAME)
+        app = BkWatchApp(poller, store, "demo", select=select, scopes=scopes, **options.app_kwargs())
         log_to_file([], debug=options.debug)  # the simulator's credentials are public
         asyncio.run(run_app(app, fetch, options))
         code = app.return_code or 0  # 1 after a crash

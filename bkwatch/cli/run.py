@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.cli.common import new_client
+from bkwatch.cli.scope_wiring import followed_scopes
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError
 from bkwatch.redact import redact
@@ -81,6 +82,18 @@ class LazyFetch:
         assert self.client is not None
         return await fetch_task(self.client, target)
 
+    async def open(self) -> BkClient:
+        """The client, made now if no poll made it yet (followed scopes list through it too)."""
+        if self.client is not None:
+            return self.client
+        try:
+            return await self._open()
+        except BkError as exc:
+            safe = redact(exc.message, self.secrets)
+            if safe != exc.message:
+                exc.message, exc.args = safe, (safe,)
+            raise
+
     async def _open(self) -> BkClient:
         async with self._lock:  # every first-round poll arrives at once: make one client
             if self.client is None:
@@ -127,14 +140,16 @@ def watch_app(
 
         poller = Poller
     notices = [w for w in (check_permissions(config_path()),) if w]
+    polls = poller(fetch)
     app = BkWatchApp(
-        poller(fetch),
+        polls,
         store,
         list_name,
         insecure=profile.insecure,
         secrets=secrets,
         notices=notices,
         default_biz=profile.default_biz,
+        scopes=followed_scopes(fetch, polls, store, list_name, profile.username),
         **options.app_kwargs(),
         **app_options,
     )

@@ -39,7 +39,8 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("c", "copy(False)", "Copy IPs", palette="Copy failing IPs", palette_help="IP per line to the clipboard", group="view"),
     UiAction("C", "copy(True)", "Copy CLOUD:IP", show=False, key_display="C", palette="Copy failing CLOUD:IP", palette_help="CLOUD:IP per line to the clipboard", group="view"),
     UiAction("a", "add", "Add", palette="Add watch", palette_help="Watch a task by target or URL"),
-    UiAction("d", "remove", "Remove", palette="Remove watch", palette_help="Stop watching the selected task"),
+    UiAction("d", "remove", "Remove", palette="Remove watch", palette_help="Stop watching the selected task; dismiss a task a scope found; on a scope's header, stop following it"),
+    UiAction("space", "fold", "Fold scope", show=False, palette="Fold / unfold scope", palette_help="Hide or show a followed scope's tasks under its header"),
     UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling"),
     UiAction("r", "refresh", "Refresh", palette="Refresh now", palette_help="Poll every task now"),
 )  # fmt: skip
@@ -48,7 +49,7 @@ ACTIONS: tuple[UiAction, ...] = (
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("up/down, k/j", "move the cursor"),
     ("pgup/pgdn, home/end", "move by page / to the ends"),
-    ("enter", "open the task / step, open or close a host group"),
+    ("enter", "open a task or step; fold a host group or a scope"),
     ("shift+tab", "previous pane"),
     ("ctrl+p", "command palette (every action below)"),
 )

@@ -41,6 +41,8 @@ from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
+from bkwatch.tui.scope_port import ScopeRequest, scope_of_header
+from bkwatch.tui.scope_ui import ScopeMixin, is_scope_header
 from bkwatch.tui.signals import TerminalSignals, summary
 from bkwatch.tui.throttle import Throttle
 from bkwatch.tui.translog import TransitionLog
@@ -49,6 +51,7 @@ from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, PollUpdate
     from bkwatch.store import WatchStore
+    from bkwatch.tui.scope_port import Scopes
 
 HIGHLIGHT_SECONDS = 5.0
 TOAST_EVERY = 10.0  # seconds between task-alert toasts; alerts in between share one toast
@@ -67,7 +70,7 @@ class PollArrived(Message):
         self.update = update
 
 
-class BkWatchApp(App[None]):
+class BkWatchApp(ScopeMixin, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "bkwatch"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
@@ -90,6 +93,7 @@ class BkWatchApp(App[None]):
         secrets: Sequence[str] = (),
         notices: Sequence[str] = (),
         default_biz: str | None = None,
+        scopes: Scopes | None = None,
     ) -> None:
         super().__init__()
         self.default_biz = default_biz  # the profile's business for links that carry none
@@ -116,6 +120,7 @@ class BkWatchApp(App[None]):
         self._toast_throttle = Throttle(TOAST_EVERY, self._flush_toasts, self.set_timer)
         self._seen_dirty = False
         self._seen_throttle = Throttle(SAVE_SEEN_EVERY, self._flush_seen, self.set_timer)
+        self._init_scopes(scopes)  # followed scopes: scope_ui.py
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -166,6 +171,7 @@ class BkWatchApp(App[None]):
                 self.log_view.note_lines([f"skipped {entry.target}: {exc}"])
         if self.since_last_time:
             self._since_pending = set(self.poller.watches) & set(self.last_seen)
+        self._mount_scopes()
         self.joblist.sync(self.poller.watches, self.clock())
         key = self.selected if self.selected in self.poller.watches else self.joblist.cursor_key
         if key is not None:
@@ -186,6 +192,7 @@ class BkWatchApp(App[None]):
             return
         with self.batch_update():  # one frame per poll
             self.apply(message.update)
+            self._after_poll(message.update)  # scope_ui.py
 
     def apply(self, update: PollUpdate) -> None:
         now = self.clock()
@@ -214,7 +221,8 @@ class BkWatchApp(App[None]):
         for t in changes:
             if t.level == "task":
                 self._alert(t, title, now)
-        if watch.task is not None:
+        # Tasks a scope found come and go by the hundred: their history is the scope's own.
+        if watch.task is not None and watch.via is None:
             self._remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
         self._update_status()
 
@@ -280,6 +288,7 @@ class BkWatchApp(App[None]):
     def on_unmount(self) -> None:
         self._seen_throttle.stop()
         self._seen_throttle.run()
+        self._unmount_scopes()
 
     def _show_since(self) -> None:
         lines = self._since_lines
@@ -325,6 +334,9 @@ class BkWatchApp(App[None]):
         if self.insecure:  # first: a narrow terminal cuts the end of the line, never this
             line.append(INSECURE_BADGE, style="bold reverse red")
         line.append(f" bkwatch · {clean(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
+        if self.scopes is not None and self.scopes.scopes:
+            n = len(self.scopes.scopes)
+            line.append(f" · {n} scope{'s' if n != 1 else ''} followed")
         if self.poller.paused:
             line.append("   ")
             line.append(" PAUSED (p resumes) ", style="bold reverse")
@@ -360,6 +372,9 @@ class BkWatchApp(App[None]):
     # ---- selection --------------------------------------------------------------------
     def _select(self, key: str | None) -> None:
         if not self.is_running:  # a highlight handled while shutting down: the panes are gone
+            return
+        if is_scope_header(key):  # a followed scope's header row
+            self._show_scope(scope_of_header(key))  # type: ignore[arg-type]
             return
         self.selected = key
         self.poller.set_focus(key)
@@ -450,10 +465,13 @@ class BkWatchApp(App[None]):
         self.notify(f"Copied {len(ids)} failing host {what}s of this {scope}.", markup=False, timeout=4)
 
     def action_add(self) -> None:
-        def done(result: tuple[Target, str | None] | None) -> None:
+        def done(result: tuple[Target | ScopeRequest, str | None] | None) -> None:
             if result is None:
                 return
             target, label = result
+            if isinstance(target, ScopeRequest):
+                self._follow(target, label)
+                return
             key = str(target)
             if target.focus:
                 self.focus_hints[key] = target.focus
@@ -469,9 +487,16 @@ class BkWatchApp(App[None]):
             self._update_status()
             self.notify(f"Watching {key}", markup=False, timeout=3)
 
-        self.push_screen(AddDialog(lambda k: k in self.poller.watches, self.default_biz), done)
+        scopes = self.scopes
+        followed = scopes.scopes if scopes is not None else {}
+        parse = scopes.parse if scopes is not None else None
+        self.push_screen(
+            AddDialog(lambda k: k in self.poller.watches or k in followed, parse, self.default_biz), done
+        )
 
     def action_remove(self) -> None:
+        if self._scope_remove():  # a scope's header or a task a scope found: scope_ui.py
+            return
         key = self.selected
         if key is None:
             return

@@ -1,7 +1,8 @@
 """Modal dialogs: add a watch, confirm removal, help.
 
 The add dialog takes whatever is typed or pasted (garbage, huge pastes, escape sequences) and
-answers with an inline error; only a valid target and a printable label ever leave it.
+answers with an inline error; only a valid target (or a scope to follow, with its options, when
+the monitor follows scopes) and a printable label ever leave it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from textual.widgets import Button, Input, Static
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.text import clean_text, display_width, one_line
 from bkwatch.tui.fmt import clean
+from bkwatch.tui.scope_port import ScopeRequest
 
 # Far longer than any BlueKing task URL: such a paste is a mistake, refused rather than cut.
 MAX_TARGET_CHARS = 2000
@@ -54,23 +56,33 @@ class PlainInput(Input):
         return cleaned
 
 
-class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
-    """Takes a canonical target or a pasted BlueKing URL and validates it as you type."""
+class AddDialog(ModalScreen[tuple[Target | ScopeRequest, str | None] | None]):
+    """Takes a canonical target or a pasted BlueKing URL and validates it as you type; with
+    `parse_scope` (the monitor's scopes), also a scope to follow with its options."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(
-        self, exists: Callable[[str], bool] = lambda _k: False, default_biz: str | None = None
+        self,
+        exists: Callable[[str], bool] = lambda _k: False,
+        parse_scope: Callable[[str], ScopeRequest | None] | None = None,
+        default_biz: str | None = None,
     ) -> None:
         super().__init__()
         self.exists = exists
+        self.parse_scope = parse_scope
         self.default_biz = default_biz
         self.error = Static("", classes="error", id="add-error", markup=False)
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static("Add a task to watch", classes="dialog-title", markup=False)
-            yield PlainInput(placeholder="job:BIZ:ID, sops:BIZ:ID, … or a BlueKing task URL", id="add-target")
+            scopes = self.parse_scope is not None
+            title = "Add a task to watch, or a scope to follow" if scopes else "Add a task to watch"
+            yield Static(title, classes="dialog-title", markup=False)
+            hint = "job:BIZ:ID, sops:BIZ:ID, … or a BlueKing task URL"
+            if scopes:
+                hint += "; or job:BIZ, sops:BIZ, bkflow:SPACE [--mine] [--name TEXT] [--since 4h] [--cron]"
+            yield PlainInput(placeholder=hint, id="add-target")
             yield PlainInput(placeholder="label (optional)", id="add-label")
             yield PlainInput(
                 placeholder="business, for JOB api_execute links (optional; biz_set:ID for a set)",
@@ -79,7 +91,13 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
             yield self.error
             yield Static(
                 "Forms: job:BIZ:ID  job:biz_set:SET:ID  sops:BIZ:ID  sops:project:PROJ:ID  "
-                "bkflow:SPACE:ID  nodeman:ID  gsekit:BIZ:ID — or paste the task page URL.",
+                "bkflow:SPACE:ID  nodeman:ID  gsekit:BIZ:ID — or paste the task page URL."
+                + (
+                    "\nFollow: job:BIZ  job:biz_set:SET  sops:BIZ  sops:project:PROJ  bkflow:SPACE, then "
+                    "--mine --name TEXT --since 4h --cron --keep-succeeded/--keep-failed 1h --cap N"
+                    if scopes
+                    else ""
+                ),
                 classes="hint",
                 markup=False,
             )
@@ -90,7 +108,7 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
     def _fail(self, message: str) -> None:
         self.error.update(Text(one_line(message, ERROR_CELLS)))
 
-    def _check(self) -> Target | None:
+    def _check(self) -> Target | ScopeRequest | None:
         field = self.query_one("#add-target", PlainInput)
         text = field.value.strip()
         if field.dropped:
@@ -102,6 +120,19 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
         if len(text) > MAX_TARGET_CHARS:
             self._fail(f"Too long for a target or task URL ({len(text):,} characters); paste just the URL.")
             return None
+        if self.parse_scope is not None:
+            try:
+                request = self.parse_scope(text)
+            except ValueError as exc:  # ScopeError too: NodeMan and GSEKit say why
+                self._fail(str(exc))
+                return None
+            if request is not None:
+                if self.exists(request.scope):
+                    self._fail(f"{request.scope} is already followed (d on its header stops it).")
+                    return None
+                extra = f" ({request.summary})" if request.summary else ""
+                self.error.update(Text(f"OK: follow {request.scope}{extra}", style="green"))
+                return request
         scope = self.query_one("#add-biz", PlainInput).value.strip().lower()
         biz_set = scope.removeprefix("biz_set:").strip() if scope.startswith("biz_set:") else None
         biz = None if biz_set is not None else scope.removeprefix("biz:").strip() or self.default_biz

@@ -1,4 +1,5 @@
-"""The job list pane: one line per watched task."""
+"""The job list pane: one line per watched task; tasks found by a followed scope under its header
+(counts by state, its error, "cap reached"), which enter or space folds."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from rich.text import Text
 from bkwatch.model import State
 from bkwatch.tui.fmt import badge, clean, duration, fit, stale_age
 from bkwatch.tui.lines import Line, LineView
+from bkwatch.tui.scope_header import header_line, render_header
+from bkwatch.tui.scope_port import scope_of_header
 
 if TYPE_CHECKING:
     from bkwatch.poller import Watch
+    from bkwatch.tui.scope_port import ScopeView
 
 _SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
 
@@ -49,20 +53,58 @@ class JobList(LineView):
         self.ascii_only = ascii_only
         self.watches: Mapping[str, Watch] = {}
         self.has_errors = False
+        self.scopes: Mapping[str, ScopeView] = {}  # followed scopes, live (the app sets it)
+        self.folded: set[str] = set()  # scopes whose tasks are hidden under their header
+        self._now = 0.0
 
     def sync(self, watches: Mapping[str, Watch], now: float) -> None:
         self.watches = watches
+        self._now = now
         has_errors = any(w.error is not None for w in watches.values())
         if has_errors != self.has_errors:
             # The error column comes and goes with errors: every row's layout changes.
             self.has_errors = has_errors
             self._cache.clear()
             self.refresh()
-        order = sorted(watches.values(), key=sort_key)  # stable: insertion order within a state
-        lines = [Line(w.key, row_sig(w, now), data=w.key) for w in order]
+        scopes = self.scopes
+        mine: list[Watch] = []  # added by hand: ungrouped, first, as before scopes existed
+        found: dict[str, list[Watch]] = {k: [] for k in scopes}
+        for w in watches.values():
+            group = found.get(w.via) if w.via is not None else None
+            (mine if group is None else group).append(w)
+        mine.sort(key=sort_key)  # stable: insertion order within a state
+        lines = [Line(w.key, row_sig(w, now), data=w.key) for w in mine]
+        for key, members in found.items():
+            folded = key in self.folded
+            lines.append(header_line(scopes[key], members, folded))
+            if not folded:
+                members.sort(key=sort_key)
+                lines.extend(Line(w.key, (*row_sig(w, now), True), data=w.key) for w in members)
         self.set_lines(lines)
         if self.cursor_key is None and lines:
             self.move_to(lines[0].key, scroll=False, notify=False)
+
+    def toggle_fold(self, scope: str) -> None:
+        """Fold or unfold a scope's tasks under its header (the cursor stays on the header)."""
+        (self.folded.discard if scope in self.folded else self.folded.add)(scope)
+        self.sync(self.watches, self._now)
+
+    def header_scope(self) -> str | None:
+        """The scope whose header the cursor is on."""
+        return scope_of_header(self.cursor_key)
+
+    def action_select(self) -> None:
+        scope = self.header_scope()
+        if scope is not None:  # enter on a header folds it; on a task, opens the task
+            self.toggle_fold(scope)
+            return
+        super().action_select()
+
+    def on_line_view_selected(self, event: LineView.Selected) -> None:
+        scope = scope_of_header(event.line.key)
+        if scope is not None:  # a click on the header's row
+            event.stop()
+            self.toggle_fold(scope)
 
     def on_resize(self) -> None:
         self._cache.clear()
@@ -70,14 +112,17 @@ class JobList(LineView):
 
     def _draw(self, line: Line) -> Text:
         width = max(self.size.width, 50)
+        if line.header:
+            return render_header(line, width, self.ascii_only)
         sig = line.sig
-        label, name, state, prog, elapsed, data_age, err = sig  # type: ignore[misc]
+        grouped = len(sig) == 8
+        label, name, state, prog, elapsed, data_age, err = sig[:7]  # type: ignore[misc]
         rest = width - 8 - 11 - 10 - 8 - 5 - (14 if self.has_errors else 0)
         title_w = min(30, max(12, rest // 2))
         name_w = max(6, rest - title_w)
         out = Text(end="", no_wrap=True)
         system = _SYS.get(line.key.split(":", 1)[0], "?")
-        out.append(fit(system, 8), style="bold")
+        out.append(fit(("  " + system) if grouped else system, 8), style="bold")
         # The system has its own column: the target is shown without its "job:" prefix.
         out.append(fit(clean(label or line.key.split(":", 1)[-1]), title_w - 1) + " ")
         out.append(fit(clean(name or ""), name_w - 1) + " ")
