@@ -15,6 +15,7 @@ import httpx
 from textual.pilot import Pilot
 
 from bkwatch.cli.demo import demo_profile
+from bkwatch.cli.run import ClientEvidence, LazyFetch
 from bkwatch.client import BkClient
 from bkwatch.model import System
 from bkwatch.poller import Cadence, Poller
@@ -74,6 +75,11 @@ def sim_app(
         targets = [t.target for t in sim.world.tasks()]
     store.add([WatchEntry(t, None, clock()) for t in targets], list_name)
     app_options.setdefault("start_polling", False)
+
+    async def same_client() -> BkClient:
+        return client
+
+    app_options.setdefault("evidence", ClientEvidence(LazyFetch(same_client)))
     app = BkWatchApp(poller, store, list_name, clock=clock, select=select, **app_options)
     app.theme = "textual-dark"
     return SimRig(sim, app, poller, store, client)

@@ -10,7 +10,7 @@ import asyncio
 import threading
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.cli.run import LazyFetch, MonitorOptions, new_client, run_app
+from bkwatch.cli.run import ClientEvidence, LazyFetch, MonitorOptions, new_client, run_app
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.store import StoreError, WatchEntry, WatchStore
@@ -140,7 +140,14 @@ def run_demo(options: MonitorOptions) -> int:
             return new_client(demo_profile(served.base_url))
 
         fetch = LazyFetch(make)
-        app = BkWatchApp(Poller(fetch), store, "demo", select=select, **options.app_kwargs())
+        app = BkWatchApp(
+            Poller(fetch),
+            store,
+            "demo",
+            select=select,
+            evidence=ClientEvidence(fetch),
+            **options.app_kwargs(),
+        )
         log_to_file([], debug=options.debug)  # the simulator's credentials are public
         asyncio.run(run_app(app, fetch, options))
         code = app.return_code or 0  # 1 after a crash

@@ -36,6 +36,7 @@ from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
+from bkwatch.tui.evidence_open import open_evidence, open_signatures, polled
 from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
@@ -49,6 +50,7 @@ from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, PollUpdate
     from bkwatch.store import WatchStore
+    from bkwatch.tui.evidence_port import EvidenceSource
 
 HIGHLIGHT_SECONDS = 5.0
 TOAST_EVERY = 10.0  # seconds between task-alert toasts; alerts in between share one toast
@@ -89,8 +91,10 @@ class BkWatchApp(App[None]):
         insecure: bool = False,
         secrets: Sequence[str] = (),
         notices: Sequence[str] = (),
+        evidence: EvidenceSource | None = None,
     ) -> None:
         super().__init__()
+        self.evidence = evidence  # fetches logs and signatures (`l`, `w`); None: not offered
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
         self.notices = list(notices)  # start-up warnings (e.g. a config file others can read)
@@ -206,6 +210,7 @@ class BkWatchApp(App[None]):
         for t in changes:
             if t.level == "task":
                 self._alert(t, title, now)
+        polled(self, update.key, watch.task)  # a followed log asks for what was added
         if watch.task is not None:
             self._remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
         self._update_status()
@@ -223,6 +228,8 @@ class BkWatchApp(App[None]):
     def _title(self, key: str) -> str:
         watch = self.poller.watches.get(key)
         return clean(watch.title) if watch is not None else key
+
+    title_of = _title
 
     def _toast_soon(self) -> None:
         """Show pending task alerts: at once, unless a toast went up in the last TOAST_EVERY
@@ -441,23 +448,43 @@ class BkWatchApp(App[None]):
 
     def action_add(self) -> None:
         def done(result: tuple[Target, str | None] | None) -> None:
-            if result is None:
-                return
-            target, label = result
-            key = str(target)
-            self.poller.add(target, label)
-            try:
-                self.store.add([WatchEntry(key, label, self.clock())], self.list_name)
-            except (OSError, StoreError) as exc:
-                self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
-            self._report_store_warnings()
-            self.joblist.sync(self.poller.watches, self.clock())
-            self._select(key)
-            self.poller.refresh(key)
-            self._update_status()
-            self.notify(f"Watching {key}", markup=False, timeout=3)
+            if result is not None:
+                self.watch_target(*result)
 
         self.push_screen(AddDialog(lambda k: k in self.poller.watches), done)
+
+    def watch_target(self, target: Target, label: str | None = None) -> None:
+        """Add `target` to the watch list, saved, selected and polled now."""
+        key = str(target)
+        self.poller.add(target, label)
+        try:
+            self.store.add([WatchEntry(key, label, self.clock())], self.list_name)
+        except (OSError, StoreError) as exc:
+            self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
+        self._report_store_warnings()
+        self.joblist.sync(self.poller.watches, self.clock())
+        self._select(key)
+        self.poller.refresh(key)
+        self._update_status()
+        self.notify(f"Watching {key}", markup=False, timeout=3)
+
+    def watch_key(self, key: str) -> None:
+        """Watch a target named by the server (a SOPS node's JOB task), validated first."""
+        if key in self.poller.watches:
+            self.notify(f"Already watching {clean(key)}", markup=False, timeout=3)
+            return
+        try:
+            target = parse_target(key)
+        except TargetError as exc:
+            self.notify(f"Cannot watch {clean(key)}: {clean(exc)}", severity="warning", markup=False)
+            return
+        self.watch_target(target)
+
+    def action_evidence(self) -> None:
+        open_evidence(self)
+
+    def action_signatures(self) -> None:
+        open_signatures(self)
 
     def action_remove(self) -> None:
         key = self.selected
