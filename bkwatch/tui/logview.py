@@ -66,17 +66,28 @@ class LogLines(ScrollView, can_focus=True):
         self.matches: Matches | None = None
         self.current: Hit | None = None
         self.x_offset = 0
+        self.stick_to_end = False
 
     # ---- data -------------------------------------------------------------------------
     def reload(self, *, to_end: bool = False) -> None:
         """The buffer changed: resize the scroll area (and stay at the end when asked)."""
-        self.virtual_size = Size(self.size.width, len(self.buf))
+        self.virtual_size = Size(1, len(self.buf))  # width 1: long lines are cut, moved with left/right
         self.refresh()
         if to_end:
             self.scroll_end_now()
 
     def scroll_end_now(self) -> None:
-        self.scroll_to(y=max(0, len(self.buf) - self.scrollable_content_region.height), animate=False)
+        """Show the last screen, now and again once a new size is laid out (until the user
+        scrolls: a layout pass may clamp the offset to an older, smaller size)."""
+        self.stick_to_end = True
+        self._to_end()
+        self.call_after_refresh(self._to_end)
+
+    def _to_end(self) -> None:
+        if self.stick_to_end:
+            end = max(0, len(self.buf) - self.scrollable_content_region.height)
+            self.scroll_to(y=end, animate=False, immediate=True)
+            self.refresh()
 
     @property
     def top_line(self) -> int:
@@ -93,13 +104,16 @@ class LogLines(ScrollView, can_focus=True):
         rel = line - self.buf.first_line
         top = int(self.scroll_offset.y)
         if not top <= rel < top + height:
+            self.stick_to_end = False
             self.scroll_to(y=max(0, rel - height // 3), animate=False)
 
     # ---- keys -------------------------------------------------------------------------
     def action_scroll_by(self, delta: int) -> None:
+        self.stick_to_end = False
         self.scroll_to(y=int(self.scroll_offset.y) + delta, animate=False)
 
     def action_page(self, direction: int) -> None:
+        self.stick_to_end = False
         step = max(1, self.scrollable_content_region.height - 1)
         self.scroll_to(y=int(self.scroll_offset.y) + direction * step, animate=False)
 
@@ -107,6 +121,7 @@ class LogLines(ScrollView, can_focus=True):
         if end:
             self.scroll_end_now()
         else:
+            self.stick_to_end = False
             self.scroll_to(y=0, animate=False)
 
     def action_side(self, direction: int) -> None:
@@ -138,7 +153,8 @@ class LogLines(ScrollView, can_focus=True):
         return Strip.join([Strip([number], gutter), strip]).apply_style(base)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.buf))
+        self.virtual_size = Size(1, len(self.buf))
+        self.call_after_refresh(self._to_end)
 
 
 def _fields_text(ev: Evidence) -> Text:
