@@ -9,6 +9,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from rich.cells import cell_len
 from textual.pilot import Pilot
 
 from benchmarks.ptyrun import PtySession
@@ -317,3 +318,37 @@ def test_a_hostile_log_shows_literally_in_a_terminal() -> None:
     assert b"\x1b]52;" not in log_part and b"\x1b]8;" not in log_part
     for visible in (b"clipboard written by the script", b"title changed", b"screen cleared", b"link"):
         assert visible in log_part
+
+
+# ---- column headers ----------------------------------------------------------------------------
+
+
+def _col(text: str, word: str) -> int:
+    """The terminal column where `word` starts (wide CJK glyphs take two)."""
+    return cell_len(text[: text.index(word)])
+
+
+async def test_column_headers_name_every_column_where_it_is_drawn(tmp_path: Path) -> None:
+    rig = sim_app(frozen_sim(), tmp_path)
+    app = rig.app
+    app.selected = rig.target(System.JOB, bad=True)
+    async with asyncio.timeout(LIMIT), app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        header = str(app.query_one("#joblist-header").render())
+        row = app.joblist.plain(app.selected)
+        task = _task(rig, app.selected)
+        for name in ("system", "target", "name", "state", "done/all", "elapsed"):
+            assert name in header
+        assert _col(row, "FAILED") - 2 == _col(header, "state") and task.state is State.FAILED
+        assert row.index("JOB") == header.index("system") == 0
+
+        hosts = app.detail.job.hosts_view
+        host_header = str(app.detail.job.query_one("ColumnHeader").render())
+        bad = next(line.key for line in hosts.lines if not line.header)
+        host_row = hosts.plain(bad)
+        host = app.detail.job.current_step().hosts[bad]
+        for name in ("IP", "clo", "state", "result", "exit", "time", "error"):
+            assert name in host_header, name
+        assert host_row.index(host.ip) == host_header.index("IP")
+        assert host_row.index(host.status_text[:8]) == host_header.index("result")
+        assert host_row.index("exit ") == host_header.index("exit")

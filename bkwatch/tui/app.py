@@ -40,6 +40,7 @@ from bkwatch.tui.evidence_open import open_evidence, open_signatures, polled
 from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.headers import ColumnHeader, job_list_header
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
 from bkwatch.tui.signals import TerminalSignals, summary
@@ -123,7 +124,13 @@ class BkWatchApp(App[None]):
         yield TextBar(id="status")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield JobList(ascii_only=self.ascii_only, id="joblist")
+                jobs = JobList(ascii_only=self.ascii_only, id="joblist")
+                header = ColumnHeader(
+                    lambda width: job_list_header(width, jobs.has_errors), id="joblist-header"
+                )
+                jobs.columns_changed = partial(header.redraw, force=True)
+                yield header
+                yield jobs
                 yield TransitionLog(ascii_only=self.ascii_only, id="log")
             yield DetailPane(ascii_only=self.ascii_only, id="detail")
         yield PlainInput(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -41,6 +41,13 @@ def sort_key(watch: Watch) -> int:
     return _ATTENTION.get(task.state, _CALM) if task is not None else _CALM
 
 
+def columns(width: int, has_errors: bool) -> tuple[int, int]:
+    """Widths of the target and name columns of a `width`-cell job list (the header's too)."""
+    rest = max(width, 50) - 8 - 11 - 10 - 8 - 5 - (14 if has_errors else 0)
+    title_w = min(30, max(12, rest // 2))
+    return title_w, max(6, rest - title_w)
+
+
 class JobList(LineView):
     """Watched tasks, those needing attention first; the cursor follows its task."""
 
@@ -49,6 +56,7 @@ class JobList(LineView):
         self.ascii_only = ascii_only
         self.watches: Mapping[str, Watch] = {}
         self.has_errors = False
+        self.columns_changed: Callable[[], None] | None = None  # the header redraws
 
     def sync(self, watches: Mapping[str, Watch], now: float) -> None:
         self.watches = watches
@@ -58,6 +66,8 @@ class JobList(LineView):
             self.has_errors = has_errors
             self._cache.clear()
             self.refresh()
+            if self.columns_changed is not None:
+                self.columns_changed()
         order = sorted(watches.values(), key=sort_key)  # stable: insertion order within a state
         lines = [Line(w.key, row_sig(w, now), data=w.key) for w in order]
         self.set_lines(lines)
@@ -69,12 +79,9 @@ class JobList(LineView):
         self.refresh()
 
     def _draw(self, line: Line) -> Text:
-        width = max(self.size.width, 50)
         sig = line.sig
         label, name, state, prog, elapsed, data_age, err = sig  # type: ignore[misc]
-        rest = width - 8 - 11 - 10 - 8 - 5 - (14 if self.has_errors else 0)
-        title_w = min(30, max(12, rest // 2))
-        name_w = max(6, rest - title_w)
+        title_w, name_w = columns(self.size.width, self.has_errors)
         out = Text(end="", no_wrap=True)
         system = _SYS.get(line.key.split(":", 1)[0], "?")
         out.append(fit(system, 8), style="bold")
