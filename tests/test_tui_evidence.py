@@ -352,3 +352,29 @@ async def test_column_headers_name_every_column_where_it_is_drawn(tmp_path: Path
         assert host_row.index(host.ip) == host_header.index("IP")
         assert host_row.index(host.status_text[:8]) == host_header.index("result")
         assert host_row.index("exit ") == host_header.index("exit")
+
+
+async def test_a_log_over_the_memory_limit_says_older_output_was_dropped(tmp_path: Path) -> None:
+    sim = frozen_sim(log_bytes=64 * 1024)
+    target, step_id, keys = _job(sim, 8, 2)
+    rig = sim_app(sim, tmp_path, [target], select=target)
+    app = rig.app
+    async with asyncio.timeout(LIMIT), app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        task = _task(rig, target)
+        screen = LogScreen(
+            app.evidence, task, title="limited", step=step_id, host=keys[0], max_bytes=8 * 1024
+        )
+        app.push_screen(screen)
+        await _wait(pilot, lambda: screen.evidence is not None, "the log")
+        await pilot.pause()
+        whole = screen.evidence.raw_text
+        assert len(whole.encode()) > 32 * 1024 and screen.buf.truncated and screen.buf.nbytes <= 8 * 1024
+        note = str(screen.query_one("#ev-note").render())
+        assert f"older output dropped: {screen.buf.dropped_lines:,} lines" in note
+        shown = _screen_lines(screen)
+        # Line numbers stay those of the whole log; the last line is the log's last line.
+        assert shown[-1].split()[0] == str(whole.rstrip("\n").count("\n") + 1)
+        await pilot.press("home")
+        await pilot.pause()
+        assert _screen_lines(screen)[0].split()[0] == str(screen.buf.dropped_lines + 1)
