@@ -53,6 +53,7 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "open the task / step, open or close a host group"),
     ("shift+tab", "previous pane"),
     ("ctrl+p", "command palette (every action below)"),
+    ("log: / n N F", "in a log: search, next / previous match, follow"),
 )
 
 
