@@ -142,7 +142,7 @@ async def test_follow_appends_only_new_output_until_the_host_finishes(tmp_path: 
         app.detail.job.reveal(step.id, host)
         await pilot.pause()
         screen = await _open_log(pilot, app)
-        assert not screen.done
+        assert not screen.done and "F follows" in str(screen.query_one("#ev-note").render())
         before = screen.buf.nbytes
         await pilot.press("F")
         assert screen.following and "FOLLOWING" in str(screen.query_one("#ev-note").render())

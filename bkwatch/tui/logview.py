@@ -188,7 +188,7 @@ class LogScreen(Screen[None]):
     DEFAULT_CSS = """
     LogScreen #ev-title { height: 1; background: $panel; padding: 0 1; text-style: bold; }
     LogScreen #ev-fields { height: auto; max-height: 8; padding: 0 1; overflow-y: auto; }
-    LogScreen #ev-note { height: auto; max-height: 2; padding: 0 1; color: $warning; }
+    LogScreen #ev-note { height: auto; max-height: 2; padding: 0 1; }
     LogScreen #ev-search { dock: bottom; display: none; height: 3; }
     LogScreen #ev-search.visible { display: block; }
     """
@@ -252,7 +252,8 @@ class LogScreen(Screen[None]):
         self.evidence = ev
         self.done = ev.done
         if ev.title:
-            self.query_one("#ev-title", TextBar).show(Text(clean(ev.title), end=""))
+            title = f"{clean(self.heading)} — {clean(ev.title)}"
+            self.query_one("#ev-title", TextBar).show(Text(title, end="", no_wrap=True))
         self.query_one("#ev-fields", TextBar).show(_fields_text(ev))
         if ev.error is not None:
             self.error = f"{ev.error.kind}: {clean(ev.error.message)}"
@@ -295,7 +296,9 @@ class LogScreen(Screen[None]):
             self.lines.matches, self.lines.current = None, None
             self.hit_index = None
         self.buf.append(text)
-        if self.lines.matches is not None and self.query_text:
+        if reset and self.query_text:
+            self.lines.matches = self.buf.search(self.query_text)
+        elif self.lines.matches is not None and self.query_text:
             self.lines.matches.extend(self.buf.search(self.query_text, since=self.lines.matches.searched_to))
         self.lines.reload(to_end=self.following)
 
@@ -312,6 +315,8 @@ class LogScreen(Screen[None]):
             parts.append(("FOLLOWING (F stops)", "bold reverse"))
         elif self.done and self.evidence is not None:
             parts.append(("finished: nothing more will be added", "dim"))
+        elif self.evidence is not None:
+            parts.append(("still running: F follows its new output", "bold yellow"))
         if self.query_text:
             found = len(self.lines.matches) if self.lines.matches is not None else 0
             at = f"{self.hit_index + 1}/" if self.hit_index is not None and found else ""
