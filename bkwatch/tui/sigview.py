@@ -26,7 +26,7 @@ SAMPLE_LINES = 4
 
 
 def _noun(system: System, n: int) -> str:
-    word = "node" if system in (System.SOPS, System.BKFLOW) else "host"
+    word = {System.SOPS: "node", System.BKFLOW: "node", System.GSEKIT: "task"}.get(system, "host")
     return word if n == 1 else word + "s"
 
 
