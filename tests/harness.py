@@ -15,6 +15,7 @@ import httpx
 from textual.pilot import Pilot
 
 from bkwatch.cli.demo import demo_profile
+from bkwatch.cli.run import ClientEvidence, LazyFetch
 from bkwatch.cli.scope_wiring import FollowedScopes
 from bkwatch.client import BkClient
 from bkwatch.discovery import Discovery
@@ -96,6 +97,11 @@ def sim_app(
             list_name,
         )
         ScopeStore(store).add([ScopeEntry(k, v, None, clock()) for k, v in scopes.items()], list_name)
+
+    async def same_client() -> BkClient:
+        return client
+
+    app_options.setdefault("evidence", ClientEvidence(LazyFetch(same_client)))
     app = BkWatchApp(poller, store, list_name, clock=clock, select=select, scopes=followed, **app_options)
     app.theme = "textual-dark"
     return SimRig(sim, app, poller, store, client, followed)

@@ -68,6 +68,28 @@ async def _followed(rig: SimRig, pilot: Pilot[None]) -> None:
 # on the list by hand.
 FOLLOWED: dict[str, dict[str, dict]] = {"followed-scope": {"sops:2": {}, "bkflow:1": {"keep_failed": 7200.0}}}
 
+
+async def _until(pilot: Pilot[None], done: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if done():
+            return
+        await pilot.pause(0.02)
+
+
+async def _log_view(rig: SimRig, pilot: Pilot[None]) -> None:
+    """A failing host's log, with a search for its error marked."""
+    await pilot.press("n", "l")
+    await _until(pilot, lambda: getattr(rig.app.screen, "evidence", None) is not None)
+    await pilot.press("slash", *"error", "enter")
+    await pilot.pause()
+
+
+async def _signatures(rig: SimRig, pilot: Pilot[None]) -> None:
+    await pilot.press("n", "w")
+    await _until(pilot, lambda: getattr(rig.app.screen, "report", None) is not None)
+    await pilot.pause()
+
+
 SCENES: dict[str, tuple[Scene, System | None]] = {
     "overview": (_overview, System.JOB),
     "job-failing-hosts": (_job, System.JOB),
@@ -77,6 +99,8 @@ SCENES: dict[str, tuple[Scene, System | None]] = {
     "add-dialog-error": (_add_error, System.JOB),
     "help": (_help, System.JOB),
     "followed-scope": (_followed, None),
+    "log-view": (_log_view, None),
+    "signatures": (_signatures, None),
 }
 
 
@@ -86,6 +110,13 @@ async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> 
     # answers with status counts only, see docs/states.md).
     sim = frozen_sim(gsekit_rows_without_ids=name == "gsekit")
     nested = None
+    evidence = None
+    if name in ("log-view", "signatures"):  # a script step whose failing hosts fail differently
+        evidence = sim.world.add_task("job", kind="ok", hosts=40, scope=("biz", 2))
+        sim.world.advance(600)
+        step = sim.world.get(evidence).steps[2]
+        for h in step.hosts[:24]:
+            sim.world.force(evidence, 104, host=f"{h.cloud}:{h.ip}", step=step.id)
     if name == "sops-tree":
         nested = sim.world.add_task("sops", kind="deepfail")  # a failure inside nested subprocesses
         sim.world.advance(3600)
@@ -99,6 +130,8 @@ async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> 
             rig.app.selected = rig.target(preselect, bad=True)
         if nested is not None:
             rig.app.selected = nested
+        if evidence is not None:
+            rig.app.selected = evidence
         async with rig.app.run_test(size=size) as pilot:
             await settle(rig, pilot)
             await scene(rig, pilot)

@@ -13,7 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.cli.common import new_client
-from bkwatch.cli.run import LazyFetch, MonitorOptions, run_app
+from bkwatch.cli.run import ClientEvidence, LazyFetch, MonitorOptions, run_app
 from bkwatch.cli.scope_wiring import followed_scopes
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError, ErrorKind, System
@@ -164,7 +164,15 @@ def run_demo(options: MonitorOptions) -> int:
         fetch = LazyFetch(make)
         poller = Poller(fetch)
         scopes = followed_scopes(fetch, poller, store, "demo", DEMO_USERNAME)
-        app = BkWatchApp(poller, store, "demo", select=select, scopes=scopes, **options.app_kwargs())
+        app = BkWatchApp(
+            poller,
+            store,
+            "demo",
+            select=select,
+            scopes=scopes,
+            evidence=ClientEvidence(fetch),
+            **options.app_kwargs(),
+        )
         log_to_file([], debug=options.debug)  # the simulator's credentials are public
         asyncio.run(run_app(app, fetch, options))
         code = app.return_code or 0  # 1 after a crash

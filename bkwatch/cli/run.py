@@ -31,6 +31,8 @@ from bkwatch.tui.app import BkWatchApp
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
     from bkwatch.config import Profile
+    from bkwatch.evidence.follow import LogSource
+    from bkwatch.evidence.signatures import Signatures
     from bkwatch.model import Task
     from bkwatch.poller import Poller
     from bkwatch.targets import Target
@@ -107,6 +109,30 @@ class LazyFetch:
             await client.aclose()
 
 
+class ClientEvidence:
+    """The screen's `EvidenceSource`: logs and signatures fetched with the poller's client
+    (made by `LazyFetch` when first needed), only when the user asks."""
+
+    def __init__(self, fetch: LazyFetch) -> None:
+        self.fetch = fetch
+
+    async def _client(self) -> BkClient:
+        return self.fetch.client if self.fetch.client is not None else await self.fetch._open()
+
+    async def log(
+        self, task: Task, *, step: str | None = None, host: str | None = None, node: str | None = None
+    ) -> LogSource:
+        from bkwatch.evidence.follow import LogSource
+
+        return LogSource(await self._client(), task, step=step, host=host, node=node)
+
+    async def signatures(self, task: Task, step_id: str | None = None) -> Signatures:
+        from bkwatch.evidence.signatures import task_signatures
+        from bkwatch.targets import parse_target
+
+        return await task_signatures(await self._client(), parse_target(task.target), task, step_id=step_id)
+
+
 async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) -> None:
     try:
         await app.run_async(mouse=not options.no_mouse)
@@ -150,6 +176,7 @@ def watch_app(
         notices=notices,
         default_biz=profile.default_biz,
         scopes=followed_scopes(fetch, polls, store, list_name, profile.username),
+        evidence=ClientEvidence(fetch),
         **options.app_kwargs(),
         **app_options,
     )

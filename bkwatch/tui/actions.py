@@ -38,6 +38,8 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("slash", "filter", "Filter", key_display="/", palette="Filter", palette_help="Filter by IP, name or message", group="view"),
     UiAction("c", "copy(False)", "Copy IPs", palette="Copy failing IPs", palette_help="IP per line to the clipboard", group="view"),
     UiAction("C", "copy(True)", "Copy CLOUD:IP", show=False, key_display="C", palette="Copy failing CLOUD:IP", palette_help="CLOUD:IP per line to the clipboard", group="view"),
+    UiAction("l", "evidence", "Log", palette="Host / node log", palette_help="Log and details of the host, node or job task under the cursor", group="view"),
+    UiAction("w", "signatures", "Why", palette="Failure signatures", palette_help="Failing hosts / nodes grouped by what their logs say", group="view"),
     UiAction("a", "add", "Add", palette="Add watch", palette_help="Watch a task by target or URL"),
     UiAction("d", "remove", "Remove", palette="Remove watch", palette_help="Stop watching the selected task; dismiss a task a scope found; on a scope's header, stop following it"),
     UiAction("space", "fold", "Fold scope", show=False, palette="Fold / unfold scope", palette_help="Hide or show a followed scope's tasks under its header"),
@@ -52,6 +54,7 @@ EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("enter", "open a task or step; fold a host group or a scope"),
     ("shift+tab", "previous pane"),
     ("ctrl+p", "command palette (every action below)"),
+    ("log: / n N F", "in a log: search, next / previous match, follow"),
 )
 
 

@@ -36,9 +36,11 @@ from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
+from bkwatch.tui.evidence_open import open_evidence, open_signatures, polled
 from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.headers import ColumnHeader, job_list_header
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
 from bkwatch.tui.scope_port import ScopeRequest, scope_of_header
@@ -51,6 +53,7 @@ from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, PollUpdate
     from bkwatch.store import WatchStore
+    from bkwatch.tui.evidence_port import EvidenceSource
     from bkwatch.tui.scope_port import Scopes
 
 HIGHLIGHT_SECONDS = 5.0
@@ -94,10 +97,12 @@ class BkWatchApp(ScopeMixin, App[None]):
         notices: Sequence[str] = (),
         default_biz: str | None = None,
         scopes: Scopes | None = None,
+        evidence: EvidenceSource | None = None,
     ) -> None:
         super().__init__()
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
+        self.evidence = evidence  # fetches logs and signatures (`l`, `w`); None: not offered
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
         self.notices = list(notices)  # start-up warnings (e.g. a config file others can read)
@@ -127,7 +132,13 @@ class BkWatchApp(ScopeMixin, App[None]):
         yield TextBar(id="status")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield JobList(ascii_only=self.ascii_only, id="joblist")
+                jobs = JobList(ascii_only=self.ascii_only, id="joblist")
+                header = ColumnHeader(
+                    lambda width: job_list_header(width, jobs.has_errors), id="joblist-header"
+                )
+                jobs.columns_changed = partial(header.redraw, force=True)
+                yield header
+                yield jobs
                 yield TransitionLog(ascii_only=self.ascii_only, id="log")
             yield DetailPane(ascii_only=self.ascii_only, id="detail")
         yield PlainInput(
@@ -221,6 +232,7 @@ class BkWatchApp(ScopeMixin, App[None]):
         for t in changes:
             if t.level == "task":
                 self._alert(t, title, now)
+        polled(self, update.key, watch.task)  # a followed log asks for what was added
         # Tasks a scope found come and go by the hundred: their history is the scope's own.
         if watch.task is not None and watch.via is None:
             self._remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
@@ -239,6 +251,8 @@ class BkWatchApp(ScopeMixin, App[None]):
     def _title(self, key: str) -> str:
         watch = self.poller.watches.get(key)
         return clean(watch.title) if watch is not None else key
+
+    title_of = _title
 
     def _toast_soon(self) -> None:
         """Show pending task alerts: at once, unless a toast went up in the last TOAST_EVERY
@@ -472,20 +486,7 @@ class BkWatchApp(ScopeMixin, App[None]):
             if isinstance(target, ScopeRequest):
                 self._follow(target, label)
                 return
-            key = str(target)
-            if target.focus:
-                self.focus_hints[key] = target.focus
-            self.poller.add(target, label)
-            try:
-                self.store.add([WatchEntry(key, label, self.clock(), target.focus)], self.list_name)
-            except (OSError, StoreError) as exc:
-                self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
-            self._report_store_warnings()
-            self.joblist.sync(self.poller.watches, self.clock())
-            self._select(key)
-            self.poller.refresh(key)
-            self._update_status()
-            self.notify(f"Watching {key}", markup=False, timeout=3)
+            self.watch_target(target, label)
 
         scopes = self.scopes
         followed = scopes.scopes if scopes is not None else {}
@@ -493,6 +494,41 @@ class BkWatchApp(ScopeMixin, App[None]):
         self.push_screen(
             AddDialog(lambda k: k in self.poller.watches or k in followed, parse, self.default_biz), done
         )
+
+    def watch_target(self, target: Target, label: str | None = None) -> None:
+        """Add `target` to the watch list, saved, selected and polled now."""
+        key = str(target)
+        if target.focus:
+            self.focus_hints[key] = target.focus
+        self.poller.add(target, label)
+        try:
+            self.store.add([WatchEntry(key, label, self.clock(), target.focus)], self.list_name)
+        except (OSError, StoreError) as exc:
+            self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
+        self._report_store_warnings()
+        self.joblist.sync(self.poller.watches, self.clock())
+        self._select(key)
+        self.poller.refresh(key)
+        self._update_status()
+        self.notify(f"Watching {key}", markup=False, timeout=3)
+
+    def watch_key(self, key: str) -> None:
+        """Watch a target named by the server (a SOPS node's JOB task), validated first."""
+        if key in self.poller.watches:
+            self.notify(f"Already watching {clean(key)}", markup=False, timeout=3)
+            return
+        try:
+            target = parse_target(key)
+        except TargetError as exc:
+            self.notify(f"Cannot watch {clean(key)}: {clean(exc)}", severity="warning", markup=False)
+            return
+        self.watch_target(target)
+
+    def action_evidence(self) -> None:
+        open_evidence(self)
+
+    def action_signatures(self) -> None:
+        open_signatures(self)
 
     def action_remove(self) -> None:
         if self._scope_remove():  # a scope's header or a task a scope found: scope_ui.py

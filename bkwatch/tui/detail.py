@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.widgets import ContentSwitcher, Static, Tree
 from bkwatch.model import Host, JobTask, State, System, Task, Transition
 from bkwatch.tui.fmt import STATE_STYLE, age, badge_str, clean, duration
 from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.headers import ColumnHeader, host_header, job_task_header
 from bkwatch.tui.jobpane import JobPane, counts_text
 from bkwatch.tui.kinds import HostKind, JobTaskKind
 from bkwatch.tui.lines import LineView, TextBar
@@ -61,7 +63,7 @@ class DetailPane(Vertical):
         super().__init__(id=id)
         self.ascii_only = ascii_only
         self.job = JobPane(ascii_only=ascii_only)
-        self.nodeman = GroupedView(HostKind(ascii_only, nodeman=True), id="nm-hosts", classes="view")
+        self.nodeman = GroupedView(HostKind(ascii_only, nodeman=True), id="nm-list", classes="view")
         self.gsekit = GroupedView(JobTaskKind(ascii_only), id="gk-tasks", classes="view")
         self.gsekit.empty_text = "GSEKit listed no task rows for this job (see the counts above)."
         self.nodeman.empty_text = "No host results yet."
@@ -79,9 +81,12 @@ class DetailPane(Vertical):
         with ContentSwitcher(id="views", initial="empty"):
             yield Static("Select a task to see its steps, hosts or nodes.", id="empty", markup=False)
             yield self.job
-            yield self.nodeman
+            with Vertical(id="nm-hosts", classes="view"):
+                yield ColumnHeader(partial(host_header, nodeman=True))
+                yield self.nodeman
             with Vertical(id="gk-box", classes="view"):
                 yield self.gk_counts
+                yield ColumnHeader(job_task_header)
                 yield self.gsekit
             yield self.pipeline
         yield self.info

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -45,6 +45,13 @@ def sort_key(watch: Watch) -> int:
     return _ATTENTION.get(task.state, _CALM) if task is not None else _CALM
 
 
+def columns(width: int, has_errors: bool) -> tuple[int, int]:
+    """Widths of the target and name columns of a `width`-cell job list (the header's too)."""
+    rest = max(width, 50) - 8 - 11 - 10 - 8 - 5 - (14 if has_errors else 0)
+    title_w = min(30, max(12, rest // 2))
+    return title_w, max(6, rest - title_w)
+
+
 class JobList(LineView):
     """Watched tasks, those needing attention first; the cursor follows its task."""
 
@@ -56,6 +63,7 @@ class JobList(LineView):
         self.scopes: Mapping[str, ScopeView] = {}  # followed scopes, live (the app sets it)
         self.folded: set[str] = set()  # scopes whose tasks are hidden under their header
         self._now = 0.0
+        self.columns_changed: Callable[[], None] | None = None  # the header redraws
 
     def sync(self, watches: Mapping[str, Watch], now: float) -> None:
         self.watches = watches
@@ -66,6 +74,8 @@ class JobList(LineView):
             self.has_errors = has_errors
             self._cache.clear()
             self.refresh()
+            if self.columns_changed is not None:
+                self.columns_changed()
         scopes = self.scopes
         mine: list[Watch] = []  # added by hand: ungrouped, first, as before scopes existed
         found: dict[str, list[Watch]] = {k: [] for k in scopes}
@@ -117,9 +127,7 @@ class JobList(LineView):
         sig = line.sig
         grouped = len(sig) == 8
         label, name, state, prog, elapsed, data_age, err = sig[:7]  # type: ignore[misc]
-        rest = width - 8 - 11 - 10 - 8 - 5 - (14 if self.has_errors else 0)
-        title_w = min(30, max(12, rest // 2))
-        name_w = max(6, rest - title_w)
+        title_w, name_w = columns(self.size.width, self.has_errors)
         out = Text(end="", no_wrap=True)
         system = _SYS.get(line.key.split(":", 1)[0], "?")
         out.append(fit(("  " + system) if grouped else system, 8), style="bold")

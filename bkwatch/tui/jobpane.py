@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from bkwatch.model import State, Step, Task, Transition
 from bkwatch.tui.fmt import badge, clean, duration, fit, glyph
 from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.headers import ColumnHeader, host_header
 from bkwatch.tui.kinds import HostKind
 from bkwatch.tui.lines import Line, LineView
 
@@ -141,6 +142,7 @@ class JobPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield self.steps_view
+        yield ColumnHeader(host_header)
         yield self.hosts_view
 
     def show(self, target: str, task: Task, transitions: list[Transition] | None = None) -> None:

@@ -1,0 +1,126 @@
+"""`l` and `w`: what the cursor of the drill-down points at, opened as evidence or signatures.
+
+Kept apart from the app: it reads the drill-down's cursor (host, node, job task, step) and pushes
+`LogScreen` / `SignaturesScreen` with the injected `EvidenceSource`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bkwatch.model import System, Task
+from bkwatch.tui.grouped import GroupedView
+from bkwatch.tui.logview import LogScreen
+from bkwatch.tui.sigview import SignaturesScreen
+
+if TYPE_CHECKING:
+    from bkwatch.tui.app import BkWatchApp
+
+
+@dataclass(frozen=True)
+class Pick:
+    task: Task
+    key: str  # the watch's key
+    step: str | None = None
+    host: str | None = None
+    node: str | None = None
+
+    @property
+    def what(self) -> str:
+        if self.node is not None:
+            return f"task {self.node}" if self.task.system is System.GSEKIT else f"node {self.node}"
+        return f"host {self.host}" + (f" (step {self.step})" if self.step else "")
+
+
+def _cursor_item(view: GroupedView) -> str | None:
+    """The row under the cursor; on a group's header, the group's first member."""
+    line = view.cursor_line
+    if line is None:
+        return None
+    if line.header:
+        members = view.members(line.data)
+        return members[0] if members else None
+    return line.key
+
+
+def pick(app: BkWatchApp) -> Pick | str:
+    """The host / node / job task under the drill-down's cursor, or why there is none."""
+    detail = app.detail
+    task = detail.shown
+    if task is None or detail.key is None:
+        return "Select a task first."
+    system = task.system
+    if system is System.JOB:
+        key = _cursor_item(detail.job.hosts_view)
+        if key is None or detail.job.step_id is None:
+            return "No host here: choose a step with hosts."
+        return Pick(task, detail.key, step=detail.job.step_id, host=key)
+    if system is System.NODEMAN:
+        key = _cursor_item(detail.nodeman)
+        return Pick(task, detail.key, host=key) if key else "No host here."
+    if system is System.GSEKIT:
+        key = _cursor_item(detail.gsekit)
+        return Pick(task, detail.key, node=key) if key else "No task rows here (see the counts)."
+    node = detail.pipeline.cursor_id
+    if node is None or task.root is None or node == task.root.id:
+        return "Put the cursor on a node."
+    return Pick(task, detail.key, node=node)
+
+
+def open_evidence(app: BkWatchApp) -> None:
+    if app.evidence is None:
+        app.notify("Logs are not available here.", markup=False, timeout=3)
+        return
+    chosen = pick(app)
+    if isinstance(chosen, str):
+        app.notify(chosen, markup=False, timeout=3)
+        return
+
+    def current() -> Task | None:
+        watch = app.poller.watches.get(chosen.key)
+        return watch.task if watch is not None else None
+
+    app.push_screen(
+        LogScreen(
+            app.evidence,
+            chosen.task,
+            title=f"{app.title_of(chosen.key)} · {chosen.what}",
+            step=chosen.step,
+            host=chosen.host,
+            node=chosen.node,
+            current_task=current,
+            on_watch=app.watch_key,
+            watch_key=chosen.key,
+        )
+    )
+
+
+def open_signatures(app: BkWatchApp) -> None:
+    if app.evidence is None:
+        app.notify("Failure signatures are not available here.", markup=False, timeout=3)
+        return
+    detail = app.detail
+    task = detail.shown
+    if task is None or detail.key is None:
+        app.notify("Select a task first.", markup=False, timeout=3)
+        return
+    # On a JOB task's drill-down: its current step; from the job list: every step.
+    step = detail.job.step_id if task.system is System.JOB and not app.joblist.has_focus else None
+    where = f" · step {step}" if step else ""
+    app.push_screen(
+        SignaturesScreen(
+            app.evidence,
+            task,
+            title=f"Failure signatures · {app.title_of(detail.key)}{where}",
+            step=step,
+            copy=app.copy_to_clipboard,
+        )
+    )
+
+
+def polled(app: BkWatchApp, key: str, task: Task | None) -> None:
+    """A poll of `key` arrived: an open log of that task may follow it."""
+    for screen in app.screen_stack:
+        if isinstance(screen, LogScreen) and screen.watch_key == key:
+            screen.task_polled(task)
