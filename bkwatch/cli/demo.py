@@ -2,6 +2,7 @@
 
 The simulator starts listening in its own thread while the app is being built; the client is
 made by the poller's first fetch, once the simulator listens. A failing JOB task is shown first.
+Actions are on (the simulator is a toy server), and the status line says they go to it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import threading
 from typing import TYPE_CHECKING, Any
 
+from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.run import LazyFetch, MonitorOptions, new_client, run_app
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError, ErrorKind, System
@@ -18,14 +20,17 @@ from bkwatch.tui.app import BkWatchApp
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+    from pathlib import Path
 
     from bkwatch.client import BkClient
     from bkwatch.config import Profile
+    from bkwatch.poller import Poller
     from bkwatch.sim import Served
 
 # Raw states that mean "look at me" in the simulator's task list (JOB 4 = failed).
 _BAD_RAW = {"4", "FAILED", "PART_FAILED", "failed"}
 _DEMO_PER_SYSTEM = 3
+DEMO_ACTIONS_NOTE = "demo simulator"
 
 
 def demo_entries(tasks: list[Any]) -> tuple[list[WatchEntry], str | None]:
@@ -94,6 +99,25 @@ def demo_profile(base_url: str) -> Profile:
     )
 
 
+def demo_actions(fetch: LazyFetch, data_dir: Path, poller: Poller) -> MonitorActions:
+    """Actions on, against the simulator only: the profile here names who acts (for the audit
+    file) and allows it; the client the polls use carries the simulator's address."""
+    profile = demo_profile("")
+    profile.allow_actions = True
+
+    def paas() -> str | None:
+        return fetch.client.profile.esb_url if fetch.client is not None else None
+
+    return MonitorActions(
+        profile,
+        fetch.open_client,
+        data_dir=data_dir,
+        interval=poller.cadence.focused,
+        paas=paas,
+        note=DEMO_ACTIONS_NOTE,
+    )
+
+
 def run_demo(options: MonitorOptions) -> int:
     """Run against the built-in simulator on loopback; a failing JOB task is shown first."""
     import tempfile
@@ -140,7 +164,9 @@ def run_demo(options: MonitorOptions) -> int:
             return new_client(demo_profile(served.base_url))
 
         fetch = LazyFetch(make)
-        app = BkWatchApp(Poller(fetch), store, "demo", select=select, **options.app_kwargs())
+        poller = Poller(fetch)
+        acting = demo_actions(fetch, store.data_dir, poller)
+        app = BkWatchApp(poller, store, "demo", select=select, acting=acting, **options.app_kwargs())
         log_to_file([], debug=options.debug)  # the simulator's credentials are public
         asyncio.run(run_app(app, fetch, options))
         code = app.return_code or 0  # 1 after a crash

@@ -48,6 +48,7 @@ class MonitorOptions:
     debug: bool = False
     seed: int = 1  # the demo's simulator
     speed: float = 1.0
+    allow_actions: bool = False  # --allow-actions (the profile and BKWATCH_ALLOW_ACTIONS=1 also can)
 
     def app_kwargs(self) -> dict[str, Any]:
         return {"ascii": self.ascii, "bell": self.bell, "desktop_notify": self.desktop_notify}
@@ -87,6 +88,10 @@ class LazyFetch:
         assert self.client is not None
         return await fetch_task(self.client, target)
 
+    async def open_client(self) -> BkClient:
+        """The client the polls use (made now if no poll has made it yet)."""
+        return await self._open()
+
     async def _open(self) -> BkClient:
         async with self._lock:  # every first-round poll arrives at once: make one client
             if self.client is None:
@@ -121,7 +126,8 @@ def watch_app(
 
     `make_client` defaults to a real client for the profile; `poller` to a default Poller.
     """
-    from bkwatch.config import check_permissions, config_path
+    from bkwatch.cli.acting import MonitorActions
+    from bkwatch.config import check_permissions, config_path, data_dir
 
     async def make() -> BkClient:
         return new_client(profile)
@@ -133,8 +139,13 @@ def watch_app(
 
         poller = Poller
     notices = [w for w in (check_permissions(config_path()),) if w]
+    if options.allow_actions:
+        profile.allow_actions = True
+    watcher = poller(fetch)
+    acting = MonitorActions(profile, fetch.open_client, data_dir=data_dir(), interval=watcher.cadence.focused)
+    app_options.setdefault("acting", acting)
     app = BkWatchApp(
-        poller(fetch),
+        watcher,
         store,
         list_name,
         insecure=profile.insecure,

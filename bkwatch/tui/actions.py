@@ -40,6 +40,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("C", "copy(True)", "Copy CLOUD:IP", show=False, key_display="C", palette="Copy failing CLOUD:IP", palette_help="CLOUD:IP per line to the clipboard", group="view"),
     UiAction("a", "add", "Add", palette="Add watch", palette_help="Watch a task by target or URL"),
     UiAction("d", "remove", "Remove", palette="Remove watch", palette_help="Stop watching the selected task"),
+    UiAction("x", "act", "Actions", palette="Actions…", palette_help="Retry, skip, confirm, stop… what is under the cursor (each confirmed)"),
     UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling"),
     UiAction("r", "refresh", "Refresh", palette="Refresh now", palette_help="Poll every task now"),
 )  # fmt: skip

@@ -33,6 +33,7 @@ from bkwatch.model import State, Transition
 from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchEntry
 from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.tui.acting import Acting, ActionsController
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
@@ -89,8 +90,10 @@ class BkWatchApp(App[None]):
         insecure: bool = False,
         secrets: Sequence[str] = (),
         notices: Sequence[str] = (),
+        acting: Acting | None = None,
     ) -> None:
         super().__init__()
+        self.acts = ActionsController(self, acting)  # x: task operations (tui/acting.py)
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
         self.notices = list(notices)  # start-up warnings (e.g. a config file others can read)
@@ -152,6 +155,7 @@ class BkWatchApp(App[None]):
         self._report_store_warnings()
         if self.insecure:
             self.screen_change_signal.subscribe(self, self._mark_insecure)
+        self.acts.mount()
         for entry in entries:
             if entry.target in self.poller.watches:
                 continue
@@ -197,6 +201,8 @@ class BkWatchApp(App[None]):
             # expires, and the log already lists every change.
             if t.new.is_bad or t.new is State.WAITING:
                 self.highlights[(t.target, t.key)] = now
+        if changes and self.acts.follows(update.key, now):  # the effect of an accepted action
+            self.highlights.update({(t.target, t.key): now for t in changes})
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
         if update.key == self.selected:
@@ -316,6 +322,7 @@ class BkWatchApp(App[None]):
         line = Text(end="")
         if self.insecure:  # first: a narrow terminal cuts the end of the line, never this
             line.append(INSECURE_BADGE, style="bold reverse red")
+        self.acts.badge(line)
         line.append(f" bkwatch · {clean(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
         if self.poller.paused:
             line.append("   ")
@@ -492,6 +499,9 @@ class BkWatchApp(App[None]):
         self.poller.refresh()
         self.notify("Refreshing all tasks…" if not self.ascii_only else "Refreshing all tasks", timeout=2)
 
+    def action_act(self) -> None:
+        self.acts.open_menu()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_keys()))
 
@@ -499,3 +509,4 @@ class BkWatchApp(App[None]):
         yield from super().get_system_commands(screen)
         for title, help_text, action in palette_entries():
             yield SystemCommand(title, help_text, partial(self.run_action, action))
+        yield from self.acts.commands()
