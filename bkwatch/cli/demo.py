@@ -29,18 +29,20 @@ if TYPE_CHECKING:
 
 # Raw states that mean "look at me" in the simulator's task list (JOB 4 = failed).
 _BAD_RAW = {"4", "FAILED", "PART_FAILED", "failed"}
+_CONFIRM_RAW = {"7"}  # JOB waiting for a person to confirm: something to try `x` on
 _DEMO_PER_SYSTEM = 3
 DEMO_ACTIONS_NOTE = "demo simulator"
 
 
 def demo_entries(tasks: list[Any]) -> tuple[list[WatchEntry], str | None]:
-    """An interesting mix from the simulator: failures first, a few of each system."""
+    """An interesting mix from the simulator: failures first, then a JOB job waiting for
+    confirmation, a few of each system (one more JOB job, so the rolling one stays in)."""
     picked: list[WatchEntry] = []
     first_bad_job: str | None = None
     for system in System:
         mine = [t for t in tasks if t.system == str(system)]
-        mine.sort(key=lambda t: t.state not in _BAD_RAW)  # stable: failures first
-        for t in mine[:_DEMO_PER_SYSTEM]:
+        mine.sort(key=lambda t: (t.state not in _BAD_RAW, t.state not in _CONFIRM_RAW))  # stable
+        for t in mine[: _DEMO_PER_SYSTEM + (system is System.JOB)]:
             picked.append(WatchEntry(t.target, None))
             if system is System.JOB and first_bad_job is None and t.state in _BAD_RAW:
                 first_bad_job = t.target
