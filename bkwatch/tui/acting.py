@@ -154,9 +154,15 @@ class ActionsController:
         shown_here = app.detail.key == key
         if task.system is System.JOB and shown_here:
             job = app.detail.job
-            return Context(
-                key, watch.target, task, fetched_at, step_id=job.step_id, hosts=not job.steps_view.has_focus
+            step = job.current_step()
+            # The host group's actions first when the cursor is on the hosts, or (from the job
+            # list) when the step has hosts that did not succeed; the step's otherwise.
+            on_hosts = job.hosts_view.has_focus or (
+                not job.steps_view.has_focus
+                and step is not None
+                and any(h.state.is_bad for h in step.hosts.values())
             )
+            return Context(key, watch.target, task, fetched_at, step_id=job.step_id, hosts=on_hosts)
         if task.system in (System.SOPS, System.BKFLOW) and shown_here:
             node_id = app.detail.pipeline.cursor_id
             if node_id is not None and find_node(task, node_id) is not None:
