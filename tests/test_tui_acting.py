@@ -11,13 +11,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, OptionList, Static
 
 from bkwatch.actions import BY_ID
+from bkwatch.cli.run import MonitorOptions, watch_app
 from bkwatch.model import State, System
+from bkwatch.poller import Cadence, Poller
+from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
+from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.tui.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
-from tests.harness import SimRig, frozen_sim, settle, sim_app
+from tests.conftest import isolate
+from tests.harness import FIXED_NOW, SimRig, frozen_sim, settle, sim_app
 
 SIZE = (160, 48)
 LIMIT = 30.0
@@ -391,3 +397,80 @@ def test_the_screen_loads_no_http_side() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def _wired(tmp_path: Path, base_url: str, env: dict[str, str], options: MonitorOptions) -> tuple[Any, Any]:
+    """The monitor as `bkwatch` wires it: the profile from the environment, `watch_app`."""
+    from bkwatch.config import data_dir, load_profile
+
+    profile = load_profile(
+        env={
+            **env,
+            "BK_COMPONENT_API_URL": base_url,
+            "BK_APP_CODE": DEMO_APP_CODE,
+            "BK_APP_SECRET": DEMO_APP_SECRET,
+            "BK_USERNAME": DEMO_USERNAME,
+        }
+    )
+    store = WatchStore(data_dir())
+    store.add([WatchEntry(FAILED_JOB, None, FIXED_NOW)], "wired")
+    slow = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
+    return watch_app(
+        profile,
+        store,
+        "wired",
+        options,
+        poller=lambda f: Poller(f, cadence=slow),
+        start_polling=False,
+        select=FAILED_JOB,
+    )
+
+
+async def test_allow_actions_reaches_the_monitor_and_it_acts_over_its_own_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    isolate(tmp_path, monkeypatch)
+    sim = frozen_sim()
+    with sim.serve() as served:
+        off, _ = _wired(tmp_path, served.base_url, {}, MonitorOptions())
+        assert not off.acts.enabled
+        flag, _ = _wired(tmp_path, served.base_url, {}, MonitorOptions(allow_actions=True))
+        assert flag.acts.enabled
+        app, fetch = _wired(tmp_path, served.base_url, {"BKWATCH_ALLOW_ACTIONS": "1"}, MonitorOptions())
+        assert app.acts.enabled
+        try:
+            async with asyncio.timeout(LIMIT), app.run_test(size=SIZE, notifications=True) as pilot:
+                await app.poller.poll_all()
+                await pilot.pause()
+                assert "ACTIONS ON" in str(app.query_one("#status").render())
+                app.detail.job.hosts_view.focus()
+                await _open_menu(pilot)
+                await _choose(pilot, "job.retry_failed")
+                await pilot.press("y")
+                await pilot.pause()
+                while app.acts.busy:
+                    await pilot.pause(0.02)
+                ops = sim.world.operations.list()
+                assert len(ops) == 1 and ops[0]["params"]["operation_code"] == 2
+                assert fetch.client is not None  # the polls' client made the request
+        finally:
+            await fetch.aclose()
+    lines = _audit(tmp_path / "xdg_data_home" / "bkwatch")
+    assert [(a["action"], a["result"]) for a in lines] == [("job.retry_failed", "accepted")]
+
+
+async def test_the_demo_has_actions_on_and_says_they_go_to_its_simulator(tmp_path: Path) -> None:
+    from bkwatch.cli.demo import demo_actions
+    from bkwatch.cli.run import LazyFetch
+
+    async def no_client() -> Any:
+        raise AssertionError("nothing is sent in this test")
+
+    fetch = LazyFetch(no_client)
+    acting = demo_actions(fetch, tmp_path, Poller(fetch))
+    assert acting.enabled
+    rig = sim_app(frozen_sim(), tmp_path, select=FAILED_JOB, acting=acting)
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        assert str(rig.app.query_one("#status").render()).lstrip().startswith("ACTIONS ON: demo simulator")
+    await rig.client.aclose()
