@@ -379,6 +379,7 @@ async def test_actions_on_marker_on_the_status_line_and_every_dialog(tmp_path: P
         await settle(rig, pilot)
         status = str(app.query_one("#status").render())
         assert status.lstrip().startswith("ACTIONS ON")
+        assert app.signals.title.endswith(" — ACTIONS ON")  # the terminal's title too
         await pilot.press("question_mark")
         await pilot.pause()
         assert app.screen.query(ActionsBanner)
@@ -474,3 +475,45 @@ async def test_the_demo_has_actions_on_and_says_they_go_to_its_simulator(tmp_pat
         await settle(rig, pilot)
         assert str(rig.app.query_one("#status").render()).lstrip().startswith("ACTIONS ON: demo simulator")
     await rig.client.aclose()
+
+
+async def test_a_timeout_says_what_the_task_now_shows_and_is_not_repeated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import sim_profile
+
+    isolate(tmp_path, monkeypatch)
+    sim = frozen_sim()
+    sim.faults.set("delay", route="operate_step_instance", delay=2.0, count=1)
+    with sim.serve() as served:
+        profile = sim_profile(served.base_url, allow_actions=True, timeout=0.5)
+        store = WatchStore(tmp_path / "data")
+        store.add([WatchEntry(FAILED_JOB, None, FIXED_NOW)], "slow")
+        slow = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
+        app, fetch = watch_app(
+            profile,
+            store,
+            "slow",
+            MonitorOptions(),
+            poller=lambda f: Poller(f, cadence=slow),
+            start_polling=False,
+            select=FAILED_JOB,
+        )
+        try:
+            async with asyncio.timeout(LIMIT), app.run_test(size=SIZE, notifications=True) as pilot:
+                await app.poller.poll_all()
+                await pilot.pause()
+                app.detail.job.hosts_view.focus()
+                await _open_menu(pilot)
+                await _choose(pilot, "job.retry_failed")
+                await pilot.press("y")
+                await pilot.pause()
+                while app.acts.busy:
+                    await pilot.pause(0.05)
+                toasts = "\n".join(n.message for n in app._notifications)
+                assert "may or may not have happened" in toasts and "task now shows" in toasts, toasts
+                assert any("action unknown" in line for line in app.log_view.entries)
+                await asyncio.sleep(2.0)  # the server finishes the delayed request
+                assert len(sim.world.operations.list()) == 1  # sent once, never repeated
+        finally:
+            await fetch.aclose()

@@ -318,7 +318,8 @@ class BkWatchApp(App[None]):
             s = w.task.state if w.task is not None else None
             counts[s] = counts.get(s, 0) + 1
         text = summary(counts)
-        self.signals.set_title(f"bkwatch — {text}" + (" — TLS NOT VERIFIED" if self.insecure else ""))
+        title = f"bkwatch — {text}" + (" — TLS NOT VERIFIED" if self.insecure else "")
+        self.signals.set_title(title + (" — ACTIONS ON" if self.acts.enabled else ""))
         line = Text(end="")
         if self.insecure:  # first: a narrow terminal cuts the end of the line, never this
             line.append(INSECURE_BADGE, style="bold reverse red")
