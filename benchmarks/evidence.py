@@ -165,9 +165,10 @@ async def _failing_step(hosts: int, log_bytes: int) -> tuple[bytes, object, obje
     async with BkClient(sim_profile("http://sim"), transport=cap) as client:
         t = parse_target(target)
         task = await fetch_task(client, t)
-        sim.world.log_batches.clear()
+        sim.world.requests_log.clear()
         sigs = await job_signatures(client, t, task, str(step.id))
-    return cap.bodies[-1], t, task, sigs, len(sim.world.log_batches), sim
+    batches = sum(api == "batch_get_job_instance_ip_log" for api, _, _ in sim.world.requests_log)
+    return cap.bodies[-1], t, task, sigs, batches, sim
 
 
 def signatures(runs: int, hosts: int, log_bytes: int) -> Row:

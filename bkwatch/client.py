@@ -1,8 +1,10 @@
 """The one HTTP client: both BlueKing transports and their auth; answers classified by `errors.py`.
 
-ESB ("compapi"): ``{esb_url}/api/c/compapi/v2/<path>``, credentials in the query (GET) or the
-JSON body (POST). API gateway: ``{apigw_tmpl with api_name}/{stage}/<path>``, credentials only
-in the ``X-Bkapi-Authorization`` header. Success is ``result is True`` and nothing else.
+ESB ("compapi"): ``{esb_url}/api/c/compapi/v2/<path>``. API gateway: ``{apigw_tmpl with
+api_name}/{stage}/<path>``. Credentials go in the ``X-Bkapi-Authorization`` header on both, as
+BlueKing's own SDK sends them; a secret is never put in a URL. An ESB that ignores the header
+(it answers that the app code is empty) gets them in a JSON body instead, POSTed, and that is
+remembered per profile (`esb_auth.py`). Success is ``result is True`` and nothing else.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bkwatch.errors import (
     snippet,
     status_kind,
 )
+from bkwatch.esb_auth import EsbAuthMemory
 from bkwatch.lean_httpx import httpx
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.redact import redact
@@ -57,10 +60,16 @@ class BkClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 32,
+        esb_memory: EsbAuthMemory | None = None,
     ) -> None:
         self.profile = profile
+        self.esb_memory = esb_memory or EsbAuthMemory(None)
+        # "header" (the SDK's way) until this profile's ESB is seen to ignore it; then "body".
+        self.esb_auth = self.esb_memory.mode(profile.name, profile.esb_url)
         # NodeMan API generation actually in use; may switch to "v1" once after a v2 404.
         self.nodeman_api = profile.nodeman_api
+        # NodeMan's pagesize=-1 (every row at once) until a server refuses it.
+        self.nodeman_all_rows = True
         verify: ssl.SSLContext | bool = profile.verify
         if transport is None:
             verify = ca_context(profile) or verify
@@ -187,18 +196,20 @@ class BkClient:
         url = self.url_for(system, via, api)
         identity, get_headers, post_headers = self._auth()
         args: dict[str, Any] = dict(params or {})
-        if via == "esb":
-            args.update(identity)
         method = method.upper()
+        in_body = via == "esb" and self.esb_auth == "body"
+        if in_body:
+            # An ESB that ignores the header: credentials in a JSON body (the ESB takes POST for
+            # every component and forwards the rest as the component declares), never in a URL.
+            args.update(identity)
+            method, get_headers, post_headers = "POST", _JSON, _JSON
         try:
             if method == "GET":
                 query = {k: _query_value(v) for k, v in args.items() if v is not None}
-                headers = None if via == "esb" else get_headers
-                request = self._http.build_request(method, self._url(url, query), headers=headers)
+                request = self._http.build_request(method, self._url(url, query), headers=get_headers)
             else:
-                headers = _JSON if via == "esb" else post_headers
                 request = self._http.build_request(
-                    method, self._url(url, None), content=orjson.dumps(args), headers=headers
+                    method, self._url(url, None), content=orjson.dumps(args), headers=post_headers
                 )
             # Streamed, so an answer over the limit is refused while reading, not after holding it all.
             resp = await self._http.send(request, stream=True)
@@ -224,6 +235,12 @@ class BkClient:
             raise
         except Exception as exc:  # a transport bug must not kill the poller
             raise self._error(_K.NETWORK, f"{system}: request failed: {type(exc).__name__}: {exc}") from None
+        if via == "esb" and not in_body and _ignores_header(content):
+            self.esb_auth = "body"
+            self.esb_memory.remember_body(self.profile.name, self.profile.esb_url)
+            return await self.call(
+                system, api, via=via, method=method, params=params, allow_no_data=allow_no_data
+            )
         return self._decode(system, resp, content, allow_no_data)
 
     async def _read_body(self, system: System, resp: httpx.Response) -> bytes:
@@ -337,6 +354,21 @@ class BkClient:
         error = self._error(kind, text, retry_after=retry)
         error.code, error.status = code or None, status
         return error
+
+
+def _ignores_header(content: bytes) -> bool:
+    """The ESB's answer when it found no app code: it did not read the X-Bkapi-Authorization
+    header we sent (a paas2 ESB reads it first), so it wants the credentials as parameters."""
+    if b"1306000" not in content:
+        return False
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(body, dict) or body.get("result") is not False or str(body.get("code")) != "1306000":
+        return False
+    message = str(body.get("message") or "").lower()
+    return "app code" in message and "cannot be empty" in message
 
 
 def _query_value(v: Any) -> Any:

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
-from bkwatch.atomic import write_private
 from bkwatch.model import BkError, ErrorKind, System
 
 if TYPE_CHECKING:
@@ -104,6 +103,7 @@ class Profile:
     stage: str = "prod"
     gateways: dict[System, str] = field(default_factory=lambda: dict(DEFAULT_GATEWAYS))
     nodeman_api: str = "v2"
+    default_biz: str | None = None  # business for JOB api_execute links, which carry none
     verify: bool = True
     ca_bundle: str | None = None
     timeout: float = 10.0
@@ -126,21 +126,22 @@ class Profile:
         return [s for s in (self.app_secret, self.token) if s]
 
 
-_STR_KEYS = ("esb_url", "apigw_tmpl", "app_code", "app_secret", "username", "token", "stage", "ca_bundle")
+STR_KEYS = ("esb_url", "apigw_tmpl", "app_code", "app_secret", "username", "token", "stage", "ca_bundle")
 _URL_KEYS = ("esb_url", "apigw_tmpl")
 PROFILE_KEYS = (
-    *_STR_KEYS,
+    *STR_KEYS,
     "verify",
     "timeout",
     "max_response_mb",
     "nodeman_api",
+    "default_biz",
     "gateways",
     "allow_actions",
 )
 TOP_KEYS = ("default_profile", "profiles")
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def read_file(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -187,7 +188,7 @@ def _unknown(key: str, known: tuple[str, ...], where: str) -> str:
 
 def _apply_table(profile: Profile, table: Mapping[str, Any], where: str) -> None:
     for key, value in table.items():
-        if key in _STR_KEYS:
+        if key in STR_KEYS:
             if not isinstance(value, str):
                 raise ConfigError(f"{where}: {key} must be a string, got {_got(value)}")
             if key in _URL_KEYS and value and not _is_http(value):
@@ -210,6 +211,11 @@ def _apply_table(profile: Profile, table: Mapping[str, Any], where: str) -> None
             if value not in NODEMAN_APIS:
                 raise ConfigError(f'{where}: nodeman_api must be "v2" or "v1", got {_got(value)}')
             profile.nodeman_api = value
+        elif key == "default_biz":
+            text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+            if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) <= 0:
+                raise ConfigError(f"{where}: default_biz must be a positive business id, got {_got(value)}")
+            profile.default_biz = str(int(text))
         elif key == "gateways":
             if not isinstance(value, Mapping):
                 raise ConfigError(
@@ -249,7 +255,7 @@ def load_profile(
 ) -> Profile:
     """The profile to use: `name` > $BKWATCH_PROFILE > file's default_profile > "default"."""
     path = path or config_path()
-    doc = _read_file(path)
+    doc = read_file(path)
     profiles = doc.get("profiles", {})
     if not isinstance(profiles, Mapping):
         raise ConfigError(
@@ -318,6 +324,7 @@ def mask(profile: Profile) -> dict[str, Any]:
         "stage": profile.stage,
         "gateways": {str(k): v for k, v in profile.gateways.items()},
         "nodeman_api": profile.nodeman_api,
+        "default_biz": profile.default_biz,
         "verify": profile.verify,
         "ca_bundle": profile.ca_bundle,
         "timeout": profile.timeout,
@@ -325,80 +332,6 @@ def mask(profile: Profile) -> dict[str, Any]:
         "allow_actions": profile.allow_actions,
     }
     return out
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    text = str(value)
-    escaped = "".join(
-        ch if ch not in '"\\' and ord(ch) >= 0x20 and ch != "\x7f" else f"\\u{ord(ch):04x}" for ch in text
-    )
-    return f'"{escaped}"'
-
-
-def _toml_key(key: str) -> str:
-    bare = key.replace("-", "").replace("_", "")
-    return key if bare.isascii() and bare.isalnum() else _toml_value(key)
-
-
-def _dump(doc: Mapping[str, Any]) -> str:
-    lines: list[str] = []
-    if "default_profile" in doc:
-        lines.append(f"default_profile = {_toml_value(doc['default_profile'])}")
-    for key, value in doc.items():
-        if key not in ("default_profile", "profiles") and not isinstance(value, Mapping):
-            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-    for pname, table in doc.get("profiles", {}).items():
-        lines += ["", f"[profiles.{_toml_key(pname)}]"]
-        subtables = []
-        for key, value in table.items():
-            if isinstance(value, Mapping):
-                subtables.append((key, value))
-            elif value is not None:
-                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-        for key, sub in subtables:
-            lines += ["", f"[profiles.{_toml_key(pname)}.{_toml_key(key)}]"]
-            lines += [f"{_toml_key(str(k))} = {_toml_value(v)}" for k, v in sub.items()]
-    return "\n".join(lines) + "\n"
-
-
-def _profile_table(profile: Profile) -> dict[str, Any]:
-    table: dict[str, Any] = {}
-    for key in _STR_KEYS:
-        value = getattr(profile, key)
-        if value is not None and not (key == "stage" and value == "prod"):
-            table[key] = value
-    if profile.nodeman_api != "v2":
-        table["nodeman_api"] = profile.nodeman_api
-    if not profile.verify:
-        table["verify"] = False
-    if profile.timeout != 10.0:
-        table["timeout"] = profile.timeout
-    if profile.max_response_mb != DEFAULT_MAX_RESPONSE_MB:
-        table["max_response_mb"] = profile.max_response_mb
-    if profile.allow_actions:
-        table["allow_actions"] = True
-    changed = {str(k): v for k, v in profile.gateways.items() if DEFAULT_GATEWAYS.get(k) != v}
-    if changed:
-        table["gateways"] = changed
-    return table
-
-
-def save_profile(profile: Profile, *, path: Path | None = None, make_default: bool = False) -> Path:
-    """Write `profile` into the config file (0600, atomic). A corrupt file is never replaced."""
-    path = path or config_path()
-    doc = dict(_read_file(path))  # raises ConfigError on a corrupt file: nothing gets overwritten
-    profiles = dict(doc.get("profiles", {}))
-    profiles[profile.name] = _profile_table(profile)
-    doc["profiles"] = profiles
-    if make_default or "default_profile" not in doc:
-        doc["default_profile"] = profile.name
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_private(path, _dump(doc).encode("utf-8"))
-    return path
 
 
 def check_permissions(path: Path | None = None) -> str | None:

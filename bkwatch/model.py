@@ -124,6 +124,9 @@ class Node:
     skip: bool = False
     message: str = ""  # failure message (ex_data), plain text
     children: list[Node] = field(default_factory=list)
+    # A gateway branch drawn to group its nodes (systems/flow.py): its state is derived from
+    # them, so it is never a transition, a failure or a unit of progress of its own.
+    synthetic: bool = False
 
     def walk(self):  # -> Iterator[tuple[Node, int]]
         """Depth-first (node, depth) pairs, self first."""
@@ -190,7 +193,7 @@ class Task:
     def leaf_nodes(self) -> list[Node]:
         if self.root is None:
             return []
-        return [n for n, _ in self.root.walk() if not n.children and n is not self.root]
+        return [n for n, _ in self.root.walk() if not n.children and n is not self.root and not n.synthetic]
 
     def units(self) -> list[Host | JobTask | Node]:
         """The things counted for progress: hosts of every step, NodeMan hosts, job tasks, leaf nodes."""

@@ -338,7 +338,7 @@ def diff(old: Task | None, new: Task, at: float, *, share: bool = False) -> list
     if new.root is not None and old.root is not None:
         before_nodes = {n.id: n for n, _ in old.root.walk()}
         for node, _ in new.root.walk():
-            if node is new.root:
+            if node is new.root or node.synthetic:
                 continue
             prev = before_nodes.get(node.id)
             if prev is None:

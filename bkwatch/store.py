@@ -2,7 +2,7 @@
 
 Layout::
 
-    DATA_DIR/lists/NAME.json      {"version": 1, "entries": [{"target", "label", "added_at"}]}
+    DATA_DIR/lists/NAME.json      {"version": 1, "entries": [{"target", "label", "added_at"[, "focus"]}]}
     DATA_DIR/history/NAME.json    {"version": 1, "seen": {target: {"state", "name", "at"}}}
 
 A list may also hold "scopes" (followed scopes, read and written by scope_store.py); saving
@@ -54,9 +54,13 @@ class WatchEntry:
     target: str
     label: str | None = None
     added_at: float = field(default_factory=time.time)
+    focus: str | None = None  # the step or host the pasted page pointed at (targets.Target.focus)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"target": self.target, "label": self.label, "added_at": self.added_at}
+        out: dict[str, Any] = {"target": self.target, "label": self.label, "added_at": self.added_at}
+        if self.focus:
+            out["focus"] = self.focus  # only when there is one: older lists stay byte for byte
+        return out
 
 
 class _Corrupt(Exception):
@@ -101,11 +105,14 @@ class WatchStore:
             for entry in entries:
                 old = index.get(entry.target)
                 if old is None:
-                    new = WatchEntry(entry.target, entry.label, entry.added_at)
+                    new = WatchEntry(entry.target, entry.label, entry.added_at, entry.focus)
                     current.append(new)
                     index[entry.target] = new
-                elif entry.label is not None:
-                    old.label = entry.label
+                else:
+                    if entry.label is not None:
+                        old.label = entry.label
+                    if entry.focus:
+                        old.focus = entry.focus
             self._write_entries(path, current)
 
     def remove(self, targets: list[str], name: str = "default") -> int:
@@ -303,7 +310,10 @@ def _parse_entries(data: Any) -> list[WatchEntry]:
         if item["target"] in seen:
             continue
         seen.add(item["target"])
-        out.append(WatchEntry(item["target"], label, float(added)))
+        focus = item.get("focus")
+        if not (isinstance(focus, str) and 0 < len(focus) <= 200 and focus.isprintable()):
+            focus = None  # an optional hint: a bad one is dropped, the entry kept
+        out.append(WatchEntry(item["target"], label, float(added), focus))
     return out
 
 

@@ -94,7 +94,12 @@ def sim_app(
 
 
 async def settle(rig: SimRig, pilot: Pilot[None]) -> None:
-    """Poll every watch once and let the screen apply the updates."""
+    """Poll every watch once and let the screen apply the updates (polled again once the
+    pipelines' flow order, read beside the first poll, has arrived)."""
+    from bkwatch.systems import flow
+
     await rig.poller.poll_all()
+    if await flow.settle(rig.client):
+        await rig.poller.poll_all()
     await pilot.pause()
     await pilot.pause()

@@ -115,7 +115,7 @@ BAD_ARGS: list[tuple[list[str], tuple[str, ...]]] = [
     (["add", "job:\u202e2:42"], ("scope id must be a positive integer",)),
     (["add", "[bold red]job[/]:2:42"], ("not a valid URL '//[bold red]job[/]:2:42'",)),
     (["add", "https://bk.example.com/not/a/task"], ("unrecognised BlueKing URL",)),
-    (["add", "http://paas.example.com/o/bk_nodeman/#/task-list/detail/187"], ("--biz",)),
+    (["add", "http://paas.example.com/o/bk_job/api_execute/187"], ("--biz", "--biz-set", "default_biz")),
     (["add", "job:2:42", "--biz", "x"], ("--biz: must be a positive business id, got 'x'",)),
     (["add", "job:2:42", "--biz", "0"], ("--biz: must be a positive business id",)),
     (["add", "job:2:42", "--biz", HUGE_ID], ("--biz: must be a positive business id",)),
@@ -355,7 +355,7 @@ def test_unknown_keys_warn_with_a_suggestion_and_still_load(
         f"bkwatch: warning: {path} [profiles.prod]: unknown key 'timeot' ignored; did you mean 'timeout'?",
         f"bkwatch: warning: {path} [profiles.prod]: unknown key 'future_option' ignored (known keys: "
         "esb_url, apigw_tmpl, app_code, app_secret, username, token, stage, ca_bundle, verify, timeout, "
-        "max_response_mb, nodeman_api, gateways, allow_actions)",
+        "max_response_mb, nodeman_api, default_biz, gateways, allow_actions)",
     ]
     assert snapshot(home) == before
 
@@ -471,7 +471,7 @@ BAD_DIALOG_TARGETS: list[tuple[str, str]] = [
     ("[bold red]job[/]:2:42", "not a valid URL '//[bold red]job[/]:2:42'"),
     ("[link=http://evil]job:2:42[/link]", "unrecognised BlueKing URL '[link=http://evil]job:2:42[/link]'"),
     ("https://bk.example.com/not/a/task", "unrecognised BlueKing URL"),
-    ("http://paas.example.com/o/bk_nodeman/#/task-list/detail/187", "business"),
+    ("http://paas.example.com/o/bk_job/api_execute/187", "fill in the business in the add dialog"),
     ("javascript:alert(1)", "unknown system 'javascript'"),
     ("file:///etc/passwd", "unrecognised BlueKing URL"),
 ]
@@ -588,3 +588,29 @@ async def test_a_cleaned_paste_is_added_only_after_a_second_enter(tmp_path: Path
         assert app.screen is not dialog
     assert [(e.target, e.label) for e in rig.store.load("test")] == [("job:2:77", "nightly")]
     assert b"\x1b" not in rig.store.path("test").read_bytes()
+
+
+async def test_add_dialog_gives_a_business_to_a_job_link_that_has_none(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    rig = sim_app(sim, tmp_path, [])
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, AddDialog)
+        await _paste(
+            pilot, dialog.query_one("#add-target", Input), "https://job.example.com/api_execute_step/42/7"
+        )
+        await pilot.pause()
+        assert "add dialog" in _error(app)
+        await _paste(pilot, dialog.query_one("#add-biz", Input), "biz_set:9991")
+        await pilot.pause()
+        assert "OK: job:biz_set:9991:42" in _error(app)
+        await _paste(pilot, dialog.query_one("#add-biz", Input), "3")
+        await pilot.pause()
+        assert "OK: job:3:42" in _error(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "job:3:42" in app.poller.watches
+        assert [e.target for e in rig.store.load("test")] == ["job:3:42"]

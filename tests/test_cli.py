@@ -82,20 +82,22 @@ def test_add_ls_rm_from_urls_and_canonical(capsys: pytest.CaptureFixture[str]) -
         "https://job.example.com/biz_set/9991/execute/task/7",
         "http://paas.example.com/o/bk_sops/taskflow/execute/5/?instance_id=12",
         "http://paas.example.com/o/bk_nodeman/#/task-list/detail/187",
+        "https://job.example.com/api_execute_step/43/1001",
         "--biz",
         "3",
         "--label",
         "release 1.2",
     )
     assert code == 0
-    assert "added job:2:42" in out and "added nodeman:3:187" in out
+    assert "added job:2:42" in out and "added nodeman:187" in out and "added job:3:43" in out
     code, out, _ = run(capsys, "ls", "--json")
     listed = json.loads(out)
     assert [e["target"] for e in listed["entries"]] == [
         "job:2:42",
         "job:biz_set:9991:7",
         "sops:project:5:12",
-        "nodeman:3:187",
+        "nodeman:187",
+        "job:3:43",
     ]
     assert {e["label"] for e in listed["entries"]} == {"release 1.2"}
     code, out, _ = run(capsys, "ls")
@@ -209,12 +211,15 @@ async def _direct(sim: Any, target: str) -> Any:
     """The same task fetched in-process, to compare the CLI's numbers with."""
     from bkwatch.client import BkClient
     from bkwatch.config import load_profile
-    from bkwatch.systems import fetch_task
+    from bkwatch.systems import fetch_task, flow
     from bkwatch.targets import parse_target
 
     client = BkClient(load_profile(), transport=httpx.ASGITransport(app=sim.app))
     try:
-        return await fetch_task(client, parse_target(target))
+        task = await fetch_task(client, parse_target(target))
+        if await flow.settle(client):  # as the CLI does: again once the pipeline's detail is in
+            task = await fetch_task(client, parse_target(target))
+        return task
     finally:
         await client.aclose()
 
@@ -246,8 +251,8 @@ def test_status_json_contract_per_system(
             "error",
         }
         assert entry["system"] == system and entry["error"] is None
-        # BKFlow's get_task_states carries no task name; every other API does.
-        assert entry["name"] == (None if system == "bkflow" else info.name)
+        # BKFlow's get_task_states carries no task name: it comes from get_task_detail.
+        assert entry["name"] == info.name
         assert entry["raw_state"] == info.state
         assert State(entry["state"]) in State and isinstance(entry["terminal"], bool)
         assert isinstance(entry["raw_state"], str)
@@ -703,3 +708,38 @@ def test_tui_log_goes_to_a_file_with_secrets_masked(isolated: Path) -> None:
         logger.handlers[:], logger.level, logger.propagate = saved
     assert "poll of job:2:1 failed unexpectedly" in text and "RuntimeError" in text
     assert "s3cr3t-value" not in text and "****" in text
+
+
+def test_api_execute_links_take_the_profile_default_business(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    link = "https://job.example.com/api_execute/42?stepInstanceId=9"
+    code, _, errout = run(capsys, "add", link)
+    assert code != 0 and "default_biz" in errout
+    path = isolated / "xdg_config_home" / "bkwatch" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('default_profile = "p"\n[profiles.p]\ndefault_biz = 7\n')
+    path.chmod(0o600)
+    code, out, _ = run(capsys, "add", link)
+    assert code == 0 and "added job:7:42" in out
+    code, out, _ = run(capsys, "add", link, "--biz-set", "9991")  # the command line wins
+    assert code == 0 and "added job:biz_set:9991:42" in out
+    code, out, _ = run(capsys, "config", "show")
+    assert "default_biz" in out and "7" in out
+
+
+def test_config_show_says_where_esb_credentials_go(
+    capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    from bkwatch.esb_auth import default_memory
+
+    path = isolated / "xdg_config_home" / "bkwatch" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('default_profile = "p"\n[profiles.p]\nesb_url = "https://paas.example.com"\n')
+    path.chmod(0o600)
+    code, out, _ = run(capsys, "config", "show")
+    assert code == 0 and "X-Bkapi-Authorization header" in out
+    default_memory().remember_body("p", "https://paas.example.com/")
+    code, out, _ = run(capsys, "config", "show")
+    assert code == 0 and "JSON body of a POST" in out and "ignored the header" in out
+    assert "esb_auth" not in path.read_text()  # remembered in the data directory, not config.toml

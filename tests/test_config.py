@@ -15,8 +15,8 @@ from bkwatch.config import (
     load_profile,
     log_dir,
     mask,
-    save_profile,
 )
+from bkwatch.config_write import save_profile
 from bkwatch.model import ErrorKind, System
 
 FILE = """

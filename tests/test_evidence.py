@@ -54,6 +54,15 @@ def _expected_job_groups(sim: Simulator, task: Task, step_id: str, file_step: bo
     return {frozenset(g) for g in groups.values()}
 
 
+def _log_batches(sim: Simulator) -> list[int]:
+    """Hosts asked for by each batch log call the simulator received."""
+    return [
+        len(p.get("host_id_list") or []) + len(p.get("ip_list") or [])
+        for api, _, p in sim.world.requests_log
+        if api == "batch_get_job_instance_ip_log"
+    ]
+
+
 async def test_job_file_step_signatures_batches_of_500() -> None:
     sim = Simulator(SimConfig(seed=5, frozen=True))
     target = _job_task(sim, 2000)
@@ -63,12 +72,13 @@ async def test_job_file_step_signatures_batches_of_500() -> None:
         step = task.steps[1]  # the file step of a "fail" job: about 30 % of hosts fail
         failing = [h for h in step.hosts.values() if h.state.is_bad]
         assert len(failing) > 500
-        sim.world.log_batches.clear()
+        sim.world.requests_log.clear()
         sigs = await task_signatures(client, parse_target(target), task, step.id)
         await client.aclose()
     # What the simulator received: ceil(n / 500) calls, none over 500 hosts, every host once.
-    assert len(sim.world.log_batches) == math.ceil(len(failing) / 500)
-    assert max(sim.world.log_batches) <= 500 and sum(sim.world.log_batches) == len(failing)
+    batches = _log_batches(sim)
+    assert len(batches) == math.ceil(len(failing) / 500)
+    assert max(batches) <= 500 and sum(batches) == len(failing)
     assert sigs.read == len(failing) and sigs.unread == 0
     got = {frozenset(c.members) for c in sigs.clusters}
     assert got == _expected_job_groups(sim, task, step.id, file_step=True)
@@ -351,4 +361,4 @@ async def test_esb_transport_job_single_and_batch_and_nodeman_log() -> None:
         await client.aclose()
     assert one.error is None and one.raw_text == many[0].raw_text and "download" in one.raw_text
     assert [e.host for e in many] == [h.key for h in hosts] and all(e.error is None for e in many)
-    assert sim.world.log_batches == [30] and nev.error is None and "[ERROR]" in (nev.failure_text or "")
+    assert _log_batches(sim) == [30] and nev.error is None and "[ERROR]" in (nev.failure_text or "")

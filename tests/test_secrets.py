@@ -310,7 +310,7 @@ async def test_screens_hold_no_secret_in_any_state_or_fault(restore_logging: Non
                 search.scan_screen(rig.app, f"faults {', '.join(round_kinds)} ({', '.join(sorted(errors))})")
                 sim.faults.clear()
             for what, change in (
-                ("ESB only", {"apigw_tmpl": None}),  # ESB GETs carry bk_app_secret in the query
+                ("ESB only", {"apigw_tmpl": None}),  # ESB calls carry the header too
                 (
                     "network error",
                     {"esb_url": "http://127.0.0.1:9", "apigw_tmpl": "http://127.0.0.1:9/{api_name}"},
@@ -332,7 +332,8 @@ async def test_screens_hold_no_secret_in_any_state_or_fault(restore_logging: Non
     for handler in logging.getLogger("bkwatch").handlers:
         handler.flush()
     log_text = (isolated / "xdg_state_home" / "bkwatch" / "log" / "bkwatch.log").read_text()
-    assert "HTTP Request: GET" in log_text and "bk_app_secret=****" in log_text  # URLs were logged
+    assert "HTTP Request: GET" in log_text  # URLs were logged, and none carries a credential
+    assert "bk_app_secret=" not in log_text and "bk_token=" not in log_text
     search.scan_files(isolated)
     search.assert_clean()
 
@@ -593,7 +594,7 @@ async def test_logs_are_redacted_at_debug_and_after_adapter_bugs(
     caplog.set_level(logging.DEBUG)
     with serve(sim.app) as server:
         profile = profile_for(server.base_url, CANARY_SECRET, CANARY_TOKEN)
-        profile.apigw_tmpl = None  # ESB only: JOB and SOPS are GETs with the secret in the query
+        profile.apigw_tmpl = None  # ESB only: credentials in the header, never in the query
         rig = make_rig(profile, sim_targets(sim, per_system=1))
         log_to_file(profile.secrets())  # as run_watch does: it also guards the HTTP loggers
         for target in rig.targets[:2]:
@@ -620,8 +621,10 @@ async def test_logs_are_redacted_at_debug_and_after_adapter_bugs(
     search.scan("the program's DEBUG log", caplog.text)
     search.scan_files(isolated)
     search.assert_clean()
-    assert "HTTP Request: GET" in caplog.text  # the URLs were logged, redacted:
-    assert "bk_app_secret=****" in caplog.text and "bk_app_secret=****" in log_text
+    requests = [line for line in caplog.text.splitlines() if "HTTP Request:" in line]
+    assert any("HTTP Request: GET" in line for line in requests)  # the URLs were logged,
+    assert not any("bk_app_secret" in line or "bk_token" in line for line in requests)  # clean
+    assert "bk_app_secret=****" in log_text  # the adapter bug's URL, redacted
     assert "ValueError: cannot read the answer" in log_text  # the bug's traceback, redacted
 
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bkwatch.client import BkClient
-from bkwatch.model import BkError, ErrorKind, State, System
+from bkwatch.model import BkError, ErrorKind, State, System, failures
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.systems import fetch_task
 from bkwatch.targets import Target, parse_target
@@ -156,16 +156,81 @@ async def test_bkflow_gateway(sim: Simulator) -> None:
         assert err.value.kind is ErrorKind.PERMISSION
 
 
-async def test_nodeman_pages_are_all_read(sim: Simulator, client: BkClient) -> None:
+def _bodies(transport: CountingTransport, since: int) -> list[dict[str, Any]]:
+    import orjson
+
+    return [orjson.loads(r.content) for r in transport.requests[since:]]
+
+
+async def test_nodeman_reads_every_row_in_one_answer(sim: Simulator, client: BkClient) -> None:
     target = parse_target(sim.world.add_task("nodeman", kind="mixed", hosts=1234))
     transport: CountingTransport = client._http._transport  # type: ignore[assignment]
     before = len(transport.requests)
     task = await fetch_task(client, target)
-    pages = transport.requests[before:]
-    assert len(pages) == 3  # 1234 rows at 500 a page
-    assert len(task.hosts) >= 1234
+    assert [b["pagesize"] for b in _bodies(transport, before)] == [-1]  # one answer, every row
+    assert len(task.hosts) == 1234
     assert sum(task.counts().values()) == len(task.hosts)
     assert all(h.key == f"{h.cloud_id}:{h.ip}" for h in task.hosts.values())
+
+
+@pytest.mark.parametrize(
+    ("cap", "all_rows", "sizes"),
+    [
+        (100, True, [-1] + [100] * 12),  # a proxy caps -1 as well: pages of what page 1 held
+        (0, False, [-1, 500, 500, 500]),  # -1 refused: pages, asked at 500, and all 500 came
+        (100, False, [-1, 500] + [100] * 12),  # refused and capped: 500 asked, 100 given
+    ],
+)
+async def test_nodeman_capped_or_refusing_servers_lose_no_host(
+    cap: int, all_rows: bool, sizes: list[int]
+) -> None:
+    sim = Simulator(SimConfig(seed=1, frozen=True, nodeman_page_cap=cap, nodeman_all_rows=all_rows))
+    target = parse_target(sim.world.add_task("nodeman", kind="mixed", hosts=1234))
+    transport = CountingTransport(sim.app)
+    async with BkClient(sim_profile(gateway=False), transport=transport) as c:
+        task = await fetch_task(c, target)
+        assert [b["pagesize"] for b in _bodies(transport, 0)] == sizes
+        assert len(task.hosts) == 1234  # every host, each once: filtered rows came on every page
+        assert c.nodeman_all_rows is all_rows  # a refusal is remembered
+        before = len(transport.requests)
+        await fetch_task(c, target)
+        assert len(transport.requests) - before == len(sizes) - (0 if all_rows else 1)
+
+
+@pytest.mark.parametrize("fault", ["http_500", "http_502", "malformed_json", "html"])
+async def test_nodeman_a_faulty_answer_is_not_a_refusal_of_every_row(fault: str) -> None:
+    """A 5xx or a garbled answer to pagesize=-1 fails that poll: no second request in it, and the
+    next poll asks for every row again (only a server's own refusal switches to pages)."""
+    sim = Simulator(SimConfig(seed=1, frozen=True))
+    target = parse_target(sim.world.add_task("nodeman", kind="mixed", hosts=40))
+    transport = CountingTransport(sim.app)
+    async with BkClient(sim_profile(gateway=False), transport=transport) as c:
+        sim.faults.set(fault, route="job_details", count=1)
+        with pytest.raises(BkError):
+            await fetch_task(c, target)
+        assert len(transport.requests) == 1 and c.nodeman_all_rows
+        task = await fetch_task(c, target)
+        assert [b["pagesize"] for b in _bodies(transport, 1)] == [-1]
+        assert len(task.hosts) == 40
+
+
+async def test_nodeman_filtered_hosts_are_shown_once_and_never_as_failures(sim: Simulator) -> None:
+    sim.config.nodeman_page_cap = 5  # many pages, each carrying the filtered rows again
+    statuses: set[str] = set()
+    async with BkClient(sim_profile(gateway=False), transport=CountingTransport(sim.app)) as c:
+        for info in sim.world.tasks():
+            if info.system != "nodeman":
+                continue
+            sim_task = sim.world.get(info.target)
+            filtered = {h.key: h for h in sim_task.hosts if h.filtered}
+            statuses |= {h.filtered_status for h in filtered.values()}
+            task = await fetch_task(c, parse_target(info.target))
+            assert len(task.hosts) == len(sim_task.hosts)
+            for key, h in filtered.items():
+                host = task.hosts[key]
+                assert host.state is State.SUCCEEDED and host.status_text == f"filtered: {h.filtered}"
+            assert not {f.id for f in failures(task)} & set(filtered)
+    assert statuses == {"FAILED", "IGNORED"}
 
 
 async def test_nodeman_v1_and_fallback(sim: Simulator) -> None:

@@ -20,7 +20,8 @@ import uvicorn
 
 from bkwatch import cli
 from bkwatch.client import BkClient
-from bkwatch.config import Profile, check_permissions, config_path, load_profile, save_profile
+from bkwatch.config import Profile, check_permissions, config_path, load_profile
+from bkwatch.config_write import save_profile
 from bkwatch.model import BkError, ErrorKind
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN
 from bkwatch.sim.server import serve

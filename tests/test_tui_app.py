@@ -451,3 +451,64 @@ async def test_moving_between_panes_keeps_no_dead_footer_keys(tmp_path: Path) ->
         alive = [o for o in gc.get_objects() if isinstance(o, FooterKey)]
         shown = len(app.query(FooterKey))
         assert shown > 0 and len(alive) <= 2 * shown, (len(alive), shown)
+
+
+async def _add(rig, pilot, url: str) -> None:
+    await pilot.press("a")
+    await pilot.pause()
+    assert isinstance(rig.app.screen, AddDialog)
+    rig.app.screen.query_one("#add-target", Input).value = url
+    await pilot.press("enter")
+    await pilot.pause()
+    await settle(rig, pilot)
+
+
+async def test_a_pasted_step_or_host_url_opens_the_task_there(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    steps = [str(s.id) for s in sim.world.get("job:2:20002").steps]
+    host = sim.world.get("nodeman:2:302").hosts[-1]
+    plain = sim_app(sim, tmp_path / "plain", [])
+    async with plain.app.run_test(size=SIZE) as pilot:
+        await _add(plain, pilot, "https://job.example.com/biz/2/execute/task/20002")
+        chosen = plain.app.detail.job.step_id  # where the pane opens by itself
+        await _add(plain, pilot, "https://nm.example.com/#/task-list/302")
+        assert plain.app.detail.nodeman.cursor_key != f"{host.cloud}:{host.ip}"
+    focus = next(s for s in steps if s != chosen)
+    rig = sim_app(sim, tmp_path / "focus", [])
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await _add(rig, pilot, f"https://job.example.com/biz/2/execute/step/20002?stepInstanceId={focus}")
+        assert app.selected == "job:2:20002" and app.detail.job.step_id == focus
+        # An api_execute link: refused until the dialog is given a business, then opened at its step.
+        await _add(rig, pilot, f"https://job.example.com/api_execute_step/20002/{focus}")
+        assert isinstance(app.screen, AddDialog) and "business" in str(app.screen.error.render())
+        await pilot.press("escape")
+        await _add(
+            rig, pilot, f"https://nm.example.com/#/task-list/302/log/host%7Cinstance%7Chost%7C{host.host_id}"
+        )
+        assert app.selected == "nodeman:302" and _view(app) == "nm-hosts"
+        assert app.detail.nodeman.cursor_key == f"{host.cloud}:{host.ip}"
+
+
+async def test_a_step_url_added_from_the_command_line_opens_there_in_the_monitor(tmp_path: Path) -> None:
+    from bkwatch.store import WatchStore
+    from bkwatch.targets import parse_target
+
+    sim = frozen_sim()
+    steps = [str(s.id) for s in sim.world.get("job:2:20002").steps]
+    plain = sim_app(sim, tmp_path / "plain", ["job:2:20002"], select="job:2:20002")
+    async with plain.app.run_test(size=SIZE) as pilot:
+        await settle(plain, pilot)
+        chosen = plain.app.detail.job.step_id
+    focus = next(s for s in steps if s != chosen)
+    target = parse_target(f"https://job.example.com/biz/2/execute/step/20002?stepInstanceId={focus}")
+    store = WatchStore(tmp_path / "saved")
+    from bkwatch.store import WatchEntry
+
+    store.add([WatchEntry(str(target), None, 1.0, target.focus)], "test")
+    assert store.load("test")[0].focus == focus
+    assert "focus" not in WatchEntry("job:2:1").to_dict()  # lists without hints are unchanged
+    rig = sim_app(sim, tmp_path / "saved", None, select="job:2:20002")
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        assert rig.app.detail.job.step_id == focus

@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Live monitor for BlueKing JOB / SOPS / BKFlow / NodeMan / GSEKit tasks.",
         epilog="targets: job:BIZ:ID, job:biz_set:BIZSET:ID, sops:BIZ:ID, sops:project:PROJECT:ID, "
-        "bkflow:SPACE:ID, nodeman:BIZ:ID, gsekit:BIZ:ID, or the task page URL copied from the browser; "
+        "bkflow:SPACE:ID, nodeman:ID, gsekit:BIZ:ID, or the task page URL copied from the browser; "
         "scopes to follow: job:BIZ, job:biz_set:SET, sops:BIZ, sops:project:PROJECT, bkflow:SPACE. "
         "Without a command: the live monitor on the saved list.",
     )
@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add", parents=[common], help="add targets or task URLs to the watch list")
     add.add_argument("targets", nargs="+", metavar="TARGET|URL")
     add.add_argument("--label", type=label_arg, help="a label shown instead of the task name")
-    add.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one (NodeMan pages)")
+    add.add_argument("--biz", type=biz_arg, help="business id for links that carry none (JOB api_execute)")
+    add.add_argument("--biz-set", type=biz_arg, help="business set id for JOB api_execute links")
     add_scope_options(add)
 
     ls = sub.add_parser("ls", parents=[common], help="show the watch list")
@@ -107,11 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     rm = sub.add_parser("rm", parents=[common], help="remove targets from the watch list")
     rm.add_argument("targets", nargs="+", metavar="TARGET|URL")
     rm.add_argument("--biz", type=biz_arg, help=argparse.SUPPRESS)
+    rm.add_argument("--biz-set", type=biz_arg, help=argparse.SUPPRESS)
 
     status = sub.add_parser("status", parents=[common], help="query tasks once (default: the watch list)")
     status.add_argument("targets", nargs="*", metavar="TARGET|URL")
     status.add_argument("--json", action="store_true", help='print one object {"tasks": [...]}')
-    status.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one")
+    status.add_argument("--biz", type=biz_arg, help="business id for links that carry none")
+    status.add_argument("--biz-set", type=biz_arg, help="business set id for JOB api_execute links")
     add_scope_options(status)
 
     wait = sub.add_parser(
@@ -126,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wait.add_argument("--fail-fast", action="store_true", help="exit 1 as soon as one task fails")
     wait.add_argument("--json", action="store_true", help="one JSON line per state change")
-    wait.add_argument("--biz", type=biz_arg, help="business id for URLs that do not carry one")
+    wait.add_argument("--biz", type=biz_arg, help="business id for links that carry none")
+    wait.add_argument("--biz-set", type=biz_arg, help="business set id for JOB api_execute links")
     add_scope_options(wait)
 
     add_action_parsers(sub, common)

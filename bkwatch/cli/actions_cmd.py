@@ -71,10 +71,10 @@ def _act(verb: str, args: argparse.Namespace) -> int:
 async def _act_async(verb: str, args: argparse.Namespace, profile: Profile, target: Target) -> int:
     from bkwatch import config
     from bkwatch.actions import Actor, ChoiceError, Outcome, Plan, Result, choose
-    from bkwatch.client import BkClient
+    from bkwatch.cli.common import new_client
     from bkwatch.model import BkError
 
-    client = BkClient(profile)
+    client = new_client(profile)
     try:
         actor = Actor(client, profile, data_dir=config.data_dir())
         try:

@@ -15,6 +15,7 @@ from bkwatch.text import clean_text, display_width
 from bkwatch.text import one_line as clean
 
 if TYPE_CHECKING:
+    from bkwatch.client import BkClient
     from bkwatch.config import Profile
     from bkwatch.store import WatchStore
     from bkwatch.targets import Target
@@ -138,13 +139,22 @@ def check_watch_list(name: str) -> None:
             raise UsageError(f"cannot use {lists}: {path} is {what}")
 
 
-def parse_targets(texts: Sequence[str], biz: str | None) -> list[Target]:
-    from bkwatch.targets import parse_target
+def parse_targets(texts: Sequence[str], args: argparse.Namespace) -> list[Target]:
+    """Targets from the command line; a link without a business takes --biz / --biz-set, else the
+    profile's default_biz (the profile is read only when a link needs it)."""
+    from bkwatch.targets import MissingScope, parse_target
 
+    biz, biz_set = getattr(args, "biz", None), getattr(args, "biz_set", None)
     out: list[Target] = []
     for text in texts:
-        t = parse_target(check_target_text(text), default_biz=biz)
-        if int(t.scope) > MAX_ID or int(t.id) > MAX_ID:
+        raw = check_target_text(text)
+        try:
+            t = parse_target(raw, default_biz=biz, default_biz_set=biz_set)
+        except MissingScope:
+            if biz or biz_set:
+                raise
+            t = parse_target(raw, default_biz=load_cli_profile(args).default_biz)
+        if (t.scope and int(t.scope) > MAX_ID) or int(t.id) > MAX_ID:
             raise UsageError(f"{t.system} target {clean(text, 60)}: an id is larger than BlueKing allows")
         if t not in out:
             out.append(t)
@@ -188,3 +198,12 @@ def known_error(exc: BaseException) -> str | None:
     if bk_error is not None and isinstance(exc, bk_error):
         return str(exc.message)  # type: ignore[attr-defined]
     return None
+
+
+def new_client(profile: Profile) -> BkClient:
+    """The one way a command makes its BkClient (imports the HTTP stack): with the profile's
+    remembered ESB credential mode."""
+    from bkwatch.client import BkClient
+    from bkwatch.esb_auth import default_memory
+
+    return BkClient(profile, esb_memory=default_memory())

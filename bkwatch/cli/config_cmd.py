@@ -6,6 +6,10 @@ import argparse
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bkwatch.config import Profile
 
 from bkwatch.cli.common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, clean, err, load_cli_profile, table
 
@@ -29,6 +33,7 @@ default_profile = "prod"
 # token = ""              # a bk_token
 # stage = "prod"
 # nodeman_api = "v2"      # "v2" (api/job/details) or "v1" (get_task_info)
+# default_biz = 2         # business for pasted links that carry none (JOB api_execute, NodeMan 1.x)
 # verify = true
 # ca_bundle = "/etc/ssl/certs/internal-ca.pem"
 # timeout = 10.0
@@ -70,9 +75,29 @@ def cmd_config(args: argparse.Namespace) -> int:
         ]
         for k, v in shown.items()
     ]
+    rows.append(["  esb_credentials", _esb_credentials(profile)])
     print(f"profile: {profile.name}")
     print(table(rows))
     return EXIT_OK
+
+
+def _esb_credentials(profile: Profile) -> str:
+    """Where ESB calls carry the credentials, as remembered in the data directory."""
+    import time
+
+    from bkwatch.esb_auth import FILE_NAME, default_memory
+
+    if not profile.esb_url:
+        return "-"
+    memory = default_memory()
+    if memory.mode(profile.name, profile.esb_url) == "header":
+        return "X-Bkapi-Authorization header"
+    since = memory.since(profile.name, profile.esb_url)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(since)) if since else "earlier"
+    return (
+        f"JSON body of a POST (this ESB ignored the header on {when}; "
+        f"delete {FILE_NAME} in the data directory to try the header again)"
+    )
 
 
 def _init(path: Path) -> int:

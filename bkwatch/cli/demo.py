@@ -12,7 +12,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.cli.acting import MonitorActions
-from bkwatch.cli.run import LazyFetch, MonitorOptions, new_client, run_app
+from bkwatch.cli.common import new_client
+from bkwatch.cli.run import LazyFetch, MonitorOptions, run_app
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.store import StoreError, WatchEntry, WatchStore

@@ -171,9 +171,9 @@ def _print_one(ev: Evidence, first: bool) -> None:
 
 
 async def run_logs(profile: Any, target: Target, args: argparse.Namespace) -> int:
-    from bkwatch.client import BkClient
+    from bkwatch.cli.common import new_client
 
-    client = BkClient(profile)
+    client = new_client(profile)
     try:
         task = await _task(client, target)
         wanted = units(task, args)
@@ -246,10 +246,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 async def run_why(profile: Any, target: Target, step: str | None) -> Any:
-    from bkwatch.client import BkClient
+    from bkwatch.cli.common import new_client
     from bkwatch.evidence.signatures import task_signatures
 
-    client = BkClient(profile)
+    client = new_client(profile)
     try:
         task = await _task(client, target)
         if step is not None and task.system is System.JOB and not any(s.id == step for s in task.steps):

@@ -27,11 +27,11 @@ def cmd_add(args: argparse.Namespace) -> int:
     if not scopes:
         scope_cmd.refuse_scope_options(args)
     scope_cmd.options_from(args)  # checked before anything is saved
-    targets = parse_targets(rest, args.biz) if rest else []  # all or nothing: one bad argument adds none
+    targets = parse_targets(rest, args) if rest else []  # all or nothing: one bad argument adds none
     if targets:
         store = open_store()
         now = time.time()
-        store.add([WatchEntry(str(t), args.label, now) for t in targets], args.list_name)
+        store.add([WatchEntry(str(t), args.label, now, t.focus) for t in targets], args.list_name)
         flush_warnings(store)
     if scopes:
         scope_cmd.add(args, scopes)
@@ -90,7 +90,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     for text in rest:
         raw = check_target_text(text)
         try:
-            keys.append(str(parse_target(raw, default_biz=args.biz)))
+            keys.append(str(parse_target(raw, default_biz=args.biz, default_biz_set=args.biz_set)))
         except TargetError:
             keys.append(raw)  # a hand-edited entry that no longer parses can still go
     store = open_store()

@@ -38,16 +38,21 @@ TRANSIENT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.SERVER, ErrorKind.NETW
 
 async def fetch_many(profile: Profile, targets: list[Target], concurrency: int = 16) -> list[Task | BkError]:
     """Every target fetched concurrently through one client; each result is a Task or its error."""
-    from bkwatch.client import BkClient
-    from bkwatch.systems import fetch_task
+    from bkwatch.cli.common import new_client
+    from bkwatch.model import System
+    from bkwatch.systems import fetch_task, flow
 
-    client = BkClient(profile)
+    client = new_client(profile)
     sem = asyncio.Semaphore(concurrency)
 
     async def one(target: Target) -> Task | BkError:
         async with sem:
             try:
-                return await fetch_task(client, target)  # an adapter bug too is a BkError
+                task = await fetch_task(client, target)  # an adapter bug too is a BkError
+                if target.system in (System.SOPS, System.BKFLOW) and await flow.settle(client):
+                    # One answer only: asked again once the pipeline's detail (names, order) is in.
+                    task = await fetch_task(client, target)
+                return task
             except BkError as exc:
                 return exc
 
@@ -91,7 +96,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     followed, bad_scopes = _followed(args)
     if args.targets:
         _, rest = scope_cmd.split(args.targets)
-        entries = [(str(t), str(t.system), t) for t in parse_targets(rest, args.biz)] if rest else []
+        entries = [(str(t), str(t.system), t) for t in parse_targets(rest, args)] if rest else []
     else:
         store = open_store()
         for e in store.load(args.list_name):
@@ -172,7 +177,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         err(bad_scopes[0]["error"]["message"])
         return EXIT_ERROR
     _, rest = scope_cmd.split(args.targets)
-    targets = parse_targets(rest, args.biz) if rest else []
+    targets = parse_targets(rest, args) if rest else []
     profile = load_cli_profile(args)
     check_server(profile)
     if followed:
@@ -204,11 +209,11 @@ def _followed(args: argparse.Namespace) -> tuple[list[Any], list[dict[str, Any]]
 
 
 async def wait_for(profile: Profile, targets: list[Target], args: argparse.Namespace) -> int:
-    from bkwatch.client import BkClient
+    from bkwatch.cli.common import new_client
     from bkwatch.poller import Cadence, Poller, PollUpdate
     from bkwatch.systems import fetch_task
 
-    client = BkClient(profile)
+    client = new_client(profile)
     every = args.interval
     cadence = Cadence(
         focused=every,

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bkwatch.cli.common import new_client
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError
 from bkwatch.redact import redact
@@ -52,13 +53,6 @@ class MonitorOptions:
 
     def app_kwargs(self) -> dict[str, Any]:
         return {"ascii": self.ascii, "bell": self.bell, "desktop_notify": self.desktop_notify}
-
-
-def new_client(profile: Profile) -> BkClient:
-    """A BkClient for `profile` (imports the HTTP stack)."""
-    from bkwatch.client import BkClient
-
-    return BkClient(profile)
 
 
 class LazyFetch:
@@ -151,6 +145,7 @@ def watch_app(
         insecure=profile.insecure,
         secrets=secrets,
         notices=notices,
+        default_biz=profile.default_biz,
         **options.app_kwargs(),
         **app_options,
     )

@@ -213,13 +213,13 @@ def scope_json(sw: ScopeWatch, discovery: Discovery) -> dict[str, Any]:
 
 async def status_scopes(profile: Profile, followed: list[Followed]) -> tuple[list[dict], list[dict]]:
     """One discovery round per scope, then one poll of every task found: (tasks, scopes) JSON."""
+    from bkwatch.cli.common import new_client
     from bkwatch.cli.query import task_json
-    from bkwatch.client import BkClient
     from bkwatch.discovery import Discovery
     from bkwatch.poller import Poller
     from bkwatch.systems import fetch_task
 
-    client = BkClient(profile)
+    client = new_client(profile)
     try:
         poller = Poller(lambda t: fetch_task(client, t))
         discovery = Discovery(client, poller, user=profile.username)
@@ -252,8 +252,8 @@ async def wait_scopes(
 ) -> int:
     """Until every task the scopes hold (and every target) has finished: 0 all succeeded,
     1 one failed or stopped, 2 an error or the timeout."""
+    from bkwatch.cli.common import new_client
     from bkwatch.cli.query import TRANSIENT_KINDS
-    from bkwatch.client import BkClient
     from bkwatch.discovery import Discovery
     from bkwatch.model import State
     from bkwatch.poller import Cadence, Poller, PollUpdate
@@ -263,7 +263,7 @@ async def wait_scopes(
     cadence = Cadence(
         every, every, every, every, every, every, jitter=0.0, backoff_max=max(every, min(8 * every, 60.0))
     )
-    client = BkClient(profile)
+    client = new_client(profile)
     queue: asyncio.Queue[PollUpdate] = asyncio.Queue()
     poller = Poller(lambda t: fetch_task(client, t), on_update=queue.put_nowait, cadence=cadence)
     discovery = Discovery(client, poller, user=profile.username, interval=max(every, 1.0))

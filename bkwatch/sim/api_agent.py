@@ -36,7 +36,9 @@ def _nm_error(code: int, message: str) -> Reply:
     )
 
 
-def nodeman_v2(world: World, req: Req) -> Reply:
+def nodeman_v2(world: World, req: Req, page_cap: int = 0, all_rows: bool = True) -> Reply:
+    """api/job/details as NodeMan 2.x pages it (bk-apis §10.2). `page_cap` > 0 caps every page
+    like a proxy or an older server would (`pagesize=-1` included); `all_rows=False` refuses -1."""
     p = req.params
     job_id = _int(p.get("job_id"))
     if job_id is None:
@@ -49,11 +51,20 @@ def nodeman_v2(world: World, req: Req) -> Reply:
     if task is None:
         return _nm_error(3801012, f"不存在ID为{job_id}的任务")
     page = max(1, _int(p.get("page")) or 1)
-    pagesize = _int(p.get("pagesize")) or 10
+    pagesize = _int(p.get("pagesize"))
+    if pagesize is None or pagesize == 0:
+        pagesize = 10
+    if pagesize < 0 and not all_rows:
+        return _nm_error(3800100, "pagesize: 请确保该值大于或者等于 1。")
+    if page_cap > 0 and (pagesize < 0 or pagesize > page_cap):
+        pagesize = page_cap
+    start_at = _int(p.get("start"))  # 1-based offset; wins over page
+    offset = (start_at - 1) if start_at is not None and start_at >= 1 else (page - 1) * max(pagesize, 0)
     conds = p.get("conditions") or []
     now = world.now()
     views, status, end = task.view(now)
-    rows = [v for v in views if v.status != "FILTERED"]
+    rows = sorted((v for v in views if v.status != "FILTERED"), key=lambda v: v.h.host_id)
+    filtered = [v for v in views if v.status == "FILTERED"]
     if isinstance(conds, list):
         for c in conds:
             if not isinstance(c, dict):
@@ -62,14 +73,14 @@ def nodeman_v2(world: World, req: Req) -> Reply:
             values = {str(x) for x in value} if isinstance(value, list) else {str(value)}
             if key == "status":
                 rows = [v for v in rows if v.status in values]
+                filtered = [v for v in filtered if v.h.filtered_status in values]
             elif key in ("ip", "inner_ip"):
                 rows = [v for v in rows if any(x in v.h.ip for x in values)]
     total = len(rows)
-    page_rows = rows if pagesize < 0 else rows[(page - 1) * pagesize : page * pagesize]
-    filtered = [v for v in views if v.status == "FILTERED"]
-    out = [_nm_row(task, v, now) for v in page_rows]
-    if pagesize < 0 or page * pagesize >= total:
-        out.extend(_nm_row(task, v, now) for v in filtered)
+    # Record ids ascending are sliced, then the page is sorted by id descending.
+    page_rows = rows if pagesize < 0 else rows[offset : offset + pagesize]
+    out = [_nm_row(task, v, now) for v in reversed(page_rows)]
+    out.extend(_nm_row(task, v, now) for v in filtered)  # on every page, after that page's rows
     start = task.start
     cost = int((end if end is not None else task.local(now)) - start) % 86400  # upstream wraps at 24 h
     data = {
@@ -121,7 +132,15 @@ def _nm_row(task: NodemanTask, v: Any, now: float) -> dict[str, Any]:
         "ap_id": 1,
     }
     if v.status == "FILTERED":
-        row.update({"filter_host": True, "status_display": h.filtered, "step": "", "node_id": -1})
+        row.update(
+            {
+                "filter_host": True,
+                "status": h.filtered_status,
+                "status_display": h.filtered,
+                "step": "",
+                "node_id": -1,
+            }
+        )
     else:
         step = STEPS[v.step] if 0 <= v.step < len(STEPS) else ""
         row["step"] = step if v.status != "PENDING" else ""

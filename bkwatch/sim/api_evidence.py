@@ -11,8 +11,7 @@ from typing import Any
 
 from . import logtext
 from .api_agent import _nm_error
-from .api_pipeline import _sops_task
-from .config import BKFLOW_SPACES
+from .api_pipeline import _sops_task, bkflow_located, bkflow_not_found
 from .envelope import Reply, Req, hex32
 from .evidence import failure_text, node_fields
 from .fmt import cst_nospace
@@ -85,27 +84,14 @@ def sops_node_log(world: World, req: Req) -> Reply:
 
 
 def bkflow_node_detail(world: World, req: Req) -> Reply:
-    space_raw, task_raw = req.path_params.get("space_id", ""), req.path_params.get("task_id", "")
-    space = int(space_raw) if space_raw.isdigit() else None
-    if space is None or space not in BKFLOW_SPACES:
-        return Reply(403, {"result": False, "message": f"空间不存在，space_id={space_raw}"})
-    if BKFLOW_SPACES[space] != req.app_code:
-        return Reply(403, {"result": False, "message": f"当前应用无权操作此空间，app={req.app_code}"})
-    task = world.find_bkflow(space, int(task_raw)) if task_raw.isdigit() else None
+    err, task, _ = bkflow_located(world, req)
+    if err is not None or task is None:
+        return err  # type: ignore[return-value]
     node_id = req.path_params.get("node_id", "")
     now = world.now()
-    out = task.find_out(now, node_id) if task is not None else None
-    if task is None or out is None:
-        what = f"task[id={task_raw}]" if task is None else f"node[id={node_id}]"
-        return Reply(
-            200,
-            {
-                "result": False,
-                "data": {"detail": "未找到。"},
-                "code": "not_found",
-                "message": f"{what} not found",
-            },
-        )
+    out = task.find_out(now, node_id)
+    if out is None:
+        return bkflow_not_found(f"node[id={node_id}]")
     data = task.render_node(out, task.root_id, task.root_id, task.local(now), "bkflow")
     data.pop("children", None)
     data["name"] = out.name

@@ -30,8 +30,9 @@ def _int(v: Any) -> int | None:
         return None
 
 
-def _missing(name: str, status: int = 200) -> Reply:
-    return _resp(status, 1241007, f"请求参数[{name}]缺失或不合法")
+def _missing(name: str) -> Reply:
+    # JOB answers parameter errors with HTTP 200 and the code (EsbExceptionControllerAdvice).
+    return _resp(200, 1241007, f"请求参数[{name}]缺失或不合法")
 
 
 def _locate(world: World, p: dict[str, Any]) -> tuple[Reply | None, JobTask | None]:
@@ -39,10 +40,10 @@ def _locate(world: World, p: dict[str, Any]) -> tuple[Reply | None, JobTask | No
     if not stype and p.get("bk_biz_id") is not None:
         stype, sid = "biz", p.get("bk_biz_id")
     if stype not in ("biz", "biz_set") or _int(sid) is None:
-        return _missing("bk_scope_type" if stype not in ("biz", "biz_set") else "bk_scope_id", 400), None
+        return _missing("bk_scope_type" if stype not in ("biz", "biz_set") else "bk_scope_id"), None
     raw_id = p.get("job_instance_id")
     if raw_id is None:
-        return _missing("job_instance_id", 400), None
+        return _missing("job_instance_id"), None
     job_id = _int(raw_id)
     if job_id is None or job_id < 1:
         return _missing("job_instance_id"), None
@@ -107,7 +108,7 @@ def _step_and_hosts(world: World, req: Req) -> tuple[Reply | None, JobTask | Non
         return err, None, None
     step_id = _int(req.params.get("step_instance_id"))
     if step_id is None:
-        return _missing("step_instance_id", 400), None, None
+        return _missing("step_instance_id"), None, None
     data = task.data(world.now(), True)
     step = next((s for s in data["step_instance_list"] if s["step_instance_id"] == step_id), None)
     if step is None:
@@ -158,7 +159,7 @@ def ip_log(world: World, req: Req) -> Reply:
     p = req.params
     hid, cloud, ip = _int(p.get("bk_host_id") or p.get("host_id")), _int(p.get("bk_cloud_id")), p.get("ip")
     if hid is None and (cloud is None or not ip):
-        return _missing("bk_host_id", 400)
+        return _missing("bk_host_id")
     host = next(
         (
             h
@@ -189,8 +190,7 @@ def batch_ip_log(world: World, req: Req) -> Reply:
     ids = p.get("host_id_list") or []
     ips = p.get("ip_list") or []
     if not isinstance(ids, list) or not isinstance(ips, list) or (not ids and not ips):
-        return _missing("host_id_list", 400)
-    world.log_batches.append(len(ids) + len(ips))
+        return _missing("host_id_list")
     if len(ids) + len(ips) > 500:
         return _resp(200, 1241002, "请求参数不合法: 主机数量超过限制(500)")
     wanted_ids = {_int(x) for x in ids}

@@ -25,7 +25,17 @@ def _flag(p: dict[str, Any], name: str) -> bool:
     return v is not None and str(v) != ""
 
 
-def _sops_task(world: World, req: Req) -> tuple[Reply | None, PipelineTask | None]:
+def sops_project(biz: int | None, scope: str) -> int | None:
+    """The project a SOPS call names: `bk_biz_id` is a project id with scope "project", else a
+    CMDB business whose project it finds."""
+    if scope == "project":
+        return biz if biz in SOPS_PROJECTS else None
+    return next((pid for pid, b in SOPS_PROJECTS.items() if b == biz), None)
+
+
+def _sops_task(
+    world: World, req: Req, *, status_api: bool = True
+) -> tuple[Reply | None, PipelineTask | None]:
     p = req.params
     biz, task_id = p.get("bk_biz_id"), p.get("task_id")
     if biz in (None, "") or task_id in (None, ""):
@@ -38,13 +48,13 @@ def _sops_task(world: World, req: Req) -> tuple[Reply | None, PipelineTask | Non
         biz_i, task_i = int(biz), int(task_id)
     except (TypeError, ValueError):
         return _sops(3540000, f"invalid params: bk_biz_id={biz}, task_id={task_id}"), None
-    if scope == "project":
-        project = biz_i if biz_i in SOPS_PROJECTS else None
-    else:
-        project = next((pid for pid, b in SOPS_PROJECTS.items() if b == biz_i), None)
+    project = sops_project(biz_i, scope)
     if project is None:
         return _sops(3540400, f"project({biz}) with scope({scope}) does not exist."), None
     task = world.find_sops(project, task_i)
+    if task is None and not status_api:
+        # Views other than get_task_status look the task up first: CONTENT_NOT_EXIST.
+        return _sops(3540400, f"task[id={task_id}] of project[{project}] does not exist"), None
     if task is None:
         return _sops(
             3599999, f"task[id={task_id}] get status error: TaskFlowInstance matching query does not exist."
@@ -83,7 +93,7 @@ def sops_status(world: World, req: Req, cache: dict[Any, tuple[float, Any]], cac
 
 
 def sops_node_detail(world: World, req: Req) -> Reply:
-    err, task = _sops_task(world, req)
+    err, task = _sops_task(world, req, status_api=False)
     if err is not None or task is None:
         return err  # type: ignore[return-value]
     node_id = str(req.params.get("node_id") or "")
@@ -99,24 +109,50 @@ def sops_node_detail(world: World, req: Req) -> Reply:
     return _sops(0, "", tree)
 
 
-def bkflow_states(world: World, req: Req) -> Reply:
-    space_raw, task_raw = req.path_params.get("space_id", ""), req.path_params.get("task_id", "")
-    space = int(space_raw) if space_raw.isdigit() else None
+def bkflow_space(req: Req) -> tuple[Reply | None, int]:
+    """The space a BKFlow path names, or its 403 (an unknown space, or another app's)."""
+    raw = req.path_params.get("space_id", "")
+    space = int(raw) if raw.isdigit() else None
     if space is None or space not in BKFLOW_SPACES:
-        return Reply(403, {"result": False, "message": f"空间不存在，space_id={space_raw}"})
+        return Reply(403, {"result": False, "message": f"空间不存在，space_id={raw}"}), 0
     if BKFLOW_SPACES[space] != req.app_code:
-        return Reply(403, {"result": False, "message": f"当前应用无权操作此空间，app={req.app_code}"})
-    task = world.find_bkflow(space, int(task_raw)) if task_raw.isdigit() else None
-    if task is None:
-        return Reply(
-            200,
-            {
-                "result": False,
-                "data": {"detail": "未找到。"},
-                "code": "not_found",
-                "message": f"task[id={task_raw}] not found",
-            },
-        )
+        return Reply(403, {"result": False, "message": f"当前应用无权操作此空间，app={req.app_code}"}), 0
+    return None, space
+
+
+def bkflow_not_found(what: str) -> Reply:
+    """BKFlow's answer for a task or node it does not have (HTTP 200, DRF's detail)."""
+    return Reply(
+        200,
+        {
+            "result": False,
+            "data": {"detail": "未找到。"},
+            "code": "not_found",
+            "message": f"{what} not found",
+        },
+    )
+
+
+def bkflow_task(world: World, req: Req, space: int) -> tuple[Reply | None, PipelineTask | None]:
+    """The task a BKFlow path names in `space`, or its not-found answer."""
+    raw = req.path_params.get("task_id", "")
+    task = world.find_bkflow(space, int(raw)) if raw.isdigit() else None
+    return (bkflow_not_found(f"task[id={raw}]"), None) if task is None else (None, task)
+
+
+def bkflow_located(world: World, req: Req) -> tuple[Reply | None, PipelineTask | None, int]:
+    """The space and the task a BKFlow path names, or the answer for the first one missing."""
+    err, space = bkflow_space(req)
+    if err is not None:
+        return err, None, 0
+    err, task = bkflow_task(world, req, space)
+    return err, task, space
+
+
+def bkflow_states(world: World, req: Req) -> Reply:
+    err, task, _ = bkflow_located(world, req)
+    if err is not None or task is None:
+        return err  # type: ignore[return-value]
     data = task.render(world.now(), "bkflow")
     if isinstance(data, dict) and "name" in data and data.get("state") == "CREATED":
         data.pop("name")

@@ -10,12 +10,13 @@ from urllib.parse import parse_qsl
 import httpx
 import orjson
 
-from . import api_agent, api_evidence, api_job, api_lists, api_pipeline, ops
-from .auth import check_esb, check_gateway, strip_credentials
+from . import api_agent, api_evidence, api_flow, api_job, api_lists, api_pipeline, ops
+from .auth import check_esb, check_gateway, esb_credentials, strip_credentials
 from .envelope import Reply, Req, dumps, esb_error, gw_error, header_safe, hex32, invalid_args
 from .faults import Fault, drift
 from .routes import ESB, ESB_PREFIX, GATEWAY, match_esb, match_gateway
 from .traffic import task_ref
+from .wire import WireLog
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -29,6 +30,11 @@ HTML_PAGE = (
 ).encode()
 
 
+FLOW_APIS = {
+    "get_task_detail": {"sops": api_flow.sops_task_detail, "bkflow": api_flow.bkflow_task_detail},
+}
+
+
 class SimConnectionReset(httpx.RemoteProtocolError):
     """Raised to drop the connection: uvicorn closes the socket, ASGITransport re-raises it."""
 
@@ -37,6 +43,7 @@ class BlueKing:
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
         self.sops_cache: dict[Any, tuple[float, Any]] = {}
+        self.wire = WireLog()  # what clients sent, for tests about what goes on the wire
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -49,6 +56,7 @@ class BlueKing:
                 break
         method, path = scope["method"], scope["path"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        self.wire.record(method, path, scope.get("query_string", b""), headers, body)
         reply, fired, transport = await self.handle(
             method, path, scope.get("query_string", b""), headers, body
         )
@@ -92,7 +100,10 @@ class BlueKing:
             return early, fired, transport
         revoked = "revoke_credentials" in fired
         if transport == "esb":
-            err, app_code = check_esb(params, revoked)
+            creds = esb_credentials(
+                headers.get("x-bkapi-authorization"), params, self.sim.config.esb_reads_header
+            )
+            err, app_code = check_esb(creds, revoked)
         else:
             err, app_code = check_gateway(
                 headers.get("x-bkapi-authorization"),
@@ -126,6 +137,7 @@ class BlueKing:
         world = self.sim.world
         cfg = self.sim.config
         api = req.api
+        world.requests_log.append((api, req.transport, dict(req.params)))
         if api in ops.APIS:
             return ops.dispatch(world, req)
         if (req.system, api) in api_evidence.HANDLERS:
@@ -138,6 +150,8 @@ class BlueKing:
             if api == "get_job_instance_ip_log":
                 return api_job.ip_log(world, req)
             return api_job.batch_ip_log(world, req)
+        if api in FLOW_APIS:
+            return FLOW_APIS[api][req.system](world, req)
         if req.system == "sops":
             if api == "get_task_status":
                 return api_pipeline.sops_status(world, req, self.sops_cache, cfg.sops_cache_seconds)
@@ -147,7 +161,7 @@ class BlueKing:
         if req.system == "nodeman":
             if api == "get_task_info":
                 return api_agent.nodeman_v1(world, req)
-            return api_agent.nodeman_v2(world, req)
+            return api_agent.nodeman_v2(world, req, cfg.nodeman_page_cap, cfg.nodeman_all_rows)
         return api_agent.gsekit_status(world, req, cfg.gsekit_rows_without_ids)
 
     async def pre_faults(self, fired: dict[str, Fault], transport: str) -> Reply | None:

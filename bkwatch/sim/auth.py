@@ -37,8 +37,21 @@ def _pick(d: dict[str, Any], *keys: str) -> str:
     return ""
 
 
+def esb_credentials(header: str | None, params: dict[str, Any], reads_header: bool) -> dict[str, Any]:
+    """Where a paas2 ESB takes credentials from: the X-Bkapi-Authorization JSON header when there
+    is one (then only it), else the query/body parameters (`get_request_authorization`). An
+    older ESB (`reads_header=False`) only knows the parameters."""
+    if header is None or not reads_header:
+        return params
+    try:
+        creds = orjson.loads(header)
+    except orjson.JSONDecodeError:
+        return {}
+    return creds if isinstance(creds, dict) else {}
+
+
 def check_esb(params: dict[str, Any], revoked: bool) -> tuple[Reply | None, str]:
-    """Returns (error reply or None, app code)."""
+    """`params`: the credentials `esb_credentials` chose. Returns (error reply or None, app code)."""
     app = _pick(params, "bk_app_code", "app_code")
     if not app:
         return esb_error(1306000, "APP Code [bk_app_code] cannot be empty"), app

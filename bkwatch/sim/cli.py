@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate-limit-reset", type=int, default=30, metavar="SECONDS", help="wait a 429 fault asks for"
     )
     p.add_argument(
+        "--nodeman-page-cap", type=int, default=0, metavar="N", help="cap NodeMan pages at N rows (a proxy)"
+    )
+    p.add_argument("--nodeman-no-all-rows", action="store_true", help="old NodeMan: refuse pagesize=-1")
+    p.add_argument(
+        "--esb-params-only", action="store_true", help="old ESB: ignore the X-Bkapi-Authorization header"
+    )
+    p.add_argument(
         "--fault",
         action="append",
         type=_fault,
@@ -93,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         cron_interval=max(0.0, args.cron_every),
         burst_every=max(0.0, args.burst_every),
         burst_size=max(0, args.burst_size),
+        nodeman_page_cap=max(0, args.nodeman_page_cap),
+        nodeman_all_rows=not args.nodeman_no_all_rows,
+        esb_reads_header=not args.esb_params_only,
     )
     sim = Simulator(config)
     for kind, route, prob in args.fault:

@@ -39,6 +39,9 @@ class SimConfig:
     cron_interval: float = 0.0  # > 0: a cron-launched JOB job in biz 2 every N simulated seconds
     burst_every: float = 0.0  # > 0: every N simulated seconds a burst of new SOPS/BKFlow/JOB tasks
     burst_size: int = 10  # tasks per burst
+    nodeman_page_cap: int = 0  # > 0: NodeMan pages never larger, as behind a capping proxy
+    nodeman_all_rows: bool = True  # False: an older NodeMan refusing pagesize=-1
+    esb_reads_header: bool = True  # False: an older ESB that takes credentials only as parameters
 
     @property
     def arrivals_on(self) -> bool:

@@ -26,6 +26,7 @@ class NHost:
     err_code: str = ""
     err_desc: str = ""
     filtered: str = ""  # reason when filtered out before execution
+    filtered_status: str = "FAILED"  # the row status NodeMan gives it: FAILED unless IGNORED recorded
     forced: str | None = None
     forced_at: float = 0.0
 
@@ -144,9 +145,10 @@ def _counts(views: list[HostView]) -> dict[str, int]:
         "ignored_count": 0,
     }
     for v in views:
-        if v.status == "FILTERED":
-            continue
         c["total_count"] += 1
+        if v.status == "FILTERED":
+            c["ignored_count"] += 1  # the job's statistics count filtered hosts as ignored
+            continue
         key = {
             "PENDING": "pending_count",
             "RUNNING": "running_count",

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api_pipeline import _sops, _sops_task
-from .config import BKFLOW_SPACES
+from .api_pipeline import _sops, _sops_task, bkflow_space, bkflow_task
 from .envelope import Reply, Req, hex32
 from .pipeline import Attempt, PipelineTask, PNode, _all_nodes
 from .world import World
@@ -158,12 +157,9 @@ def _sops_ok() -> Reply:
 
 def bkflow(world: World, req: Req) -> Reply:
     pp = req.path_params
-    space_raw, task_raw = pp.get("space_id", ""), pp.get("task_id", "")
-    space = int(space_raw) if space_raw.isdigit() else None
-    if space is None or space not in BKFLOW_SPACES:
-        return Reply(403, {"result": False, "message": f"空间不存在，space_id={space_raw}"})
-    if BKFLOW_SPACES[space] != req.app_code:
-        return Reply(403, {"result": False, "message": f"当前应用无权操作此空间，app={req.app_code}"})
+    err, space = bkflow_space(req)
+    if err is not None:
+        return err
     operator = req.params.get("operator")
     if not isinstance(operator, str) or not operator.strip():
         return Reply(
@@ -175,17 +171,9 @@ def bkflow(world: World, req: Req) -> Reply:
                 "message": "operator: 该字段是必填项。",
             },
         )
-    task = world.find_bkflow(space, int(task_raw)) if task_raw.isdigit() else None
-    if task is None:
-        return Reply(
-            200,
-            {
-                "result": False,
-                "data": {"detail": "未找到。"},
-                "code": "not_found",
-                "message": f"task[id={task_raw}] not found",
-            },
-        )
+    err, task = bkflow_task(world, req, space)
+    if err is not None or task is None:
+        return err  # type: ignore[return-value]
     operation = pp.get("operation", "")
     if req.api == "operate_task":
         valid = operation in TASK_ACTIONS

@@ -201,7 +201,10 @@ class PipelineTask(SimTask):
         v1 = flavor == "sops" and self.engine == 1
         end = o.end
         elapsed = int((end if end is not None else lt) - o.start) if o.start is not None else 0
-        children = {k: self.render_node(c, root_id, o.id, lt, flavor) for k, c in o.children.items()}
+        # bamboo-engine reads the states without ORDER BY: row order, not flow order. Sorted by id
+        # here, so a client must take the order from get_task_detail, not from this tree.
+        kids = o.children.items() if v1 else sorted(o.children.items())
+        children = {k: self.render_node(c, root_id, o.id, lt, flavor) for k, c in kids}
         if v1:
             name = V1_CLASS.get(o.kind, o.name)
             return {

@@ -23,6 +23,7 @@ ESB = {
     "jobv3/batch_get_job_instance_ip_log": Route("job", "batch_get_job_instance_ip_log"),
     "sops/get_task_status": Route("sops", "get_task_status"),
     "sops/get_task_node_detail": Route("sops", "get_task_node_detail"),
+    "sops/get_task_detail": Route("sops", "get_task_detail"),
     "nodeman/get_task_info": Route("nodeman", "get_task_info"),
     "nodeman/api/job/details": Route("nodeman", "job_details"),
     "gsekit/api/job/job_status": Route("gsekit", "job_status"),
@@ -65,6 +66,24 @@ GATEWAY: list[tuple[str, str, re.Pattern[str], Route]] = [
         "GET",
         re.compile(r"/space/(?P<space_id>[^/]+)/task/(?P<task_id>[^/]+)/get_task_states/"),
         Route("bkflow", "get_task_states"),
+    ),
+    (
+        "bk-sops",
+        "GET",
+        re.compile(r"/get_task_detail/(?P<task_id>[^/]+)/(?P<bk_biz_id>[^/]+)/"),
+        Route("sops", "get_task_detail"),
+    ),
+    (
+        "bk-flow-engine",
+        "GET",
+        re.compile(r"/space/(?P<space_id>[^/]+)/task/(?P<task_id>[^/]+)/get_task_detail/"),
+        Route("bkflow", "get_task_detail"),
+    ),
+    (
+        "bk-flow-engine",
+        "GET",
+        re.compile(r"/space/(?P<space_id>[^/]+)/get_task_list/"),
+        Route("bkflow", "get_task_list"),
     ),
     (
         "bk-nodeman",

@@ -256,6 +256,8 @@ def build_nodeman(
         hosts.append(h)
     if kind != "ok" and n_hosts > 4:
         hosts[3].filtered = "主机已被其他任务锁定，暂不执行 (job 17)"
+        if job_id % 2:  # a recorded IGNORED; FAILED is NodeMan's default for a filtered row
+            hosts[3].filtered_status = "IGNORED"
     job_type = "INSTALL_AGENT" if kind != "plugin" else "MAIN_INSTALL_PLUGIN"
     return NodemanTask(
         target,

@@ -69,13 +69,14 @@ class World:
         self.operations = OpLog()  # task operations received (sim/ops.py)
         self._ids = {"job": 20000, "sops": 100, "bkflow": 500, "nodeman": 300, "gsekit": 800}
         self._arrived = 0
-        self.log_batches: list[int] = []  # hosts asked for by each batch log call, for tests
         self._next_arrival = self._t0 + config.arrival_interval
         # Cron jobs and bursts draw from their own generator: the seeded world stays the same
         # with them on or off.
         self._flow_rng = random.Random(config.seed + 7919)
         self._next_cron = self._t0 + config.cron_interval
         self._next_burst = self._t0 + config.burst_every
+        # Every request answered, as (api, transport, params without credentials), the newest
+        # 10,000: tests and benchmarks check what a client asked for (sim/app.py records it).
         self.requests_log: deque[tuple[str, str, dict[str, Any]]] = deque(maxlen=10_000)
         with self.lock:
             self._build()

@@ -1,11 +1,17 @@
-"""BKFlow (流程引擎服务) get_task_states -> Task. Gateway only; same engine tree as SOPS."""
+"""BKFlow (流程引擎服务) get_task_states -> Task. Gateway only; same engine tree as SOPS.
+
+Its status tree has no names at all: node names come from `get_task_detail` (systems/flow.py),
+the task's name from it too, or, when the detail cannot be read, from `get_task_list?id=`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bkwatch.client import BkClient
-from bkwatch.model import System, Task
+from bkwatch.model import BkError, System, Task
+from bkwatch.systems import flow
+from bkwatch.systems.common import readable
 from bkwatch.systems.sops import parse_tree
 from bkwatch.targets import Target
 
@@ -21,4 +27,24 @@ async def fetch(client: BkClient, target: Target) -> Task:
     via = client.transport_for(System.BKFLOW)  # BkError(CONFIG) without a gateway
     path = f"space/{target.scope}/task/{target.id}/{API}/"
     data = await client.call(System.BKFLOW, path, via=via, method="GET")
-    return parse(data, target)
+    task = parse(data, target)
+    space = f"space/{target.scope}"
+
+    async def read_detail() -> Any:
+        api = f"{space}/task/{target.id}/get_task_detail/"
+        try:
+            return await client.call(System.BKFLOW, api, via=via, method="GET")
+        except BkError:
+            # The list answers with app credentials alone: at least the task gets its name.
+            listed = await client.call(
+                System.BKFLOW, f"{space}/get_task_list/", via=via, method="GET", params={"id": target.id}
+            )
+            rows = listed.get("results") if isinstance(listed, dict) else None
+            name = (
+                rows[0].get("name") if isinstance(rows, list) and rows and isinstance(rows[0], dict) else None
+            )
+            if isinstance(name, str) and name:
+                flow.remember_name(client, str(target), readable(name, 200))
+            raise
+
+    return flow.apply(client, task, data, read_detail, f"BKFlow {API}")

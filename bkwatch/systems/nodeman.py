@@ -29,8 +29,9 @@ from bkwatch.systems.common import (
 )
 from bkwatch.targets import Target
 
-PAGE_SIZE = 500
-MAX_PAGES = 200  # 100,000 hosts: beyond that something is wrong with `total`
+PAGE_SIZE = 500  # asked for when a server refuses pagesize=-1; the answer says what it gave
+ALL_ROWS = -1  # NodeMan's "every row in one answer" (its own "copy IPs" uses it)
+MAX_PAGES = 200  # beyond that something is wrong with `total`
 S = State
 
 JOB_STATUS: dict[str, State] = {
@@ -51,7 +52,7 @@ HOST_STATUS: dict[str, State] = {
     "PART_FAILED": S.FAILED,
     "TERMINATED": S.STOPPED,
     "REMOVED": S.STOPPED,
-    "FILTERED": S.STOPPED,  # rejected before execution: not done, reason in status_display
+    "FILTERED": S.SUCCEEDED,  # rejected before execution; counted as ignored, like IGNORED
     "IGNORED": S.SUCCEEDED,  # nothing to do; NodeMan itself counts an all-ignored job as SUCCESS
 }
 HOST_WORDS = {
@@ -111,7 +112,9 @@ def _v2_hosts(rows: list[Any], out: dict[str, Host], where: str) -> None:
             status, cloud, ip, host_id, display, step, cost, start, end = fields(row)
         except KeyError:
             status, cloud, ip, host_id, display, step, cost, start, end = map(row.get, _V2_FIELDS)
-        if not status and row.get("filter_host") is True:
+        if row.get("filter_host") is True:
+            # Rejected before execution; NodeMan reports FAILED (or IGNORED) yet counts it as
+            # ignored, so it is shown as filtered with its reason, never as a failure.
             status = "FILTERED"
         state = host_status.get(status, unknown) if type(status) is str else unknown
         if type(cloud) is not int:
@@ -123,6 +126,8 @@ def _v2_hosts(rows: list[Any], out: dict[str, Host], where: str) -> None:
             fallback = host_id or row.get("instance_id")
             ip = host_ip(ip, row.get("inner_ip"), row.get("inner_ipv6"), fallback=fallback)
         display = (plain.get(display) or _plain(display)) if type(display) is str else ""
+        if status == "FILTERED":
+            display = f"filtered: {display}" if display else "filtered"
         step = (plain.get(step) or _plain(step)) if type(step) is str and step else ""
         key = f"{cloud}:{ip}"
         raw = status if state is not unknown else raw_text(status)  # known ones are plain already
@@ -236,30 +241,51 @@ def parse_v1(payload: Any, target: Target) -> Task:
     )
 
 
+def _real_rows(page: Any) -> int:
+    """Rows of a page that are not filtered hosts (those come on every page, outside `total`)."""
+    rows = page.get("list") if isinstance(page, dict) and isinstance(page.get("list"), list) else []
+    return sum(1 for r in rows if not (isinstance(r, dict) and r.get("filter_host") is True))
+
+
 async def _fetch_v2(client: BkClient, target: Target) -> Task:
+    """Every row of the job: `pagesize=-1` first; when a server refuses it, or a proxy caps it,
+    pages whose size is what page 1 actually held, never what was asked for (bk-apis §10.2)."""
     via = client.transport_for(System.NODEMAN)
     job_id = to_int(target.id) or target.id
     if via == "esb":
         path = "nodeman/api/job/details/"
-        base: dict[str, Any] = {"job_id": job_id, "pagesize": PAGE_SIZE}
+        base: dict[str, Any] = {"job_id": job_id}
     else:
         path = f"api/job/{target.id}/details/"
-        base = {"pagesize": PAGE_SIZE}
+        base = {}
 
-    async def page(n: int) -> Any:
-        return await client.call(System.NODEMAN, path, via=via, method="POST", params={**base, "page": n})
+    async def page(n: int, size: int) -> Any:
+        params = {**base, "page": n, "pagesize": size}
+        return await client.call(System.NODEMAN, path, via=via, method="POST", params=params)
 
-    first = await page(1)
+    first: Any = None
+    if client.nodeman_all_rows:
+        try:
+            first = await page(1, ALL_ROWS)
+        except BkError as exc:
+            # Refused means the server answered (HTTP 200, result false, its own code): a 5xx, a
+            # timeout or a garbled answer is a fault of this poll, not a refusal of -1.
+            refused = exc.status == 200 and exc.code is not None
+            if (
+                not refused
+                or exc.kind not in (ErrorKind.SERVER, ErrorKind.BAD_RESPONSE)
+                or isinstance(exc, ApiNotFound)
+            ):
+                raise
+            client.nodeman_all_rows = False  # refused: pages from now on
+    if first is None:
+        first = await page(1, PAGE_SIZE)
     total = to_int(need(first, "total", "NodeMan api/job/details"), 0) or 0
-    rows = first.get("list") if isinstance(first.get("list"), list) else []
-    # Filtered hosts are listed but not counted in `total`; only count them when it matters.
-    real = (
-        len(rows)
-        if len(rows) < total
-        else sum(1 for r in rows if not (isinstance(r, dict) and r.get("filter_host")))
-    )
-    last = min(MAX_PAGES, -(-total // PAGE_SIZE)) if real < total else 1
-    rest = await asyncio.gather(*(page(n) for n in range(2, last + 1))) if last > 1 else []
+    size = _real_rows(first)
+    if size >= total or size == 0:
+        return parse(first, target)
+    last = min(MAX_PAGES, -(-total // size))
+    rest = await asyncio.gather(*(page(n, size) for n in range(2, last + 1)))
     return parse(first, target, pages=list(rest))
 
 
@@ -270,7 +296,15 @@ async def _fetch_v1(client: BkClient, target: Target) -> Task:
             "NodeMan 1.x get_task_info is only on the ESB: set BK_COMPONENT_API_URL (esb_url) "
             'or use nodeman_api = "v2"',
         )
-    params = {"bk_biz_id": target.scope, "job_id": target.id}
+    # 2.x needs only the job id; the 1.x gateway route is per business (bk-apis §10.2).
+    biz = target.scope or client.profile.default_biz
+    if not biz:
+        raise BkError(
+            ErrorKind.CONFIG,
+            f"this NodeMan answers only the 1.x get_task_info, which needs a business id: watch "
+            f"nodeman:BIZ:{target.id} instead, or set default_biz in the profile",
+        )
+    params = {"bk_biz_id": biz, "job_id": target.id}
     data = await client.call(System.NODEMAN, "nodeman/get_task_info/", via="esb", method="GET", params=params)
     return parse_v1(data, target)
 

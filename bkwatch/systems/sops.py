@@ -197,4 +197,15 @@ async def fetch(client: BkClient, target: Target) -> Task:
         params["bk_biz_id"] = target.scope
         params["task_id"] = target.id
     data = await client.call(System.SOPS, path, via=via, method="GET", params=params)
-    return parse(data, target)
+    task = parse(data, target)
+    from bkwatch.systems import flow  # flow imports this module
+
+    def read_detail() -> Any:
+        scope = {"scope": "project"} if target.scope_type == "project" else {}
+        if via == "apigw":
+            api = f"get_task_detail/{target.id}/{target.scope}/"
+            return client.call(System.SOPS, api, via=via, method="GET", params=scope)
+        args = {**scope, "bk_biz_id": target.scope, "task_id": target.id}
+        return client.call(System.SOPS, "sops/get_task_detail/", via=via, method="GET", params=args)
+
+    return flow.apply(client, task, data, read_detail, f"SOPS {API}")

@@ -90,9 +90,12 @@ class BkWatchApp(App[None]):
         insecure: bool = False,
         secrets: Sequence[str] = (),
         notices: Sequence[str] = (),
+        default_biz: str | None = None,
         acting: Acting | None = None,
     ) -> None:
         super().__init__()
+        self.default_biz = default_biz  # the profile's business for links that carry none
+        self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.acts = ActionsController(self, acting)  # x: task operations (tui/acting.py)
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
@@ -159,6 +162,8 @@ class BkWatchApp(App[None]):
         for entry in entries:
             if entry.target in self.poller.watches:
                 continue
+            if entry.focus:
+                self.focus_hints[entry.target] = entry.focus
             try:
                 self.poller.add(parse_target(entry.target), entry.label)
             except TargetError as exc:
@@ -207,6 +212,9 @@ class BkWatchApp(App[None]):
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
         if update.key == self.selected:
             self.detail.show(watch, now, update.transitions)
+            focus = self.focus_hints.pop(update.key, None) if watch.task is not None else None
+            if focus is not None:
+                self.detail.reveal_focus(focus)  # once, on the first answer: then the user steers
         if self.selected is not None:
             self.detail.set_highlights({k for (tk, k) in self.highlights if tk == self.selected})
         for t in changes:
@@ -365,6 +373,8 @@ class BkWatchApp(App[None]):
         self.poller.set_focus(key)
         watch = self.poller.watches.get(key) if key else None
         self.detail.show(watch, self.clock())
+        if key is not None and watch is not None and watch.task is not None and key in self.focus_hints:
+            self.detail.reveal_focus(self.focus_hints.pop(key))  # opened where the pasted page was
         if key is not None:
             self.joblist.move_to(key, notify=False)
 
@@ -453,9 +463,11 @@ class BkWatchApp(App[None]):
                 return
             target, label = result
             key = str(target)
+            if target.focus:
+                self.focus_hints[key] = target.focus
             self.poller.add(target, label)
             try:
-                self.store.add([WatchEntry(key, label, self.clock())], self.list_name)
+                self.store.add([WatchEntry(key, label, self.clock(), target.focus)], self.list_name)
             except (OSError, StoreError) as exc:
                 self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
             self._report_store_warnings()
@@ -465,7 +477,7 @@ class BkWatchApp(App[None]):
             self._update_status()
             self.notify(f"Watching {key}", markup=False, timeout=3)
 
-        self.push_screen(AddDialog(lambda k: k in self.poller.watches), done)
+        self.push_screen(AddDialog(lambda k: k in self.poller.watches, self.default_biz), done)
 
     def action_remove(self) -> None:
         key = self.selected

@@ -150,6 +150,23 @@ class DetailPane(Vertical):
         self.job.steps_view.set_highlights(keys)
         self.pipeline.set_highlights(keys)
 
+    def reveal_focus(self, focus: str) -> bool:
+        """Put the cursor where a pasted URL pointed: a JOB step instance id, or a NodeMan
+        instance id (``host|instance|host|{bk_host_id}``). False when the task has no such place."""
+        task = self.shown
+        if task is None:
+            return False
+        if task.system is System.JOB and any(s.id == focus for s in task.steps):
+            self.job.steps_view.move_to(focus, notify=False)
+            self.job.choose_step(focus)
+            return True
+        if task.system is System.NODEMAN:
+            host_id = focus.rsplit("|", 1)[-1]
+            for key, host in task.hosts.items():
+                if host.host_id is not None and str(host.host_id) == host_id:
+                    return self.nodeman.reveal(key)
+        return False
+
     # ---- n / N ------------------------------------------------------------------------
     def next_failure(self, direction: int) -> str | None:
         """Move to the next (+1) or previous (-1) failing host/node; returns its key."""

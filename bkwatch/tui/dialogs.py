@@ -59,9 +59,12 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, exists: Callable[[str], bool] = lambda _k: False) -> None:
+    def __init__(
+        self, exists: Callable[[str], bool] = lambda _k: False, default_biz: str | None = None
+    ) -> None:
         super().__init__()
         self.exists = exists
+        self.default_biz = default_biz
         self.error = Static("", classes="error", id="add-error", markup=False)
 
     def compose(self) -> ComposeResult:
@@ -69,10 +72,14 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
             yield Static("Add a task to watch", classes="dialog-title", markup=False)
             yield PlainInput(placeholder="job:BIZ:ID, sops:BIZ:ID, … or a BlueKing task URL", id="add-target")
             yield PlainInput(placeholder="label (optional)", id="add-label")
+            yield PlainInput(
+                placeholder="business, for JOB api_execute links (optional; biz_set:ID for a set)",
+                id="add-biz",
+            )
             yield self.error
             yield Static(
                 "Forms: job:BIZ:ID  job:biz_set:SET:ID  sops:BIZ:ID  sops:project:PROJ:ID  "
-                "bkflow:SPACE:ID  nodeman:BIZ:ID  gsekit:BIZ:ID — or paste the task page URL.",
+                "bkflow:SPACE:ID  nodeman:ID  gsekit:BIZ:ID — or paste the task page URL.",
                 classes="hint",
                 markup=False,
             )
@@ -95,12 +102,15 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
         if len(text) > MAX_TARGET_CHARS:
             self._fail(f"Too long for a target or task URL ({len(text):,} characters); paste just the URL.")
             return None
+        scope = self.query_one("#add-biz", PlainInput).value.strip().lower()
+        biz_set = scope.removeprefix("biz_set:").strip() if scope.startswith("biz_set:") else None
+        biz = None if biz_set is not None else scope.removeprefix("biz:").strip() or self.default_biz
         try:
-            target = parse_target(text)
+            target = parse_target(text, default_biz=biz, default_biz_set=biz_set)
         except TargetError as exc:
             self._fail(str(exc))
             return None
-        if int(target.scope) > MAX_ID or int(target.id) > MAX_ID:
+        if (target.scope and int(target.scope) > MAX_ID) or int(target.id) > MAX_ID:
             self._fail(f"{target.system}: an id is larger than BlueKing allows.")
             return None
         if self.exists(str(target)):
@@ -110,6 +120,7 @@ class AddDialog(ModalScreen[tuple[Target, str | None] | None]):
         return target
 
     @on(Input.Changed, "#add-target")
+    @on(Input.Changed, "#add-biz")
     def _changed(self) -> None:
         if self.query_one("#add-target", Input).value.strip():
             self._check()

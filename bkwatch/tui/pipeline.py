@@ -39,7 +39,9 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
     if not name or name == node.id:  # events and gateways have no name: a short, dim id
         out.append(clean(node.id)[:12] + "…", style="dim")
     else:
-        out.append(name, style="bold" if node.children else "")
+        # Not reached yet (known from the pipeline's detail only): dim, like the future it is.
+        unreached = node.state is State.PENDING and not node.raw_state
+        out.append(name, style="dim" if unreached else "bold" if node.children else "")
     extra = []
     if node.elapsed is not None:
         extra.append(duration(node.elapsed, node.state.is_done))
@@ -98,6 +100,15 @@ class PipelineTree(Tree[NodeRef]):
             self._rebuild_tree(root, expand_failures=True)
             self._remember_shape(root)
             return
+        if self._reordered(root):
+            # The flow order arrived (or a node moved): one rebuild, keeping what was open.
+            opened = {i for i, tn in self.index.items() if tn.is_expanded}
+            cursor = self.cursor_id
+            self._rebuild_tree(root, expand_failures=True, opened=opened)
+            self._remember_shape(root)
+            if cursor in self.index:
+                self.call_after_refresh(self.move_cursor, self.index[cursor])
+            return
         if self._sync_fast(root):
             return
         self._sync(self.root, root, self._keep(root))
@@ -110,6 +121,22 @@ class PipelineTree(Tree[NodeRef]):
         nodes = parents_first(root)
         self._raws = dict(zip(map(_id, nodes), map(_raw_sig, nodes), strict=True))
         self._kids = {n.id: tuple(map(_id, n.children)) for n in nodes}
+
+    def _reordered(self, root: Node) -> bool:
+        """True when children seen last poll come in another order now (updates in place only
+        add and remove children; they never move one)."""
+        if self._raws is None:
+            return False
+        old_kids = self._kids
+        for node in parents_first(root):
+            old = old_kids.get(node.id)
+            if not old or len(node.children) < 2:
+                continue
+            new = [c.id for c in node.children]
+            old_set, new_set = set(old), set(new)
+            if [c for c in new if c in old_set] != [c for c in old if c in new_set]:
+                return True
+        return False
 
     def _sync_fast(self, root: Node) -> bool:
         """Apply a poll in one flat pass: each node's raw fields and child ids are compared

@@ -1,0 +1,342 @@
+"""SOPS / BKFlow pipelines in flow order, with every node named, including nodes not reached.
+
+A status tree (`get_task_status` / `get_task_states`) holds only the nodes already reached, in
+database row order, and BKFlow's carries no names (bk-apis §10.3). The topology comes from
+`get_task_detail`'s `pipeline_tree`, read once per task and cached per client: refreshed after a
+retry (a retry may bring new inputs) or when a status tree shows a node the cached tree does not
+know. The status poll never waits for it: the detail is fetched beside the poll and used from
+the first poll it is ready at. When it cannot be had, the poll's own tree is shown as before and
+the task says so (in `Task.detail`) instead of failing.
+
+The ordered tree is a plain `Node` tree: the start event, then each node in flow order; a
+gateway's branches are its children (one pseudo-node per outgoing flow, the default condition
+first, ids = flow ids), closed by the converge gateway that follows it; a subprocess's nodes are
+its children.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bkwatch.model import BkError, Node, State, Task
+from bkwatch.systems.common import bad, raw_text, readable
+from bkwatch.systems.sops import _attach_ex_data, _node
+
+RETRY_AFTER_FAILURE = 300.0  # seconds before a detail that could not be read is asked again
+REFRESH_MIN_GAP = 30.0  # unknown nodes trigger a new read at most this often
+MAX_DEPTH = 32
+GATEWAY_NAMES = {
+    "ExclusiveGateway": "exclusive gateway",
+    "ParallelGateway": "parallel gateway",
+    "ConditionalParallelGateway": "conditional parallel gateway",
+    "ConvergeGateway": "converge",
+}
+
+
+@dataclass(slots=True)
+class FlowItem:
+    id: str
+    name: str
+    kind: str  # event | activity | subprocess | gateway | branch | converge
+    children: list[FlowItem] = field(default_factory=list)
+
+
+# -- the pipeline tree, in flow order ---------------------------------------------------------
+
+
+def _ids(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+class _Walker:
+    def __init__(self, tree: dict[str, Any], depth: int) -> None:
+        self.depth = depth
+        self.acts = tree.get("activities") if isinstance(tree.get("activities"), dict) else {}
+        self.gws = tree.get("gateways") if isinstance(tree.get("gateways"), dict) else {}
+        self.flows = tree.get("flows") if isinstance(tree.get("flows"), dict) else {}
+        start, end = tree.get("start_event"), tree.get("end_event")
+        self.start = start if isinstance(start, dict) else {}
+        self.end = end if isinstance(end, dict) else {}
+        self.seen: set[str] = set()
+
+    def target(self, flow_id: str) -> str | None:
+        flow = self.flows.get(flow_id)
+        dst = flow.get("target") if isinstance(flow, dict) else None
+        return dst if isinstance(dst, str) else None
+
+    def entry(self, node_id: str) -> dict[str, Any] | None:
+        for table in (self.acts, self.gws):
+            value = table.get(node_id)
+            if isinstance(value, dict):
+                return value
+        for event in (self.start, self.end):
+            if event.get("id") == node_id:
+                return event
+        return None
+
+    def walk(self, node_id: str | None, in_branch: bool) -> tuple[list[FlowItem], str | None]:
+        """Items from `node_id` on; stops at a converge gateway when inside a branch and
+        returns its id, so the gateway that opened the branches can close them there."""
+        out: list[FlowItem] = []
+        while node_id is not None and node_id not in self.seen:
+            entry = self.entry(node_id)
+            if entry is None:
+                return out, None
+            kind = entry.get("type")
+            if kind == "ConvergeGateway" and in_branch:
+                return out, node_id
+            self.seen.add(node_id)
+            name = readable(entry.get("name"), 200)
+            outgoing = _ids(entry.get("outgoing"))
+            if entry is self.start or entry is self.end:
+                out.append(FlowItem(node_id, name or ("start" if entry is self.start else "end"), "event"))
+            elif node_id in self.acts:
+                item = FlowItem(node_id, name or node_id, "activity")
+                sub = entry.get("pipeline")
+                if isinstance(sub, dict) and self.depth < MAX_DEPTH:
+                    item.kind, item.children = "subprocess", layout(sub, self.depth + 1)
+                out.append(item)
+            elif kind == "ConvergeGateway":
+                out.append(FlowItem(node_id, name or GATEWAY_NAMES[kind], "converge"))
+            else:
+                gw = FlowItem(node_id, name or GATEWAY_NAMES.get(str(kind), "gateway"), "gateway")
+                out.append(gw)
+                converge = entry.get("converge_gateway_id")
+                closes: list[str] = []
+                for i, flow_id in enumerate(_branch_order(entry, outgoing), 1):
+                    items, reached = self.walk(self.target(flow_id), True)
+                    if reached:
+                        closes.append(reached)
+                    label = _condition(entry, flow_id)
+                    gw.children.append(
+                        FlowItem(flow_id, f"branch {i}" + (f": {label}" if label else ""), "branch", items)
+                    )
+                node_id = (
+                    converge if isinstance(converge, str) and converge else (closes[0] if closes else None)
+                )
+                if node_id is not None and node_id in self.seen:
+                    return out, None
+                if node_id is not None:
+                    entry = self.entry(node_id) or {}
+                    self.seen.add(node_id)
+                    out.append(FlowItem(node_id, readable(entry.get("name"), 200) or "converge", "converge"))
+                    outgoing = _ids(entry.get("outgoing"))
+                else:
+                    return out, None
+            node_id = self.target(outgoing[0]) if outgoing else None
+        return out, None
+
+
+def _branch_order(gateway: dict[str, Any], outgoing: list[str]) -> list[str]:
+    default = gateway.get("default_condition")
+    first = default.get("flow_id") if isinstance(default, dict) else None
+    return sorted(outgoing, key=lambda f: f != first)  # the default condition first, else as given
+
+
+def _condition(gateway: dict[str, Any], flow_id: str) -> str:
+    conds = gateway.get("conditions")
+    cond = conds.get(flow_id) if isinstance(conds, dict) else None
+    if not isinstance(cond, dict):
+        default = gateway.get("default_condition")
+        return "default" if isinstance(default, dict) and default.get("flow_id") == flow_id else ""
+    return readable(cond.get("name") or cond.get("evaluate"), 80)
+
+
+def layout(tree: dict[str, Any], depth: int = 0) -> list[FlowItem]:
+    """A `pipeline_tree` (one level and its nested subprocesses) as items in flow order."""
+    walker = _Walker(tree, depth)
+    start = walker.start.get("id")
+    items, _ = walker.walk(start if isinstance(start, str) else None, False)
+    return items
+
+
+def known_ids(items: list[FlowItem]) -> set[str]:
+    out: set[str] = set()
+    for item in items:
+        if item.kind != "branch":
+            out.add(item.id)
+        out |= known_ids(item.children)
+    return out
+
+
+# -- merged with a status tree ------------------------------------------------------------------
+
+
+def _aggregate(children: list[Node]) -> State:
+    states = {c.state for c in children}
+    for state in (State.FAILED, State.WAITING, State.RUNNING, State.UNKNOWN):
+        if state in states:
+            return state
+    if states and states <= {State.SUCCEEDED}:
+        return State.SUCCEEDED
+    if State.SUCCEEDED in states:
+        return State.RUNNING  # partly done, the rest not reached yet
+    return State.STOPPED if states == {State.STOPPED} else State.PENDING
+
+
+def _merge(
+    items: list[FlowItem], level: dict[str, Any], where: str, depth: int, unknown: list[str]
+) -> list[Node]:
+    used: set[str] = set()
+
+    def build(seq: list[FlowItem]) -> list[Node]:
+        nodes: list[Node] = []
+        for item in seq:
+            if item.kind == "branch":
+                kids = build(item.children)
+                nodes.append(Node(item.id, item.name, _aggregate(kids), "", children=kids, synthetic=True))
+                continue
+            raw = level.get(item.id)
+            if isinstance(raw, dict):
+                used.add(item.id)
+                node = _node({**raw, "children": {}}, item.id, where, depth)
+                node.name = item.name
+                inner = raw.get("children") if isinstance(raw.get("children"), dict) else {}
+            else:
+                node = Node(item.id, item.name, State.PENDING, "")  # not reached yet
+                inner = {}
+            if item.kind == "gateway":
+                branches = build(item.children)
+                if node.state is State.FAILED:
+                    # A failed gateway (no condition held) is a failure of its own: kept a leaf,
+                    # its branches drawn after it.
+                    nodes.append(node)
+                    nodes.extend(branches)
+                    continue
+                node.children = branches
+            elif item.children:
+                node.children = _merge(item.children, inner, where, depth + 1, unknown)
+            nodes.append(node)
+        return nodes
+
+    nodes = build(items)
+    for node_id, raw in level.items():
+        if node_id not in used and isinstance(raw, dict):  # reached, but not in the cached tree
+            unknown.append(raw_text(node_id))
+            nodes.append(_node(raw, raw_text(node_id), where, depth))
+    return nodes
+
+
+def ordered(task: Task, payload: Any, items: list[FlowItem], where: str) -> list[str]:
+    """Put `task.root`'s nodes in flow order with names and pending nodes. Returns the ids of
+    reached nodes the items do not know (the cached detail is then stale)."""
+    root = task.root
+    if root is None or not isinstance(payload, dict):
+        return []
+    level = payload.get("children") if isinstance(payload.get("children"), dict) else {}
+    unknown: list[str] = []
+    root.children = _merge(items, level, where, 1, unknown)
+    _attach_ex_data(root, payload.get("ex_data"))
+    return unknown
+
+
+# -- the per-client cache -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Entry:
+    items: list[FlowItem] | None = None
+    name: str | None = None
+    error: str | None = None
+    asked_at: float = 0.0
+    pending: asyncio.Task[None] | None = None
+    retries: int = 0  # retry counts seen in the status tree when the detail was read
+
+
+_CACHES: weakref.WeakKeyDictionary[Any, dict[str, _Entry]] = weakref.WeakKeyDictionary()
+
+
+def _retries(payload: Any) -> int:
+    total, stack = 0, [payload]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if type(node.get("retry")) is int:
+                total += node["retry"]
+            kids = node.get("children")
+            if isinstance(kids, dict):
+                stack.extend(kids.values())
+    return total
+
+
+DetailReader = Callable[[], Awaitable[Any]]
+
+
+def apply(
+    client: Any,
+    task: Task,
+    payload: Any,
+    read_detail: DetailReader,
+    where: str,
+    *,
+    now: Callable[[], float] = time.monotonic,
+) -> Task:
+    """Order `task` with the cached detail, starting (never awaiting) a read when it is missing,
+    stale or failed long enough ago."""
+    cache = _CACHES.setdefault(client, {})
+    entry = cache.setdefault(task.target, _Entry())
+    retries = _retries(payload)
+    stale = retried = False
+    if entry.items is not None:
+        unknown = ordered(task, payload, entry.items, where)
+        stale, retried = bool(unknown), retries > entry.retries
+    elif entry.error is not None:
+        task.detail = entry.error
+    if entry.name and not task.name:  # BKFlow: its status tree has no name at all
+        task.name = entry.name
+        if task.root is not None and task.root.name == task.root.id:
+            task.root.name = entry.name
+    t = now()
+    due = entry.items is None and (entry.error is None or t - entry.asked_at >= RETRY_AFTER_FAILURE)
+    if (due or retried or (stale and t - entry.asked_at >= REFRESH_MIN_GAP)) and entry.pending is None:
+        entry.asked_at = t
+        entry.retries = max(entry.retries, retries)  # one read per retry, even if it fails
+        entry.pending = asyncio.ensure_future(_read(entry, read_detail, retries))
+    return task
+
+
+async def _read(entry: _Entry, read_detail: DetailReader, retries: int) -> None:
+    try:
+        data = await read_detail()
+        tree = data.get("pipeline_tree") if isinstance(data, dict) else None
+        if isinstance(data, dict) and "start_event" in data:
+            tree = data
+        if not isinstance(tree, dict):
+            raise bad("get_task_detail", "no pipeline_tree in the answer")
+        entry.items, entry.error, entry.retries = layout(tree), None, retries
+        name = data.get("name") if isinstance(data, dict) else None
+        entry.name = readable(name, 200) or entry.name
+    except BkError as exc:
+        if entry.items is None:
+            entry.error = f"flow order unavailable ({exc.message[:120]}); nodes shown as reached"
+    except Exception as exc:  # a bad tree must not break polling
+        if entry.items is None:
+            entry.error = f"flow order unavailable ({type(exc).__name__}); nodes shown as reached"
+    finally:
+        entry.pending = None
+
+
+async def settle(client: Any) -> bool:
+    """Wait for the detail reads in flight (tests, and a clean close); True when this client
+    has read or tried any detail, i.e. when a new poll may show more than the last one."""
+    cache = _CACHES.get(client, {})
+    pending = [e.pending for e in cache.values() if e.pending is not None]
+    if pending:
+        await asyncio.gather(*pending, return_exceptions=True)
+    return bool(cache)
+
+
+def cached_name(client: Any, target: str) -> str | None:
+    entry = _CACHES.get(client, {}).get(target)
+    return entry.name if entry is not None else None
+
+
+def remember_name(client: Any, target: str, name: str) -> None:
+    _CACHES.setdefault(client, {}).setdefault(target, _Entry()).name = name
