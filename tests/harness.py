@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from textual.pilot import Pilot
 
+from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.demo import demo_profile
 from bkwatch.cli.run import ClientEvidence, LazyFetch
 from bkwatch.cli.scope_wiring import FollowedScopes
@@ -73,11 +74,24 @@ def sim_app(
     clock: Callable[[], float] = lambda: FIXED_NOW,
     scopes: dict[str, dict[str, Any]] | None = None,
     discovery_interval: float = 15.0,
+    allow_actions: bool | None = None,
     **app_options: Any,
 ) -> SimRig:
-    """The real app wired to `sim` in-process; nothing polls until the test says so."""
+    """The real app wired to `sim` in-process; nothing polls until the test says so.
+
+    `allow_actions` (True or False) hands the app the actions wiring the monitor gets, on this
+    client, with the profile's actions on or off; None leaves it out."""
     profile = demo_profile(BASE)
     client = BkClient(profile, transport=httpx.ASGITransport(app=sim.app))
+    if allow_actions is not None:
+        profile.allow_actions = allow_actions
+
+        async def get_client() -> BkClient:
+            return client
+
+        app_options.setdefault(
+            "acting", MonitorActions(profile, get_client, data_dir=data_dir, interval=2.0, clock=clock)
+        )
     # A huge cadence: the background loop never polls on its own during a test.
     slow = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
     poller = Poller(lambda t: fetch_task(client, t), cadence=slow, clock=clock)

@@ -1,5 +1,5 @@
 """Regenerate screenshots/*.svg from a frozen simulator: `python -m tests.screenshots`
-(from the repository's root)."""
+(from the repository's root); `python -m tests.screenshots DIR NAME…` shoots only those scenes."""
 
 from __future__ import annotations
 
@@ -90,6 +90,19 @@ async def _signatures(rig: SimRig, pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+async def _actions_menu(rig: SimRig, pilot: Pilot[None]) -> None:
+    await pilot.press("n")  # on a failing host group
+    await pilot.pause()
+    await pilot.press("x")
+    await pilot.pause()
+
+
+async def _action_confirm(rig: SimRig, pilot: Pilot[None]) -> None:
+    await _actions_menu(rig, pilot)
+    await pilot.press("enter")  # the first allowed action: retry the failed hosts
+    await pilot.pause()
+
+
 SCENES: dict[str, tuple[Scene, System | None]] = {
     "overview": (_overview, System.JOB),
     "job-failing-hosts": (_job, System.JOB),
@@ -101,7 +114,10 @@ SCENES: dict[str, tuple[Scene, System | None]] = {
     "followed-scope": (_followed, None),
     "log-view": (_log_view, None),
     "signatures": (_signatures, None),
+    "actions-menu": (_actions_menu, System.JOB),
+    "action-confirm": (_action_confirm, System.JOB),
 }
+ACTING = {"actions-menu", "action-confirm"}  # shot with actions on
 
 
 async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> Path:
@@ -125,7 +141,7 @@ async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> 
             hand = [t.target for t in sim.world.tasks() if t.system == "job"][:2]
             rig = sim_app(sim, Path(tmp), hand, scopes=FOLLOWED[name])
         else:
-            rig = sim_app(sim, Path(tmp))
+            rig = sim_app(sim, Path(tmp), allow_actions=True if name in ACTING else None)
         if preselect is not None:
             rig.app.selected = rig.target(preselect, bad=True)
         if nested is not None:
@@ -145,7 +161,8 @@ async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     out_dir = Path(args[0]) if args else Path("screenshots")
-    for name in SCENES:
+    names = args[1:] or list(SCENES)
+    for name in names:
         print(asyncio.run(shoot(name, out_dir)))
     return 0
 

@@ -278,5 +278,6 @@ def _tui_options(args: argparse.Namespace, **demo: Any) -> Any:
         no_mouse=getattr(args, "no_mouse", False),
         insecure=args.insecure,
         debug=args.debug,
+        allow_actions=getattr(args, "allow_actions", False),
         **demo,
     )

@@ -4,6 +4,7 @@ The simulator starts listening in its own thread while the app is being built; t
 made by the poller's first fetch, once the simulator listens. A failing JOB task is shown first.
 The demo list also follows a SOPS business, and the simulator starts a few new tasks every
 DEMO_BURST_EVERY simulated seconds, so tasks appear there by themselves.
+Actions are on (the simulator is a toy server), and the status line says they go to it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import threading
 from typing import TYPE_CHECKING, Any
 
+from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.common import new_client
 from bkwatch.cli.run import ClientEvidence, LazyFetch, MonitorOptions, run_app
 from bkwatch.cli.scope_wiring import followed_scopes
@@ -22,27 +24,32 @@ from bkwatch.tui.app import BkWatchApp
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
+    from pathlib import Path
 
     from bkwatch.client import BkClient
     from bkwatch.config import Profile
+    from bkwatch.poller import Poller
     from bkwatch.sim import Served
 
 # Raw states that mean "look at me" in the simulator's task list (JOB 4 = failed).
 _BAD_RAW = {"4", "FAILED", "PART_FAILED", "failed"}
+_CONFIRM_RAW = {"7"}  # JOB waiting for a person to confirm: something to try `x` on
 _DEMO_PER_SYSTEM = 3
 DEMO_SCOPE = "sops:2"  # followed in the demo: new SOPS tasks of business 2 appear under it
 DEMO_BURST_EVERY = 45.0  # simulated seconds between bursts of new SOPS / BKFlow / JOB tasks
 DEMO_BURST_SIZE = 3
+DEMO_ACTIONS_NOTE = "demo simulator"
 
 
 def demo_entries(tasks: list[Any]) -> tuple[list[WatchEntry], str | None]:
-    """An interesting mix from the simulator: failures first, a few of each system."""
+    """An interesting mix from the simulator: failures first, then a JOB job waiting for
+    confirmation, a few of each system (one more JOB job, so the rolling one stays in)."""
     picked: list[WatchEntry] = []
     first_bad_job: str | None = None
     for system in System:
         mine = [t for t in tasks if t.system == str(system)]
-        mine.sort(key=lambda t: t.state not in _BAD_RAW)  # stable: failures first
-        for t in mine[:_DEMO_PER_SYSTEM]:
+        mine.sort(key=lambda t: (t.state not in _BAD_RAW, t.state not in _CONFIRM_RAW))  # stable
+        for t in mine[: _DEMO_PER_SYSTEM + (system is System.JOB)]:
             picked.append(WatchEntry(t.target, None))
             if system is System.JOB and first_bad_job is None and t.state in _BAD_RAW:
                 first_bad_job = t.target
@@ -113,6 +120,25 @@ def demo_profile(base_url: str) -> Profile:
     )
 
 
+def demo_actions(fetch: LazyFetch, data_dir: Path, poller: Poller) -> MonitorActions:
+    """Actions on, against the simulator only: the profile here names who acts (for the audit
+    file) and allows it; the client the polls use carries the simulator's address."""
+    profile = demo_profile("")
+    profile.allow_actions = True
+
+    def paas() -> str | None:
+        return fetch.client.profile.esb_url if fetch.client is not None else None
+
+    return MonitorActions(
+        profile,
+        fetch.open,
+        data_dir=data_dir,
+        interval=poller.cadence.focused,
+        paas=paas,
+        note=DEMO_ACTIONS_NOTE,
+    )
+
+
 def run_demo(options: MonitorOptions) -> int:
     """Run against the built-in simulator on loopback; a failing JOB task is shown first."""
     import tempfile
@@ -164,6 +190,7 @@ def run_demo(options: MonitorOptions) -> int:
         fetch = LazyFetch(make)
         poller = Poller(fetch)
         scopes = followed_scopes(fetch, poller, store, "demo", DEMO_USERNAME)
+        acting = demo_actions(fetch, store.data_dir, poller)
         app = BkWatchApp(
             poller,
             store,
@@ -171,6 +198,7 @@ def run_demo(options: MonitorOptions) -> int:
             select=select,
             scopes=scopes,
             evidence=ClientEvidence(fetch),
+            acting=acting,
             **options.app_kwargs(),
         )
         log_to_file([], debug=options.debug)  # the simulator's credentials are public

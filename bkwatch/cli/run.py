@@ -52,6 +52,7 @@ class MonitorOptions:
     debug: bool = False
     seed: int = 1  # the demo's simulator
     speed: float = 1.0
+    allow_actions: bool = False  # --allow-actions (the profile and BKWATCH_ALLOW_ACTIONS=1 also can)
 
     def app_kwargs(self) -> dict[str, Any]:
         return {"ascii": self.ascii, "bell": self.bell, "desktop_notify": self.desktop_notify}
@@ -154,7 +155,8 @@ def watch_app(
 
     `make_client` defaults to a real client for the profile; `poller` to a default Poller.
     """
-    from bkwatch.config import check_permissions, config_path
+    from bkwatch.cli.acting import MonitorActions
+    from bkwatch.config import check_permissions, config_path, data_dir
 
     async def make() -> BkClient:
         return new_client(profile)
@@ -166,7 +168,11 @@ def watch_app(
 
         poller = Poller
     notices = [w for w in (check_permissions(config_path()),) if w]
+    if options.allow_actions:
+        profile.allow_actions = True
     polls = poller(fetch)
+    acting = MonitorActions(profile, fetch.open, data_dir=data_dir(), interval=polls.cadence.focused)
+    app_options.setdefault("acting", acting)
     app = BkWatchApp(
         polls,
         store,

@@ -43,6 +43,7 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("a", "add", "Add", palette="Add watch", palette_help="Watch a task by target or URL"),
     UiAction("d", "remove", "Remove", palette="Remove watch", palette_help="Stop watching the selected task; dismiss a task a scope found; on a scope's header, stop following it"),
     UiAction("space", "fold", "Fold scope", show=False, palette="Fold / unfold scope", palette_help="Hide or show a followed scope's tasks under its header"),
+    UiAction("x", "act", "Actions", palette="Actions…", palette_help="Retry, skip, confirm, stop… what is under the cursor (each confirmed)"),
     UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling"),
     UiAction("r", "refresh", "Refresh", palette="Refresh now", palette_help="Poll every task now"),
 )  # fmt: skip

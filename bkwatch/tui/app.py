@@ -33,6 +33,7 @@ from bkwatch.model import State, Transition
 from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchEntry
 from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.tui.acting import Acting, ActionsController
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
@@ -98,11 +99,13 @@ class BkWatchApp(ScopeMixin, App[None]):
         default_biz: str | None = None,
         scopes: Scopes | None = None,
         evidence: EvidenceSource | None = None,
+        acting: Acting | None = None,
     ) -> None:
         super().__init__()
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.evidence = evidence  # fetches logs and signatures (`l`, `w`); None: not offered
+        self.acts = ActionsController(self, acting)  # x: task operations (tui/acting.py)
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
         self.notices = list(notices)  # start-up warnings (e.g. a config file others can read)
@@ -171,6 +174,7 @@ class BkWatchApp(ScopeMixin, App[None]):
         self._report_store_warnings()
         if self.insecure:
             self.screen_change_signal.subscribe(self, self._mark_insecure)
+        self.acts.mount()
         for entry in entries:
             if entry.target in self.poller.watches:
                 continue
@@ -220,6 +224,8 @@ class BkWatchApp(ScopeMixin, App[None]):
             # expires, and the log already lists every change.
             if t.new.is_bad or t.new is State.WAITING:
                 self.highlights[(t.target, t.key)] = now
+        if changes and self.acts.follows(update.key, now):  # the effect of an accepted action
+            self.highlights.update({(t.target, t.key): now for t in changes})
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
         if update.key == self.selected:
@@ -343,10 +349,12 @@ class BkWatchApp(ScopeMixin, App[None]):
             s = w.task.state if w.task is not None else None
             counts[s] = counts.get(s, 0) + 1
         text = summary(counts)
-        self.signals.set_title(f"bkwatch — {text}" + (" — TLS NOT VERIFIED" if self.insecure else ""))
+        title = f"bkwatch — {text}" + (" — TLS NOT VERIFIED" if self.insecure else "")
+        self.signals.set_title(title + (" — ACTIONS ON" if self.acts.enabled else ""))
         line = Text(end="")
         if self.insecure:  # first: a narrow terminal cuts the end of the line, never this
             line.append(INSECURE_BADGE, style="bold reverse red")
+        self.acts.badge(line)
         line.append(f" bkwatch · {clean(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
         if self.scopes is not None and self.scopes.scopes:
             n = len(self.scopes.scopes)
@@ -565,6 +573,9 @@ class BkWatchApp(ScopeMixin, App[None]):
         self.poller.refresh()
         self.notify("Refreshing all tasks…" if not self.ascii_only else "Refreshing all tasks", timeout=2)
 
+    def action_act(self) -> None:
+        self.acts.open_menu()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_keys()))
 
@@ -572,3 +583,4 @@ class BkWatchApp(ScopeMixin, App[None]):
         yield from super().get_system_commands(screen)
         for title, help_text, action in palette_entries():
             yield SystemCommand(title, help_text, partial(self.run_action, action))
+        yield from self.acts.commands()

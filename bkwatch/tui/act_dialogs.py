@@ -1,0 +1,166 @@
+"""The screens of acting: the actions menu (allowed ones selectable, the others greyed with the
+reason), the confirmation (No is the default; terminate and revoke need the task id typed) and
+the marker shown on every dialog while actions are on."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from bkwatch.actions.catalog import Offer
+from bkwatch.tui.dialogs import PlainInput
+from bkwatch.tui.fmt import clean
+
+
+class ActionsBanner(Static):
+    """Docked on every dialog while actions are on (the main screen's status line has the badge)."""
+
+    DEFAULT_CSS = """
+    ActionsBanner { dock: bottom; height: 1; width: 100%; background: $warning; color: $text; }
+    """
+
+    def __init__(self, badge: str) -> None:
+        text = Text(badge, style="bold reverse", end="")
+        text.append(" task operations are enabled: what you confirm is sent to BlueKing")
+        super().__init__(text, markup=False)
+
+
+def _option(offer: Offer, blocked: bool) -> Option:
+    prompt = Text(offer.spec.label, end="")
+    if offer.reason is not None:
+        prompt.append(f"  — not now: {clean(offer.reason)}", style="dim italic")
+    elif not blocked:
+        prompt.append(f"  — {offer.spec.effect}", style="dim")
+    return Option(prompt, id=offer.spec.id, disabled=blocked or not offer.allowed)
+
+
+class ActionsMenu(ModalScreen[Offer | None]):
+    """The actions for what is under the cursor, most specific first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,x", "close", "Close")]
+
+    def __init__(
+        self, heading: Text, offers: list[Offer], *, blocked: str | None = None, away: str | None = None
+    ) -> None:
+        super().__init__()
+        self.heading = heading
+        self.offers = {o.spec.id: o for o in offers}
+        self.blocked = blocked  # why nothing can be sent (actions off)
+        self.away = away  # why this system has no actions here (NodeMan, GSEKit)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            title = Text("Actions for ", style="bold", end="")
+            title.append_text(self.heading)
+            yield Static(title, classes="dialog-title")
+            if self.away:
+                yield Static(Text(clean(self.away)), classes="act-note", id="act-away")
+            if self.blocked:
+                yield Static(Text(clean(self.blocked)), classes="act-note", id="act-blocked")
+            if self.offers:
+                options = [_option(o, self.blocked is not None) for o in self.offers.values()]
+                yield OptionList(*options, id="act-options")
+            elif not self.away:
+                yield Static("No action applies here.", classes="hint", markup=False)
+            hint = "enter: choose (then confirm)   escape: close"
+            if self.blocked or self.away or not any(o.allowed for o in self.offers.values()):
+                hint = "escape: close"
+            yield Static(hint, classes="hint", markup=False)
+
+    def on_mount(self) -> None:
+        options = self.query(OptionList)
+        if options:
+            options.first().focus()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        offer = self.offers.get(event.option.id or "")
+        if offer is not None and offer.allowed and self.blocked is None:
+            self.dismiss(offer)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ActionConfirm(ModalScreen[bool]):
+    """Exactly what will happen; No unless Yes is chosen (y, or tab to Yes and enter), or for
+    terminate / revoke, unless the task id is typed."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n,escape", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes"),
+    ]
+
+    def __init__(self, label: str, summary: list[str], *, type_id: str | None = None) -> None:
+        super().__init__()
+        self.label = label
+        self.summary = summary
+        self.type_id = type_id
+        self.answered = False
+
+    def compose(self) -> ComposeResult:
+        # Plan.summary() made every server string one plain line already; Text keeps it literal.
+        body = Text("\n".join(self.summary), end="")
+        with Vertical():
+            yield Static(Text(f"Confirm: {self.label}?"), classes="dialog-title")
+            yield Static(body, id="act-summary")
+            if self.type_id is not None:
+                yield Static(
+                    Text(f"This cannot be undone. Type the task id {self.type_id} to confirm:"),
+                    classes="act-note",
+                )
+                yield PlainInput(placeholder=self.type_id, id="act-type-id")
+                yield Static("", classes="error", id="act-type-error", markup=False)
+                hint = "enter with the id typed: yes   escape: no"
+            else:
+                hint = "enter: No (the default)   y, or tab to Yes and enter: send it   n / escape: no"
+            yield Static(hint, classes="hint", markup=False)
+            with Horizontal():
+                yield Button("No", variant="primary", id="act-no")
+                yield Button(f"Yes: {self.label.lower()}", variant="error", id="act-yes")
+
+    def on_mount(self) -> None:
+        if self.type_id is not None:
+            self.query_one("#act-yes", Button).disabled = True
+            self.query_one("#act-type-id", Input).focus()
+        else:
+            self.query_one("#act-no", Button).focus()
+
+    def _typed(self) -> bool:
+        if self.type_id is None:
+            return True
+        return self.query_one("#act-type-id", Input).value.strip() == self.type_id
+
+    @on(Input.Changed, "#act-type-id")
+    def _changed(self) -> None:
+        self.query_one("#act-yes", Button).disabled = not self._typed()
+        self.query_one("#act-type-error", Static).update("")
+
+    @on(Input.Submitted, "#act-type-id")
+    def _submitted(self) -> None:
+        if self._typed():
+            self.action_answer(True)
+        else:
+            self.query_one("#act-type-error", Static).update(
+                Text(f"Type the task id {self.type_id} exactly, or escape for No.")
+            )
+
+    def action_answer(self, yes: bool) -> None:
+        if self.answered:  # a second press never answers twice
+            return
+        if yes and not self._typed():
+            return
+        self.answered = True
+        self.dismiss(yes)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.action_answer(event.button.id == "act-yes")
