@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -125,9 +126,19 @@ def _app_kwargs(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _run(app: BkWatchApp, fetch: LazyFetch, options: Mapping[str, Any]) -> None:
+    # SIGTERM (a service manager, `kill`) and a SIGINT sent from outside quit like `q`: the
+    # terminal is restored and the client closed. An ignored SIGINT (nohup) stays ignored.
+    loop = asyncio.get_running_loop()
+    stops = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        stops.append(signal.SIGINT)
+    for sig in stops:
+        loop.add_signal_handler(sig, app.exit)
     try:
         await app.run_async(mouse=not options.get("no_mouse"))
     finally:
+        for sig in stops:
+            loop.remove_signal_handler(sig)
         await fetch.aclose()
 
 
