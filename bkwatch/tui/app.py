@@ -36,6 +36,7 @@ from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
+from bkwatch.tui.palette import CommandPalette
 from bkwatch.tui.signals import TerminalSignals, summary
 from bkwatch.tui.translog import TransitionLog
 from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
@@ -528,6 +529,10 @@ class BkWatchApp(App[None]):
             assert isinstance(b, Binding)
             keys.append((b.key_display or b.key, b.description))
         self.push_screen(HelpScreen(keys))
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
