@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bkwatch sim: {exc}", file=sys.stderr)
         return 1
     try:
+        # A service manager or a script stops us with SIGTERM; SIGINT may be ignored (a
+        # background shell), so both end the same way: the server shut down, exit status 0.
+        # Set before the lines below: whoever reads them may send it at once.
+        signal.signal(signal.SIGTERM, _stop)
         examples: dict[str, str] = {}
         for t in sim.world.tasks():
             examples.setdefault(t.system, t.target)
@@ -112,9 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         print("example targets: " + "  ".join(examples.values()))
         print(f"admin API: {server.base_url}/_sim/tasks   faults: {server.base_url}/_sim/faults")
         print("Ctrl-C to stop (or SIGTERM).", flush=True)
-        # A service manager or a script stops us with SIGTERM; SIGINT may be ignored (a
-        # background shell), so both end the same way: the server shut down, exit status 0.
-        signal.signal(signal.SIGTERM, _stop)
         while True:
             time.sleep(3600)
     except (KeyboardInterrupt, _Stopped):
