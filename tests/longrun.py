@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from textual.app import ScreenStackError
 
 from benchmarks.common import sim_process, sim_profile, usable
 from bkwatch.client import BkClient
@@ -85,6 +86,7 @@ async def running_app(tmp: Path, tasks: int = 200) -> AsyncIterator[tuple[BkWatc
         store = WatchStore(tmp)
         store.add([WatchEntry(t, None, time.time()) for t in picked], "longrun")
         app = BkWatchApp(poller, store, "longrun", since_last_time=False)
+        ran = False
         try:
             async with (
                 httpx.AsyncClient(base_url=sim.base_url, timeout=10) as admin,
@@ -92,6 +94,12 @@ async def running_app(tmp: Path, tasks: int = 200) -> AsyncIterator[tuple[BkWatc
             ):
                 yield app, admin
                 await pilot.pause()  # keys still queued are handled before the app closes
+                ran = True
+        except ScreenStackError:
+            # Textual (8.2.8) sometimes handles a key after it removed the screens while closing
+            # the headless app; the run was over and checked by then.
+            if not ran:
+                raise
         finally:
             await client.aclose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from textual import work
 from textual.command import CommandList
@@ -11,10 +12,17 @@ from textual.css.query import NoMatches
 
 
 class CommandPalette(TextualCommandPalette):
-    """Textual's (8.2.8) palette gathers commands in a worker that outlives the palette: typing and
-    closing it within a few tenths of a second (ctrl+p, "re", escape) let the worker look up
-    widgets already removed, and the NoMatches it raised ended the whole app (found by the long
-    run's keys). Updates that arrive after the palette's widgets are gone are dropped."""
+    """Textual's (8.2.8) palette gathers commands in a worker, and shows "busy" and "no matches"
+    from timers, that outlive the palette: typing and closing it within a few tenths of a second
+    (ctrl+p, "re", escape) let them look up widgets already removed, and the NoMatches raised
+    ended the whole app (found by the long run's keys). Closing stops them; updates that still
+    arrive after the palette's widgets are gone are dropped."""
+
+    def dismiss(self, *args: Any, **kwargs: Any) -> Any:
+        self._cancel_gather_commands()
+        self._stop_busy_countdown()
+        self._stop_no_matches_countdown()
+        return super().dismiss(*args, **kwargs)
 
     @work(exclusive=True, group=TextualCommandPalette._GATHER_COMMANDS_GROUP)
     async def _gather_commands(self, search_value: str) -> None:
