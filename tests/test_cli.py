@@ -589,6 +589,8 @@ def _pty_run(
     import subprocess
     import sys
 
+    from tests.procs import stop
+
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "48", **env_extra}
     parent, child = pty.openpty()
     proc = subprocess.Popen(
@@ -611,12 +613,11 @@ def _pty_run(
                     break
         return out, proc.wait(timeout=10)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         os.close(parent)
 
 
+@pytest.mark.timeout(60)
 def test_watch_in_a_terminal_warns_then_starts_the_tui_then_httpx(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, sim: Any
 ) -> None:
@@ -637,6 +638,7 @@ def test_watch_in_a_terminal_warns_then_starts_the_tui_then_httpx(
     assert job.name[:6].encode() in out[httpx_at.start() :]
 
 
+@pytest.mark.timeout(60)
 def test_demo_in_a_terminal_shows_fetched_names_and_quits_cleanly() -> None:
     from bkwatch.sim import SimConfig, Simulator
 

@@ -34,6 +34,7 @@ import pytest
 from bkwatch.model import System
 from bkwatch.store import StoreError, WatchEntry, WatchStore
 from tests.harness import frozen_sim, settle, sim_app
+from tests.procs import stop
 from tests.store_worker import LIST, SHARED, history_op, list_op, shared_record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,13 +132,15 @@ def _kill_loop(mode: str, data_dir: Path, saves: int, rng: random.Random) -> Kil
     while counts.acknowledged < saves:
         last = next_op + saves - counts.acknowledged - 1
         proc = _worker(mode, str(data_dir), str(next_op), str(last))
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == b"ready\n"
-        delay = _delay(rng, save_time)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        rest = proc.stdout.read().decode()
-        proc.wait()
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == b"ready\n"
+            delay = _delay(rng, save_time)
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            rest = proc.stdout.read().decode()
+        finally:
+            stop(proc)
         # A save the last worker began but never acknowledged may be on disk already; until a
         # worker acknowledges it (redoing it first), either state is right, even when this worker
         # was killed before it began anything.
@@ -211,13 +214,17 @@ def _run_together(mode: str, data_dir: Path, ops: int, bizes: tuple[int, ...]) -
     procs = [
         _worker(mode, str(data_dir), "1", str(ops), str(b), "--wait", stdin=subprocess.PIPE) for b in bizes
     ]
-    for proc in procs:
-        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
-    for proc in procs:  # released together: their saves interleave
-        assert proc.stdin is not None
-        proc.stdin.write(b"go\n")
-        proc.stdin.flush()
-    outputs = [proc.communicate(timeout=120)[0].decode() for proc in procs]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        for proc in procs:  # released together: their saves interleave
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+            proc.stdin.flush()
+        outputs = [proc.communicate(timeout=120)[0].decode() for proc in procs]
+    finally:
+        for proc in procs:
+            stop(proc)
     assert [proc.returncode for proc in procs] == [0] * len(procs), outputs
     spans = [
         tuple(float(x) for x in line.split()[1:])
@@ -439,7 +446,10 @@ def test_full_disk_is_a_clear_error_and_keeps_the_list(tmp_path: Path) -> None:
     store.add([WatchEntry(f"job:2:{i}", "before") for i in range(5)], LIST)
     before = store.path(LIST).read_bytes()
     proc = _worker("fsize", str(tmp_path), "4096")
-    out = proc.communicate(timeout=30)[0].decode()
+    try:
+        out = proc.communicate(timeout=30)[0].decode()
+    finally:
+        stop(proc)
     assert proc.returncode == 0, out
     assert out.startswith("StoreError: cannot save") and "unchanged" in out
     assert store.path(LIST).read_bytes() == before

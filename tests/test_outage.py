@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from benchmarks.common import sim_process, usable
 from benchmarks.ptyrun import PtySession
@@ -51,6 +52,7 @@ def most_attempts(seconds: float, c: Cadence) -> int:
         n += 1
 
 
+@pytest.mark.timeout(OUTAGE + 120)
 async def test_server_gone_for_a_while_then_back(tmp_path: Path) -> None:
     sim = Simulator(SimConfig(seed=5, speed=5, arrivals=False, tasks_per_system=4))
     port = free_port()
@@ -94,6 +96,7 @@ async def test_server_gone_for_a_while_then_back(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.timeout(FREEZE + 90)
 def test_frozen_terminal_resumes_calmly() -> None:
     """The SSH session freezes (SIGSTOP) and resumes (SIGCONT): overdue polls run once each."""
     with sim_process("--seed", "5", "--no-arrivals", "--tasks-per-system", "4") as sim:

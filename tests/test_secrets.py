@@ -455,6 +455,7 @@ def test_cli_output_and_errors_hold_no_secret(
     search.assert_clean()
 
 
+@pytest.mark.timeout(60)
 def test_cli_processes_hold_no_secret(monkeypatch: pytest.MonkeyPatch, isolated: Path) -> None:
     """Real processes: `bkwatch status --json` and `bkwatch sim`, with the user's (rejected)
     credentials in the environment. The simulator prints its own demo credentials by design."""
@@ -462,6 +463,7 @@ def test_cli_processes_hold_no_secret(monkeypatch: pytest.MonkeyPatch, isolated:
     import subprocess
 
     from benchmarks.tuiproc import bkwatch_argv
+    from tests.procs import spawned
 
     sim = frozen_sim()
     search = Search().secret("canary secret", CANARY_SECRET).secret("canary token", CANARY_TOKEN)
@@ -477,13 +479,14 @@ def test_cli_processes_hold_no_secret(monkeypatch: pytest.MonkeyPatch, isolated:
     assert done.returncode == 2 and b'"auth"' in done.stdout
     search.scan("bkwatch status --json (process): stdout", done.stdout, kind="process")
     search.scan("bkwatch status --json (process): stderr", done.stderr, kind="process")
-    with subprocess.Popen(
-        [*bkwatch_argv(), "sim", "--port", "0", "--frozen"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as proc:
+    # SIGTERM, not SIGINT: a background shell starts its children with SIGINT ignored.
+    argv = [*bkwatch_argv(), "sim", "--port", "0", "--frozen"]
+    with spawned(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL) as proc:
         assert proc.stdout is not None
         lines = [proc.stdout.readline() for _ in range(6)]
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err  # stopped cleanly, not killed by the signal
     assert lines[-1].startswith(b"Ctrl-C to stop") and DEMO_APP_SECRET.encode() in b"".join(lines)
     search.scan("bkwatch sim (process)", b"".join(lines) + out + err, kind="process")
     search.scan_files(isolated)

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from benchmarks.common import sim_process, sim_profile, usable
 from bkwatch.client import BkClient
@@ -26,6 +27,7 @@ from bkwatch.tui.app import BkWatchApp
 from tests.chaos import EXPECTED, REQUEST_TIMEOUT, SOAK_CADENCE, SYSTEMS, ErrorLog, Soak, write_report
 
 TASKS = 200
+SOAK_MINUTES = float(os.environ.get("BKWATCH_SOAK_MINUTES", "0"))
 SIM_ARGS = (
     "--seed", "11", "--speed", "5", "--no-arrivals", "--tasks-per-system", "60",
     "--job-hosts", "8", "--nodeman-hosts", "10", "--pipeline-nodes", "6", "--gsekit-tasks", "6",
@@ -48,8 +50,9 @@ def rounds_of_faults(shift: int) -> list[dict[str, str]]:
     return [dict(zip(systems, kinds[i : i + 5], strict=False)) for i in range(0, len(kinds), 5)]
 
 
+@pytest.mark.timeout(SOAK_MINUTES * 60 * 1.5 + 300)
 async def test_chaos_soak(tmp_path: Path) -> None:
-    minutes = float(os.environ.get("BKWATCH_SOAK_MINUTES", "0"))
+    minutes = SOAK_MINUTES
     errors = ErrorLog()
     logging.getLogger("bkwatch").addHandler(errors)
     with sim_process(*SIM_ARGS) as sim:

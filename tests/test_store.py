@@ -148,11 +148,20 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     count = 60
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), p, count)) for p in (2, 3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    try:
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+            assert p.exitcode == 0
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+                p.join(5)
+            if p.is_alive():
+                p.kill()
+                p.join()
     targets = {e.target for e in WatchStore(tmp_path).load()}
     expected = {f"job:{p}:{i}" for p in (2, 3) for i in range(1, count + 1) if i % 10}
     assert targets == expected

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -135,9 +136,19 @@ class ClientEvidence:
 
 
 async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) -> None:
+    # SIGTERM (a service manager, `kill`) and a SIGINT sent from outside quit like `q`: the
+    # terminal is restored and the client closed. An ignored SIGINT (nohup) stays ignored.
+    loop = asyncio.get_running_loop()
+    stops = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        stops.append(signal.SIGINT)
+    for sig in stops:
+        loop.add_signal_handler(sig, app.exit)
     try:
         await app.run_async(mouse=not options.no_mouse)
     finally:
+        for sig in stops:
+            loop.remove_signal_handler(sig)
         await fetch.aclose()
 
 

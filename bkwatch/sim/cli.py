@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -81,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Stopped(Exception):
+    """SIGTERM arrived."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = SimConfig(
@@ -119,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bkwatch sim: {exc}", file=sys.stderr)
         return 1
     try:
+        # A service manager or a script stops us with SIGTERM; SIGINT may be ignored (a
+        # background shell), so both end the same way: the server shut down, exit status 0.
+        # Set before the lines below: whoever reads them may send it at once.
+        signal.signal(signal.SIGTERM, _stop)
         examples: dict[str, str] = {}
         for t in sim.world.tasks():
             examples.setdefault(t.system, t.target)
@@ -130,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("example targets: " + "  ".join(examples.values()))
         print(f"admin API: {server.base_url}/_sim/tasks   faults: {server.base_url}/_sim/faults")
-        print("Ctrl-C to stop.", flush=True)
+        print("Ctrl-C to stop (or SIGTERM).", flush=True)
         while True:
             time.sleep(3600)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         return 0
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM while closing: go at once
         ctx.__exit__(None, None, None)
 
 

@@ -44,6 +44,7 @@ from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.headers import ColumnHeader, job_list_header
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
+from bkwatch.tui.palette import CommandPalette
 from bkwatch.tui.scope_port import ScopeRequest, scope_of_header
 from bkwatch.tui.scope_ui import ScopeMixin, is_scope_header
 from bkwatch.tui.signals import TerminalSignals, summary
@@ -578,6 +579,10 @@ class BkWatchApp(ScopeMixin, App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_keys()))
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -1,0 +1,103 @@
+"""Memory flat over hours (see tests/longrun.py and docs/reliability.md).
+
+In CI, about a minute: the user's whole browsing cycle (moves, opening tasks, panes, next
+failure, failures only, help, filter, the add and confirm dialogs, the command palette) repeated
+against a simulator process; no widget and no memory may be left behind per cycle. A leak per
+key or focus change, like Textual's footer keeping every key it drew, fails it.
+
+The long run, 30 minutes for a day of use:
+
+    BKWATCH_LONGRUN_MINUTES=30 python -m pytest tests/test_longrun.py -q -s
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from textual.widget import Widget
+
+from bkwatch import tune_gc
+from bkwatch.tui.app import BkWatchApp
+from tests.longrun import CYCLE, Samples, browse, long_run, running_app
+
+MINUTES = float(os.environ.get("BKWATCH_LONGRUN_MINUTES", "0"))
+WARM_CYCLES = 3  # every screen, dialog and pane drawn, every cache filled to its bound
+MEASURED_CYCLES = 5
+# Closed widgets still alive at the end, beyond those at the start: toasts and a dialog in
+# flight. The footer leak left ~10 per focus change, hundreds per run.
+DETACHED_SLACK = 40
+# Heap still held after a collection, per key: Textual's render caches still filling give
+# 15-30 KB here; the footer leak gave ~110 KB.
+BYTES_PER_KEY = 60_000
+
+
+def detached_widgets() -> Counter[str]:
+    """Widgets alive but no longer in the DOM (closed screens, dialogs, old footer keys), by type."""
+    gc.collect()
+    return Counter(type(o).__name__ for o in gc.get_objects() if isinstance(o, Widget) and not o.is_attached)
+
+
+@pytest.mark.timeout(240)
+async def test_no_memory_left_behind_per_key(tmp_path: Path) -> None:
+    samples = Samples()
+    thresholds = gc.get_threshold()
+    tune_gc()  # as the bkwatch command does: garbage must not wait for a collection that never comes
+    try:
+        async with running_app(tmp_path, tasks=100) as (app, _admin):
+            await browse(app, 8, samples, pause=0.1)  # first polls in
+            for _ in range(WARM_CYCLES):
+                await cycle(app, samples)
+            await asyncio.sleep(4)  # toasts of the warm-up gone
+            widgets_before = detached_widgets()
+            tracemalloc.start(1)
+            try:
+                await cycle(app, samples)  # what the measured cycles replace is traced too
+                gc.collect()
+                live = len(gc.get_objects())
+                heap_before = tracemalloc.get_traced_memory()[0]
+                keys_before = samples.keys
+                tracked = []
+                for _ in range(MEASURED_CYCLES):
+                    await cycle(app, samples)
+                    tracked.append(len(gc.get_objects()))  # no collection forced: as it runs
+                await asyncio.sleep(4)
+                widgets_after = detached_widgets()
+                held = tracemalloc.get_traced_memory()[0] - heap_before
+                keys = samples.keys - keys_before
+            finally:
+                tracemalloc.stop()
+            assert app.is_running
+    finally:
+        gc.set_threshold(*thresholds)
+    print(
+        f"\n{keys} keys: heap {held / keys:.0f} B/key, objects {live} live, at most {max(tracked)} "
+        f"before a collection; detached widgets {widgets_before.total()} -> {widgets_after.total()}"
+    )
+    # Screens, dialogs and footer keys that were closed are gone, not kept by a binding or cache.
+    assert widgets_after.total() <= widgets_before.total() + DETACHED_SLACK, widgets_after - widgets_before
+    assert held / keys < BYTES_PER_KEY
+
+
+async def cycle(app: BkWatchApp, samples: Samples) -> None:
+    """One browsing cycle, a key every 0.1 s."""
+    for key in CYCLE:
+        app.simulate_key(key)
+        samples.keys += 1
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.skipif(MINUTES <= 0, reason="the long run: set BKWATCH_LONGRUN_MINUTES")
+@pytest.mark.timeout(MINUTES * 60 * 1.5 + 300)
+async def test_memory_flat_over_a_long_run(tmp_path: Path) -> None:
+    samples = await long_run(tmp_path, MINUTES, sample_every=60.0)
+    print(f"\nRSS MiB over {MINUTES:.0f} min ({samples.keys} keys, {samples.faults} fault phases):")
+    print(samples.table())
+    settled = next(i for i, at in enumerate(samples.at) if at >= min(600.0, MINUTES * 60 / 3))
+    growth = samples.rss[-1] - samples.rss[settled]
+    assert growth < 10, f"grew {growth:.1f} MiB after {samples.at[settled] / 60:.0f} min"
