@@ -157,7 +157,10 @@ def _kill_loop(mode: str, data_dir: Path, saves: int, rng: random.Random) -> Kil
                 next_op = int(number) + 1
         acked_now = rest.count("ack ")
         if acked_now >= 3:
-            save_time = 0.7 * save_time + 0.3 * delay / acked_now
+            # One run moves the estimate by at most 2x: a single stalled save (a busy machine)
+            # must not stretch every later delay until too few writers are killed to prove much.
+            measured = min(max(delay / acked_now, save_time / 2), save_time * 2)
+            save_time = 0.7 * save_time + 0.3 * measured
         unacknowledged = in_flight
         if proc.returncode != -signal.SIGKILL:
             assert proc.returncode == 0 and in_flight is None  # it finished before the kill
