@@ -157,9 +157,9 @@ def _kill_loop(mode: str, data_dir: Path, saves: int, rng: random.Random) -> Kil
                 next_op = int(number) + 1
         acked_now = rest.count("ack ")
         if acked_now >= 3:
-            # One run moves the estimate by at most 2x: a single stalled save (a busy machine)
+            # One run can at most double the estimate: a single stalled save (a busy machine)
             # must not stretch every later delay until too few writers are killed to prove much.
-            measured = min(max(delay / acked_now, save_time / 2), save_time * 2)
+            measured = min(delay / acked_now, save_time * 2)
             save_time = 0.7 * save_time + 0.3 * measured
         unacknowledged = in_flight
         if proc.returncode != -signal.SIGKILL:
