@@ -214,7 +214,11 @@ class Poller:
                 while heap and heap[0][0] <= now:
                     _, version, key = heapq.heappop(heap)
                     watch = self.watches.get(key)
-                    if watch is None or version != watch._version or key in self._inflight:
+                    if watch is None or version != watch._version:
+                        continue
+                    if key in self._inflight:
+                        if key in self._forced:  # refreshed as its poll ended: once it is gone
+                            self._schedule(watch, now + 0.05)
                         continue
                     if self.paused and key not in self._forced:
                         # Keep it due; it runs on resume.
@@ -270,7 +274,10 @@ class Poller:
         watch.error = error
         watch.errors = watch.errors + 1 if error else 0
         if key in self.watches:
-            self._schedule(watch, self.monotonic() + self._interval(watch))
+            # Refreshed while this poll was in flight (`_start` had cleared the mark): what was
+            # asked for may be newer than this answer, so the next poll is now.
+            again = key in self._forced
+            self._schedule(watch, self.monotonic() + (0.0 if again else self._interval(watch)))
         update = PollUpdate(key, watch, transitions, error, lag)
         if self.on_update is not None:
             try:

@@ -250,3 +250,32 @@ def test_a_failed_gateway_stays_a_failure_of_its_own() -> None:
     flow.ordered(task, payload, items, "test")
     assert [n.id for n in task.root.children] == ["g", "f1"] and not task.root.children[0].children
     assert [f.id for f in failures(task)] == ["g"]
+
+
+@pytest.mark.parametrize("target", ["bkflow:1:501", "sops:2:101"])
+async def test_the_monitor_polls_a_finished_pipeline_again_once_its_detail_is_read(target: str) -> None:
+    """A finished task is polled once a minute; its flow order and names must not wait for that:
+    the monitor's fetch polls it again as soon as the detail read beside the first poll is in."""
+    from bkwatch.cli.run import LazyFetch, repoll
+    from bkwatch.poller import Poller
+
+    sim = _sim()
+    expected = [(d, name) for d, _, name in _expected(sim, target)]
+    async with _client(sim) as client:
+
+        async def same_client() -> BkClient:
+            return client
+
+        fetch = LazyFetch(same_client)
+        poller = Poller(fetch)
+        fetch.on_detail = repoll(poller)
+        watch = poller.add(parse_target(target))
+        runner = asyncio.create_task(poller.run())
+        try:
+            async with asyncio.timeout(10):  # the next turn of a finished task is a minute away
+                while watch.task is None or _shown(watch.task) != expected:
+                    await asyncio.sleep(0.02)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+    assert watch.task.name and watch.task.state is State.SUCCEEDED

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.common import new_client
-from bkwatch.cli.run import ClientEvidence, LazyFetch, MonitorOptions, run_app
+from bkwatch.cli.run import ClientEvidence, LazyFetch, MonitorOptions, repoll, run_app
 from bkwatch.cli.scope_wiring import followed_scopes
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError, ErrorKind, System
@@ -189,6 +189,7 @@ def run_demo(options: MonitorOptions) -> int:
 
         fetch = LazyFetch(make)
         poller = Poller(fetch)
+        fetch.on_detail = repoll(poller)
         scopes = followed_scopes(fetch, poller, store, "demo", DEMO_USERNAME)
         acting = demo_actions(fetch, store.data_dir, poller)
         app = BkWatchApp(

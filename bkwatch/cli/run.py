@@ -71,20 +71,16 @@ class LazyFetch:
         self._lock = asyncio.Lock()
         self.client: BkClient | None = None
         self.secrets = [s for s in secrets if s]
+        # Called with a task's key when its pipeline detail (flow order, names) has been read,
+        # beside a poll that did not wait for it: the monitor polls that task again at once
+        # rather than at its next turn (a minute away for a finished one).
+        self.on_detail: Callable[[str], None] | None = None
 
     async def __call__(self, target: Target) -> Task:
         from bkwatch.systems import fetch_task
 
-        if self.client is None:
-            try:
-                await self._open()
-            except BkError as exc:
-                safe = redact(exc.message, self.secrets)
-                if safe != exc.message:
-                    exc.message, exc.args = safe, (safe,)
-                raise
-        assert self.client is not None
-        return await fetch_task(self.client, target)
+        client = self.client if self.client is not None else await self.open()
+        return await fetch_task(client, target)
 
     async def open(self) -> BkClient:
         """The client, made now if no poll made it yet (followed scopes list through it too)."""
@@ -102,6 +98,10 @@ class LazyFetch:
         async with self._lock:  # every first-round poll arrives at once: make one client
             if self.client is None:
                 self.client = await self._make()
+                if self.on_detail is not None:
+                    from bkwatch.systems import flow
+
+                    flow.on_detail_read(self.client, self.on_detail)
             return self.client
 
     async def aclose(self) -> None:
@@ -152,6 +152,16 @@ async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) ->
         await fetch.aclose()
 
 
+def repoll(poller: Poller) -> Callable[[str], None]:
+    """Poll one watched task now (a key no longer watched is ignored)."""
+
+    def poll_now(key: str) -> None:
+        if key in poller.watches:
+            poller.refresh(key)
+
+    return poll_now
+
+
 def watch_app(
     profile: Profile,
     store: WatchStore,
@@ -182,6 +192,7 @@ def watch_app(
     if options.allow_actions:
         profile.allow_actions = True
     polls = poller(fetch)
+    fetch.on_detail = repoll(polls)
     acting = MonitorActions(profile, fetch.open, data_dir=data_dir(), interval=polls.cadence.focused)
     app_options.setdefault("acting", acting)
     app = BkWatchApp(

@@ -251,6 +251,13 @@ class _Entry:
 
 
 _CACHES: weakref.WeakKeyDictionary[Any, dict[str, _Entry]] = weakref.WeakKeyDictionary()
+# Per client: told the target of each detail read that succeeded (the monitor polls it again).
+_LISTENERS: weakref.WeakKeyDictionary[Any, Callable[[str], None]] = weakref.WeakKeyDictionary()
+
+
+def on_detail_read(client: Any, listener: Callable[[str], None]) -> None:
+    """Call `listener(target)` whenever a detail read for `client` has succeeded."""
+    _LISTENERS[client] = listener
 
 
 def _retries(payload: Any) -> int:
@@ -298,11 +305,12 @@ def apply(
     if (due or retried or (stale and t - entry.asked_at >= REFRESH_MIN_GAP)) and entry.pending is None:
         entry.asked_at = t
         entry.retries = max(entry.retries, retries)  # one read per retry, even if it fails
-        entry.pending = asyncio.ensure_future(_read(entry, read_detail, retries))
+        entry.pending = asyncio.ensure_future(_read(entry, read_detail, retries, client, task.target))
     return task
 
 
-async def _read(entry: _Entry, read_detail: DetailReader, retries: int) -> None:
+async def _read(entry: _Entry, read_detail: DetailReader, retries: int, client: Any, target: str) -> None:
+    read = False
     try:
         data = await read_detail()
         tree = data.get("pipeline_tree") if isinstance(data, dict) else None
@@ -313,6 +321,7 @@ async def _read(entry: _Entry, read_detail: DetailReader, retries: int) -> None:
         entry.items, entry.error, entry.retries = layout(tree), None, retries
         name = data.get("name") if isinstance(data, dict) else None
         entry.name = readable(name, 200) or entry.name
+        read = True
     except BkError as exc:
         if entry.items is None:
             entry.error = f"flow order unavailable ({exc.message[:120]}); nodes shown as reached"
@@ -321,6 +330,9 @@ async def _read(entry: _Entry, read_detail: DetailReader, retries: int) -> None:
             entry.error = f"flow order unavailable ({type(exc).__name__}); nodes shown as reached"
     finally:
         entry.pending = None
+    listener = _LISTENERS.get(client)
+    if read and listener is not None:
+        listener(target)
 
 
 async def settle(client: Any) -> bool:
