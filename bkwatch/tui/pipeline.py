@@ -106,8 +106,10 @@ class PipelineTree(Tree[NodeRef]):
             cursor = self.cursor_id
             self._rebuild_tree(root, expand_failures=True, opened=opened)
             self._remember_shape(root)
-            if cursor in self.index:
-                self.call_after_refresh(self.move_cursor, self.index[cursor])
+            if cursor is not None:
+                self.expand_to(cursor)  # it may now sit under a branch that was never open
+                if cursor in self.index:
+                    self.call_after_refresh(self.move_cursor, self.index[cursor])
             return
         if self._sync_fast(root):
             return
