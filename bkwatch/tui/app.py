@@ -33,12 +33,13 @@ from bkwatch.model import State, Transition
 from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchEntry
 from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.text import one_line
 from bkwatch.tui.acting import Acting, ActionsController
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
 from bkwatch.tui.evidence_open import open_evidence, open_signatures, polled
-from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
+from bkwatch.tui.fmt import badge_str, use_ascii_default
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.headers import ColumnHeader, job_list_header
@@ -169,7 +170,7 @@ class BkWatchApp(ScopeMixin, App[None]):
             self.last_seen = self.store.load_last_seen(self.list_name)
         except (OSError, StoreError) as exc:
             entries = []
-            self.notify(f"Could not read the watch list: {clean(exc)}", severity="error", markup=False)
+            self.notify(f"Could not read the watch list: {one_line(exc)}", severity="error", markup=False)
         for notice in self.notices:
             self._warn(notice)
         self._report_store_warnings()
@@ -257,7 +258,7 @@ class BkWatchApp(ScopeMixin, App[None]):
 
     def _title(self, key: str) -> str:
         watch = self.poller.watches.get(key)
-        return clean(watch.title) if watch is not None else key
+        return one_line(watch.title) if watch is not None else key
 
     title_of = _title
 
@@ -320,9 +321,9 @@ class BkWatchApp(ScopeMixin, App[None]):
 
     def _warn(self, text: str) -> None:
         """A warning that must be read: a long toast, and a line in the log that stays."""
-        self.notify(clean(text), severity="warning", timeout=30, markup=False)
+        self.notify(one_line(text), severity="warning", timeout=30, markup=False)
         with contextlib.suppress(NoMatches):  # on exit the log may be gone already
-            self.log_view.note_lines([f"warning: {clean(text)}"])
+            self.log_view.note_lines([f"warning: {one_line(text)}"])
 
     def _report_store_warnings(self) -> None:
         """What the store noticed (a corrupt file moved aside, history it could not drop)."""
@@ -356,7 +357,7 @@ class BkWatchApp(ScopeMixin, App[None]):
         if self.insecure:  # first: a narrow terminal cuts the end of the line, never this
             line.append(INSECURE_BADGE, style="bold reverse red")
         self.acts.badge(line)
-        line.append(f" bkwatch · {clean(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
+        line.append(f" bkwatch · {one_line(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
         if self.scopes is not None and self.scopes.scopes:
             n = len(self.scopes.scopes)
             line.append(f" · {n} scope{'s' if n != 1 else ''} followed")
@@ -364,7 +365,7 @@ class BkWatchApp(ScopeMixin, App[None]):
             line.append("   ")
             line.append(" PAUSED (p resumes) ", style="bold reverse")
         if self.filter_text:
-            line.append(f"   filter: {clean(self.filter_text)}", style="bold")
+            line.append(f"   filter: {one_line(self.filter_text)}", style="bold")
         if self.failures_only:
             line.append("   failures only", style="bold")
         self.query_one("#status", TextBar).show(line)
@@ -524,12 +525,12 @@ class BkWatchApp(ScopeMixin, App[None]):
     def watch_key(self, key: str) -> None:
         """Watch a target named by the server (a SOPS node's JOB task), validated first."""
         if key in self.poller.watches:
-            self.notify(f"Already watching {clean(key)}", markup=False, timeout=3)
+            self.notify(f"Already watching {one_line(key)}", markup=False, timeout=3)
             return
         try:
             target = parse_target(key)
         except TargetError as exc:
-            self.notify(f"Cannot watch {clean(key)}: {clean(exc)}", severity="warning", markup=False)
+            self.notify(f"Cannot watch {one_line(key)}: {one_line(exc)}", severity="warning", markup=False)
             return
         self.watch_target(target)
 
