@@ -266,7 +266,7 @@ async def _transitions(rig: Rig, pilot: Pilot[None], check: ScreenCheck) -> None
     await rig.poller.poll_all()
     await pilot.pause()
     check("transitions")
-    app._flush_toasts()
+    app.alerts.flush()
     await pilot.pause()
     check("toasts")
     new = app.log_view.entries[logged:]

@@ -424,9 +424,9 @@ async def test_task_alerts_close_together_share_one_toast(tmp_path: Path) -> Non
             await pilot.pause()
         # The first alert goes up at once; the next ones wait for the toast interval.
         assert len(app._notifications) == before + 1
-        assert len(app._toasts) == 2 and app._toast_throttle.timer is not None
-        app._toast_throttle.stop()
-        app._flush_toasts()  # what the timer does when the interval is up
+        assert len(app.alerts.toasts) == 2 and app.alerts.throttle.timer is not None
+        app.alerts.throttle.stop()
+        app.alerts.flush()  # what the timer does when the interval is up
         await pilot.pause()
         assert len(app._notifications) == before + 2
         last = list(app._notifications)[-1]

@@ -6,7 +6,8 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 
 from bkwatch.model import JobTask, State
-from bkwatch.tui.fmt import age, badge_str, clean, duration, fit
+from bkwatch.text import one_line
+from bkwatch.tui.fmt import age, badge_str, duration, fit
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.kinds import JobTaskKind
 from bkwatch.tui.lines import Line, LineView
@@ -63,7 +64,7 @@ async def test_gsekit_rows_grouped_by_status_and_error() -> None:
 
 
 def test_text_helpers() -> None:
-    assert clean("a\x1b[31mb\x1b[0mc\x1b]0;title\x07d\te\nf\x00") == "abcd e f"
+    assert one_line("a\x1b[31mb\x1b[0mc\x1b]0;title\x07d\te\nf\x00") == "abcd e f"
     assert badge_str(State.FAILED) == "✖ FAILED" and badge_str(State.FAILED, True) == "x FAILED"
     # Still growing: coarse, so a running line is not repainted on every poll.
     durations = [duration(x) for x in (None, 5, 47, 125, 4000, 90000)]

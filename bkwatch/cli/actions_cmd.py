@@ -14,13 +14,13 @@ from bkwatch.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     check_server,
-    clean,
     dumps,
     err,
     load_cli_profile,
     parse_targets,
     table,
 )
+from bkwatch.text import one_line
 
 if TYPE_CHECKING:
     from bkwatch.actions import Actor, Plan
@@ -119,7 +119,7 @@ async def _act_async(verb: str, args: argparse.Namespace, profile: Profile, targ
 async def _send(actor: Actor, plan: Plan) -> int:
     outcome = await actor.perform(plan)
     if outcome.exit_code == EXIT_OK:
-        print(clean(outcome.message, 300))
+        print(one_line(outcome.message, 300))
         print(f"follow it with: bkwatch wait {plan.target}  (or bkwatch status {plan.target})")
     else:
         err(outcome.message)
@@ -139,7 +139,7 @@ def _confirm(plan: Plan, yes: bool) -> bool | None:
     try:
         if plan.spec.type_id:
             answer = input(
-                f"Type the task id ({clean(plan.target.id, 30)}) to go on; anything else cancels: "
+                f"Type the task id ({one_line(plan.target.id, 30)}) to go on; anything else cancels: "
             )
             return answer.strip() == str(plan.target.id)
         answer = input("Proceed? [y/N] ")
@@ -175,14 +175,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         code = f"[{rec['code']}] " if rec.get("code") else ""
         rows.append(
             [
-                clean(rec.get("at"), 20),
-                clean(rec.get("profile"), 20),
-                clean(rec.get("user") or "-", 20),
-                clean(rec.get("target"), 40),
-                clean(rec.get("action"), 30),
-                clean(on or "-", 30),
-                clean(rec.get("result"), 12),
-                clean(code + str(rec.get("message") or ""), 80),
+                one_line(rec.get("at"), 20),
+                one_line(rec.get("profile"), 20),
+                one_line(rec.get("user") or "-", 20),
+                one_line(rec.get("target"), 40),
+                one_line(rec.get("action"), 30),
+                one_line(on or "-", 30),
+                one_line(rec.get("result"), 12),
+                one_line(code + str(rec.get("message") or ""), 80),
             ]
         )
     print(table(rows))

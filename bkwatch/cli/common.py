@@ -11,16 +11,13 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.text import clean_text, display_width
-from bkwatch.text import one_line as clean
+from bkwatch.text import clean_text, display_width, one_line
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
     from bkwatch.config import Profile
     from bkwatch.store import WatchStore
     from bkwatch.targets import Target
-
-__all__ = ["clean"]
 
 PROG = "bkwatch"
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -59,7 +56,7 @@ def dumps(obj: Any) -> str:
 
 
 def err(msg: str) -> None:
-    print(f"{PROG}: {clean(msg, MAX_ERROR_CELLS)}", file=sys.stderr)
+    print(f"{PROG}: {one_line(msg, MAX_ERROR_CELLS)}", file=sys.stderr)
 
 
 def open_store() -> WatchStore:
@@ -118,7 +115,7 @@ def check_target_text(text: str) -> str:
         raise UsageError("empty target; give job:BIZ:ID, sops:BIZ:ID, … or a task page URL")
     if len(raw) > MAX_TARGET_CHARS:
         raise UsageError(
-            f"target too long ({len(raw):,} characters, at most {MAX_TARGET_CHARS:,}): {clean(raw, 40)}"
+            f"target too long ({len(raw):,} characters, at most {MAX_TARGET_CHARS:,}): {one_line(raw, 40)}"
         )
     return raw
 
@@ -155,7 +152,7 @@ def parse_targets(texts: Sequence[str], args: argparse.Namespace) -> list[Target
                 raise
             t = parse_target(raw, default_biz=load_cli_profile(args).default_biz)
         if (t.scope and int(t.scope) > MAX_ID) or int(t.id) > MAX_ID:
-            raise UsageError(f"{t.system} target {clean(text, 60)}: an id is larger than BlueKing allows")
+            raise UsageError(f"{t.system} target {one_line(text, 60)}: an id is larger than BlueKing allows")
         if t not in out:
             out.append(t)
     return out
@@ -178,7 +175,7 @@ def biz_arg(text: str) -> str:
     value = text.strip()
     # The length first: int() of thousands of digits is refused by Python itself.
     if not (value.isascii() and value.isdigit()) or len(value) > 19 or not 0 < int(value) <= MAX_ID:
-        raise argparse.ArgumentTypeError(f"must be a positive business id, got {clean(text, 40)!r}")
+        raise argparse.ArgumentTypeError(f"must be a positive business id, got {one_line(text, 40)!r}")
     return str(int(value))
 
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from bkwatch.config import Profile
 
-from bkwatch.cli.common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, clean, err, load_cli_profile, table
+from bkwatch.cli.common import EXIT_ERROR, EXIT_FAILED, EXIT_OK, err, load_cli_profile, table
+from bkwatch.text import one_line
 
 CONFIG_TEMPLATE = """\
 # bkwatch configuration. Environment variables override what is set here:
@@ -71,7 +72,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     rows = [
         [
             f"  {k}",
-            clean(json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else "-" if v is None else v),
+            one_line(json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else "-" if v is None else v),
         ]
         for k, v in shown.items()
     ]

@@ -16,12 +16,12 @@ from bkwatch.cli.common import (
     EXIT_OK,
     UsageError,
     check_server,
-    clean,
     dumps,
     err,
     load_cli_profile,
 )
 from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
+from bkwatch.text import one_line
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
@@ -162,7 +162,7 @@ def entry(ev: Evidence) -> dict[str, Any]:
 def _print_one(ev: Evidence, first: bool) -> None:
     if not first:
         print()
-    print(f"==> {clean(ev.title, 200)} <==")
+    print(f"==> {one_line(ev.title, 200)} <==")
     text, _ = _text(ev)
     if text:
         print(text, end="" if text.endswith("\n") else "\n")
@@ -181,7 +181,7 @@ async def run_logs(profile: Any, target: Target, args: argparse.Namespace) -> in
             if args.json:
                 print(dumps({"logs": []}))
             else:
-                print(f"{clean(str(target))}: no failing hosts or nodes")
+                print(f"{one_line(str(target))}: no failing hosts or nodes")
             return EXIT_OK
         evs = await _evidence(client, target, task, wanted)
         if args.json:
@@ -220,7 +220,7 @@ async def _follow(
             text = chunk.text
             if text:
                 if src is not last and src.evidence is not None:
-                    print(f"\n==> {clean(src.evidence.title, 200)} <==")
+                    print(f"\n==> {one_line(src.evidence.title, 200)} <==")
                     last = src
                 from bkwatch.text import clean_text
 
@@ -280,15 +280,15 @@ def cmd_why(args: argparse.Namespace) -> int:
     total = sum(c.count for c in sigs.clusters)
     reasons = ", ".join(f"{n} {k}" for k, n in sigs.unread_reasons.items())
     print(
-        f"{clean(sigs.target)}: {total} failing {what} in {len(sigs.clusters)} groups; "
+        f"{one_line(sigs.target)}: {total} failing {what} in {len(sigs.clusters)} groups; "
         f"{sigs.read} logs read, {sigs.unread} not read" + (f" ({reasons})" if reasons else "")
     )
     for c in sigs.clusters:
-        print(f"\n{c.count:>6}  {clean(c.signature, 300)}")
+        print(f"\n{c.count:>6}  {one_line(c.signature, 300)}")
         for line in c.sample.split("\n"):
-            print(f"        e.g. {clean(line, 300)}")
-        members = " ".join(clean(m, 60) for m in c.members[:20]) + (" …" if c.count > 20 else "")
+            print(f"        e.g. {one_line(line, 300)}")
+        members = " ".join(one_line(m, 60) for m in c.members[:20]) + (" …" if c.count > 20 else "")
         print(f"        {what}: {members}")
         if c.steps:
-            print(f"        steps: {' '.join(clean(s, 30) for s in c.steps)}")
+            print(f"        steps: {' '.join(one_line(s, 30) for s in c.steps)}")
     return EXIT_OK

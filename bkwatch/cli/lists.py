@@ -10,7 +10,6 @@ from bkwatch.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     check_target_text,
-    clean,
     dumps,
     err,
     flush_warnings,
@@ -20,6 +19,7 @@ from bkwatch.cli.common import (
 )
 from bkwatch.store import WatchEntry
 from bkwatch.targets import TargetError, parse_target
+from bkwatch.text import one_line
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -36,7 +36,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     if scopes:
         scope_cmd.add(args, scopes)
     for t in targets:
-        print(f"added {t}" + (f"  ({clean(args.label, 40)})" if args.label else ""))
+        print(f"added {t}" + (f"  ({one_line(args.label, 40)})" if args.label else ""))
     return EXIT_OK
 
 
@@ -56,7 +56,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for sc in scopes:
             added = time.strftime("%Y-%m-%d %H:%M", time.localtime(sc.added_at)) if sc.added_at else "-"
             options = scope_cmd.describe_saved(sc.options)
-            rows.append([clean(sc.scope, 40), options or "-", clean(sc.label or "-", 40), added])
+            rows.append([one_line(sc.scope, 40), options or "-", one_line(sc.label or "-", 40), added])
         print(table(rows))
         if not entries:
             return EXIT_OK
@@ -67,7 +67,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     rows = [["TARGET", "LABEL", "ADDED"]]
     for e in entries:
         added = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.added_at)) if e.added_at else "-"
-        rows.append([clean(e.target, 60), clean(e.label or "-", 40), added])
+        rows.append([one_line(e.target, 60), one_line(e.label or "-", 40), added])
     print(table(rows))
     return EXIT_OK
 
@@ -100,7 +100,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     missing = [k for k in keys if k not in listed]
     for k in keys:
         if k in listed:
-            print(f"removed {clean(k)}")
+            print(f"removed {one_line(k)}")
     for k in missing:
-        err(f"not in list {args.list_name!r}: {clean(k, 80)}")
+        err(f"not in list {args.list_name!r}: {one_line(k, 80)}")
     return EXIT_FAILED if missing or missing_scopes else EXIT_OK

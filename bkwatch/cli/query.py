@@ -13,7 +13,6 @@ from bkwatch.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     check_server,
-    clean,
     dumps,
     err,
     flush_warnings,
@@ -24,6 +23,7 @@ from bkwatch.cli.common import (
 )
 from bkwatch.model import BkError, ErrorKind, State, Task, failures
 from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.text import one_line
 
 if TYPE_CHECKING:
     from bkwatch.config import Profile
@@ -133,9 +133,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return code
     for sc in scopes:
         counts = ", ".join(f"{n} {s}" for s, n in sc["counts"].items()) or "no tasks"
-        note = f"  {sc['error']['kind']}: {clean(sc['error']['message'], 300)}" if sc["error"] else ""
+        note = f"  {sc['error']['kind']}: {one_line(sc['error']['message'], 300)}" if sc["error"] else ""
         cap = "  (cap reached)" if sc["cap_reached"] else ""
-        print(f"{clean(sc['scope'], 40)}: {counts}{cap}{note}")
+        print(f"{one_line(sc['scope'], 40)}: {counts}{cap}{note}")
     if not tasks:
         print(f"the list {args.list_name!r} is empty; add tasks with: bkwatch add TARGET|URL")
         return code
@@ -154,12 +154,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             note = f"via {t['via']}" if t.get("via") else ""
         rows.append(
             [
-                clean(key, 48),
+                one_line(key, 48),
                 t["state"],
-                clean(t["raw_state"] or "-", 16),
+                one_line(t["raw_state"] or "-", 16),
                 f"{done}/{total}" if total else "-",
-                clean(labels.get(key) or t["name"] or "-", 40),
-                clean(note, note_width),
+                one_line(labels.get(key) or t["name"] or "-", 40),
+                one_line(note, note_width),
             ]
         )
     print(table(rows))
@@ -257,10 +257,8 @@ async def wait_for(profile: Profile, targets: list[Target], args: argparse.Names
                 if args.json:
                     print(dumps(tr.to_dict()), flush=True)
                 elif tr.level == "task":
-                    print(
-                        f"{clean(tr.target)}  {tr.old or 'first seen'} -> {tr.new}  {clean(tr.name, 50)}",
-                        flush=True,
-                    )
+                    change = f"{tr.old or 'first seen'} -> {tr.new}"
+                    print(f"{one_line(tr.target)}  {change}  {one_line(tr.name, 50)}", flush=True)
             if task is None:
                 continue
             state = task.state

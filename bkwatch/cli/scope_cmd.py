@@ -19,10 +19,10 @@ from bkwatch.cli.common import (
     EXIT_OK,
     UsageError,
     check_target_text,
-    clean,
     dumps,
     err,
 )
+from bkwatch.text import one_line
 
 if TYPE_CHECKING:
     from bkwatch.config import Profile
@@ -136,7 +136,7 @@ def describe(options: ScopeOptions) -> str:
         elif isinstance(value, float):
             parts.append(f"{flag} {_span(value)}")
         else:
-            parts.append(f"{flag} {clean(str(value), 40)}")
+            parts.append(f"{flag} {one_line(str(value), 40)}")
     return " ".join(parts)
 
 
@@ -312,7 +312,7 @@ async def wait_scopes(
                     elif tr.level == "task":
                         via = f"  [{update.watch.via}]" if update.watch.via else ""
                         change = f"{tr.old or 'first seen'} -> {tr.new}"
-                        print(f"{clean(tr.target)}  {change}  {clean(tr.name, 50)}{via}", flush=True)
+                        print(f"{one_line(tr.target)}  {change}  {one_line(tr.name, 50)}{via}", flush=True)
     finally:
         for runner in runners:
             runner.cancel()

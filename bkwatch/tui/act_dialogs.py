@@ -16,8 +16,8 @@ from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from bkwatch.actions.catalog import Offer
+from bkwatch.text import one_line
 from bkwatch.tui.dialogs import PlainInput
-from bkwatch.tui.fmt import clean
 
 
 class ActionsBanner(Static):
@@ -36,7 +36,7 @@ class ActionsBanner(Static):
 def _option(offer: Offer, blocked: bool) -> Option:
     prompt = Text(offer.spec.label, end="")
     if offer.reason is not None:
-        prompt.append(f"  — not now: {clean(offer.reason)}", style="dim italic")
+        prompt.append(f"  — not now: {one_line(offer.reason)}", style="dim italic")
     elif not blocked:
         prompt.append(f"  — {offer.spec.effect}", style="dim")
     return Option(prompt, id=offer.spec.id, disabled=blocked or not offer.allowed)
@@ -62,9 +62,9 @@ class ActionsMenu(ModalScreen[Offer | None]):
             title.append_text(self.heading)
             yield Static(title, classes="dialog-title")
             if self.away:
-                yield Static(Text(clean(self.away)), classes="act-note", id="act-away")
+                yield Static(Text(one_line(self.away)), classes="act-note", id="act-away")
             if self.blocked:
-                yield Static(Text(clean(self.blocked)), classes="act-note", id="act-blocked")
+                yield Static(Text(one_line(self.blocked)), classes="act-note", id="act-blocked")
             if self.offers:
                 options = [_option(o, self.blocked is not None) for o in self.offers.values()]
                 yield OptionList(*options, id="act-options")

@@ -21,7 +21,6 @@ from bkwatch.model import Host, System, Task
 from bkwatch.targets import Target
 from bkwatch.text import one_line
 from bkwatch.tui.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
-from bkwatch.tui.fmt import clean
 
 if TYPE_CHECKING:
     from bkwatch.tui.app import BkWatchApp
@@ -82,18 +81,18 @@ class Context:
 
     def heading(self) -> Text:
         out = Text(end="")
-        out.append(clean(one_line(self.task.name or self.key, 60)), style="bold")
+        out.append(one_line(self.task.name or self.key, 60), style="bold")
         out.append(f"  {self.key}", style="dim")
         if self.step_id is not None:
             step = next((s for s in self.task.steps if s.id == self.step_id), None)
             if step is not None:
                 what = "hosts of step" if self.hosts else "step"
-                out.append(f"\n{what}: {clean(one_line(step.name or step.id, 60))} (id {clean(step.id)}, ")
+                out.append(f"\n{what}: {one_line(step.name or step.id, 60)} (id {one_line(step.id)}, ")
                 out.append(f"{step.state}, {len(step.hosts)} hosts)")
         if self.node_id is not None:
             node = find_node(self.task, self.node_id)
             if node is not None:
-                out.append(f"\nnode: {clean(one_line(node.name or node.id, 60))} (id {clean(node.id)}, ")
+                out.append(f"\nnode: {one_line(node.name or node.id, 60)} (id {one_line(node.id)}, ")
                 out.append(f"{node.state})")
         return out
 
@@ -270,7 +269,7 @@ class ActionsController:
         head = f"{plan.spec.label} on {plan.target}: "
         severity = _SEVERITY.get(result, "warning")
         self._say(head + message, severity, timeout=30 if severity == "error" else 10)
-        self.app.log_view.note_lines([f"action {result}: {clean(head + message)}"])
+        self.app.log_view.note_lines([f"action {result}: {one_line(head + message)}"])
 
     def follows(self, key: str, now: float) -> bool:
         """Whether `key` had an action accepted lately (its changes are then all highlighted)."""
@@ -283,4 +282,4 @@ class ActionsController:
         return True
 
     def _say(self, text: str, severity: str, timeout: float = 6) -> None:
-        self.app.notify(clean(text), severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]
+        self.app.notify(one_line(text), severity=severity, timeout=timeout, markup=False)  # type: ignore[arg-type]

@@ -3,9 +3,9 @@
 Secrets and trust: the app is given the profile's secrets only to keep them off the terminal
 (`redact` on its crash report), and `insecure` to mark every screen while TLS is not verified.
 
-Near 500 lines: the app is where polls, keys and panes meet. What can stand alone already does
-(the actions in `actions.py`, the throttle, the panes, dialogs, trust and signals); the toasts
-and the last-seen history are the next candidates to move out (they share the app's timers).
+The app is where polls, keys and panes meet; its sides live beside it: the alerts and the
+last-seen history (`alerts.py`), the watch list's keys (`watch_ui.py`), followed scopes
+(`scope_ui.py`), acting (`acting.py`), and every action declared once in `actions.py`.
 """
 
 from __future__ import annotations
@@ -29,28 +29,30 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
-from bkwatch.model import State, Transition
+from bkwatch.model import State
 from bkwatch.redact import redact
-from bkwatch.store import StoreError, WatchEntry
-from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.store import StoreError
+from bkwatch.targets import TargetError, parse_target
+from bkwatch.text import one_line
 from bkwatch.tui.acting import Acting, ActionsController
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
+from bkwatch.tui.alerts import LastSeen, TaskAlerts
 from bkwatch.tui.detail import DetailPane
-from bkwatch.tui.dialogs import AddDialog, ConfirmDialog, HelpScreen, PlainInput
+from bkwatch.tui.dialogs import HelpScreen, PlainInput
 from bkwatch.tui.evidence_open import open_evidence, open_signatures, polled
-from bkwatch.tui.fmt import badge_str, clean, use_ascii_default
+from bkwatch.tui.fmt import use_ascii_default
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.headers import ColumnHeader, job_list_header
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
 from bkwatch.tui.palette import CommandPalette
-from bkwatch.tui.scope_port import ScopeRequest, scope_of_header
+from bkwatch.tui.scope_port import scope_of_header
 from bkwatch.tui.scope_ui import ScopeMixin, is_scope_header
 from bkwatch.tui.signals import TerminalSignals, summary
-from bkwatch.tui.throttle import Throttle
 from bkwatch.tui.translog import TransitionLog
 from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
+from bkwatch.tui.watch_ui import WatchListMixin
 
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, PollUpdate
@@ -59,14 +61,6 @@ if TYPE_CHECKING:
     from bkwatch.tui.scope_port import Scopes
 
 HIGHLIGHT_SECONDS = 5.0
-TOAST_EVERY = 10.0  # seconds between task-alert toasts; alerts in between share one toast
-SAVE_SEEN_EVERY = 30.0  # seconds between writes of the last-seen states (and on exit)
-ALERT = {
-    State.FAILED: "error",
-    State.WAITING: "warning",
-    State.STOPPED: "warning",
-    State.SUCCEEDED: "information",
-}
 
 
 class PollArrived(Message):
@@ -75,7 +69,7 @@ class PollArrived(Message):
         self.update = update
 
 
-class BkWatchApp(ScopeMixin, App[None]):
+class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "bkwatch"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
@@ -122,13 +116,8 @@ class BkWatchApp(ScopeMixin, App[None]):
         self.filter_text = ""
         self.failures_only = False
         self.highlights: dict[tuple[str, str], float] = {}  # (target, key) -> when it changed
-        self.last_seen: dict[str, dict] = {}
-        self._since_pending: set[str] = set()
-        self._since_lines: list[str] = []
-        self._toasts: list[tuple[str, str, str]] = []  # (message, severity, state) to toast
-        self._toast_throttle = Throttle(TOAST_EVERY, self._flush_toasts, self.set_timer)
-        self._seen_dirty = False
-        self._seen_throttle = Throttle(SAVE_SEEN_EVERY, self._flush_seen, self.set_timer)
+        self.alerts = TaskAlerts(self)  # toasts, bell, desktop: alerts.py
+        self.history = LastSeen(self)  # the last-seen states and "since last time": alerts.py
         self._init_scopes(scopes)  # followed scopes: scope_ui.py
 
     # ---- layout -----------------------------------------------------------------------
@@ -166,10 +155,10 @@ class BkWatchApp(ScopeMixin, App[None]):
         self.poller.on_update = lambda u: self.post_message(PollArrived(u))
         try:
             entries = self.store.load(self.list_name)
-            self.last_seen = self.store.load_last_seen(self.list_name)
+            self.history.load()
         except (OSError, StoreError) as exc:
             entries = []
-            self.notify(f"Could not read the watch list: {clean(exc)}", severity="error", markup=False)
+            self.notify(f"Could not read the watch list: {one_line(exc)}", severity="error", markup=False)
         for notice in self.notices:
             self._warn(notice)
         self._report_store_warnings()
@@ -186,7 +175,7 @@ class BkWatchApp(ScopeMixin, App[None]):
             except TargetError as exc:
                 self.log_view.note_lines([f"skipped {entry.target}: {exc}"])
         if self.since_last_time:
-            self._since_pending = set(self.poller.watches) & set(self.last_seen)
+            self.history.expect(self.poller.watches)
         self._mount_scopes()
         self.joblist.sync(self.poller.watches, self.clock())
         key = self.selected if self.selected in self.poller.watches else self.joblist.cursor_key
@@ -238,106 +227,34 @@ class BkWatchApp(ScopeMixin, App[None]):
             self.detail.set_highlights({k for (tk, k) in self.highlights if tk == self.selected})
         for t in changes:
             if t.level == "task":
-                self._alert(t, title, now)
+                self.alerts.alert(t, title, now)
         polled(self, update.key, watch.task)  # a followed log asks for what was added
         # Tasks a scope found come and go by the hundred: their history is the scope's own.
         if watch.task is not None and watch.via is None:
-            self._remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
+            self.history.remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
         self._update_status()
-
-    def _alert(self, t: Transition, title: str, now: float) -> None:
-        severity = ALERT.get(t.new)
-        if severity is None:
-            return
-        self._toasts.append((f"{title}: {badge_str(t.new, self.ascii_only)}", severity, str(t.new)))
-        self._toast_soon()
-        if t.new in (State.FAILED, State.WAITING):
-            self.signals.ring(now)
-        self.signals.desktop(f"bkwatch: {t.new}", title)
 
     def _title(self, key: str) -> str:
         watch = self.poller.watches.get(key)
-        return clean(watch.title) if watch is not None else key
+        return one_line(watch.title) if watch is not None else key
 
     title_of = _title
 
-    def _toast_soon(self) -> None:
-        """Show pending task alerts: at once, unless a toast went up in the last TOAST_EVERY
-        seconds; then together in one toast when that time is up. Each toast costs a layout
-        pass (a repaint of much of the screen) when it comes and when it goes."""
-        self._toast_throttle.soon()
-
-    def _flush_toasts(self) -> bool:
-        pending, self._toasts = self._toasts, []
-        if not pending:
-            return False
-        rank = {"error": 0, "warning": 1, "information": 2}
-        severity = min((sev for _, sev, _ in pending), key=rank.__getitem__)
-        lines = [msg for msg, _, _ in pending]
-        body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
-        title = f"task {pending[0][2]}" if len(pending) == 1 else f"{len(pending)} tasks changed"
-        self.notify(body, title=title, severity=severity, markup=False)  # type: ignore[arg-type]
-        return True
-
-    def _remember(self, key: str, state: State, name: str | None, now: float, *, save: bool) -> None:
-        before = self.last_seen.get(key)
-        if key in self._since_pending:
-            self._since_pending.discard(key)
-            if before and before.get("state") != str(state):
-                was = before.get("state") or "unknown"
-                label = self._title(key)
-                self._since_lines.append(f"{label}: {was} -> {state}")
-            if not self._since_pending and self._since_lines:
-                self._show_since()
-        changed = before is None or before.get("state") != str(state)
-        self.last_seen[key] = {"state": str(state), "name": name, "at": now}
-        if save or changed:
-            self._seen_dirty = True
-            self._save_seen_soon()
-
-    def _save_seen_soon(self) -> None:
-        """Write at most every SAVE_EVERY seconds (an fsync per poll is costly); the last
-        changes are written by a timer, and on exit at the latest."""
-        self._seen_throttle.soon()
-
-    def _flush_seen(self) -> bool:
-        if not self._seen_dirty:
-            return False
-        self._save_seen()
-        return True
-
     def on_unmount(self) -> None:
-        self._seen_throttle.stop()
-        self._seen_throttle.run()
+        self.history.close()
         self._unmount_scopes()
-
-    def _show_since(self) -> None:
-        lines = self._since_lines
-        head = f"Since last time ({len(lines)} changed):"
-        self.log_view.note_lines([f"{head} {line}" for line in lines])
-        body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
-        self.notify(body, title=head, timeout=15, markup=False)
 
     def _warn(self, text: str) -> None:
         """A warning that must be read: a long toast, and a line in the log that stays."""
-        self.notify(clean(text), severity="warning", timeout=30, markup=False)
+        self.notify(one_line(text), severity="warning", timeout=30, markup=False)
         with contextlib.suppress(NoMatches):  # on exit the log may be gone already
-            self.log_view.note_lines([f"warning: {clean(text)}"])
+            self.log_view.note_lines([f"warning: {one_line(text)}"])
 
     def _report_store_warnings(self) -> None:
         """What the store noticed (a corrupt file moved aside, history it could not drop)."""
         for warning in self.store.warnings:
             self._warn(warning)
         self.store.warnings.clear()
-
-    def _save_seen(self) -> None:
-        self._seen_dirty = False
-        try:
-            self.store.save_last_seen(self.list_name, self.last_seen)
-        except (OSError, StoreError) as exc:
-            with contextlib.suppress(NoMatches):  # on exit the log may be gone already
-                self.log_view.note_lines([f"could not save history: {exc}"])
-        self._report_store_warnings()
 
     def _tick(self) -> None:
         # Only rows whose text changed (a task's data turning stale) are repainted.
@@ -356,7 +273,7 @@ class BkWatchApp(ScopeMixin, App[None]):
         if self.insecure:  # first: a narrow terminal cuts the end of the line, never this
             line.append(INSECURE_BADGE, style="bold reverse red")
         self.acts.badge(line)
-        line.append(f" bkwatch · {clean(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
+        line.append(f" bkwatch · {one_line(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
         if self.scopes is not None and self.scopes.scopes:
             n = len(self.scopes.scopes)
             line.append(f" · {n} scope{'s' if n != 1 else ''} followed")
@@ -364,7 +281,7 @@ class BkWatchApp(ScopeMixin, App[None]):
             line.append("   ")
             line.append(" PAUSED (p resumes) ", style="bold reverse")
         if self.filter_text:
-            line.append(f"   filter: {clean(self.filter_text)}", style="bold")
+            line.append(f"   filter: {one_line(self.filter_text)}", style="bold")
         if self.failures_only:
             line.append("   failures only", style="bold")
         self.query_one("#status", TextBar).show(line)
@@ -430,37 +347,7 @@ class BkWatchApp(ScopeMixin, App[None]):
             event.view.toggle_group(event.line.data)
 
     # ---- actions ----------------------------------------------------------------------
-    def action_back(self) -> None:
-        filt = self.query_one("#filter", Input)
-        if filt.has_class("visible"):
-            filt.value = ""
-            self._apply_filter("")
-            filt.remove_class("visible")
-            self.joblist.focus()
-            return
-        self.joblist.focus()
-
-    def action_next_failure(self, direction: int) -> None:
-        key = self.detail.next_failure(direction)
-        if key is None:
-            self.notify(
-                "Nothing failing here: no failing hosts, nodes or job tasks.", markup=False, timeout=3
-            )
-            return
-        view = self.detail.main_view()
-        if view is not None:
-            view.focus()
-
-    def action_failures_only(self) -> None:
-        self.failures_only = not self.failures_only
-        self.detail.set_filter(self.filter_text, self.failures_only)
-        self._update_status()
-
-    def action_filter(self) -> None:
-        filt = self.query_one("#filter", Input)
-        filt.add_class("visible")
-        filt.focus()
-
+    # The filter box's events (its keys and the filter itself: watch_ui.py).
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self._apply_filter(event.value)
@@ -473,95 +360,11 @@ class BkWatchApp(ScopeMixin, App[None]):
         view = self.detail.main_view()
         (view or self.joblist).focus()
 
-    def _apply_filter(self, text: str) -> None:
-        self.filter_text = text.strip()
-        self.detail.set_filter(self.filter_text, self.failures_only)
-        self._update_status()
-
-    def action_copy(self, with_cloud: bool) -> None:
-        ids, scope = self.detail.copy_ids(with_cloud)
-        if not ids:
-            self.notify("No failing hosts to copy here.", markup=False, timeout=3)
-            return
-        self.copy_to_clipboard("\n".join(ids) + "\n")
-        what = "CLOUD:IP" if with_cloud else "IP"
-        self.notify(f"Copied {len(ids)} failing host {what}s of this {scope}.", markup=False, timeout=4)
-
-    def action_add(self) -> None:
-        def done(result: tuple[Target | ScopeRequest, str | None] | None) -> None:
-            if result is None:
-                return
-            target, label = result
-            if isinstance(target, ScopeRequest):
-                self._follow(target, label)
-                return
-            self.watch_target(target, label)
-
-        scopes = self.scopes
-        followed = scopes.scopes if scopes is not None else {}
-        parse = scopes.parse if scopes is not None else None
-        self.push_screen(
-            AddDialog(lambda k: k in self.poller.watches or k in followed, parse, self.default_biz), done
-        )
-
-    def watch_target(self, target: Target, label: str | None = None) -> None:
-        """Add `target` to the watch list, saved, selected and polled now."""
-        key = str(target)
-        if target.focus:
-            self.focus_hints[key] = target.focus
-        self.poller.add(target, label)
-        try:
-            self.store.add([WatchEntry(key, label, self.clock(), target.focus)], self.list_name)
-        except (OSError, StoreError) as exc:
-            self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
-        self._report_store_warnings()
-        self.joblist.sync(self.poller.watches, self.clock())
-        self._select(key)
-        self.poller.refresh(key)
-        self._update_status()
-        self.notify(f"Watching {key}", markup=False, timeout=3)
-
-    def watch_key(self, key: str) -> None:
-        """Watch a target named by the server (a SOPS node's JOB task), validated first."""
-        if key in self.poller.watches:
-            self.notify(f"Already watching {clean(key)}", markup=False, timeout=3)
-            return
-        try:
-            target = parse_target(key)
-        except TargetError as exc:
-            self.notify(f"Cannot watch {clean(key)}: {clean(exc)}", severity="warning", markup=False)
-            return
-        self.watch_target(target)
-
     def action_evidence(self) -> None:
         open_evidence(self)
 
     def action_signatures(self) -> None:
         open_signatures(self)
-
-    def action_remove(self) -> None:
-        if self._scope_remove():  # a scope's header or a task a scope found: scope_ui.py
-            return
-        key = self.selected
-        if key is None:
-            return
-
-        def done(yes: bool | None) -> None:
-            if not yes:
-                return
-            self.poller.remove(key)
-            try:
-                self.store.remove([key], self.list_name)
-            except (OSError, StoreError) as exc:
-                self.notify(f"Removed here, but the saved list is unchanged: {exc}", markup=False)
-            self._report_store_warnings()
-            self.last_seen.pop(key, None)
-            self.joblist.sync(self.poller.watches, self.clock())
-            self._select(self.joblist.cursor_key)
-            self._update_status()
-            self.notify(f"Stopped watching {key}", markup=False, timeout=3)
-
-        self.push_screen(ConfirmDialog(f"Stop watching {self._title(key)} ({key})?"), done)
 
     def action_pause(self) -> None:
         if self.poller.paused:

@@ -12,7 +12,8 @@ from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, Tree
 
 from bkwatch.model import Host, JobTask, State, System, Task, Transition
-from bkwatch.tui.fmt import STATE_STYLE, age, badge_str, clean, duration
+from bkwatch.text import one_line
+from bkwatch.tui.fmt import STATE_STYLE, age, badge_str, duration
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.headers import ColumnHeader, host_header, job_task_header
 from bkwatch.tui.jobpane import JobPane, counts_text
@@ -32,20 +33,20 @@ def title_text(watch: Watch, now: float, ascii_only: bool, progress: tuple[int, 
     else:
         out.append(badge_str(task.state, ascii_only), style=STATE_STYLE[task.state])
         out.append("  ")
-        out.append(clean(watch.label or task.name or watch.key), style="bold")
+        out.append(one_line(watch.label or task.name or watch.key), style="bold")
         if task.detail and task.detail != task.name:
-            out.append(f"  {clean(task.detail)}", style="dim")
+            out.append(f"  {one_line(task.detail)}", style="dim")
         done, total = progress or task.progress()
         out.append(f"  {done}/{total} done")
         if task.elapsed is not None:
             out.append(f"  {duration(task.elapsed, task.terminal)}")
         if task.state is State.UNKNOWN:
-            out.append(f"  raw state {clean(task.raw_state)}", style="yellow")
+            out.append(f"  raw state {one_line(task.raw_state)}", style="yellow")
     out.append(f"  {watch.key}", style="dim")
     if watch.error is not None:
         mark = "!" if ascii_only else "⚠"
         since = "" if watch.last_ok is None else f" (data from {age(now - watch.last_ok)} ago)"
-        out.append(f"\n{mark} {watch.error.kind}: {clean(watch.error.message)}{since}", style="bold red")
+        out.append(f"\n{mark} {watch.error.kind}: {one_line(watch.error.message)}{since}", style="bold red")
     return out
 
 
@@ -241,9 +242,9 @@ class DetailPane(Vertical):
         node = self.pipeline.model.get(data.id) if data is not None else None
         if node is None:
             return
-        text = Text(f"{clean(node.name)} ({clean(node.id)}) — {clean(node.raw_state)}", end="")
+        text = Text(f"{one_line(node.name)} ({one_line(node.id)}) — {one_line(node.raw_state)}", end="")
         if node.message:
-            text.append(f" — {clean(node.message)}", style="red")
+            text.append(f" — {one_line(node.message)}", style="red")
         self.info.show(text)
 
 

@@ -20,7 +20,6 @@ from textual.widgets import Button, Input, Static
 
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.text import clean_text, display_width, one_line
-from bkwatch.tui.fmt import clean
 from bkwatch.tui.scope_port import ScopeRequest
 
 # Far longer than any BlueKing task URL: such a paste is a mistake, refused rather than cut.
@@ -196,7 +195,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(Text(clean(self.question)), classes="dialog-title")
+            yield Static(Text(one_line(self.question)), classes="dialog-title")
             yield Static("y: yes   n / escape: no", classes="hint", markup=False)
             with Horizontal():
                 yield Button("Remove", variant="error", id="yes")

@@ -1,6 +1,6 @@
 """Text helpers for the TUI: safe server text, state badges, durations and ages.
 
-Everything that reaches a widget from the server goes through `clean()` first so that
+Everything that reaches a widget from the server goes through `bkwatch.text.one_line` first so that
 control characters and escape sequences never reach the terminal, and it is wrapped in
 `rich.text.Text` so that square brackets are never read as markup.
 """
@@ -17,14 +17,9 @@ from bkwatch.model import State
 from bkwatch.text import one_line
 
 
-def clean(value: object) -> str:
-    """Server text as one safe printable line."""
-    return one_line(value)
-
-
 def safe(value: object, style: str = "") -> Text:
     """Server text as a `Text` (never markup)."""
-    return Text(clean(value), style=style, no_wrap=True, end="")
+    return Text(one_line(value), style=style, no_wrap=True, end="")
 
 
 def use_ascii_default() -> bool:

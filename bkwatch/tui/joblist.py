@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from bkwatch.model import State
-from bkwatch.tui.fmt import badge, clean, duration, fit, stale_age
+from bkwatch.text import one_line
+from bkwatch.tui.fmt import badge, duration, fit, stale_age
 from bkwatch.tui.lines import Line, LineView
 from bkwatch.tui.scope_header import header_line, render_header
 from bkwatch.tui.scope_port import scope_of_header
@@ -132,8 +133,8 @@ class JobList(LineView):
         system = _SYS.get(line.key.split(":", 1)[0], "?")
         out.append(fit(("  " + system) if grouped else system, 8), style="bold")
         # The system has its own column: the target is shown without its "job:" prefix.
-        out.append(fit(clean(label or line.key.split(":", 1)[-1]), title_w - 1) + " ")
-        out.append(fit(clean(name or ""), name_w - 1) + " ")
+        out.append(fit(one_line(label or line.key.split(":", 1)[-1]), title_w - 1) + " ")
+        out.append(fit(one_line(name or ""), name_w - 1) + " ")
         if state is None:
             out.append(fit("… no data" if not self.ascii_only else ". no data", 10), style="dim")
         else:

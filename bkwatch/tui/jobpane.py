@@ -10,7 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from bkwatch.model import State, Step, Task, Transition
-from bkwatch.tui.fmt import badge, clean, duration, fit, glyph
+from bkwatch.text import one_line
+from bkwatch.tui.fmt import badge, duration, fit, glyph
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.headers import ColumnHeader, host_header
 from bkwatch.tui.kinds import HostKind
@@ -109,10 +110,10 @@ class StepsView(LineView):
         i, step = self.steps[line.key]
         out = Text(end="", no_wrap=True)
         out.append(f"{i:>2} ", style="dim")
-        out.append(fit(clean(step.kind), 7) + " ")
+        out.append(fit(one_line(step.kind), 7) + " ")
         width = max(self.size.width, 60)
         name_w = max(10, width - 3 - 8 - 10 - 5 - 8 - 18)
-        out.append(fit(clean(step.name), name_w) + " ")
+        out.append(fit(one_line(step.name), name_w) + " ")
         out.append(badge(step.state, self.ascii_only))
         out.append(" " + fit(f"x{step.execute_count}" if step.execute_count > 1 else "", 4))
         out.append(fit(duration(step.elapsed, step.state.is_done), 7).rjust(7) + " ")

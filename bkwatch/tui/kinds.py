@@ -10,7 +10,8 @@ from typing import Any
 from rich.text import Text
 
 from bkwatch.model import Host, JobTask, State
-from bkwatch.tui.fmt import BADGE_WIDTH, STATE_STYLE, badge_part, clean, duration, fit, glyph
+from bkwatch.text import one_line
+from bkwatch.tui.fmt import BADGE_WIDTH, STATE_STYLE, badge_part, duration, fit, glyph
 from bkwatch.tui.lines import Parts
 
 # Groups needing attention first, successes last (like BlueKing's execution page tabs).
@@ -37,7 +38,7 @@ def _header(
     arrow = ("v" if open_ else ">") if ascii_only else ("▾" if open_ else "▸")
     out = Text(f"{arrow} ", end="")
     out.append(f"{glyph(state, ascii_only)} ", style=STATE_STYLE[state])
-    out.append(" · ".join(clean(p) for p in parts if p), style=STATE_STYLE[state])
+    out.append(" · ".join(one_line(p) for p in parts if p), style=STATE_STYLE[state])
     out.append(f"  ({_count(shown, total, noun)})")
     return out
 
@@ -107,9 +108,9 @@ class HostKind:
     def render_row(self, h: Host, width: int) -> Parts:
         exit_text = "" if h.exit_code is None else f"exit {h.exit_code}"
         head = (
-            f"    {fit(clean(h.ip), 15)} {fit(str(h.cloud_id), 4)} ",
-            f" {fit(clean(h.status_text), 18)} "
-            + (fit(clean(h.step), 18) if self.nodeman else fit(exit_text, 8))
+            f"    {fit(one_line(h.ip), 15)} {fit(str(h.cloud_id), 4)} ",
+            f" {fit(one_line(h.status_text), 18)} "
+            + (fit(one_line(h.step), 18) if self.nodeman else fit(exit_text, 8))
             + f" {fit(duration(h.elapsed, True) if h.state.is_done else '', 7)} ",
         )
         err = f"[{h.error_code}] " if h.error_code not in (None, "", "0") else ""
@@ -119,7 +120,7 @@ class HostKind:
             (head[0], ""),
             badge_part(h.state, self.ascii_only),
             (head[1], ""),
-            (fit(clean(err), rest), "red" if h.state.is_bad else ""),
+            (fit(one_line(err), rest), "red" if h.state.is_bad else ""),
         ]
 
     def copy_id(self, h: Host, with_cloud: bool) -> str | None:
@@ -128,15 +129,15 @@ class HostKind:
         return f"{h.cloud_id}:{h.ip}" if with_cloud else h.ip
 
     def detail(self, h: Host) -> Text:
-        out = Text(f"{clean(h.ip)} (cloud {h.cloud_id}) — {clean(h.status_text)}", end="")
+        out = Text(f"{one_line(h.ip)} (cloud {h.cloud_id}) — {one_line(h.status_text)}", end="")
         if h.error_code not in (None, "", "0") or h.error_text:
-            out.append(f" — error {clean(h.error_code or '')} {clean(h.error_text)}".rstrip())
+            out.append(f" — error {one_line(h.error_code or '')} {one_line(h.error_text)}".rstrip())
         if h.exit_code is not None:
             out.append(f" — exit code {h.exit_code}")
         if h.tag:
-            out.append(f" — tag {clean(h.tag)}")
+            out.append(f" — tag {one_line(h.tag)}")
         if h.step:
-            out.append(f" — step {clean(h.step)}")
+            out.append(f" — step {one_line(h.step)}")
         return out
 
 
@@ -177,10 +178,10 @@ class JobTaskKind:
         retry = {True: "retryable", False: "final", None: ""}[jt.retryable]
         rest = max(10, width - 4 - 16 - 5 - 17 - BADGE_WIDTH - 11 - 1)
         return [
-            (f"    {fit(clean(jt.ip), 15)} {fit(cloud, 4)} {fit(clean(jt.process), 16)} ", ""),
+            (f"    {fit(one_line(jt.ip), 15)} {fit(cloud, 4)} {fit(one_line(jt.process), 16)} ", ""),
             badge_part(jt.state, self.ascii_only),
             (f" {fit(retry, 9)} ", ""),
-            (fit(clean(jt.failed_reason), rest), "red" if jt.state.is_bad else ""),
+            (fit(one_line(jt.failed_reason), rest), "red" if jt.state.is_bad else ""),
         ]
 
     def copy_id(self, jt: JobTask, with_cloud: bool) -> str | None:
@@ -189,13 +190,13 @@ class JobTaskKind:
         return f"{jt.cloud_id}:{jt.ip}" if with_cloud and jt.cloud_id is not None else jt.ip
 
     def detail(self, jt: JobTask) -> Text:
-        out = Text(f"{clean(jt.ip)} {clean(jt.process)} — {clean(jt.raw_state)}", end="")
+        out = Text(f"{one_line(jt.ip)} {one_line(jt.process)} — {one_line(jt.raw_state)}", end="")
         if jt.err_code not in (None, "", "0"):
-            out.append(f" — error {clean(jt.err_code)}")
+            out.append(f" — error {one_line(jt.err_code)}")
         if jt.failed_reason:
-            out.append(f" — {clean(jt.failed_reason)}")
+            out.append(f" — {one_line(jt.failed_reason)}")
         if jt.retryable is not None:
             out.append(" — retryable" if jt.retryable else " — not retryable")
         for sol in jt.solutions:
-            out.append(f"\n  • {clean(sol)}")
+            out.append(f"\n  • {one_line(sol)}")
         return out

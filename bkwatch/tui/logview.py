@@ -23,9 +23,9 @@ from textual.widgets import Input
 from bkwatch.evidence.base import Evidence
 from bkwatch.evidence.logbuf import LogBuffer
 from bkwatch.model import BkError, Task
+from bkwatch.text import one_line
 from bkwatch.tui.dialogs import PlainInput
 from bkwatch.tui.evidence_port import EvidenceSource, LogFeed
-from bkwatch.tui.fmt import clean
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.lines import TextBar
 from bkwatch.tui.loglines import LogLines
@@ -39,10 +39,11 @@ def _fields_text(ev: Evidence) -> Text:
         if not value:
             continue
         out.append(f"{key}: ", style="bold")
-        out.append(clean(value) + "\n", style="red" if key in ("ex_data", "error", "failed_reason") else "")
+        style = "red" if key in ("ex_data", "error", "failed_reason") else ""
+        out.append(one_line(value) + "\n", style=style)
     if ev.link:
         out.append("runs JOB task ", style="bold")
-        out.append(clean(ev.link))
+        out.append(one_line(ev.link))
         out.append("  (a: watch it)\n", style="dim")
     out.rstrip()
     return out
@@ -110,7 +111,7 @@ class LogScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#ev-title", TextBar).show(Text(clean(self.heading), end=""))
+        self.query_one("#ev-title", TextBar).show(Text(one_line(self.heading), end=""))
         self._note()
         self.lines.focus()
         self._open()
@@ -122,17 +123,17 @@ class LogScreen(Screen[None]):
             self.feed = await self.source.log(self.log_task, step=self.step, host=self.host, node=self.node)
             ev = await self.feed.open()
         except BkError as exc:
-            self.error = f"{exc.kind}: {clean(exc.message)}"
+            self.error = f"{exc.kind}: {one_line(exc.message)}"
             self._note()
             return
         self.evidence = ev
         self.done = ev.done
         if ev.title:
-            title = f"{clean(self.heading)} — {clean(ev.title)}"
+            title = f"{one_line(self.heading)} — {one_line(ev.title)}"
             self.query_one("#ev-title", TextBar).show(Text(title, end="", no_wrap=True))
         self.query_one("#ev-fields", TextBar).show(_fields_text(ev))
         if ev.error is not None:
-            self.error = f"{ev.error.kind}: {clean(ev.error.message)}"
+            self.error = f"{ev.error.kind}: {one_line(ev.error.message)}"
         self.buf.append(ev.raw_text)
         self.lines.reload(to_end=True)
         self._note()
@@ -155,7 +156,7 @@ class LogScreen(Screen[None]):
             try:
                 chunk = await self.feed.more()
             except BkError as exc:  # kept following: the next poll may answer
-                self.error = f"{exc.kind}: {clean(exc.message)}"
+                self.error = f"{exc.kind}: {one_line(exc.message)}"
                 self._note()
                 continue
             self.error = None
@@ -196,7 +197,7 @@ class LogScreen(Screen[None]):
         if self.query_text:
             found = len(self.lines.matches) if self.lines.matches is not None else 0
             at = f"{self.hit_index + 1}/" if self.hit_index is not None and found else ""
-            parts.append((f"/{clean(self.query_text)}: {at}{found} matches", "bold"))
+            parts.append((f"/{one_line(self.query_text)}: {at}{found} matches", "bold"))
         if self.evidence is not None and not self.buf.nbytes and not self.error:
             parts.append(("the log is empty", "dim"))
         note = Text(end="")

@@ -17,7 +17,8 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from bkwatch.model import Node, State, parents_first
-from bkwatch.tui.fmt import STATE_STYLE, badge_str, clean, duration
+from bkwatch.text import one_line
+from bkwatch.tui.fmt import STATE_STYLE, badge_str, duration
 
 MSG = "\x00msg:"  # message-line ids can never collide with a pipeline node id
 _id = attrgetter("id")
@@ -35,9 +36,9 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
     out = Text(end="", no_wrap=True, style="reverse" if highlight else "")
     out.append(badge_str(node.state, ascii_only), style=STATE_STYLE[node.state])
     out.append("  ")
-    name = clean(node.name)
+    name = one_line(node.name)
     if not name or name == node.id:  # events and gateways have no name: a short, dim id
-        out.append(clean(node.id)[:12] + "…", style="dim")
+        out.append(one_line(node.id)[:12] + "…", style="dim")
     else:
         # Not reached yet (known from the pipeline's detail only): dim, like the future it is.
         unreached = node.state is State.PENDING and not node.raw_state
@@ -52,7 +53,7 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
     if node.skip:
         extra.append("skipped")
     if node.state is State.UNKNOWN and node.raw_state:
-        extra.append(f"raw {clean(node.raw_state)}")
+        extra.append(f"raw {one_line(node.raw_state)}")
     if extra:
         out.append("  " + " · ".join(extra), style="dim")
     return out
@@ -60,7 +61,8 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
 
 def message_label(node: Node, ascii_only: bool) -> Text:
     arrow = "-> " if ascii_only else "↳ "
-    return Text(arrow + (clean(node.message) or clean(node.raw_state)), style="red", end="", no_wrap=True)
+    what = one_line(node.message) or one_line(node.raw_state)
+    return Text(arrow + what, style="red", end="", no_wrap=True)
 
 
 def _matches(node: Node, needle: str) -> bool:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from bkwatch.model import State
-from bkwatch.tui.fmt import STATE_STYLE, clean, fit, glyph
+from bkwatch.text import one_line
+from bkwatch.tui.fmt import STATE_STYLE, fit, glyph
 from bkwatch.tui.kinds import SEVERITY
 from bkwatch.tui.lines import Line
 from bkwatch.tui.scope_port import header_key
@@ -62,9 +63,9 @@ def render_header(line: Line, width: int, ascii_only: bool) -> Text:
     key, label, by_state, total, problem, cap_reached, cap, waiting, listed, folded = line.sig
     arrow = (">" if folded else "v") if ascii_only else ("▸" if folded else "▾")
     out = Text(f"{arrow} ", end="", no_wrap=True)
-    out.append(clean(key), style="bold")
+    out.append(one_line(key), style="bold")
     if label:
-        out.append(f" · {fit(clean(label), 24).rstrip()}", style="bold")
+        out.append(f" · {fit(one_line(label), 24).rstrip()}", style="bold")
     noun = "task" if total == 1 else "tasks"
     out.append(f"  {total} {noun}" if listed else "  listing…" if not ascii_only else "  listing")
     # The error and the cap before the counts: on a narrow list they are what must not be cut
@@ -73,7 +74,7 @@ def render_header(line: Line, width: int, ascii_only: bool) -> Text:
         kind, message = problem
         mark = "!" if ascii_only else "⚠"
         out.append("  ")
-        out.append(f"{mark} {kind}: {fit(clean(message), 30).rstrip()}", style="bold red")
+        out.append(f"{mark} {kind}: {fit(one_line(message), 30).rstrip()}", style="bold red")
     if cap_reached:
         more = f", {waiting} waiting" if waiting else ""
         out.append("  ")

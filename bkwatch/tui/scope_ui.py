@@ -17,8 +17,9 @@ from textual.css.query import NoMatches
 from textual.message import Message
 
 from bkwatch.store import StoreError
+from bkwatch.text import one_line
 from bkwatch.tui.dialogs import ConfirmDialog
-from bkwatch.tui.fmt import age, clean
+from bkwatch.tui.fmt import age
 from bkwatch.tui.scope_header import render_header
 from bkwatch.tui.scope_port import header_key, scope_of_header
 from bkwatch.tui.throttle import Throttle
@@ -165,7 +166,7 @@ class ScopeMixin:
         problem = sw.problem
         if problem is not None:
             mark = "!" if self.ascii_only else "⚠"
-            line.append(f"\n{mark} {problem.kind}: {clean(problem.message)}", style="bold red")
+            line.append(f"\n{mark} {problem.kind}: {one_line(problem.message)}", style="bold red")
         self.detail.title_bar.show(line)
         options = self.scopes.describe(scope)
         listed = "not listed yet" if sw.last_ok is None else f"listed {age(self.clock() - sw.last_ok)} ago"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from textual.app import App
 
 from bkwatch.model import State
-from bkwatch.tui.fmt import clean
+from bkwatch.text import one_line
 
 _ORDER = [
     (State.FAILED, "failed"),
@@ -30,7 +30,7 @@ def summary(counts: Mapping[State | None, int]) -> str:
 
 def _osc_safe(text: str) -> str:
     # OSC payloads end at BEL/ST and 777 splits on ';': keep both out of server text.
-    return clean(text).replace(";", ",")[:200]
+    return one_line(text).replace(";", ",")[:200]
 
 
 class TerminalSignals:

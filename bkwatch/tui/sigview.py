@@ -15,8 +15,8 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from bkwatch.model import BkError, System, Task
+from bkwatch.text import one_line
 from bkwatch.tui.evidence_port import ClusterLike, EvidenceSource, SignatureReport
-from bkwatch.tui.fmt import clean
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.kinds import copyable
 from bkwatch.tui.lines import TextBar
@@ -33,16 +33,16 @@ def _noun(system: System, n: int) -> str:
 def cluster_text(c: ClusterLike, system: System) -> Text:
     out = Text(end="", no_wrap=False)
     out.append(f"{c.count:>5} {_noun(system, c.count)}  ", style="bold red")
-    out.append(clean(c.signature), style="bold")
+    out.append(one_line(c.signature), style="bold")
     for line in c.sample.split("\n")[:SAMPLE_LINES]:
         out.append("\n      e.g. ", style="dim")
-        out.append(clean(line))
-    shown = ", ".join(clean(m) for m in c.members[:MEMBERS_SHOWN])
+        out.append(one_line(line))
+    shown = ", ".join(one_line(m) for m in c.members[:MEMBERS_SHOWN])
     more = len(c.members) - MEMBERS_SHOWN
     out.append("\n      ")
     out.append(shown + (f" … and {more} more" if more > 0 else ""), style="cyan")
     if c.steps:
-        out.append(f"  (step {', '.join(clean(s) for s in c.steps)})", style="dim")
+        out.append(f"  (step {', '.join(one_line(s) for s in c.steps)})", style="dim")
     return out
 
 
@@ -53,7 +53,7 @@ def summary_text(report: SignatureReport, system: System) -> Text:
     out.append(f"{groups} group{'s' if groups != 1 else ''} · {report.read} {noun} read")
     if report.unread:
         why = ", ".join(f"{k} {v}" for k, v in sorted(report.unread_reasons.items()))
-        out.append(f" · {report.unread} not read ({clean(why)})", style="bold yellow")
+        out.append(f" · {report.unread} not read ({one_line(why)})", style="bold yellow")
     else:
         out.append(" · none unread")
     return out
@@ -97,7 +97,7 @@ class SignaturesScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#sig-title", TextBar).show(Text(clean(self.heading), end=""))
+        self.query_one("#sig-title", TextBar).show(Text(one_line(self.heading), end=""))
         self.query_one("#sig-summary", TextBar).show(Text("Reading the failing logs…", style="dim"))
         self.query_one(OptionList).focus()
         self._load()
@@ -108,7 +108,7 @@ class SignaturesScreen(Screen[None]):
             report = await self.source.signatures(self.sig_task, self.step)
         except BkError as exc:
             self.query_one("#sig-summary", TextBar).show(
-                Text(f"{exc.kind}: {clean(exc.message)}", style="bold red")
+                Text(f"{exc.kind}: {one_line(exc.message)}", style="bold red")
             )
             return
         self.show(report)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from textual.widgets import Log
 
 from bkwatch.model import State, Transition
-from bkwatch.tui.fmt import badge_str, clean, clock_hms
+from bkwatch.text import one_line
+from bkwatch.tui.fmt import badge_str, clock_hms
 from bkwatch.tui.throttle import Throttle
 
 FLUSH_SECONDS = 5.0  # the log is written at most this often; a lone change goes out at once
@@ -22,8 +23,8 @@ def describe(t: Transition, title: str, ascii_only: bool) -> str:
     arrow = "->" if ascii_only else "→"
     old = "new" if t.old is None else badge_str(t.old, ascii_only)
     what = t.level.replace("_", " ")
-    name = "" if t.level == "task" else f" {clean(t.name) or clean(t.key)}"
-    return f"{clock_hms(t.at)}  {clean(title)}  {what}{name}: {old} {arrow} {badge_str(t.new, ascii_only)}"
+    name = "" if t.level == "task" else f" {one_line(t.name) or one_line(t.key)}"
+    return f"{clock_hms(t.at)}  {one_line(title)}  {what}{name}: {old} {arrow} {badge_str(t.new, ascii_only)}"
 
 
 class TransitionLog(Log):
@@ -47,7 +48,7 @@ class TransitionLog(Log):
         scrolls, so repaints, the whole log)."""
         if not lines:
             return
-        lines = [clean(line) for line in lines]
+        lines = [one_line(line) for line in lines]
         self.entries.extend(lines)
         del self.entries[:-2000]
         self._pending.extend(lines)
@@ -84,8 +85,8 @@ def summarize(transitions: list[Transition], title: str, ascii_only: bool) -> li
             was = "new" if old is None else badge_str(old, ascii_only)
             part = f"{len(ts)} {_NOUNS[level]} {was} {arrow} {badge_str(new, ascii_only)}"
             if len(ts) <= FEW:
-                part += " (" + ", ".join(clean(t.name) or clean(t.key) for t in ts) + ")"
+                part += " (" + ", ".join(one_line(t.name) or one_line(t.key) for t in ts) + ")"
             parts.append(part)
-        where = f" step {clean(step_id)}" if step_id else ""
-        out.append(f"{clock_hms(group[0].at)}  {clean(title)}{where}: " + ", ".join(parts))
+        where = f" step {one_line(step_id)}" if step_id else ""
+        out.append(f"{clock_hms(group[0].at)}  {one_line(title)}{where}: " + ", ".join(parts))
     return out

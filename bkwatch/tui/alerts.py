@@ -1,0 +1,136 @@
+"""What the monitor tells of task changes: the alerts (a toast, the bell, a desktop notification)
+and the last-seen history with its "since last time" summary.
+
+Two small controllers of `BkWatchApp`, each holding its own state, both throttled on the app's
+timers (`throttle.py`): a toast costs a layout pass, a save an fsync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from textual.css.query import NoMatches
+
+from bkwatch.model import State, Transition
+from bkwatch.store import StoreError
+from bkwatch.tui.fmt import badge_str
+from bkwatch.tui.throttle import Throttle
+
+if TYPE_CHECKING:
+    from bkwatch.tui.app import BkWatchApp
+
+TOAST_EVERY = 10.0  # seconds between task-alert toasts; alerts in between share one toast
+SAVE_SEEN_EVERY = 30.0  # seconds between writes of the last-seen states (and on exit)
+ALERT = {
+    State.FAILED: "error",
+    State.WAITING: "warning",
+    State.STOPPED: "warning",
+    State.SUCCEEDED: "information",
+}
+
+
+class TaskAlerts:
+    """A task that failed, waits, stopped or succeeded: a toast, the bell, a desktop notification."""
+
+    def __init__(self, app: BkWatchApp) -> None:
+        self.app = app
+        self.toasts: list[tuple[str, str, str]] = []  # (message, severity, state) to toast
+        self.throttle = Throttle(TOAST_EVERY, self.flush, app.set_timer)
+
+    def alert(self, t: Transition, title: str, now: float) -> None:
+        severity = ALERT.get(t.new)
+        if severity is None:
+            return
+        self.toasts.append((f"{title}: {badge_str(t.new, self.app.ascii_only)}", severity, str(t.new)))
+        self.toast_soon()
+        if t.new in (State.FAILED, State.WAITING):
+            self.app.signals.ring(now)
+        self.app.signals.desktop(f"bkwatch: {t.new}", title)
+
+    def toast_soon(self) -> None:
+        """Show pending task alerts: at once, unless a toast went up in the last TOAST_EVERY
+        seconds; then together in one toast when that time is up. Each toast costs a layout
+        pass (a repaint of much of the screen) when it comes and when it goes."""
+        self.throttle.soon()
+
+    def flush(self) -> bool:
+        pending, self.toasts = self.toasts, []
+        if not pending:
+            return False
+        rank = {"error": 0, "warning": 1, "information": 2}
+        severity = min((sev for _, sev, _ in pending), key=rank.__getitem__)
+        lines = [msg for msg, _, _ in pending]
+        body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
+        title = f"task {pending[0][2]}" if len(pending) == 1 else f"{len(pending)} tasks changed"
+        self.app.notify(body, title=title, severity=severity, markup=False)  # type: ignore[arg-type]
+        return True
+
+
+class LastSeen:
+    """Each hand-added task's last state, kept per watch list for the next run, and at start-up
+    what changed while bkwatch was closed, said once every task it knew has answered."""
+
+    def __init__(self, app: BkWatchApp) -> None:
+        self.app = app
+        self.last_seen: dict[str, dict] = {}
+        self._since_pending: set[str] = set()
+        self._since_lines: list[str] = []
+        self._seen_dirty = False
+        self.throttle = Throttle(SAVE_SEEN_EVERY, self._flush_seen, app.set_timer)
+
+    def load(self) -> None:
+        self.last_seen = self.app.store.load_last_seen(self.app.list_name)
+
+    def expect(self, keys: Iterable[str]) -> None:
+        """The tasks whose first answer is compared with the last run's."""
+        self._since_pending = set(keys) & set(self.last_seen)
+
+    def remember(self, key: str, state: State, name: str | None, now: float, *, save: bool) -> None:
+        before = self.last_seen.get(key)
+        if key in self._since_pending:
+            self._since_pending.discard(key)
+            if before and before.get("state") != str(state):
+                was = before.get("state") or "unknown"
+                label = self.app.title_of(key)
+                self._since_lines.append(f"{label}: {was} -> {state}")
+            if not self._since_pending and self._since_lines:
+                self._show_since()
+        changed = before is None or before.get("state") != str(state)
+        self.last_seen[key] = {"state": str(state), "name": name, "at": now}
+        if save or changed:
+            self._seen_dirty = True
+            self.save_soon()
+
+    def save_soon(self) -> None:
+        """Write at most every SAVE_SEEN_EVERY seconds (an fsync per poll is costly); the last
+        changes are written by a timer, and on exit at the latest."""
+        self.throttle.soon()
+
+    def _flush_seen(self) -> bool:
+        if not self._seen_dirty:
+            return False
+        self._save_seen()
+        return True
+
+    def close(self) -> None:
+        """On exit: what is not written yet is written now."""
+        self.throttle.stop()
+        self.throttle.run()
+
+    def _show_since(self) -> None:
+        lines = self._since_lines
+        head = f"Since last time ({len(lines)} changed):"
+        self.app.log_view.note_lines([f"{head} {line}" for line in lines])
+        body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
+        self.app.notify(body, title=head, timeout=15, markup=False)
+
+    def _save_seen(self) -> None:
+        self._seen_dirty = False
+        try:
+            self.app.store.save_last_seen(self.app.list_name, self.last_seen)
+        except (OSError, StoreError) as exc:
+            with contextlib.suppress(NoMatches):  # on exit the log may be gone already
+                self.app.log_view.note_lines([f"could not save history: {exc}"])
+        self.app._report_store_warnings()
