@@ -255,6 +255,12 @@ _CACHES: weakref.WeakKeyDictionary[Any, dict[str, _Entry]] = weakref.WeakKeyDict
 _LISTENERS: weakref.WeakKeyDictionary[Any, Callable[[str], None]] = weakref.WeakKeyDictionary()
 
 
+# Per client: detail reads run outside the poller's request slots, so they get a few of their
+# own — 2,000 first polls must not start 800 detail reads that crowd the polls off the pool.
+DETAIL_SLOTS = 4
+_SLOTS: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+
+
 def on_detail_read(client: Any, listener: Callable[[str], None]) -> None:
     """Call `listener(target)` whenever a detail read for `client` has succeeded."""
     _LISTENERS[client] = listener
@@ -311,8 +317,12 @@ def apply(
 
 async def _read(entry: _Entry, read_detail: DetailReader, retries: int, client: Any, target: str) -> None:
     read = False
+    slots = _SLOTS.get(client)
+    if slots is None:
+        slots = _SLOTS[client] = asyncio.Semaphore(DETAIL_SLOTS)
     try:
-        data = await read_detail()
+        async with slots:
+            data = await read_detail()
         tree = data.get("pipeline_tree") if isinstance(data, dict) else None
         if isinstance(data, dict) and "start_event" in data:
             tree = data
