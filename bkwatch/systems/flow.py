@@ -252,7 +252,9 @@ class _Entry:
 
 _CACHES: weakref.WeakKeyDictionary[Any, dict[str, _Entry]] = weakref.WeakKeyDictionary()
 # Per client: told the target of each detail read that succeeded (the monitor polls it again).
-_LISTENERS: weakref.WeakKeyDictionary[Any, Callable[[str], None]] = weakref.WeakKeyDictionary()
+# Held weakly both ways: the listener reaches the poller, which reaches the client, and a
+# strong value would keep the client (and a closed app) alive for good.
+_LISTENERS: weakref.WeakKeyDictionary[Any, weakref.ref[Callable[[str], None]]] = weakref.WeakKeyDictionary()
 
 
 # Per client: detail reads run outside the poller's request slots, so they get a few of their
@@ -262,8 +264,9 @@ _SLOTS: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDicti
 
 
 def on_detail_read(client: Any, listener: Callable[[str], None]) -> None:
-    """Call `listener(target)` whenever a detail read for `client` has succeeded."""
-    _LISTENERS[client] = listener
+    """Call `listener(target)` whenever a detail read for `client` has succeeded, for as long as
+    the caller keeps `listener` alive."""
+    _LISTENERS[client] = weakref.ref(listener)
 
 
 def _retries(payload: Any) -> int:
@@ -340,7 +343,8 @@ async def _read(entry: _Entry, read_detail: DetailReader, retries: int, client: 
             entry.error = f"flow order unavailable ({type(exc).__name__}); nodes shown as reached"
     finally:
         entry.pending = None
-    listener = _LISTENERS.get(client)
+    ref = _LISTENERS.get(client)
+    listener = ref() if ref is not None else None
     if read and listener is not None:
         listener(target)
 
