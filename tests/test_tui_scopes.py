@@ -303,3 +303,20 @@ async def test_a_poll_repaints_only_the_changed_row_and_its_header(tmp_path: Pat
         assert 0 < jl.renders - renders <= 4 < len(jl.lines)
         assert jl.plain(header_key(SCOPE)) != before_header
         assert "FAILED" in jl.plain(running)
+
+
+def test_the_demo_scope_starts_afresh_with_each_new_simulator(tmp_path: Path) -> None:
+    """The demo's simulator is new on every run: what its scope found last time is forgotten,
+    so a second demo does not restore (and poll) tasks that no longer exist."""
+    from bkwatch.cli.demo import DEMO_SCOPE, follow_demo_scope
+    from bkwatch.store import WatchStore
+
+    store = WatchStore(tmp_path)
+    follow_demo_scope(store)
+    scopes = ScopeStore(store)
+    assert [e.scope for e in scopes.load("demo")] == [DEMO_SCOPE]
+    scopes.save_state("demo", {DEMO_SCOPE: {"held": {"sops:2:999": {}}}})
+    assert scopes.state_path("demo").exists()
+    follow_demo_scope(store)
+    assert not scopes.state_path("demo").exists()
+    assert [e.scope for e in scopes.load("demo")] == [DEMO_SCOPE]

@@ -99,6 +99,9 @@ def follow_demo_scope(store: WatchStore) -> None:
     try:
         if not scopes.load("demo"):
             scopes.add([ScopeEntry(DEMO_SCOPE, {}, "releases")], "demo")
+        # Every demo starts a new simulator: what its scopes found last time is not there any
+        # more, so they start afresh rather than restore tasks that no longer exist.
+        scopes.state_path("demo").unlink(missing_ok=True)
     except (OSError, StoreError):
         pass  # the demo runs without it
 
