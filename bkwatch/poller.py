@@ -214,12 +214,8 @@ class Poller:
                 while heap and heap[0][0] <= now:
                     _, version, key = heapq.heappop(heap)
                     watch = self.watches.get(key)
-                    if watch is None or version != watch._version:
-                        continue
-                    if key in self._inflight:
-                        if key in self._forced:  # refreshed as its poll ended: once it is gone
-                            self._schedule(watch, now + 0.05)
-                        continue
+                    if watch is None or version != watch._version or key in self._inflight:
+                        continue  # (refreshed while in flight: `_done` polls it again)
                     if self.paused and key not in self._forced:
                         # Keep it due; it runs on resume.
                         self._schedule(watch, now + 0.5)
@@ -240,8 +236,16 @@ class Poller:
         self._forced.discard(key)
         task = asyncio.get_running_loop().create_task(self._poll(key), name=f"poll {key}")
         self._inflight[key] = task
-        task.add_done_callback(lambda _t, k=key: self._inflight.pop(k, None))
+        task.add_done_callback(lambda _t, k=key: self._done(k))
         return task
+
+    def _done(self, key: str) -> None:
+        self._inflight.pop(key, None)
+        watch = self.watches.get(key)
+        if watch is not None and key in self._forced:
+            # Refreshed while this poll was in flight (`_start` had cleared the mark): what was
+            # asked for may be newer than this answer, so the next poll is now.
+            self._schedule(watch, self.monotonic())
 
     async def _poll(self, key: str) -> PollUpdate:
         watch = self.watches[key]
@@ -274,10 +278,7 @@ class Poller:
         watch.error = error
         watch.errors = watch.errors + 1 if error else 0
         if key in self.watches:
-            # Refreshed while this poll was in flight (`_start` had cleared the mark): what was
-            # asked for may be newer than this answer, so the next poll is now.
-            again = key in self._forced
-            self._schedule(watch, self.monotonic() + (0.0 if again else self._interval(watch)))
+            self._schedule(watch, self.monotonic() + self._interval(watch))
         update = PollUpdate(key, watch, transitions, error, lag)
         if self.on_update is not None:
             try:
