@@ -26,11 +26,12 @@ import orjson
 from benchmarks.common import Row, emit, parser, sim_profile
 from benchmarks.payloads import Capture
 from bkwatch.client import BkClient
-from bkwatch.evidence.fetch import batch_evidence, fetch_evidence
+from bkwatch.evidence.fetch import fetch_evidence, task_signatures
 from bkwatch.evidence.logbuf import LogBuffer
-from bkwatch.evidence.signatures import group, job_signatures
+from bkwatch.evidence.signatures import group
+from bkwatch.systems.job.evidence import batch_evidence
 from bkwatch.sim import SimConfig, Simulator
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 
 SCREEN = 50  # lines on a tall terminal
@@ -166,7 +167,7 @@ async def _failing_step(hosts: int, log_bytes: int) -> tuple[bytes, object, obje
         t = parse_target(target)
         task = await fetch_task(client, t)
         sim.world.requests_log.clear()
-        sigs = await job_signatures(client, t, task, str(step.id))
+        sigs = await task_signatures(client, t, task, str(step.id))
     batches = sum(api == "batch_get_job_instance_ip_log" for api, _, _ in sim.world.requests_log)
     return cap.bodies[-1], t, task, sigs, batches, sim
 

@@ -21,7 +21,7 @@ from benchmarks.common import Row, emit, parser, sim_profile
 from bkwatch.client import BkClient
 from bkwatch.model import Task
 from bkwatch.sim import SimConfig, Simulator
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import Target, parse_target
 
 POOL = 10  # simulated tasks per system in the pool

@@ -25,7 +25,7 @@ from bkwatch.client import BkClient
 from bkwatch.model import Task
 from bkwatch.poller import diff
 from bkwatch.sim import SimConfig, Simulator
-from bkwatch.systems import adapter, fetch_task
+from bkwatch.systems.adapters import adapter, fetch_task
 from bkwatch.targets import Target, parse_target
 
 

@@ -22,7 +22,7 @@ from benchmarks.common import Row, cpu_seconds, emit, parser, sim_process, sim_p
 from bkwatch import tune_gc
 from bkwatch.client import BkClient
 from bkwatch.poller import Poller
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import Target, parse_target
 
 CONCURRENCY = 16  # Poller's default

@@ -16,7 +16,7 @@ from benchmarks.common import Row, emit, parser, percentile, sim_process, sim_pr
 from bkwatch import tune_gc
 from bkwatch.client import BkClient
 from bkwatch.poller import Poller, PollUpdate
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 
 

@@ -27,7 +27,7 @@ from bkwatch.discovery import Discovery
 from bkwatch.poller import Poller
 from bkwatch.scopes import ScopeOptions
 from bkwatch.sim import SimConfig, Simulator
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 
 PER_SCOPE = 145  # plus the seeded world's tasks: about 300 in all

@@ -26,7 +26,7 @@ from bkwatch.client import BkClient
 from bkwatch.poller import Poller
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.store import WatchEntry, WatchStore
-from bkwatch.systems import fetch_task, flow
+from bkwatch.systems.adapters import fetch_task, settle
 from bkwatch.targets import parse_target
 from bkwatch.tui.app import BkWatchApp
 
@@ -165,7 +165,7 @@ async def tree_case(n_nodes: int, polls: int) -> Row:
         app, poller, client = _app(sim, target, tmp)
         async with app.run_test(size=SIZE) as pilot:
             await poller.poll_once(target)
-            if await flow.settle(client):  # the flow order, read beside the first poll: steady state
+            if await settle(client):  # the flow order, read beside the first poll: steady state
                 await poller.poll_once(target)
             await pilot.pause()
             poller.on_update = None

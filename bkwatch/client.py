@@ -31,14 +31,11 @@ from bkwatch.esb_auth import EsbAuthMemory
 from bkwatch.lean_httpx import httpx
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.redact import redact
+from bkwatch.systems.registry import traits
 from bkwatch.text import clean_text
 
 Via = Literal["esb", "apigw"]
 ESB_PREFIX = "/api/c/compapi/v2/"
-ESB_ONLY = frozenset({System.GSEKIT})
-APIGW_ONLY = frozenset({System.BKFLOW})
-# BKFlow resources verify the app only; the others also want a user identity.
-APP_ONLY = frozenset({System.BKFLOW})
 
 MAX_MESSAGE = 300
 _K = ErrorKind
@@ -70,6 +67,9 @@ class BkClient:
         self.nodeman_api = profile.nodeman_api
         # NodeMan's pagesize=-1 (every row at once) until a server refuses it.
         self.nodeman_all_rows = True
+        # What the systems' adapters keep for as long as this client lives (a pipeline's detail
+        # cache: systems/pipeline/flow.py), by name; the client itself never reads it.
+        self.adapter_state: dict[str, Any] = {}
         verify: ssl.SSLContext | bool = profile.verify
         if transport is None:
             verify = ca_context(profile) or verify
@@ -102,15 +102,16 @@ class BkClient:
 
     def transport_for(self, system: System) -> Via:
         p = self.profile
-        if system in APIGW_ONLY:
+        ways = traits(system).transports
+        if "esb" not in ways:
             if not p.apigw_tmpl:
                 raise BkError(
                     _K.CONFIG,
-                    "BKFlow is only reachable through the API gateway: "
+                    f"{traits(system).label} is only reachable through the API gateway: "
                     "set BK_API_URL_TMPL or apigw_tmpl in the profile",
                 )
             return "apigw"
-        if system not in ESB_ONLY and p.apigw_tmpl and system in p.gateways:
+        if "apigw" in ways and p.apigw_tmpl and system in p.gateways:
             return "apigw"
         if not p.esb_url:
             raise BkError(
@@ -123,7 +124,7 @@ class BkClient:
     def _check_credentials(self, system: System) -> None:
         p = self.profile
         missing = [n for n, v in (("BK_APP_CODE", p.app_code), ("BK_APP_SECRET", p.app_secret)) if not v]
-        if system not in APP_ONLY and not (p.username or p.token):
+        if traits(system).needs_user and not (p.username or p.token):
             missing.append("BK_USERNAME or BK_TOKEN")
         if missing:
             raise BkError(_K.CONFIG, f"missing credentials for {system}: set {', '.join(missing)}")

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from bkwatch.model import BkError, ErrorKind, System
+from bkwatch.systems.registry import ALL as ALL_SYSTEMS
 
 if TYPE_CHECKING:
     import ssl
@@ -43,12 +44,7 @@ if TYPE_CHECKING:
 APP_NAME = "bkwatch"
 CONFIG_FILE = "config.toml"
 
-DEFAULT_GATEWAYS: dict[System, str] = {
-    System.JOB: "bk-job",
-    System.SOPS: "bk-sops",
-    System.BKFLOW: "bk-flow-engine",
-    System.NODEMAN: "bk-nodeman",
-}
+DEFAULT_GATEWAYS: dict[System, str] = {t.system: t.gateway for t in ALL_SYSTEMS if t.gateway is not None}
 NODEMAN_APIS = ("v2", "v1")
 SECRET_FIELDS = ("app_secret", "token")
 # Largest answer read, in MiB: a JOB step of 10,000 hosts is about 5 MB, so this leaves ample room

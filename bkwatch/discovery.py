@@ -32,22 +32,23 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.listing import Found, batch_states, list_job, list_pipeline
 from bkwatch.model import BkError, ErrorKind, State, System
 from bkwatch.scope_state import ScopeSince, ScopeWatch
 from bkwatch.scopes import Scope, ScopeOptions, parse_scope
+from bkwatch.systems.adapters import adapter
+from bkwatch.systems.lists import Found, ListQuery
+from bkwatch.systems.registry import traits
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
     from bkwatch.poller import Poller
 
-__all__ = ["BATCHED", "OVERLAP", "Discovery", "ScopeSince", "ScopeWatch"]
+__all__ = ["OVERLAP", "Discovery", "ScopeSince", "ScopeWatch"]
 
 log = logging.getLogger(__name__)
 
 OVERLAP = 60.0  # seconds each round re-reads before the last one: clock skew, late rows
 CLOSED_LOOKBACK_MAX = 86400.0  # after a restart, look back at most this far (or --since)
-BATCHED = frozenset({System.SOPS, System.BKFLOW})
 
 
 class Discovery:
@@ -148,16 +149,11 @@ class Discovery:
         api = self._api
         api.calls = 0
         try:
-            if scope.system is System.JOB:
-                modes: tuple[int | None, ...] = (None,) if opts.cron else (1, 2)  # web, API: no cron
-                found = await list_job(
-                    api, scope, start=start, end=now + OVERLAP, operator=user,
-                    name=opts.name, launch_modes=modes,
-                )  # fmt: skip
-            else:
-                found = await list_pipeline(
-                    api, scope, since=start, known_below=sw.high_id or None, user=user, name=opts.name
-                )
+            list_tasks = adapter(scope.system).list_tasks
+            if list_tasks is None:
+                raise BkError(ErrorKind.CONFIG, f"{scope.system} has no list API to follow")
+            query = ListQuery(start, now + OVERLAP, user, opts.name, opts.cron, sw.high_id or None)
+            found = await list_tasks(api, scope, query)  # type: ignore[arg-type]
         except Exception as exc:  # BkError, or a bug that must not stop the other scopes
             sw.requests += api.calls
             error = _as_error(exc, f"discovery round of {key}")
@@ -203,7 +199,8 @@ class Discovery:
         """Read the states of a SOPS/BKFlow scope's parked tasks in batches; wake (poll in full)
         those whose state changed. Returns the woken keys."""
         sw = self.scopes[key]
-        if sw.scope.system not in BATCHED:
+        batch_states = adapter(sw.scope.system).batch_states
+        if batch_states is None:
             return []
         poller = self.poller
         parked = {
@@ -275,7 +272,7 @@ class Discovery:
                 now = self.monotonic()
                 soonest = now + self.interval
                 for key, sw in list(self.scopes.items()):
-                    batched = sw.scope.system in BATCHED
+                    batched = traits(sw.scope.system).batched
                     if key in self._inflight:
                         continue  # its completion wakes this loop
                     if sw.next_round <= now:
@@ -421,9 +418,10 @@ class Discovery:
             return False
         sw.held[task_key] = found
         watch = self.poller.add(sw.scope.target(found.task_id), via=sw.key)
-        watch.parked = sw.scope.system in BATCHED
-        if watch.label is None and sw.scope.system is System.BKFLOW and found.name:
-            watch.label = found.name  # BKFlow states carry no name; the list does
+        t = traits(sw.scope.system)
+        watch.parked = t.batched
+        if watch.label is None and not t.named_by_status and found.name:
+            watch.label = found.name  # its states carry no name (BKFlow); the list does
         return True
 
     def _evict_one(self, sw: ScopeWatch) -> bool:

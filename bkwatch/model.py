@@ -169,7 +169,8 @@ class JobTask:
 
 @dataclass(slots=True)
 class Task:
-    """One watched task as last seen. Only the fields of its system are filled."""
+    """One watched task as last seen. Only the fields of its system's shape are filled (steps,
+    hosts, job tasks or status counts, or a node tree), and what is counted follows from which."""
 
     target: str  # canonical target string
     system: System
@@ -197,20 +198,20 @@ class Task:
 
     def units(self) -> list[Host | JobTask | Node]:
         """The things counted for progress: hosts of every step, NodeMan hosts, job tasks, leaf nodes."""
-        if self.system is System.JOB:
+        if self.steps:
             return [h for s in self.steps for h in s.hosts.values()]
-        if self.system is System.NODEMAN:
+        if self.hosts:
             return list(self.hosts.values())
-        if self.system is System.GSEKIT:
+        if self.job_tasks:
             return list(self.job_tasks.values())
         return list(self.leaf_nodes())
 
     def counts(self) -> dict[State, int]:
         """Unified state -> number of hosts / job tasks / leaf nodes."""
-        if self.system is System.GSEKIT and not self.job_tasks and self.status_counts is not None:
+        if not self.job_tasks and self.status_counts is not None:
             return {s: n for s, n in self.status_counts.items() if n}
         out: dict[State, int] = {}
-        if self.system is System.JOB:
+        if self.steps:
             # Each host once, in the state of the latest step that has started on it: the same
             # machines appear in every step, and "how many hosts failed" is what people ask.
             latest: dict[str, State] = {}
@@ -229,7 +230,7 @@ class Task:
         """(done, total) work units: host results of every JOB step, NodeMan hosts, job tasks
         (or GSEKit's status counts), leaf nodes. Counted once per snapshot."""
         if self._progress is None:
-            if self.system is System.GSEKIT and not self.job_tasks and self.status_counts is not None:
+            if not self.job_tasks and self.status_counts is not None:
                 counts = self.status_counts
                 self._progress = sum(n for s, n in counts.items() if s in _DONE), sum(counts.values())
             elif self.root is not None:
@@ -257,7 +258,7 @@ def carry_progress(old: Task | None, task: Task, transitions: list[Transition]) 
     done, total = old._progress
     if task.system is not old.system or task.root is not None or old.root is not None:
         return
-    if task.system is System.GSEKIT and not task.job_tasks:
+    if task.status_counts is not None and not task.job_tasks:
         return  # counted from the status counter: cheap anyway
     if [len(s.hosts) for s in task.steps] != [len(s.hosts) for s in old.steps]:
         return
@@ -296,20 +297,17 @@ def failures(task: Task) -> list[Failure]:
             seen.add((f.kind, f.id))
             out.append(f)
 
-    if task.system is System.JOB:
-        for step in task.steps:
-            for h in step.hosts.values():
-                if h.state.is_bad:
-                    add(Failure("host", h.key, h.error_text or h.status_text, None))
-    elif task.system is System.NODEMAN:
-        for h in task.hosts.values():
+    for step in task.steps:
+        for h in step.hosts.values():
             if h.state.is_bad:
                 add(Failure("host", h.key, h.error_text or h.status_text, None))
-    elif task.system is System.GSEKIT:
-        for jt in task.job_tasks.values():
-            if jt.state.is_bad:
-                add(Failure("task", jt.id, jt.failed_reason or jt.raw_state, jt.process or None))
-    elif task.root is not None:
+    for h in task.hosts.values():
+        if h.state.is_bad:
+            add(Failure("host", h.key, h.error_text or h.status_text, None))
+    for jt in task.job_tasks.values():
+        if jt.state.is_bad:
+            add(Failure("task", jt.id, jt.failed_reason or jt.raw_state, jt.process or None))
+    if task.root is not None:
         for node, _ in task.root.walk():
             if node is not task.root and node.state is State.FAILED and not node.children:
                 add(Failure("node", node.id, node.message or node.raw_state, node.name or None))

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.listing import Found
 from bkwatch.model import BkError, State
 from bkwatch.scopes import Scope, ScopeOptions
+from bkwatch.systems.lists import Found
 
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, Watch

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from bkwatch.model import System
+from bkwatch.systems.registry import traits
 from bkwatch.targets import Target, TargetError
 
 __all__ = [
@@ -29,7 +30,6 @@ __all__ = [
 ]
 
 SCOPE_FORMS = "job:BIZ, job:biz_set:SET, sops:BIZ, sops:project:PROJECT, bkflow:SPACE"
-_KINDS = {System.JOB: ("biz", "biz_set"), System.SOPS: ("biz", "project"), System.BKFLOW: ("space",)}
 _NO_LIST_API = (
     "has no task list reachable over the ESB or the API gateway (its job list is a SaaS-only "
     "page), so it cannot be followed; add its tasks one by one"
@@ -124,13 +124,14 @@ def parse_scope(text: str) -> Scope:
         system = System(parts[0].lower())
     except ValueError:
         raise ScopeError(f"unknown system in scope {raw!r}; expected {SCOPE_FORMS}") from None
-    if system not in _KINDS:
+    kinds = traits(system).follow_kinds
+    if not kinds:
         raise ScopeError(f"{system} {_NO_LIST_API}")
     rest = parts[1:]
-    kind = _KINDS[system][0]
+    kind = kinds[0]
     if len(rest) == 2:
         kind = rest[0].lower()
-        if kind not in _KINDS[system]:
+        if kind not in kinds:
             raise ScopeError(f"{raw!r}: unexpected scope kind {rest[0]!r}; expected {SCOPE_FORMS}")
         rest = rest[1:]
     if len(rest) != 1:

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from bkwatch.client import BkClient
 from bkwatch.model import System, Task
 from bkwatch.sim import SimConfig, Simulator
-from bkwatch.systems import fetch_task, nodeman
+from bkwatch.systems.adapters import fetch_task
+from bkwatch.systems.nodeman import poll as nodeman
 from bkwatch.targets import Target, parse_target
 from tests.conftest import T0, sim_profile
 
@@ -75,7 +76,7 @@ async def _capture() -> list[Case]:
                 if info.target == "bkflow:7:506":  # bound to another app: no payload to fuzz
                     continue
                 target = parse_target(info.target)
-                module = __import__(f"bkwatch.systems.{info.system}", fromlist=["parse"])
+                module = __import__(f"bkwatch.systems.{info.system}.poll", fromlist=["parse"])
                 versions = ["v2", "v1"] if info.system == "nodeman" else [""]
                 for version in versions:
                     client.nodeman_api = version or "v2"

@@ -25,7 +25,7 @@ from bkwatch.poller import Cadence, Poller
 from bkwatch.scope_store import ScopeEntry, ScopeStore
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.store import WatchEntry, WatchStore
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.tui.app import BkWatchApp
 
 FIXED_NOW = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC: screenshots never show today's date
@@ -124,14 +124,14 @@ def sim_app(
 async def settle(rig: SimRig, pilot: Pilot[None]) -> None:
     """One round of every followed scope, poll every watch once and let the screen apply it
     (polled again once the pipelines' flow order, read beside the first poll, has arrived)."""
-    from bkwatch.systems import flow
+    from bkwatch.systems.adapters import settle
 
     if rig.scopes is not None:
         await pilot.pause()  # the saved scopes are followed once the screen has painted
         for key in list(rig.discovery.scopes):
             await rig.discovery.discover(key)
     await rig.poller.poll_all()
-    if await flow.settle(rig.client):
+    if await settle(rig.client):
         await rig.poller.poll_all()
     await pilot.pause()
     await pilot.pause()

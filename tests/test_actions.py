@@ -20,7 +20,7 @@ from bkwatch.actions import BY_ID, Actor, Plan, Result, offers, unreachable
 from bkwatch.client import BkClient
 from bkwatch.model import State, System, Task
 from bkwatch.sim import DEMO_APP_SECRET, SimConfig, Simulator
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 from tests.conftest import sim_profile
 

@@ -211,13 +211,13 @@ async def _direct(sim: Any, target: str) -> Any:
     """The same task fetched in-process, to compare the CLI's numbers with."""
     from bkwatch.client import BkClient
     from bkwatch.config import load_profile
-    from bkwatch.systems import fetch_task, flow
+    from bkwatch.systems.adapters import fetch_task, settle
     from bkwatch.targets import parse_target
 
     client = BkClient(load_profile(), transport=httpx.ASGITransport(app=sim.app))
     try:
         task = await fetch_task(client, parse_target(target))
-        if await flow.settle(client):  # as the CLI does: again once the pipeline's detail is in
+        if await settle(client):  # as the CLI does: again once the pipeline's detail is in
             task = await fetch_task(client, parse_target(target))
         return task
     finally:
@@ -652,7 +652,7 @@ def test_demo_in_a_terminal_shows_fetched_names_and_quits_cleanly() -> None:
 _CLIENT_PROBE = """
 import asyncio, sys
 from bkwatch.config import Profile
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 from bkwatch.cli.run import new_client
 

@@ -41,7 +41,7 @@ def _task(sim: Simulator, target: str) -> Any:
 
     from bkwatch.client import BkClient
     from bkwatch.config import load_profile
-    from bkwatch.systems import fetch_task
+    from bkwatch.systems.adapters import fetch_task
     from bkwatch.targets import parse_target
 
     async def go() -> Any:

@@ -11,7 +11,7 @@ from bkwatch.config import Profile
 from bkwatch.errors import retry_after_from
 from bkwatch.model import BkError, ErrorKind, State, System
 from bkwatch.sim import DEMO_APP_SECRET, DEMO_TOKEN, SimConfig, Simulator
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.systems.common import parse_time, readable, to_bool, to_int
 from bkwatch.targets import parse_target
 from bkwatch.text import clean_text, html_to_text

@@ -18,7 +18,7 @@ from bkwatch.model import BkError, ErrorKind, State
 from bkwatch.poller import Poller
 from bkwatch.scopes import ScopeOptions
 from bkwatch.sim import SimConfig, Simulator
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from tests.conftest import sim_profile
 
 T0 = 1_700_000_000.0

@@ -14,7 +14,8 @@ from bkwatch.client import BkClient
 from bkwatch.model import Node, State, Task
 from bkwatch.poller import diff
 from bkwatch.sim import DEMO_TOKEN, SimConfig, Simulator
-from bkwatch.systems import fetch_task, flow
+from bkwatch.systems.adapters import fetch_task, settle
+from bkwatch.systems.pipeline import flow
 from bkwatch.targets import parse_target
 from tests.conftest import T0, sim_profile
 
@@ -59,7 +60,7 @@ def _shown(task: Task) -> list[tuple[int, str]]:
 
 async def _ordered(client: BkClient, target: str) -> Task:
     first = await fetch_task(client, parse_target(target))
-    assert await flow.settle(client)
+    assert await settle(client)
     second = await fetch_task(client, parse_target(target))
     assert first.root is not None and second.root is not None
     return second
@@ -163,7 +164,7 @@ async def test_the_status_poll_never_waits_for_the_detail() -> None:
         task = await fetch_task(client, parse_target("sops:2:102"))
         assert time.monotonic() - started < 2.0 and task.state is State.FAILED
         assert not any(n.synthetic for n, _ in task.root.walk())  # type: ignore[union-attr]
-        await asyncio.wait_for(flow.settle(client), 30)
+        await asyncio.wait_for(settle(client), 30)
         task = await fetch_task(client, parse_target("sops:2:102"))
         assert any(n.synthetic for n, _ in task.root.walk())  # type: ignore[union-attr]
 
@@ -175,13 +176,13 @@ async def test_detail_read_once_per_task_and_again_after_a_retry() -> None:
         task = await _ordered(client, "sops:2:102")
         for _ in range(3):
             task = await fetch_task(client, parse_target("sops:2:102"))
-        await flow.settle(client)
+        await settle(client)
         reads = [r for r in sim.bk.wire.requests() if "get_task_detail" in r.path]
         assert len(reads) - before == 1
         sim.world.retry("sops:2:102")
         sim.world.advance(60)
         retried = await fetch_task(client, parse_target("sops:2:102"))
-        await flow.settle(client)
+        await settle(client)
         reads = [r for r in sim.bk.wire.requests() if "get_task_detail" in r.path]
         assert len(reads) - before == 2  # a retry may bring new inputs: the tree is read again
     changes = diff(task, retried, 0.0)

@@ -43,7 +43,8 @@ from bkwatch.model import (
     failures,
 )
 from bkwatch.poller import diff
-from bkwatch.systems import common, nodeman
+from bkwatch.systems import common
+from bkwatch.systems.nodeman import poll as nodeman
 from bkwatch.text import clean_text
 from tests.fuzz_shapes import JSON_VALUES, SYSTEMS, Case, capture_cases, copy_json, deep_chain, mutated
 

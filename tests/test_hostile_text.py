@@ -35,7 +35,7 @@ from bkwatch.poller import Cadence, Poller
 from bkwatch.sim import Simulator
 from bkwatch.sim.server import serve
 from bkwatch.store import WatchEntry, WatchStore
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.text import clean_text, display_width, one_line
 from bkwatch.tui.app import BkWatchApp
 from bkwatch.tui.kinds import HostKind, JobTaskKind

@@ -19,7 +19,7 @@ from bkwatch.config import DEFAULT_MAX_RESPONSE_MB
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.sim.server import serve
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.systems.job import request_params
 from bkwatch.targets import parse_target
 from tests.conftest import sim_profile

@@ -24,7 +24,7 @@ from bkwatch.model import ErrorKind
 from bkwatch.poller import Cadence, Poller
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.store import WatchEntry, WatchStore
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.tui.app import BkWatchApp
 from tests.chaos import Soak
 from tests.conftest import sim_profile

@@ -9,7 +9,7 @@ from bkwatch.client import BkClient
 from bkwatch.model import ErrorKind, State, Task
 from bkwatch.poller import Cadence, Poller, PollUpdate
 from bkwatch.sim import Simulator
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import Target, parse_target
 
 FAST = Cadence(

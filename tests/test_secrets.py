@@ -20,7 +20,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, quote_plus
@@ -40,6 +40,7 @@ from bkwatch.poller import Cadence, Poller
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, DEMO_USERNAME, FAULT_KINDS
 from bkwatch.sim.server import serve
 from bkwatch.store import WatchEntry, WatchStore
+from bkwatch.systems.adapters import ADAPTERS
 from bkwatch.tui.app import BkWatchApp
 from tests.conftest import isolate
 from tests.harness import BAD_RAW, FIXED_NOW, frozen_sim
@@ -517,7 +518,6 @@ def test_cli_unexpected_errors_hold_no_secret(
 ) -> None:
     """An adapter bug, and a crash of a command, whose messages carry a request URL."""
     import bkwatch.cli.query
-    import bkwatch.systems
 
     search = Search().secret("canary secret", CANARY_SECRET)
     run = Cli(capsys, search)
@@ -529,7 +529,7 @@ def test_cli_unexpected_errors_hold_no_secret(
         raise ValueError(f"cannot parse the answer of {url} for {client.profile.app_secret}")
 
     for system in System:
-        monkeypatch.setattr(bkwatch.systems.adapter(system), "fetch", broken_adapter)
+        monkeypatch.setitem(ADAPTERS, system, replace(ADAPTERS[system], fetch=broken_adapter))
     code, out, _ = run("status", "--json", "job:2:1")
     assert code == 2 and "unexpected ValueError" in out
 
@@ -588,7 +588,6 @@ async def test_logs_are_redacted_at_debug_and_after_adapter_bugs(
     """httpx logs every request URL at INFO, and an ESB GET has bk_app_secret in its query:
     whatever handler the records reach (a program's own DEBUG logging, our log file) gets them
     redacted. An adapter bug quoting a request URL is logged and shown redacted too."""
-    import bkwatch.systems
     from bkwatch.model import BkError
     from bkwatch.targets import parse_target
 
@@ -613,7 +612,7 @@ async def test_logs_are_redacted_at_debug_and_after_adapter_bugs(
             raise ValueError(f"cannot read the answer of {url} ({client.profile.app_secret!r})")
 
         for system in System:
-            monkeypatch.setattr(bkwatch.systems.adapter(system), "fetch", adapter_bug)
+            monkeypatch.setitem(ADAPTERS, system, replace(ADAPTERS[system], fetch=adapter_bug))
         with pytest.raises(BkError, match="unexpected ValueError") as bug:
             await rig.fetch(parse_target(rig.targets[0]))
         search.scan("adapter bug as shown", bug.value.message)

@@ -22,7 +22,7 @@ from benchmarks.common import sim_process, sim_profile, usable
 from bkwatch.client import BkClient
 from bkwatch.poller import Poller
 from bkwatch.store import WatchEntry, WatchStore
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.tui.app import BkWatchApp
 from tests.chaos import EXPECTED, REQUEST_TIMEOUT, SOAK_CADENCE, SYSTEMS, ErrorLog, Soak, write_report
 

@@ -11,7 +11,7 @@ import pytest
 from bkwatch.client import BkClient
 from bkwatch.model import BkError, ErrorKind, State, System, failures
 from bkwatch.sim import SimConfig, Simulator
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import Target, parse_target
 from tests.conftest import sim_profile
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from bkwatch.model import BkError, ErrorKind, State, System, failures
-from bkwatch.systems import gsekit
+from bkwatch.systems.gsekit import poll as gsekit
 from bkwatch.targets import Target
 
 T = Target(System.GSEKIT, "3", "1")

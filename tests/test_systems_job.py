@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from bkwatch.model import BkError, ErrorKind, State, System
-from bkwatch.systems import job
+from bkwatch.systems.job import poll as job
 from bkwatch.targets import Target
 
 T = Target(System.JOB, "2", "42")

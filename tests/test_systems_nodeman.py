@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from bkwatch.model import BkError, ErrorKind, State, System, failures
-from bkwatch.systems import nodeman
+from bkwatch.systems.nodeman import poll as nodeman
 from bkwatch.targets import Target
 
 T = Target(System.NODEMAN, "2", "12")

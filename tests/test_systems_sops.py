@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from bkwatch.model import BkError, ErrorKind, State, System, failures
-from bkwatch.systems import bkflow, sops
+from bkwatch.systems.bkflow import poll as bkflow
+from bkwatch.systems.sops import poll as sops
 from bkwatch.systems.common import parse_time
 from bkwatch.targets import Target
 

@@ -25,7 +25,7 @@ from bkwatch.config_write import save_profile
 from bkwatch.model import BkError, ErrorKind
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN
 from bkwatch.sim.server import serve
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 from bkwatch.tui.app import BkWatchApp
 from bkwatch.tui.trust import INSECURE_BADGE

@@ -15,7 +15,7 @@ from bkwatch.esb_auth import EsbAuthMemory
 from bkwatch.model import System
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN, DEMO_USERNAME, SimConfig, Simulator
 from bkwatch.sim.wire import WireRequest
-from bkwatch.systems import fetch_task
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 from tests.conftest import T0, sim_profile
 

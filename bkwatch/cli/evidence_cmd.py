@@ -20,7 +20,9 @@ from bkwatch.cli.common import (
     err,
     load_cli_profile,
 )
-from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
+from bkwatch.model import BkError, ErrorKind, Host, State, Task
+from bkwatch.systems.registry import traits
+from bkwatch.systems.traits import View
 from bkwatch.text import one_line
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ def _target(args: argparse.Namespace) -> Target:
 
 
 async def _task(client: BkClient, target: Target) -> Task:
-    from bkwatch.systems import fetch_task
+    from bkwatch.systems.adapters import fetch_task
 
     return await fetch_task(client, target)
 
@@ -63,8 +65,8 @@ def _pick_step(task: Task, step_id: str | None, failed: bool, host: str | None) 
 
 def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
     """What to show: [{step, host, node}] for the options given."""
-    system, host, node, failed = task.system, args.host, args.node, args.failed
-    if system is System.JOB:
+    view, host, node, failed = traits(task.system).view, args.host, args.node, args.failed
+    if view is View.STEPS:
         if not host and not failed:
             raise UsageError("name a host (--host IP|CLOUD:IP) or ask for --failed")
         step = _pick_step(task, args.step, failed, host)
@@ -78,7 +80,7 @@ def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
         if host and not hosts:
             raise BkError(ErrorKind.NOT_FOUND, f"no host {host} in step {step.id} of {task.target}")
         return [{"step": step.id, "host": h.key, "node": None} for h in hosts]
-    if system is System.NODEMAN:
+    if view is View.HOSTS:
         if not host and not failed:
             raise UsageError("name a host (--host IP|CLOUD:IP) or ask for --failed")
         hosts = [
@@ -89,7 +91,7 @@ def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
         if host and not hosts:
             raise BkError(ErrorKind.NOT_FOUND, f"no host {host} in {task.target}")
         return [{"step": None, "host": h.key, "node": None} for h in hosts]
-    if system is System.GSEKIT:
+    if view is View.JOB_TASKS:
         out = []
         for jt in task.job_tasks.values():
             key = f"{jt.cloud_id}:{jt.ip}"
@@ -110,11 +112,12 @@ def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
 async def _evidence(
     client: BkClient, target: Target, task: Task, wanted: list[dict[str, str | None]]
 ) -> list[Evidence]:
-    from bkwatch.evidence.fetch import Evidence, fetch_evidence, job_hosts
+    from bkwatch.evidence.fetch import Evidence, fetch_evidence, fetch_many
 
-    if task.system is System.JOB and len(wanted) > 1:
-        step = next(s for s in task.steps if s.id == wanted[0]["step"])
-        return await job_hosts(client, target, step, [step.hosts[str(u["host"])] for u in wanted])
+    if len(wanted) > 1:
+        many = await fetch_many(client, target, task, wanted)
+        if many is not None:
+            return many
     out = []
     for u in wanted:
         try:
@@ -127,7 +130,7 @@ async def _evidence(
 
 
 def _details(ev: Evidence) -> str:
-    if ev.system is System.JOB:
+    if traits(ev.system).view is View.STEPS:  # a host's log says it all
         return ""
     lines = [f"{k}: {v}" for k, v in ev.fields.items() if v]
     if ev.link:
@@ -247,12 +250,13 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 async def run_why(profile: Any, target: Target, step: str | None) -> Any:
     from bkwatch.cli.common import new_client
-    from bkwatch.evidence.signatures import task_signatures
+    from bkwatch.evidence.fetch import task_signatures
 
     client = new_client(profile)
     try:
         task = await _task(client, target)
-        if step is not None and task.system is System.JOB and not any(s.id == step for s in task.steps):
+        steps = traits(task.system).view is View.STEPS
+        if step is not None and steps and not any(s.id == step for s in task.steps):
             raise BkError(ErrorKind.NOT_FOUND, f"no step {step} in {target}")
         return await task_signatures(client, target, task, step)
     finally:
@@ -276,7 +280,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(doc))
         return EXIT_OK
-    what = "nodes" if sigs.system in (System.SOPS, System.BKFLOW) else "hosts"
+    what = sigs.member_key
     total = sum(c.count for c in sigs.clusters)
     reasons = ", ".join(f"{n} {k}" for k, n in sigs.unread_reasons.items())
     print(

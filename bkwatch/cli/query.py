@@ -39,8 +39,7 @@ TRANSIENT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.SERVER, ErrorKind.NETW
 async def fetch_many(profile: Profile, targets: list[Target], concurrency: int = 16) -> list[Task | BkError]:
     """Every target fetched concurrently through one client; each result is a Task or its error."""
     from bkwatch.cli.common import new_client
-    from bkwatch.model import System
-    from bkwatch.systems import fetch_task, flow
+    from bkwatch.systems.adapters import fetch_task, settle
 
     client = new_client(profile)
     sem = asyncio.Semaphore(concurrency)
@@ -49,7 +48,7 @@ async def fetch_many(profile: Profile, targets: list[Target], concurrency: int =
         async with sem:
             try:
                 task = await fetch_task(client, target)  # an adapter bug too is a BkError
-                if target.system in (System.SOPS, System.BKFLOW) and await flow.settle(client):
+                if await settle(client, str(target)):
                     # One answer only: asked again once the pipeline's detail (names, order) is in.
                     task = await fetch_task(client, target)
                 return task
@@ -211,7 +210,7 @@ def _followed(args: argparse.Namespace) -> tuple[list[Any], list[dict[str, Any]]
 async def wait_for(profile: Profile, targets: list[Target], args: argparse.Namespace) -> int:
     from bkwatch.cli.common import new_client
     from bkwatch.poller import Cadence, Poller, PollUpdate
-    from bkwatch.systems import fetch_task
+    from bkwatch.systems.adapters import fetch_task
 
     client = new_client(profile)
     every = args.interval

@@ -27,6 +27,7 @@ from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError
 from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchStore
+from bkwatch.systems.adapters import on_background_read
 from bkwatch.tui.app import BkWatchApp
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class LazyFetch:
         self.on_detail: Callable[[str], None] | None = None
 
     async def __call__(self, target: Target) -> Task:
-        from bkwatch.systems import fetch_task
+        from bkwatch.systems.adapters import fetch_task
 
         client = self.client if self.client is not None else await self.open()
         return await fetch_task(client, target)
@@ -99,9 +100,7 @@ class LazyFetch:
             if self.client is None:
                 self.client = await self._make()
                 if self.on_detail is not None:
-                    from bkwatch.systems import flow
-
-                    flow.on_detail_read(self.client, self.on_detail)
+                    on_background_read(self.client, self.on_detail)
             return self.client
 
     async def aclose(self) -> None:
@@ -129,7 +128,7 @@ class ClientEvidence:
         return LogSource(await self._client(), task, step=step, host=host, node=node)
 
     async def signatures(self, task: Task, step_id: str | None = None) -> Signatures:
-        from bkwatch.evidence.signatures import task_signatures
+        from bkwatch.evidence.fetch import task_signatures
         from bkwatch.targets import parse_target
 
         return await task_signatures(await self._client(), parse_target(task.target), task, step_id=step_id)
@@ -153,11 +152,12 @@ async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) ->
 
 
 def repoll(poller: Poller) -> Callable[[str], None]:
-    """Poll one watched task now (a key no longer watched is ignored)."""
+    """Poll one watched task soon (a key no longer watched is ignored): woken, so a paused
+    monitor stays paused."""
 
     def poll_now(key: str) -> None:
         if key in poller.watches:
-            poller.refresh(key)
+            poller.wake(key)
 
     return poll_now
 

@@ -217,7 +217,7 @@ async def status_scopes(profile: Profile, followed: list[Followed]) -> tuple[lis
     from bkwatch.cli.query import task_json
     from bkwatch.discovery import Discovery
     from bkwatch.poller import Poller
-    from bkwatch.systems import fetch_task
+    from bkwatch.systems.adapters import fetch_task
 
     client = new_client(profile)
     try:
@@ -257,7 +257,7 @@ async def wait_scopes(
     from bkwatch.discovery import Discovery
     from bkwatch.model import State
     from bkwatch.poller import Cadence, Poller, PollUpdate
-    from bkwatch.systems import fetch_task
+    from bkwatch.systems.adapters import fetch_task
 
     every = args.interval
     cadence = Cadence(

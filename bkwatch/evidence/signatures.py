@@ -1,5 +1,6 @@
 """Failure signatures: every failing host's log reduced to its last meaningful error lines with
-the varying parts masked, and hosts (or SOPS/BKFlow nodes, by ex_data) grouped by it.
+the varying parts masked, and hosts (or SOPS/BKFlow nodes, by ex_data) grouped by it. Which logs
+each system reads for them is its own (`systems/<name>/evidence.py`: `signatures`).
 
 Only the tail of a log is read (`TAIL_LINES`), so 500 logs of 50 KB cost little more than
 parsing the answers that carried them. JOB logs are fetched in batches of at most 500 hosts.
@@ -7,25 +8,18 @@ parsing the answers that carried them. JOB logs are fetched in batches of at mos
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bkwatch.evidence.fetch import bkflow_node, job_hosts, nodeman_host
-from bkwatch.model import BkError, State, System, Task
+from bkwatch.model import BkError, System
 from bkwatch.text import clean_text
-
-if TYPE_CHECKING:
-    from bkwatch.client import BkClient
-    from bkwatch.targets import Target
 
 TAIL_LINES = 20  # lines read from the end of a log
 LINE_CHARS = 1000  # of each, before cleaning
 MAX_LINES = 2  # error lines kept in a signature
-MAX_HOSTS = 10_000  # failing hosts read per call of `job_signatures`; the rest are "unread"
-NODEMAN_MAX_HOSTS = 200  # NodeMan has no batch log API: one request per host
+MAX_HOSTS = 10_000  # failing hosts read per JOB step; the rest are "unread"
 # Words that make a line an error line, searched in the lowered line (a case-sensitive search of
 # a lowered line is several times faster than a case-insensitive one).
 _ERROR_WORDS = (
@@ -134,9 +128,10 @@ class Signatures:
     read: int  # logs read
     unread: int  # failing hosts/nodes whose log could not be read
     unread_reasons: dict[str, int] = field(default_factory=dict)  # reason -> count
+    member_key: str = "hosts"  # what the members are, in JSON: "hosts" or "nodes"
 
     def to_dict(self) -> dict[str, Any]:
-        member_key = "nodes" if self.system in (System.SOPS, System.BKFLOW) else "hosts"
+        member_key = self.member_key
         return {
             "target": self.target,
             "clusters": [
@@ -169,100 +164,5 @@ def group(items: Iterable[tuple[str, str | None, str]]) -> list[Cluster]:
     return sorted(clusters.values(), key=lambda c: -c.count)
 
 
-def _reason(exc: BkError) -> str:
+def reason_of(exc: BkError) -> str:
     return str(exc.kind)
-
-
-async def job_signatures(
-    client: BkClient, target: Target, task: Task, step_id: str | None = None
-) -> Signatures:
-    """Failing hosts of one step (or of every step) grouped by the signature of their logs."""
-    steps = [s for s in task.steps if step_id is None or s.id == step_id]
-    items: list[tuple[str, str | None, str]] = []
-    reasons: dict[str, int] = {}
-    budget = MAX_HOSTS
-    for step in steps:
-        failing = [h for h in step.hosts.values() if h.state.is_bad]
-        if not failing:
-            continue
-        take, rest = failing[:budget], failing[budget:]
-        budget -= len(take)
-        if rest:
-            reasons["limit"] = reasons.get("limit", 0) + len(rest)
-        for ev in await job_hosts(client, target, step, take) if take else []:
-            if ev.error is not None:
-                reasons[_reason(ev.error)] = reasons.get(_reason(ev.error), 0) + 1
-            else:
-                items.append((ev.host or "", step.id, ev.failure_text or ev.raw_text))
-    return Signatures(str(target), System.JOB, group(items), len(items), sum(reasons.values()), reasons)
-
-
-async def pipeline_signatures(client: BkClient, target: Target, task: Task) -> Signatures:
-    """Failed SOPS/BKFlow leaf nodes grouped by their ex_data. SOPS trees carry ex_data already;
-    BKFlow's gateway does not forward `with_ex_data`, so each failed node's detail is read."""
-    failed = [n for n in task.leaf_nodes() if n.state is State.FAILED]
-    items: list[tuple[str, str | None, str]] = []
-    reasons: dict[str, int] = {}
-    for node in failed:
-        text = node.message
-        if not text and task.system is System.BKFLOW:
-            try:
-                text = (await bkflow_node(client, target, node)).raw_text
-            except BkError as exc:
-                reasons[_reason(exc)] = reasons.get(_reason(exc), 0) + 1
-                continue
-        items.append((node.id, None, text or node.raw_state))
-    return Signatures(str(target), task.system, group(items), len(items), sum(reasons.values()), reasons)
-
-
-async def nodeman_signatures(client: BkClient, target: Target, task: Task) -> Signatures:
-    # Hosts filtered out before execution read STOPPED: not failures (fact sheet §10.2).
-    failing = [h for h in task.hosts.values() if h.state is State.FAILED]
-    take, rest = failing[:NODEMAN_MAX_HOSTS], failing[NODEMAN_MAX_HOSTS:]
-    reasons: dict[str, int] = {"limit": len(rest)} if rest else {}
-    sem = asyncio.Semaphore(8)
-
-    async def one(h: Any) -> tuple[str, str | None, str] | BkError:
-        async with sem:
-            try:
-                ev = await nodeman_host(client, target, h)
-            except BkError as exc:
-                return exc
-            return (
-                ev.error
-                if ev.error is not None
-                else (h.key, None, ev.failure_text or ev.raw_text or h.error_text)
-            )
-
-    items: list[tuple[str, str | None, str]] = []
-    for r in await asyncio.gather(*(one(h) for h in take)):
-        if isinstance(r, BkError):
-            reasons[_reason(r)] = reasons.get(_reason(r), 0) + 1
-        else:
-            items.append(r)
-    return Signatures(str(target), System.NODEMAN, group(items), len(items), sum(reasons.values()), reasons)
-
-
-def gsekit_signatures(target: Target, task: Task) -> Signatures:
-    items = [
-        (f"{jt.cloud_id}:{jt.ip}" if jt.ip else jt.id, None, f"{jt.failed_reason} (err_code {jt.err_code})")
-        for jt in task.job_tasks.values()
-        if jt.state.is_bad
-    ]
-    # Without task ids the ESB answers counts only (fact sheet §6.4): the failures are there, unread.
-    hidden = (task.status_counts or {}).get(State.FAILED, 0) if not task.job_tasks else 0
-    reasons = {"no job task rows": hidden} if hidden else {}
-    return Signatures(str(target), System.GSEKIT, group(items), len(items), hidden, reasons)
-
-
-async def task_signatures(
-    client: BkClient, target: Target, task: Task, step_id: str | None = None
-) -> Signatures:
-    """The failure signatures of a task in any system."""
-    if task.system is System.JOB:
-        return await job_signatures(client, target, task, step_id)
-    if task.system is System.NODEMAN:
-        return await nodeman_signatures(client, target, task)
-    if task.system is System.GSEKIT:
-        return gsekit_signatures(target, task)
-    return await pipeline_signatures(client, target, task)

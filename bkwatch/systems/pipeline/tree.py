@@ -1,11 +1,10 @@
-"""SOPS (标准运维) get_task_status -> Task with a node tree. The tree code serves BKFlow too."""
+"""The bamboo-engine state tree that SOPS and BKFlow both answer with, as a `Node` tree."""
 
 from __future__ import annotations
 
 from operator import itemgetter
 from typing import Any
 
-from bkwatch.client import BkClient
 from bkwatch.model import Node, State, System, Task
 from bkwatch.systems.common import (
     bad,
@@ -17,9 +16,8 @@ from bkwatch.systems.common import (
     to_float,
     to_int,
 )
-from bkwatch.targets import Target
+from bkwatch.target import Target
 
-API = "get_task_status"
 S = State
 
 # bamboo-engine states plus the SOPS synthetic / extra ones (docs/states.md).
@@ -56,10 +54,6 @@ _V1_KINDS = {
 }
 
 
-def pipeline_state(raw: Any) -> State:
-    return PIPELINE_STATES.get(raw, S.UNKNOWN) if isinstance(raw, str) else S.UNKNOWN
-
-
 def readable_name(name: Any, node_id: str) -> str:
     if not isinstance(name, str) or not name:
         return node_id
@@ -87,7 +81,7 @@ _NODE_FIELDS = (
 _node_fields = itemgetter(*_NODE_FIELDS)
 
 
-def _node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node:
+def parse_node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node:
     if depth > 64:
         raise bad(where, "node tree nested too deeply")
     try:
@@ -115,12 +109,12 @@ def _node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node
             for cid, child in children_raw.items():
                 if not isinstance(child, dict):
                     raise bad(where, f"node {raw_text(cid)} is not an object")
-                children.append(_node(child, raw_text(cid), where, depth + 1))
+                children.append(parse_node(child, raw_text(cid), where, depth + 1))
         elif isinstance(children_raw, list):
             for i, child in enumerate(children_raw):
                 if not isinstance(child, dict):
                     raise bad(where, "a child node is not an object")
-                children.append(_node(child, f"{node_id}.{i}", where, depth + 1))
+                children.append(parse_node(child, f"{node_id}.{i}", where, depth + 1))
         else:
             raise bad(where, f"node {node_id}: 'children' should be an object")
     return Node(
@@ -139,7 +133,7 @@ def _node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) -> Node
     )
 
 
-def _attach_ex_data(root: Node, ex_data: Any) -> None:
+def attach_ex_data(root: Node, ex_data: Any) -> None:
     if not isinstance(ex_data, dict) or not ex_data:
         return
     by_id = {n.id: n for n, _ in root.walk()}
@@ -158,8 +152,8 @@ def parse_tree(payload: Any, target: Target, system: System, where: str) -> Task
         raise bad(where, f"data should be an object, got {type(payload).__name__}")
     if "state" not in payload:
         raise bad(where, "field 'state' is missing")
-    root = _node(payload, str(target.id), where, 0)
-    _attach_ex_data(root, payload.get("ex_data"))
+    root = parse_node(payload, str(target.id), where, 0)
+    attach_ex_data(root, payload.get("ex_data"))
     name = payload.get("name")
     raw = root.raw_state
     return Task(
@@ -177,35 +171,3 @@ def parse_tree(payload: Any, target: Target, system: System, where: str) -> Task
         elapsed=root.elapsed,
         root=root,
     )
-
-
-def parse(payload: Any, target: Target) -> Task:
-    """`data` of SOPS get_task_status -> Task (pure)."""
-    return parse_tree(payload, target, System.SOPS, f"SOPS {API}")
-
-
-async def fetch(client: BkClient, target: Target) -> Task:
-    via = client.transport_for(System.SOPS)
-    # Any value of with_ex_data is truthy to SOPS (even "false"), so send 1 and never anything else.
-    params: dict[str, Any] = {"with_ex_data": 1}
-    if target.scope_type == "project":
-        params["scope"] = "project"
-    if via == "apigw":
-        path = f"{API}/{target.id}/{target.scope}/"
-    else:
-        path = f"sops/{API}/"
-        params["bk_biz_id"] = target.scope
-        params["task_id"] = target.id
-    data = await client.call(System.SOPS, path, via=via, method="GET", params=params)
-    task = parse(data, target)
-    from bkwatch.systems import flow  # flow imports this module
-
-    def read_detail() -> Any:
-        scope = {"scope": "project"} if target.scope_type == "project" else {}
-        if via == "apigw":
-            api = f"get_task_detail/{target.id}/{target.scope}/"
-            return client.call(System.SOPS, api, via=via, method="GET", params=scope)
-        args = {**scope, "bk_biz_id": target.scope, "task_id": target.id}
-        return client.call(System.SOPS, "sops/get_task_detail/", via=via, method="GET", params=args)
-
-    return flow.apply(client, task, data, read_detail, f"SOPS {API}")

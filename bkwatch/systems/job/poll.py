@@ -19,7 +19,7 @@ from bkwatch.systems.common import (
     readable,
     to_int,
 )
-from bkwatch.targets import Target
+from bkwatch.target import Target
 
 API = "get_job_instance_status"
 S = State

@@ -27,7 +27,7 @@ from bkwatch.systems.common import (
     to_float,
     to_int,
 )
-from bkwatch.targets import Target
+from bkwatch.target import Target
 
 PAGE_SIZE = 500  # asked for when a server refuses pagesize=-1; the answer says what it gave
 ALL_ROWS = -1  # NodeMan's "every row in one answer" (its own "copy IPs" uses it)

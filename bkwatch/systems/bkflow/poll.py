@@ -1,6 +1,6 @@
 """BKFlow (流程引擎服务) get_task_states -> Task. Gateway only; same engine tree as SOPS.
 
-Its status tree has no names at all: node names come from `get_task_detail` (systems/flow.py),
+Its status tree has no names at all: node names come from `get_task_detail` (systems/pipeline/flow.py),
 the task's name from it too, or, when the detail cannot be read, from `get_task_list?id=`.
 """
 
@@ -10,10 +10,10 @@ from typing import Any
 
 from bkwatch.client import BkClient
 from bkwatch.model import BkError, System, Task
-from bkwatch.systems import flow
 from bkwatch.systems.common import readable
-from bkwatch.systems.sops import parse_tree
-from bkwatch.targets import Target
+from bkwatch.systems.pipeline.flow import FlowDetails
+from bkwatch.systems.pipeline.tree import parse_tree
+from bkwatch.target import Target
 
 API = "get_task_states"
 
@@ -29,6 +29,7 @@ async def fetch(client: BkClient, target: Target) -> Task:
     data = await client.call(System.BKFLOW, path, via=via, method="GET")
     task = parse(data, target)
     space = f"space/{target.scope}"
+    details = FlowDetails.of(client)
 
     async def read_detail() -> Any:
         api = f"{space}/task/{target.id}/get_task_detail/"
@@ -44,7 +45,7 @@ async def fetch(client: BkClient, target: Target) -> Task:
                 rows[0].get("name") if isinstance(rows, list) and rows and isinstance(rows[0], dict) else None
             )
             if isinstance(name, str) and name:
-                flow.remember_name(client, str(target), readable(name, 200))
+                details.remember_name(str(target), readable(name, 200))
             raise
 
-    return flow.apply(client, task, data, read_detail, f"BKFlow {API}")
+    return details.apply(task, data, read_detail, f"BKFlow {API}")

@@ -2,7 +2,8 @@
 
 A status tree (`get_task_status` / `get_task_states`) holds only the nodes already reached, in
 database row order, and BKFlow's carries no names (bk-apis §10.3). The topology comes from
-`get_task_detail`'s `pipeline_tree`, read once per task and cached per client: refreshed after a
+`get_task_detail`'s `pipeline_tree`, read once per task and cached by the client's `FlowDetails`
+(it lives and dies with the client, so with the monitor or command that made it): refreshed after a
 retry (a retry may bring new inputs) or when a status tree shows a node the cached tree does not
 know. The status poll never waits for it: the detail is fetched beside the poll and used from
 the first poll it is ready at. When it cannot be had, the poll's own tree is shown as before and
@@ -18,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bkwatch.model import BkError, Node, State, Task
 from bkwatch.systems.common import bad, raw_text, readable
-from bkwatch.systems.sops import _attach_ex_data, _node
+from bkwatch.systems.pipeline.tree import attach_ex_data, parse_node
 
 RETRY_AFTER_FAILURE = 300.0  # seconds before a detail that could not be read is asked again
 REFRESH_MIN_GAP = 30.0  # unknown nodes trigger a new read at most this often
@@ -196,7 +196,7 @@ def _merge(
             raw = level.get(item.id)
             if isinstance(raw, dict):
                 used.add(item.id)
-                node = _node({**raw, "children": {}}, item.id, where, depth)
+                node = parse_node({**raw, "children": {}}, item.id, where, depth)
                 node.name = item.name
                 inner = raw.get("children") if isinstance(raw.get("children"), dict) else {}
             else:
@@ -220,7 +220,7 @@ def _merge(
     for node_id, raw in level.items():
         if node_id not in used and isinstance(raw, dict):  # reached, but not in the cached tree
             unknown.append(raw_text(node_id))
-            nodes.append(_node(raw, raw_text(node_id), where, depth))
+            nodes.append(parse_node(raw, raw_text(node_id), where, depth))
     return nodes
 
 
@@ -233,7 +233,7 @@ def ordered(task: Task, payload: Any, items: list[FlowItem], where: str) -> list
     level = payload.get("children") if isinstance(payload.get("children"), dict) else {}
     unknown: list[str] = []
     root.children = _merge(items, level, where, 1, unknown)
-    _attach_ex_data(root, payload.get("ex_data"))
+    attach_ex_data(root, payload.get("ex_data"))
     return unknown
 
 
@@ -250,119 +250,99 @@ class _Entry:
     retries: int = 0  # retry counts seen in the status tree when the detail was read
 
 
-_CACHES: weakref.WeakKeyDictionary[Any, dict[str, _Entry]] = weakref.WeakKeyDictionary()
-# Per client: told the target of each detail read that succeeded (the monitor polls it again).
-# Held weakly both ways: the listener reaches the poller, which reaches the client, and a
-# strong value would keep the client (and a closed app) alive for good.
-_LISTENERS: weakref.WeakKeyDictionary[Any, weakref.ref[Callable[[str], None]]] = weakref.WeakKeyDictionary()
-
-
-# Per client: detail reads run outside the poller's request slots, so they get a few of their
-# own — 2,000 first polls must not start 800 detail reads that crowd the polls off the pool.
+# Detail reads run outside the poller's request slots, so they get a few of their own — 2,000
+# first polls must not start 800 detail reads that crowd the polls off the pool.
 DETAIL_SLOTS = 4
-_SLOTS: weakref.WeakKeyDictionary[Any, asyncio.Semaphore] = weakref.WeakKeyDictionary()
-
-
-def on_detail_read(client: Any, listener: Callable[[str], None]) -> None:
-    """Call `listener(target)` whenever a detail read for `client` has succeeded, for as long as
-    the caller keeps `listener` alive."""
-    _LISTENERS[client] = weakref.ref(listener)
+DetailReader = Callable[[], Awaitable[Any]]
 
 
 def _retries(payload: Any) -> int:
     total, stack = 0, [payload]
     while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if type(node.get("retry")) is int:
-                total += node["retry"]
-            kids = node.get("children")
+        item = stack.pop()
+        if isinstance(item, dict):
+            if type(item.get("retry")) is int:
+                total += item["retry"]
+            kids = item.get("children")
             if isinstance(kids, dict):
                 stack.extend(kids.values())
     return total
 
 
-DetailReader = Callable[[], Awaitable[Any]]
+class FlowDetails:
+    """The pipeline details one client has read, by target; owned by that client
+    (`BkClient.adapter_state`), so it goes when the client goes."""
 
+    def __init__(self, *, now: Callable[[], float] = time.monotonic) -> None:
+        self.entries: dict[str, _Entry] = {}
+        self.slots = asyncio.Semaphore(DETAIL_SLOTS)
+        # Told the target of each detail read that succeeded (the monitor polls it again).
+        self.listener: Callable[[str], Any] | None = None
+        self.now = now
 
-def apply(
-    client: Any,
-    task: Task,
-    payload: Any,
-    read_detail: DetailReader,
-    where: str,
-    *,
-    now: Callable[[], float] = time.monotonic,
-) -> Task:
-    """Order `task` with the cached detail, starting (never awaiting) a read when it is missing,
-    stale or failed long enough ago."""
-    cache = _CACHES.setdefault(client, {})
-    entry = cache.setdefault(task.target, _Entry())
-    retries = _retries(payload)
-    stale = retried = False
-    if entry.items is not None:
-        unknown = ordered(task, payload, entry.items, where)
-        stale, retried = bool(unknown), retries > entry.retries
-    elif entry.error is not None:
-        task.detail = entry.error
-    if entry.name and not task.name:  # BKFlow: its status tree has no name at all
-        task.name = entry.name
-        if task.root is not None and task.root.name == task.root.id:
-            task.root.name = entry.name
-    t = now()
-    due = entry.items is None and (entry.error is None or t - entry.asked_at >= RETRY_AFTER_FAILURE)
-    if (due or retried or (stale and t - entry.asked_at >= REFRESH_MIN_GAP)) and entry.pending is None:
-        entry.asked_at = t
-        entry.retries = max(entry.retries, retries)  # one read per retry, even if it fails
-        entry.pending = asyncio.ensure_future(_read(entry, read_detail, retries, client, task.target))
-    return task
+    @classmethod
+    def of(cls, client: Any) -> FlowDetails:
+        details = client.adapter_state.get("flow_details")
+        if details is None:
+            details = client.adapter_state["flow_details"] = cls()
+        return details
 
+    def apply(self, task: Task, payload: Any, read_detail: DetailReader, where: str) -> Task:
+        """Order `task` with the cached detail, starting (never awaiting) a read when it is
+        missing, stale or failed long enough ago."""
+        entry = self.entries.setdefault(task.target, _Entry())
+        retries = _retries(payload)
+        stale = retried = False
+        if entry.items is not None:
+            unknown = ordered(task, payload, entry.items, where)
+            stale, retried = bool(unknown), retries > entry.retries
+        elif entry.error is not None:
+            task.detail = entry.error
+        if entry.name and not task.name:  # BKFlow: its status tree has no name at all
+            task.name = entry.name
+            if task.root is not None and task.root.name == task.root.id:
+                task.root.name = entry.name
+        t = self.now()
+        due = entry.items is None and (entry.error is None or t - entry.asked_at >= RETRY_AFTER_FAILURE)
+        if (due or retried or (stale and t - entry.asked_at >= REFRESH_MIN_GAP)) and entry.pending is None:
+            entry.asked_at = t
+            entry.retries = max(entry.retries, retries)  # one read per retry, even if it fails
+            entry.pending = asyncio.ensure_future(self._read(entry, read_detail, retries, task.target))
+        return task
 
-async def _read(entry: _Entry, read_detail: DetailReader, retries: int, client: Any, target: str) -> None:
-    read = False
-    slots = _SLOTS.get(client)
-    if slots is None:
-        slots = _SLOTS[client] = asyncio.Semaphore(DETAIL_SLOTS)
-    try:
-        async with slots:
-            data = await read_detail()
-        tree = data.get("pipeline_tree") if isinstance(data, dict) else None
-        if isinstance(data, dict) and "start_event" in data:
-            tree = data
-        if not isinstance(tree, dict):
-            raise bad("get_task_detail", "no pipeline_tree in the answer")
-        entry.items, entry.error, entry.retries = layout(tree), None, retries
-        name = data.get("name") if isinstance(data, dict) else None
-        entry.name = readable(name, 200) or entry.name
-        read = True
-    except BkError as exc:
-        if entry.items is None:
-            entry.error = f"flow order unavailable ({exc.message[:120]}); nodes shown as reached"
-    except Exception as exc:  # a bad tree must not break polling
-        if entry.items is None:
-            entry.error = f"flow order unavailable ({type(exc).__name__}); nodes shown as reached"
-    finally:
-        entry.pending = None
-    ref = _LISTENERS.get(client)
-    listener = ref() if ref is not None else None
-    if read and listener is not None:
-        listener(target)
+    async def _read(self, entry: _Entry, read_detail: DetailReader, retries: int, target: str) -> None:
+        read = False
+        try:
+            async with self.slots:
+                data = await read_detail()
+            tree = data.get("pipeline_tree") if isinstance(data, dict) else None
+            if isinstance(data, dict) and "start_event" in data:
+                tree = data
+            if not isinstance(tree, dict):
+                raise bad("get_task_detail", "no pipeline_tree in the answer")
+            entry.items, entry.error, entry.retries = layout(tree), None, retries
+            name = data.get("name") if isinstance(data, dict) else None
+            entry.name = readable(name, 200) or entry.name
+            read = True
+        except BkError as exc:
+            if entry.items is None:
+                entry.error = f"flow order unavailable ({exc.message[:120]}); nodes shown as reached"
+        except Exception as exc:  # a bad tree must not break polling
+            if entry.items is None:
+                entry.error = f"flow order unavailable ({type(exc).__name__}); nodes shown as reached"
+        finally:
+            entry.pending = None
+        if read and self.listener is not None:
+            self.listener(target)
 
+    async def settle(self, target: str | None = None) -> bool:
+        """Wait for the detail reads in flight (tests, and a clean close); True when this client
+        has read or tried a detail (of `target`, or of any task)."""
+        entries = list(self.entries.values()) if target is None else [self.entries.get(target)]
+        pending = [e.pending for e in entries if e is not None and e.pending is not None]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        return any(e is not None for e in entries)
 
-async def settle(client: Any) -> bool:
-    """Wait for the detail reads in flight (tests, and a clean close); True when this client
-    has read or tried any detail, i.e. when a new poll may show more than the last one."""
-    cache = _CACHES.get(client, {})
-    pending = [e.pending for e in cache.values() if e.pending is not None]
-    if pending:
-        await asyncio.gather(*pending, return_exceptions=True)
-    return bool(cache)
-
-
-def cached_name(client: Any, target: str) -> str | None:
-    entry = _CACHES.get(client, {}).get(target)
-    return entry.name if entry is not None else None
-
-
-def remember_name(client: Any, target: str, name: str) -> None:
-    _CACHES.setdefault(client, {}).setdefault(target, _Entry()).name = name
+    def remember_name(self, target: str, name: str) -> None:
+        self.entries.setdefault(target, _Entry()).name = name

@@ -7,9 +7,10 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.evidence.base import Evidence, clean_value
-from bkwatch.model import BkError, ErrorKind, Host, Step, System
-from bkwatch.systems.job import request_params
+from bkwatch.evidence.base import Evidence, clean_value, job_unit
+from bkwatch.evidence.signatures import MAX_HOSTS, Signatures, group, reason_of
+from bkwatch.model import BkError, ErrorKind, Host, Step, System, Task
+from bkwatch.systems.job.poll import request_params
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
@@ -149,3 +150,40 @@ def _unread(target: Target, step: Step, h: Host, exc: BkError) -> Evidence:
     ev = _job_evidence(target, step, h, "")
     ev.error = exc
     return ev
+
+
+async def evidence(
+    client: BkClient, task: Task, target: Target, step: str | None, host: str | None, node: str | None
+) -> Evidence:
+    s, h = job_unit(task, step, host)
+    return await job_host(client, target, s, h)
+
+
+async def evidence_batch(
+    client: BkClient, target: Target, task: Task, wanted: list[dict[str, str | None]]
+) -> list[Evidence]:
+    """The hosts of one step, up to 500 a call (`wanted`: hosts of the same step)."""
+    step = next(s for s in task.steps if s.id == wanted[0]["step"])
+    return await job_hosts(client, target, step, [step.hosts[str(u["host"])] for u in wanted])
+
+
+async def signatures(client: BkClient, target: Target, task: Task, step_id: str | None) -> Signatures:
+    """Failing hosts of one step (or of every step) grouped by the signature of their logs."""
+    steps = [s for s in task.steps if step_id is None or s.id == step_id]
+    items: list[tuple[str, str | None, str]] = []
+    reasons: dict[str, int] = {}
+    budget = MAX_HOSTS
+    for step in steps:
+        failing = [h for h in step.hosts.values() if h.state.is_bad]
+        if not failing:
+            continue
+        take, rest = failing[:budget], failing[budget:]
+        budget -= len(take)
+        if rest:
+            reasons["limit"] = reasons.get("limit", 0) + len(rest)
+        for ev in await job_hosts(client, target, step, take) if take else []:
+            if ev.error is not None:
+                reasons[reason_of(ev.error)] = reasons.get(reason_of(ev.error), 0) + 1
+            else:
+                items.append((ev.host or "", step.id, ev.failure_text or ev.raw_text))
+    return Signatures(str(target), System.JOB, group(items), len(items), sum(reasons.values()), reasons)

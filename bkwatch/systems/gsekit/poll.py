@@ -23,7 +23,7 @@ from bkwatch.systems.common import (
     span,
     to_int,
 )
-from bkwatch.targets import Target
+from bkwatch.target import Target
 
 API = "job_status"
 S = State

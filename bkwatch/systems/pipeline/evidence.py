@@ -4,16 +4,19 @@ instance it ran (fact sheet §3.7, §4.3, §10.5)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.evidence.base import Evidence, clean_value
-from bkwatch.model import BkError, ErrorKind, Node, System
+from bkwatch.evidence.base import Chunk, Evidence, clean_value, find_node
+from bkwatch.evidence.signatures import Signatures, group, reason_of
+from bkwatch.model import BkError, ErrorKind, Node, State, System, Task
 from bkwatch.text import one_line
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
     from bkwatch.targets import Target
 
+NodeReader = Callable[["BkClient", "Target", Any], Awaitable[Evidence]]
 SOPS_LOG_PAGE = 30  # get_task_node_log page_size default (§10.5)
 SOPS_LOG_MAX_PAGES = 2000
 JOB_LINK_KEYS = ("job_inst_id", "job_instance_id")
@@ -137,3 +140,91 @@ async def bkflow_node(client: BkClient, target: Target, node: Node | str) -> Evi
         fields=fields,
         link=_job_link(target, job),
     )
+
+
+async def _node_evidence(
+    read: NodeReader, client: BkClient, task: Task, target: Target, node: str | None
+) -> Evidence:
+    if not node:
+        raise BkError(ErrorKind.CONFIG, f"{task.system}: name a node (--node NODE_ID)")
+    ev = await read(client, target, node)
+    found = find_node(task, node)
+    if found is not None:
+        ev.done = found.state.is_done or found.state is State.FAILED
+    return ev
+
+
+async def sops_evidence(
+    client: BkClient, task: Task, target: Target, step: str | None, host: str | None, node: str | None
+) -> Evidence:
+    return await _node_evidence(sops_node, client, task, target, node)
+
+
+async def bkflow_evidence(
+    client: BkClient, task: Task, target: Target, step: str | None, host: str | None, node: str | None
+) -> Evidence:
+    return await _node_evidence(bkflow_node, client, task, target, node)
+
+
+async def _signatures(
+    client: BkClient, target: Target, task: Task, read_missing: NodeReader | None
+) -> Signatures:
+    """Failed SOPS/BKFlow leaf nodes grouped by their ex_data. SOPS trees carry ex_data already;
+    BKFlow's gateway does not forward `with_ex_data`, so each failed node's detail is read."""
+    failed = [n for n in task.leaf_nodes() if n.state is State.FAILED]
+    items: list[tuple[str, str | None, str]] = []
+    reasons: dict[str, int] = {}
+    for node in failed:
+        text = node.message
+        if not text and read_missing is not None:
+            try:
+                text = (await read_missing(client, target, node)).raw_text
+            except BkError as exc:
+                reasons[reason_of(exc)] = reasons.get(reason_of(exc), 0) + 1
+                continue
+        items.append((node.id, None, text or node.raw_state))
+    return Signatures(
+        str(target), task.system, group(items), len(items), sum(reasons.values()), reasons, member_key="nodes"
+    )
+
+
+async def sops_signatures(client: BkClient, target: Target, task: Task, step_id: str | None) -> Signatures:
+    """SOPS trees carry each failed node's ex_data already."""
+    return await _signatures(client, target, task, None)
+
+
+async def bkflow_signatures(client: BkClient, target: Target, task: Task, step_id: str | None) -> Signatures:
+    """BKFlow's gateway does not forward `with_ex_data`, so each failed node's detail is read."""
+    return await _signatures(client, target, task, bkflow_node)
+
+
+class SopsLogPager:
+    """Follows a SOPS node log: only the last page read and the pages after it are asked for."""
+
+    def __init__(self) -> None:
+        self.page = 1  # last page read and how much of it
+        self.page_seen = 0
+        self.version = ""
+
+    def adopt(self, ev: Evidence) -> None:
+        self.version = ev.fields.get("version", "")
+        lines = ev.raw_text.split("\n") if ev.raw_text else []
+        self.page = max(1, (len(lines) + SOPS_LOG_PAGE - 1) // SOPS_LOG_PAGE)
+        self.page_seen = len("\n".join(lines[(self.page - 1) * SOPS_LOG_PAGE :]))
+
+    async def more(self, client: BkClient, target: Target, node: str, seen: int, done: bool) -> Chunk:
+        if not self.version:
+            self.version = str((await sops_node_detail(client, target, node)).get("version") or "")
+        parts = []
+        text = await sops_log_page(client, target, node, self.version, self.page)
+        if len(text) > self.page_seen:
+            parts.append(("\n" if seen and not self.page_seen else "") + text[self.page_seen :])
+            self.page_seen = len(text)
+        while text.count("\n") + 1 >= SOPS_LOG_PAGE:
+            text = await sops_log_page(client, target, node, self.version, self.page + 1)
+            if not text:
+                break
+            self.page += 1
+            parts.append("\n" + text)
+            self.page_seen = len(text)
+        return Chunk("".join(parts), done=done)

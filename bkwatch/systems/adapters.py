@@ -1,0 +1,177 @@
+"""Each system's HTTP side, by `System`: one `SystemAdapter` per system, and `fetch_task`, the one
+entry point of a poll.
+
+`fetch_task` leaves whatever an adapter raises as a classified `BkError` whose text has the
+profile's secrets masked. The pure side of a system (names, forms, actions) is its
+`SystemTraits` (`systems/registry.py`), which the screen may read; this module it may not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bkwatch.actions.spec import ActionSpec, Wire
+from bkwatch.errors import unexpected_error
+from bkwatch.evidence.base import Chunk, Evidence
+from bkwatch.evidence.signatures import Signatures
+from bkwatch.model import BkError, System, Task
+from bkwatch.systems.bkflow import actions as bkflow_actions
+from bkwatch.systems.bkflow import lists as bkflow_lists
+from bkwatch.systems.bkflow import poll as bkflow_poll
+from bkwatch.systems.bkflow.traits import TRAITS as BKFLOW
+from bkwatch.systems.gsekit import evidence as gsekit_evidence
+from bkwatch.systems.gsekit import poll as gsekit_poll
+from bkwatch.systems.gsekit.traits import TRAITS as GSEKIT
+from bkwatch.systems.job import actions as job_actions
+from bkwatch.systems.job import evidence as job_evidence
+from bkwatch.systems.job import lists as job_lists
+from bkwatch.systems.job import poll as job_poll
+from bkwatch.systems.job.traits import TRAITS as JOB
+from bkwatch.systems.lists import Found, ListQuery
+from bkwatch.systems.nodeman import evidence as nodeman_evidence
+from bkwatch.systems.nodeman import poll as nodeman_poll
+from bkwatch.systems.nodeman.traits import TRAITS as NODEMAN
+from bkwatch.systems.pipeline import evidence as pipeline_evidence
+from bkwatch.systems.pipeline.flow import FlowDetails
+from bkwatch.systems.sops import actions as sops_actions
+from bkwatch.systems.sops import lists as sops_lists
+from bkwatch.systems.sops import poll as sops_poll
+from bkwatch.systems.sops.traits import TRAITS as SOPS
+from bkwatch.systems.traits import SystemTraits
+
+if TYPE_CHECKING:
+    from bkwatch.client import BkClient
+    from bkwatch.scopes import Scope
+    from bkwatch.target import Target
+
+__all__ = ["ADAPTERS", "SystemAdapter", "adapter", "fetch_task", "on_background_read", "settle"]
+
+log = logging.getLogger(__name__)
+
+Fetch = Callable[["BkClient", "Target"], Awaitable[Task]]
+ListTasks = Callable[["BkClient", "Scope", ListQuery], Awaitable[list[Found]]]
+BatchStates = Callable[["BkClient", "Scope", list[int]], Awaitable[dict[int, "str | None"]]]
+FetchEvidence = Callable[
+    ["BkClient", Task, "Target", "str | None", "str | None", "str | None"], Awaitable[Evidence]
+]
+FetchMany = Callable[["BkClient", "Target", Task, list[dict[str, "str | None"]]], Awaitable[list[Evidence]]]
+Sign = Callable[["BkClient", "Target", Task, "str | None"], Awaitable[Signatures]]
+BuildWire = Callable[[ActionSpec, "Target", "str | None", str, "str | None"], Wire]
+
+
+class LogPager(Protocol):
+    """A log that comes in pages: follows on from evidence, then asks only for new pages."""
+
+    def adopt(self, ev: Evidence) -> None: ...
+
+    async def more(self, client: BkClient, target: Target, node: str, seen: int, done: bool) -> Chunk: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SystemAdapter:
+    """Every request bkwatch makes of one system. Every field is required: `None` where the
+    system has no such API (NodeMan and GSEKit have no list API on the ESB)."""
+
+    traits: SystemTraits
+    fetch: Fetch  # one poll: every request it needs, as a unified Task
+    list_tasks: ListTasks | None  # a followed scope's list round
+    batch_states: BatchStates | None  # raw root states of many tasks in few calls
+    evidence: FetchEvidence  # one host's or node's details and log
+    evidence_batch: FetchMany | None  # many units' evidence in few calls; None: one at a time
+    log_pager: Callable[[], LogPager] | None  # None: whole logs, the new tail handed on
+    signatures: Sign  # failing hosts or nodes grouped by their logs' signature
+    action_wire: BuildWire | None  # the one request an action sends; None: no operations
+
+
+ADAPTERS: dict[System, SystemAdapter] = {
+    a.traits.system: a
+    for a in (
+        SystemAdapter(
+            traits=JOB,
+            fetch=job_poll.fetch,
+            list_tasks=job_lists.list_tasks,
+            batch_states=None,  # the list answers states already
+            evidence=job_evidence.evidence,
+            evidence_batch=job_evidence.evidence_batch,
+            log_pager=None,
+            signatures=job_evidence.signatures,
+            action_wire=job_actions.wire,
+        ),
+        SystemAdapter(
+            traits=SOPS,
+            fetch=sops_poll.fetch,
+            list_tasks=sops_lists.list_tasks,
+            batch_states=sops_lists.batch_states,
+            evidence=pipeline_evidence.sops_evidence,
+            evidence_batch=None,
+            log_pager=pipeline_evidence.SopsLogPager,
+            signatures=pipeline_evidence.sops_signatures,
+            action_wire=sops_actions.wire,
+        ),
+        SystemAdapter(
+            traits=BKFLOW,
+            fetch=bkflow_poll.fetch,
+            list_tasks=bkflow_lists.list_tasks,
+            batch_states=bkflow_lists.batch_states,
+            evidence=pipeline_evidence.bkflow_evidence,
+            evidence_batch=None,
+            log_pager=None,
+            signatures=pipeline_evidence.bkflow_signatures,
+            action_wire=bkflow_actions.wire,
+        ),
+        SystemAdapter(
+            traits=NODEMAN,
+            fetch=nodeman_poll.fetch,
+            list_tasks=None,
+            batch_states=None,
+            evidence=nodeman_evidence.evidence,
+            evidence_batch=None,
+            log_pager=None,
+            signatures=nodeman_evidence.signatures,
+            action_wire=None,
+        ),
+        SystemAdapter(
+            traits=GSEKIT,
+            fetch=gsekit_poll.fetch,
+            list_tasks=None,
+            batch_states=None,
+            evidence=gsekit_evidence.evidence,
+            evidence_batch=None,
+            log_pager=None,
+            signatures=gsekit_evidence.signatures,
+            action_wire=None,
+        ),
+    )
+}
+
+
+def adapter(system: System | str) -> SystemAdapter:
+    return ADAPTERS[System(system)]
+
+
+async def fetch_task(client: BkClient, target: Target) -> Task:
+    """Every request one poll of `target` needs, as a unified Task. Raises model.BkError only."""
+    try:
+        return await adapter(target.system).fetch(client, target)
+    except BkError as exc:
+        safe = client.scrub(exc.message)  # an adapter may quote the server, which may echo a secret
+        if safe != exc.message:
+            exc.message, exc.args = safe, (safe,)
+        raise
+    except Exception as exc:  # an adapter bug: logged here, where the client can mask its text
+        log.exception("poll of %s failed unexpectedly", target)
+        raise unexpected_error(exc, client.scrub) from None
+
+
+async def settle(client: BkClient, target: str | None = None) -> bool:
+    """Wait for the reads a poll started beside itself (a pipeline's detail); True when any was
+    read or tried (for `target`, or for any task), i.e. when a new poll may show more."""
+    return await FlowDetails.of(client).settle(target)
+
+
+def on_background_read(client: BkClient, listener: Callable[[str], Any]) -> None:
+    """Call `listener(target)` whenever such a read for `client` has succeeded."""
+    FlowDetails.of(client).listener = listener
