@@ -29,9 +29,9 @@ from bkwatch.client import BkClient
 from bkwatch.evidence.fetch import fetch_evidence, task_signatures
 from bkwatch.evidence.logbuf import LogBuffer
 from bkwatch.evidence.signatures import group
-from bkwatch.systems.job.evidence import batch_evidence
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.systems.adapters import fetch_task
+from bkwatch.systems.job.evidence import batch_evidence
 from bkwatch.targets import parse_target
 
 SCREEN = 50  # lines on a tall terminal

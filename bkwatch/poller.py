@@ -134,6 +134,7 @@ class Poller:
         self._wake = asyncio.Event()
         self._inflight: dict[str, asyncio.Task[PollUpdate]] = {}
         self._forced: set[str] = set()
+        self._again: set[str] = set()  # woken while in flight: due again when that poll is done
 
     # -- watch list -------------------------------------------------------------------------
 
@@ -172,7 +173,11 @@ class Poller:
     def wake(self, key: str) -> None:
         """Poll this watch soon (a batch call saw it change); not while paused, unlike refresh."""
         watch = self.watches.get(key)
-        if watch is not None and key not in self._inflight:
+        if watch is None:
+            return
+        if key in self._inflight:
+            self._again.add(key)  # what woke it may be newer than the answer in flight
+        else:
             self._schedule(watch, self.monotonic())
 
     def pause(self) -> None:
@@ -234,6 +239,7 @@ class Poller:
 
     def _start(self, key: str) -> asyncio.Task[PollUpdate]:
         self._forced.discard(key)
+        self._again.discard(key)
         task = asyncio.get_running_loop().create_task(self._poll(key), name=f"poll {key}")
         self._inflight[key] = task
         task.add_done_callback(lambda _t, k=key: self._done(k))
@@ -242,7 +248,9 @@ class Poller:
     def _done(self, key: str) -> None:
         self._inflight.pop(key, None)
         watch = self.watches.get(key)
-        if watch is not None and key in self._forced:
+        again = key in self._again
+        self._again.discard(key)
+        if watch is not None and (key in self._forced or again):
             # Refreshed while this poll was in flight (`_start` had cleared the mark): what was
             # asked for may be newer than this answer, so the next poll is now.
             self._schedule(watch, self.monotonic())

@@ -12,7 +12,6 @@ import pytest
 
 from bkwatch.client import BkClient
 from bkwatch.evidence.fetch import fetch_evidence, task_signatures
-from bkwatch.systems.job.evidence import job_hosts
 from bkwatch.evidence.follow import LogSource
 from bkwatch.evidence.logbuf import LogBuffer
 from bkwatch.evidence.sgr import sgr_text
@@ -20,6 +19,7 @@ from bkwatch.evidence.signatures import mask
 from bkwatch.model import ErrorKind, State, System, Task
 from bkwatch.sim import SimConfig, Simulator, logtext
 from bkwatch.systems.adapters import fetch_task
+from bkwatch.systems.job.evidence import job_hosts
 from bkwatch.targets import Target, parse_target
 from tests.conftest import sim_profile
 

@@ -6,8 +6,8 @@ import pytest
 
 from bkwatch.model import BkError, ErrorKind, State, System, failures
 from bkwatch.systems.bkflow import poll as bkflow
-from bkwatch.systems.sops import poll as sops
 from bkwatch.systems.common import parse_time
+from bkwatch.systems.sops import poll as sops
 from bkwatch.targets import Target
 
 T = Target(System.SOPS, "2", "17")

@@ -1,42 +1,48 @@
 """Task operations: declared once (`catalog`), chosen for a CLI verb (`choose`), sent safely
 (`perform`), recorded (`audit`). The monitor and the CLI use only what is exported here.
 
-`perform` (and with it the HTTP side) is imported only when one of its names is first used, so
-the screen can read the catalog (`bkwatch.actions.catalog`) without reaching the client.
+Every name is imported when first used: `perform` brings the HTTP side, which the screen must not
+reach, and `catalog` the systems' registry, whose systems declare their actions with
+`actions.spec` (importing this package first).
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from bkwatch.actions.catalog import (
-    ACTIONS,
-    BY_ID,
-    ActionSpec,
-    Level,
-    Offer,
-    find_node,
-    find_step,
-    for_system,
-    judge,
-    offers,
-    unreachable,
-    web_page,
-)
-from bkwatch.actions.choose import ChoiceError, choose
-
 if TYPE_CHECKING:
+    from bkwatch.actions.catalog import (
+        ACTIONS,
+        BY_ID,
+        ActionSpec,
+        Level,
+        Offer,
+        for_system,
+        judge,
+        offers,
+        unreachable,
+    )
+    from bkwatch.actions.choose import ChoiceError, choose
     from bkwatch.actions.perform import Actor, Outcome, Plan, Result, enable_hint
+    from bkwatch.actions.spec import find_node, find_step
 
-_FROM_PERFORM = frozenset({"Actor", "Outcome", "Plan", "Result", "enable_hint"})
+_WHERE = {
+    **dict.fromkeys(
+        ("ACTIONS", "BY_ID", "ActionSpec", "Level", "Offer", "for_system", "judge", "offers", "unreachable"),
+        "catalog",
+    ),
+    **dict.fromkeys(("ChoiceError", "choose"), "choose"),
+    **dict.fromkeys(("Actor", "Outcome", "Plan", "Result", "enable_hint"), "perform"),
+    **dict.fromkeys(("find_node", "find_step"), "spec"),
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _FROM_PERFORM:
-        from bkwatch.actions import perform
-
-        return getattr(perform, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"bkwatch.actions.{module}"), name)
 
 
 __all__ = [
@@ -58,5 +64,4 @@ __all__ = [
     "judge",
     "offers",
     "unreachable",
-    "web_page",
 ]

@@ -19,7 +19,8 @@ from bkwatch.actions import audit
 from bkwatch.actions.catalog import ActionSpec, Level, Offer, judge
 from bkwatch.actions.wire import Wire, build
 from bkwatch.config import ALLOW_ACTIONS_ENV, Profile
-from bkwatch.model import BkError, ErrorKind, Host, Node, State, Step, System, Task
+from bkwatch.model import BkError, ErrorKind, Host, Node, State, Step, Task
+from bkwatch.systems.registry import traits
 from bkwatch.text import one_line
 
 if TYPE_CHECKING:
@@ -27,11 +28,6 @@ if TYPE_CHECKING:
     from bkwatch.targets import Target
 
 FIRST_HOSTS = 5
-# Codes with which a server refuses an operation for the task's state (§10.5).
-REFUSED_CODES: dict[System, frozenset[str]] = {
-    System.JOB: frozenset({"1241003", "1241015"}),
-    System.SOPS: frozenset({"3545000", "3545100", "3599999"}),
-}
 _UNSURE = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK})
 
 
@@ -90,7 +86,7 @@ class Plan:
         """What will happen, line by line, for the confirmation (server text made one plain line)."""
         task, spec = self.task, self.spec
         lines = [
-            f"System: {_SYSTEM_NAMES[task.system]}",
+            f"System: {traits(task.system).label}",
             f"Task:   {one_line(task.name or '(no name)', 80)} ({self.target})",
         ]
         subject = self.offer.subject
@@ -110,15 +106,6 @@ class Plan:
             lines.append(f"Hosts:  {len(hosts)}: {first}{more}")
         lines.append(f"Action: {spec.label}: {spec.effect}")
         return lines
-
-
-_SYSTEM_NAMES = {
-    System.JOB: "JOB",
-    System.SOPS: "SOPS",
-    System.BKFLOW: "BKFlow",
-    System.NODEMAN: "NodeMan",
-    System.GSEKIT: "GSEKit",
-}
 
 
 @dataclass
@@ -265,9 +252,10 @@ class Actor:
                 sent=True,
             )
         refused = exc.kind not in (ErrorKind.AUTH, ErrorKind.PERMISSION) and (
-            (exc.code is not None and exc.code in REFUSED_CODES.get(system, ()))
-            # BKFlow's task module refuses with result false and no code, over HTTP 200.
-            or (system is System.BKFLOW and exc.code is None and exc.status == 200)
+            # A code the system refuses with for the task's state (§10.5), or, where it refuses
+            # with result false and no code over HTTP 200 (BKFlow's task module), exactly that.
+            (exc.code is not None and exc.code in traits(system).refused_codes)
+            or (traits(system).refuses_without_code and exc.code is None and exc.status == 200)
         )
         result = Result.REFUSED if refused else Result.ERROR
         return Outcome(

@@ -20,6 +20,8 @@ from bkwatch.cli.scope_wiring import followed_scopes
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.store import StoreError, WatchEntry, WatchStore
+from bkwatch.systems.registry import traits
+from bkwatch.systems.traits import View
 from bkwatch.tui.app import BkWatchApp
 
 if TYPE_CHECKING:
@@ -49,9 +51,10 @@ def demo_entries(tasks: list[Any]) -> tuple[list[WatchEntry], str | None]:
     for system in System:
         mine = [t for t in tasks if t.system == str(system)]
         mine.sort(key=lambda t: (t.state not in _BAD_RAW, t.state not in _CONFIRM_RAW))  # stable
-        for t in mine[: _DEMO_PER_SYSTEM + (system is System.JOB)]:
+        steps = traits(system).view is View.STEPS
+        for t in mine[: _DEMO_PER_SYSTEM + steps]:
             picked.append(WatchEntry(t.target, None))
-            if system is System.JOB and first_bad_job is None and t.state in _BAD_RAW:
+            if steps and first_bad_job is None and t.state in _BAD_RAW:
                 first_bad_job = t.target
     return picked, first_bad_job
 
@@ -118,8 +121,9 @@ def demo_profile(base_url: str) -> Profile:
         app_secret=DEMO_APP_SECRET,
         username=DEMO_USERNAME,
         token=DEMO_TOKEN,
-        # Gateway for JOB/SOPS/BKFlow, ESB for NodeMan/GSEKit: both transports in one demo.
-        gateways={s: g for s, g in Profile().gateways.items() if s is not System.NODEMAN},
+        # The gateway for the systems with a list API (JOB, SOPS, BKFlow), the ESB for the others
+        # (NodeMan, GSEKit): both transports in one demo.
+        gateways={s: g for s, g in Profile().gateways.items() if traits(s).follow_kinds},
     )
 
 
