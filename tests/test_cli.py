@@ -477,7 +477,7 @@ _PROBE = """
 import sys
 from bkwatch import cli
 code = cli.main(sys.argv[1:])
-heavy = ("httpx", "textual", "bkwatch.client", "bkwatch.systems", "bkwatch.sim", "bkwatch.model")
+heavy = ("httpx", "textual", "bkwatch.client", "bkwatch.systems.adapters", "bkwatch.sim", "bkwatch.model")
 print("LOADED=" + ",".join(m for m in heavy if m in sys.modules), file=sys.stderr)
 raise SystemExit(code)
 """

@@ -20,7 +20,7 @@ from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.sim.server import serve
 from bkwatch.systems.adapters import fetch_task
-from bkwatch.systems.job import request_params
+from bkwatch.systems.job.poll import request_params
 from bkwatch.targets import parse_target
 from tests.conftest import sim_profile
 

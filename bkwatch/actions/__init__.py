@@ -23,16 +23,16 @@ if TYPE_CHECKING:
         offers,
         unreachable,
     )
-    from bkwatch.actions.choose import ChoiceError, choose
     from bkwatch.actions.perform import Actor, Outcome, Plan, Result, enable_hint
     from bkwatch.actions.spec import find_node, find_step
+    from bkwatch.actions.verbs import ChoiceError, choose
 
 _WHERE = {
     **dict.fromkeys(
         ("ACTIONS", "BY_ID", "ActionSpec", "Level", "Offer", "for_system", "judge", "offers", "unreachable"),
         "catalog",
     ),
-    **dict.fromkeys(("ChoiceError", "choose"), "choose"),
+    **dict.fromkeys(("ChoiceError", "choose"), "verbs"),
     **dict.fromkeys(("Actor", "Outcome", "Plan", "Result", "enable_hint"), "perform"),
     **dict.fromkeys(("find_node", "find_step"), "spec"),
 }

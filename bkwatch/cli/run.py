@@ -27,7 +27,6 @@ from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError
 from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchStore
-from bkwatch.systems.adapters import on_background_read
 from bkwatch.tui.app import BkWatchApp
 
 if TYPE_CHECKING:
@@ -100,6 +99,8 @@ class LazyFetch:
             if self.client is None:
                 self.client = await self._make()
                 if self.on_detail is not None:
+                    from bkwatch.systems.adapters import on_background_read  # lazy: httpx
+
                     on_background_read(self.client, self.on_detail)
             return self.client
 
