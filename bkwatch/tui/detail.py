@@ -11,7 +11,9 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, Tree
 
-from bkwatch.model import Host, JobTask, State, System, Task, Transition
+from bkwatch.model import Host, JobTask, State, Task, Transition
+from bkwatch.systems.registry import traits
+from bkwatch.systems.traits import View
 from bkwatch.text import one_line
 from bkwatch.tui.fmt import STATE_STYLE, age, badge_str, duration
 from bkwatch.tui.grouped import GroupedView
@@ -112,13 +114,14 @@ class DetailPane(Vertical):
         if task is None:
             switcher.current = "empty"
             return
-        if task.system is System.JOB:
+        view = traits(task.system).view
+        if view is View.STEPS:
             switcher.current = "job-pane"
             self.job.show(watch.key, task, transitions)
-        elif task.system is System.NODEMAN:
+        elif view is View.HOSTS:
             switcher.current = "nm-hosts"
             self.nodeman.show(watch.key, task.hosts)
-        elif task.system is System.GSEKIT:
+        elif view is View.JOB_TASKS:
             switcher.current = "gk-box"
             self.gsekit.show(watch.key, task.job_tasks)
             counts = task.counts()
@@ -162,11 +165,12 @@ class DetailPane(Vertical):
         task = self.shown
         if task is None:
             return False
-        if task.system is System.JOB and any(s.id == focus for s in task.steps):
+        view = traits(task.system).view
+        if view is View.STEPS and any(s.id == focus for s in task.steps):
             self.job.steps_view.move_to(focus, notify=False)
             self.job.choose_step(focus)
             return True
-        if task.system is System.NODEMAN:
+        if view is View.HOSTS:
             host_id = focus.rsplit("|", 1)[-1]
             for key, host in task.hosts.items():
                 if host.host_id is not None and str(host.host_id) == host_id:
@@ -179,7 +183,8 @@ class DetailPane(Vertical):
         task = self.shown
         if task is None:
             return None
-        if task.system is System.JOB:
+        grouped = self._grouped(task)
+        if traits(task.system).view is View.STEPS:
             items = self.job.failing()
             cur = (self.job.step_id, self.job.hosts_view.cursor_key)
             pos = _step(items, cur, direction)
@@ -187,13 +192,12 @@ class DetailPane(Vertical):
                 return None
             self.job.reveal(*items[pos])
             return items[pos][1]
-        if task.system in (System.NODEMAN, System.GSEKIT):
-            view = self.nodeman if task.system is System.NODEMAN else self.gsekit
-            keys = view.bad_keys()
-            pos = _step(keys, view.cursor_key, direction)
+        if grouped is not None:
+            keys = grouped.bad_keys()
+            pos = _step(keys, grouped.cursor_key, direction)
             if pos is None:
                 return None
-            view.reveal(keys[pos])
+            grouped.reveal(keys[pos])
             return keys[pos]
         if task.root is None:
             return None
@@ -214,17 +218,21 @@ class DetailPane(Vertical):
         task = self.shown
         if task is None:
             return [], "task"
-        if task.system is System.JOB:
+        if traits(task.system).view is View.STEPS:
             view = self.job.hosts_view
             group = view.group_of_cursor()
             keys = view.members(group) if group is not None else []
             if view.has_focus and keys and view.items[keys[0]].state.is_bad:
                 return view.copy_ids(group=group, with_cloud=with_cloud), "group"
             return view.copy_ids(group=None, with_cloud=with_cloud), "step"
-        if task.system in (System.NODEMAN, System.GSEKIT):
-            view = self.nodeman if task.system is System.NODEMAN else self.gsekit
-            return view.copy_ids(group=None, with_cloud=with_cloud), "task"
+        grouped = self._grouped(task)
+        if grouped is not None:
+            return grouped.copy_ids(group=None, with_cloud=with_cloud), "task"
         return [], "task"
+
+    def _grouped(self, task: Task) -> GroupedView | None:
+        """The task-wide grouped list of a task shown as hosts or job tasks, else None."""
+        return {View.HOSTS: self.nodeman, View.JOB_TASKS: self.gsekit}.get(traits(task.system).view)
 
     # ---- info line --------------------------------------------------------------------
     def on_line_view_highlighted(self, event: LineView.Highlighted) -> None:

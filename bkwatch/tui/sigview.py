@@ -15,6 +15,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from bkwatch.model import BkError, System, Task
+from bkwatch.systems.registry import traits
 from bkwatch.text import one_line
 from bkwatch.tui.evidence_port import ClusterLike, EvidenceSource, SignatureReport
 from bkwatch.tui.footer import Footer
@@ -26,7 +27,7 @@ SAMPLE_LINES = 4
 
 
 def _noun(system: System, n: int) -> str:
-    word = {System.SOPS: "node", System.BKFLOW: "node", System.GSEKIT: "task"}.get(system, "host")
+    word = traits(system).member
     return word if n == 1 else word + "s"
 
 
@@ -49,7 +50,7 @@ def cluster_text(c: ClusterLike, system: System) -> Text:
 def summary_text(report: SignatureReport, system: System) -> Text:
     groups = len(report.clusters)
     out = Text(end="")
-    noun = "logs" if system is System.JOB or system is System.NODEMAN else "failures"
+    noun = "logs" if traits(system).member == "host" else "failures"  # a host has a log to read
     out.append(f"{groups} group{'s' if groups != 1 else ''} · {report.read} {noun} read")
     if report.unread:
         why = ", ".join(f"{k} {v}" for k, v in sorted(report.unread_reasons.items()))
@@ -138,7 +139,7 @@ class SignaturesScreen(Screen[None]):
 
     def action_copy(self, with_cloud: bool) -> None:
         c = self.current()
-        if c is None or self.sig_task.system in (System.SOPS, System.BKFLOW):
+        if c is None or traits(self.sig_task.system).member == "node":
             self.notify("No hosts to copy here.", markup=False, timeout=3)
             return
         ids = []
