@@ -26,11 +26,10 @@ import orjson
 from benchmarks.common import Row, emit, parser, sim_profile
 from benchmarks.payloads import Capture
 from bkwatch.client import BkClient
-from bkwatch.evidence.fetch import fetch_evidence, task_signatures
 from bkwatch.evidence.logbuf import LogBuffer
 from bkwatch.evidence.signatures import group
 from bkwatch.sim import SimConfig, Simulator
-from bkwatch.systems.adapters import fetch_task
+from bkwatch.systems.adapters import fetch_evidence, fetch_task, task_signatures
 from bkwatch.systems.job.evidence import batch_evidence
 from bkwatch.targets import parse_target
 

@@ -11,14 +11,12 @@ import httpx
 import pytest
 
 from bkwatch.client import BkClient
-from bkwatch.evidence.fetch import fetch_evidence, task_signatures
-from bkwatch.evidence.follow import LogSource
 from bkwatch.evidence.logbuf import LogBuffer
 from bkwatch.evidence.sgr import sgr_text
 from bkwatch.evidence.signatures import mask
 from bkwatch.model import ErrorKind, State, System, Task
 from bkwatch.sim import SimConfig, Simulator, logtext
-from bkwatch.systems.adapters import fetch_task
+from bkwatch.systems.adapters import fetch_evidence, fetch_task, open_log, task_signatures
 from bkwatch.systems.job.evidence import job_hosts
 from bkwatch.targets import Target, parse_target
 from tests.conftest import sim_profile
@@ -191,7 +189,7 @@ async def test_follow_a_running_host_appends_only_new_output() -> None:
         task = await _fetch(client, target)
         step = task.steps[0]
         host = next(k for k, h in step.hosts.items() if h.state is State.RUNNING)
-        src = LogSource(client, task, step=step.id, host=host)
+        src = open_log(client, task, step=step.id, host=host)
         first = await src.open()
         assert not first.done and first.raw_text
         seen = first.raw_text
@@ -216,7 +214,7 @@ async def test_sops_node_detail_log_pages_follow_and_job_link() -> None:
     async with asyncio.timeout(LIMIT):
         task = await _fetch(client, target)
         running = next(n for n in task.leaf_nodes() if n.state is State.RUNNING)
-        src = LogSource(client, task, node=running.id)
+        src = open_log(client, task, node=running.id)
         ev = await src.open()
         assert ev.fields["state"] == "RUNNING" and "inputs" in ev.fields
         seen = ev.raw_text

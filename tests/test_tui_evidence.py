@@ -14,10 +14,10 @@ from textual.pilot import Pilot
 
 from benchmarks.ptyrun import PtySession
 from benchmarks.tuiproc import isolated_watch
-from bkwatch.evidence.fetch import fetch_evidence
 from bkwatch.model import State, System, Task
 from bkwatch.sim import logtext
 from bkwatch.sim.server import serve
+from bkwatch.systems.adapters import fetch_evidence
 from bkwatch.text import clean_text
 from bkwatch.tui.logview import LogScreen
 from bkwatch.tui.sigview import SignaturesScreen

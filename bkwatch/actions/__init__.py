@@ -3,7 +3,7 @@
 
 Every name is imported when first used: `perform` brings the HTTP side, which the screen must not
 reach, and `catalog` the systems' registry, whose systems declare their actions with
-`actions.spec` (importing this package first).
+`action_spec` (importing this package first).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bkwatch.action_spec import find_node, find_step
     from bkwatch.actions.catalog import (
         ACTIONS,
         BY_ID,
@@ -24,17 +25,16 @@ if TYPE_CHECKING:
         unreachable,
     )
     from bkwatch.actions.perform import Actor, Outcome, Plan, Result, enable_hint
-    from bkwatch.actions.spec import find_node, find_step
     from bkwatch.actions.verbs import ChoiceError, choose
 
 _WHERE = {
     **dict.fromkeys(
         ("ACTIONS", "BY_ID", "ActionSpec", "Level", "Offer", "for_system", "judge", "offers", "unreachable"),
-        "catalog",
+        "bkwatch.actions.catalog",
     ),
-    **dict.fromkeys(("ChoiceError", "choose"), "verbs"),
-    **dict.fromkeys(("Actor", "Outcome", "Plan", "Result", "enable_hint"), "perform"),
-    **dict.fromkeys(("find_node", "find_step"), "spec"),
+    **dict.fromkeys(("ChoiceError", "choose"), "bkwatch.actions.verbs"),
+    **dict.fromkeys(("Actor", "Outcome", "Plan", "Result", "enable_hint"), "bkwatch.actions.perform"),
+    **dict.fromkeys(("find_node", "find_step"), "bkwatch.action_spec"),
 }
 
 
@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"bkwatch.actions.{module}"), name)
+    return getattr(import_module(module), name)
 
 
 __all__ = [

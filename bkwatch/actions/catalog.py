@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bkwatch.actions.spec import ActionSpec, Level, Subject, find_node, find_step
+from bkwatch.action_spec import ActionSpec, Level, Subject, find_node, find_step
 from bkwatch.model import System, Task
 from bkwatch.systems.registry import ALL, traits
 

@@ -7,7 +7,7 @@ else a usage problem (exit 2).
 
 from __future__ import annotations
 
-from bkwatch.actions.spec import ActionSpec, ChoiceError, VerbArgs
+from bkwatch.action_spec import ActionSpec, ChoiceError, VerbArgs
 from bkwatch.model import Task
 from bkwatch.systems.registry import traits
 

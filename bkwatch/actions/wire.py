@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bkwatch.actions.spec import ActionSpec, Wire
+from bkwatch.action_spec import ActionSpec, Wire
 from bkwatch.model import BkError, ErrorKind
 from bkwatch.systems.adapters import adapter
 from bkwatch.target import Target

@@ -27,7 +27,8 @@ from bkwatch.text import one_line
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
-    from bkwatch.evidence.fetch import Evidence
+    from bkwatch.evidence.base import Evidence
+    from bkwatch.evidence.follow import LogSource
     from bkwatch.targets import Target
 
 MAX_LOG_BYTES = 16 * 1024 * 1024  # per host or node, held and printed; older output is dropped
@@ -112,7 +113,9 @@ def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
 async def _evidence(
     client: BkClient, target: Target, task: Task, wanted: list[dict[str, str | None]]
 ) -> list[Evidence]:
-    from bkwatch.evidence.fetch import Evidence, fetch_evidence, fetch_many
+    from bkwatch.evidence.base import Evidence
+    from bkwatch.evidence.follow import LogSource
+    from bkwatch.systems.adapters import fetch_evidence, fetch_many
 
     if len(wanted) > 1:
         many = await fetch_many(client, target, task, wanted)
@@ -204,12 +207,12 @@ async def _follow(
     client: BkClient, task: Task, wanted: list[dict[str, str | None]], evs: list[Evidence], every: float
 ) -> None:
     """New output of every host or node still running, under its header when it changes."""
-    from bkwatch.evidence.follow import LogSource
+    from bkwatch.systems.adapters import open_log
     from bkwatch.targets import parse_target
 
     sources = []
     for u, ev in zip(wanted, evs, strict=True):
-        src = LogSource(client, task, step=u["step"], host=u["host"], node=u["node"])
+        src = open_log(client, task, step=u["step"], host=u["host"], node=u["node"])
         src.adopt(ev)
         sources.append(src)
     last: LogSource | None = sources[-1] if sources else None
@@ -250,7 +253,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 async def run_why(profile: Any, target: Target, step: str | None) -> Any:
     from bkwatch.cli.common import new_client
-    from bkwatch.evidence.fetch import task_signatures
+    from bkwatch.systems.adapters import task_signatures
 
     client = new_client(profile)
     try:

@@ -124,12 +124,12 @@ class ClientEvidence:
     async def log(
         self, task: Task, *, step: str | None = None, host: str | None = None, node: str | None = None
     ) -> LogSource:
-        from bkwatch.evidence.follow import LogSource
+        from bkwatch.systems.adapters import open_log  # lazy: httpx
 
-        return LogSource(await self._client(), task, step=step, host=host, node=node)
+        return open_log(await self._client(), task, step=step, host=host, node=node)
 
     async def signatures(self, task: Task, step_id: str | None = None) -> Signatures:
-        from bkwatch.evidence.fetch import task_signatures
+        from bkwatch.systems.adapters import task_signatures  # lazy: httpx
         from bkwatch.targets import parse_target
 
         return await task_signatures(await self._client(), parse_target(task.target), task, step_id=step_id)

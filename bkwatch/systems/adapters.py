@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from bkwatch.actions.spec import ActionSpec, Wire
+from bkwatch.action_spec import ActionSpec, Wire
 from bkwatch.errors import unexpected_error
-from bkwatch.evidence.base import Chunk, Evidence
+from bkwatch.evidence.base import Evidence
+from bkwatch.evidence.follow import LogPager, LogSource
 from bkwatch.evidence.signatures import Signatures
 from bkwatch.model import BkError, System, Task
 from bkwatch.systems.bkflow import actions as bkflow_actions
@@ -30,7 +31,7 @@ from bkwatch.systems.job import evidence as job_evidence
 from bkwatch.systems.job import lists as job_lists
 from bkwatch.systems.job import poll as job_poll
 from bkwatch.systems.job.traits import TRAITS as JOB
-from bkwatch.systems.lists import Found, ListQuery
+from bkwatch.systems.lists import Found, ListQuery, ScopeRef
 from bkwatch.systems.nodeman import evidence as nodeman_evidence
 from bkwatch.systems.nodeman import poll as nodeman_poll
 from bkwatch.systems.nodeman.traits import TRAITS as NODEMAN
@@ -41,33 +42,36 @@ from bkwatch.systems.sops import lists as sops_lists
 from bkwatch.systems.sops import poll as sops_poll
 from bkwatch.systems.sops.traits import TRAITS as SOPS
 from bkwatch.systems.traits import SystemTraits
+from bkwatch.targets import parse_target
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
-    from bkwatch.scopes import Scope
     from bkwatch.target import Target
 
-__all__ = ["ADAPTERS", "SystemAdapter", "adapter", "fetch_task", "on_background_read", "settle"]
+__all__ = [
+    "ADAPTERS",
+    "SystemAdapter",
+    "adapter",
+    "fetch_evidence",
+    "fetch_many",
+    "fetch_task",
+    "on_background_read",
+    "open_log",
+    "settle",
+    "task_signatures",
+]
 
 log = logging.getLogger(__name__)
 
 Fetch = Callable[["BkClient", "Target"], Awaitable[Task]]
-ListTasks = Callable[["BkClient", "Scope", ListQuery], Awaitable[list[Found]]]
-BatchStates = Callable[["BkClient", "Scope", list[int]], Awaitable[dict[int, "str | None"]]]
+ListTasks = Callable[["BkClient", "ScopeRef", ListQuery], Awaitable[list[Found]]]
+BatchStates = Callable[["BkClient", "ScopeRef", list[int]], Awaitable[dict[int, "str | None"]]]
 FetchEvidence = Callable[
     ["BkClient", Task, "Target", "str | None", "str | None", "str | None"], Awaitable[Evidence]
 ]
 FetchMany = Callable[["BkClient", "Target", Task, list[dict[str, "str | None"]]], Awaitable[list[Evidence]]]
 Sign = Callable[["BkClient", "Target", Task, "str | None"], Awaitable[Signatures]]
 BuildWire = Callable[[ActionSpec, "Target", "str | None", str, "str | None"], Wire]
-
-
-class LogPager(Protocol):
-    """A log that comes in pages: follows on from evidence, then asks only for new pages."""
-
-    def adopt(self, ev: Evidence) -> None: ...
-
-    async def more(self, client: BkClient, target: Target, node: str, seen: int, done: bool) -> Chunk: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -175,3 +179,54 @@ async def settle(client: BkClient, target: str | None = None) -> bool:
 def on_background_read(client: BkClient, listener: Callable[[str], Any]) -> None:
     """Call `listener(target)` whenever such a read for `client` has succeeded."""
     FlowDetails.of(client).listener = listener
+
+
+# -- evidence: fetched only when asked for, never by a poll --------------------------------------
+
+
+async def fetch_evidence(
+    client: BkClient, task: Task, *, step: str | None = None, host: str | None = None, node: str | None = None
+) -> Evidence:
+    """The evidence of one host (JOB, NodeMan, GSEKit job task by id or host) or node (SOPS,
+    BKFlow). `Evidence.raw_text` is the server's text as sent (untrusted: show it through
+    `LogBuffer` or `text.clean_text`); `fields` are already cleaned."""
+    return await adapter(task.system).evidence(client, task, parse_target(task.target), step, host, node)
+
+
+async def fetch_many(
+    client: BkClient, target: Target, task: Task, wanted: list[dict[str, str | None]]
+) -> list[Evidence] | None:
+    """Many units' evidence in as few calls as the system allows ({step, host, node} each); None
+    where the system has no batch API (then ask `fetch_evidence` for each)."""
+    batch = adapter(task.system).evidence_batch
+    return None if batch is None else await batch(client, target, task, wanted)
+
+
+async def task_signatures(
+    client: BkClient, target: Target, task: Task, step_id: str | None = None
+) -> Signatures:
+    """The failure signatures of a task in any system."""
+    return await adapter(task.system).signatures(client, target, task, step_id)
+
+
+def open_log(
+    client: BkClient, task: Task, *, step: str | None = None, host: str | None = None, node: str | None = None
+) -> LogSource:
+    """One host's or node's log, to follow (`LogSource.open()` first)."""
+    a = adapter(task.system)
+    unit_done = a.traits.unit_done
+
+    async def fetch(current: Task) -> Evidence:
+        return await fetch_evidence(client, current, step=step, host=host, node=node)
+
+    return LogSource(
+        client,
+        task,
+        fetch=fetch,
+        unit_done=lambda current: unit_done(current, step, host, node),
+        target=parse_target(task.target),
+        pager=a.log_pager() if a.log_pager is not None else None,
+        step=step,
+        host=host,
+        node=node,
+    )

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol
 
-from bkwatch.model import State
+from bkwatch.model import State, System
 from bkwatch.systems.common import bad, readable
 
 MAX_PAGES = 500  # 100,000 tasks in one round: past that a server is answering nonsense
@@ -68,3 +68,11 @@ class ListQuery:
     name: str | None = None  # name filter
     cron: bool = False  # JOB: include jobs a cron started
     known_below: int | None = None  # newest-first lists stop at an id at or below this
+
+
+class ScopeRef(Protocol):
+    """What a list call needs of a followed scope (`scopes.Scope`)."""
+
+    system: System
+    id: str
+    scope_type: str  # "biz", "biz_set", "project", "space"

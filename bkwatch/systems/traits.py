@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bkwatch.actions.spec import ActionSpec, Chooser
+from bkwatch.action_spec import ActionSpec, Chooser
 from bkwatch.model import System, Task
 from bkwatch.target import Target, Url
 

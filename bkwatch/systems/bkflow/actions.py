@@ -3,7 +3,7 @@ the pipeline's (`systems/pipeline/actions.py`)."""
 
 from __future__ import annotations
 
-from bkwatch.actions.spec import ActionSpec, Wire
+from bkwatch.action_spec import ActionSpec, Wire
 from bkwatch.model import BkError, ErrorKind
 from bkwatch.target import Target
 

@@ -7,17 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from bkwatch.model import System
 from bkwatch.systems.common import bad, to_int
-from bkwatch.systems.lists import Found, ListQuery
+from bkwatch.systems.lists import Found, ListQuery, ScopeRef
 from bkwatch.systems.pipeline.lists import iso, newest_first, state_of
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
-    from bkwatch.scopes import Scope
 
 BKFLOW_BATCH = 200
 
 
-async def list_tasks(client: BkClient, scope: Scope, query: ListQuery) -> list[Found]:
+async def list_tasks(client: BkClient, scope: ScopeRef, query: ListQuery) -> list[Found]:
     via = client.transport_for(System.BKFLOW)
     params: dict[str, Any] = {"create_at_start": iso(query.start)}
     if query.user:
@@ -35,7 +34,7 @@ async def list_tasks(client: BkClient, scope: Scope, query: ListQuery) -> list[F
     )
 
 
-async def batch_states(client: BkClient, scope: Scope, ids: list[int]) -> dict[int, str | None]:
+async def batch_states(client: BkClient, scope: ScopeRef, ids: list[int]) -> dict[int, str | None]:
     """Raw root state per task id (None when the server could not say)."""
     via = client.transport_for(System.BKFLOW)
     out: dict[int, str | None] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bkwatch.actions.spec import (
+from bkwatch.action_spec import (
     ActionSpec,
     Check,
     ChoiceError,

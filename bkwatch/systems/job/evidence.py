@@ -14,7 +14,7 @@ from bkwatch.systems.job.poll import request_params
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
-    from bkwatch.targets import Target
+    from bkwatch.target import Target
 
 JOB_BATCH_MAX = 500  # batch_get_job_instance_ip_log: at most 500 hosts a call (§2.6)
 FILE_STATUS = {1: "waiting", 2: "uploading", 3: "downloading", 4: "success", 5: "failed"}

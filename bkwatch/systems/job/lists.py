@@ -8,17 +8,16 @@ from typing import TYPE_CHECKING, Any
 from bkwatch.model import State, System
 from bkwatch.systems.common import bad, ms_to_s, to_int
 from bkwatch.systems.job.poll import RUN_STATUS
-from bkwatch.systems.lists import MAX_PAGES, Found, ListQuery, by_id, items, text
+from bkwatch.systems.lists import MAX_PAGES, Found, ListQuery, ScopeRef, by_id, items, text
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
-    from bkwatch.scopes import Scope
 
 JOB_MAX_SPAN = 30 * 86400.0
 JOB_PAGE = 1000
 
 
-async def list_tasks(client: BkClient, scope: Scope, query: ListQuery) -> list[Found]:
+async def list_tasks(client: BkClient, scope: ScopeRef, query: ListQuery) -> list[Found]:
     """Every job created in [start, end], all pages; without cron, the web and API launch modes
     are asked separately (the list filters by one mode at a time)."""
     start, end, operator, name = query.start, query.end, query.user, query.name

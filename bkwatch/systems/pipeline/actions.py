@@ -3,7 +3,7 @@ declared once with its precondition on the model, and the verbs that reach them.
 
 from __future__ import annotations
 
-from bkwatch.actions.spec import (
+from bkwatch.action_spec import (
     ActionSpec,
     Check,
     ChoiceError,

@@ -14,7 +14,7 @@ from bkwatch.text import one_line
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
-    from bkwatch.targets import Target
+    from bkwatch.target import Target
 
 NodeReader = Callable[["BkClient", "Target", Any], Awaitable[Evidence]]
 SOPS_LOG_PAGE = 30  # get_task_node_log page_size default (§10.5)

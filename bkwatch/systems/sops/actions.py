@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bkwatch.actions.spec import ActionSpec, Wire
+from bkwatch.action_spec import ActionSpec, Wire
 from bkwatch.target import Target
 
 

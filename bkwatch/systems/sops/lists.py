@@ -6,17 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from bkwatch.model import System
 from bkwatch.systems.common import to_int
-from bkwatch.systems.lists import Found, ListQuery, items
+from bkwatch.systems.lists import Found, ListQuery, ScopeRef, items
 from bkwatch.systems.pipeline.lists import iso, newest_first, state_of
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
-    from bkwatch.scopes import Scope
 
 SOPS_BATCH = 50
 
 
-async def list_tasks(client: BkClient, scope: Scope, query: ListQuery) -> list[Found]:
+async def list_tasks(client: BkClient, scope: ScopeRef, query: ListQuery) -> list[Found]:
     via = client.transport_for(System.SOPS)
     params: dict[str, Any] = {"create_time_start": iso(query.start)}
     if scope.scope_type == "project":
@@ -45,7 +44,7 @@ async def list_tasks(client: BkClient, scope: Scope, query: ListQuery) -> list[F
     )
 
 
-async def batch_states(client: BkClient, scope: Scope, ids: list[int]) -> dict[int, str | None]:
+async def batch_states(client: BkClient, scope: ScopeRef, ids: list[int]) -> dict[int, str | None]:
     """Raw root state per task id (None when the server could not say)."""
     via = client.transport_for(System.SOPS)
     out: dict[int, str | None] = {}
