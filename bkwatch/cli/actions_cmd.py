@@ -185,10 +185,13 @@ def _confirm(plan: Plan, yes: bool) -> bool | str:
 
 @contextlib.contextmanager
 def _interruptible() -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt at once inside the block (in the main thread)."""
+    """Ctrl-C raises KeyboardInterrupt at once inside the block (in the main thread; SIGINT left
+    ignored where it is, as in a background shell)."""
     try:
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            raise ValueError("SIGINT is ignored")
         previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    except ValueError:  # not the main thread: leave it as it is
+    except ValueError:  # not the main thread, or ignored: leave it as it is
         yield
         return
     try:
