@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bkwatch.cli.common import (
     EXIT_ERROR,
@@ -29,7 +29,7 @@ from bkwatch.cli.common import (
 from bkwatch.text import one_line
 
 if TYPE_CHECKING:
-    from bkwatch.actions import Actor, Outcome, Plan, Result
+    from bkwatch.actions import Actor, Plan
     from bkwatch.config import Profile
     from bkwatch.targets import Target
 
@@ -73,24 +73,26 @@ def _act(verb: str, args: argparse.Namespace) -> int:
 
 async def _act_async(verb: str, args: argparse.Namespace, profile: Profile, target: Target) -> int:
     from bkwatch import config
-    from bkwatch.actions import Actor, ChoiceError, Plan, Result, choose, enable_hint
+    from bkwatch.actions import Actor, ChoiceError, Outcome, Plan, Result, choose, enable_hint
     from bkwatch.cli.common import new_client
     from bkwatch.model import BkError
 
     client = new_client(profile)
     try:
         actor = Actor(client, profile, data_dir=config.data_dir())
+        subject = {k: v for k in ("step", "node") if (v := getattr(args, k, None)) is not None} or None
         if not profile.allow_actions:
             # Refused before reading anything: recorded with the command, as no action is chosen yet.
-            subject = {k: v for k in ("step", "node") if (v := getattr(args, k, None)) is not None}
             hint = enable_hint(profile)
-            actor.note(str(target), target.system, verb, subject or None, _refused(Result.DISABLED, hint))
+            actor.note(str(target), target.system, verb, subject, Outcome(Result.DISABLED, hint))
             err(f"refused: {hint}")
             return EXIT_FAILED
         try:
             task = await actor.fetch(target)
         except BkError as exc:
-            err(f"error: cannot read {target}: {exc.message}; nothing was sent")
+            message = f"cannot read {target}: {exc.message}; nothing was sent"
+            actor.note(str(target), target.system, verb, subject, Outcome(Result.ERROR, message))
+            err(f"error: {message}")
             return EXIT_ERROR
         fetched_at = time.time()
         try:
@@ -131,12 +133,6 @@ async def _act_async(verb: str, args: argparse.Namespace, profile: Profile, targ
 NO_TERMINAL = (
     "not on a terminal, so nothing can be confirmed; pass --yes to act without asking; nothing was sent"
 )
-
-
-def _refused(result: Result, message: str) -> Outcome:
-    from bkwatch.actions import Outcome
-
-    return Outcome(result, message)
 
 
 async def _send(actor: Actor, plan: Plan) -> int:
@@ -221,6 +217,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"no actions recorded ({path})")
         return EXIT_OK
     rows = [["WHEN", "PROFILE", "USER", "TARGET", "ACTION", "ON", "RESULT", "DETAIL"]]
+    # "refused" says by whom: the server, or bkwatch (and why).
     for rec in records:
         subject = rec.get("subject") or {}
         on = " ".join(f"{k} {v}" for k, v in subject.items()) if isinstance(subject, dict) else ""
@@ -233,9 +230,16 @@ def cmd_audit(args: argparse.Namespace) -> int:
                 one_line(rec.get("target"), 40),
                 one_line(rec.get("action"), 30),
                 one_line(on or "-", 30),
-                one_line(rec.get("result"), 12),
+                one_line(_result_text(rec), 30),
                 one_line(code + str(rec.get("message") or ""), 80),
             ]
         )
     print(table(rows))
     return EXIT_OK
+
+
+def _result_text(rec: dict[str, Any]) -> str:
+    result = str(rec.get("result"))
+    if result == "refused" and rec.get("by"):
+        return f"refused ({rec['by']}{': ' + str(rec['why']) if rec.get('why') else ''})"
+    return result
