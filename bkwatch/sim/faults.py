@@ -21,7 +21,6 @@ from .ops_routes import ESB_ROUTES, GATEWAY_ROUTES
 KINDS = (
     "http_500",
     "http_502",
-    "http_503",
     "http_504",
     "delay",
     "reset",
@@ -33,6 +32,9 @@ KINDS = (
     "drift",
     "oversize",
 )
+# Kinds that exist only after a task operation was carried out (set as if with after=True): not in
+# KINDS, the kinds that apply to any request.
+AFTER_ONLY = ("http_503",)
 ALIASES = {
     "500": "http_500",
     "502": "http_502",
@@ -55,8 +57,8 @@ ALIASES = {
 def normalize(kind: str) -> str:
     k = kind.strip().lower().replace("-", "_")
     k = ALIASES.get(k, k)
-    if k not in KINDS:
-        raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if k not in KINDS and k not in AFTER_ONLY:
+        raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(KINDS + AFTER_ONLY)}")
     return k
 
 
@@ -104,7 +106,7 @@ class Faults:
             None if count is None else int(count),
             None if delay is None else float(delay),
             None if size is None else int(size),
-            after or kind == "http_503",
+            after or kind in AFTER_ONLY,
         )
         with self._lock:
             self._faults = [f for f in self._faults if (f.kind, f.route) != (fault.kind, fault.route)]
