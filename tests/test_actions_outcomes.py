@@ -399,3 +399,54 @@ async def test_sim_after_faults_only_on_operations_and_only_replacing_kinds() ->
         (None, False),
     ]
     assert sim.faults.list() == []
+
+
+# -- what is said after an unknown answer -----------------------------------------------------------------
+
+
+def test_cli_a_502_before_the_operation_says_it_probably_did_not_arrive(
+    served: tuple[Simulator, str], capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
+    sim, _ = served
+    sim.faults.set("http_502", route=ROUTE, count=1)  # the gateway answers instead: nothing done
+    code, out, err = run(capsys, "retry", FAILED_JOB, "--yes")
+    assert code == 3 and "unknown: " in err
+    said = "the step is still failed: the request to retry the failed hosts probably did not arrive"
+    assert f"read again: {said}" in out
+    assert sim.world.operations.list() == []
+    lines = audit_lines(isolated)
+    assert results(lines) == ["sent", "unknown", "settled"] and lines[2]["message"] == said
+    assert lines[2]["state"]["step"]["raw"] == "4"
+    assert len([r for r in sim.bk.wire.requests() if ROUTE in r.path]) == 1  # not sent again
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["retry", "sops:2:102"],
+            "the node is now running: the request to retry the node probably went through",
+        ),
+        (
+            ["pause", "bkflow:1:503"],
+            "the task is now paused: the request to pause the task probably went through",
+        ),
+        (
+            ["stop", "job:3:20003"],
+            "the job is now stopped: the request to terminate the job probably went through",
+        ),
+    ],
+)
+def test_cli_what_is_said_is_tied_to_the_action(
+    argv: list[str],
+    said: str,
+    served: tuple[Simulator, str],
+    capsys: pytest.CaptureFixture[str],
+    isolated: Path,
+) -> None:
+    sim, _ = served
+    sim.faults.set("http_504", route="/api/bk-", count=1, after=True)  # on the operation only
+    code, out, _ = run(capsys, *argv, "--yes")
+    assert code == 3 and f"read again: {said}" in out, out
+    assert len(sim.world.operations.list()) == 1
+    assert results(audit_lines(isolated)) == ["sent", "unknown", "settled"]
