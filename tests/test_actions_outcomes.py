@@ -450,3 +450,38 @@ def test_cli_what_is_said_is_tied_to_the_action(
     assert code == 3 and f"read again: {said}" in out, out
     assert len(sim.world.operations.list()) == 1
     assert results(audit_lines(isolated)) == ["sent", "unknown", "settled"]
+
+
+async def test_engine_unknown_and_the_task_unreadable_afterwards(tmp_path: Path) -> None:
+    import httpx
+
+    from bkwatch.actions import Actor, Plan, Result
+    from bkwatch.client import BkClient
+    from bkwatch.systems import fetch_task
+    from bkwatch.targets import parse_target
+    from tests.conftest import sim_profile
+
+    sim = Simulator(SimConfig(seed=7, frozen=True))
+    profile = sim_profile(allow_actions=True)
+    reads: list[str] = []
+
+    async def fetch(client: BkClient, target: Any) -> Any:
+        task = await fetch_task(client, target)  # the read right before sending succeeds
+        reads.append(str(target))
+        # …then the status API breaks, and the operation's answer is a reset after it ran.
+        sim.faults.set("http_500", route="get_job_instance_status")
+        sim.faults.set("reset", route=ROUTE, count=1)
+        return task
+
+    async with BkClient(profile, transport=httpx.ASGITransport(app=sim.app)) as client:
+        actor = Actor(client, profile, data_dir=tmp_path, fetch=fetch)
+        target = parse_target(FAILED_JOB)
+        plan = Plan(BY_ID["job.retry_failed"], target, await fetch_task(client, target), FAILED_STEP)
+        async with asyncio.timeout(LIMIT):
+            out = await actor.perform(plan)
+    assert out.result is Result.UNKNOWN and out.exit_code == 3 and out.task is None
+    assert out.settled is not None and out.settled.startswith("the task could not be read again")
+    assert "whether the request to retry the failed hosts arrived is not known" in out.settled
+    assert len(reads) == 1 and len(sim.world.operations.list()) == 1
+    lines = _audit(tmp_path)
+    assert results(lines) == ["sent", "unknown", "settled"] and lines[2]["state"] is None

@@ -1,7 +1,8 @@
 """The audit file: one JSON line per decision about an action, in the data directory (0600).
 
-``result`` is one of: ``sent`` (just before the request), ``done``, ``refused`` (``by`` the
-server with its ``code``, or by bkwatch with ``why``: disabled, not_allowed, no_terminal, busy),
+``result`` is one of: ``sent`` (just before the request; an ``error`` right after it is the client
+refusing to send it, for its configuration), ``done``, ``refused`` (``by`` the server with its
+``code``, or by bkwatch with ``why``: disabled, not_allowed, no_terminal, busy),
 ``cancelled`` (by the user), ``unknown`` (sent, no answer to trust), ``settled`` (after unknown:
 the task read again, its ``state`` and the observation in ``message``), ``error`` (nothing sent).
 

@@ -354,22 +354,17 @@ class Actor:
         ``settled`` and said in words tied to the action. Never sent again from here."""
         what = request_to(plan.spec)
         self.record(plan, Outcome(Result.UNKNOWN, error, sent=True), wire)
+        task: Task | None = None
+        state: dict[str, Any] | None = None
         try:
-            task: Task | None = await self.fetch(plan.target)
+            task = await self.fetch(plan.target)
         except BkError as again:
-            task, seen, state = (
-                None,
-                (
-                    f"the task could not be read again ({again.message}), so whether the {what} arrived "
-                    "is not known"
-                ),
-                None,
+            seen = (
+                f"the task could not be read again ({again.message}): whether the {what} arrived is not known"
             )
         else:
-            seen, state = (
-                observe(plan.spec, plan.subject_id, before, task),
-                observed_state(plan.spec, plan.subject_id, task),
-            )
+            seen = observe(plan.spec, plan.subject_id, before, task)
+            state = observed_state(plan.spec, plan.subject_id, task)
         self.record(plan, "settled", None, message=seen, state=state)
         message = (
             f"{error}; the {what} may or may not have happened. Read again: {seen}. "
