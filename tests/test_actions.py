@@ -9,7 +9,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,20 @@ class Rig:
 
     def ops(self) -> list[dict[str, Any]]:
         return self.sim.world.operations.list()
+
+    def race(self, meanwhile: Callable[[], None]) -> None:
+        """Someone else changes the task on the server right after the actor's last read (the
+        one right before sending), once: the server then refuses what that read allowed."""
+        done: list[bool] = []
+
+        async def fetch(client: BkClient, target: Any) -> Task:
+            task = await fetch_task(client, target)
+            if not done:
+                done.append(True)
+                meanwhile()
+            return task
+
+        self.actor._fetch = fetch
 
 
 @pytest.fixture(params=["apigw", "esb"])
@@ -183,7 +197,7 @@ async def test_job_start_a_job_not_started(rig: Rig) -> None:
 
 async def test_job_server_refusal_is_code_1241003_exit_1(rig: Rig) -> None:
     plan = await rig.plan(FAILED_JOB, "job.retry_failed", FAILED_STEP)  # judged fresh: allowed
-    rig.sim.world.force(FAILED_JOB, 3, step=FAILED_STEP)  # meanwhile it succeeded on the server
+    rig.race(lambda: rig.sim.world.force(FAILED_JOB, 3, step=FAILED_STEP))  # then it succeeded
     async with asyncio.timeout(LIMIT):
         out = await rig.actor.perform(plan)
     assert out.result is Result.REFUSED and out.exit_code == 1 and out.code == "1241003"
@@ -191,9 +205,8 @@ async def test_job_server_refusal_is_code_1241003_exit_1(rig: Rig) -> None:
     assert len(rig.ops()) == 1 and rig.ops()[0]["result"] is False
 
 
-async def test_stale_data_is_polled_again_and_nothing_sent(gw_rig: Rig) -> None:
-    plan = await gw_rig.plan(FAILED_JOB, "job.retry_failed", FAILED_STEP)
-    plan.fetched_at -= 60  # older than one interval
+async def test_the_task_is_read_again_before_sending_and_nothing_sent(gw_rig: Rig) -> None:
+    plan = await gw_rig.plan(FAILED_JOB, "job.retry_failed", FAILED_STEP)  # fresh: read just now
     gw_rig.sim.world.force(FAILED_JOB, 2, step=FAILED_STEP)
     async with asyncio.timeout(LIMIT):
         out = await gw_rig.actor.perform(plan)
@@ -299,7 +312,7 @@ async def test_sops_task_pause_resume_revoke_start(rig: Rig) -> None:
 
 async def test_sops_refusal_3545000_when_not_started(rig: Rig) -> None:
     plan = await rig.plan(SOPS_RUNNING, "sops.pause")
-    rig.sim.world.force(SOPS_RUNNING, "CREATED")
+    rig.race(lambda: rig.sim.world.force(SOPS_RUNNING, "CREATED"))
     async with asyncio.timeout(LIMIT):
         out = await rig.actor.perform(plan)
     assert out.result is Result.REFUSED and out.code == "3545000" and "task not started" in out.message
@@ -308,7 +321,7 @@ async def test_sops_refusal_3545000_when_not_started(rig: Rig) -> None:
 async def test_sops_node_refusal_3599999(gw_rig: Rig) -> None:
     failed = first_leaf(await gw_rig.task(SOPS_FAILED), "FAILED")
     plan = await gw_rig.plan(SOPS_FAILED, "sops.retry_node", failed)
-    gw_rig.sim.world.force(SOPS_FAILED, "RUNNING", node=failed)
+    gw_rig.race(lambda: gw_rig.sim.world.force(SOPS_FAILED, "RUNNING", node=failed))
     async with asyncio.timeout(LIMIT):
         out = await gw_rig.actor.perform(plan)
     assert out.result is Result.REFUSED and out.code == "3599999" and out.exit_code == 1
@@ -340,7 +353,7 @@ async def test_bkflow_task_operations_and_refusal(gw_rig: Rig) -> None:
     assert (await gw_rig.task(created)).raw_state == "CREATED"
     assert (await gw_rig.act(created, "bkflow.start")).result is Result.ACCEPTED
     plan = await gw_rig.plan(BKFLOW_FAILED, "bkflow.revoke")
-    gw_rig.sim.world.force(BKFLOW_FAILED, "REVOKED")
+    gw_rig.race(lambda: gw_rig.sim.world.force(BKFLOW_FAILED, "REVOKED"))
     async with asyncio.timeout(LIMIT):
         out = await gw_rig.actor.perform(plan)
     assert out.result is Result.REFUSED and out.exit_code == 1 and "cannot be revoked" in out.message
@@ -385,7 +398,7 @@ async def test_actions_off_send_nothing_and_say_how(world_sim: Simulator, tmp_pa
         out = await r.act(FAILED_JOB, "job.retry_failed", FAILED_STEP)
     finally:
         await r.client.aclose()
-    assert out.result is Result.DISABLED and out.exit_code == 2
+    assert out.result is Result.DISABLED and out.exit_code == 1
     for hint in ("allow_actions = true", "--allow-actions", "BKWATCH_ALLOW_ACTIONS=1"):
         assert hint in out.message
     assert r.ops() == []
@@ -417,8 +430,13 @@ async def test_timeout_repolls_and_says_what_the_task_shows(tmp_path: Path) -> N
                 await asyncio.sleep(2.0)  # the server finishes the delayed request
         finally:
             await client.aclose()
-    assert out.result is Result.UNKNOWN and out.exit_code == 2
-    assert "may or may not have happened" in out.message and "task now shows" in out.message
+    assert out.result is Result.UNKNOWN and out.exit_code == 3
+    assert "may or may not have happened" in out.message
+    # The delayed request had not reached the handler when the task was read again: "probably".
+    assert (
+        out.settled
+        == "the step is still failed: the request to retry the failed hosts probably did not arrive"
+    )
     assert len(sim.world.operations.list()) == 1  # sent once, never repeated
 
 
@@ -428,11 +446,13 @@ async def test_audit_lines_written_0600_without_secrets(gw_rig: Rig) -> None:
     text = gw_rig.audit.read_text()
     assert stat.S_IMODE(os.stat(gw_rig.audit).st_mode) == 0o600
     lines = [json.loads(x) for x in text.splitlines()]
-    assert [x["result"] for x in lines] == ["accepted", "not_allowed"]
+    assert [x["result"] for x in lines] == ["sent", "done", "refused"]
+    assert (lines[2]["by"], lines[2]["why"]) == ("bkwatch", "not_allowed")
     first = lines[0]
     assert first["profile"] == "sim" and first["user"] == gw_rig.profile.username
     assert first["target"] == FAILED_JOB and first["action"] == "job.retry_failed"
     assert first["subject"] == {"step": FAILED_STEP} and first["parameters"]["operation_code"] == 2
+    assert lines[1]["parameters"] == first["parameters"]
     assert DEMO_APP_SECRET not in text and "bk_app_secret" not in text
 
 

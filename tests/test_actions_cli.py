@@ -62,7 +62,7 @@ def audit_lines(isolated: Path) -> list[dict[str, Any]]:
 
 def test_retry_with_yes_is_sent_once_and_exit_0(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "retry", FAILED_JOB, "--yes")
-    assert code == 0 and "accepted" in out
+    assert code == 0 and "done: " in out
     [op] = ops(sim)
     assert op["api"] == "operate_step_instance" and str(op["params"]["step_instance_id"]) == FAILED_STEP
     code, out, _ = run(capsys, "status", FAILED_JOB, "--json")
@@ -74,19 +74,23 @@ def test_prompt_names_what_happens_and_no_sends_nothing(
 ) -> None:
     answer(monkeypatch, "\n")  # the default is No
     code, out, err = run(capsys, "retry", FAILED_JOB, "--step", FAILED_STEP)
-    assert code == 2 and ops(sim) == [] and "nothing was sent" in err
+    assert code == 130 and ops(sim) == [] and "nothing was sent" in err
     for text in ("System: JOB", f"({FAILED_JOB})", f"id {FAILED_STEP}", "Hosts:", "Retry the failed hosts"):
         assert text in out
     assert "\x1b" not in out  # the job's name is shown as plain text
-    assert audit_lines(isolated)[-1]["result"] == "declined"
+    assert audit_lines(isolated)[-1]["result"] == "cancelled"
     answer(monkeypatch, "y\n")
     code, _, _ = run(capsys, "retry", FAILED_JOB, "--step", FAILED_STEP, "--all-hosts")
     assert code == 0 and [o["params"]["operation_code"] for o in ops(sim)] == [8]
 
 
-def test_no_terminal_without_yes_refuses(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_terminal_without_yes_refuses(
+    sim: Simulator, capsys: pytest.CaptureFixture[str], isolated: Path
+) -> None:
     code, _, err = run(capsys, "retry", FAILED_JOB)
-    assert code == 2 and "--yes" in err and ops(sim) == []
+    assert code == 1 and "--yes" in err and ops(sim) == []
+    last = audit_lines(isolated)[-1]
+    assert (last["result"], last["by"], last["why"]) == ("refused", "bkwatch", "no_terminal")
 
 
 def test_actions_off_say_how_and_send_nothing(
@@ -94,7 +98,7 @@ def test_actions_off_say_how_and_send_nothing(
 ) -> None:
     monkeypatch.delenv("BKWATCH_ALLOW_ACTIONS")
     code, _, err = run(capsys, "retry", FAILED_JOB, "--yes")
-    assert code == 2 and ops(sim) == []
+    assert code == 1 and ops(sim) == []
     assert "allow_actions = true" in err and "--allow-actions" in err and "BKWATCH_ALLOW_ACTIONS=1" in err
     code, _, _ = run(capsys, "retry", FAILED_JOB, "--yes", "--allow-actions")
     assert code == 0 and len(ops(sim)) == 1
@@ -105,7 +109,8 @@ def test_refused_for_state_exit_1(sim: Simulator, capsys: pytest.CaptureFixture[
     assert code == 1 and "step is running" in err and ops(sim) == []
     code, _, err = run(capsys, "retry", "job:2:20001", "--yes")
     assert code == 1 and "nothing to retry" in err
-    assert audit_lines(isolated)[-1]["result"] == "not_allowed"
+    last = audit_lines(isolated)[-1]
+    assert (last["result"], last["by"], last["why"]) == ("refused", "bkwatch", "not_allowed")
 
 
 def test_confirm_and_reject_a_manual_step(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
@@ -121,7 +126,7 @@ def test_stop_needs_the_task_id_typed(
 ) -> None:
     answer(monkeypatch, "y\n")
     code, out, _ = run(capsys, "stop", "job:3:20003")
-    assert code == 2 and ops(sim) == [] and "Type the task id" in out
+    assert code == 130 and ops(sim) == [] and "Type the task id" in out
     answer(monkeypatch, "20003\n")
     code, _, _ = run(capsys, "stop", "job:3:20003")
     assert code == 0 and [o["api"] for o in ops(sim)] == ["operate_job_instance"]
@@ -157,10 +162,10 @@ def test_audit_command_and_file_mode(
 ) -> None:
     assert run(capsys, "retry", FAILED_JOB, "--yes")[0] == 0
     code, out, _ = run(capsys, "audit")
-    assert code == 0 and "job.retry_failed" in out and "accepted" in out and FAILED_JOB in out
+    assert code == 0 and "job.retry_failed" in out and "done" in out and FAILED_JOB in out
     code, out, _ = run(capsys, "audit", "--json")
-    [rec] = [json.loads(x) for x in out.splitlines()]
-    assert rec["result"] == "accepted" and rec["parameters"]["operation_code"] == 2
+    sent, rec = [json.loads(x) for x in out.splitlines()]
+    assert (sent["result"], rec["result"]) == ("sent", "done") and rec["parameters"]["operation_code"] == 2
     path = next(isolated.rglob("audit.jsonl"))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert DEMO_APP_SECRET not in path.read_text()
@@ -188,7 +193,7 @@ def test_allow_actions_per_profile_in_the_file(
     path.chmod(0o600)
     assert run(capsys, "retry", FAILED_JOB, "--yes")[0] == 0
     code, _, err = run(capsys, "--profile", "ro", "retry", FAILED_JOB, "--yes")
-    assert code == 2 and "[profiles.ro]" in err and len(ops(sim)) == 1
+    assert code == 1 and "[profiles.ro]" in err and len(ops(sim)) == 1
     path.write_text('[profiles.default]\nallow_actions = "yes"\n')
     code, _, err = run(capsys, "retry", FAILED_JOB, "--yes")
     assert code == 2 and "allow_actions must be true or false" in err and len(ops(sim)) == 1

@@ -126,7 +126,7 @@ async def test_retry_failed_hosts_from_the_host_group_sends_one_request_and_they
         assert ops[0]["api"] == "operate_step_instance"
         assert ops[0]["params"]["operation_code"] == 2
         assert str(ops[0]["params"]["step_instance_id"]) == FAILED_STEP
-        assert "accepted" in _toasts(rig)
+        assert "done: " in _toasts(rig)
         # The next poll shows the effect, highlighted as a transition.
         await rig.poller.poll_once(FAILED_JOB)
         await pilot.pause()
@@ -141,7 +141,10 @@ async def test_retry_failed_hosts_from_the_host_group_sends_one_request_and_they
         assert done is not None and all(done.hosts[k].state is State.SUCCEEDED for k in failed)
         assert len(_ops(rig)) == 1  # never repeated on its own
         lines = _audit(tmp_path)
-        assert [(a["action"], a["result"]) for a in lines] == [("job.retry_failed", "accepted")]
+        assert [(a["action"], a["result"]) for a in lines] == [
+            ("job.retry_failed", "sent"),
+            ("job.retry_failed", "done"),
+        ]
         assert "secret" not in json.dumps(lines).lower()
     await rig.client.aclose()
 
@@ -160,7 +163,7 @@ async def test_enter_answers_no_and_nothing_is_sent(tmp_path: Path) -> None:
         await pilot.pause(0.1)
         assert not _ops(rig)
         assert "Nothing was sent" in _toasts(rig)
-        assert [(a["action"], a["result"]) for a in _audit(tmp_path)] == [("job.retry_all", "declined")]
+        assert [(a["action"], a["result"]) for a in _audit(tmp_path)] == [("job.retry_all", "cancelled")]
     await rig.client.aclose()
 
 
@@ -326,7 +329,7 @@ async def test_a_second_yes_while_one_is_in_flight_sends_nothing(tmp_path: Path)
     await rig.client.aclose()
 
 
-async def test_refused_shows_the_servers_reason_and_code(tmp_path: Path) -> None:
+async def test_a_change_meanwhile_is_caught_by_the_read_before_sending(tmp_path: Path) -> None:
     rig = _rig(tmp_path, FAILED_JOB)
     app = rig.app
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -354,8 +357,10 @@ async def test_refused_shows_the_servers_reason_and_code(tmp_path: Path) -> None
         app.acts.answered(plan, True)
         await _until_idle(rig, pilot)
         toasts = _toasts(rig)
-        assert "refused" in toasts and "1241003" in toasts, toasts
-        assert _audit(tmp_path)[-1]["result"] == "refused"
+        assert "step is running; retry needs it failed" in toasts and "nothing was sent" in toasts, toasts
+        assert len(_ops(rig)) == 1  # only the other one's
+        last = _audit(tmp_path)[-1]
+        assert (last["result"], last["by"], last["why"]) == ("refused", "bkwatch", "not_allowed")
     await rig.client.aclose()
 
 
@@ -457,7 +462,10 @@ async def test_allow_actions_reaches_the_monitor_and_it_acts_over_its_own_client
         finally:
             await fetch.aclose()
     lines = _audit(tmp_path / "xdg_data_home" / "bkwatch")
-    assert [(a["action"], a["result"]) for a in lines] == [("job.retry_failed", "accepted")]
+    assert [(a["action"], a["result"]) for a in lines] == [
+        ("job.retry_failed", "sent"),
+        ("job.retry_failed", "done"),
+    ]
 
 
 async def test_the_demo_has_actions_on_and_says_they_go_to_its_simulator(tmp_path: Path) -> None:
@@ -511,7 +519,9 @@ async def test_a_timeout_says_what_the_task_now_shows_and_is_not_repeated(
                 while app.acts.busy:
                     await pilot.pause(0.05)
                 toasts = "\n".join(n.message for n in app._notifications)
-                assert "may or may not have happened" in toasts and "task now shows" in toasts, toasts
+                assert "may or may not have happened" in toasts and "Read again: the step is" in toasts, (
+                    toasts
+                )
                 assert any("action unknown" in line for line in app.log_view.entries)
                 await asyncio.sleep(2.0)  # the server finishes the delayed request
                 assert len(sim.world.operations.list()) == 1  # sent once, never repeated

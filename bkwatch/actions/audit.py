@@ -1,4 +1,10 @@
-"""The audit file: one JSON line per action, accepted or not, in the data directory (0600).
+"""The audit file: one JSON line per decision about an action, in the data directory (0600).
+
+``result`` is one of: ``sent`` (just before the request; an ``error`` right after it is the client
+refusing to send it, for its configuration), ``done``, ``refused`` (``by`` the server with its
+``code``, or by bkwatch with ``why``: disabled, not_allowed, no_terminal, busy),
+``cancelled`` (by the user), ``unknown`` (sent, no answer to trust), ``settled`` (after unknown:
+the task read again, its ``state`` and the observation in ``message``), ``error`` (nothing sent).
 
 Lines are appended under an exclusive ``flock`` and fsynced, so concurrent bkwatch processes never
 interleave a line. Nothing secret is written: the parameters are the operation's own (the client
@@ -20,7 +26,7 @@ from bkwatch.redact import redact
 
 AUDIT_FILE = "audit.jsonl"
 FIELDS = ("at", "profile", "user", "local_user", "target", "system", "action", "subject", "parameters",
-          "result", "code", "message")  # fmt: skip
+          "result", "by", "why", "code", "message", "state")  # fmt: skip
 
 
 def audit_path(data_dir: Path) -> Path:

@@ -1,5 +1,10 @@
-"""Performing one action safely: off unless enabled, judged on fresh data, exactly one request,
-the answer classified, a timeout followed by a re-poll, every attempt audited, never retried.
+"""Performing one action safely: off unless enabled, the task read again right before sending and
+judged on that, exactly one request, never repeated. Once sent, the outcome is exactly one of
+``done``, ``refused`` (the server answered no, readably) or ``unknown`` (no answer to trust: a
+reset, a timeout, a 5xx, a cut-off, malformed, HTML or oversized body — `unsure`); an unknown one
+is followed by one read of the task, said in words tied to the action (`settle.py`). Every
+decision is audited (`audit.py`). Exit codes: 0 done, 1 refused (by the server or by bkwatch),
+2 error before sending, 3 unknown, 130 cancelled.
 
 The monitor and the CLI both go through `Actor.perform(plan)`; `make_plan` gives the text of the
 confirmation (`Plan.summary()`), which the caller shows before performing.
@@ -17,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from bkwatch.actions import audit
 from bkwatch.actions.catalog import ActionSpec, Level, Offer, judge
+from bkwatch.actions.settle import observe, observed_state, request_to
 from bkwatch.actions.wire import Wire, build
 from bkwatch.config import ALLOW_ACTIONS_ENV, Profile
-from bkwatch.model import BkError, ErrorKind, Host, Node, State, Step, Task
+from bkwatch.model import BkError, ErrorKind, Host, Node, State, Step, System, Task
 from bkwatch.systems.registry import traits
 from bkwatch.text import one_line
 
@@ -28,24 +34,67 @@ if TYPE_CHECKING:
     from bkwatch.targets import Target
 
 FIRST_HOSTS = 5
-_UNSURE = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK})
+# Failures after which the request may have been carried out: no answer, or one that cannot be
+# read (cut off, not JSON, an HTML page, over the size limit), or a server / gateway error.
+_UNSURE = frozenset({ErrorKind.TIMEOUT, ErrorKind.NETWORK, ErrorKind.BAD_RESPONSE})
+# ESB "component call failed": the ESB lost its backend's answer, not a refusal by the backend.
+_UNSURE_CODES = frozenset({"1306201"})
+
+EXIT_DONE, EXIT_REFUSED, EXIT_ERROR, EXIT_UNKNOWN, EXIT_CANCELLED = 0, 1, 2, 3, 130
 
 
 class Result(StrEnum):
-    ACCEPTED = "accepted"  # the server accepted it
-    REFUSED = "refused"  # the server refused it for the task's state
-    NOT_ALLOWED = "not_allowed"  # the state (re-checked) does not allow it: nothing sent
-    DISABLED = "disabled"  # actions are off: nothing sent
-    DECLINED = "declined"  # the user answered No: nothing sent
-    BUSY = "busy"  # one is already in flight for this task: nothing sent
-    UNKNOWN = "unknown"  # no answer: the task was re-polled, see the message
-    ERROR = "error"  # any other failure (auth, permission, network before sending, config)
+    """How an action ended. Once sent, exactly one of DONE, REFUSED (by the server) or UNKNOWN."""
+
+    DONE = "done"  # the server carried it out
+    REFUSED = "refused"  # the server answered no (its message and code)
+    NOT_ALLOWED = "not_allowed"  # bkwatch refused: the state (read right before) does not allow it
+    DISABLED = "disabled"  # bkwatch refused: actions are off
+    NO_TERMINAL = "no_terminal"  # bkwatch refused: no one to confirm it, and no --yes
+    BUSY = "busy"  # bkwatch refused: one is already in flight for this task
+    CANCELLED = "cancelled"  # the user answered No, Ctrl-C or end of input at the prompt
+    UNKNOWN = "unknown"  # sent, and no answer that can be trusted: the task was read again
+    ERROR = "error"  # before sending: the task could not be read, configuration
+    # Earlier names of the same results.
+    ACCEPTED = "done"
+    DECLINED = "cancelled"
+
+    @property
+    def by_bkwatch(self) -> bool:
+        """Refused by bkwatch's own checks: nothing was sent."""
+        return self in _BY_BKWATCH
 
     @property
     def exit_code(self) -> int:
-        if self is Result.ACCEPTED:
-            return 0
-        return 1 if self in (Result.REFUSED, Result.NOT_ALLOWED) else 2
+        if self is Result.DONE:
+            return EXIT_DONE
+        if self is Result.REFUSED or self.by_bkwatch:
+            return EXIT_REFUSED
+        if self is Result.UNKNOWN:
+            return EXIT_UNKNOWN
+        if self is Result.CANCELLED:
+            return EXIT_CANCELLED
+        return EXIT_ERROR
+
+    @property
+    def audited(self) -> str:
+        """The word recorded in the audit file: sent, done, refused, cancelled, unknown, settled, error."""
+        return "refused" if self.by_bkwatch else str(self)
+
+
+_BY_BKWATCH = frozenset({Result.NOT_ALLOWED, Result.DISABLED, Result.NO_TERMINAL, Result.BUSY})
+
+
+def unsure(exc: BkError) -> bool:
+    """Whether a failure after the request left leaves the action's fate unknown (else the server
+    answered no, readably: an error envelope, or a 4xx with its text)."""
+    if exc.kind in _UNSURE:
+        return True
+    if exc.status is not None:  # an error envelope: a gateway's 5xx about its backend is no answer
+        code = exc.code or ""
+        return exc.status >= 500 or code in _UNSURE_CODES or code.startswith("1650")
+    # An HTTP error status whose body is no envelope: 5xx (a proxy's 502 page) is not an answer.
+    return exc.kind is ErrorKind.SERVER
 
 
 def enable_hint(profile: Profile) -> str:
@@ -113,8 +162,9 @@ class Outcome:
     result: Result
     message: str
     code: str | None = None
-    task: Task | None = None  # the task as re-polled (after a timeout or a re-check)
+    task: Task | None = None  # the task as read again (after an unknown answer, or a re-check)
     sent: bool = False
+    settled: str | None = None  # after UNKNOWN: what the task showed when read again, in words
 
     @property
     def exit_code(self) -> int:
@@ -126,7 +176,12 @@ Fetch = Callable[["BkClient", "Target"], Awaitable[Task]]
 
 class Actor:
     """Performs actions for one profile through one client. A second action on a task while one is
-    in flight is refused (BUSY) without sending anything."""
+    in flight is refused (BUSY) without sending anything.
+
+    Every decision goes to the audit file: ``sent`` just before the request, then exactly one of
+    ``done``, ``refused`` (by the server, with its code) or ``unknown`` followed by ``settled`` (what
+    the task showed when read again); ``refused`` by bkwatch (``by``: bkwatch, ``why``), ``cancelled``
+    by the user, or ``error`` when nothing could be sent."""
 
     def __init__(
         self,
@@ -141,7 +196,7 @@ class Actor:
         self.client = client
         self.profile = profile
         self.audit_path = audit.audit_path(data_dir)
-        self.interval = interval
+        self.interval = interval  # the poll interval; the task is read again before sending whatever its age
         self._fetch = fetch
         self.clock = clock
         self._in_flight: set[str] = set()
@@ -153,69 +208,105 @@ class Actor:
 
         return await fetch_task(self.client, target)
 
-    def record(self, plan: Plan, outcome: Outcome, wire: Wire | None) -> None:
-        params: dict[str, Any] | None = None
-        if wire is not None:
-            params = {"via": wire.via, "method": wire.method, "path": wire.path, **wire.params}
+    def record(
+        self,
+        plan: Plan,
+        outcome: Outcome | str,
+        wire: Wire | None,
+        *,
+        message: str | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        """One audit line about `plan`: an outcome, or a step of one ("sent", "settled")."""
         subject = None
         if plan.subject_id is not None:
             subject = {("node" if Level.NODE in plan.spec.levels else "step"): plan.subject_id}
-        audit.append(
-            self.audit_path,
-            {
-                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock())),
-                "profile": self.profile.name,
-                "user": self.profile.username,
-                "local_user": _local_user(),
-                "target": str(plan.target),
-                "system": str(plan.spec.system),
-                "action": plan.spec.id,
-                "subject": subject,
-                "parameters": params,
-                "result": str(outcome.result),
-                "code": outcome.code,
-                "message": outcome.message,
-            },
-            self.profile.secrets(),
-        )
+        target, spec = str(plan.target), plan.spec
+        self.note(target, spec.system, spec.id, subject, outcome, wire, message=message, state=state)
 
-    def decline(self, plan: Plan) -> Outcome:
-        """The user answered No: nothing is sent; recorded all the same."""
-        outcome = Outcome(Result.DECLINED, "not confirmed; nothing was sent")
+    def note(
+        self,
+        target: str,
+        system: System | str,
+        action: str,
+        subject: dict[str, str] | None,
+        outcome: Outcome | str,
+        wire: Wire | None = None,
+        *,
+        message: str | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        """One audit line, also for a decision taken before there is a plan (actions off)."""
+        params: dict[str, Any] | None = None
+        if wire is not None:
+            params = {"via": wire.via, "method": wire.method, "path": wire.path, **wire.params}
+        record: dict[str, Any] = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.clock())),
+            "profile": self.profile.name,
+            "user": self.profile.username,
+            "local_user": _local_user(),
+            "target": target,
+            "system": str(system),
+            "action": action,
+            "subject": subject,
+            "parameters": params,
+            "state": state,
+        }
+        if isinstance(outcome, Outcome):
+            result = outcome.result
+            record.update(result=result.audited, code=outcome.code, message=message or outcome.message)
+            if result is Result.REFUSED or result.by_bkwatch:
+                record.update(by="bkwatch" if result.by_bkwatch else "server")
+                record.update(why=str(result) if result.by_bkwatch else None)
+        else:
+            record.update(result=outcome, message=message)
+        audit.append(self.audit_path, record, self.profile.secrets())
+
+    def refuse(self, plan: Plan, result: Result, message: str) -> Outcome:
+        """bkwatch refuses (actions off, state, no terminal, busy): nothing is sent; recorded."""
+        outcome = Outcome(result, message, task=plan.task)
+        self.record(plan, outcome, None)
+        return outcome
+
+    def decline(self, plan: Plan, why: str = "not confirmed") -> Outcome:
+        """The user answered No (or interrupted the question): nothing is sent; recorded."""
+        outcome = Outcome(Result.CANCELLED, f"{why}; nothing was sent")
         self.record(plan, outcome, None)
         return outcome
 
     async def perform(self, plan: Plan) -> Outcome:
         key = str(plan.target)
         if key in self._in_flight:
-            return Outcome(Result.BUSY, f"an action on {key} is already in flight; nothing was sent")
+            return self.refuse(
+                plan, Result.BUSY, f"an action on {key} is already in flight; nothing was sent"
+            )
         self._in_flight.add(key)
         try:
-            outcome, wire = await self._perform(plan)
+            return await self._perform(plan)
         finally:
             self._in_flight.discard(key)
-        self.record(plan, outcome, wire)
-        return outcome
 
-    async def _perform(self, plan: Plan) -> tuple[Outcome, Wire | None]:
+    async def _perform(self, plan: Plan) -> Outcome:
         if not self.profile.allow_actions:
-            return Outcome(Result.DISABLED, enable_hint(self.profile)), None
-        if self.clock() - plan.fetched_at > self.interval:
-            # Judged on old data: look again before acting on it.
-            try:
-                plan.task, plan.fetched_at = await self.fetch(plan.target), self.clock()
-            except BkError as exc:
-                return Outcome(
-                    Result.ERROR, f"could not re-check the task; nothing was sent: {exc.message}"
-                ), None
+            return self.refuse(plan, Result.DISABLED, enable_hint(self.profile))
+        # Judged on the freshest data there is: the task is read again right before sending,
+        # however recent the screen's (or the command's) copy.
+        try:
+            plan.task, plan.fetched_at = await self.fetch(plan.target), self.clock()
+        except BkError as exc:
+            return self._ended(
+                plan, Outcome(Result.ERROR, f"could not read the task again; nothing was sent: {exc.message}")
+            )
         reason = plan.offer.reason
         if reason is not None:
-            return Outcome(Result.NOT_ALLOWED, f"{reason}; nothing was sent", task=plan.task), None
+            return self.refuse(plan, Result.NOT_ALLOWED, f"{reason}; nothing was sent")
         try:
             via = self.client.transport_for(plan.spec.system)
             wire = build(plan.spec, plan.target, plan.subject_id, via, self.profile.username)
         except BkError as exc:
-            return Outcome(Result.ERROR, f"{exc.message}; nothing was sent"), None
+            return self._ended(plan, Outcome(Result.ERROR, f"{exc.message}; nothing was sent"))
+        before = plan.task
+        self.record(plan, "sent", wire, message=f"{plan.spec.label}: {plan.spec.effect}")
         try:
             await self.client.call(
                 plan.spec.system,
@@ -226,52 +317,59 @@ class Actor:
                 allow_no_data=True,
             )
         except BkError as exc:
-            return await self._failed(plan, exc), wire
-        return Outcome(
-            Result.ACCEPTED, f"accepted: {plan.spec.label.lower()} — {plan.spec.effect}", sent=True
-        ), wire
-
-    async def _failed(self, plan: Plan, exc: BkError) -> Outcome:
-        system = plan.spec.system
-        if exc.kind in _UNSURE:
-            # The request may or may not have been carried out: say what the task shows now.
-            try:
-                task = await self.fetch(plan.target)
-            except BkError as again:
-                return Outcome(
-                    Result.UNKNOWN,
-                    f"{exc.message}; the action may or may not have happened, and the task could not be "
-                    f"read either ({again.message}); look at the task before trying again",
-                    sent=True,
-                )
-            return Outcome(
-                Result.UNKNOWN,
-                f"{exc.message}; the action may or may not have happened. The task now shows: "
-                f"{describe(task, plan)}; look before trying again",
-                task=task,
-                sent=True,
+            if exc.kind is ErrorKind.CONFIG:  # refused by the client before anything left
+                return self._ended(plan, Outcome(Result.ERROR, f"{exc.message}; nothing was sent"), wire)
+            if unsure(exc):
+                return await self._unknown(plan, before, exc.message, wire)
+            return self._ended(plan, _refusal(plan, exc), wire)
+        except BaseException:
+            # Interrupted (Ctrl-C) or cancelled while waiting for the answer: the request may be
+            # out. Recorded as such, not read again: whoever interrupted wants out now.
+            self.record(
+                plan, Outcome(Result.UNKNOWN, "interrupted while waiting for the answer", sent=True), wire
             )
-        refused = exc.kind not in (ErrorKind.AUTH, ErrorKind.PERMISSION) and (
-            # A code the system refuses with for the task's state (§10.5), or, where it refuses
-            # with result false and no code over HTTP 200 (BKFlow's task module), exactly that.
-            (exc.code is not None and exc.code in traits(system).refused_codes)
-            or (traits(system).refuses_without_code and exc.code is None and exc.status == 200)
+            raise
+        done = Outcome(Result.DONE, f"done: {plan.spec.label.lower()} — {plan.spec.effect}", sent=True)
+        return self._ended(plan, done, wire)
+
+    def _ended(self, plan: Plan, outcome: Outcome, wire: Wire | None = None) -> Outcome:
+        self.record(plan, outcome, wire)
+        return outcome
+
+    async def _unknown(self, plan: Plan, before: Task, error: str, wire: Wire) -> Outcome:
+        """No answer to trust: recorded ``unknown``, the task read once, what it shows recorded
+        ``settled`` and said in words tied to the action. Never sent again from here."""
+        what = request_to(plan.spec)
+        self.record(plan, Outcome(Result.UNKNOWN, error, sent=True), wire)
+        task: Task | None = None
+        state: dict[str, Any] | None = None
+        try:
+            task = await self.fetch(plan.target)
+        except BkError as again:
+            seen = (
+                f"the task could not be read again ({again.message}): whether the {what} arrived is not known"
+            )
+        else:
+            seen = observe(plan.spec, plan.subject_id, before, task)
+            state = observed_state(plan.spec, plan.subject_id, task)
+        self.record(plan, "settled", None, message=seen, state=state)
+        message = (
+            f"{error}; the {what} may or may not have happened. Read again: {seen}. "
+            "Nothing is sent again by itself; look before trying again"
         )
-        result = Result.REFUSED if refused else Result.ERROR
-        return Outcome(
-            result, f"refused: {exc.message}" if refused else exc.message, code=exc.code, sent=True
-        )
+        return Outcome(Result.UNKNOWN, message, task=task, sent=True, settled=seen)
 
 
-def describe(task: Task, plan: Plan) -> str:
-    """The task's state, and the step's or node's when the plan names one."""
-    text = f"task {task.state} ({one_line(str(task.raw_state), 20)})"
-    fresh = Plan(plan.spec, plan.target, task, plan.subject_id).offer.subject
-    if isinstance(fresh, Step):
-        text += f", step {fresh.id} {fresh.state} (run {fresh.execute_count + 1})"
-    elif isinstance(fresh, Node):
-        text += f", node {fresh.id} {fresh.state}"
-    return text
+def _refusal(plan: Plan, exc: BkError) -> Outcome:
+    """The server answered no: its message and code."""
+    # A code the system refuses with for the task's state (§10.5), or, where it refuses with
+    # result false and no code over HTTP 200 (BKFlow's task module), exactly that.
+    t = traits(plan.spec.system)
+    state = (exc.code is not None and exc.code in t.refused_codes) or (
+        t.refuses_without_code and exc.code is None and exc.status == 200
+    )
+    why = " (the task's state does not allow it)" if state else ""
+    return Outcome(Result.REFUSED, f"refused by the server{why}: {exc.message}", code=exc.code, sent=True)
 
 
 def _local_user() -> str | None:

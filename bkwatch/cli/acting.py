@@ -39,7 +39,7 @@ class MonitorActions:
         self._paas = paas or (lambda: profile.esb_url)
         self.note = note
         self.data_dir = data_dir
-        self.interval = interval  # data older than this is polled again before acting
+        self.interval = interval  # the poll interval (the task is read again before sending anyway)
         self.clock = clock
         self._actor: Actor | None = None
 
@@ -77,3 +77,9 @@ class MonitorActions:
 
     async def decline(self, plan: Plan) -> Outcome:
         return (await self._actor_now()).decline(plan)
+
+    async def refuse(self, plan: Plan, why: str, message: str) -> Outcome:
+        """bkwatch refused it on screen (`why`: "disabled" or "not_allowed"): recorded, nothing sent."""
+        from bkwatch.actions import Result
+
+        return (await self._actor_now()).refuse(plan, Result(why), message)

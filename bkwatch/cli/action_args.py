@@ -10,7 +10,13 @@ from typing import Any
 # command -> module holding cmd_<command>
 HANDLERS = {verb: "actions_cmd" for verb in ("retry", "skip", "confirm", "stop", "pause", "resume", "audit")}
 _EXIT_TEXT = (
-    "exit 0 accepted, 1 refused for the task's state, 2 any other error (actions off, usage, auth, network)"
+    "The task is read again right before sending; the request is sent once and never repeated. "
+    "Exit 0 done; 1 refused, by the server (its message and code) or by bkwatch (actions off, the "
+    "task's state, no terminal without --yes); 2 error before sending (usage, configuration, the task "
+    "unreadable); 3 unknown: sent, but the answer was lost or unreadable (reset, timeout, HTTP "
+    "502/503/504, cut-off, malformed, HTML or oversized): the task is read once more and what it shows "
+    "is said — look before trying again; 130 cancelled (No, Ctrl-C or end of input at the question). "
+    "Every decision goes to the audit file (bkwatch audit)."
 )
 
 

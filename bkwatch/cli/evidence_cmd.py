@@ -114,7 +114,6 @@ async def _evidence(
     client: BkClient, target: Target, task: Task, wanted: list[dict[str, str | None]]
 ) -> list[Evidence]:
     from bkwatch.evidence.base import Evidence
-    from bkwatch.evidence.follow import LogSource
     from bkwatch.systems.adapters import fetch_evidence, fetch_many
 
     if len(wanted) > 1:

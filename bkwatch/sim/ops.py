@@ -4,7 +4,9 @@ operation received, read and cleared through ``/_sim/operations``.
 JOB ``operate_step_instance`` / ``operate_job_instance``, SOPS ``operate_task`` / ``operate_node``
 (ESB and gateway; ``operate_node`` has the reversed path order) and BKFlow ``operate_task`` /
 ``operate_node`` (gateway only, ``operator`` required). The effects live in ``ops_job`` and
-``ops_pipeline``; this module only routes and records.
+``ops_pipeline``; this module only routes and records. A fault set with ``after=True``
+(`faults.py`) replaces the answer once the operation is carried out and recorded (its kind in the
+record's ``fault``): a 502, 503, 504 or HTML page the client cannot read although the work is done.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import ops_job, ops_pipeline
+from . import faults, ops_job, ops_pipeline
 from .envelope import Reply, Req
 from .ops_routes import ESB_ROUTES
 
@@ -27,7 +29,8 @@ APIS = frozenset(api for _, api in ESB_ROUTES.values()) | {"operate_task", "oper
 
 
 def dispatch(world: World, req: Req) -> Reply:
-    """Answer one operation and record it with what was answered."""
+    """Carry out one operation, record it with what it answered, and answer that (or, with a
+    fault held for it, the fault's answer instead)."""
     if req.system == "job":
         reply = ops_job.handle(world, req)
     elif req.system == "sops":
@@ -35,6 +38,7 @@ def dispatch(world: World, req: Req) -> Reply:
     else:
         reply = ops_pipeline.bkflow(world, req)
     body = reply.body if isinstance(reply.body, dict) else {}
+    late = faults.take_held()
     world.operations.add(
         {
             "at": world.now(),
@@ -48,9 +52,10 @@ def dispatch(world: World, req: Req) -> Reply:
             "result": body.get("result"),
             "code": body.get("code"),
             "message": body.get("message"),
+            "fault": late.kind if late is not None else None,
         }
     )
-    return reply
+    return faults.replaced(late.kind) if late is not None else reply
 
 
 def admin_routes(world: World) -> list[Route]:

@@ -44,7 +44,7 @@ class PlanView(Protocol):
 
 class OutcomeView(Protocol):
     @property
-    def result(self) -> str: ...  # "accepted", "refused", "not_allowed", … (a StrEnum)
+    def result(self) -> str: ...  # "done", "refused", "unknown", "not_allowed", … (a StrEnum)
     @property
     def message(self) -> str: ...
     @property
@@ -65,6 +65,7 @@ class Acting(Protocol):
     ) -> PlanView: ...
     async def perform(self, plan: PlanView) -> OutcomeView: ...
     async def decline(self, plan: PlanView) -> OutcomeView: ...
+    async def refuse(self, plan: PlanView, why: str, message: str) -> OutcomeView: ...  # recorded
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ class Context:
 BADGE = " ACTIONS ON "
 
 _SEVERITY = {
-    "accepted": "information",
-    "declined": "information",
+    "done": "information",
+    "cancelled": "information",
     "refused": "error",
     "unknown": "error",
     "error": "error",
@@ -216,9 +217,11 @@ class ActionsController:
             return
         if self.acting is None or not self.acting.enabled:
             self._say(self.acting.hint() if self.acting else "Actions are not available here.", "warning")
+            self._refused(ctx, offer, "disabled", self.acting.hint() if self.acting else "")
             return
         if not offer.allowed:
             self._say(f"{offer.spec.label}: not now: {offer.reason}. Nothing was sent.", "warning")
+            self._refused(ctx, offer, "not_allowed", f"{offer.reason}; nothing was sent")
             return
         if self.busy:
             self._say("An action is in flight: wait for its result. Nothing else was sent.", "warning")
@@ -228,6 +231,14 @@ class ActionsController:
         typed = ctx.target.id if offer.spec.type_id else None
         dialog = ActionConfirm(offer.spec.label, plan.summary(), type_id=typed)
         self.app.push_screen(dialog, lambda yes: self.answered(plan, bool(yes)))
+
+    def _refused(self, ctx: Context, offer: Offer, why: str, message: str) -> None:
+        """bkwatch's own refusal goes to the audit file too."""
+        if self.acting is None:
+            return
+        subject = offer.subject.id if offer.subject is not None else None
+        plan = self.acting.plan(offer.spec, ctx.target, ctx.task, subject, ctx.fetched_at)
+        self.app.run_worker(self.acting.refuse(plan, why, message), group="act-record", exit_on_error=False)
 
     def answered(self, plan: PlanView, yes: bool) -> None:
         acting = self.acting
@@ -259,7 +270,7 @@ class ActionsController:
         message = outcome.message
         if outcome.code:
             message += f" (code {outcome.code})"
-        if result in ("accepted", "unknown", "not_allowed"):
+        if result in ("done", "unknown", "not_allowed"):
             # Show what the task does now: its next polls, their changes highlighted.
             self.following[key] = self.app.clock() + FOLLOW_SECONDS
             self.app.poller.refresh(key)
