@@ -457,7 +457,7 @@ async def test_engine_unknown_and_the_task_unreadable_afterwards(tmp_path: Path)
 
     from bkwatch.actions import Actor, Plan, Result
     from bkwatch.client import BkClient
-    from bkwatch.systems import fetch_task
+    from bkwatch.systems.adapters import fetch_task
     from bkwatch.targets import parse_target
     from tests.conftest import sim_profile
 

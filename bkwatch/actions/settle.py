@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bkwatch.actions.catalog import JOB_WORDS, PIPELINE_WORDS, ActionSpec, Level, judge
+from bkwatch.actions.catalog import ActionSpec, Level, judge
 from bkwatch.model import Node, Step, System, Task
+from bkwatch.systems.registry import traits
 from bkwatch.text import one_line
 
 Thing = Task | Step | Node | None
@@ -28,12 +29,11 @@ def subject(spec: ActionSpec, subject_id: str | None, task: Task) -> tuple[str, 
         return "the step", judge(spec, task, step_id=subject_id).subject
     if Level.NODE in spec.levels:
         return "the node", judge(spec, task, node_id=subject_id).subject
-    return ("the job" if task.system is System.JOB else "the task"), task
+    return f"the {traits(task.system).task_word}", task
 
 
 def words(system: System, raw: str) -> str:
-    table = JOB_WORDS if system is System.JOB else PIPELINE_WORDS
-    return table.get(str(raw), f"in state {one_line(str(raw), 20)}")
+    return traits(system).state_words.get(str(raw), f"in state {one_line(str(raw), 20)}")
 
 
 def mark(thing: Thing) -> tuple[Any, ...] | None:

@@ -32,6 +32,7 @@ class View(StrEnum):
 class SystemTraits:
     system: System
     label: str  # how people write it: "JOB", "BKFlow"
+    task_word: str  # what its own pages call a task: "job", "task"
     # -- identity: canonical strings and the page URLs people paste (bk-apis §10.1)
     canonical_forms: tuple[str, ...]  # accepted as written in messages
     url_forms: str

@@ -14,6 +14,7 @@ ACTIONS = actions.actions(System.BKFLOW, node_pause=False)
 TRAITS = SystemTraits(
     system=System.BKFLOW,
     label="BKFlow",
+    task_word="task",
     canonical_forms=("bkflow:SPACE_ID:TASK_ID",),
     url_forms=urls.BKFLOW_FORMS,
     scope_kinds=("space",),

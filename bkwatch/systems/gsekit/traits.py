@@ -24,6 +24,7 @@ def _act_elsewhere(scope: str, task_id: str, paas: str | None) -> str:
 TRAITS = SystemTraits(
     system=System.GSEKIT,
     label="GSEKit",
+    task_word="job",
     canonical_forms=("gsekit:BIZ:JOB_ID",),
     url_forms=urls.FORMS,
     scope_kinds=("biz",),

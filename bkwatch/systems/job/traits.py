@@ -15,6 +15,7 @@ def _unit_done(task: Task, step: str | None, host: str | None, node: str | None)
 TRAITS = SystemTraits(
     system=System.JOB,
     label="JOB",
+    task_word="job",
     canonical_forms=("job:BIZ:JOB_INSTANCE_ID", "job:biz_set:BIZSET:JOB_INSTANCE_ID"),
     url_forms=urls.FORMS,
     scope_kinds=("biz", "biz_set"),

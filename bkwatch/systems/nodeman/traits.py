@@ -24,6 +24,7 @@ def _act_elsewhere(scope: str, task_id: str, paas: str | None) -> str:
 TRAITS = SystemTraits(
     system=System.NODEMAN,
     label="NodeMan",
+    task_word="job",
     canonical_forms=("nodeman:JOB_ID", "nodeman:BIZ:JOB_ID"),
     url_forms=urls.FORMS,
     scope_kinds=("biz",),

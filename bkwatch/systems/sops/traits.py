@@ -14,6 +14,7 @@ ACTIONS = actions.actions(System.SOPS, node_pause=True)
 TRAITS = SystemTraits(
     system=System.SOPS,
     label="SOPS",
+    task_word="task",
     canonical_forms=("sops:BIZ:TASK_ID", "sops:project:PROJECT_ID:TASK_ID"),
     url_forms=urls.SOPS_FORMS,
     scope_kinds=("biz", "project"),
