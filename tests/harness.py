@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.app import App
+from textual.notifications import Notification
 from textual.pilot import Pilot
 
 from bkwatch.cli.acting import MonitorActions
@@ -135,3 +137,15 @@ async def settle(rig: SimRig, pilot: Pilot[None]) -> None:
         await rig.poller.poll_all()
     await pilot.pause()
     await pilot.pause()
+
+
+def notifications(app: App[Any]) -> list[Notification]:
+    """The toasts the app has up now (Textual keeps them in a private attribute: read only here)."""
+    return list(app._notifications)
+
+
+def frame_text(app: App[Any]) -> str:
+    """What the app would write to the terminal for a full repaint right now (Textual's own
+    compositor and screen stack, reached only here)."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return str(update.render_segments(app.console))
