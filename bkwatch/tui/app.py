@@ -33,8 +33,6 @@ from textual.widgets import Input
 
 from bkwatch.model import State
 from bkwatch.redact import redact
-from bkwatch.store import StoreError
-from bkwatch.targets import TargetError, parse_target
 from bkwatch.text import one_line
 from bkwatch.tui.acting import Acting, ActionsController
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
@@ -154,27 +152,14 @@ class BkWatchApp(App[None]):
 
     def on_mount(self) -> None:
         self.poller.on_update = lambda u: self.post_message(PollArrived(u))
-        try:
-            entries = self.store.load(self.list_name)
-            self.history.load()
-        except (OSError, StoreError) as exc:
-            entries = []
-            self.notify(f"Could not read the watch list: {one_line(exc)}", severity="error", markup=False)
+        entries = self.watchlist.load()
         for notice in self.notices:
             self.warn(notice)
         self.report_store_warnings()
         if self.insecure:
             self.screen_change_signal.subscribe(self, self._mark_insecure)
         self.acts.mount()
-        for entry in entries:
-            if entry.target in self.poller.watches:
-                continue
-            if entry.focus:
-                self.focus_hints[entry.target] = entry.focus
-            try:
-                self.poller.add(parse_target(entry.target), entry.label)
-            except TargetError as exc:
-                self.log_view.note_lines([f"skipped {entry.target}: {exc}"])
+        self.watchlist.restore(entries)
         if self.since_last_time:
             self.history.expect(self.poller.watches)
         self.scopes_ui.mount()
@@ -261,8 +246,7 @@ class BkWatchApp(App[None]):
 
     def _tick(self) -> None:
         # Only rows whose text changed (a task's data turning stale) are repainted.
-        now = self.clock()
-        self.joblist.sync(self.poller.watches, now)
+        self.joblist.sync(self.poller.watches, self.clock())
 
     def update_status(self) -> None:
         """The status line and the terminal's title, from the watches and the parts' state."""
@@ -278,8 +262,7 @@ class BkWatchApp(App[None]):
             line.append(INSECURE_BADGE, style="bold reverse red")
         self.acts.badge(line)
         line.append(f" bkwatch · {one_line(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
-        if self.scopes_ui.followed:
-            n = len(self.scopes_ui.followed)
+        if n := len(self.scopes_ui.followed):
             line.append(f" · {n} scope{'s' if n != 1 else ''} followed")
         if self.poller.paused:
             line.append("   ")
@@ -394,10 +377,7 @@ class BkWatchApp(App[None]):
         self.evidence_ui.open_signatures()
 
     def action_pause(self) -> None:
-        if self.poller.paused:
-            self.poller.resume()
-        else:
-            self.poller.pause()
+        self.poller.resume() if self.poller.paused else self.poller.pause()
         self.update_status()
 
     def action_refresh(self) -> None:

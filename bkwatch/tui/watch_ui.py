@@ -88,6 +88,31 @@ class WatchList:
         what = "CLOUD:IP" if with_cloud else "IP"
         app.notify(f"Copied {len(ids)} failing host {what}s of this {scope}.", markup=False, timeout=4)
 
+    # ---- the saved list -------------------------------------------------------------------
+    def load(self) -> list[WatchEntry]:
+        """At start-up: the saved list (and the last-seen states); empty when unreadable."""
+        app = self.app
+        try:
+            entries = app.store.load(app.list_name)
+            app.history.load()
+        except (OSError, StoreError) as exc:
+            app.notify(f"Could not read the watch list: {one_line(exc)}", severity="error", markup=False)
+            return []
+        return entries
+
+    def restore(self, entries: list[WatchEntry]) -> None:
+        """At start-up: the saved tasks watched, with where their pasted URLs pointed."""
+        app = self.app
+        for entry in entries:
+            if entry.target in app.poller.watches:
+                continue
+            if entry.focus:
+                app.focus_hints[entry.target] = entry.focus
+            try:
+                app.poller.add(parse_target(entry.target), entry.label)
+            except TargetError as exc:
+                app.log_view.note_lines([f"skipped {entry.target}: {exc}"])
+
     # ---- adding and removing -------------------------------------------------------------
     def add(self) -> None:
         """`a`: the add dialog; a task is watched, a scope followed."""
