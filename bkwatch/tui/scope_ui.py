@@ -21,7 +21,7 @@ from bkwatch.text import one_line
 from bkwatch.tui.dialogs import ConfirmDialog
 from bkwatch.tui.fmt import age
 from bkwatch.tui.scope_header import render_header
-from bkwatch.tui.scope_port import header_key, scope_of_header
+from bkwatch.tui.scope_port import header_key
 from bkwatch.tui.throttle import Throttle
 
 if TYPE_CHECKING:
@@ -287,7 +287,3 @@ class ScopesUi:
         app.update_status()
         extra = f" ({request.summary})" if request.summary else ""
         app.notify(f"Following {key}{extra}: its tasks appear as they are found.", markup=False, timeout=4)
-
-
-def is_scope_header(key: str | None) -> bool:
-    return scope_of_header(key) is not None
