@@ -1,7 +1,8 @@
 """The monitor wired to a frozen simulator, for the TUI tests and the screenshots.
 
 `sim_app()` builds the real app, poller, client and adapters, talking to the simulator in-process
-through `httpx.ASGITransport`, with a fixed clock.
+through `httpx.ASGITransport`, with a fixed clock. Tests reach the app through its public names;
+what only Textual's private attributes hold (the toasts up, a frame as written) is read here alone.
 """
 
 from __future__ import annotations
