@@ -1,7 +1,8 @@
 """The monitor wired to a frozen simulator, for the TUI tests and the screenshots.
 
 `sim_app()` builds the real app, poller, client and adapters, talking to the simulator in-process
-through `httpx.ASGITransport`, with a fixed clock.
+through `httpx.ASGITransport`, with a fixed clock. Tests reach the app through its public names;
+what only Textual's private attributes hold (the toasts up, a frame as written) is read here alone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from textual.app import App
+from textual.notifications import Notification
 from textual.pilot import Pilot
 
 from bkwatch.cli.acting import MonitorActions
@@ -135,3 +138,15 @@ async def settle(rig: SimRig, pilot: Pilot[None]) -> None:
         await rig.poller.poll_all()
     await pilot.pause()
     await pilot.pause()
+
+
+def notifications(app: App[Any]) -> list[Notification]:
+    """The toasts the app has up now (Textual keeps them in a private attribute: read only here)."""
+    return list(app._notifications)
+
+
+def frame_text(app: App[Any]) -> str:
+    """What the app would write to the terminal for a full repaint right now (Textual's own
+    compositor and screen stack, reached only here)."""
+    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    return str(update.render_segments(app.console))

@@ -27,7 +27,7 @@ async def _job(rig: SimRig, pilot: Pilot[None]) -> None:
 
 def _select(system: System, *, bad: bool = True) -> Scene:
     async def scene(rig: SimRig, pilot: Pilot[None]) -> None:
-        rig.app._select(rig.target(system, bad=bad))
+        rig.app.select(rig.target(system, bad=bad))
         await pilot.pause()
         await pilot.press("n")
         await pilot.pause()
@@ -58,7 +58,7 @@ async def _followed(rig: SimRig, pilot: Pilot[None]) -> None:
         for k in rig.discovery.scopes["sops:2"].held
         if (task := rig.poller.watches[k].task) is not None and task.state.is_bad
     )
-    rig.app._select(failed)
+    rig.app.select(failed)
     await pilot.pause()
     await pilot.press("n")
     await pilot.pause()

@@ -19,7 +19,7 @@ from bkwatch import cli
 from bkwatch.config import ConfigError, load_profile
 from bkwatch.tui.dialogs import AddDialog, HelpScreen
 from tests.conftest import ENV_VARS, isolate
-from tests.harness import frozen_sim, sim_app
+from tests.harness import frame_text, frozen_sim, sim_app
 
 GOOD_CONFIG = """default_profile = "prod"
 
@@ -484,12 +484,6 @@ HOSTILE_PASTES = [
 ]
 
 
-def _frame(app: Any) -> str:
-    """What the app would write to the terminal for a full repaint right now."""
-    update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    return str(update.render_segments(app.console))
-
-
 def _error(app: Any) -> str:
     return str(app.screen.error.render())
 
@@ -542,7 +536,7 @@ async def test_add_dialog_refuses_bad_input_inline_and_saves_nothing(tmp_path: P
 
         for text in HOSTILE_PASTES:
             await _paste(pilot, field, text)
-            _no_escape_from_the_paste(_frame(app))
+            _no_escape_from_the_paste(frame_text(app))
             assert not CONTROL.search(field.value) and "\u202e" not in field.value
             await pilot.press("enter")
             await pilot.pause()
@@ -550,7 +544,7 @@ async def test_add_dialog_refuses_bad_input_inline_and_saves_nothing(tmp_path: P
             assert "escape sequences were removed" in _error(app)
             tried += 1
         await _paste(pilot, label, "\x1b]0;pwned\x07ops")
-        _no_escape_from_the_paste(_frame(app))
+        _no_escape_from_the_paste(frame_text(app))
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is dialog and "escape sequences were removed" in _error(app)

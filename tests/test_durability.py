@@ -33,7 +33,7 @@ import pytest
 
 from bkwatch.model import System
 from bkwatch.store import StoreError, WatchEntry, WatchStore
-from tests.harness import frozen_sim, settle, sim_app
+from tests.harness import frozen_sim, notifications, settle, sim_app
 from tests.procs import stop
 from tests.store_worker import LIST, SHARED, history_op, list_op, shared_record
 
@@ -353,7 +353,7 @@ async def test_app_starts_with_corrupt_files_and_reports_them(tmp_path: Path, co
     app = rig.app
     async with app.run_test(size=(160, 48), notifications=True) as pilot:
         await pilot.pause()
-        reported = [n.message for n in app._notifications if "could not be read" in n.message]
+        reported = [n.message for n in notifications(app) if "could not be read" in n.message]
         assert len(reported) == 2 and all("test.json.corrupt-" in m for m in reported)
         assert app.poller.watches == {}
         await pilot.press("a")
@@ -376,13 +376,13 @@ async def test_app_starts_when_the_data_dir_is_a_file(tmp_path: Path) -> None:
     new = _bad_target(rig)
     async with app.run_test(size=(160, 48), notifications=True) as pilot:
         await pilot.pause()
-        assert any("is a file, not a directory" in n.message for n in app._notifications)
+        assert any("is a file, not a directory" in n.message for n in notifications(app))
         await pilot.press("a")
         await pilot.pause()
         await pilot.press(*new, "enter")
         await pilot.pause()
         assert new in app.poller.watches
-        assert any("could not save the list" in n.message for n in app._notifications)
+        assert any("could not save the list" in n.message for n in notifications(app))
     assert blocker.read_text() == "not a directory"
 
 

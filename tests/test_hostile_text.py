@@ -235,7 +235,7 @@ async def _open_failing(rig: Rig, pilot: Pilot[None], check: ScreenCheck) -> Non
             firsts.setdefault(key.split(":", 1)[0], key)
     assert firsts
     for key in firsts.values():
-        rig.app._select(key)
+        rig.app.select(key)
         await pilot.press("enter", "n")
         await pilot.pause()
         check(f"{key} first failure")
@@ -244,7 +244,7 @@ async def _open_failing(rig: Rig, pilot: Pilot[None], check: ScreenCheck) -> Non
         check(f"{key} rows below")
         await pilot.press("escape")
         if not key.startswith(("sops", "bkflow")):  # the failing hosts' IPs to the clipboard
-            rig.app._clipboard = ""
+            rig.app.copy_to_clipboard("")
             await pilot.press("c")
             copied = rig.app.clipboard.split("\n")
             assert copied[-1] == "" and copied[:-1], f"{key}: {rig.app.clipboard[:200]!r}"

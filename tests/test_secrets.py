@@ -43,7 +43,7 @@ from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.systems.adapters import ADAPTERS
 from bkwatch.tui.app import BkWatchApp
 from tests.conftest import isolate
-from tests.harness import BAD_RAW, FIXED_NOW, frozen_sim
+from tests.harness import BAD_RAW, FIXED_NOW, frozen_sim, notifications
 
 REPO = Path(__file__).resolve().parent.parent
 SIZE = (160, 48)
@@ -105,7 +105,7 @@ class Search:
         svg = app.export_screenshot()
         self.scan(where, svg, kind="screen")
         self.scan(where, screen_text(svg), kind="screen text")
-        for note in app._notifications:
+        for note in notifications(app):
             self.scan(f"{where}: toast", f"{note.title}\n{note.message}", kind="toast")
         self.scan(f"{where}: title and desktop notices", "\n".join([app.signals.title, *app.signals.sent]))
 
@@ -258,7 +258,7 @@ async def _screens(rig: Rig, pilot: Pilot[None], search: Search, where: str, *, 
     search.scan_screen(app, f"{where}: overview")
     for system in System:
         bad = [t for t in rig.targets if t.startswith(f"{system}:")]
-        app._select(bad[0])
+        app.select(bad[0])
         await keys("n")(pilot)
         search.scan_screen(app, f"{where}: {system} pane")
     if not dialogs:
@@ -367,7 +367,7 @@ async def test_rejected_and_echoed_credentials_never_reach_screen_or_log(
                 assert any("verification failed" in m for m in messages), messages
                 assert any("****" in m for m in messages), "something was echoed and masked"
                 for key in rig.targets:
-                    rig.app._select(key)
+                    rig.app.select(key)
                     await pilot.pause()
                     search.scan_screen(rig.app, f"echoed over the {transport}: {key}")
                 search.scan("poll errors", "\n".join(messages))

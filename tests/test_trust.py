@@ -29,7 +29,7 @@ from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 from bkwatch.tui.app import BkWatchApp
 from bkwatch.tui.trust import INSECURE_BADGE
-from tests.harness import frozen_sim
+from tests.harness import frozen_sim, notifications
 from tests.test_secrets import (  # noqa: F401  (fixtures: isolated is autouse, restore_logging)
     SIZE,
     _pty_run,
@@ -96,7 +96,7 @@ def test_the_log_file_is_owner_only_whatever_the_umask() -> None:
 
 
 def _warned(app: BkWatchApp) -> bool:
-    toasts = any("chmod 600" in n.message and n.severity == "warning" for n in app._notifications)
+    toasts = any("chmod 600" in n.message and n.severity == "warning" for n in notifications(app))
     logged = any("chmod 600" in line for line in app.log_view.entries)
     return toasts and logged
 
@@ -257,7 +257,7 @@ async def test_the_monitor_shows_a_refused_certificate(tls_sim: tuple[Any, TlsSe
         assert {str(w.error.kind) for w in watches if w.error} == {"network"}
         assert all(w.task is None for w in watches)
         key = rig.targets[0]
-        rig.app._select(key)
+        rig.app.select(key)
         await pilot.pause()
         await pilot.pause()  # the title grows a line: a layout pass
         assert "network" in rig.app.joblist.plain(key)

@@ -23,7 +23,7 @@ from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
 from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.tui.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
 from tests.conftest import isolate
-from tests.harness import FIXED_NOW, SimRig, frozen_sim, settle, sim_app
+from tests.harness import FIXED_NOW, SimRig, frozen_sim, notifications, settle, sim_app
 
 SIZE = (160, 48)
 LIMIT = 30.0
@@ -46,7 +46,7 @@ def _audit(tmp_path: Path) -> list[dict[str, Any]]:
 
 
 def _toasts(rig: SimRig) -> str:
-    return "\n".join(n.message for n in rig.app._notifications)
+    return "\n".join(n.message for n in notifications(rig.app))
 
 
 def _text(widget: Static) -> str:
@@ -519,7 +519,7 @@ async def test_a_timeout_says_what_the_task_now_shows_and_is_not_repeated(
                 await pilot.pause()
                 while app.acts.busy:
                     await pilot.pause(0.05)
-                toasts = "\n".join(n.message for n in app._notifications)
+                toasts = "\n".join(n.message for n in notifications(app))
                 assert "may or may not have happened" in toasts and "Read again: the step is" in toasts, (
                     toasts
                 )

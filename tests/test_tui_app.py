@@ -8,7 +8,7 @@ from textual.widgets import ContentSwitcher, Input
 
 from bkwatch.model import State, System, failures
 from bkwatch.tui.dialogs import AddDialog
-from tests.harness import FIXED_NOW, frozen_sim, settle, sim_app
+from tests.harness import FIXED_NOW, frozen_sim, notifications, settle, sim_app
 
 SIZE = (160, 48)
 
@@ -85,7 +85,7 @@ async def test_sops_tree_expands_path_to_nested_failure_and_n_walks_nodes(tmp_pa
         await settle(rig, pilot)
         root = rig.poller.watches[nested].task.root
         assert any(n.state is State.FAILED and not n.children and d > 1 for n, d in root.walk())
-        app._select(nested)
+        app.select(nested)
         await pilot.pause()
         assert _view(app) == "tree"
         tree = app.detail.pipeline
@@ -200,7 +200,7 @@ async def test_copy_failing_ips(tmp_path: Path) -> None:
         assert sorted(app.clipboard.split()) == sorted(h.ip for h in bad)
         await pilot.press("C")
         assert sorted(app.clipboard.split()) == sorted(f"{h.cloud_id}:{h.ip}" for h in bad)
-        assert any(f"Copied {len(bad)}" in n.message for n in app._notifications)
+        assert any(f"Copied {len(bad)}" in n.message for n in notifications(app))
 
 
 async def test_add_with_url_and_garbage(tmp_path: Path) -> None:
@@ -276,7 +276,7 @@ async def test_transition_is_highlighted_logged_and_toasted(tmp_path: Path) -> N
         rig.sim.world.force(key, 4)
         await rig.poller.poll_once(key)
         await pilot.pause()
-        assert any("FAILED" in n.message for n in app._notifications)
+        assert any("FAILED" in n.message for n in notifications(app))
         assert "failed" in app.signals.title
 
 
@@ -309,7 +309,7 @@ async def test_untrusted_names_stay_literal_and_no_escape_reaches_screen(tmp_pat
         assert "red" in text and "\x1b" not in text
         # A JOB host tag that looks like markup is shown with its brackets.
         bad_job = rig.target(System.JOB, bad=True)
-        app._select(bad_job)
+        app.select(bad_job)
         await pilot.pause()
         hosts = [(s.id, h) for s in rig.poller.watches[bad_job].task.steps for h in s.hosts.values()]
         step_id, tagged = next((sid, h) for sid, h in hosts if "[" in h.tag)
@@ -334,7 +334,7 @@ async def test_since_last_time_summary(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(first, pilot)
         assert any("Since last time" in line and "running -> failed" in line for line in app.log_view.entries)
-        assert any("Since last time" in (n.title or "") for n in app._notifications)
+        assert any("Since last time" in (n.title or "") for n in notifications(app))
     seen = first.store.load_last_seen("test")
     assert seen[key]["state"] == "failed"
 
@@ -417,19 +417,19 @@ async def test_task_alerts_close_together_share_one_toast(tmp_path: Path) -> Non
         await settle(rig, pilot)
         running = [k for k, w in rig.poller.watches.items() if w.task and w.task.state is State.RUNNING][:3]
         assert len(running) == 3
-        before = len(app._notifications)
+        before = len(notifications(app))
         for key in running:
             rig.sim.world.force(key, 4 if key.startswith("job") else "FAILED")
             await rig.poller.poll_once(key)
             await pilot.pause()
         # The first alert goes up at once; the next ones wait for the toast interval.
-        assert len(app._notifications) == before + 1
+        assert len(notifications(app)) == before + 1
         assert len(app.alerts.toasts) == 2 and app.alerts.throttle.timer is not None
         app.alerts.throttle.stop()
         app.alerts.flush()  # what the timer does when the interval is up
         await pilot.pause()
-        assert len(app._notifications) == before + 2
-        last = list(app._notifications)[-1]
+        assert len(notifications(app)) == before + 2
+        last = list(notifications(app))[-1]
         assert last.title == "2 tasks changed" and last.message.count("FAILED") == 2
 
 

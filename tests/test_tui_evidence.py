@@ -246,7 +246,7 @@ async def test_nodeman_install_log_and_gsekit_reasons_in_the_log_view(tmp_path: 
         nodeman = rig.target(System.NODEMAN, bad=True)
         app.selected = nodeman
         await settle(rig, pilot)
-        app._select(nodeman)
+        app.select(nodeman)
         await pilot.pause()
         await pilot.press("n")
         await pilot.pause()
@@ -259,7 +259,7 @@ async def test_nodeman_install_log_and_gsekit_reasons_in_the_log_view(tmp_path: 
         await pilot.pause()
 
         gsekit = rig.target(System.GSEKIT, bad=True)
-        app._select(gsekit)
+        app.select(gsekit)
         await pilot.pause()
         await pilot.press("n")
         await pilot.pause()
@@ -363,7 +363,7 @@ async def test_a_log_over_the_memory_limit_says_older_output_was_dropped(tmp_pat
         await settle(rig, pilot)
         task = _task(rig, target)
         screen = LogScreen(
-            app.evidence, task, title="limited", step=step_id, host=keys[0], max_bytes=8 * 1024
+            app.evidence_ui.source, task, title="limited", step=step_id, host=keys[0], max_bytes=8 * 1024
         )
         app.push_screen(screen)
         await _wait(pilot, lambda: screen.evidence is not None, "the log")

@@ -13,7 +13,7 @@ from bkwatch.model import State, System
 from bkwatch.scope_store import ScopeStore
 from bkwatch.tui.dialogs import AddDialog, ConfirmDialog
 from bkwatch.tui.scope_port import header_key
-from tests.harness import frozen_sim, settle, sim_app
+from tests.harness import frozen_sim, notifications, settle, sim_app
 
 SIZE = (160, 48)
 SCOPE = "sops:2"
@@ -116,7 +116,7 @@ async def test_d_dismisses_a_task_the_scope_found_and_it_is_saved(tmp_path: Path
             for k in _under(app, SCOPE)
             if rig.poller.watches[k].task.state is State.FAILED  # type: ignore[union-attr]
         )
-        app._select(failed)
+        app.select(failed)
         await pilot.pause()
         await pilot.press("d")
         await pilot.pause()
@@ -160,7 +160,7 @@ async def test_space_and_enter_fold_a_scope(tmp_path: Path) -> None:
         await settle(rig, pilot)
         held = _under(app, SCOPE)
         assert held
-        app._select(held[0])
+        app.select(held[0])
         await pilot.pause()
         await pilot.press("space")  # on a task the scope found: folds its scope
         await pilot.pause()
@@ -253,7 +253,7 @@ async def test_since_last_time_reports_what_the_scope_found_while_closed(tmp_pat
         assert any("Since last time in the followed scopes" in line for line in lines)
         assert any(line.startswith(f"{SCOPE}: 1 started") for line in lines), lines
         assert any("failed:" in line for line in lines)
-        assert any("followed scopes" in (n.title or "") for n in app._notifications)
+        assert any("followed scopes" in (n.title or "") for n in notifications(app))
 
 
 async def test_the_status_line_counts_the_scopes_and_the_hand_added_list_is_unchanged(

@@ -86,7 +86,7 @@ def test_followed_scopes(snap_compare, tmp_path: Path) -> None:
             for k in rig.discovery.scopes["sops:2"].held
             if rig.poller.watches[k].task.state.is_bad  # type: ignore[union-attr]
         )
-        rig.app._select(failed)
+        rig.app.select(failed)
         await pilot.pause()
         await pilot.pause()
 

@@ -1,8 +1,9 @@
 """What the monitor tells of task changes: the alerts (a toast, the bell, a desktop notification)
 and the last-seen history with its "since last time" summary.
 
-Two small controllers of `BkWatchApp`, each holding its own state, both throttled on the app's
-timers (`throttle.py`): a toast costs a layout pass, a save an fsync.
+Two small controllers the app holds (`app.alerts`, `app.history`), each owning its state and
+reaching the app only through its public parts, both throttled on the app's timers
+(`throttle.py`): a toast costs a layout pass, a save an fsync.
 """
 
 from __future__ import annotations
@@ -103,6 +104,10 @@ class LastSeen:
             self._seen_dirty = True
             self.save_soon()
 
+    def forget(self, key: str) -> None:
+        """A task no longer watched: its last state is not kept (nor saved again)."""
+        self.last_seen.pop(key, None)
+
     def save_soon(self) -> None:
         """Write at most every SAVE_SEEN_EVERY seconds (an fsync per poll is costly); the last
         changes are written by a timer, and on exit at the latest."""
@@ -133,4 +138,4 @@ class LastSeen:
         except (OSError, StoreError) as exc:
             with contextlib.suppress(NoMatches):  # on exit the log may be gone already
                 self.app.log_view.note_lines([f"could not save history: {exc}"])
-        self.app._report_store_warnings()
+        self.app.report_store_warnings()

@@ -3,9 +3,11 @@
 Secrets and trust: the app is given the profile's secrets only to keep them off the terminal
 (`redact` on its crash report), and `insecure` to mark every screen while TLS is not verified.
 
-The app is where polls, keys and panes meet; its sides live beside it: the alerts and the
-last-seen history (`alerts.py`), the watch list's keys (`watch_ui.py`), followed scopes
-(`scope_ui.py`), acting (`acting.py`), and every action declared once in `actions.py`.
+The app keeps the layout, the poller's worker, each poll applied, the selection (`select`) and
+the status line. Its parts are controllers it holds, each owning its state and reaching the app
+only through its public names: `alerts` and `history` (`alerts.py`), `watchlist` (`watch_ui.py`),
+`scopes_ui` (`scope_ui.py`), `evidence_ui` (`evidence_open.py`) and `acts` (`acting.py`). Every
+action is declared once in `actions.py`; its `action_*` method here hands it to its part.
 """
 
 from __future__ import annotations
@@ -31,15 +33,13 @@ from textual.widgets import Input
 
 from bkwatch.model import State
 from bkwatch.redact import redact
-from bkwatch.store import StoreError
-from bkwatch.targets import TargetError, parse_target
 from bkwatch.text import one_line
 from bkwatch.tui.acting import Acting, ActionsController
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
 from bkwatch.tui.alerts import LastSeen, TaskAlerts
 from bkwatch.tui.detail import DetailPane
 from bkwatch.tui.dialogs import HelpScreen, PlainInput
-from bkwatch.tui.evidence_open import open_evidence, open_signatures, polled
+from bkwatch.tui.evidence_open import EvidenceViews
 from bkwatch.tui.fmt import use_ascii_default
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.grouped import GroupedView
@@ -48,11 +48,11 @@ from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
 from bkwatch.tui.palette import CommandPalette
 from bkwatch.tui.scope_port import scope_of_header
-from bkwatch.tui.scope_ui import ScopeMixin, is_scope_header
+from bkwatch.tui.scope_ui import ScopesChanged, ScopesUi
 from bkwatch.tui.signals import TerminalSignals, summary
 from bkwatch.tui.translog import TransitionLog
 from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
-from bkwatch.tui.watch_ui import WatchListMixin
+from bkwatch.tui.watch_ui import WatchList
 
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, PollUpdate
@@ -69,7 +69,7 @@ class PollArrived(Message):
         self.update = update
 
 
-class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
+class BkWatchApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "bkwatch"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
@@ -99,7 +99,7 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
         super().__init__()
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
-        self.evidence = evidence  # fetches logs and signatures (`l`, `w`); None: not offered
+        self.evidence_ui = EvidenceViews(self, evidence)  # l, w: logs and signatures
         self.acts = ActionsController(self, acting)  # x: task operations (tui/acting.py)
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
@@ -113,12 +113,11 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
         self.start_polling = start_polling
         self.signals = TerminalSignals(self, bell=bell, desktop=desktop_notify)
         self.selected: str | None = select
-        self.filter_text = ""
-        self.failures_only = False
         self.highlights: dict[tuple[str, str], float] = {}  # (target, key) -> when it changed
         self.alerts = TaskAlerts(self)  # toasts, bell, desktop: alerts.py
         self.history = LastSeen(self)  # the last-seen states and "since last time": alerts.py
-        self._init_scopes(scopes)  # followed scopes: scope_ui.py
+        self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
+        self.scopes_ui = ScopesUi(self, scopes)  # followed scopes: scope_ui.py
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -153,36 +152,23 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
 
     def on_mount(self) -> None:
         self.poller.on_update = lambda u: self.post_message(PollArrived(u))
-        try:
-            entries = self.store.load(self.list_name)
-            self.history.load()
-        except (OSError, StoreError) as exc:
-            entries = []
-            self.notify(f"Could not read the watch list: {one_line(exc)}", severity="error", markup=False)
+        entries = self.watchlist.load()
         for notice in self.notices:
-            self._warn(notice)
-        self._report_store_warnings()
+            self.warn(notice)
+        self.report_store_warnings()
         if self.insecure:
             self.screen_change_signal.subscribe(self, self._mark_insecure)
         self.acts.mount()
-        for entry in entries:
-            if entry.target in self.poller.watches:
-                continue
-            if entry.focus:
-                self.focus_hints[entry.target] = entry.focus
-            try:
-                self.poller.add(parse_target(entry.target), entry.label)
-            except TargetError as exc:
-                self.log_view.note_lines([f"skipped {entry.target}: {exc}"])
+        self.watchlist.restore(entries)
         if self.since_last_time:
             self.history.expect(self.poller.watches)
-        self._mount_scopes()
+        self.scopes_ui.mount()
         self.joblist.sync(self.poller.watches, self.clock())
         key = self.selected if self.selected in self.poller.watches else self.joblist.cursor_key
         if key is not None:
-            self._select(key)
+            self.select(key)
         self.joblist.focus()
-        self._update_status()
+        self.update_status()
         self.set_interval(5.0, self._tick)  # ages change by the minute; 5 s is plenty
         if self.start_polling:
             self.run_poller()
@@ -197,14 +183,14 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
             return
         with self.batch_update():  # one frame per poll
             self.apply(message.update)
-            self._after_poll(message.update)  # scope_ui.py
+            self.scopes_ui.polled(message.update)
 
     def apply(self, update: PollUpdate) -> None:
         now = self.clock()
         watch = update.watch
         if update.key not in self.poller.watches:
             return
-        title = self._title(update.key)
+        title = self.title_of(update.key)
         changes = [t for t in update.transitions if t.old is not None]
         self.log_view.add(changes, title)
         # Expire old highlights on this tick, inside the same batch: no extra frames.
@@ -228,40 +214,42 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
         for t in changes:
             if t.level == "task":
                 self.alerts.alert(t, title, now)
-        polled(self, update.key, watch.task)  # a followed log asks for what was added
+        self.evidence_ui.polled(update.key, watch.task)  # a followed log asks for what was added
         # Tasks a scope found come and go by the hundred: their history is the scope's own.
         if watch.task is not None and watch.via is None:
             self.history.remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
-        self._update_status()
+        self.update_status()
 
-    def _title(self, key: str) -> str:
+    def on_scopes_changed(self, _message: ScopesChanged) -> None:
+        self.scopes_ui.changed()
+
+    def title_of(self, key: str) -> str:
+        """A watched task's title as one line (its key when not watched)."""
         watch = self.poller.watches.get(key)
         return one_line(watch.title) if watch is not None else key
 
-    title_of = _title
-
     def on_unmount(self) -> None:
         self.history.close()
-        self._unmount_scopes()
+        self.scopes_ui.unmount()
 
-    def _warn(self, text: str) -> None:
+    def warn(self, text: str) -> None:
         """A warning that must be read: a long toast, and a line in the log that stays."""
         self.notify(one_line(text), severity="warning", timeout=30, markup=False)
         with contextlib.suppress(NoMatches):  # on exit the log may be gone already
             self.log_view.note_lines([f"warning: {one_line(text)}"])
 
-    def _report_store_warnings(self) -> None:
+    def report_store_warnings(self) -> None:
         """What the store noticed (a corrupt file moved aside, history it could not drop)."""
         for warning in self.store.warnings:
-            self._warn(warning)
+            self.warn(warning)
         self.store.warnings.clear()
 
     def _tick(self) -> None:
         # Only rows whose text changed (a task's data turning stale) are repainted.
-        now = self.clock()
-        self.joblist.sync(self.poller.watches, now)
+        self.joblist.sync(self.poller.watches, self.clock())
 
-    def _update_status(self) -> None:
+    def update_status(self) -> None:
+        """The status line and the terminal's title, from the watches and the parts' state."""
         counts: dict[State | None, int] = {}
         for w in self.poller.watches.values():
             s = w.task.state if w.task is not None else None
@@ -274,15 +262,14 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
             line.append(INSECURE_BADGE, style="bold reverse red")
         self.acts.badge(line)
         line.append(f" bkwatch · {one_line(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
-        if self.scopes is not None and self.scopes.scopes:
-            n = len(self.scopes.scopes)
+        if n := len(self.scopes_ui.followed):
             line.append(f" · {n} scope{'s' if n != 1 else ''} followed")
         if self.poller.paused:
             line.append("   ")
             line.append(" PAUSED (p resumes) ", style="bold reverse")
-        if self.filter_text:
-            line.append(f"   filter: {one_line(self.filter_text)}", style="bold")
-        if self.failures_only:
+        if self.watchlist.filter_text:
+            line.append(f"   filter: {one_line(self.watchlist.filter_text)}", style="bold")
+        if self.watchlist.failures_only:
             line.append("   failures only", style="bold")
         self.query_one("#status", TextBar).show(line)
 
@@ -310,11 +297,14 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
         super().panic(*safe)
 
     # ---- selection --------------------------------------------------------------------
-    def _select(self, key: str | None) -> None:
+    def select(self, key: str | None) -> None:
+        """Put `key` in focus: polled first, shown in the detail pane, under the job list's
+        cursor. A scope's header key shows the scope's summary; None shows nothing."""
         if not self.is_running:  # a highlight handled while shutting down: the panes are gone
             return
-        if is_scope_header(key):  # a followed scope's header row
-            self._show_scope(scope_of_header(key))  # type: ignore[arg-type]
+        scope = scope_of_header(key)
+        if scope is not None:  # a followed scope's header row
+            self.scopes_ui.show(scope)
             return
         self.selected = key
         self.poller.set_focus(key)
@@ -328,11 +318,11 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
     @on(LineView.Highlighted, "#joblist")
     def _job_highlighted(self, event: LineView.Highlighted) -> None:
         if event.line is not None and event.line.key != self.selected:
-            self._select(event.line.key)
+            self.select(event.line.key)
 
     @on(LineView.Selected, "#joblist")
     def _job_selected(self, event: LineView.Selected) -> None:
-        self._select(event.line.key)
+        self.select(event.line.key)
         view = self.detail.main_view()
         if view is not None:
             view.focus()
@@ -346,32 +336,49 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
         if isinstance(event.view, GroupedView) and event.line.header and event.line.data is not None:
             event.view.toggle_group(event.line.data)
 
-    # ---- actions ----------------------------------------------------------------------
-    # The filter box's events (its keys and the filter itself: watch_ui.py).
+    # ---- actions (declared in actions.py), each handed to its part ------------------------
+    # The filter box's events: the filter is the watch list's (watch_ui.py).
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self._apply_filter(event.value)
+        self.watchlist.apply_filter(event.value)
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
-        filt = self.query_one("#filter", Input)
-        if not filt.value:
-            filt.remove_class("visible")
-        view = self.detail.main_view()
-        (view or self.joblist).focus()
+        self.watchlist.filter_submitted()
+
+    def action_back(self) -> None:
+        self.watchlist.back()
+
+    def action_next_failure(self, direction: int) -> None:
+        self.watchlist.next_failure(direction)
+
+    def action_failures_only(self) -> None:
+        self.watchlist.toggle_failures_only()
+
+    def action_filter(self) -> None:
+        self.watchlist.open_filter()
+
+    def action_copy(self, with_cloud: bool) -> None:
+        self.watchlist.copy_failing(with_cloud)
+
+    def action_add(self) -> None:
+        self.watchlist.add()
+
+    def action_remove(self) -> None:
+        self.watchlist.remove()
+
+    def action_fold(self) -> None:
+        self.scopes_ui.fold()
 
     def action_evidence(self) -> None:
-        open_evidence(self)
+        self.evidence_ui.open_log()
 
     def action_signatures(self) -> None:
-        open_signatures(self)
+        self.evidence_ui.open_signatures()
 
     def action_pause(self) -> None:
-        if self.poller.paused:
-            self.poller.resume()
-        else:
-            self.poller.pause()
-        self._update_status()
+        self.poller.resume() if self.poller.paused else self.poller.pause()
+        self.update_status()
 
     def action_refresh(self) -> None:
         self.poller.refresh()

@@ -1,7 +1,8 @@
 """`l` and `w`: what the cursor of the drill-down points at, opened as evidence or signatures.
 
-Kept apart from the app: it reads the drill-down's cursor (host, node, job task, step) and pushes
-`LogScreen` / `SignaturesScreen` with the injected `EvidenceSource`.
+`EvidenceViews`, a controller the app holds as `app.evidence_ui`, owns the injected
+`EvidenceSource`: it reads the drill-down's cursor (host, node, job task, step) and pushes
+`LogScreen` / `SignaturesScreen` with it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bkwatch.tui.sigview import SignaturesScreen
 
 if TYPE_CHECKING:
     from bkwatch.tui.app import BkWatchApp
+    from bkwatch.tui.evidence_port import EvidenceSource
 
 
 @dataclass(frozen=True)
@@ -44,83 +46,92 @@ def _cursor_item(view: GroupedView) -> str | None:
     return line.key
 
 
-def pick(app: BkWatchApp) -> Pick | str:
-    """The host / node / job task under the drill-down's cursor, or why there is none."""
-    detail = app.detail
-    task = detail.shown
-    if task is None or detail.key is None:
-        return "Select a task first."
-    system = task.system
-    if system is System.JOB:
-        key = _cursor_item(detail.job.hosts_view)
-        if key is None or detail.job.step_id is None:
-            return "No host here: choose a step with hosts."
-        return Pick(task, detail.key, step=detail.job.step_id, host=key)
-    if system is System.NODEMAN:
-        key = _cursor_item(detail.nodeman)
-        return Pick(task, detail.key, host=key) if key else "No host here."
-    if system is System.GSEKIT:
-        key = _cursor_item(detail.gsekit)
-        return Pick(task, detail.key, node=key) if key else "No task rows here (see the counts)."
-    node = detail.pipeline.cursor_id
-    if node is None or task.root is None or node == task.root.id:
-        return "Put the cursor on a node."
-    return Pick(task, detail.key, node=node)
+class EvidenceViews:
+    """`l` and `w` from the main screen, and the open logs told of each poll; the app holds it
+    as `app.evidence_ui`. `source` is None when evidence is not offered (the keys then say so)."""
 
+    def __init__(self, app: BkWatchApp, source: EvidenceSource | None) -> None:
+        self.app = app
+        self.source = source
 
-def open_evidence(app: BkWatchApp) -> None:
-    if app.evidence is None:
-        app.notify("Logs are not available here.", markup=False, timeout=3)
-        return
-    chosen = pick(app)
-    if isinstance(chosen, str):
-        app.notify(chosen, markup=False, timeout=3)
-        return
+    def pick(self) -> Pick | str:
+        """The host / node / job task under the drill-down's cursor, or why there is none."""
+        detail = self.app.detail
+        task = detail.shown
+        if task is None or detail.key is None:
+            return "Select a task first."
+        system = task.system
+        if system is System.JOB:
+            key = _cursor_item(detail.job.hosts_view)
+            if key is None or detail.job.step_id is None:
+                return "No host here: choose a step with hosts."
+            return Pick(task, detail.key, step=detail.job.step_id, host=key)
+        if system is System.NODEMAN:
+            key = _cursor_item(detail.nodeman)
+            return Pick(task, detail.key, host=key) if key else "No host here."
+        if system is System.GSEKIT:
+            key = _cursor_item(detail.gsekit)
+            return Pick(task, detail.key, node=key) if key else "No task rows here (see the counts)."
+        node = detail.pipeline.cursor_id
+        if node is None or task.root is None or node == task.root.id:
+            return "Put the cursor on a node."
+        return Pick(task, detail.key, node=node)
 
-    def current() -> Task | None:
-        watch = app.poller.watches.get(chosen.key)
-        return watch.task if watch is not None else None
+    def open_log(self) -> None:
+        """`l`: the log and details of what is under the cursor."""
+        app = self.app
+        if self.source is None:
+            app.notify("Logs are not available here.", markup=False, timeout=3)
+            return
+        chosen = self.pick()
+        if isinstance(chosen, str):
+            app.notify(chosen, markup=False, timeout=3)
+            return
 
-    app.push_screen(
-        LogScreen(
-            app.evidence,
-            chosen.task,
-            title=f"{app.title_of(chosen.key)} · {chosen.what}",
-            step=chosen.step,
-            host=chosen.host,
-            node=chosen.node,
-            current_task=current,
-            on_watch=app.watch_key,
-            watch_key=chosen.key,
+        def current() -> Task | None:
+            watch = app.poller.watches.get(chosen.key)
+            return watch.task if watch is not None else None
+
+        app.push_screen(
+            LogScreen(
+                self.source,
+                chosen.task,
+                title=f"{app.title_of(chosen.key)} · {chosen.what}",
+                step=chosen.step,
+                host=chosen.host,
+                node=chosen.node,
+                current_task=current,
+                on_watch=app.watchlist.watch_key,
+                watch_key=chosen.key,
+            )
         )
-    )
 
-
-def open_signatures(app: BkWatchApp) -> None:
-    if app.evidence is None:
-        app.notify("Failure signatures are not available here.", markup=False, timeout=3)
-        return
-    detail = app.detail
-    task = detail.shown
-    if task is None or detail.key is None:
-        app.notify("Select a task first.", markup=False, timeout=3)
-        return
-    # On a JOB task's drill-down: its current step; from the job list: every step.
-    step = detail.job.step_id if task.system is System.JOB and not app.joblist.has_focus else None
-    where = f" · step {step}" if step else ""
-    app.push_screen(
-        SignaturesScreen(
-            app.evidence,
-            task,
-            title=f"Failure signatures · {app.title_of(detail.key)}{where}",
-            step=step,
-            copy=app.copy_to_clipboard,
+    def open_signatures(self) -> None:
+        """`w`: the failing hosts / nodes of the task shown, grouped by what their logs say."""
+        app = self.app
+        if self.source is None:
+            app.notify("Failure signatures are not available here.", markup=False, timeout=3)
+            return
+        detail = app.detail
+        task = detail.shown
+        if task is None or detail.key is None:
+            app.notify("Select a task first.", markup=False, timeout=3)
+            return
+        # On a JOB task's drill-down: its current step; from the job list: every step.
+        step = detail.job.step_id if task.system is System.JOB and not app.joblist.has_focus else None
+        where = f" · step {step}" if step else ""
+        app.push_screen(
+            SignaturesScreen(
+                self.source,
+                task,
+                title=f"Failure signatures · {app.title_of(detail.key)}{where}",
+                step=step,
+                copy=app.copy_to_clipboard,
+            )
         )
-    )
 
-
-def polled(app: BkWatchApp, key: str, task: Task | None) -> None:
-    """A poll of `key` arrived: an open log of that task may follow it."""
-    for screen in app.screen_stack:
-        if isinstance(screen, LogScreen) and screen.watch_key == key:
-            screen.task_polled(task)
+    def polled(self, key: str, task: Task | None) -> None:
+        """A poll of `key` arrived: an open log of that task may follow it."""
+        for screen in self.app.screen_stack:
+            if isinstance(screen, LogScreen) and screen.watch_key == key:
+                screen.task_polled(task)

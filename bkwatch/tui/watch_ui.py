@@ -1,10 +1,10 @@
-"""The watch list's keys in the monitor: `a` add (a task, or a scope to follow), `d` stop watching,
+"""The watch list's side of the monitor: `a` add (a task, or a scope to follow), `d` stop watching,
 watching a task the server named (a SOPS node's JOB task); and the keys that find what fails in it:
 `/` filter (escape closes it), `f` failures only, `n`/`N` next failure, `c`/`C` copy failing hosts.
 
-A mixin of `BkWatchApp`: these act on the app's poller, store, panes and status line throughout.
-The filter box's `@on` handlers stay on the app: Textual registers them only on classes its own
-metaclass builds (the App's), not on a plain mixin.
+`WatchList` is a controller the app holds as `app.watchlist`: it owns the filter and the
+failures-only switch, and reaches the app only through its public parts (poller, store, panes,
+`select`, `update_status`). The app's `action_*` methods and the filter box's events delegate here.
 """
 
 from __future__ import annotations
@@ -23,122 +23,170 @@ if TYPE_CHECKING:
     from bkwatch.tui.app import BkWatchApp
 
 
-class WatchListMixin:
-    """The app's watch-list side; `self` is the `BkWatchApp`."""
+class WatchList:
+    """Adding and removing watched tasks, and finding what fails among them."""
+
+    def __init__(self, app: BkWatchApp) -> None:
+        self.app = app
+        self.filter_text = ""  # what the filter box holds, trimmed
+        self.failures_only = False
+
+    @property
+    def filter_box(self) -> Input:
+        return self.app.query_one("#filter", Input)
 
     # ---- finding what fails: filter, failures only, next failure, copy -------------------
-    def action_back(self: BkWatchApp) -> None:
-        filt = self.query_one("#filter", Input)
+    def back(self) -> None:
+        """Escape: close the filter (cleared) if open; back to the job list."""
+        filt = self.filter_box
         if filt.has_class("visible"):
             filt.value = ""
-            self._apply_filter("")
+            self.apply_filter("")
             filt.remove_class("visible")
-            self.joblist.focus()
-            return
-        self.joblist.focus()
+        self.app.joblist.focus()
 
-    def action_next_failure(self: BkWatchApp, direction: int) -> None:
-        key = self.detail.next_failure(direction)
+    def next_failure(self, direction: int) -> None:
+        app = self.app
+        key = app.detail.next_failure(direction)
         if key is None:
-            self.notify(
-                "Nothing failing here: no failing hosts, nodes or job tasks.", markup=False, timeout=3
-            )
+            app.notify("Nothing failing here: no failing hosts, nodes or job tasks.", markup=False, timeout=3)
             return
-        view = self.detail.main_view()
+        view = app.detail.main_view()
         if view is not None:
             view.focus()
 
-    def action_failures_only(self: BkWatchApp) -> None:
+    def toggle_failures_only(self) -> None:
         self.failures_only = not self.failures_only
-        self.detail.set_filter(self.filter_text, self.failures_only)
-        self._update_status()
+        self.app.detail.set_filter(self.filter_text, self.failures_only)
+        self.app.update_status()
 
-    def action_filter(self: BkWatchApp) -> None:
-        filt = self.query_one("#filter", Input)
+    def open_filter(self) -> None:
+        filt = self.filter_box
         filt.add_class("visible")
         filt.focus()
 
-    def _apply_filter(self: BkWatchApp, text: str) -> None:
+    def apply_filter(self, text: str) -> None:
         self.filter_text = text.strip()
-        self.detail.set_filter(self.filter_text, self.failures_only)
-        self._update_status()
+        self.app.detail.set_filter(self.filter_text, self.failures_only)
+        self.app.update_status()
 
-    def action_copy(self: BkWatchApp, with_cloud: bool) -> None:
-        ids, scope = self.detail.copy_ids(with_cloud)
+    def filter_submitted(self) -> None:
+        """Enter in the filter box: keep the filter (an empty one closes the box)."""
+        filt = self.filter_box
+        if not filt.value:
+            filt.remove_class("visible")
+        view = self.app.detail.main_view()
+        (view or self.app.joblist).focus()
+
+    def copy_failing(self, with_cloud: bool) -> None:
+        app = self.app
+        ids, scope = app.detail.copy_ids(with_cloud)
         if not ids:
-            self.notify("No failing hosts to copy here.", markup=False, timeout=3)
+            app.notify("No failing hosts to copy here.", markup=False, timeout=3)
             return
-        self.copy_to_clipboard("\n".join(ids) + "\n")
+        app.copy_to_clipboard("\n".join(ids) + "\n")
         what = "CLOUD:IP" if with_cloud else "IP"
-        self.notify(f"Copied {len(ids)} failing host {what}s of this {scope}.", markup=False, timeout=4)
+        app.notify(f"Copied {len(ids)} failing host {what}s of this {scope}.", markup=False, timeout=4)
+
+    # ---- the saved list -------------------------------------------------------------------
+    def load(self) -> list[WatchEntry]:
+        """At start-up: the saved list (and the last-seen states); empty when unreadable."""
+        app = self.app
+        try:
+            entries = app.store.load(app.list_name)
+            app.history.load()
+        except (OSError, StoreError) as exc:
+            app.notify(f"Could not read the watch list: {one_line(exc)}", severity="error", markup=False)
+            return []
+        return entries
+
+    def restore(self, entries: list[WatchEntry]) -> None:
+        """At start-up: the saved tasks watched, with where their pasted URLs pointed."""
+        app = self.app
+        for entry in entries:
+            if entry.target in app.poller.watches:
+                continue
+            if entry.focus:
+                app.focus_hints[entry.target] = entry.focus
+            try:
+                app.poller.add(parse_target(entry.target), entry.label)
+            except TargetError as exc:
+                app.log_view.note_lines([f"skipped {entry.target}: {exc}"])
 
     # ---- adding and removing -------------------------------------------------------------
-    def action_add(self: BkWatchApp) -> None:
+    def add(self) -> None:
+        """`a`: the add dialog; a task is watched, a scope followed."""
+        app = self.app
+        scopes = app.scopes_ui
+
         def done(result: tuple[Target | ScopeRequest, str | None] | None) -> None:
             if result is None:
                 return
             target, label = result
             if isinstance(target, ScopeRequest):
-                self._follow(target, label)
+                scopes.follow(target, label)
                 return
             self.watch_target(target, label)
 
-        scopes = self.scopes
-        followed = scopes.scopes if scopes is not None else {}
-        parse = scopes.parse if scopes is not None else None
-        self.push_screen(
-            AddDialog(lambda k: k in self.poller.watches or k in followed, parse, self.default_biz), done
+        followed = scopes.followed
+        app.push_screen(
+            AddDialog(lambda k: k in app.poller.watches or k in followed, scopes.parse, app.default_biz), done
         )
 
-    def watch_target(self: BkWatchApp, target: Target, label: str | None = None) -> None:
+    def watch_target(self, target: Target, label: str | None = None) -> None:
         """Add `target` to the watch list, saved, selected and polled now."""
+        app = self.app
         key = str(target)
         if target.focus:
-            self.focus_hints[key] = target.focus
-        self.poller.add(target, label)
+            app.focus_hints[key] = target.focus
+        app.poller.add(target, label)
         try:
-            self.store.add([WatchEntry(key, label, self.clock(), target.focus)], self.list_name)
+            app.store.add([WatchEntry(key, label, app.clock(), target.focus)], app.list_name)
         except (OSError, StoreError) as exc:
-            self.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
-        self._report_store_warnings()
-        self.joblist.sync(self.poller.watches, self.clock())
-        self._select(key)
-        self.poller.refresh(key)
-        self._update_status()
-        self.notify(f"Watching {key}", markup=False, timeout=3)
+            app.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
+        app.report_store_warnings()
+        app.joblist.sync(app.poller.watches, app.clock())
+        app.select(key)
+        app.poller.refresh(key)
+        app.update_status()
+        app.notify(f"Watching {key}", markup=False, timeout=3)
 
-    def watch_key(self: BkWatchApp, key: str) -> None:
+    def watch_key(self, key: str) -> None:
         """Watch a target named by the server (a SOPS node's JOB task), validated first."""
-        if key in self.poller.watches:
-            self.notify(f"Already watching {one_line(key)}", markup=False, timeout=3)
+        app = self.app
+        if key in app.poller.watches:
+            app.notify(f"Already watching {one_line(key)}", markup=False, timeout=3)
             return
         try:
             target = parse_target(key)
         except TargetError as exc:
-            self.notify(f"Cannot watch {one_line(key)}: {one_line(exc)}", severity="warning", markup=False)
+            app.notify(f"Cannot watch {one_line(key)}: {one_line(exc)}", severity="warning", markup=False)
             return
         self.watch_target(target)
 
-    def action_remove(self: BkWatchApp) -> None:
-        if self._scope_remove():  # a scope's header or a task a scope found: scope_ui.py
+    def remove(self) -> None:
+        """`d`: a scope's header or a task a scope found go to the scopes; a hand-added task
+        leaves the list once confirmed."""
+        app = self.app
+        if app.scopes_ui.remove_selected():
             return
-        key = self.selected
+        key = app.selected
         if key is None:
             return
 
         def done(yes: bool | None) -> None:
             if not yes:
                 return
-            self.poller.remove(key)
+            app.poller.remove(key)
             try:
-                self.store.remove([key], self.list_name)
+                app.store.remove([key], app.list_name)
             except (OSError, StoreError) as exc:
-                self.notify(f"Removed here, but the saved list is unchanged: {exc}", markup=False)
-            self._report_store_warnings()
-            self.history.last_seen.pop(key, None)
-            self.joblist.sync(self.poller.watches, self.clock())
-            self._select(self.joblist.cursor_key)
-            self._update_status()
-            self.notify(f"Stopped watching {key}", markup=False, timeout=3)
+                app.notify(f"Removed here, but the saved list is unchanged: {exc}", markup=False)
+            app.report_store_warnings()
+            app.history.forget(key)
+            app.joblist.sync(app.poller.watches, app.clock())
+            app.select(app.joblist.cursor_key)
+            app.update_status()
+            app.notify(f"Stopped watching {key}", markup=False, timeout=3)
 
-        self.push_screen(ConfirmDialog(f"Stop watching {self._title(key)} ({key})?"), done)
+        app.push_screen(ConfirmDialog(f"Stop watching {app.title_of(key)} ({key})?"), done)
