@@ -1,7 +1,7 @@
 """Followed scopes in the monitor: `Discovery` on the app's poller and the watch list, behind the
 screen's `Scopes` shape (`tui/scope_port.py`), so the screen never imports the client side.
 
-The HTTP client is still made by the poller's first fetch (`LazyFetch`): discovery's calls go
+The HTTP client is still made by the poller's first fetch (`run.LazyFetch`): discovery's calls go
 through the same one, and its rounds start once it exists. Discovery itself (which imports the
 adapters, and with them httpx) is made when first needed, after the screen's first paint.
 """
@@ -13,13 +13,13 @@ import asyncio
 import logging
 import shlex
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bkwatch.model import BkError, System
 from bkwatch.tui.scope_port import ScopeRequest
 
 if TYPE_CHECKING:
-    from bkwatch.cli.run import LazyFetch
+    from bkwatch.client import BkClient
     from bkwatch.discovery import Discovery
     from bkwatch.poller import Poller
     from bkwatch.scope_state import ScopeSince, ScopeWatch
@@ -30,10 +30,18 @@ log = logging.getLogger(__name__)
 OPEN_RETRY = 5.0  # seconds between attempts to make the client when the first one failed
 
 
+class ClientSource(Protocol):
+    """What discovery uses of the monitor's `run.LazyFetch`: its client once made, and `open()`."""
+
+    client: BkClient | None
+
+    async def open(self) -> BkClient: ...
+
+
 class LazyClient:
     """The client as discovery sees it: the poller's own, made by whichever asks first."""
 
-    def __init__(self, fetch: LazyFetch) -> None:
+    def __init__(self, fetch: ClientSource) -> None:
         self.fetch = fetch
 
     def transport_for(self, system: System) -> Any:
@@ -189,7 +197,7 @@ class FollowedScopes:
 
 
 def followed_scopes(
-    fetch: LazyFetch, poller: Poller, store: WatchStore, list_name: str, user: str | None, **discovery: Any
+    fetch: ClientSource, poller: Poller, store: WatchStore, list_name: str, user: str | None, **discovery: Any
 ) -> FollowedScopes:
     """Discovery on the monitor's poller, through the poller's (lazily made) client."""
 
