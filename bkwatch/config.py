@@ -50,7 +50,6 @@ DEFAULT_GATEWAYS: dict[System, str] = {
     System.NODEMAN: "bk-nodeman",
 }
 NODEMAN_APIS = ("v2", "v1")
-SECRET_FIELDS = ("app_secret", "token")
 # Largest answer read, in MiB: a JOB step of 10,000 hosts is about 5 MB, so this leaves ample room
 # while a runaway or hostile server cannot make bkwatch hold gigabytes.
 DEFAULT_MAX_RESPONSE_MB = 64.0

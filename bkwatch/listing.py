@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from bkwatch.model import State, System
 from bkwatch.systems.common import bad, ms_to_s, parse_time, readable, to_int
 from bkwatch.systems.job import RUN_STATUS
-from bkwatch.systems.sops import PIPELINE_STATES
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
@@ -262,7 +261,3 @@ async def batch_states(client: BkClient, scope: Scope, ids: list[int]) -> dict[i
                     raw = value.get("state") if isinstance(value, dict) else None
                     out[task_id] = raw if isinstance(raw, str) else None
     return out
-
-
-def pipeline_state(raw: str | None) -> State:
-    return PIPELINE_STATES.get(raw, State.UNKNOWN) if raw else State.UNKNOWN
