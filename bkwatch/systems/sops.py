@@ -56,10 +56,6 @@ _V1_KINDS = {
 }
 
 
-def pipeline_state(raw: Any) -> State:
-    return PIPELINE_STATES.get(raw, S.UNKNOWN) if isinstance(raw, str) else S.UNKNOWN
-
-
 def readable_name(name: Any, node_id: str) -> str:
     if not isinstance(name, str) or not name:
         return node_id
