@@ -15,7 +15,11 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bkwatch.cli.common import UsageError
+from bkwatch.cli.scope_cmd import add_scope_options, describe, options_from
 from bkwatch.model import BkError, System
+from bkwatch.scope_store import ScopeEntry, ScopeStore, follow_saved, save_followed
+from bkwatch.scopes import looks_like_scope, parse_scope
 from bkwatch.tui.scope_port import ScopeRequest
 
 if TYPE_CHECKING:
@@ -61,8 +65,6 @@ class _OptionParser(argparse.ArgumentParser):
 
 
 def _parser() -> _OptionParser:
-    from bkwatch.cli.scope_cmd import add_scope_options
-
     p = _OptionParser(prog="", add_help=False, exit_on_error=False)
     add_scope_options(p)
     return p
@@ -79,8 +81,6 @@ class FollowedScopes:
         *,
         opener: Callable[[], Any] | None = None,
     ) -> None:
-        from bkwatch.scope_store import ScopeStore
-
         self._discovery: Discovery | None = None
         self._make = discovery if callable(discovery) else None
         if self._make is None:
@@ -120,8 +120,6 @@ class FollowedScopes:
             self._on_change()
 
     def load(self) -> list[str]:
-        from bkwatch.scope_store import follow_saved
-
         return follow_saved(self.discovery, self.store, self.list_name)
 
     async def run(self) -> None:
@@ -135,10 +133,6 @@ class FollowedScopes:
         await self.discovery.run()
 
     def parse(self, text: str) -> ScopeRequest | None:
-        from bkwatch.cli.common import UsageError
-        from bkwatch.cli.scope_cmd import describe, options_from
-        from bkwatch.scopes import looks_like_scope, parse_scope
-
         try:
             words = shlex.split(text)
         except ValueError as exc:
@@ -161,8 +155,6 @@ class FollowedScopes:
         return ScopeRequest(str(scope), options, describe(options))
 
     def add(self, request: ScopeRequest, label: str | None) -> str:
-        from bkwatch.scope_store import ScopeEntry
-
         try:
             sw = self.discovery.add(request.scope, request.options, label=label)
         except BkError as exc:
@@ -179,8 +171,6 @@ class FollowedScopes:
         return self.discovery.dismiss(task_key)
 
     def save(self, *, dismissed: bool = False) -> None:
-        from bkwatch.scope_store import save_followed
-
         save_followed(self.discovery, self.store, self.list_name, dismissed=dismissed)
 
     def settled(self) -> bool:
@@ -190,8 +180,6 @@ class FollowedScopes:
         return self.discovery.since_last_time()
 
     def describe(self, key: str) -> str:
-        from bkwatch.cli.scope_cmd import describe
-
         sw = self.discovery.scopes.get(key)
         return "" if sw is None else describe(sw.options)
 
@@ -202,6 +190,7 @@ def followed_scopes(
     """Discovery on the monitor's poller, through the poller's (lazily made) client."""
 
     def make() -> Discovery:
+        # lazy: imports the adapters and httpx (discovery starts after the first paint)
         from bkwatch.discovery import Discovery
 
         return Discovery(LazyClient(fetch), poller, user=user, **discovery)  # type: ignore[arg-type]
