@@ -46,7 +46,7 @@ _JSON = {"Content-Type": "application/json"}
 class _NoCookies(httpx.Cookies):
     """A cookie store that keeps nothing."""
 
-    def extract_cookies(self, response: httpx.Response) -> None:
+    def extract_cookies(self, _response: httpx.Response) -> None:
         return None
 
 

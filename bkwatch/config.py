@@ -46,7 +46,6 @@ CONFIG_FILE = "config.toml"
 
 DEFAULT_GATEWAYS: dict[System, str] = {t.system: t.gateway for t in ALL_SYSTEMS if t.gateway is not None}
 NODEMAN_APIS = ("v2", "v1")
-SECRET_FIELDS = ("app_secret", "token")
 # Largest answer read, in MiB: a JOB step of 10,000 hosts is about 5 MB, so this leaves ample room
 # while a runaway or hostile server cannot make bkwatch hold gigabytes.
 DEFAULT_MAX_RESPONSE_MB = 64.0

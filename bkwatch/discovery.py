@@ -142,7 +142,6 @@ class Discovery:
         """One list round of a scope (all pages); returns the keys of the tasks it added."""
         sw = self.scopes[key]
         now = self.clock()
-        sw.last_attempt = now
         opts, scope = sw.options, sw.scope
         start = sw.cursor - OVERLAP
         user = self.user if opts.mine else None
@@ -377,15 +376,6 @@ class Discovery:
                 if watch is not None and watch.polls == 0:
                     return False
         return True
-
-    def stats(self, minutes: float) -> dict[str, Any]:
-        requests = sum(sw.requests for sw in self.scopes.values())
-        held = sum(len(sw.held) for sw in self.scopes.values())
-        return {
-            "scope_requests": requests,
-            "held": held,
-            "per_minute": requests / minutes if minutes else 0.0,
-        }
 
     # -- internals --------------------------------------------------------------------------
 

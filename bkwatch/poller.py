@@ -76,7 +76,6 @@ class Watch:
     task: Task | None = None  # last good snapshot
     error: BkError | None = None  # error of the latest poll, None when it worked
     last_ok: float | None = None  # epoch seconds of the last good poll
-    last_attempt: float | None = None
     next_due: float = 0.0  # monotonic
     intended_at: float = 0.0  # monotonic time this poll was meant to start (for latency figures)
     polls: int = 0
@@ -264,7 +263,6 @@ class Poller:
         async with system_sem, self._sem:
             started = self.monotonic()
             lag = max(0.0, started - watch.intended_at) if watch.intended_at else 0.0
-            watch.last_attempt = self.clock()
             error: BkError | None = None
             transitions: list[Transition] = []
             try:

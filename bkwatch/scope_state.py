@@ -32,7 +32,6 @@ class ScopeWatch:
     batch_error: BkError | None = None  # of the latest batch-status call
     errors: int = 0  # consecutive failed rounds
     last_ok: float | None = None
-    last_attempt: float | None = None
     rounds: int = 0
     requests: int = 0  # list and batch calls made for this scope
     cap_reached: bool = False

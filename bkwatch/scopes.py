@@ -12,7 +12,7 @@ are SaaS-only, with no entry on the ESB (fact sheet §10.5).
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from bkwatch.model import System
@@ -96,15 +96,6 @@ class ScopeOptions:
 
 
 DEFAULT_OPTIONS = ScopeOptions()
-
-
-@dataclass(slots=True)
-class ScopeSpec:
-    """A scope and its options as the watch list keeps them."""
-
-    scope: Scope
-    options: ScopeOptions = field(default_factory=ScopeOptions)
-    label: str | None = None
 
 
 def looks_like_scope(text: str) -> bool:

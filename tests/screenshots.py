@@ -7,6 +7,7 @@ import asyncio
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -148,13 +149,12 @@ async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> 
             rig.app.selected = nested
         if evidence is not None:
             rig.app.selected = evidence
-        async with rig.app.run_test(size=size) as pilot:
+        async with aclosing(rig.client), rig.app.run_test(size=size) as pilot:
             await settle(rig, pilot)
             await scene(rig, pilot)
             await pilot.pause()
             out_dir.mkdir(parents=True, exist_ok=True)
             path = rig.app.save_screenshot(f"{name}.svg", path=str(out_dir))
-        await rig.client.aclose()
     return Path(path)
 
 

@@ -11,6 +11,7 @@ import stat
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -559,7 +560,7 @@ async def test_job_list_rows_come_before_the_http_client(sim: Any, isolated: Pat
 
     fetch = LazyFetch(make)
     app = BkWatchApp(Poller(fetch), store, "default", since_last_time=False)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with aclosing(fetch), app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
         # Every saved task has its row while no client exists yet.
         assert {line.key for line in app.joblist.lines} == {i.target for i in infos.values()}
@@ -576,7 +577,6 @@ async def test_job_list_rows_come_before_the_http_client(sim: Any, isolated: Pat
             assert "no data" not in row and (watch.task.name or "")[:6] in row
         assert any(w.task and w.task.name for w in app.poller.watches.values())
         assert len(made) == 1 and fetch.client is made[0]  # the first round made one client
-    await fetch.aclose()
     assert fetch.client is None and made[0]._http.is_closed
 
 

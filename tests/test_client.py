@@ -37,6 +37,7 @@ async def test_transport_rule() -> None:
     esb_only = BkClient(prof())
     both = BkClient(prof(apigw_tmpl="http://gw.example.com/api/{api_name}"))
     gw_only = BkClient(prof(esb_url=None, apigw_tmpl="http://gw.example.com/api/{api_name}"))
+    nothing = BkClient(Profile())
     try:
         assert [
             esb_only.transport_for(s) for s in (System.JOB, System.SOPS, System.NODEMAN, System.GSEKIT)
@@ -52,12 +53,10 @@ async def test_transport_rule() -> None:
         with pytest.raises(BkError) as err:
             gw_only.transport_for(System.GSEKIT)  # no gateway for GSEKit, and no ESB configured
         assert err.value.kind is ErrorKind.CONFIG and "BK_COMPONENT_API_URL" in err.value.message
-        nothing = BkClient(Profile())
         with pytest.raises(BkError, match="BK_COMPONENT_API_URL"):
             nothing.transport_for(System.JOB)
-        await nothing.aclose()
     finally:
-        for c in (esb_only, both, gw_only):
+        for c in (esb_only, both, gw_only, nothing):
             await c.aclose()
 
 

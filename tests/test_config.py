@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from bkwatch.config import (
     log_dir,
     mask,
 )
-from bkwatch.config_write import save_profile
 from bkwatch.model import ErrorKind, System
 
 FILE = """
@@ -117,16 +115,13 @@ def test_no_file_env_only(tmp_path: Path) -> None:
     assert p.name == "default" and p.esb_url == "http://x" and p.apigw_tmpl is None
 
 
-def test_corrupt_file_names_file_and_line_and_is_not_overwritten(tmp_path: Path) -> None:
+def test_corrupt_file_names_file_and_line(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     bad = 'default_profile = "prod"\n[profiles.prod\nesb_url = "x"\n'
     path.write_text(bad)
     with pytest.raises(ConfigError) as err:
         load_profile(env={}, path=path)
     assert str(path) in err.value.message and "line 2" in err.value.message
-    with pytest.raises(ConfigError):
-        save_profile(Profile(name="prod", esb_url="http://new"), path=path)
-    assert path.read_text() == bad
 
 
 @pytest.mark.parametrize(
@@ -144,31 +139,6 @@ def test_bad_values_are_named(tmp_path: Path, text: str, word: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=word):
         load_profile("p", env={}, path=path)
-
-
-def test_save_is_0600_atomic_and_round_trips(tmp_path: Path) -> None:
-    path = tmp_path / "sub" / "config.toml"
-    prof = Profile(
-        name="lab",
-        esb_url="http://paas.lab",
-        apigw_tmpl="http://gw.lab/api/{api_name}",
-        app_code="bkw",
-        app_secret='se"cr\\et',
-        username="u",
-        timeout=7.5,
-        nodeman_api="v1",
-    )
-    prof.gateways[System.BKFLOW] = "flow-gw"
-    save_profile(prof, path=path)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert check_permissions(path) is None
-    back = load_profile(env={}, path=path)
-    assert back == prof
-    # Adding another profile keeps the first and the default.
-    save_profile(Profile(name="other", esb_url="http://o"), path=path)
-    assert load_profile(env={}, path=path).name == "lab"
-    assert load_profile("other", env={}, path=path).esb_url == "http://o"
-    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp files left
 
 
 def test_permission_warning(tmp_path: Path) -> None:

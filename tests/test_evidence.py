@@ -6,6 +6,7 @@ import asyncio
 import math
 import re
 from collections import defaultdict
+from contextlib import aclosing
 
 import httpx
 import pytest
@@ -66,14 +67,13 @@ async def test_job_file_step_signatures_batches_of_500() -> None:
     sim = Simulator(SimConfig(seed=5, frozen=True))
     target = _job_task(sim, 2000)
     client = _client(sim)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, target)
         step = task.steps[1]  # the file step of a "fail" job: about 30 % of hosts fail
         failing = [h for h in step.hosts.values() if h.state.is_bad]
         assert len(failing) > 500
         sim.world.requests_log.clear()
         sigs = await task_signatures(client, parse_target(target), task, step.id)
-        await client.aclose()
     # What the simulator received: ceil(n / 500) calls, none over 500 hosts, every host once.
     batches = _log_batches(sim)
     assert len(batches) == math.ceil(len(failing) / 500)
@@ -96,10 +96,9 @@ async def test_job_script_step_signatures_group_the_error_kinds() -> None:
     for h in step.hosts[:40]:
         sim.world.force(target, 104, host=f"{h.cloud}:{h.ip}", step=step.id)
     client = _client(sim)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, target)
         sigs = await task_signatures(client, parse_target(target), task, str(step.id))
-        await client.aclose()
     expected = _expected_job_groups(sim, task, str(step.id), file_step=False)
     assert len(expected) == len(logtext.ERROR_KINDS)  # 40 hosts: every kind is there
     assert {frozenset(c.members) for c in sigs.clusters} == expected
@@ -114,11 +113,10 @@ async def test_batch_failure_is_counted_unread_and_classified() -> None:
     sim = Simulator(SimConfig(seed=5, frozen=True))
     target = _job_task(sim, 100)
     client = _client(sim)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, target)
         sim.faults.set("http_500", route="batch_get_job_instance_ip_log")
         sigs = await task_signatures(client, parse_target(target), task, task.steps[1].id)
-        await client.aclose()
     failing = sum(h.state.is_bad for h in task.steps[1].hosts.values())
     assert sigs.read == 0 and sigs.unread == failing and sigs.unread_reasons == {"server": failing}
 
@@ -129,10 +127,9 @@ async def test_pipeline_signatures_group_failed_nodes_by_ex_data() -> None:
         target = sim.world.add_task(system, kind="widefail", nodes=40)
         sim.world.advance(30)
         client = _client(sim)
-        async with asyncio.timeout(LIMIT):
+        async with asyncio.timeout(LIMIT), aclosing(client):
             task = await _fetch(client, target)
             sigs = await task_signatures(client, parse_target(target), task)
-            await client.aclose()
         failed = {n.id for n in task.leaf_nodes() if n.state is State.FAILED}
         assert len(failed) == 40
         groups: dict[str, set[str]] = defaultdict(set)
@@ -154,7 +151,7 @@ async def test_job_host_log_is_the_current_execute_count_and_hostile_text_stays_
     sim = Simulator(SimConfig(seed=2, frozen=True, log_bytes=64 * 1024))
     target = _job_task(sim, 10, kind="ok")
     client = _client(sim)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, target)
         step = task.steps[0]
         host = next(iter(step.hosts))
@@ -173,7 +170,6 @@ async def test_job_host_log_is_the_current_execute_count_and_hostile_text_stays_
         sim.world.advance(600)
         task2 = await _fetch(client, target)
         ev2 = await fetch_evidence(client, task2, step=step.id, host=host)
-        await client.aclose()
     assert task2.steps[0].execute_count == 1 and ev2.raw_text and ev2.raw_text != ev.raw_text
 
 
@@ -185,7 +181,7 @@ async def test_follow_a_running_host_appends_only_new_output() -> None:
         h.off, h.dur = 0.0, 40.0  # long runs, so the log grows between polls
     sim.world.advance(5)
     client = _client(sim)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, target)
         step = task.steps[0]
         host = next(k for k, h in step.hosts.items() if h.state is State.RUNNING)
@@ -202,7 +198,6 @@ async def test_follow_a_running_host_appends_only_new_output() -> None:
             if chunk.done:
                 break
         whole = await fetch_evidence(client, src.task, step=step.id, host=host)
-        await client.aclose()
     assert chunk.done and seen == whole.raw_text
 
 
@@ -211,7 +206,7 @@ async def test_sops_node_detail_log_pages_follow_and_job_link() -> None:
     target = sim.world.add_task("sops", kind="running", nodes=20)
     sim.world.advance(3)
     client = _client(sim)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, target)
         running = next(n for n in task.leaf_nodes() if n.state is State.RUNNING)
         src = open_log(client, task, node=running.id)
@@ -233,7 +228,6 @@ async def test_sops_node_detail_log_pages_follow_and_job_link() -> None:
         for n in wide.leaf_nodes():
             if n.name.startswith("作业平台") and n.state is not State.PENDING:
                 links.append((await fetch_evidence(client, wide, node=n.id)).link)
-        await client.aclose()
     assert chunk.done and seen == whole.raw_text and whole.raw_text.count("\n") > 30  # several pages
     assert links and all(link and re.fullmatch(r"job:2:\d+", link) for link in links)
     assert all(sim.world.find_job("biz", "2", int(link.split(":")[2])) for link in links)
@@ -244,11 +238,10 @@ async def test_sops_node_log_needs_the_gateway_detail_still_shown() -> None:
     target = sim.world.add_task("sops", kind="fail")
     sim.world.advance(300)
     client = _client(sim, gateway=False)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, target)
         node = next(n for n in task.leaf_nodes() if n.state is State.FAILED)
         ev = await fetch_evidence(client, task, node=node.id)
-        await client.aclose()
     assert ev.error is not None and ev.error.kind is ErrorKind.CONFIG and ev.fields["ex_data"]
 
 
@@ -258,14 +251,13 @@ async def test_nodeman_install_log_per_step_and_gsekit_from_the_task() -> None:
     gs = sim.world.add_task("gsekit", kind="mixed", tasks=30, scope=2)
     sim.world.advance(600)
     client = _client(sim)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, nm)
         host = next(h for h in task.hosts.values() if h.state is State.FAILED and h.host_id)
         ev = await fetch_evidence(client, task, host=host.key)
         gtask = await _fetch(client, gs)
         bad = next(jt for jt in gtask.job_tasks.values() if jt.state.is_bad)
         gev = await fetch_evidence(client, gtask, node=bad.id)
-        await client.aclose()
     assert (
         ev.raw_text.count("== ") >= 1 and "[FAILED]" in ev.raw_text and "[ERROR]" in (ev.failure_text or "")
     )
@@ -275,7 +267,7 @@ async def test_nodeman_install_log_per_step_and_gsekit_from_the_task() -> None:
 async def test_unknown_host_and_task_errors_are_classified() -> None:
     sim = Simulator(SimConfig(seed=8, frozen=True))
     client = _client(sim)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, "job:2:20002")
         with pytest.raises(Exception) as info:
             await fetch_evidence(client, task, host="9:9.9.9.9")
@@ -287,7 +279,6 @@ async def test_unknown_host_and_task_errors_are_classified() -> None:
         evs = await job_hosts(
             client, Target(System.JOB, "2", "20002"), ghost, list(task.steps[0].hosts.values())[:2]
         )
-        await client.aclose()
     assert all(e.error is not None and e.error.kind is ErrorKind.NOT_FOUND for e in evs)
 
 
@@ -348,7 +339,7 @@ async def test_esb_transport_job_single_and_batch_and_nodeman_log() -> None:
     nm = sim.world.add_task("nodeman", kind="fail", hosts=4, scope=2)
     sim.world.advance(600)
     client = _client(sim, gateway=False)
-    async with asyncio.timeout(LIMIT):
+    async with asyncio.timeout(LIMIT), aclosing(client):
         task = await _fetch(client, job)
         step = task.steps[1]
         hosts = list(step.hosts.values())
@@ -357,7 +348,6 @@ async def test_esb_transport_job_single_and_batch_and_nodeman_log() -> None:
         ntask = await _fetch(client, nm)
         host = next(h for h in ntask.hosts.values() if h.state is State.FAILED)
         nev = await fetch_evidence(client, ntask, host=host.key)
-        await client.aclose()
     assert one.error is None and one.raw_text == many[0].raw_text and "download" in one.raw_text
     assert [e.host for e in many] == [h.key for h in hosts] and all(e.error is None for e in many)
     assert _log_batches(sim) == [30] and nev.error is None and "[ERROR]" in (nev.failure_text or "")

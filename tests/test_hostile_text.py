@@ -16,6 +16,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -281,7 +282,7 @@ async def _transitions(rig: Rig, pilot: Pilot[None], check: ScreenCheck) -> None
 async def test_every_text_field_shown_literally_and_layout_intact(tmp_path: Path, nodeman_api: str) -> None:
     rig = _rig(tmp_path, nodeman_api)
     app = rig.app
-    async with app.run_test(size=SIZE) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE) as pilot:
         check = ScreenCheck(app)
         await rig.poller.poll_all()
         await pilot.pause()
@@ -319,7 +320,6 @@ async def test_every_text_field_shown_literally_and_layout_intact(tmp_path: Path
         assert kinds[ErrorKind.BAD_RESPONSE] and kinds[ErrorKind.SERVER], kinds
         assert all(w.error is not None for w in rig.poller.watches.values())
         await _walk_list(rig, pilot, check, "errors")
-    await rig.client.aclose()
 
     seen = "\n".join(check.seen)
     if nodeman_api == "v2":

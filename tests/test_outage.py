@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import time
+from contextlib import aclosing
 from pathlib import Path
 
 import httpx
@@ -62,7 +63,7 @@ async def test_server_gone_for_a_while_then_back(tmp_path: Path) -> None:
     store = WatchStore(tmp_path)
     store.add([WatchEntry(t, None, time.time()) for t in targets], "outage")
     app = BkWatchApp(poller, store, "outage", since_last_time=False)
-    async with app.run_test(size=(160, 48)):
+    async with aclosing(client), app.run_test(size=(160, 48)):
         soak = Soak(app, httpx.AsyncClient())  # no admin needed: the simulator is in-process
         with sim.serve(port=port):
             assert await soak.wait(15, lambda: all(soak.healthy(k) for k in poller.watches))
@@ -88,7 +89,6 @@ async def test_server_gone_for_a_while_then_back(tmp_path: Path) -> None:
             budget = 2 * CADENCE.backoff_max * (1 + CADENCE.jitter) + 1.5
             assert await soak.wait(budget, lambda: all(soak.healthy(k) for k in poller.watches))
             took = time.monotonic() - up
-        await client.aclose()
     assert not soak.found.problems, soak.found.problems
     assert max(soak.found.key_latency) < 1.0
     print(

@@ -223,18 +223,20 @@ async def test_a_timing_out_system_does_not_starve_the_others() -> None:
     sim = Simulator(SimConfig(seed=7, frozen=True, tasks_per_system=12))
     with sim.serve() as served:
         client = BkClient(sim_profile(served.base_url, timeout=0.5))
-        cadence = Cadence(active=0.2, finished=0.2, waiting=0.2, unknown=0.2, backoff_max=0.2, jitter=0.0)
-        poller, _ = make_poller(client, cadence=cadence, max_concurrency=4)
-        slow = [t.target for t in sim.world.tasks() if t.system == "nodeman"]
-        fast = [first(sim, "job")]
-        for key in slow + fast:
-            poller.add(parse_target(key))
-        sim.faults.set("delay", route="nodeman", delay=2.0)  # every NodeMan poll times out
-        runner = asyncio.create_task(poller.run())
-        await asyncio.sleep(3.0)
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
-        await client.aclose()
+        try:
+            cadence = Cadence(active=0.2, finished=0.2, waiting=0.2, unknown=0.2, backoff_max=0.2, jitter=0.0)
+            poller, _ = make_poller(client, cadence=cadence, max_concurrency=4)
+            slow = [t.target for t in sim.world.tasks() if t.system == "nodeman"]
+            fast = [first(sim, "job")]
+            for key in slow + fast:
+                poller.add(parse_target(key))
+            sim.faults.set("delay", route="nodeman", delay=2.0)  # every NodeMan poll times out
+            runner = asyncio.create_task(poller.run())
+            await asyncio.sleep(3.0)
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        finally:
+            await client.aclose()
     timed_out = [k for k in slow if poller.watches[k].error is not None]
     assert len(timed_out) >= 4 and all(poller.watches[k].error.kind is ErrorKind.TIMEOUT for k in timed_out)
     # NodeMan watches hold their slots for 0.5 s each; the JOB watch still polls about every
@@ -250,12 +252,14 @@ async def test_a_kept_error_holds_no_frames(frozen_sim: Simulator) -> None:
     from tests.conftest import sim_profile
 
     client = BkClient(sim_profile(max_response_mb=0.5), transport=httpx.ASGITransport(app=frozen_sim.app))
-    poller, _ = make_poller(client)
-    key = first(frozen_sim, "sops")
-    poller.add(parse_target(key))
-    frozen_sim.faults.set("oversize", size=1 << 20)
-    update = await poller.poll_once(key)
-    await client.aclose()
+    try:
+        poller, _ = make_poller(client)
+        key = first(frozen_sim, "sops")
+        poller.add(parse_target(key))
+        frozen_sim.faults.set("oversize", size=1 << 20)
+        update = await poller.poll_once(key)
+    finally:
+        await client.aclose()
     assert update.error is not None and "larger than" in update.error.message
     error = poller.watches[key].error
     assert error is not None and error.__traceback__ is None

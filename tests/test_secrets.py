@@ -20,6 +20,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -289,7 +290,7 @@ async def test_screens_hold_no_secret_in_any_state_or_fault(restore_logging: Non
         profile = profile_for(server.base_url, timeout=0.5)
         rig = make_rig(profile, sim_targets(sim))
         log_to_file(profile.secrets(), debug=True)
-        async with rig.app.run_test(size=SIZE, notifications=True) as pilot:
+        async with aclosing(rig.fetch), rig.app.run_test(size=SIZE, notifications=True) as pilot:
             await rig.poll(pilot)
             assert all(w.task is not None and w.error is None for w in rig.app.poller.watches.values())
             await _screens(rig, pilot, search, "ok")
@@ -327,7 +328,6 @@ async def test_screens_hold_no_secret_in_any_state_or_fault(restore_logging: Non
                 search.scan_screen(rig.app, what)
                 for key, value in saved.items():
                     setattr(profile, key, value)
-        await rig.fetch.aclose()
     assert wire, "the gateway header was sent"
     search.wire(wire)
     for handler in logging.getLogger("bkwatch").handlers:
@@ -351,7 +351,7 @@ async def test_rejected_and_echoed_credentials_never_reach_screen_or_log(
         profile = profile_for(real.base_url, CANARY_SECRET, CANARY_TOKEN)
         rig = make_rig(profile, sim_targets(sim, per_system=1))
         log_to_file(profile.secrets(), debug=True)
-        async with rig.app.run_test(size=SIZE, notifications=True) as pilot:
+        async with aclosing(rig.fetch), rig.app.run_test(size=SIZE, notifications=True) as pilot:
             await rig.poll(pilot)
             kinds = {str(w.error.kind) for w in rig.app.poller.watches.values() if w.error}
             assert kinds == {"auth"}
@@ -371,7 +371,6 @@ async def test_rejected_and_echoed_credentials_never_reach_screen_or_log(
                     await pilot.pause()
                     search.scan_screen(rig.app, f"echoed over the {transport}: {key}")
                 search.scan("poll errors", "\n".join(messages))
-        await rig.fetch.aclose()
     search.wire(wire)
     for handler in logging.getLogger("bkwatch").handlers:
         handler.flush()
@@ -569,11 +568,10 @@ async def test_crash_report_shows_no_variables_and_no_secret(
 
         rig.app.action_refresh = refresh_holding_credentials  # type: ignore[method-assign]
         with pytest.raises(RuntimeError, match="cannot refresh"):
-            async with rig.app.run_test(size=SIZE) as pilot:
+            async with aclosing(rig.fetch), rig.app.run_test(size=SIZE) as pilot:
                 await rig.poll(pilot)
                 await pilot.press("r")
                 await pilot.pause()
-        await rig.fetch.aclose()
     report = capsys.readouterr().err
     assert "refresh_holding_credentials" in report and "RuntimeError: cannot refresh" in report
     assert rig.app.return_code == 1
@@ -598,25 +596,29 @@ async def test_logs_are_redacted_at_debug_and_after_adapter_bugs(
         profile = profile_for(server.base_url, CANARY_SECRET, CANARY_TOKEN)
         profile.apigw_tmpl = None  # ESB only: credentials in the header, never in the query
         rig = make_rig(profile, sim_targets(sim, per_system=1))
-        log_to_file(profile.secrets())  # as run_watch does: it also guards the HTTP loggers
-        for target in rig.targets[:2]:
-            with pytest.raises(BkError, match="verification failed"):
-                await rig.fetch(parse_target(target))
-        log_to_file(profile.secrets(), debug=True)  # --debug: HTTP records into the log file too
-        for target in rig.targets:
-            with pytest.raises(BkError):
-                await rig.fetch(parse_target(target))
-        url = httpx.URL(server.base_url, params={"bk_app_secret": CANARY_SECRET, "bk_token": CANARY_TOKEN})
+        try:
+            log_to_file(profile.secrets())  # as run_watch does: it also guards the HTTP loggers
+            for target in rig.targets[:2]:
+                with pytest.raises(BkError, match="verification failed"):
+                    await rig.fetch(parse_target(target))
+            log_to_file(profile.secrets(), debug=True)  # --debug: HTTP records into the log file too
+            for target in rig.targets:
+                with pytest.raises(BkError):
+                    await rig.fetch(parse_target(target))
+            url = httpx.URL(
+                server.base_url, params={"bk_app_secret": CANARY_SECRET, "bk_token": CANARY_TOKEN}
+            )
 
-        async def adapter_bug(client: BkClient, target: Any) -> Any:
-            raise ValueError(f"cannot read the answer of {url} ({client.profile.app_secret!r})")
+            async def adapter_bug(client: BkClient, target: Any) -> Any:
+                raise ValueError(f"cannot read the answer of {url} ({client.profile.app_secret!r})")
 
-        for system in System:
-            monkeypatch.setitem(ADAPTERS, system, replace(ADAPTERS[system], fetch=adapter_bug))
-        with pytest.raises(BkError, match="unexpected ValueError") as bug:
-            await rig.fetch(parse_target(rig.targets[0]))
-        search.scan("adapter bug as shown", bug.value.message)
-        await rig.fetch.aclose()
+            for system in System:
+                monkeypatch.setitem(ADAPTERS, system, replace(ADAPTERS[system], fetch=adapter_bug))
+            with pytest.raises(BkError, match="unexpected ValueError") as bug:
+                await rig.fetch(parse_target(rig.targets[0]))
+            search.scan("adapter bug as shown", bug.value.message)
+        finally:
+            await rig.fetch.aclose()
     for handler in logging.getLogger("bkwatch").handlers:
         handler.flush()
     log_text = (isolated / "xdg_state_home" / "bkwatch" / "log" / "bkwatch.log").read_text()

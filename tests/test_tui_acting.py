@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from contextlib import aclosing
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,7 @@ async def test_retry_failed_hosts_from_the_host_group_sends_one_request_and_they
 ) -> None:
     rig = _rig(tmp_path, FAILED_JOB)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         job = app.detail.job
         assert job.step_id == FAILED_STEP
@@ -146,13 +147,12 @@ async def test_retry_failed_hosts_from_the_host_group_sends_one_request_and_they
             ("job.retry_failed", "done"),
         ]
         assert "secret" not in json.dumps(lines).lower()
-    await rig.client.aclose()
 
 
 async def test_enter_answers_no_and_nothing_is_sent(tmp_path: Path) -> None:
     rig = _rig(tmp_path, FAILED_JOB)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         app.detail.job.hosts_view.focus()
         await _open_menu(pilot)
@@ -164,13 +164,12 @@ async def test_enter_answers_no_and_nothing_is_sent(tmp_path: Path) -> None:
         assert not _ops(rig)
         assert "Nothing was sent" in _toasts(rig)
         assert [(a["action"], a["result"]) for a in _audit(tmp_path)] == [("job.retry_all", "cancelled")]
-    await rig.client.aclose()
 
 
 async def test_actions_off_say_how_to_turn_them_on_and_send_nothing(tmp_path: Path) -> None:
     rig = _rig(tmp_path, FAILED_JOB, allow=False)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         assert "ACTIONS ON" not in str(app.query_one("#status").render())
         app.detail.job.hosts_view.focus()
@@ -190,13 +189,12 @@ async def test_actions_off_say_how_to_turn_them_on_and_send_nothing(tmp_path: Pa
         assert "allow_actions = true" in _toasts(rig)
         assert app.screen is app.screen_stack[0]
         assert not _ops(rig)
-    await rig.client.aclose()
 
 
 async def test_greyed_actions_give_the_reason(tmp_path: Path) -> None:
     rig = _rig(tmp_path, ROLLING_JOB)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         step = app.detail.job.current_step()
         assert step is not None and step.state is State.RUNNING
@@ -217,13 +215,12 @@ async def test_greyed_actions_give_the_reason(tmp_path: Path) -> None:
         await pilot.pause()
         assert "step is running" in _toasts(rig) and app.screen is app.screen_stack[0]
         assert not _ops(rig)
-    await rig.client.aclose()
 
 
 async def test_confirm_a_rolling_step_waiting_for_its_next_batch(tmp_path: Path) -> None:
     rig = _rig(tmp_path, ROLLING_JOB)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         for _ in range(30):  # until the first batch is done and the next one waits
             rig.sim.world.advance(1)
             await settle(rig, pilot)
@@ -244,13 +241,12 @@ async def test_confirm_a_rolling_step_waiting_for_its_next_batch(tmp_path: Path)
         await pilot.pause()
         again = app.detail.job.current_step()
         assert again is not None and again.raw_state == "2"
-    await rig.client.aclose()
 
 
 async def test_retry_a_failed_sops_node(tmp_path: Path) -> None:
     rig = _rig(tmp_path, SOPS_FAILED)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         await pilot.press("n")  # the cursor on the failed node
         await pilot.pause()
@@ -276,13 +272,12 @@ async def test_retry_a_failed_sops_node(tmp_path: Path) -> None:
         assert task is not None
         assert next(n for n, _ in task.root.walk() if n.id == node_id).state is State.RUNNING
         assert (SOPS_FAILED, node_id) in app.highlights
-    await rig.client.aclose()
 
 
 async def test_revoke_needs_the_task_id_typed(tmp_path: Path) -> None:
     rig = _rig(tmp_path, SOPS_RUNNING)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         app.joblist.focus()
         await pilot.pause()
@@ -304,13 +299,12 @@ async def test_revoke_needs_the_task_id_typed(tmp_path: Path) -> None:
         await rig.poller.poll_once(SOPS_RUNNING)
         task = rig.poller.watches[SOPS_RUNNING].task
         assert task is not None and task.raw_state == "REVOKED"
-    await rig.client.aclose()
 
 
 async def test_a_second_yes_while_one_is_in_flight_sends_nothing(tmp_path: Path) -> None:
     rig = _rig(tmp_path, FAILED_JOB)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         ctx = app.acts.context()
         assert ctx is not None
@@ -326,13 +320,12 @@ async def test_a_second_yes_while_one_is_in_flight_sends_nothing(tmp_path: Path)
         assert "in flight" in _toasts(rig)
         await _until_idle(rig, pilot)
         assert len(_ops(rig)) == 1
-    await rig.client.aclose()
 
 
 async def test_a_change_meanwhile_is_caught_by_the_read_before_sending(tmp_path: Path) -> None:
     rig = _rig(tmp_path, FAILED_JOB)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         ctx = app.acts.context()
         assert ctx is not None and app.acts.acting is not None
@@ -361,26 +354,24 @@ async def test_a_change_meanwhile_is_caught_by_the_read_before_sending(tmp_path:
         assert len(_ops(rig)) == 1  # only the other one's
         last = _audit(tmp_path)[-1]
         assert (last["result"], last["by"], last["why"]) == ("refused", "bkwatch", "not_allowed")
-    await rig.client.aclose()
 
 
 async def test_nodeman_says_where_to_act_instead(tmp_path: Path) -> None:
     rig = sim_app(frozen_sim(), tmp_path, allow_actions=True)
     rig.app.selected = rig.target(System.NODEMAN, bad=True)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         menu = await _open_menu(pilot)
         away = _text(menu.query_one("#act-away", Static))
         assert "not reachable" in away and "/o/bk_nodeman/#/task-list/detail/" in away
         assert not menu.query(OptionList)
-    await rig.client.aclose()
 
 
 async def test_actions_on_marker_on_the_status_line_and_every_dialog(tmp_path: Path) -> None:
     rig = _rig(tmp_path, FAILED_JOB)
     app = rig.app
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with aclosing(rig.client), app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(rig, pilot)
         status = str(app.query_one("#status").render())
         assert status.lstrip().startswith("ACTIONS ON")
@@ -391,7 +382,6 @@ async def test_actions_on_marker_on_the_status_line_and_every_dialog(tmp_path: P
         await pilot.press("escape")
         menu = await _open_menu(pilot)
         assert menu.query(ActionsBanner)
-    await rig.client.aclose()
 
 
 def test_the_screen_loads_no_http_side() -> None:
@@ -480,10 +470,9 @@ async def test_the_demo_has_actions_on_and_says_they_go_to_its_simulator(tmp_pat
     acting = demo_actions(fetch, tmp_path, Poller(fetch))
     assert acting.enabled
     rig = sim_app(frozen_sim(), tmp_path, select=FAILED_JOB, acting=acting)
-    async with rig.app.run_test(size=SIZE) as pilot:
+    async with aclosing(rig.client), rig.app.run_test(size=SIZE) as pilot:
         await settle(rig, pilot)
         assert str(rig.app.query_one("#status").render()).lstrip().startswith("ACTIONS ON: demo simulator")
-    await rig.client.aclose()
 
 
 async def test_a_timeout_says_what_the_task_now_shows_and_is_not_repeated(

@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -201,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rest = _sim_argv(args_list)
         if rest is not None:
-            from bkwatch.sim.cli import main as sim_main
+            from bkwatch.sim.cli import main as sim_main  # lazy: the simulator (starlette, uvicorn)
 
             return int(sim_main(rest) or 0)
         args = build_parser().parse_args(args_list)
@@ -220,12 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message is not None:
             err(f"error: {message}")
             return EXIT_ERROR
-        from bkwatch.redact import redact
+        from bkwatch.redact import redact  # lazy: only an unexpected error needs it
 
         secrets = _known_secrets(profile_name)
         if debug:
-            import traceback
-
             err(redact(traceback.format_exc().rstrip(), secrets))
         err(redact(f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)", secrets))
     return EXIT_ERROR
@@ -234,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _known_secrets(profile_name: str | None) -> list[str]:
     """The secrets an unexpected error's text must not show: the profile's, else the environment's."""
     try:
-        from bkwatch.config import load_profile
+        from bkwatch.config import load_profile  # lazy: as in common.py, --help never reads it
 
         return load_profile(profile_name).secrets()
     except Exception:
@@ -270,7 +269,7 @@ def _tui(module_name: str, name: str) -> Any:
 
 
 def _tui_options(args: argparse.Namespace, **demo: Any) -> Any:
-    from bkwatch.cli.run import MonitorOptions  # imports the TUI: only once the screen is wanted
+    from bkwatch.cli.run import MonitorOptions  # lazy: imports Textual; only once the screen is wanted
 
     return MonitorOptions(
         ascii=args.ascii,

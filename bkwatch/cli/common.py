@@ -1,12 +1,16 @@
 """What every command shares: exit codes, one-line errors, tables, JSON, profile and targets.
 
-Only light modules are imported here: `--help` and the TUI's start-up pass through this file,
-so the model, store and targets are imported by the functions that use them.
+Only light modules are imported here: `--help`, `--version` and usage errors pass through this
+file, and importing the configuration, store, model and targets up front would add about 40 ms
+(a third) to them, so those are imported by the functions that use them. The HTTP client
+(httpx) is imported only by `new_client`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -48,9 +52,6 @@ def table(rows: list[list[str]]) -> str:
 
 def dumps(obj: Any) -> str:
     """JSON with readable CJK, yet no raw DEL/C1 bytes a terminal could act on."""
-    import json
-    import re
-
     text = json.dumps(obj, ensure_ascii=False)
     return re.sub(r"[\x7f-\x9f\u2028\u2029]", lambda m: f"\\u{ord(m.group()):04x}", text)
 
@@ -60,6 +61,7 @@ def err(msg: str) -> None:
 
 
 def open_store() -> WatchStore:
+    # lazy: the configuration and the store, for the commands that use them (see the top)
     from bkwatch import config
     from bkwatch.store import WatchStore
 
@@ -73,7 +75,7 @@ def flush_warnings(store: WatchStore) -> None:
 
 
 def load_cli_profile(args: argparse.Namespace) -> Profile:
-    from bkwatch.config import check_permissions, load_profile
+    from bkwatch.config import check_permissions, load_profile  # lazy: see the top
 
     profile = load_profile(args.profile)
     exposed = check_permissions()  # every command says it: the file holds the app secret
@@ -94,7 +96,7 @@ def load_cli_profile(args: argparse.Namespace) -> Profile:
 
 
 def check_server(profile: Profile) -> None:
-    from bkwatch.model import BkError, ErrorKind
+    from bkwatch.model import BkError, ErrorKind  # lazy: see the top
 
     if not (profile.esb_url or profile.apigw_tmpl):
         raise BkError(
@@ -125,7 +127,7 @@ def check_watch_list(name: str) -> None:
     a file stands in its path (UsageError): checked before the screen takes over, and without
     reading or writing any list."""
     open_store().path(name)
-    from bkwatch import config
+    from bkwatch import config  # lazy: see the top
 
     lists = config.data_dir() / "lists"
     for path in (lists, *lists.parents):
@@ -139,7 +141,7 @@ def check_watch_list(name: str) -> None:
 def parse_targets(texts: Sequence[str], args: argparse.Namespace) -> list[Target]:
     """Targets from the command line; a link without a business takes --biz / --biz-set, else the
     profile's default_biz (the profile is read only when a link needs it)."""
-    from bkwatch.targets import MissingScope, parse_target
+    from bkwatch.targets import MissingScope, parse_target  # lazy: see the top
 
     biz, biz_set = getattr(args, "biz", None), getattr(args, "biz_set", None)
     out: list[Target] = []
@@ -200,6 +202,7 @@ def known_error(exc: BaseException) -> str | None:
 def new_client(profile: Profile) -> BkClient:
     """The one way a command makes its BkClient (imports the HTTP stack): with the profile's
     remembered ESB credential mode."""
+    # lazy: httpx, for the commands that make requests
     from bkwatch.client import BkClient
     from bkwatch.esb_auth import default_memory
 

@@ -21,12 +21,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.common import new_client
 from bkwatch.cli.scope_wiring import followed_scopes
+from bkwatch.config import ca_context, check_permissions, config_path, data_dir
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError
+from bkwatch.poller import Poller
 from bkwatch.redact import redact
 from bkwatch.store import StoreError, WatchStore
+from bkwatch.targets import parse_target
 from bkwatch.tui.app import BkWatchApp
 
 if TYPE_CHECKING:
@@ -35,7 +39,6 @@ if TYPE_CHECKING:
     from bkwatch.evidence.follow import LogSource
     from bkwatch.evidence.signatures import Signatures
     from bkwatch.model import Task
-    from bkwatch.poller import Poller
     from bkwatch.targets import Target
 
 log = logging.getLogger(__name__)
@@ -77,7 +80,9 @@ class LazyFetch:
         self.on_detail: Callable[[str], None] | None = None
 
     async def __call__(self, target: Target) -> Task:
-        from bkwatch.systems.adapters import fetch_task
+        from bkwatch.systems.adapters import (
+            fetch_task,  # lazy: httpx and the adapters load after the first paint
+        )
 
         client = self.client if self.client is not None else await self.open()
         return await fetch_task(client, target)
@@ -130,7 +135,6 @@ class ClientEvidence:
 
     async def signatures(self, task: Task, step_id: str | None = None) -> Signatures:
         from bkwatch.systems.adapters import task_signatures  # lazy: httpx
-        from bkwatch.targets import parse_target
 
         return await task_signatures(await self._client(), parse_target(task.target), task, step_id=step_id)
 
@@ -177,8 +181,6 @@ def watch_app(
 
     `make_client` defaults to a real client for the profile; `poller` to a default Poller.
     """
-    from bkwatch.cli.acting import MonitorActions
-    from bkwatch.config import check_permissions, config_path, data_dir
 
     async def make() -> BkClient:
         return new_client(profile)
@@ -186,8 +188,6 @@ def watch_app(
     secrets = profile.secrets()
     fetch = LazyFetch(make_client or make, secrets)
     if poller is None:
-        from bkwatch.poller import Poller
-
         poller = Poller
     notices = [w for w in (check_permissions(config_path()),) if w]
     if options.allow_actions:
@@ -214,8 +214,6 @@ def watch_app(
 
 def run_watch(profile: Profile, list_name: str, options: MonitorOptions) -> int:
     """Watch a saved list with the profile the command line loaded. Returns an exit status."""
-    from bkwatch.config import ca_context, data_dir
-
     try:
         ca_context(profile)  # the error BkClient would raise, found before the screen takes over
     except BkError as exc:

@@ -1,7 +1,7 @@
 """Followed scopes in the monitor: `Discovery` on the app's poller and the watch list, behind the
 screen's `Scopes` shape (`tui/scope_port.py`), so the screen never imports the client side.
 
-The HTTP client is still made by the poller's first fetch (`LazyFetch`): discovery's calls go
+The HTTP client is still made by the poller's first fetch (`run.LazyFetch`): discovery's calls go
 through the same one, and its rounds start once it exists. Discovery itself (which imports the
 adapters, and with them httpx) is made when first needed, after the screen's first paint.
 """
@@ -13,13 +13,17 @@ import asyncio
 import logging
 import shlex
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from bkwatch.cli.common import UsageError
+from bkwatch.cli.scope_cmd import add_scope_options, describe, options_from
 from bkwatch.model import BkError, System
+from bkwatch.scope_store import ScopeEntry, ScopeStore, follow_saved, save_followed
+from bkwatch.scopes import looks_like_scope, parse_scope
 from bkwatch.tui.scope_port import ScopeRequest
 
 if TYPE_CHECKING:
-    from bkwatch.cli.run import LazyFetch
+    from bkwatch.client import BkClient
     from bkwatch.discovery import Discovery
     from bkwatch.poller import Poller
     from bkwatch.scope_state import ScopeSince, ScopeWatch
@@ -30,10 +34,18 @@ log = logging.getLogger(__name__)
 OPEN_RETRY = 5.0  # seconds between attempts to make the client when the first one failed
 
 
+class ClientSource(Protocol):
+    """What discovery uses of the monitor's `run.LazyFetch`: its client once made, and `open()`."""
+
+    client: BkClient | None
+
+    async def open(self) -> BkClient: ...
+
+
 class LazyClient:
     """The client as discovery sees it: the poller's own, made by whichever asks first."""
 
-    def __init__(self, fetch: LazyFetch) -> None:
+    def __init__(self, fetch: ClientSource) -> None:
         self.fetch = fetch
 
     def transport_for(self, system: System) -> Any:
@@ -53,8 +65,6 @@ class _OptionParser(argparse.ArgumentParser):
 
 
 def _parser() -> _OptionParser:
-    from bkwatch.cli.scope_cmd import add_scope_options
-
     p = _OptionParser(prog="", add_help=False, exit_on_error=False)
     add_scope_options(p)
     return p
@@ -71,8 +81,6 @@ class FollowedScopes:
         *,
         opener: Callable[[], Any] | None = None,
     ) -> None:
-        from bkwatch.scope_store import ScopeStore
-
         self._discovery: Discovery | None = None
         self._make = discovery if callable(discovery) else None
         if self._make is None:
@@ -112,8 +120,6 @@ class FollowedScopes:
             self._on_change()
 
     def load(self) -> list[str]:
-        from bkwatch.scope_store import follow_saved
-
         return follow_saved(self.discovery, self.store, self.list_name)
 
     async def run(self) -> None:
@@ -127,10 +133,6 @@ class FollowedScopes:
         await self.discovery.run()
 
     def parse(self, text: str) -> ScopeRequest | None:
-        from bkwatch.cli.common import UsageError
-        from bkwatch.cli.scope_cmd import describe, options_from
-        from bkwatch.scopes import looks_like_scope, parse_scope
-
         try:
             words = shlex.split(text)
         except ValueError as exc:
@@ -153,8 +155,6 @@ class FollowedScopes:
         return ScopeRequest(str(scope), options, describe(options))
 
     def add(self, request: ScopeRequest, label: str | None) -> str:
-        from bkwatch.scope_store import ScopeEntry
-
         try:
             sw = self.discovery.add(request.scope, request.options, label=label)
         except BkError as exc:
@@ -171,8 +171,6 @@ class FollowedScopes:
         return self.discovery.dismiss(task_key)
 
     def save(self, *, dismissed: bool = False) -> None:
-        from bkwatch.scope_store import save_followed
-
         save_followed(self.discovery, self.store, self.list_name, dismissed=dismissed)
 
     def settled(self) -> bool:
@@ -182,18 +180,17 @@ class FollowedScopes:
         return self.discovery.since_last_time()
 
     def describe(self, key: str) -> str:
-        from bkwatch.cli.scope_cmd import describe
-
         sw = self.discovery.scopes.get(key)
         return "" if sw is None else describe(sw.options)
 
 
 def followed_scopes(
-    fetch: LazyFetch, poller: Poller, store: WatchStore, list_name: str, user: str | None, **discovery: Any
+    fetch: ClientSource, poller: Poller, store: WatchStore, list_name: str, user: str | None, **discovery: Any
 ) -> FollowedScopes:
     """Discovery on the monitor's poller, through the poller's (lazily made) client."""
 
     def make() -> Discovery:
+        # lazy: imports the adapters and httpx (discovery starts after the first paint)
         from bkwatch.discovery import Discovery
 
         return Discovery(LazyClient(fetch), poller, user=user, **discovery)  # type: ignore[arg-type]

@@ -12,12 +12,21 @@ from __future__ import annotations
 import re
 from array import array
 from bisect import bisect_left
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 from bkwatch.text import _DROP, _ESCAPES, clean_text
 
-if TYPE_CHECKING:
-    from bkwatch.evidence.logbuf import LogBuffer
+
+class Searchable(Protocol):
+    """What a search reads of `logbuf.LogBuffer` (declared here: the buffer imports the search)."""
+
+    dropped_bytes: int
+
+    def raw_bytes(self, start: int = 0, end: int | None = None) -> bytes | bytearray: ...
+
+    def line_at(self, offset: int) -> tuple[int, int, int]: ...
+
+    def offset_of_line(self, line: int) -> int: ...
 
 
 class Hit(NamedTuple):
@@ -55,7 +64,7 @@ class Matches:
     """The hits of one search. Offsets are absolute (bytes since the log began), so they stay
     right when older output is dropped; `extend` adds a search of output appended later."""
 
-    def __init__(self, buf: LogBuffer, starts: array[int], ends: array[int], searched_to: int) -> None:
+    def __init__(self, buf: Searchable, starts: array[int], ends: array[int], searched_to: int) -> None:
         self.buf = buf
         self.starts, self.ends = starts, ends
         self.searched_to = searched_to  # absolute byte offset the search covered
@@ -110,7 +119,7 @@ class Matches:
 
 
 def search(
-    buf: LogBuffer, query: str, *, regex: bool = False, ignore_case: bool | None = None, since: int = 0
+    buf: Searchable, query: str, *, regex: bool = False, ignore_case: bool | None = None, since: int = 0
 ) -> Matches:
     """Every match of `query` in the held log from absolute byte `since`. Literal unless `regex`;
     case ignored when the query has no capital letter unless `ignore_case` says otherwise; ^ and

@@ -14,7 +14,7 @@ from .base import SimError
 from .ops import admin_routes as ops_admin_routes
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from .parts import SimParts
 
 
 def _json(obj: Any, status: int = 200) -> Response:
@@ -31,7 +31,7 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def routes(sim: Simulator) -> list[Route]:
+def routes(sim: SimParts) -> list[Route]:
     world = sim.world
 
     async def list_tasks(request: Request) -> Response:

@@ -19,7 +19,7 @@ from .traffic import task_ref
 from .wire import WireLog
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from .parts import SimParts
 
 ESB.update(api_lists.ESB_ROUTES)  # the list and batch-status APIs (sim/api_lists.py)
 GATEWAY.extend(r for r in api_lists.gateway_routes() if r not in GATEWAY)
@@ -40,7 +40,7 @@ class SimConnectionReset(httpx.RemoteProtocolError):
 
 
 class BlueKing:
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimParts) -> None:
         self.sim = sim
         self.sops_cache: dict[Any, tuple[float, Any]] = {}
         self.wire = WireLog()  # what clients sent, for tests about what goes on the wire

@@ -86,7 +86,7 @@ class _Stopped(Exception):
     """SIGTERM arrived."""
 
 
-def _stop(signum: int, frame: object) -> None:
+def _stop(_signum: int, _frame: object) -> None:
     raise _Stopped
 
 

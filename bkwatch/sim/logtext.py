@@ -18,7 +18,6 @@ ERROR_KINDS = ("conn_refused", "perm_denied", "no_space", "cmd_not_found", "time
 FILE_ERROR_KINDS = ("conn_refused", "perm_denied", "no_space", "timeout")
 # JOB host statuses that are a timeout whatever the seed says.
 TIMEOUT_STATUSES = {13, 16, 17, 102, 303}
-DEFAULT_LOG_BYTES = 16 * 1024
 MAX_LOG_BYTES = 5 * 1024 * 1024
 
 _WORDS = ["nginx", "gamesvr", "dbproxy", "redis", "kafka", "agentd", "配置中心", "订单服务"]
