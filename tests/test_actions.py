@@ -116,7 +116,7 @@ async def test_job_retry_failed_hosts_reruns_them(rig: Rig) -> None:
     before = step(await rig.task(FAILED_JOB), FAILED_STEP)
     failed = [h.key for h in before.hosts.values() if h.state is not State.SUCCEEDED]
     out = await rig.act(FAILED_JOB, "job.retry_failed", FAILED_STEP)
-    assert out.result is Result.ACCEPTED and out.exit_code == 0
+    assert out.result is Result.DONE and out.exit_code == 0
     op = the_one_op(rig, "operate_step_instance")
     assert op["params"]["operation_code"] == 2 and str(op["params"]["step_instance_id"]) == FAILED_STEP
     after = step(await rig.task(FAILED_JOB), FAILED_STEP)
@@ -130,7 +130,7 @@ async def test_job_retry_failed_hosts_reruns_them(rig: Rig) -> None:
 
 async def test_job_retry_can_fail_again(gw_rig: Rig) -> None:
     gw_rig.sim.world.operations.fail_next.add(FAILED_JOB)
-    assert (await gw_rig.act(FAILED_JOB, "job.retry_all", FAILED_STEP)).result is Result.ACCEPTED
+    assert (await gw_rig.act(FAILED_JOB, "job.retry_all", FAILED_STEP)).result is Result.DONE
     assert gw_rig.ops()[0]["params"]["operation_code"] == 8
     gw_rig.sim.world.advance(30)
     again = step(await gw_rig.task(FAILED_JOB), FAILED_STEP)
@@ -139,7 +139,7 @@ async def test_job_retry_can_fail_again(gw_rig: Rig) -> None:
 
 async def test_job_ignore_error_moves_on(rig: Rig) -> None:
     out = await rig.act(FAILED_JOB, "job.ignore_error", FAILED_STEP)
-    assert out.result is Result.ACCEPTED
+    assert out.result is Result.DONE
     assert the_one_op(rig, "operate_step_instance")["params"]["operation_code"] == 3
     task = await rig.task(FAILED_JOB)
     assert step(task, FAILED_STEP).raw_state == "6"
@@ -148,12 +148,12 @@ async def test_job_ignore_error_moves_on(rig: Rig) -> None:
 
 async def test_job_confirm_and_reject_and_ask_again(rig: Rig) -> None:
     out = await rig.act(WAITING_JOB, "job.reject", MANUAL_STEP)
-    assert out.result is Result.ACCEPTED
+    assert out.result is Result.DONE
     task = await rig.task(WAITING_JOB)
     assert step(task, MANUAL_STEP).raw_state == "13" and task.raw_state == "13"
-    assert (await rig.act(WAITING_JOB, "job.reconfirm", MANUAL_STEP)).result is Result.ACCEPTED
+    assert (await rig.act(WAITING_JOB, "job.reconfirm", MANUAL_STEP)).result is Result.DONE
     assert step(await rig.task(WAITING_JOB), MANUAL_STEP).raw_state == "7"
-    assert (await rig.act(WAITING_JOB, "job.confirm", MANUAL_STEP)).result is Result.ACCEPTED
+    assert (await rig.act(WAITING_JOB, "job.confirm", MANUAL_STEP)).result is Result.DONE
     assert [o["params"]["operation_code"] for o in rig.ops()] == [9, 10, 6]
     assert step(await rig.task(WAITING_JOB), MANUAL_STEP).raw_state == "3"
 
@@ -165,24 +165,24 @@ async def test_job_continue_rolling_starts_next_batch(rig: Rig) -> None:
             break
     assert step(await rig.task(ROLLING_JOB), ROLLING_STEP).raw_state == "15"
     out = await rig.act(ROLLING_JOB, "job.continue_rolling", ROLLING_STEP)
-    assert out.result is Result.ACCEPTED
+    assert out.result is Result.DONE
     assert the_one_op(rig, "operate_step_instance")["params"]["operation_code"] == 13
     assert step(await rig.task(ROLLING_JOB), ROLLING_STEP).raw_state == "2"
 
 
 async def test_job_terminate_then_next_step(rig: Rig) -> None:
     out = await rig.act(ROLLING_JOB, "job.terminate")
-    assert out.result is Result.ACCEPTED
+    assert out.result is Result.DONE
     assert the_one_op(rig, "operate_job_instance")["params"]["operation_code"] == 1
     task = await rig.task(ROLLING_JOB)
     assert task.raw_state == "11" and step(task, ROLLING_STEP).raw_state == "11"
-    assert (await rig.act(ROLLING_JOB, "job.next_step", ROLLING_STEP)).result is Result.ACCEPTED
+    assert (await rig.act(ROLLING_JOB, "job.next_step", ROLLING_STEP)).result is Result.DONE
     assert (await rig.task(ROLLING_JOB)).state is State.RUNNING
 
 
 async def test_job_force_skip_while_stopping(gw_rig: Rig) -> None:
     gw_rig.sim.world.force(ROLLING_JOB, 10, step=ROLLING_STEP)
-    assert (await gw_rig.act(ROLLING_JOB, "job.force_skip", ROLLING_STEP)).result is Result.ACCEPTED
+    assert (await gw_rig.act(ROLLING_JOB, "job.force_skip", ROLLING_STEP)).result is Result.DONE
     assert gw_rig.ops()[0]["params"]["operation_code"] == 12
     assert step(await gw_rig.task(ROLLING_JOB), ROLLING_STEP).raw_state == "5"
 
@@ -191,7 +191,7 @@ async def test_job_start_a_job_not_started(rig: Rig) -> None:
     target = rig.sim.world.add_task("job", kind="running", scope=("biz", 2), delay=600)
     text = target
     assert (await rig.task(text)).raw_state == "1"
-    assert (await rig.act(text, "job.start")).result is Result.ACCEPTED
+    assert (await rig.act(text, "job.start")).result is Result.DONE
     assert (await rig.task(text)).state is State.RUNNING
 
 
@@ -238,7 +238,7 @@ BKFLOW_FAILED, BKFLOW_RUNNING = "bkflow:1:502", "bkflow:1:503"
 async def test_sops_retry_node_reversed_path_and_can_fail_again(rig: Rig) -> None:
     failed = first_leaf(await rig.task(SOPS_FAILED), "FAILED")
     rig.sim.world.operations.fail_next.add(SOPS_FAILED)
-    assert (await rig.act(SOPS_FAILED, "sops.retry_node", failed)).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_FAILED, "sops.retry_node", failed)).result is Result.DONE
     op = the_one_op(rig, "operate_node")
     assert op["params"]["action"] == "retry" and op["params"]["node_id"] == failed
     assert "inputs" not in op["params"]  # the same inputs
@@ -250,7 +250,7 @@ async def test_sops_retry_node_reversed_path_and_can_fail_again(rig: Rig) -> Non
     assert node(await rig.task(SOPS_FAILED), failed).state is State.RUNNING
     rig.sim.world.advance(10)
     assert node(await rig.task(SOPS_FAILED), failed).state is State.FAILED  # failed again
-    assert (await rig.act(SOPS_FAILED, "sops.retry_node", failed)).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_FAILED, "sops.retry_node", failed)).result is Result.DONE
     rig.sim.world.advance(10)
     again = node(await rig.task(SOPS_FAILED), failed)
     assert again.state is State.SUCCEEDED and again.retry >= 2
@@ -259,7 +259,7 @@ async def test_sops_retry_node_reversed_path_and_can_fail_again(rig: Rig) -> Non
 async def test_sops_skip_node_pipeline_continues(rig: Rig) -> None:
     before = await rig.task(SOPS_FAILED)
     failed = first_leaf(before, "FAILED")
-    assert (await rig.act(SOPS_FAILED, "sops.skip_node", failed)).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_FAILED, "sops.skip_node", failed)).result is Result.DONE
     after = await rig.task(SOPS_FAILED)
     skipped = node(after, failed)
     assert skipped.skip is True and skipped.state is State.SUCCEEDED
@@ -269,10 +269,10 @@ async def test_sops_skip_node_pipeline_continues(rig: Rig) -> None:
 
 async def test_sops_force_fail_resume_and_subprocess(rig: Rig) -> None:
     running = first_leaf(await rig.task(SOPS_RUNNING), "RUNNING")
-    assert (await rig.act(SOPS_RUNNING, "sops.force_fail", running)).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_RUNNING, "sops.force_fail", running)).result is Result.DONE
     assert node(await rig.task(SOPS_RUNNING), running).state is State.FAILED
     paused = first_leaf(await rig.task(SOPS_SUSPENDED), "SUSPENDED")
-    assert (await rig.act(SOPS_SUSPENDED, "sops.resume_node", paused)).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_SUSPENDED, "sops.resume_node", paused)).result is Result.DONE
     assert node(await rig.task(SOPS_SUSPENDED), paused).state is not State.WAITING
     sub = ""
     for _ in range(20):  # until the pipeline reaches a subprocess
@@ -287,23 +287,23 @@ async def test_sops_force_fail_resume_and_subprocess(rig: Rig) -> None:
         if subs:
             sub = subs[0]
             break
-    assert (await rig.act("sops:2:104", "sops.pause_subprocess", sub)).result is Result.ACCEPTED
+    assert (await rig.act("sops:2:104", "sops.pause_subprocess", sub)).result is Result.DONE
     assert node(await rig.task("sops:2:104"), sub).raw_state == "SUSPENDED"
-    assert (await rig.act("sops:2:104", "sops.resume_subprocess", sub)).result is Result.ACCEPTED
+    assert (await rig.act("sops:2:104", "sops.resume_subprocess", sub)).result is Result.DONE
     assert node(await rig.task("sops:2:104"), sub).raw_state == "RUNNING"
     actions = [o["params"]["action"] for o in rig.ops()]
     assert actions == ["forced_fail", "resume", "pause_subproc", "resume_subproc"]
 
 
 async def test_sops_task_pause_resume_revoke_start(rig: Rig) -> None:
-    assert (await rig.act(SOPS_RUNNING, "sops.pause")).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_RUNNING, "sops.pause")).result is Result.DONE
     assert (await rig.task(SOPS_RUNNING)).raw_state == "SUSPENDED"
-    assert (await rig.act(SOPS_RUNNING, "sops.resume")).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_RUNNING, "sops.resume")).result is Result.DONE
     assert (await rig.task(SOPS_RUNNING)).raw_state == "RUNNING"
-    assert (await rig.act(SOPS_RUNNING, "sops.revoke")).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_RUNNING, "sops.revoke")).result is Result.DONE
     revoked = await rig.task(SOPS_RUNNING)
     assert revoked.raw_state == "REVOKED" and revoked.state is State.STOPPED
-    assert (await rig.act(SOPS_CREATED, "sops.start")).result is Result.ACCEPTED
+    assert (await rig.act(SOPS_CREATED, "sops.start")).result is Result.DONE
     assert (await rig.task(SOPS_CREATED)).raw_state != "CREATED"
     assert [o["params"]["action"] for o in rig.ops()] == ["pause", "resume", "revoke", "start"]
     if rig.profile.apigw_tmpl:
@@ -329,29 +329,29 @@ async def test_sops_node_refusal_3599999(gw_rig: Rig) -> None:
 
 async def test_bkflow_node_operations_carry_operator(gw_rig: Rig) -> None:
     failed = first_leaf(await gw_rig.task(BKFLOW_FAILED), "FAILED")
-    assert (await gw_rig.act(BKFLOW_FAILED, "bkflow.retry_node", failed)).result is Result.ACCEPTED
+    assert (await gw_rig.act(BKFLOW_FAILED, "bkflow.retry_node", failed)).result is Result.DONE
     op = the_one_op(gw_rig, "operate_node")
     assert op["path"] == f"/api/bk-flow-engine/prod/space/1/task/502/node/{failed}/operate_node/retry/"
     assert op["params"]["operator"] == gw_rig.profile.username
     gw_rig.sim.world.advance(10)
     assert node(await gw_rig.task(BKFLOW_FAILED), failed).state is State.SUCCEEDED
     running = first_leaf(await gw_rig.task(BKFLOW_RUNNING), "RUNNING")
-    assert (await gw_rig.act(BKFLOW_RUNNING, "bkflow.force_fail", running)).result is Result.ACCEPTED
+    assert (await gw_rig.act(BKFLOW_RUNNING, "bkflow.force_fail", running)).result is Result.DONE
     assert node(await gw_rig.task(BKFLOW_RUNNING), running).state is State.FAILED
-    assert (await gw_rig.act(BKFLOW_RUNNING, "bkflow.skip_node", running)).result is Result.ACCEPTED
+    assert (await gw_rig.act(BKFLOW_RUNNING, "bkflow.skip_node", running)).result is Result.DONE
     skipped = node(await gw_rig.task(BKFLOW_RUNNING), running)
     assert skipped.skip is True and skipped.state is State.SUCCEEDED
 
 
 async def test_bkflow_task_operations_and_refusal(gw_rig: Rig) -> None:
     for action, raw in (("pause", "SUSPENDED"), ("resume", "RUNNING"), ("revoke", "REVOKED")):
-        assert (await gw_rig.act(BKFLOW_RUNNING, f"bkflow.{action}")).result is Result.ACCEPTED
+        assert (await gw_rig.act(BKFLOW_RUNNING, f"bkflow.{action}")).result is Result.DONE
         assert (await gw_rig.task(BKFLOW_RUNNING)).raw_state == raw
     paths = [o["path"] for o in gw_rig.ops()]
     assert paths[0] == "/api/bk-flow-engine/prod/space/1/task/503/operate_task/pause/"
     created = gw_rig.sim.world.add_task("bkflow", kind="running", scope=1, delay=600)
     assert (await gw_rig.task(created)).raw_state == "CREATED"
-    assert (await gw_rig.act(created, "bkflow.start")).result is Result.ACCEPTED
+    assert (await gw_rig.act(created, "bkflow.start")).result is Result.DONE
     plan = await gw_rig.plan(BKFLOW_FAILED, "bkflow.revoke")
     gw_rig.race(lambda: gw_rig.sim.world.force(BKFLOW_FAILED, "REVOKED"))
     async with asyncio.timeout(LIMIT):
@@ -411,7 +411,7 @@ async def test_second_press_while_in_flight_sends_nothing(gw_rig: Rig) -> None:
         first = asyncio.create_task(gw_rig.actor.perform(plan))
         await asyncio.sleep(0.1)
         second = await gw_rig.actor.perform(plan)
-        assert (await first).result is Result.ACCEPTED
+        assert (await first).result is Result.DONE
     assert second.result is Result.BUSY and len(gw_rig.ops()) == 1
 
 

@@ -55,9 +55,6 @@ class Result(StrEnum):
     CANCELLED = "cancelled"  # the user answered No, Ctrl-C or end of input at the prompt
     UNKNOWN = "unknown"  # sent, and no answer that can be trusted: the task was read again
     ERROR = "error"  # before sending: the task could not be read, configuration
-    # Earlier names of the same results.
-    ACCEPTED = "done"
-    DECLINED = "cancelled"
 
     @property
     def by_bkwatch(self) -> bool:

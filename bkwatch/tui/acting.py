@@ -17,7 +17,9 @@ from textual.app import SystemCommand
 from textual.screen import Screen
 
 from bkwatch.actions.catalog import ActionSpec, Offer, find_node, offers
-from bkwatch.model import Host, System, Task
+from bkwatch.model import Host, Task
+from bkwatch.systems.registry import traits
+from bkwatch.systems.traits import View
 from bkwatch.targets import Target
 from bkwatch.text import one_line
 from bkwatch.tui.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
@@ -152,7 +154,8 @@ class ActionsController:
         fetched_at = watch.last_ok if watch.last_ok is not None else 0.0
         base = Context(key, watch.target, task, fetched_at)
         shown_here = app.detail.key == key
-        if task.system is System.JOB and shown_here:
+        view = traits(task.system).view
+        if view is View.STEPS and shown_here:
             job = app.detail.job
             step = job.current_step()
             # The host group's actions first when the cursor is on the hosts, or (from the job
@@ -163,7 +166,7 @@ class ActionsController:
                 and any(h.state.is_bad for h in step.hosts.values())
             )
             return Context(key, watch.target, task, fetched_at, step_id=job.step_id, hosts=on_hosts)
-        if task.system in (System.SOPS, System.BKFLOW) and shown_here:
+        if view is View.TREE and shown_here:
             node_id = app.detail.pipeline.cursor_id
             if node_id is not None and find_node(task, node_id) is not None:
                 return Context(key, watch.target, task, fetched_at, node_id=node_id)
@@ -207,8 +210,10 @@ class ActionsController:
     def _unreachable(self, ctx: Context) -> str | None:
         if self.acting is not None:
             return self.acting.unreachable(ctx.target)
-        if ctx.task.system in (System.NODEMAN, System.GSEKIT):
-            return f"{ctx.task.system} operations are not reachable from bkwatch; use its web page"
+        if not traits(ctx.task.system).actions:
+            return (
+                f"{traits(ctx.task.system).label} operations are not reachable from bkwatch; use its web page"
+            )
         return None
 
     # ---- confirm, perform, show ------------------------------------------------------

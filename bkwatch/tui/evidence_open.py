@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bkwatch.model import System, Task
+from bkwatch.model import Task
+from bkwatch.systems.registry import traits
+from bkwatch.systems.traits import View
 from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.logview import LogScreen
 from bkwatch.tui.sigview import SignaturesScreen
@@ -31,7 +33,7 @@ class Pick:
     @property
     def what(self) -> str:
         if self.node is not None:
-            return f"task {self.node}" if self.task.system is System.GSEKIT else f"node {self.node}"
+            return f"{traits(self.task.system).member} {self.node}"
         return f"host {self.host}" + (f" (step {self.step})" if self.step else "")
 
 
@@ -60,16 +62,16 @@ class EvidenceViews:
         task = detail.shown
         if task is None or detail.key is None:
             return "Select a task first."
-        system = task.system
-        if system is System.JOB:
+        view = traits(task.system).view
+        if view is View.STEPS:
             key = _cursor_item(detail.job.hosts_view)
             if key is None or detail.job.step_id is None:
                 return "No host here: choose a step with hosts."
             return Pick(task, detail.key, step=detail.job.step_id, host=key)
-        if system is System.NODEMAN:
+        if view is View.HOSTS:
             key = _cursor_item(detail.nodeman)
             return Pick(task, detail.key, host=key) if key else "No host here."
-        if system is System.GSEKIT:
+        if view is View.JOB_TASKS:
             key = _cursor_item(detail.gsekit)
             return Pick(task, detail.key, node=key) if key else "No task rows here (see the counts)."
         node = detail.pipeline.cursor_id
@@ -118,7 +120,8 @@ class EvidenceViews:
             app.notify("Select a task first.", markup=False, timeout=3)
             return
         # On a JOB task's drill-down: its current step; from the job list: every step.
-        step = detail.job.step_id if task.system is System.JOB and not app.joblist.has_focus else None
+        steps = traits(task.system).view is View.STEPS
+        step = detail.job.step_id if steps and not app.joblist.has_focus else None
         where = f" · step {step}" if step else ""
         app.push_screen(
             SignaturesScreen(
