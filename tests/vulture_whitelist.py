@@ -44,3 +44,12 @@ _.auth_header
 # The model keeps every host's raw status beside its State (docs/states.md): the adapters set it,
 # the adapter tests and the benchmarks read it; nothing shows it yet (the screen shows status_text).
 _.raw_status
+
+# Counters and flags the TUI tests and benchmarks read to see what a poll repainted or where a
+# log view stands (tests/test_tui_updates.py, tests/test_tui_evidence.py).
+_.renders
+_.at_end
+
+# A parameter of a Protocol method (tui/grouped.py `GroupKind.render_header`): its implementations
+# take it positionally.
+_.gkey

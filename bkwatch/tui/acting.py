@@ -25,7 +25,7 @@ from bkwatch.text import one_line
 from bkwatch.tui.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
 
 if TYPE_CHECKING:
-    from bkwatch.tui.app import BkWatchApp
+    from bkwatch.tui.app_port import MonitorApp
 
 # After an accepted action, the task's changes are highlighted for this long (they show the effect).
 FOLLOW_SECONDS = 60.0
@@ -114,7 +114,7 @@ _SEVERITY = {
 class ActionsController:
     """The app's side of acting: the menu, the confirmation, the one action in flight, its result."""
 
-    def __init__(self, app: BkWatchApp, acting: Acting | None) -> None:
+    def __init__(self, app: MonitorApp, acting: Acting | None) -> None:
         self.app = app
         self.acting = acting
         self.busy = False  # one action in flight: a second press sends nothing

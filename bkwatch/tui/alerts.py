@@ -20,7 +20,7 @@ from bkwatch.tui.fmt import badge_str
 from bkwatch.tui.throttle import Throttle
 
 if TYPE_CHECKING:
-    from bkwatch.tui.app import BkWatchApp
+    from bkwatch.tui.app_port import MonitorApp
 
 TOAST_EVERY = 10.0  # seconds between task-alert toasts; alerts in between share one toast
 SAVE_SEEN_EVERY = 30.0  # seconds between writes of the last-seen states (and on exit)
@@ -35,7 +35,7 @@ ALERT = {
 class TaskAlerts:
     """A task that failed, waits, stopped or succeeded: a toast, the bell, a desktop notification."""
 
-    def __init__(self, app: BkWatchApp) -> None:
+    def __init__(self, app: MonitorApp) -> None:
         self.app = app
         self.toasts: list[tuple[str, str, str]] = []  # (message, severity, state) to toast
         self.throttle = Throttle(TOAST_EVERY, self.flush, app.set_timer)
@@ -73,7 +73,7 @@ class LastSeen:
     """Each hand-added task's last state, kept per watch list for the next run, and at start-up
     what changed while bkwatch was closed, said once every task it knew has answered."""
 
-    def __init__(self, app: BkWatchApp) -> None:
+    def __init__(self, app: MonitorApp) -> None:
         self.app = app
         self.last_seen: dict[str, dict] = {}
         self._since_pending: set[str] = set()

@@ -18,7 +18,7 @@ from bkwatch.tui.logview import LogScreen
 from bkwatch.tui.sigview import SignaturesScreen
 
 if TYPE_CHECKING:
-    from bkwatch.tui.app import BkWatchApp
+    from bkwatch.tui.app_port import MonitorApp
     from bkwatch.tui.evidence_port import EvidenceSource
 
 
@@ -52,7 +52,7 @@ class EvidenceViews:
     """`l` and `w` from the main screen, and the open logs told of each poll; the app holds it
     as `app.evidence_ui`. `source` is None when evidence is not offered (the keys then say so)."""
 
-    def __init__(self, app: BkWatchApp, source: EvidenceSource | None) -> None:
+    def __init__(self, app: MonitorApp, source: EvidenceSource | None) -> None:
         self.app = app
         self.source = source
 

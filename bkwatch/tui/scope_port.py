@@ -28,10 +28,6 @@ def scope_of_header(key: str | None) -> str | None:
     return None
 
 
-class ScopeOptionsView(Protocol):
-    cap: int
-
-
 class ScopeView(Protocol):
     """A followed scope as a header row draws it (discovery's `ScopeWatch` has this shape)."""
 

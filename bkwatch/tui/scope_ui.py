@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from bkwatch.poller import PollUpdate
-    from bkwatch.tui.app import BkWatchApp
+    from bkwatch.tui.app_port import MonitorApp
     from bkwatch.tui.scope_port import ScopeRequest, Scopes, ScopeView
 
 SAVE_SCOPES_EVERY = 30.0  # seconds between saves of what the scopes hold (and on exit)
@@ -43,7 +43,7 @@ class ScopesChanged(Message):
 class ScopesUi:
     """Followed scopes on the screen: their headers, summaries, keys and saves."""
 
-    def __init__(self, app: BkWatchApp, scopes: Scopes | None) -> None:
+    def __init__(self, app: MonitorApp, scopes: Scopes | None) -> None:
         self.app = app
         self.scopes = scopes
         self._posted = False  # a ScopesChanged is on its way

@@ -20,13 +20,13 @@ from bkwatch.tui.dialogs import AddDialog, ConfirmDialog
 from bkwatch.tui.scope_port import ScopeRequest
 
 if TYPE_CHECKING:
-    from bkwatch.tui.app import BkWatchApp
+    from bkwatch.tui.app_port import MonitorApp
 
 
 class WatchList:
     """Adding and removing watched tasks, and finding what fails among them."""
 
-    def __init__(self, app: BkWatchApp) -> None:
+    def __init__(self, app: MonitorApp) -> None:
         self.app = app
         self.filter_text = ""  # what the filter box holds, trimmed
         self.failures_only = False

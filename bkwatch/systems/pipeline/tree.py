@@ -37,8 +37,6 @@ PIPELINE_STATES: dict[str, State] = {
     "REVOKED": S.STOPPED,
     "EXPIRED": S.STOPPED,
 }
-# The engine treats these as archived: nothing happens unless a person acts.
-TERMINAL_STATES = frozenset({"FINISHED", "FAILED", "REVOKED", "EXPIRED"})
 
 # Engine-v1 trees name nodes by Python class path; show the kind instead.
 _V1_KINDS = {
@@ -100,7 +98,7 @@ def parse_node(raw: dict[str, Any], fallback_id: str, where: str, depth: int) ->
         state_text = raw_text(raw_state) if raw_state is not None else ""
     start = parse_time_text(start) if type(start) is str else parse_time(start)
     end = parse_time_text(end) if type(end) is str else parse_time(end)
-    if end is None and state.is_done:  # exactly the TERMINAL_STATES
+    if end is None and state.is_done:  # FINISHED, FAILED, REVOKED, EXPIRED
         # Engine-v1 trees: the last state change is the best end time there is.
         end = parse_time(raw.get("state_refresh_at"))
     children: list[Node] = []
@@ -165,7 +163,7 @@ def parse_tree(payload: Any, target: Target, system: System, where: str) -> Task
         else None,
         state=root.state,
         raw_state=raw,
-        terminal=root.state.is_done,  # exactly the TERMINAL_STATES, whatever type `raw` had
+        terminal=root.state.is_done,  # FINISHED, FAILED, REVOKED, EXPIRED, whatever type `raw` had
         start=root.start,
         end=root.end,
         elapsed=root.elapsed,
