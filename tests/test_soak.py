@@ -68,7 +68,11 @@ async def test_chaos_soak(tmp_path: Path) -> None:
         app = BkWatchApp(poller, store, "soak", since_last_time=False)
         try:
             async with (
-                httpx.AsyncClient(base_url=sim.base_url, timeout=10) as admin,
+                # A fresh connection per admin call: a kept-alive one can be closed by the server's
+                # keep-alive timeout just as a call reuses it (a busy machine made that race real).
+                httpx.AsyncClient(
+                    base_url=sim.base_url, timeout=10, limits=httpx.Limits(max_keepalive_connections=0)
+                ) as admin,
                 app.run_test(size=(160, 48)),
             ):
                 soak = Soak(app, admin)
