@@ -17,7 +17,7 @@ from textual.widgets import Input
 
 from bkwatch import cli
 from bkwatch.config import ConfigError, load_profile
-from bkwatch.tui.dialogs import AddDialog, HelpScreen
+from bkwatch.tui.dialogs.dialogs import AddDialog, HelpScreen
 from tests.conftest import ENV_VARS, isolate
 from tests.harness import frame_text, frozen_sim, sim_app
 

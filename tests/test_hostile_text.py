@@ -39,7 +39,7 @@ from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.systems.adapters import fetch_task
 from bkwatch.text import clean_text, display_width, one_line
 from bkwatch.tui.app import BkWatchApp
-from bkwatch.tui.kinds import HostKind, JobTaskKind
+from bkwatch.tui.drilldown.kinds import HostKind, JobTaskKind
 from tests.harness import FIXED_NOW
 from tests.hostile import (
     CLIP_PAYLOAD,

@@ -27,7 +27,7 @@ from bkwatch.sim.server import serve
 from bkwatch.systems.adapters import fetch_task
 from bkwatch.targets import parse_target
 from bkwatch.tui.app import BkWatchApp
-from bkwatch.tui.trust import INSECURE_BADGE
+from bkwatch.tui.widgets.trust import INSECURE_BADGE
 from tests.harness import frozen_sim, notifications
 from tests.test_secrets import (  # noqa: F401  (fixtures: isolated is autouse, restore_logging)
     SIZE,

@@ -22,7 +22,7 @@ from bkwatch.model import State, System
 from bkwatch.poller import Cadence, Poller
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
 from bkwatch.store import WatchEntry, WatchStore
-from bkwatch.tui.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
+from bkwatch.tui.acts.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
 from tests.conftest import isolate
 from tests.harness import FIXED_NOW, SimRig, frozen_sim, notifications, settle, sim_app
 
@@ -386,7 +386,7 @@ async def test_actions_on_marker_on_the_status_line_and_every_dialog(tmp_path: P
 
 def test_the_screen_loads_no_http_side() -> None:
     code = (
-        "import sys, bkwatch.tui.app, bkwatch.tui.acting, bkwatch.tui.act_dialogs; "
+        "import sys, bkwatch.tui.app, bkwatch.tui.acts.acting, bkwatch.tui.acts.act_dialogs; "
         "print([m for m in sys.modules if m.split('.')[0] == 'httpx' or m.startswith("
         "('bkwatch.client', 'bkwatch.systems.adapters', 'bkwatch.sim', 'bkwatch.actions.perform'))"
         " or (m.startswith('bkwatch.systems.') and m.endswith(('.poll', '.lists', '.evidence')))])"

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import ContentSwitcher, Input
 
 from bkwatch.model import State, System, failures
-from bkwatch.tui.dialogs import AddDialog
+from bkwatch.tui.dialogs.dialogs import AddDialog
 from tests.harness import FIXED_NOW, frozen_sim, notifications, settle, sim_app
 
 SIZE = (160, 48)

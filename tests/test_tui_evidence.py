@@ -19,8 +19,8 @@ from bkwatch.sim import logtext
 from bkwatch.sim.server import serve
 from bkwatch.systems.adapters import fetch_evidence
 from bkwatch.text import clean_text
-from bkwatch.tui.logview import LogScreen
-from bkwatch.tui.sigview import SignaturesScreen
+from bkwatch.tui.why.logview import LogScreen
+from bkwatch.tui.why.sigview import SignaturesScreen
 from tests.harness import SimRig, frozen_sim, settle, sim_app
 
 SIZE = (160, 48)

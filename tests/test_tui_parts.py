@@ -16,7 +16,7 @@ TEXTUAL_PATCHES = {"palette.py"}
 
 
 def _modules() -> list[Path]:
-    found = sorted(TUI.glob("*.py"))
+    found = sorted(TUI.rglob("*.py"))
     assert len(found) > 20  # the screen's modules, not an empty folder
     return found
 

@@ -11,8 +11,8 @@ from textual.widgets import Input
 
 from bkwatch.model import State, System
 from bkwatch.scope_store import ScopeStore
-from bkwatch.tui.dialogs import AddDialog, ConfirmDialog
-from bkwatch.tui.scope_port import header_key
+from bkwatch.tui.dialogs.dialogs import AddDialog, ConfirmDialog
+from bkwatch.tui.watchlist.scope_port import header_key
 from tests.harness import frozen_sim, notifications, settle, sim_app
 
 SIZE = (160, 48)

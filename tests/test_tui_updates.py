@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bkwatch.model import State, System
-from bkwatch.tui.lines import LineView
+from bkwatch.tui.widgets.lines import LineView
 from tests.harness import frozen_sim, settle, sim_app
 
 HOSTS = 10_000

@@ -7,10 +7,10 @@ from textual.app import App, ComposeResult
 
 from bkwatch.model import JobTask, State
 from bkwatch.text import one_line
-from bkwatch.tui.fmt import age, badge_str, duration, fit
-from bkwatch.tui.grouped import GroupedView
-from bkwatch.tui.kinds import JobTaskKind
-from bkwatch.tui.lines import Line, LineView
+from bkwatch.tui.drilldown.grouped import GroupedView
+from bkwatch.tui.drilldown.kinds import JobTaskKind
+from bkwatch.tui.widgets.fmt import age, badge_str, duration, fit
+from bkwatch.tui.widgets.lines import Line, LineView
 
 
 def _jt(i: int, state: State, err: str | None = None, reason: str = "", solutions=()) -> JobTask:
@@ -102,7 +102,7 @@ async def test_group_moves_splice_in_place_and_keep_the_cursor_line() -> None:
 
 def test_transition_log_sums_up_a_poll() -> None:
     from bkwatch.model import Transition
-    from bkwatch.tui.translog import summarize
+    from bkwatch.tui.watchlist.translog import summarize
 
     def host(i: int, new: State) -> Transition:
         return Transition("job:2:1", "host", f"0:10.0.0.{i}", f"10.0.0.{i}", State.RUNNING, new, 0.0, "s1")

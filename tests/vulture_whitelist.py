@@ -50,6 +50,6 @@ _.raw_status
 _.renders
 _.at_end
 
-# A parameter of a Protocol method (tui/grouped.py `GroupKind.render_header`): its implementations
+# A parameter of a Protocol method (tui/drilldown/grouped.py `GroupKind.render_header`): its implementations
 # take it positionally.
 _.gkey

@@ -1,4 +1,4 @@
-"""What the monitor is handed to act (`bkwatch.tui.acting.Acting`): the engine's `Actor` on the
+"""What the monitor is handed to act (`bkwatch.tui.acts.acting.Acting`): the engine's `Actor` on the
 monitor's own HTTP client, made when the first action is sent (the poller has made it by then).
 
 The engine's sending side (`bkwatch.actions.perform`) is imported on first use, like the client:

@@ -1,5 +1,5 @@
 """Followed scopes in the monitor: `Discovery` on the app's poller and the watch list, behind the
-screen's `Scopes` shape (`tui/scope_port.py`), so the screen never imports the client side.
+screen's `Scopes` shape (`tui/watchlist/scope_port.py`), so the screen never imports the client side.
 
 The HTTP client is still made by the poller's first fetch (`run.LazyFetch`): discovery's calls go
 through the same one, and its rounds start once it exists. Discovery itself (which imports the
@@ -20,7 +20,7 @@ from bkwatch.cli.scope_cmd import add_scope_options, describe, options_from
 from bkwatch.model import BkError, System
 from bkwatch.scope_store import ScopeEntry, ScopeStore, follow_saved, save_followed
 from bkwatch.scopes import looks_like_scope, parse_scope
-from bkwatch.tui.scope_port import ScopeRequest
+from bkwatch.tui.watchlist.scope_port import ScopeRequest
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient

@@ -16,8 +16,8 @@ from textual.css.query import NoMatches
 
 from bkwatch.model import State, Transition
 from bkwatch.store import StoreError
-from bkwatch.tui.fmt import badge_str
-from bkwatch.tui.throttle import Throttle
+from bkwatch.tui.widgets.fmt import badge_str
+from bkwatch.tui.widgets.throttle import Throttle
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp

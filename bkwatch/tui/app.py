@@ -34,31 +34,31 @@ from textual.widgets import Input
 from bkwatch.model import State
 from bkwatch.redact import redact
 from bkwatch.text import one_line
-from bkwatch.tui.acting import Acting, ActionsController
 from bkwatch.tui.actions import bindings, help_keys, palette_entries
+from bkwatch.tui.acts.acting import Acting, ActionsController
 from bkwatch.tui.alerts import LastSeen, TaskAlerts
-from bkwatch.tui.detail import DetailPane
-from bkwatch.tui.dialogs import HelpScreen, PlainInput
-from bkwatch.tui.evidence_open import EvidenceViews
-from bkwatch.tui.fmt import use_ascii_default
-from bkwatch.tui.footer import Footer
-from bkwatch.tui.grouped import GroupedView
-from bkwatch.tui.headers import ColumnHeader, job_list_header
-from bkwatch.tui.joblist import JobList
-from bkwatch.tui.lines import LineView, TextBar
-from bkwatch.tui.palette import CommandPalette
-from bkwatch.tui.scope_port import scope_of_header
-from bkwatch.tui.scope_ui import ScopesChanged, ScopesUi
-from bkwatch.tui.signals import TerminalSignals, summary
-from bkwatch.tui.translog import TransitionLog
-from bkwatch.tui.trust import INSECURE_BADGE, InsecureBanner, redact_trace
-from bkwatch.tui.watch_ui import WatchList
+from bkwatch.tui.dialogs.dialogs import HelpScreen, PlainInput
+from bkwatch.tui.dialogs.palette import CommandPalette
+from bkwatch.tui.drilldown.detail import DetailPane
+from bkwatch.tui.drilldown.grouped import GroupedView
+from bkwatch.tui.drilldown.headers import ColumnHeader, job_list_header
+from bkwatch.tui.watchlist.joblist import JobList
+from bkwatch.tui.watchlist.scope_port import scope_of_header
+from bkwatch.tui.watchlist.scope_ui import ScopesChanged, ScopesUi
+from bkwatch.tui.watchlist.translog import TransitionLog
+from bkwatch.tui.watchlist.watch_ui import WatchList
+from bkwatch.tui.why.evidence_open import EvidenceViews
+from bkwatch.tui.widgets.fmt import use_ascii_default
+from bkwatch.tui.widgets.footer import Footer
+from bkwatch.tui.widgets.lines import LineView, TextBar
+from bkwatch.tui.widgets.signals import TerminalSignals, summary
+from bkwatch.tui.widgets.trust import INSECURE_BADGE, InsecureBanner, redact_trace
 
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, PollUpdate
     from bkwatch.store import WatchStore
-    from bkwatch.tui.evidence_port import EvidenceSource
-    from bkwatch.tui.scope_port import Scopes
+    from bkwatch.tui.watchlist.scope_port import Scopes
+    from bkwatch.tui.why.evidence_port import EvidenceSource
 
 HIGHLIGHT_SECONDS = 5.0
 
@@ -100,7 +100,7 @@ class BkWatchApp(App[None]):
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.evidence_ui = EvidenceViews(self, evidence)  # l, w: logs and signatures
-        self.acts = ActionsController(self, acting)  # x: task operations (tui/acting.py)
+        self.acts = ActionsController(self, acting)  # x: task operations (tui/acts/acting.py)
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
         self.notices = list(notices)  # start-up warnings (e.g. a config file others can read)

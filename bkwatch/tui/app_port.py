@@ -11,10 +11,10 @@ from typing import Any, Protocol
 
 from bkwatch.poller import Poller
 from bkwatch.store import WatchStore
-from bkwatch.tui.detail import DetailPane
-from bkwatch.tui.joblist import JobList
-from bkwatch.tui.signals import TerminalSignals
-from bkwatch.tui.translog import TransitionLog
+from bkwatch.tui.drilldown.detail import DetailPane
+from bkwatch.tui.watchlist.joblist import JobList
+from bkwatch.tui.watchlist.translog import TransitionLog
+from bkwatch.tui.widgets.signals import TerminalSignals
 
 
 class MonitorApp(Protocol):

@@ -11,8 +11,8 @@ from textual.widgets import Log
 
 from bkwatch.model import State, Transition
 from bkwatch.text import one_line
-from bkwatch.tui.fmt import badge_str, clock_hms
-from bkwatch.tui.throttle import Throttle
+from bkwatch.tui.widgets.fmt import badge_str, clock_hms
+from bkwatch.tui.widgets.throttle import Throttle
 
 FLUSH_SECONDS = 5.0  # the log is written at most this often; a lone change goes out at once
 FEW = 3  # a poll with at most this many changes of one kind lists them one per line

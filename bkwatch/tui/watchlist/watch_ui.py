@@ -16,8 +16,8 @@ from textual.widgets import Input
 from bkwatch.store import StoreError, WatchEntry
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.text import one_line
-from bkwatch.tui.dialogs import AddDialog, ConfirmDialog
-from bkwatch.tui.scope_port import ScopeRequest
+from bkwatch.tui.dialogs.dialogs import AddDialog, ConfirmDialog
+from bkwatch.tui.watchlist.scope_port import ScopeRequest
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 from bkwatch.model import Task
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
-from bkwatch.tui.grouped import GroupedView
-from bkwatch.tui.logview import LogScreen
-from bkwatch.tui.sigview import SignaturesScreen
+from bkwatch.tui.drilldown.grouped import GroupedView
+from bkwatch.tui.why.logview import LogScreen
+from bkwatch.tui.why.sigview import SignaturesScreen
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp
-    from bkwatch.tui.evidence_port import EvidenceSource
+    from bkwatch.tui.why.evidence_port import EvidenceSource
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from rich.text import Text
 
-from bkwatch.tui.lines import Line, LineView, Parts
+from bkwatch.tui.widgets.lines import Line, LineView, Parts
 
 # Views with at most this many items (about a pane's height) start with every group open;
 # bigger views open only the groups that need attention, so that rows moving between the

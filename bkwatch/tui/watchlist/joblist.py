@@ -10,14 +10,14 @@ from rich.text import Text
 
 from bkwatch.model import State
 from bkwatch.text import one_line
-from bkwatch.tui.fmt import badge, duration, fit, stale_age
-from bkwatch.tui.lines import Line, LineView
-from bkwatch.tui.scope_header import header_line, render_header
-from bkwatch.tui.scope_port import scope_of_header
+from bkwatch.tui.watchlist.scope_header import header_line, render_header
+from bkwatch.tui.watchlist.scope_port import scope_of_header
+from bkwatch.tui.widgets.fmt import badge, duration, fit, stale_age
+from bkwatch.tui.widgets.lines import Line, LineView
 
 if TYPE_CHECKING:
     from bkwatch.poller import Watch
-    from bkwatch.tui.scope_port import ScopeView
+    from bkwatch.tui.watchlist.scope_port import ScopeView
 
 _SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
 

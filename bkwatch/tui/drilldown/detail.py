@@ -15,13 +15,13 @@ from bkwatch.model import Host, JobTask, State, Task, Transition
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.text import one_line
-from bkwatch.tui.fmt import STATE_STYLE, age, badge_str, duration
-from bkwatch.tui.grouped import GroupedView
-from bkwatch.tui.headers import ColumnHeader, host_header, job_task_header
-from bkwatch.tui.jobpane import JobPane, counts_text
-from bkwatch.tui.kinds import HostKind, JobTaskKind
-from bkwatch.tui.lines import LineView, TextBar
-from bkwatch.tui.pipeline import PipelineTree
+from bkwatch.tui.drilldown.grouped import GroupedView
+from bkwatch.tui.drilldown.headers import ColumnHeader, host_header, job_task_header
+from bkwatch.tui.drilldown.jobpane import JobPane, counts_text
+from bkwatch.tui.drilldown.kinds import HostKind, JobTaskKind
+from bkwatch.tui.drilldown.pipeline import PipelineTree
+from bkwatch.tui.widgets.fmt import STATE_STYLE, age, badge_str, duration
+from bkwatch.tui.widgets.lines import LineView, TextBar
 
 if TYPE_CHECKING:
     from bkwatch.poller import Watch

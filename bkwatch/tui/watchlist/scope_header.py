@@ -9,14 +9,14 @@ from rich.text import Text
 
 from bkwatch.model import State
 from bkwatch.text import one_line
-from bkwatch.tui.fmt import STATE_STYLE, fit, glyph
-from bkwatch.tui.kinds import SEVERITY
-from bkwatch.tui.lines import Line
-from bkwatch.tui.scope_port import header_key
+from bkwatch.tui.drilldown.kinds import SEVERITY
+from bkwatch.tui.watchlist.scope_port import header_key
+from bkwatch.tui.widgets.fmt import STATE_STYLE, fit, glyph
+from bkwatch.tui.widgets.lines import Line
 
 if TYPE_CHECKING:
     from bkwatch.poller import Watch
-    from bkwatch.tui.scope_port import ScopeView
+    from bkwatch.tui.watchlist.scope_port import ScopeView
 
 _ORDER = sorted(SEVERITY, key=SEVERITY.__getitem__)  # failed first, ok last
 _WORD = {

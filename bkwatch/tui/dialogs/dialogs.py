@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Static
 
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.text import clean_text, display_width, one_line
-from bkwatch.tui.scope_port import ScopeRequest
+from bkwatch.tui.watchlist.scope_port import ScopeRequest
 
 # Far longer than any BlueKing task URL: such a paste is a mistake, refused rather than cut.
 MAX_TARGET_CHARS = 2000

@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 
 from bkwatch.actions.catalog import Offer
 from bkwatch.text import one_line
-from bkwatch.tui.dialogs import PlainInput
+from bkwatch.tui.dialogs.dialogs import PlainInput
 
 
 class ActionsBanner(Static):

@@ -17,10 +17,10 @@ from textual.widgets.option_list import Option
 from bkwatch.model import BkError, System, Task
 from bkwatch.systems.registry import traits
 from bkwatch.text import one_line
-from bkwatch.tui.evidence_port import ClusterLike, EvidenceSource, SignatureReport
-from bkwatch.tui.footer import Footer
-from bkwatch.tui.kinds import copyable
-from bkwatch.tui.lines import TextBar
+from bkwatch.tui.drilldown.kinds import copyable
+from bkwatch.tui.why.evidence_port import ClusterLike, EvidenceSource, SignatureReport
+from bkwatch.tui.widgets.footer import Footer
+from bkwatch.tui.widgets.lines import TextBar
 
 MEMBERS_SHOWN = 12  # hosts or nodes listed under a group; the rest are counted
 SAMPLE_LINES = 4

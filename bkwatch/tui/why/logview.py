@@ -24,11 +24,11 @@ from bkwatch.evidence.base import Evidence
 from bkwatch.evidence.logbuf import LogBuffer
 from bkwatch.model import BkError, Task
 from bkwatch.text import one_line
-from bkwatch.tui.dialogs import PlainInput
-from bkwatch.tui.evidence_port import EvidenceSource, LogFeed
-from bkwatch.tui.footer import Footer
-from bkwatch.tui.lines import TextBar
-from bkwatch.tui.loglines import LogLines
+from bkwatch.tui.dialogs.dialogs import PlainInput
+from bkwatch.tui.why.evidence_port import EvidenceSource, LogFeed
+from bkwatch.tui.why.loglines import LogLines
+from bkwatch.tui.widgets.footer import Footer
+from bkwatch.tui.widgets.lines import TextBar
 
 LOG_MAX_BYTES = 16 * 1024 * 1024  # held per open log; older output is dropped past it
 

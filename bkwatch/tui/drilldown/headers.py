@@ -11,8 +11,8 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import Static
 
-from bkwatch.tui.fmt import BADGE_WIDTH, fit
-from bkwatch.tui.joblist import columns
+from bkwatch.tui.watchlist.joblist import columns
+from bkwatch.tui.widgets.fmt import BADGE_WIDTH, fit
 
 
 def host_header(width: int, *, nodeman: bool = False) -> Text:

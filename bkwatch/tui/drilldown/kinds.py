@@ -11,8 +11,8 @@ from rich.text import Text
 
 from bkwatch.model import Host, JobTask, State
 from bkwatch.text import one_line
-from bkwatch.tui.fmt import BADGE_WIDTH, STATE_STYLE, badge_part, duration, fit, glyph
-from bkwatch.tui.lines import Parts
+from bkwatch.tui.widgets.fmt import BADGE_WIDTH, STATE_STYLE, badge_part, duration, fit, glyph
+from bkwatch.tui.widgets.lines import Parts
 
 # Groups needing attention first, successes last (like BlueKing's execution page tabs).
 SEVERITY: dict[State, int] = {

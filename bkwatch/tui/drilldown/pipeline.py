@@ -18,7 +18,7 @@ from textual.widgets.tree import TreeNode
 
 from bkwatch.model import Node, State, parents_first
 from bkwatch.text import one_line
-from bkwatch.tui.fmt import STATE_STYLE, badge_str, duration
+from bkwatch.tui.widgets.fmt import STATE_STYLE, badge_str, duration
 
 MSG = "\x00msg:"  # message-line ids can never collide with a pipeline node id
 _id = attrgetter("id")

@@ -18,11 +18,11 @@ from textual.message import Message
 
 from bkwatch.store import StoreError
 from bkwatch.text import one_line
-from bkwatch.tui.dialogs import ConfirmDialog
-from bkwatch.tui.fmt import age
-from bkwatch.tui.scope_header import render_header
-from bkwatch.tui.scope_port import header_key
-from bkwatch.tui.throttle import Throttle
+from bkwatch.tui.dialogs.dialogs import ConfirmDialog
+from bkwatch.tui.watchlist.scope_header import render_header
+from bkwatch.tui.watchlist.scope_port import header_key
+from bkwatch.tui.widgets.fmt import age
+from bkwatch.tui.widgets.throttle import Throttle
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from bkwatch.poller import PollUpdate
     from bkwatch.tui.app_port import MonitorApp
-    from bkwatch.tui.scope_port import ScopeRequest, Scopes, ScopeView
+    from bkwatch.tui.watchlist.scope_port import ScopeRequest, Scopes, ScopeView
 
 SAVE_SCOPES_EVERY = 30.0  # seconds between saves of what the scopes hold (and on exit)
 

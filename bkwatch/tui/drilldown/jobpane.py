@@ -11,11 +11,11 @@ from textual.containers import Vertical
 
 from bkwatch.model import State, Step, Task, Transition
 from bkwatch.text import one_line
-from bkwatch.tui.fmt import badge, duration, fit, glyph
-from bkwatch.tui.grouped import GroupedView
-from bkwatch.tui.headers import ColumnHeader, host_header
-from bkwatch.tui.kinds import HostKind
-from bkwatch.tui.lines import Line, LineView
+from bkwatch.tui.drilldown.grouped import GroupedView
+from bkwatch.tui.drilldown.headers import ColumnHeader, host_header
+from bkwatch.tui.drilldown.kinds import HostKind
+from bkwatch.tui.widgets.fmt import badge, duration, fit, glyph
+from bkwatch.tui.widgets.lines import Line, LineView
 
 _ORDER = [
     State.FAILED,
@@ -29,7 +29,7 @@ _ORDER = [
 
 
 def counts_text(counts: dict[State, int], ascii_only: bool) -> Text:
-    from bkwatch.tui.fmt import STATE_STYLE
+    from bkwatch.tui.widgets.fmt import STATE_STYLE
 
     out = Text(end="", no_wrap=True)
     for state in _ORDER:

@@ -22,7 +22,7 @@ from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.targets import Target
 from bkwatch.text import one_line
-from bkwatch.tui.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
+from bkwatch.tui.acts.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp

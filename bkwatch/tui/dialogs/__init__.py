@@ -1,0 +1,1 @@
+"""The add / remove dialogs, the help screen and the command palette."""

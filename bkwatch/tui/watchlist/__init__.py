@@ -1,0 +1,3 @@
+"""The job list and what it holds: task rows, followed scopes and their headers, the watch list's
+add / remove / filter, the transition log.
+"""
