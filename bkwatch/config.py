@@ -237,7 +237,7 @@ def ca_context(profile: Profile) -> ssl.SSLContext | None:
     a CONFIG BkError when the bundle cannot be loaded. Checked before the screen takes over too."""
     if not (profile.verify and profile.ca_bundle):
         return None
-    import ssl
+    import ssl  # lazy: only a profile with a CA bundle needs it (about 10 ms)
 
     try:
         return ssl.create_default_context(cafile=profile.ca_bundle)

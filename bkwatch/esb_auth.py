@@ -19,6 +19,8 @@ from typing import Literal
 
 import orjson
 
+from bkwatch.config import data_dir
+
 EsbAuth = Literal["header", "body"]
 FILE_NAME = "esb_auth.json"
 
@@ -70,6 +72,4 @@ class EsbAuthMemory:
 
 
 def default_memory() -> EsbAuthMemory:
-    from bkwatch.config import data_dir
-
     return EsbAuthMemory(data_dir() / FILE_NAME)

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from logging.handlers import RotatingFileHandler
 from typing import Any
 
+from bkwatch.config import log_dir
 from bkwatch.redact import redact
 
 # Loggers of the HTTP stack: httpx logs every request URL (an ESB GET carries bk_app_secret in
@@ -71,8 +72,6 @@ def log_to_file(secrets: list[str], *, debug: bool = False) -> None:
     """Send bkwatch's log records to `log_dir()/bkwatch.log` while the screen runs: stderr *is*
     the screen, and a stray traceback there would tear the display. With `debug`, DEBUG records
     and the HTTP stack's records (every request URL) go there too, redacted like the rest."""
-    from bkwatch.config import log_dir
-
     handler: logging.Handler
     try:
         directory = log_dir()

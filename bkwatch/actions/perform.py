@@ -201,7 +201,7 @@ class Actor:
     async def fetch(self, target: Target) -> Task:
         if self._fetch is not None:
             return await self._fetch(self.client, target)
-        from bkwatch.systems.adapters import fetch_task
+        from bkwatch.systems.adapters import fetch_task  # lazy: the adapters import this module
 
         return await fetch_task(self.client, target)
 

@@ -48,7 +48,7 @@ class MonitorActions:
         return self.profile.allow_actions
 
     def hint(self) -> str:
-        from bkwatch.actions import enable_hint
+        from bkwatch.actions import enable_hint  # lazy: the engine brings httpx; the screen is up before it
 
         return enable_hint(self.profile)
 
@@ -58,13 +58,13 @@ class MonitorActions:
     def plan(
         self, spec: ActionSpec, target: Target, task: Task, subject_id: str | None, fetched_at: float
     ) -> Plan:
-        from bkwatch.actions import Plan
+        from bkwatch.actions import Plan  # lazy: the engine brings httpx; the screen is up before it
 
         return Plan(spec, target, task, subject_id, fetched_at)
 
     async def _actor_now(self) -> Actor:
         if self._actor is None:
-            from bkwatch.actions import Actor
+            from bkwatch.actions import Actor  # lazy: the engine brings httpx; the screen is up before it
 
             client = await self._get_client()
             self._actor = Actor(
@@ -80,6 +80,6 @@ class MonitorActions:
 
     async def refuse(self, plan: Plan, why: str, message: str) -> Outcome:
         """bkwatch refused it on screen (`why`: "disabled" or "not_allowed"): recorded, nothing sent."""
-        from bkwatch.actions import Result
+        from bkwatch.actions import Result  # lazy: the engine brings httpx; the screen is up before it
 
         return (await self._actor_now()).refuse(plan, Result(why), message)

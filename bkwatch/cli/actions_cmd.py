@@ -15,6 +15,9 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from bkwatch import config
+from bkwatch.actions.audit import audit_path, read
+from bkwatch.actions.catalog import unreachable
 from bkwatch.cli.common import (
     EXIT_ERROR,
     EXIT_FAILED,
@@ -23,9 +26,11 @@ from bkwatch.cli.common import (
     dumps,
     err,
     load_cli_profile,
+    new_client,
     parse_targets,
     table,
 )
+from bkwatch.model import BkError
 from bkwatch.text import one_line
 
 if TYPE_CHECKING:
@@ -59,8 +64,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _act(verb: str, args: argparse.Namespace) -> int:
-    from bkwatch.actions import unreachable
-
     profile = load_cli_profile(args)
     check_server(profile)
     (target,) = parse_targets([args.target], getattr(args, "biz", None))
@@ -72,10 +75,8 @@ def _act(verb: str, args: argparse.Namespace) -> int:
 
 
 async def _act_async(verb: str, args: argparse.Namespace, profile: Profile, target: Target) -> int:
-    from bkwatch import config
+    # lazy: the engine brings httpx, loaded only once the target and the profile are checked
     from bkwatch.actions import Actor, ChoiceError, Outcome, Plan, Result, choose, enable_hint
-    from bkwatch.cli.common import new_client
-    from bkwatch.model import BkError
 
     client = new_client(profile)
     try:
@@ -136,7 +137,7 @@ NO_TERMINAL = (
 
 
 async def _send(actor: Actor, plan: Plan) -> int:
-    from bkwatch.actions import Result
+    from bkwatch.actions import Result  # lazy: as in _act_async
 
     outcome = await actor.perform(plan)
     if outcome.result is Result.DONE:
@@ -200,9 +201,6 @@ def _interruptible() -> Iterator[None]:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from bkwatch import config
-    from bkwatch.actions.audit import audit_path, read
-
     path = audit_path(config.data_dir())
     records, bad = read(path)
     if bad:

@@ -19,15 +19,19 @@ from bkwatch.cli.common import (
     dumps,
     err,
     load_cli_profile,
+    new_client,
+    parse_targets,
 )
+from bkwatch.evidence.base import Evidence
+from bkwatch.evidence.logbuf import LogBuffer
 from bkwatch.model import BkError, ErrorKind, Host, State, Task
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
-from bkwatch.text import one_line
+from bkwatch.targets import parse_target
+from bkwatch.text import clean_text, one_line
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
-    from bkwatch.evidence.base import Evidence
     from bkwatch.evidence.follow import LogSource
     from bkwatch.targets import Target
 
@@ -35,13 +39,12 @@ MAX_LOG_BYTES = 16 * 1024 * 1024  # per host or node, held and printed; older ou
 
 
 def _target(args: argparse.Namespace) -> Target:
-    from bkwatch.cli.common import parse_targets
 
     return parse_targets([args.target], None)[0]
 
 
 async def _task(client: BkClient, target: Target) -> Task:
-    from bkwatch.systems.adapters import fetch_task
+    from bkwatch.systems.adapters import fetch_task  # lazy: httpx, only once the profile is checked
 
     return await fetch_task(client, target)
 
@@ -113,8 +116,10 @@ def units(task: Task, args: argparse.Namespace) -> list[dict[str, str | None]]:
 async def _evidence(
     client: BkClient, target: Target, task: Task, wanted: list[dict[str, str | None]]
 ) -> list[Evidence]:
-    from bkwatch.evidence.base import Evidence
-    from bkwatch.systems.adapters import fetch_evidence, fetch_many
+    from bkwatch.systems.adapters import (  # lazy: httpx, only once the profile is checked
+        fetch_evidence,
+        fetch_many,
+    )
 
     if len(wanted) > 1:
         many = await fetch_many(client, target, task, wanted)
@@ -141,7 +146,6 @@ def _details(ev: Evidence) -> str:
 
 
 def _text(ev: Evidence) -> tuple[str, bool]:
-    from bkwatch.evidence.logbuf import LogBuffer
 
     buf = LogBuffer(MAX_LOG_BYTES)
     buf.append(ev.raw_text)
@@ -176,7 +180,6 @@ def _print_one(ev: Evidence, first: bool) -> None:
 
 
 async def run_logs(profile: Any, target: Target, args: argparse.Namespace) -> int:
-    from bkwatch.cli.common import new_client
 
     client = new_client(profile)
     try:
@@ -206,8 +209,7 @@ async def _follow(
     client: BkClient, task: Task, wanted: list[dict[str, str | None]], evs: list[Evidence], every: float
 ) -> None:
     """New output of every host or node still running, under its header when it changes."""
-    from bkwatch.systems.adapters import open_log
-    from bkwatch.targets import parse_target
+    from bkwatch.systems.adapters import open_log  # lazy: httpx, only once the profile is checked
 
     sources = []
     for u, ev in zip(wanted, evs, strict=True):
@@ -227,7 +229,6 @@ async def _follow(
                 if src is not last and src.evidence is not None:
                     print(f"\n==> {one_line(src.evidence.title, 200)} <==")
                     last = src
-                from bkwatch.text import clean_text
 
                 sys.stdout.write(clean_text(text))
                 sys.stdout.flush()
@@ -251,8 +252,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 async def run_why(profile: Any, target: Target, step: str | None) -> Any:
-    from bkwatch.cli.common import new_client
-    from bkwatch.systems.adapters import task_signatures
+    from bkwatch.systems.adapters import task_signatures  # lazy: httpx, only once the profile is checked
 
     client = new_client(profile)
     try:

@@ -80,9 +80,8 @@ class LazyFetch:
         self.on_detail: Callable[[str], None] | None = None
 
     async def __call__(self, target: Target) -> Task:
-        from bkwatch.systems.adapters import (
-            fetch_task,  # lazy: httpx and the adapters load after the first paint
-        )
+        # lazy: httpx and the adapters load after the first paint
+        from bkwatch.systems.adapters import fetch_task
 
         client = self.client if self.client is not None else await self.open()
         return await fetch_task(client, target)

@@ -35,7 +35,7 @@ class Chunk:
 
 def clean_value(value: Any, limit: int = 2000) -> str:
     if isinstance(value, (dict, list)):
-        import orjson
+        import orjson  # lazy: the screen imports this module, and only a nested value needs it
 
         value = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     return one_line(value, limit)

@@ -12,6 +12,7 @@ and filter helpers that would otherwise be imported back and forth.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -46,8 +47,6 @@ LIMIT_CAP = 200
 
 
 def gateway_routes() -> list[tuple[str, str, Any, Route]]:
-    import re
-
     return [(gw, method, re.compile(rx), route) for (gw, method, rx), route in _GW.items()]
 
 

@@ -14,7 +14,7 @@ from bkwatch.text import one_line
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.headers import ColumnHeader, host_header
 from bkwatch.tui.drilldown.kinds import HostKind
-from bkwatch.tui.widgets.fmt import badge, duration, fit, glyph
+from bkwatch.tui.widgets.fmt import STATE_STYLE, badge, duration, fit, glyph
 from bkwatch.tui.widgets.lines import Line, LineView
 
 _ORDER = [
@@ -29,8 +29,6 @@ _ORDER = [
 
 
 def counts_text(counts: dict[State, int], ascii_only: bool) -> Text:
-    from bkwatch.tui.widgets.fmt import STATE_STYLE
-
     out = Text(end="", no_wrap=True)
     for state in _ORDER:
         n = counts.get(state, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import locale
 import sys
+import time
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -142,8 +143,6 @@ def fit(text: str, width: int) -> str:
 
 
 def clock_hms(at: float | None) -> str:
-    import time
-
     if at is None:
         return "--:--:--"
     return time.strftime("%H:%M:%S", time.localtime(at))
