@@ -10,13 +10,16 @@ from textual.command import CommandList
 from textual.command import CommandPalette as TextualCommandPalette
 from textual.css.query import NoMatches
 
+from bkwatch.tui.once import AnswerOnce
 
-class CommandPalette(TextualCommandPalette):
+
+class CommandPalette(AnswerOnce, TextualCommandPalette):
     """Textual's (8.2.8) palette gathers commands in a worker, and shows "busy" and "no matches"
     from timers, that outlive the palette: typing and closing it within a few tenths of a second
     (ctrl+p, "re", escape) let them look up widgets already removed, and the NoMatches raised
     ended the whole app (found by the long run's keys). Closing stops them; updates that still
-    arrive after the palette's widgets are gone are dropped."""
+    arrive after the palette's widgets are gone are dropped. Like every screen of the monitor, it
+    answers once (`once.py`): a command chosen by a key already queued when it closed is not run."""
 
     def dismiss(self, *args: Any, **kwargs: Any) -> Any:
         self._cancel_gather_commands()

@@ -20,6 +20,7 @@ from bkwatch.tui.evidence_port import ClusterLike, EvidenceSource, SignatureRepo
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.kinds import copyable
 from bkwatch.tui.lines import TextBar
+from bkwatch.tui.once import AnswerOnce
 
 MEMBERS_SHOWN = 12  # hosts or nodes listed under a group; the rest are counted
 SAMPLE_LINES = 4
@@ -59,7 +60,7 @@ def summary_text(report: SignatureReport, system: System) -> Text:
     return out
 
 
-class SignaturesScreen(Screen[None]):
+class SignaturesScreen(AnswerOnce, Screen[None]):
     """Failure signatures of a task (or one JOB step)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
