@@ -305,9 +305,11 @@ def test_shrunk_sequences_never_crash(tmp_path: Path, keys: list[str], area: Are
 # ---- every crash the monkey found, with its shortest sequence --------------------------
 
 
-async def _typed(tmp_path: Path, system: System, keys: list[str]) -> tuple[SimRig, list[str]]:
+async def _typed(
+    tmp_path: Path, system: System, keys: list[str], *, running: bool = True
+) -> tuple[SimRig, list[str]]:
     """`keys` typed at once on a settled monitor with actions on (no faults): the rig, and the
-    screens on the stack after."""
+    screens on the stack after (`running`: the monitor must still run)."""
     report = Report(0, typed=list(keys))
     area = Area("regression", system, ())
     rig = _rig(tmp_path, system, fast=False)
@@ -318,7 +320,7 @@ async def _typed(tmp_path: Path, system: System, keys: list[str]) -> tuple[SimRi
             type_burst(rig, keys)
             await pilot.pause()
             await pilot.pause()
-            _check(rig, report, area, running=True)
+            _check(rig, report, area, running=running)
             stack = [type(s).__name__ for s in app.screen_stack]
     finally:
         await rig.client.aclose()
@@ -332,3 +334,18 @@ async def test_actions_menu_closed_while_its_enter_is_queued(tmp_path: Path) -> 
     rig, stack = await _typed(tmp_path, System.JOB, ["x", "enter", "x"])
     assert stack == ["Screen"]
     assert rig.sim.world.operations.list() == []  # nothing was sent
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [["q", "l"], ["q", "w"], ["q", "x"], ["q", "a"], ["q", "d"], ["q", "question_mark"]],
+    ids=["log", "signatures", "actions", "add", "remove", "help"],
+)
+async def test_keys_after_quit_open_nothing(tmp_path: Path, keys: list[str]) -> None:
+    """q then a key that opens a screen, typed together: the screen was pushed while the app was
+    closing and crashed it (NoMatches in the log view's and signatures' on_mount, MountError for
+    the dialogs' banner). Quitting is final: the monitor exits cleanly, having opened nothing."""
+    rig, stack = await _typed(tmp_path, System.JOB, keys, running=False)
+    assert not rig.app.is_running
+    assert rig.app.return_code == 0
+    assert stack == ["Screen"]

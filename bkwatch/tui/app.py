@@ -20,7 +20,7 @@ import rich
 from rich.console import RenderableType
 from rich.text import Text
 from rich.traceback import Traceback
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -239,6 +239,11 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
         return one_line(watch.title) if watch is not None else key
 
     title_of = _title
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._exit and isinstance(event, events.Key | events.Paste | events.MouseEvent):
+            return  # quitting is final: keys typed after q open nothing (their screens would crash)
+        await super().on_event(event)
 
     def on_unmount(self) -> None:
         self.history.close()
