@@ -8,7 +8,7 @@ when its keys are spent or a key quit the monitor (a clean exit, checked; the ne
 starts a new monitor). At the end the monitor must be running (or have quit cleanly) with no
 exception, and no worker may have died of one.
 
-`BKWATCH_MONKEY_KEYS=100000` scales the budget (default 2,400 keys over the screens);
+`BKWATCH_MONKEY_KEYS=100000` scales the budget (default 2,000 keys over the screens);
 `BKWATCH_MONKEY_SEED=N` replays one seed (printed with every failure). Keys are replayed
 exactly; the app's timing is not, so a crash found once may need a few runs of its seed.
 Every crash found is also a regression test below with its shortest sequence.
@@ -37,8 +37,9 @@ from bkwatch.poller import Cadence
 from bkwatch.tui.actions import ACTIONS
 from tests.harness import BAD_RAW, SimRig, frozen_sim, settle, sim_app
 
-SIZE = (140, 40)
-BUDGET = int(os.environ.get("BKWATCH_MONKEY_KEYS", "2400"))
+SIZE = (100, 30)  # narrow layout (under 120 columns); the monkey's sessions alternate with WIDE
+WIDE = (140, 40)
+BUDGET = int(os.environ.get("BKWATCH_MONKEY_KEYS", "2000"))
 SEED = os.environ.get("BKWATCH_MONKEY_SEED")
 SYSTEMS = (System.JOB, System.SOPS, System.BKFLOW, System.NODEMAN, System.GSEKIT)
 
@@ -48,9 +49,9 @@ BOUND = sorted({k for a in ACTIONS for k in a.key.split(",")} - {"q"})
 DIALOG = ["enter", "escape", "tab", "shift+tab", "y", "n", "Y", "F", "backspace", "space", "ctrl+p"]
 MOVES = ["up", "down", "pageup", "pagedown", "home", "end", "j", "k", "left", "right"]
 DIGITS = list("0123456789")
-LETTERS = list("abehoqsuvz")  # q quits from the main screen: drawn like any other letter
+LETTERS = list("abehosuvz")
 PRINTABLE = ["[", "]", ":", "-", ".", "\\", "é", "中", "!", "@"]
-QUITS = ["ctrl+q"]  # rarer than the rest: each one ends a session
+QUITS = ["q", "q", "q", "ctrl+q"]  # drawn for 1 key in 150: each quit ends a session (q also closes dialogs)
 KEYS: tuple[str, ...] = tuple(dict.fromkeys([*BOUND, *DIALOG, *MOVES, *DIGITS, *LETTERS, *PRINTABLE]))
 
 # Faults the simulator injects while keys are typed: every request may meet one.
@@ -188,13 +189,14 @@ async def session(tmp_path: Path, area: Area, rng: random.Random, keys: int, rep
     report.typed = []
     typed = 0
     try:
-        async with app.run_test(size=SIZE, notifications=True, message_hook=_hook(report)) as pilot:
+        size = WIDE if report.sessions % 2 else SIZE
+        async with app.run_test(size=size, notifications=True, message_hook=_hook(report)) as pilot:
             await settle(rig, pilot)
             while typed < keys and app.is_running:
                 burst = list(area.enter) if rng.random() < 0.5 else []
                 n = rng.choice((1, 2, 3, 5, 8, 13, 21))
                 for _ in range(n):
-                    burst.append(rng.choice(QUITS) if rng.random() < 0.002 else rng.choice(KEYS))
+                    burst.append(rng.choice(QUITS) if rng.random() < 1 / 150 else rng.choice(KEYS))
                 report.typed.extend(burst)
                 if rng.random() < 0.15:
                     await pilot.press(*burst)
@@ -209,7 +211,7 @@ async def session(tmp_path: Path, area: Area, rng: random.Random, keys: int, rep
                 elif rng.random() < 0.05:
                     rig.sim.faults.clear()
                 pause = rng.random()
-                if pause < 0.4:
+                if pause < 0.25:
                     await pilot.pause()
                 elif pause < 0.5:
                     await asyncio.sleep(rng.choice((0.01, 0.05, 0.2)))
