@@ -17,8 +17,10 @@ Every crash found is also a regression test below with its shortest sequence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
+import tempfile
 import time
 import unicodedata
 from collections.abc import Sequence
@@ -80,6 +82,7 @@ class Area:
     system: System
     enter: tuple[str, ...]
     weight: float = 1.0
+    scope: bool = False  # a followed scope too (its header and the tasks it found, at the end)
 
 
 AREAS: tuple[Area, ...] = (
@@ -100,7 +103,9 @@ AREAS: tuple[Area, ...] = (
     Area("confirmation", System.JOB, ("enter", "enter", "n", "x", "enter")),
     Area("SOPS actions", System.SOPS, ("enter", "n", "x", "enter")),
     Area("command palette", System.JOB, ("ctrl+p",)),
+    Area("followed scope", System.SOPS, ("end",), scope=True),
 )
+SCOPE = "sops:3"  # none of its tasks is among the ones added by hand
 
 
 def key_event(key: str) -> events.Key:
@@ -143,8 +148,9 @@ class Report:
         )
 
 
-def _rig(tmp_path: Path, system: System, *, fast: bool = True) -> SimRig:
-    """Three tasks of each system, a failing one of `system` selected (NodeMan: any)."""
+def _rig(tmp_path: Path, system: System, *, fast: bool = True, scope: bool = False) -> SimRig:
+    """Three tasks of each system, a failing one of `system` selected (NodeMan: any); `scope`:
+    SCOPE followed too, discovery every half second."""
     sim = frozen_sim()
     tasks = sim.world.tasks()
     targets = [t.target for s in SYSTEMS for t in [x for x in tasks if x.system == str(s)][:3]]
@@ -155,7 +161,15 @@ def _rig(tmp_path: Path, system: System, *, fast: bool = True) -> SimRig:
     ]
     select = bad[0] if bad else next(t for t in targets if t.startswith(f"{system}:"))
     rig = sim_app(
-        sim, tmp_path, targets, select=select, allow_actions=True, start_polling=fast, since_last_time=False
+        sim,
+        tmp_path,
+        targets,
+        select=select,
+        allow_actions=True,
+        start_polling=fast,
+        since_last_time=False,
+        scopes={SCOPE: {}} if scope else None,
+        discovery_interval=0.5,
     )
     if fast:
         rig.poller.cadence = FAST
@@ -183,7 +197,7 @@ def _check(rig: SimRig, report: Report, area: Area, *, running: bool) -> None:
 
 async def session(tmp_path: Path, area: Area, rng: random.Random, keys: int, report: Report) -> int:
     """One monitor, typed at in `area` until `keys` are spent or it quits; the keys typed."""
-    rig = _rig(tmp_path, area.system)
+    rig = _rig(tmp_path, area.system, scope=area.scope)
     app = rig.app
     report.sessions += 1
     report.typed = []
@@ -269,7 +283,7 @@ async def test_monkey_keys_never_crash_the_monitor(
 
 async def _one_sequence(tmp_path: Path, keys: list[str], area: Area) -> None:
     report = Report(0, typed=list(keys))
-    rig = _rig(tmp_path, area.system, fast=False)
+    rig = _rig(tmp_path, area.system, fast=False, scope=area.scope)
     app = rig.app
     try:
         async with app.run_test(size=SIZE, message_hook=_hook(report)) as pilot:
@@ -298,9 +312,7 @@ async def _one_sequence(tmp_path: Path, keys: list[str], area: Area) -> None:
 )
 def test_shrunk_sequences_never_crash(tmp_path: Path, keys: list[str], area: Area) -> None:
     """Short sequences from each screen; a crash shrinks to its shortest sequence."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(dir=tmp_path) as d:
+    with tempfile.TemporaryDirectory(dir=tmp_path) as d, contextlib.chdir(d):  # the palette's Screenshot
         asyncio.run(_one_sequence(Path(d), keys, area))
 
 
