@@ -363,3 +363,27 @@ async def test_keys_after_quit_open_nothing(tmp_path: Path, keys: list[str]) -> 
     assert not rig.app.is_running
     assert rig.app.return_code == 0
     assert stack == ["Screen"]
+
+
+@pytest.mark.parametrize("page", ["pageup", "pagedown"])
+async def test_palette_page_key_before_its_list_is_shown(tmp_path: Path, page: str) -> None:
+    """ctrl+p, a letter and a page key typed together: the palette's list had commands but was not
+    laid out yet, and Textual's OptionList raised KeyError looking up the highlighted line. It
+    depends on when the palette's search answers, so the sequence is typed ten times."""
+    report = Report(0, typed=["ctrl+p", "r", page, "escape"])
+    area = Area("regression", System.JOB, ())
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE, message_hook=_hook(report)) as pilot:
+            await settle(rig, pilot)
+            for _ in range(10):
+                type_burst(rig, ["ctrl+p", "r", page])
+                await pilot.pause()
+                _check(rig, report, area, running=True)
+                assert [type(s).__name__ for s in app.screen_stack] == ["Screen", "CommandPalette"]
+                type_burst(rig, ["escape"])
+                await pilot.pause()
+    finally:
+        await rig.client.aclose()
+    _check(rig, report, area, running=False)

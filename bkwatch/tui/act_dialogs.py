@@ -12,13 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets import Button, Input, Static
 from textual.widgets.option_list import Option
 
 from bkwatch.actions.catalog import Offer
 from bkwatch.text import one_line
 from bkwatch.tui.dialogs import PlainInput
-from bkwatch.tui.once import AnswerOnce
+from bkwatch.tui.once import AnswerOnce, OptionList
 
 
 class ActionsBanner(Static):

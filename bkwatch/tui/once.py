@@ -8,6 +8,9 @@ last one, which ended the monitor with `ScreenStackError` — and hands the resu
 `AnswerOnce` makes `dismiss` answer once, and only while the screen is the one on top; after
 that, keys, clicks and the messages its own widgets post (an Enter that was already on its way)
 are dropped when they reach it, instead of acting on a screen that is going away.
+
+Keys can also come too early: `OptionList` (every list of choices here, and the palette's)
+ignores a page key typed before its options were laid out (`page_ready`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from textual import events
 from textual.await_complete import AwaitComplete
 from textual.message import Message
 from textual.widget import Widget
+from textual.widgets import OptionList as TextualOptionList
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -63,3 +67,19 @@ def _from_user(screen: object, message: Message) -> bool:
     # A widget's message bubbling up: an option chosen, a button pressed, text submitted.
     sender = message._sender
     return message.bubble and isinstance(sender, Widget) and sender is not screen
+
+
+def page_ready(options: TextualOptionList) -> bool:
+    """Whether a page key can move `options`: Textual (8.2.8) finds the highlighted option's line
+    only once the list has been laid out, and a page key before that (typed right after ctrl+p
+    and a letter, while the palette's list is still hidden) raised KeyError and ended the monitor."""
+    highlighted = options.highlighted
+    return highlighted is None or highlighted in options._index_to_line
+
+
+class OptionList(TextualOptionList):
+    """Textual's OptionList without the page-key crash (`page_ready`): such a key does nothing."""
+
+    def _move_page(self, direction: Any) -> None:
+        if page_ready(self):
+            super()._move_page(direction)

@@ -1,4 +1,4 @@
-"""Textual's command palette without its crash on a quick close."""
+"""Textual's command palette without its crashes on a quick close or a quick page key."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.command import CommandList
 from textual.command import CommandPalette as TextualCommandPalette
 from textual.css.query import NoMatches
 
-from bkwatch.tui.once import AnswerOnce
+from bkwatch.tui.once import AnswerOnce, page_ready
 
 
 class CommandPalette(AnswerOnce, TextualCommandPalette):
@@ -20,6 +20,13 @@ class CommandPalette(AnswerOnce, TextualCommandPalette):
     ended the whole app (found by the long run's keys). Closing stops them; updates that still
     arrive after the palette's widgets are gone are dropped. Like every screen of the monitor, it
     answers once (`once.py`): a command chosen by a key already queued when it closed is not run."""
+
+    def _action_command_list(self, action: str) -> None:
+        if action in ("page_up", "page_down"):  # before the list is laid out: KeyError (once.py)
+            lists = self.query(CommandList)
+            if not lists or not page_ready(lists.first()):
+                return
+        super()._action_command_list(action)
 
     def dismiss(self, *args: Any, **kwargs: Any) -> Any:
         self._cancel_gather_commands()

@@ -11,7 +11,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from bkwatch.model import BkError, System, Task
@@ -20,7 +19,7 @@ from bkwatch.tui.evidence_port import ClusterLike, EvidenceSource, SignatureRepo
 from bkwatch.tui.footer import Footer
 from bkwatch.tui.kinds import copyable
 from bkwatch.tui.lines import TextBar
-from bkwatch.tui.once import AnswerOnce
+from bkwatch.tui.once import AnswerOnce, OptionList
 
 MEMBERS_SHOWN = 12  # hosts or nodes listed under a group; the rest are counted
 SAMPLE_LINES = 4
