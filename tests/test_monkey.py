@@ -23,7 +23,7 @@ import random
 import tempfile
 import time
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +31,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from textual import events
+from textual.command import CommandList
 from textual.keys import _character_to_key, _get_unicode_name_from_key
+from textual.pilot import Pilot
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from bkwatch.model import System
@@ -384,6 +387,42 @@ async def test_palette_page_key_before_its_list_is_shown(tmp_path: Path, page: s
                 assert [type(s).__name__ for s in app.screen_stack] == ["Screen", "CommandPalette"]
                 type_burst(rig, ["escape"])
                 await pilot.pause()
+    finally:
+        await rig.client.aclose()
+    _check(rig, report, area, running=False)
+
+
+async def _until(pilot: Pilot[None], ready: Callable[[], bool]) -> None:
+    async with asyncio.timeout(20):
+        while not ready():
+            await pilot.pause(0.02)
+
+
+async def test_theme_palette_enter_twice(tmp_path: Path) -> None:
+    """The palette's Theme command opened Textual's own palette, without the guards: Enter Enter
+    on it chose a theme, then dismissed it a second time (ScreenStackError)."""
+    report = Report(0, typed=["ctrl+p", *"theme", "enter", "enter", "enter"])
+    area = Area("regression", System.JOB, ())
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+
+    def listed() -> bool:
+        lists = app.screen.query(CommandList)
+        return bool(lists) and lists.first().option_count > 0
+
+    try:
+        async with app.run_test(size=SIZE, message_hook=_hook(report)) as pilot:
+            await settle(rig, pilot)
+            type_burst(rig, ["ctrl+p", *"theme"])
+            await _until(pilot, listed)
+            type_burst(rig, ["enter"])  # the Theme command: a palette of themes
+            await _until(pilot, lambda: "themes" in str(app.screen.query_one(Input).placeholder))
+            await _until(pilot, listed)
+            type_burst(rig, ["enter", "enter"])
+            await pilot.pause()
+            await pilot.pause()
+            _check(rig, report, area, running=True)
+            assert [type(s).__name__ for s in app.screen_stack] == ["Screen"]
     finally:
         await rig.client.aclose()
     _check(rig, report, area, running=False)

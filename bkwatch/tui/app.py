@@ -46,7 +46,7 @@ from bkwatch.tui.grouped import GroupedView
 from bkwatch.tui.headers import ColumnHeader, job_list_header
 from bkwatch.tui.joblist import JobList
 from bkwatch.tui.lines import LineView, TextBar
-from bkwatch.tui.palette import CommandPalette
+from bkwatch.tui.palette import CommandPalette, theme_palette
 from bkwatch.tui.scope_port import scope_of_header
 from bkwatch.tui.scope_ui import ScopeMixin, is_scope_header
 from bkwatch.tui.signals import TerminalSignals, summary
@@ -242,7 +242,7 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
 
     async def on_event(self, event: events.Event) -> None:
         if self._exit and isinstance(event, events.Key | events.Paste | events.MouseEvent):
-            return  # quitting is final: keys typed after q open nothing (their screens would crash)
+            return  # quitting is final: keys after q open nothing (the screens would crash)
         await super().on_event(event)
 
     def on_unmount(self) -> None:
@@ -391,6 +391,9 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette(id="--command-palette"))
+
+    def search_themes(self) -> None:  # Textual's "Theme" command: our palette (palette.py)
+        self.push_screen(theme_palette())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

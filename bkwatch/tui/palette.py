@@ -9,6 +9,7 @@ from textual import work
 from textual.command import CommandList
 from textual.command import CommandPalette as TextualCommandPalette
 from textual.css.query import NoMatches
+from textual.theme import ThemeProvider
 
 from bkwatch.tui.once import AnswerOnce, page_ready
 
@@ -51,3 +52,9 @@ class CommandPalette(AnswerOnce, TextualCommandPalette):
     async def _watch__show_busy(self) -> None:
         with contextlib.suppress(NoMatches):
             await super()._watch__show_busy()
+
+
+def theme_palette() -> CommandPalette:
+    """The palette's "Theme" command: Textual opens a palette of its own class for it, which
+    crashed the same ways (a theme chosen by a key queued as it closed: ScreenStackError)."""
+    return CommandPalette(providers=[ThemeProvider], placeholder="Search for themes…")
