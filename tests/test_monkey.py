@@ -84,7 +84,6 @@ class Area:
     name: str
     system: System
     enter: tuple[str, ...]
-    weight: float = 1.0
     scope: bool = False  # a followed scope too (its header and the tasks it found, at the end)
 
 
@@ -146,7 +145,8 @@ class Report:
     def where(self, area: Area) -> str:
         tail = " ".join(self.typed[-60:])
         return (
-            f"monkey seed {self.seed} ({area.name}), replay: BKWATCH_MONKEY_SEED={self.seed}; "
+            f"monkey seed {self.seed} ({area.name}), replay: "
+            f"BKWATCH_MONKEY_SEED={self.seed} BKWATCH_MONKEY_KEYS={BUDGET}; "
             f"session {self.sessions}, {len(self.typed)} keys in it, the last: {tail}"
         )
 
@@ -251,9 +251,8 @@ async def session(tmp_path: Path, area: Area, rng: random.Random, keys: int, rep
 async def run_monkey(tmp_path: Path, seed: int, budget: int) -> Report:
     rng = random.Random(seed)
     report = Report(seed)
-    total_weight = sum(a.weight for a in AREAS)
     for i, area in enumerate(AREAS):
-        share = max(20, int(budget * area.weight / total_weight))
+        share = max(20, budget // len(AREAS))
         spent = 0
         while spent < share:
             spent += await session(tmp_path / f"s{i}-{report.sessions}", area, rng, share - spent, report)
