@@ -252,7 +252,7 @@ async def run_monkey(tmp_path: Path, seed: int, budget: int) -> Report:
     rng = random.Random(seed)
     report = Report(seed)
     for i, area in enumerate(AREAS):
-        share = max(20, budget // len(AREAS))
+        share = max(20, -(-budget // len(AREAS)))  # rounded up: the whole budget is typed
         spent = 0
         while spent < share:
             spent += await session(tmp_path / f"s{i}-{report.sessions}", area, rng, share - spent, report)
