@@ -425,3 +425,20 @@ async def test_theme_palette_enter_twice(tmp_path: Path) -> None:
     finally:
         await rig.client.aclose()
     _check(rig, report, area, running=False)
+
+
+async def test_a_tick_while_quitting_does_nothing(tmp_path: Path) -> None:
+    """The 5 s tick that refreshes the job list's ages fired while a quit was closing the screens
+    (found after a q by the long run): NoMatches for the job list ended the monitor with a
+    traceback instead of a clean exit. Here the tick comes once the screens are gone."""
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            type_burst(rig, ["q"])
+            await _until(pilot, lambda: not app.is_running)
+    finally:
+        await rig.client.aclose()
+    assert app._exception is None and app.return_code == 0
+    app._tick()  # as the timer would, late: nothing to refresh, nothing raised

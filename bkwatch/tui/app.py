@@ -262,6 +262,8 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
         self.store.warnings.clear()
 
     def _tick(self) -> None:
+        if not self.is_running:  # a tick while shutting down: the panes may already be gone
+            return
         # Only rows whose text changed (a task's data turning stale) are repainted.
         now = self.clock()
         self.joblist.sync(self.poller.watches, now)
