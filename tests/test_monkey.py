@@ -34,12 +34,15 @@ from textual import events
 from textual.command import CommandList
 from textual.keys import _character_to_key, _get_unicode_name_from_key
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from bkwatch.model import System
 from bkwatch.poller import Cadence
 from bkwatch.tui.actions import ACTIONS
+from bkwatch.tui.dialogs import ConfirmDialog, HelpScreen
+from bkwatch.tui.once import AnswerOnce
 from tests.harness import BAD_RAW, SimRig, frozen_sim, settle, sim_app
 
 SIZE = (100, 30)  # narrow layout (under 120 columns); the monkey's sessions alternate with WIDE
@@ -442,3 +445,58 @@ async def test_a_tick_while_quitting_does_nothing(tmp_path: Path) -> None:
         await rig.client.aclose()
     assert app._exception is None and app.return_code == 0
     app._tick()  # as the timer would, late: nothing to refresh, nothing raised
+
+
+# ---- the guard itself, on every screen ---------------------------------------------------
+
+
+def test_every_screen_of_the_monitor_answers_once() -> None:
+    """Every screen and dialog in bkwatch.tui is built on AnswerOnce (a new one must be too)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import bkwatch.tui
+
+    screens = []
+    for info in pkgutil.iter_modules(bkwatch.tui.__path__):
+        module = importlib.import_module(f"bkwatch.tui.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Screen) and cls.__module__ == module.__name__:
+                screens.append(cls)
+    names = {cls.__name__ for cls in screens}
+    assert {"ActionsMenu", "ActionConfirm", "AddDialog", "ConfirmDialog", "HelpScreen"} <= names
+    assert {"LogScreen", "SignaturesScreen", "CommandPalette"} <= names
+    assert [cls.__name__ for cls in screens if not issubclass(cls, AnswerOnce)] == []
+
+
+async def test_a_dialog_answers_once_and_only_while_on_top(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    answers: list[bool | None] = []
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            first = ConfirmDialog("Stop watching?")
+            app.push_screen(first, answers.append)
+            await pilot.pause()
+            first.dismiss(True)
+            first.dismiss(False)  # a second answer: ignored, and the main screen stays
+            await pilot.pause()
+            assert answers == [True] and first.answered
+            assert [type(s).__name__ for s in app.screen_stack] == ["Screen"]
+
+            second = ConfirmDialog("Stop watching?")
+            app.push_screen(second, answers.append)
+            app.push_screen(HelpScreen([]))
+            await pilot.pause()
+            second.dismiss(True)  # not on top: it would have popped the help screen instead
+            await pilot.pause()
+            assert answers == [True] and not second.answered
+            assert [type(s).__name__ for s in app.screen_stack] == ["Screen", "ConfirmDialog", "HelpScreen"]
+            await pilot.press("escape")  # the help screen closes; the question is still asked
+            await pilot.press("n")
+            assert answers == [True, False]
+            assert [type(s).__name__ for s in app.screen_stack] == ["Screen"]
+    finally:
+        await rig.client.aclose()
