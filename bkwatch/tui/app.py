@@ -22,7 +22,7 @@ import rich
 from rich.console import RenderableType
 from rich.text import Text
 from rich.traceback import Traceback
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -38,7 +38,7 @@ from bkwatch.tui.actions import bindings, help_keys, palette_entries
 from bkwatch.tui.acts.acting import Acting, ActionsController
 from bkwatch.tui.alerts import LastSeen, TaskAlerts
 from bkwatch.tui.dialogs.dialogs import HelpScreen, PlainInput
-from bkwatch.tui.dialogs.palette import CommandPalette
+from bkwatch.tui.dialogs.palette import CommandPalette, theme_palette
 from bkwatch.tui.drilldown.detail import DetailPane
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.headers import ColumnHeader, job_list_header
@@ -228,6 +228,11 @@ class BkWatchApp(App[None]):
         watch = self.poller.watches.get(key)
         return one_line(watch.title) if watch is not None else key
 
+    async def on_event(self, event: events.Event) -> None:
+        if self._exit and isinstance(event, events.Key | events.Paste | events.MouseEvent):
+            return  # quitting is final: keys after q open nothing (the screens would crash)
+        await super().on_event(event)
+
     def on_unmount(self) -> None:
         self.history.close()
         self.scopes_ui.unmount()
@@ -245,6 +250,8 @@ class BkWatchApp(App[None]):
         self.store.warnings.clear()
 
     def _tick(self) -> None:
+        if not self.is_running:  # a tick while shutting down: the panes may already be gone
+            return
         # Only rows whose text changed (a task's data turning stale) are repainted.
         self.joblist.sync(self.poller.watches, self.clock())
 
@@ -393,6 +400,9 @@ class BkWatchApp(App[None]):
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette(id="--command-palette"))
+
+    def search_themes(self) -> None:  # Textual's "Theme" command: our palette (palette.py)
+        self.push_screen(theme_palette())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -12,12 +12,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets import Button, Input, Static
 from textual.widgets.option_list import Option
 
 from bkwatch.actions.catalog import Offer
 from bkwatch.text import one_line
 from bkwatch.tui.dialogs.dialogs import PlainInput
+from bkwatch.tui.widgets.once import AnswerOnce, OptionList
 
 
 class ActionsBanner(Static):
@@ -42,7 +43,7 @@ def _option(offer: Offer, blocked: bool) -> Option:
     return Option(prompt, id=offer.spec.id, disabled=blocked or not offer.allowed)
 
 
-class ActionsMenu(ModalScreen[Offer | None]):
+class ActionsMenu(AnswerOnce, ModalScreen[Offer | None]):
     """The actions for what is under the cursor, most specific first."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,x", "close", "Close")]
@@ -90,7 +91,7 @@ class ActionsMenu(ModalScreen[Offer | None]):
         self.dismiss(None)
 
 
-class ActionConfirm(ModalScreen[bool]):
+class ActionConfirm(AnswerOnce, ModalScreen[bool]):
     """Exactly what will happen; No unless Yes is chosen (y, or tab to Yes and enter), or for
     terminate / revoke, unless the task id is typed."""
 
@@ -104,7 +105,6 @@ class ActionConfirm(ModalScreen[bool]):
         self.label = label
         self.summary = summary
         self.type_id = type_id
-        self.answered = False
 
     def compose(self) -> ComposeResult:
         # Plan.summary() made every server string one plain line already; Text keeps it literal.
@@ -154,12 +154,9 @@ class ActionConfirm(ModalScreen[bool]):
             )
 
     def action_answer(self, yes: bool) -> None:
-        if self.answered:  # a second press never answers twice
-            return
         if yes and not self._typed():
             return
-        self.answered = True
-        self.dismiss(yes)
+        self.dismiss(yes)  # once: a second press is ignored (AnswerOnce)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

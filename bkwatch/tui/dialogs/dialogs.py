@@ -21,6 +21,7 @@ from textual.widgets import Button, Input, Static
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.text import clean_text, display_width, one_line
 from bkwatch.tui.watchlist.scope_port import ScopeRequest
+from bkwatch.tui.widgets.once import AnswerOnce
 
 # Far longer than any BlueKing task URL: such a paste is a mistake, refused rather than cut.
 MAX_TARGET_CHARS = 2000
@@ -55,7 +56,7 @@ class PlainInput(Input):
         return cleaned
 
 
-class AddDialog(ModalScreen[tuple[Target | ScopeRequest, str | None] | None]):
+class AddDialog(AnswerOnce, ModalScreen[tuple[Target | ScopeRequest, str | None] | None]):
     """Takes a canonical target or a pasted BlueKing URL and validates it as you type; with
     `parse_scope` (the monitor's scopes), also a scope to follow with its options."""
 
@@ -183,7 +184,7 @@ class AddDialog(ModalScreen[tuple[Target | ScopeRequest, str | None] | None]):
         self.dismiss(None)
 
 
-class ConfirmDialog(ModalScreen[bool]):
+class ConfirmDialog(AnswerOnce, ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -209,7 +210,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(AnswerOnce, ModalScreen[None]):
     """Every key, generated from the app's bindings so it never goes stale."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]

@@ -1,4 +1,4 @@
-"""Textual's command palette without its crash on a quick close."""
+"""Textual's command palette without its crashes on a quick close or a quick page key."""
 
 from __future__ import annotations
 
@@ -9,14 +9,25 @@ from textual import work
 from textual.command import CommandList
 from textual.command import CommandPalette as TextualCommandPalette
 from textual.css.query import NoMatches
+from textual.theme import ThemeProvider
+
+from bkwatch.tui.widgets.once import AnswerOnce, page_ready
 
 
-class CommandPalette(TextualCommandPalette):
+class CommandPalette(AnswerOnce, TextualCommandPalette):
     """Textual's (8.2.8) palette gathers commands in a worker, and shows "busy" and "no matches"
     from timers, that outlive the palette: typing and closing it within a few tenths of a second
     (ctrl+p, "re", escape) let them look up widgets already removed, and the NoMatches raised
     ended the whole app (found by the long run's keys). Closing stops them; updates that still
-    arrive after the palette's widgets are gone are dropped."""
+    arrive after the palette's widgets are gone are dropped. Like every screen of the monitor, it
+    answers once (`once.py`): a command chosen by a key already queued when it closed is not run."""
+
+    def _action_command_list(self, action: str) -> None:
+        if action in ("page_up", "page_down"):  # before the list is laid out: KeyError (once.py)
+            lists = self.query(CommandList)
+            if not lists or not page_ready(lists.first()):
+                return
+        super()._action_command_list(action)
 
     def dismiss(self, *args: Any, **kwargs: Any) -> Any:
         self._cancel_gather_commands()
@@ -41,3 +52,9 @@ class CommandPalette(TextualCommandPalette):
     async def _watch__show_busy(self) -> None:
         with contextlib.suppress(NoMatches):
             await super()._watch__show_busy()
+
+
+def theme_palette() -> CommandPalette:
+    """The palette's "Theme" command: Textual opens a palette of its own class for it, which
+    crashed the same ways (a theme chosen by a key queued as it closed: ScreenStackError)."""
+    return CommandPalette(providers=[ThemeProvider], placeholder="Search for themes…")

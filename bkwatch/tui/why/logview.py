@@ -29,6 +29,7 @@ from bkwatch.tui.why.evidence_port import EvidenceSource, LogFeed
 from bkwatch.tui.why.loglines import LogLines
 from bkwatch.tui.widgets.footer import Footer
 from bkwatch.tui.widgets.lines import TextBar
+from bkwatch.tui.widgets.once import AnswerOnce
 
 LOG_MAX_BYTES = 16 * 1024 * 1024  # held per open log; older output is dropped past it
 
@@ -49,7 +50,7 @@ def _fields_text(ev: Evidence) -> Text:
     return out
 
 
-class LogScreen(Screen[None]):
+class LogScreen(AnswerOnce, Screen[None]):
     """One host's or node's evidence: details, then the log; `escape` goes back."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -11,7 +11,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from bkwatch.model import BkError, System, Task
@@ -21,6 +20,7 @@ from bkwatch.tui.drilldown.kinds import copyable
 from bkwatch.tui.why.evidence_port import ClusterLike, EvidenceSource, SignatureReport
 from bkwatch.tui.widgets.footer import Footer
 from bkwatch.tui.widgets.lines import TextBar
+from bkwatch.tui.widgets.once import AnswerOnce, OptionList
 
 MEMBERS_SHOWN = 12  # hosts or nodes listed under a group; the rest are counted
 SAMPLE_LINES = 4
@@ -60,7 +60,7 @@ def summary_text(report: SignatureReport, system: System) -> Text:
     return out
 
 
-class SignaturesScreen(Screen[None]):
+class SignaturesScreen(AnswerOnce, Screen[None]):
     """Failure signatures of a task (or one JOB step)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
