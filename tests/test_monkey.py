@@ -459,8 +459,8 @@ def test_every_screen_of_the_monitor_answers_once() -> None:
     import bkwatch.tui
 
     screens = []
-    for info in pkgutil.iter_modules(bkwatch.tui.__path__):
-        module = importlib.import_module(f"bkwatch.tui.{info.name}")
+    for info in pkgutil.walk_packages(bkwatch.tui.__path__, "bkwatch.tui."):
+        module = importlib.import_module(info.name)
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if issubclass(cls, Screen) and cls.__module__ == module.__name__:
                 screens.append(cls)

@@ -57,6 +57,10 @@ def _text(widget: Static) -> str:
 async def _open_menu(pilot: Pilot[None]) -> ActionsMenu:
     await pilot.press("x")
     await pilot.pause()
+    for _ in range(50):  # the menu opens after the task is read; a busy machine takes longer
+        if isinstance(pilot.app.screen, ActionsMenu):
+            break
+        await pilot.pause(0.05)
     menu = pilot.app.screen
     assert isinstance(menu, ActionsMenu)
     return menu

@@ -11,8 +11,9 @@ from bkwatch.tui.app import BkWatchApp
 from tests.harness import frozen_sim, settle, sim_app
 
 TUI = Path(bkwatch.tui.__file__).parent
-# palette.py subclasses Textual's command palette to fix it: it overrides Textual's own hooks.
-TEXTUAL_PATCHES = {"palette.py"}
+# palette.py and once.py subclass Textual's palette, screens and option list to fix them: they
+# override Textual's own hooks and read the fields those hooks use.
+TEXTUAL_PATCHES = {"palette.py", "once.py"}
 
 
 def _modules() -> list[Path]:

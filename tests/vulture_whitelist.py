@@ -53,3 +53,6 @@ _.at_end
 # A parameter of a Protocol method (tui/drilldown/grouped.py `GroupKind.render_header`): its implementations
 # take it positionally.
 _.gkey
+
+# Textual's own "Theme" command calls App.search_themes by name (tui/app.py overrides it).
+_.search_themes
