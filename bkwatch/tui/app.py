@@ -22,7 +22,7 @@ import rich
 from rich.console import RenderableType
 from rich.text import Text
 from rich.traceback import Traceback
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
@@ -34,14 +34,14 @@ from textual.widgets import Input
 from bkwatch.model import State
 from bkwatch.redact import redact
 from bkwatch.text import one_line
-from bkwatch.tui.actions import bindings, help_keys, palette_entries
+from bkwatch.tui.actions import bindings, footer_ranks, help_keys, palette_entries
 from bkwatch.tui.acts.acting import Acting, ActionsController
 from bkwatch.tui.alerts import LastSeen, TaskAlerts
 from bkwatch.tui.dialogs.dialogs import HelpScreen, PlainInput
 from bkwatch.tui.dialogs.palette import CommandPalette
 from bkwatch.tui.drilldown.detail import DetailPane
 from bkwatch.tui.drilldown.grouped import GroupedView
-from bkwatch.tui.drilldown.headers import ColumnHeader, job_list_header
+from bkwatch.tui.drilldown.headers import ColumnHeader
 from bkwatch.tui.watchlist.joblist import JobList
 from bkwatch.tui.watchlist.scope_port import scope_of_header
 from bkwatch.tui.watchlist.scope_ui import ScopesChanged, ScopesUi
@@ -125,9 +125,7 @@ class BkWatchApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 jobs = JobList(ascii_only=self.ascii_only, id="joblist")
-                header = ColumnHeader(
-                    lambda width: job_list_header(width, jobs.has_errors), id="joblist-header"
-                )
+                header = ColumnHeader(jobs.header_text, id="joblist-header")
                 jobs.columns_changed = partial(header.redraw, force=True)
                 yield header
                 yield jobs
@@ -136,7 +134,7 @@ class BkWatchApp(App[None]):
         yield PlainInput(
             placeholder="filter: IP, host, node name or message (enter to keep, escape to clear)", id="filter"
         )
-        yield Footer()
+        yield Footer(ranks=footer_ranks())
 
     @property
     def joblist(self) -> JobList:
@@ -272,6 +270,19 @@ class BkWatchApp(App[None]):
         if self.watchlist.failures_only:
             line.append("   failures only", style="bold")
         self.query_one("#status", TextBar).show(line)
+        self._title_filter()
+
+    def _title_filter(self) -> None:
+        """A filter or failures-only mode in the drill-down's title, which it narrows: the status
+        line's end is cut on a narrow terminal, a pane's title is not."""
+        modes = []
+        if self.watchlist.failures_only:
+            modes.append("failures only (f)")
+        if self.watchlist.filter_text:
+            modes.append(f"filter: {one_line(self.watchlist.filter_text, 40)} (esc clears)")
+        detail = self.detail
+        detail.set_class(bool(modes), "-filtered")
+        detail.border_title = Text(" · ".join(modes)) if modes else None
 
     def _mark_insecure(self, screen: Screen) -> None:
         if screen is self.screen_stack[0] or screen.query(InsecureBanner):
@@ -315,6 +326,23 @@ class BkWatchApp(App[None]):
         if key is not None:
             self.joblist.move_to(key, notify=False)
 
+    # ---- one pane at a time below 120 columns ------------------------------------------
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Narrow: the focus shows its pane, full-width. Whatever focuses the drill-down (enter,
+        `n`, a filter kept) opens the task; escape (back to the list) shows the list again."""
+        with contextlib.suppress(NoMatches):
+            main = self.query_one("#main")
+            chain = event.widget.ancestors_with_self
+            if self.detail in chain:
+                main.add_class("-open")
+            elif self.query_one("#left") in chain:
+                main.remove_class("-open")
+
+    @property
+    def detail_open(self) -> bool:
+        """The drill-down is shown: always when wide; when narrow, once a task was opened."""
+        return not self.screen_stack[0].has_class("-narrow") or self.query_one("#main").has_class("-open")
+
     @on(LineView.Highlighted, "#joblist")
     def _job_highlighted(self, event: LineView.Highlighted) -> None:
         if event.line is not None and event.line.key != self.selected:
@@ -345,6 +373,11 @@ class BkWatchApp(App[None]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.watchlist.filter_submitted()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # escape is offered (and in the footer) only when it goes somewhere
+            return self.screen is not self.screen_stack[0] or self.watchlist.can_go_back()
+        return True
 
     def action_back(self) -> None:
         self.watchlist.back()
