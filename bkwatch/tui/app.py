@@ -29,6 +29,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input
 
 from bkwatch.model import State
@@ -118,6 +119,7 @@ class BkWatchApp(App[None]):
         self.history = LastSeen(self)  # the last-seen states and "since last time": alerts.py
         self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
         self.scopes_ui = ScopesUi(self, scopes)  # followed scopes: scope_ui.py
+        self._mode_title = ""  # the drill-down's title: the filter and failures-only mode
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -280,9 +282,11 @@ class BkWatchApp(App[None]):
             modes.append("failures only (f)")
         if self.watchlist.filter_text:
             modes.append(f"filter: {one_line(self.watchlist.filter_text, 40)} (esc clears)")
-        detail = self.detail
-        detail.set_class(bool(modes), "-filtered")
-        detail.border_title = Text(" · ".join(modes)) if modes else None
+        title = " · ".join(modes)
+        if title != self._mode_title:  # only on a change: setting it repaints the whole pane
+            self._mode_title = title
+            self.detail.set_class(bool(modes), "-filtered")
+            self.detail.border_title = Text(title) if modes else None
 
     def _mark_insecure(self, screen: Screen) -> None:
         if screen is self.screen_stack[0] or screen.query(InsecureBanner):
@@ -330,18 +334,21 @@ class BkWatchApp(App[None]):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """Narrow: the focus shows its pane, full-width. Whatever focuses the drill-down (enter,
         `n`, a filter kept) opens the task; escape (back to the list) shows the list again."""
+        self._show_focused_pane(event.widget)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(lambda: self._show_focused_pane(self.screen_stack[0].focused))
+
+    def _show_focused_pane(self, widget: Widget | None) -> None:
+        if widget is None or not self.screen_stack[0].has_class("-narrow"):
+            return  # wide: both panes are shown (a class change would restyle, so repaint, both)
         with contextlib.suppress(NoMatches):
             main = self.query_one("#main")
-            chain = event.widget.ancestors_with_self
+            chain = widget.ancestors_with_self
             if self.detail in chain:
                 main.add_class("-open")
             elif self.query_one("#left") in chain:
                 main.remove_class("-open")
-
-    @property
-    def detail_open(self) -> bool:
-        """The drill-down is shown: always when wide; when narrow, once a task was opened."""
-        return not self.screen_stack[0].has_class("-narrow") or self.query_one("#main").has_class("-open")
 
     @on(LineView.Highlighted, "#joblist")
     def _job_highlighted(self, event: LineView.Highlighted) -> None:

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -210,7 +210,8 @@ class ConfirmDialog(ModalScreen[bool]):
 
 
 class HelpScreen(ModalScreen[None]):
-    """Every key, generated from the app's bindings so it never goes stale."""
+    """Every key, generated from the app's bindings so it never goes stale; it scrolls (arrows,
+    pgup/pgdn, home/end) when the terminal is shorter than the list."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
@@ -223,12 +224,15 @@ class HelpScreen(ModalScreen[None]):
         for key, what in self.keys:
             text.append(f"{key:>16}  ", style="bold")
             text.append(f"{what}\n")
-        with Vertical():
-            yield Static("bkwatch keys", classes="dialog-title", markup=False)
+        with VerticalScroll(id="help-body"):
+            yield Static("bkwatch keys (escape closes)", classes="dialog-title", markup=False)
             yield Static(text, id="help-keys")
             yield Static(
                 "Mouse: click a row to select it, click again to open.", classes="hint", markup=False
             )
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)
