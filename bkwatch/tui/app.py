@@ -381,7 +381,7 @@ class BkWatchApp(App[None]):
     def _filter_done(self) -> None:
         self.watchlist.filter_submitted()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+    def check_action(self, action: str, _parameters: tuple[object, ...]) -> bool | None:
         if action == "back":  # escape is offered (and in the footer) only when it goes somewhere
             return self.screen is not self.screen_stack[0] or self.watchlist.can_go_back()
         return True
