@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -220,10 +221,11 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        text = Text(end="")
+        text = Table.grid(padding=(0, 2))  # a long text wraps in its own column, under itself
+        text.add_column(justify="right", no_wrap=True)
+        text.add_column()
         for key, what in self.keys:
-            text.append(f"{key:>16}  ", style="bold")
-            text.append(f"{what}\n")
+            text.add_row(Text(key, style="bold"), Text(what))
         with VerticalScroll(id="help-body"):
             yield Static("bkwatch keys (escape closes)", classes="dialog-title", markup=False)
             yield Static(text, id="help-keys")
