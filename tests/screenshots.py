@@ -1,5 +1,7 @@
 """Regenerate screenshots/*.svg from a frozen simulator: `python -m tests.screenshots`
-(from the repository's root); `python -m tests.screenshots DIR NAME…` shoots only those scenes."""
+(from the repository's root) shoots every scene at 200×50 (`NAME.svg`) and at 80×24
+(`NAME-80x24.svg`); `python -m tests.screenshots [--size WxH] DIR NAME…` only those scenes, at
+that size (the file named with it unless it is 200×50)."""
 
 from __future__ import annotations
 
@@ -121,7 +123,10 @@ SCENES: dict[str, tuple[Scene, System | None]] = {
 ACTING = {"actions-menu", "action-confirm"}  # shot with actions on
 
 
-async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> Path:
+WIDE, NARROW = (200, 50), (80, 24)
+
+
+async def shoot(name: str, out_dir: Path, size: tuple[int, int] = WIDE) -> Path:
     scene, preselect = SCENES[name]
     # The GSEKit shot shows per-task rows, as an older GSEKit returns them (a current one
     # answers with status counts only, see docs/states.md).
@@ -154,16 +159,22 @@ async def shoot(name: str, out_dir: Path, size: tuple[int, int] = (160, 48)) -> 
             await scene(rig, pilot)
             await pilot.pause()
             out_dir.mkdir(parents=True, exist_ok=True)
-            path = rig.app.save_screenshot(f"{name}.svg", path=str(out_dir))
+            suffix = "" if size == WIDE else f"-{size[0]}x{size[1]}"
+            path = rig.app.save_screenshot(f"{name}{suffix}.svg", path=str(out_dir))
     return Path(path)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    sizes = [WIDE, NARROW]
+    if args[:1] == ["--size"] and len(args) > 1:
+        width, height = args[1].lower().split("x")
+        sizes, args = [(int(width), int(height))], args[2:]
     out_dir = Path(args[0]) if args else Path("screenshots")
     names = args[1:] or list(SCENES)
-    for name in names:
-        print(asyncio.run(shoot(name, out_dir)))
+    for size in sizes:
+        for name in names:
+            print(asyncio.run(shoot(name, out_dir, size)))
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from bkwatch.model import System
@@ -91,3 +92,34 @@ def test_followed_scopes(snap_compare, tmp_path: Path) -> None:
         await pilot.pause()
 
     assert snap_compare(rig.app, terminal_size=(160, 48), run_before=run_before)
+
+
+# The main screens at both designed sizes: the list, a JOB failure, a SOPS tree, the log, help.
+SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+
+
+async def _log_view(pilot: Pilot[None]) -> None:
+    await pilot.press("n", "l")
+    for _ in range(200):
+        if getattr(pilot.app.screen, "evidence", None) is not None:
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("scene", ["list", "job-failure", "sops-tree", "log-view", "help"])
+def test_main_screens(snap_compare, tmp_path: Path, scene: str, size: str) -> None:
+    rig = _rig(tmp_path, System.JOB, nested=scene == "sops-tree")
+    keys = {"list": (), "job-failure": ("n",), "sops-tree": ("n",), "help": ("question_mark",)}
+
+    async def run_before(pilot: Pilot[None]) -> None:
+        await settle(rig, pilot)
+        if scene == "log-view":
+            await _log_view(pilot)
+        for key in keys.get(scene, ()):
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.pause()
+
+    assert snap_compare(rig.app, terminal_size=SIZES[size], run_before=run_before)

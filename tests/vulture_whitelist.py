@@ -11,6 +11,8 @@ own code, each with who uses it.
 _.CSS_PATH
 _.TITLE
 _.HORIZONTAL_BREAKPOINTS
+_.border_title  # a widget's title, drawn by Textual in its top border
+_.check_action  # App.check_action: asked whether a key is offered (and shown in the footer)
 _.disabled
 _.scroll_y
 _.scroll_target_y

@@ -1,7 +1,7 @@
 """Every action of the monitor's main screen, declared once.
 
-`BkWatchApp.BINDINGS` (and with them the footer), the help screen and the command palette are all
-built from `ACTIONS`: adding an action is one row here and its `action_<name>` method on the app.
+`BkWatchApp.BINDINGS` (and with them the footer, which keeps the lowest `rank`s when narrow), the
+help screen and the command palette are all built from `ACTIONS`: adding an action is one row here and its `action_<name>` method on the app.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ class UiAction:
     palette: str | None = None  # the command palette's title; None: not in the palette
     palette_help: str = ""  # the palette's line under the title (the key is added to it)
     group: str = "watch"
+    rank: int = 50  # the footer keeps the lowest ranks when the terminal is narrow (`?` always)
+    long: str = ""  # the help screen's text, when the footer's is too short to explain
 
     @property
     def shown_key(self) -> str:
@@ -28,31 +30,34 @@ class UiAction:
 
 
 ACTIONS: tuple[UiAction, ...] = (
-    UiAction("q", "quit", "Quit", group="app"),
-    UiAction("question_mark", "help", "Help", key_display="?", palette="Help", palette_help="List every key", group="app"),
+    UiAction("q", "quit", "Quit", group="app", rank=9),
+    UiAction("question_mark", "help", "Help", key_display="?", palette="Help", palette_help="List every key", group="app", rank=0),
     UiAction("tab", "focus_next", "Switch pane", show=False, group="move"),
-    UiAction("escape", "back", "Back to the job list / close the filter", show=False, group="move"),
-    UiAction("n", "next_failure(1)", "Next fail", palette="Next failure", palette_help="Jump to the next failing host or node", group="move"),
+    UiAction("escape", "back", "List", key_display="esc", group="move", rank=1, long="Back to the job list (below 120 columns: the list, full-width) / close the filter"),
+    UiAction("n", "next_failure(1)", "Next fail", palette="Next failure", palette_help="Jump to the next failing host or node", group="move", rank=2),
     UiAction("N", "next_failure(-1)", "Previous failing host / node", show=False, key_display="N", palette="Previous failure", palette_help="Jump to the previous failing host or node", group="move"),
-    UiAction("f", "failures_only", "Failures", palette="Failures only", palette_help="Show only failing hosts / nodes", group="view"),
-    UiAction("slash", "filter", "Filter", key_display="/", palette="Filter", palette_help="Filter by IP, name or message", group="view"),
-    UiAction("c", "copy(False)", "Copy IPs", palette="Copy failing IPs", palette_help="IP per line to the clipboard", group="view"),
+    UiAction("f", "failures_only", "Failures", palette="Failures only", palette_help="Show only failing hosts / nodes", group="view", rank=6),
+    UiAction("slash", "filter", "Filter", key_display="/", palette="Filter", palette_help="Filter by IP, name or message", group="view", rank=5),
+    UiAction("c", "copy(False)", "Copy IPs", palette="Copy failing IPs", palette_help="IP per line to the clipboard", group="view", rank=11),
     UiAction("C", "copy(True)", "Copy CLOUD:IP", show=False, key_display="C", palette="Copy failing CLOUD:IP", palette_help="CLOUD:IP per line to the clipboard", group="view"),
-    UiAction("l", "evidence", "Log", palette="Host / node log", palette_help="Log and details of the host, node or job task under the cursor", group="view"),
-    UiAction("w", "signatures", "Why", palette="Failure signatures", palette_help="Failing hosts / nodes grouped by what their logs say", group="view"),
-    UiAction("a", "add", "Add", palette="Add watch", palette_help="Watch a task by target or URL"),
-    UiAction("d", "remove", "Remove", palette="Remove watch", palette_help="Stop watching the selected task; dismiss a task a scope found; on a scope's header, stop following it"),
+    UiAction("l", "evidence", "Log", palette="Host / node log", palette_help="Log and details of the host, node or job task under the cursor", group="view", rank=3),
+    UiAction("w", "signatures", "Why", palette="Failure signatures", palette_help="Failing hosts / nodes grouped by what their logs say", group="view", rank=7),
+    UiAction("a", "add", "Add", palette="Add watch", palette_help="Watch a task by target or URL", rank=8),
+    UiAction("d", "remove", "Remove", palette="Remove watch", palette_help="Stop watching the selected task; dismiss a task a scope found; on a scope's header, stop following it", rank=10),
     UiAction("space", "fold", "Fold scope", show=False, palette="Fold / unfold scope", palette_help="Hide or show a followed scope's tasks under its header"),
-    UiAction("x", "act", "Actions", palette="Actions…", palette_help="Retry, skip, confirm, stop… what is under the cursor (each confirmed)"),
-    UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling"),
-    UiAction("r", "refresh", "Refresh", palette="Refresh now", palette_help="Poll every task now"),
+    UiAction("x", "act", "Actions", palette="Actions…", palette_help="Retry, skip, confirm, stop… what is under the cursor (each confirmed)", rank=4),
+    UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling", rank=12),
+    UiAction("r", "refresh", "Refresh", palette="Refresh now", palette_help="Poll every task now", rank=13),
 )  # fmt: skip
+
+# The job list's own key (enter on a task row: the footer says so while the list has the focus).
+OPEN = UiAction("enter", "select", "Open", group="move", rank=1)
 
 # Keys the list widgets and Textual handle, listed on the help screen before the actions.
 EXTRA_KEYS: tuple[tuple[str, str], ...] = (
     ("up/down, k/j", "move the cursor"),
     ("pgup/pgdn, home/end", "move by page / to the ends"),
-    ("enter", "open a task or step; fold a host group or a scope"),
+    ("enter", "open a task (below 120 columns: full-width) or step; fold a host group or a scope"),
     ("shift+tab", "previous pane"),
     ("ctrl+p", "command palette (every action below)"),
     ("log: / n N F", "in a log: search, next / previous match, follow"),
@@ -65,7 +70,12 @@ def bindings(actions: tuple[UiAction, ...] = ACTIONS) -> list[Binding]:
 
 def help_keys(actions: tuple[UiAction, ...] = ACTIONS) -> list[tuple[str, str]]:
     """(key, what it does) rows of the help screen."""
-    return [*EXTRA_KEYS, *((a.shown_key, a.description) for a in actions)]
+    return [*EXTRA_KEYS, *((a.shown_key, a.long or a.description) for a in actions)]
+
+
+def footer_ranks(actions: tuple[UiAction, ...] = ACTIONS) -> dict[str, int]:
+    """Action -> rank: which keys the footer keeps first on a narrow terminal."""
+    return {a.action: a.rank for a in (*actions, OPEN)}
 
 
 def palette_entries(actions: tuple[UiAction, ...] = ACTIONS) -> list[tuple[str, str, str]]:

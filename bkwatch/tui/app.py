@@ -29,19 +29,20 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input
 
 from bkwatch.model import State
 from bkwatch.redact import redact
 from bkwatch.text import one_line
-from bkwatch.tui.actions import bindings, help_keys, palette_entries
+from bkwatch.tui.actions import bindings, footer_ranks, help_keys, palette_entries
 from bkwatch.tui.acts.acting import Acting, ActionsController
 from bkwatch.tui.alerts import LastSeen, TaskAlerts
 from bkwatch.tui.dialogs.dialogs import HelpScreen, PlainInput
 from bkwatch.tui.dialogs.palette import CommandPalette, theme_palette
 from bkwatch.tui.drilldown.detail import DetailPane
 from bkwatch.tui.drilldown.grouped import GroupedView
-from bkwatch.tui.drilldown.headers import ColumnHeader, job_list_header
+from bkwatch.tui.drilldown.headers import ColumnHeader
 from bkwatch.tui.watchlist.joblist import JobList
 from bkwatch.tui.watchlist.scope_port import scope_of_header
 from bkwatch.tui.watchlist.scope_ui import ScopesChanged, ScopesUi
@@ -118,6 +119,7 @@ class BkWatchApp(App[None]):
         self.history = LastSeen(self)  # the last-seen states and "since last time": alerts.py
         self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
         self.scopes_ui = ScopesUi(self, scopes)  # followed scopes: scope_ui.py
+        self._mode_title = ""  # the drill-down's title: the filter and failures-only mode
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -125,9 +127,7 @@ class BkWatchApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 jobs = JobList(ascii_only=self.ascii_only, id="joblist")
-                header = ColumnHeader(
-                    lambda width: job_list_header(width, jobs.has_errors), id="joblist-header"
-                )
+                header = ColumnHeader(jobs.header_text, id="joblist-header")
                 jobs.columns_changed = partial(header.redraw, force=True)
                 yield header
                 yield jobs
@@ -136,7 +136,7 @@ class BkWatchApp(App[None]):
         yield PlainInput(
             placeholder="filter: IP, host, node name or message (enter to keep, escape to clear)", id="filter"
         )
-        yield Footer()
+        yield Footer(ranks=footer_ranks())
 
     @property
     def joblist(self) -> JobList:
@@ -279,6 +279,21 @@ class BkWatchApp(App[None]):
         if self.watchlist.failures_only:
             line.append("   failures only", style="bold")
         self.query_one("#status", TextBar).show(line)
+        self._title_filter()
+
+    def _title_filter(self) -> None:
+        """A filter or failures-only mode in the drill-down's title, which it narrows: the status
+        line's end is cut on a narrow terminal, a pane's title is not."""
+        modes = []
+        if self.watchlist.failures_only:
+            modes.append("failures only (f)")
+        if self.watchlist.filter_text:
+            modes.append(f"filter: {one_line(self.watchlist.filter_text, 40)} (esc clears)")
+        title = " · ".join(modes)
+        if title != self._mode_title:  # only on a change: setting it repaints the whole pane
+            self._mode_title = title
+            self.detail.set_class(bool(modes), "-filtered")
+            self.detail.border_title = Text(title) if modes else None
 
     def _mark_insecure(self, screen: Screen) -> None:
         if screen is self.screen_stack[0] or screen.query(InsecureBanner):
@@ -322,6 +337,26 @@ class BkWatchApp(App[None]):
         if key is not None:
             self.joblist.move_to(key, notify=False)
 
+    # ---- one pane at a time below 120 columns ------------------------------------------
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Narrow: the focus shows its pane, full-width. Whatever focuses the drill-down (enter,
+        `n`, a filter kept) opens the task; escape (back to the list) shows the list again."""
+        self._show_focused_pane(event.widget)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(lambda: self._show_focused_pane(self.screen_stack[0].focused))
+
+    def _show_focused_pane(self, widget: Widget | None) -> None:
+        if widget is None or not self.screen_stack[0].has_class("-narrow"):
+            return  # wide: both panes are shown (a class change would restyle, so repaint, both)
+        with contextlib.suppress(NoMatches):
+            main = self.query_one("#main")
+            chain = widget.ancestors_with_self
+            if self.detail in chain:
+                main.add_class("-open")
+            elif self.query_one("#left") in chain:
+                main.remove_class("-open")
+
     @on(LineView.Highlighted, "#joblist")
     def _job_highlighted(self, event: LineView.Highlighted) -> None:
         if event.line is not None and event.line.key != self.selected:
@@ -352,6 +387,11 @@ class BkWatchApp(App[None]):
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:
         self.watchlist.filter_submitted()
+
+    def check_action(self, action: str, _parameters: tuple[object, ...]) -> bool | None:
+        if action == "back":  # escape is offered (and in the footer) only when it goes somewhere
+            return self.screen is not self.screen_stack[0] or self.watchlist.can_go_back()
+        return True
 
     def action_back(self) -> None:
         self.watchlist.back()

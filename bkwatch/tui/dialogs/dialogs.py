@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
@@ -211,7 +212,8 @@ class ConfirmDialog(AnswerOnce, ModalScreen[bool]):
 
 
 class HelpScreen(AnswerOnce, ModalScreen[None]):
-    """Every key, generated from the app's bindings so it never goes stale."""
+    """Every key, generated from the app's bindings so it never goes stale; it scrolls (arrows,
+    pgup/pgdn, home/end) when the terminal is shorter than the list."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
 
@@ -220,16 +222,20 @@ class HelpScreen(AnswerOnce, ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        text = Text(end="")
+        text = Table.grid(padding=(0, 2))  # a long text wraps in its own column, under itself
+        text.add_column(justify="right", no_wrap=True)
+        text.add_column()
         for key, what in self.keys:
-            text.append(f"{key:>16}  ", style="bold")
-            text.append(f"{what}\n")
-        with Vertical():
-            yield Static("bkwatch keys", classes="dialog-title", markup=False)
+            text.add_row(Text(key, style="bold"), Text(what))
+        with VerticalScroll(id="help-body"):
+            yield Static("bkwatch keys (escape closes)", classes="dialog-title", markup=False)
             yield Static(text, id="help-keys")
             yield Static(
                 "Mouse: click a row to select it, click again to open.", classes="hint", markup=False
             )
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,7 +1,8 @@
 """Column headers over the host lists and the job list, so every column can be read.
 
 Each header is drawn with the same widths as the rows under it (`kinds.HostKind.render_row`,
-`kinds.JobTaskKind.render_row`, `joblist.JobList._draw`), and redrawn only on a resize.
+`kinds.JobTaskKind.render_row`; the job list's by `joblist.JobList.header_text`), and redrawn
+only on a resize.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import Static
 
-from bkwatch.tui.watchlist.joblist import columns
 from bkwatch.tui.widgets.fmt import BADGE_WIDTH, fit
 
 
@@ -34,27 +34,6 @@ def job_task_header(width: int) -> Text:
         end="",
         no_wrap=True,
     )
-
-
-def job_list_header(width: int, has_errors: bool = False) -> Text:
-    """System, target, name, state, done/total, elapsed (and data age, poll error)."""
-    title_w, name_w = columns(width, has_errors)
-    out = (
-        fit("system", 8)
-        + fit("target", title_w - 1)
-        + " "
-        + fit("name", name_w - 1)
-        + " "
-        + fit("state", BADGE_WIDTH)
-        + " "
-        + fit("done/all", 9)
-        + "elapsed".rjust(7)
-        + " "
-        + fit("age", 4)
-    )
-    if has_errors:
-        out += " " + "poll error"
-    return Text(out, end="", no_wrap=True)
 
 
 class ColumnHeader(Static):

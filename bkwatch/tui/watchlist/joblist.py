@@ -4,15 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual.binding import BindingType
 
 from bkwatch.model import State
-from bkwatch.text import one_line
+from bkwatch.text import display_width, one_line
+from bkwatch.tui.actions import OPEN, bindings
 from bkwatch.tui.watchlist.scope_header import header_line, render_header
 from bkwatch.tui.watchlist.scope_port import scope_of_header
-from bkwatch.tui.widgets.fmt import badge, duration, fit, stale_age
+from bkwatch.tui.widgets.fmt import BADGE_WIDTH, badge, duration, fit, stale_age
 from bkwatch.tui.widgets.lines import Line, LineView
 
 if TYPE_CHECKING:
@@ -34,6 +37,58 @@ def row_sig(watch: Watch, now: float, progress: tuple[int, int] | None = None) -
     return (watch.label, task.name, task.state, f"{done}/{total}", elapsed, data_age, err)
 
 
+SYSTEM_W, STATE_W, PROGRESS_W, ELAPSED_W, AGE_W, ERROR_W = 8, BADGE_WIDTH + 1, 9, 8, 5, 14
+MIN_NAME = 12  # the name never gets less, however narrow the list
+TARGET_ROOM = 30  # the target gets a column only while the name keeps this many cells (or all of it)
+MAX_LABEL = 24  # a label column never takes more (the whole label is in the detail's title)
+MAX_TARGET = 22
+
+
+@dataclass(frozen=True)
+class Columns:
+    """What the rows have to say, so columns with nothing to say take no room: the widest name,
+    label and target (cells, 0: no row has a label), whether any row's data is stale or any
+    poll failed."""
+
+    name: int = 0
+    label: int = 0
+    target: int = 0
+    age: bool = False
+    errors: bool = False
+
+    def widths(self, width: int) -> tuple[int, int, int]:
+        """Name, label and target widths (each with its trailing space) in a `width`-cell list."""
+        fixed = SYSTEM_W + STATE_W + PROGRESS_W + ELAPSED_W
+        fixed += (AGE_W if self.age else 0) + (ERROR_W if self.errors else 0)
+        rest = max(width, 50) - fixed
+        label_w = min(self.label, MAX_LABEL) + 1 if self.label else 0
+        label_w = min(label_w, max(0, rest - MIN_NAME) // 2)  # the name keeps the larger half
+        target_w = min(self.target, MAX_TARGET) + 1
+        if rest - label_w - target_w < min(self.name + 1, TARGET_ROOM):
+            target_w = 0
+        return max(MIN_NAME, rest - label_w - target_w), label_w, target_w
+
+
+def columns_of(lines: list[Line]) -> Columns:
+    name = label = target = 0
+    age = errors = False
+    for line in lines:
+        if line.header:
+            continue
+        tag, title, _state, _prog, _elapsed, data_age, err = line.sig[:7]
+        name = max(name, display_width(one_line(title or target_of(line.key))))
+        label = max(label, display_width(one_line(tag)) if tag else 0)
+        target = max(target, display_width(one_line(target_of(line.key))))
+        age = age or bool(data_age)
+        errors = errors or err is not None
+    return Columns(name, label, target, age, errors)
+
+
+def target_of(key: str) -> str:
+    """The target without its system (the system has its own column)."""
+    return key.split(":", 1)[-1]
+
+
 # Failed and stopped tasks come first; all others keep the watch list's order, so a task that
 # starts, waits for a person (its badge, toast and bell say so) or finishes normally stays on
 # its row instead of shifting every row in between (each shift is a repaint sent over SSH).
@@ -46,21 +101,16 @@ def sort_key(watch: Watch) -> int:
     return _ATTENTION.get(task.state, _CALM) if task is not None else _CALM
 
 
-def columns(width: int, has_errors: bool) -> tuple[int, int]:
-    """Widths of the target and name columns of a `width`-cell job list (the header's too)."""
-    rest = max(width, 50) - 8 - 11 - 10 - 8 - 5 - (14 if has_errors else 0)
-    title_w = min(30, max(12, rest // 2))
-    return title_w, max(6, rest - title_w)
-
-
 class JobList(LineView):
     """Watched tasks, those needing attention first; the cursor follows its task."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings((OPEN,))  # shown: enter opens the task
 
     def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
         super().__init__(self._draw, row_width=0, id=id)
         self.ascii_only = ascii_only
         self.watches: Mapping[str, Watch] = {}
-        self.has_errors = False
+        self.cols = Columns()  # what the rows have to say: which columns take room
         self.scopes: Mapping[str, ScopeView] = {}  # followed scopes, live (the app sets it)
         self.folded: set[str] = set()  # scopes whose tasks are hidden under their header
         self._now = 0.0
@@ -69,14 +119,6 @@ class JobList(LineView):
     def sync(self, watches: Mapping[str, Watch], now: float) -> None:
         self.watches = watches
         self._now = now
-        has_errors = any(w.error is not None for w in watches.values())
-        if has_errors != self.has_errors:
-            # The error column comes and goes with errors: every row's layout changes.
-            self.has_errors = has_errors
-            self._cache.clear()
-            self.refresh()
-            if self.columns_changed is not None:
-                self.columns_changed()
         scopes = self.scopes
         mine: list[Watch] = []  # added by hand: ungrouped, first, as before scopes existed
         found: dict[str, list[Watch]] = {k: [] for k in scopes}
@@ -91,6 +133,14 @@ class JobList(LineView):
             if not folded:
                 members.sort(key=sort_key)
                 lines.extend(Line(w.key, (*row_sig(w, now), True), data=w.key) for w in members)
+        cols = columns_of(lines)
+        if cols != self.cols:
+            # A column came or went, or a label or target is wider: every row's layout changes.
+            self.cols = cols
+            self._cache.clear()
+            self.refresh()
+            if self.columns_changed is not None:
+                self.columns_changed()
         self.set_lines(lines)
         if self.cursor_key is None and lines:
             self.move_to(lines[0].key, scroll=False, notify=False)
@@ -121,6 +171,17 @@ class JobList(LineView):
         self._cache.clear()
         self.refresh()
 
+    def header_text(self, width: int) -> Text:
+        """The column header, drawn with the rows' widths."""
+        name_w, label_w, target_w = self.cols.widths(width)
+        out = fit("system", SYSTEM_W) + fit("name", name_w - 1) + " "
+        out += fit("label", label_w - 1) + " " if label_w else ""
+        out += fit("target", target_w - 1) + " " if target_w else ""
+        out += fit("state", STATE_W) + fit("done/all", PROGRESS_W) + "elapsed".rjust(ELAPSED_W - 1) + " "
+        out += fit("age", AGE_W) if self.cols.age else ""
+        out += "poll error" if self.cols.errors else ""
+        return Text(out.rstrip(), end="", no_wrap=True)
+
     def _draw(self, line: Line) -> Text:
         width = max(self.size.width, 50)
         if line.header:
@@ -128,22 +189,26 @@ class JobList(LineView):
         sig = line.sig
         grouped = len(sig) == 8
         label, name, state, prog, elapsed, data_age, err = sig[:7]  # type: ignore[misc]
-        title_w, name_w = columns(self.size.width, self.has_errors)
+        name_w, label_w, target_w = self.cols.widths(self.size.width)
+        target = one_line(target_of(line.key))
         out = Text(end="", no_wrap=True)
         system = _SYS.get(line.key.split(":", 1)[0], "?")
-        out.append(fit(("  " + system) if grouped else system, 8), style="bold")
-        # The system has its own column: the target is shown without its "job:" prefix.
-        out.append(fit(one_line(label or line.key.split(":", 1)[-1]), title_w - 1) + " ")
-        out.append(fit(one_line(name or ""), name_w - 1) + " ")
+        out.append(fit(("  " + system) if grouped else system, SYSTEM_W), style="bold")
+        # The name first; a row not polled yet shows its target there until the name is known.
+        out.append(fit(one_line(name or target), name_w - 1) + " ")
+        if label_w:
+            out.append(fit(one_line(label or ""), label_w - 1) + " ", style="italic")
+        if target_w:
+            out.append(fit(target, target_w - 1) + " ", style="dim")
         if state is None:
-            out.append(fit("… no data" if not self.ascii_only else ". no data", 10), style="dim")
+            out.append(fit("… no data" if not self.ascii_only else ". no data", STATE_W - 1), style="dim")
         else:
             out.append(badge(state, self.ascii_only))
-        out.append(" " + fit(prog or "", 9))
-        out.append(fit(elapsed or "", 7).rjust(7) + " ")
-        out.append(fit(data_age, 4), style="dim")
+        out.append(" " + fit(prog or "", PROGRESS_W))
+        out.append(fit(elapsed or "", ELAPSED_W - 1).rjust(ELAPSED_W - 1) + " ")
+        if self.cols.age:
+            out.append(fit(data_age, AGE_W), style="dim")
         if err:
             mark = "!" if self.ascii_only else "⚠"
-            out.append(" ")
-            out.append(fit(f"{mark}{err}", 13), style="bold red reverse")
+            out.append(fit(f"{mark}{err}", ERROR_W - 1), style="bold red reverse")
         return out

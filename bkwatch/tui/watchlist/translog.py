@@ -27,17 +27,40 @@ def describe(t: Transition, title: str, ascii_only: bool) -> str:
     return f"{clock_hms(t.at)}  {one_line(title)}  {what}{name}: {old} {arrow} {badge_str(t.new, ascii_only)}"
 
 
-class TransitionLog(Log):
-    """Newest at the bottom; the Log widget never parses markup."""
+class TransitionLog(Log, can_focus=True):
+    """Newest at the bottom; the Log widget never parses markup. It follows new lines unless the
+    user scrolled up to read: then its title counts the lines written since ("12 new ↓"), and
+    scrolling back to the end (end, or down to it) follows again. Focusable (tab) to scroll."""
 
-    DEFAULT_CSS = "TransitionLog { height: 8; border-top: solid $panel-lighten-2; }"
+    DEFAULT_CSS = """
+    TransitionLog { height: 8; border-top: solid $panel-lighten-2; border-title-align: right; }
+    TransitionLog:focus { border-top: solid $accent; }
+    """
 
     def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
-        super().__init__(max_lines=2000, auto_scroll=True, id=id)
+        # Textual's own auto-scroll follows only while the last write left the view at the end,
+        # which a write made before the first layout does not: it stopped following for good.
+        super().__init__(max_lines=2000, auto_scroll=False, id=id)
         self.ascii_only = ascii_only
         self.entries: list[str] = []  # what was written, for tests and the since-last-time summary
+        self.following = True  # at the end, showing each new line; False once the user scrolls up
+        self.unseen = 0  # lines written while not following
         self._pending: list[str] = []
         self._throttle = Throttle(FLUSH_SECONDS, self._flush, self.set_timer)
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new >= self.max_scroll_y:  # back at the end: follow again
+            if not self.following or self.unseen:
+                self.following, self.unseen = True, 0
+                self._mark()
+        elif new < old and self.following:  # the user scrolled up to read
+            self.following = False
+            self._mark()
+
+    def _mark(self) -> None:
+        down = "v" if self.ascii_only else "↓"
+        self.border_title = f"{self.unseen} new {down} (end follows)" if self.unseen else None
 
     def add(self, transitions: list[Transition], title: str) -> None:
         self.note_lines(summarize(transitions, title, self.ascii_only))
@@ -57,9 +80,19 @@ class TransitionLog(Log):
     def _flush(self) -> bool:
         if not self._pending:
             return False
-        self.write_lines(self._pending)
-        self._pending = []
+        lines, self._pending = self._pending, []
+        self.write_lines(lines, scroll_end=False)
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.call_after_refresh(self._follow)  # again once the new size is laid out
+        else:
+            self.unseen += len(lines)
+            self._mark()
         return True
+
+    def _follow(self) -> None:
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
 
 def summarize(transitions: list[Transition], title: str, ascii_only: bool) -> list[str]:

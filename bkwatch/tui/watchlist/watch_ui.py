@@ -45,6 +45,10 @@ class WatchList:
             filt.remove_class("visible")
         self.app.joblist.focus()
 
+    def can_go_back(self) -> bool:
+        """Escape has somewhere to go: the filter is open or the focus is off the job list."""
+        return self.filter_box.has_class("visible") or not self.app.joblist.has_focus
+
     def next_failure(self, direction: int) -> None:
         app = self.app
         key = app.detail.next_failure(direction)

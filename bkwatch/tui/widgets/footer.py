@@ -1,8 +1,16 @@
-"""Textual's Footer without its leak."""
+"""Textual's Footer without its leak, keeping the keys that matter when the terminal is narrow."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
+from rich.cells import cell_len
+from textual.widget import Widget
 from textual.widgets import Footer as TextualFooter
+from textual.widgets._footer import FooterKey
+
+PALETTE_CELLS = 13  # the command palette's key, docked at the right: "▏^p palette "
+ALWAYS = {"help": 0}  # `?` is shown at every width: it lists every key
 
 
 class Footer(TextualFooter):
@@ -10,7 +18,35 @@ class Footer(TextualFooter):
     `compact` to the footer; the old keys' bindings are dropped only when `compact` changes, which
     it never does here, so every key ever drawn stayed alive (~400 widgets a minute while
     browsing, hundreds of MiB over a day). After each recompose the bindings of keys no longer
-    on screen are dropped."""
+    on screen are dropped.
+
+    Textual's footer cuts what does not fit at the right. This one drops keys instead: the
+    lowest `ranks` (action -> rank, lower kept first; `?` always) fill the width, the others
+    (ranked after, in their order) while room is left; the kept keys keep their order."""
+
+    def __init__(self, ranks: Mapping[str, int] | None = None) -> None:
+        super().__init__()
+        self.ranks = {**ALWAYS, **(ranks or {})}
+        self._width = 0
+
+    def compose(self) -> Iterable[Widget]:
+        items = list(super().compose())
+        keys = [w for w in items if isinstance(w, FooterKey) and not w.has_class("-command-palette")]
+        room = (self.size.width or self.app.size.width) - (PALETTE_CELLS if len(keys) < len(items) else 0)
+        order = sorted(range(len(keys)), key=lambda i: (self.ranks.get(keys[i].action, 100), i))
+        dropped: set[int] = set()
+        for i in order:
+            cells = cell_len(keys[i].key_display) + cell_len(keys[i].description) + 3
+            if cells <= room:
+                room -= cells
+            else:
+                dropped.add(id(keys[i]))
+        return [w for w in items if id(w) not in dropped]
+
+    def on_resize(self) -> None:
+        if self.size.width != self._width:
+            self._width = self.size.width
+            self.call_after_refresh(self.recompose)
 
     async def recompose(self) -> None:
         await super().recompose()

@@ -1,0 +1,206 @@
+"""The screen at 80×24 (and 200×50): every list follows and scrolls, columns earn their width,
+one pane at a time when narrow, the footer keeps its keys, a filter is always in sight."""
+
+from __future__ import annotations
+
+import re
+from contextlib import aclosing
+from pathlib import Path
+
+import pytest
+from textual.widgets import Button
+
+from bkwatch.model import System
+from bkwatch.targets import parse_target
+from bkwatch.tui.watchlist import translog
+from tests.harness import SimRig, frame_text, frozen_sim, settle, sim_app
+
+NARROW = (80, 24)
+WIDE = (200, 50)
+
+
+def screen_lines(rig: SimRig) -> list[str]:
+    """The frame as plain text, one string per terminal row."""
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07", "", frame_text(rig.app))
+    return text.split("\n")
+
+
+def _rig(tmp_path: Path, **options) -> SimRig:
+    rig = sim_app(frozen_sim(), tmp_path, **options)
+    rig.app.selected = rig.target(System.JOB, bad=True)
+    return rig
+
+
+async def test_transitions_log_follows_new_lines_and_counts_them_when_scrolled_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(translog, "FLUSH_SECONDS", 0.01)
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        log = rig.app.log_view
+        for batch in range(4):  # writes one after the other, as polls arrive
+            log.note_lines([f"change {batch}-{i}" for i in range(6)])
+            await pilot.pause(0.05)
+        await pilot.pause()
+        assert any("change 3-5" in line for line in screen_lines(rig))  # the newest is in sight
+        await pilot.press("tab")  # the log takes the focus, to be scrolled
+        assert rig.app.focused is log
+        await pilot.press("home")
+        log.note_lines([f"later {i}" for i in range(5)])
+        await pilot.pause(0.05)
+        await pilot.pause()
+        frame = "\n".join(screen_lines(rig))
+        assert "later 4" not in frame and "5 new" in frame  # the reader is not moved; told instead
+        await pilot.press("end")
+        await pilot.pause()
+        frame = "\n".join(screen_lines(rig))
+        assert "later 4" in frame and "5 new" not in frame
+        log.note_lines(["after end"])
+        await pilot.pause(0.05)
+        await pilot.pause()
+        assert any("after end" in line for line in screen_lines(rig))  # following again
+
+
+async def test_help_scrolls_to_its_last_key_at_80x24(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        last = "Refresh"  # the last row of the help screen
+        lines = screen_lines(rig)
+        assert not any(f" r  {last}" in line for line in lines)
+        await pilot.press("end")
+        await pilot.pause()
+        assert any(f" r  {last}" in line for line in screen_lines(rig))
+
+
+@pytest.mark.parametrize("which", ["add", "remove", "help"])
+async def test_every_dialog_fits_80x24(tmp_path: Path, which: str) -> None:
+    rig = sim_app(frozen_sim(), tmp_path, scopes={})  # the add dialog's longest form: with scopes
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        await pilot.press({"add": "a", "remove": "d", "help": "question_mark"}[which])
+        await pilot.pause()
+        dialog = rig.app.screen.children[0]
+        region = dialog.region
+        assert region.y >= 0 and region.bottom <= NARROW[1] and region.right <= NARROW[0]
+        if which == "help":  # longer than the screen: it scrolls instead of being cut
+            assert dialog.max_scroll_y > 0
+        else:  # everything in it is on screen, its buttons too
+            assert dialog.virtual_size.height <= dialog.content_region.height
+            for button in dialog.query(Button):
+                assert button.region.bottom <= region.bottom and button.region.height > 0
+
+
+async def test_narrow_list_fills_the_screen_enter_opens_full_width_escape_returns(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with aclosing(rig.client), app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        assert app.joblist.region.height >= 15 and app.detail.region.width == 0
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.detail.region.width == NARROW[0] and app.joblist.region.height == 0
+        assert "esc List" in screen_lines(rig)[NARROW[1] - 1]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.joblist.has_focus and app.joblist.region.height >= 15
+        assert "⏎ Open" in screen_lines(rig)[NARROW[1] - 1]
+        await pilot.press("n")  # the next failure opens the task too
+        await pilot.pause()
+        assert app.detail.region.width == NARROW[0]
+
+
+async def test_wide_shows_list_and_task_side_by_side(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=WIDE) as pilot:
+        await settle(rig, pilot)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert rig.app.joblist.region.width > 0 and rig.app.detail.region.width > 0
+
+
+@pytest.mark.parametrize("size", [NARROW, WIDE])
+async def test_names_get_the_room_empty_columns_leave(tmp_path: Path, size: tuple[int, int]) -> None:
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=size) as pilot:
+        await settle(rig, pilot)
+        frame = "\n".join(screen_lines(rig))
+        for name in ("rolling restart nginx", "db migrate (needs approval)"):
+            if size == WIDE or len(name) < 24:
+                assert name in frame
+
+
+async def test_a_column_with_nothing_to_say_takes_no_room_and_a_label_sits_beside_the_name(
+    tmp_path: Path,
+) -> None:
+    sim = frozen_sim()
+    fine = [t.target for t in sim.world.tasks() if t.system == "job"][:3]
+    rig = sim_app(sim, tmp_path, fine)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        header = screen_lines(rig)[1]
+        assert header.split()[:2] == ["system", "name"]  # no label, no stale data, no poll error
+        assert not {"label", "age", "poll"} & set(header.split())
+        rig.app.watchlist.watch_target(parse_target("job:2:20001"), "my deploy")
+        await rig.poller.poll_all()
+        await pilot.pause()
+        lines = screen_lines(rig)
+        assert lines[1].split()[:3] == ["system", "name", "label"]
+        row = next(line for line in lines if "my deploy" in line)
+        assert row.index("deploy-web") < row.index("my deploy")
+
+
+async def test_failures_only_and_filter_in_the_panes_title_at_80_columns(tmp_path: Path) -> None:
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        await pilot.press("enter", "f")
+        await pilot.pause()
+        assert any("failures only" in line for line in screen_lines(rig)[1:])
+        await pilot.press("slash", *"10.2.0", "enter")
+        await pilot.pause()
+        lines = screen_lines(rig)
+        assert any("filter: 10.2.0" in line and "failures only" in line for line in lines[1:])
+
+
+async def _open_evidence(rig: SimRig, pilot, key: str) -> None:
+    await pilot.press("n", key)
+    for _ in range(200):
+        if getattr(rig.app.screen, "evidence", None) is not None or getattr(rig.app.screen, "report", None):
+            break
+        await pilot.pause(0.02)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("key", ["l", "w"])
+async def test_actions_banner_never_hides_the_footer_keys(tmp_path: Path, key: str) -> None:
+    rig = _rig(tmp_path, allow_actions=True)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        await _open_evidence(rig, pilot, key)
+        lines = screen_lines(rig)
+        assert "? Help" in lines[-1] and "esc Back" in lines[-1]
+        assert any("ACTIONS ON" in line for line in lines[:-1])
+
+
+async def test_footer_shows_whole_keys_and_help_at_every_width(tmp_path: Path) -> None:
+    """No key is cut by the width or by the palette's key: keys that do not fit are left out."""
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        for width in (80, 60, 40):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            await pilot.pause()
+            footer = rig.app.screen.query_one("Footer")
+            keys = list(footer.query("FooterKey"))
+            palette = [k for k in keys if k.has_class("-command-palette")]
+            edge = palette[0].region.x if palette else width
+            shown = [k for k in keys if k not in palette]
+            assert any(k.action == "help" for k in shown)
+            for key in shown:
+                assert key.region.right <= edge, (width, key.description)
+                assert key.region.width >= len(key.key_display) + len(key.description) + 2, width
