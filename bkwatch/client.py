@@ -38,6 +38,7 @@ Via = Literal["esb", "apigw"]
 ESB_PREFIX = "/api/c/compapi/v2/"
 
 MAX_MESSAGE = 300
+_SNIPPET_WINDOW = 16_384  # bytes of an odd body read for its excerpt (masked, then cut)
 _K = ErrorKind
 _URL_CACHE_MAX = 8192
 _JSON = {"Content-Type": "application/json"}
@@ -289,6 +290,12 @@ class BkClient:
         logs (cutting first could leave a secret's head)."""
         return redact(clean_text(text), self.profile.secrets())[: MAX_MESSAGE * 2]
 
+    def _snippet(self, content: bytes) -> str:
+        """A short excerpt of a body that is not JSON, its secrets masked before it is cut: a
+        secret the server echoed must not survive as a head cut off at the excerpt's end."""
+        window = content[:_SNIPPET_WINDOW].decode("utf-8", "replace")
+        return snippet(redact(window, self.profile.secrets()).encode())
+
     def _decode(
         self, system: System, resp: httpx.Response, content: bytes, allow_no_data: bool = False
     ) -> Any:
@@ -308,15 +315,17 @@ class BkClient:
                 raise self._error(
                     _K.BAD_RESPONSE, f"{system}: 'result' is {body['result']!r:.40}, not true or false"
                 )
-            raise self._error(_K.BAD_RESPONSE, f"{system}: answer has no 'result' field ({snippet(content)})")
+            raise self._error(
+                _K.BAD_RESPONSE, f"{system}: answer has no 'result' field ({self._snippet(content)})"
+            )
         # Not a JSON object: plain text, HTML, garbage, a bare list, or a cut-off body.
         kind = status_kind(status)
         what = "an HTML page" if looks_html(content) else "not a JSON object"
         if kind is None:
             if body is None and content[:1] in (b"{", b"[") and len(content) > 1:
                 what = "truncated or invalid JSON"
-            raise self._error(_K.BAD_RESPONSE, f"{system}: HTTP {status}, {what}: {snippet(content)}")
-        text = snippet(content) or resp.reason_phrase
+            raise self._error(_K.BAD_RESPONSE, f"{system}: HTTP {status}, {what}: {self._snippet(content)}")
+        text = self._snippet(content) or resp.reason_phrase
         if status == 404:
             raise ApiNotFound(
                 self.scrub(f"{system}: HTTP 404 at {_path(resp)}: the API path is not published")

@@ -643,7 +643,9 @@ def _pty_run(env: dict[str, str], argv: list[str], marker: bytes, keys: list[byt
         assert session.wait_for(marker, timeout=60), bytes(session.output[-2000:])
         for key in keys:
             session.send(key)
-            session.read_for(0.15)
+            # A lone escape is read as Escape only after the terminal's escape delay; a key sent
+            # sooner joins it (alt+q instead of q on a busy machine).
+            session.read_for(0.5 if key == b"\x1b" else 0.15)
         session.send(b"q")
         deadline = time.monotonic() + 20
         while not session.exited and time.monotonic() < deadline:
