@@ -1,0 +1,421 @@
+"""The recorder: every poll's update kept in the record, written off the screen's thread.
+
+`Recorder.observe` is a `Poller` observer: it only puts the update's pieces on a queue (a Task
+snapshot is never changed once parsed, so the writer can read it later). One writer thread takes
+them in batches (at most `FLUSH_SECONDS` apart, one transaction each: a killed process loses at
+most that), reads what changed and writes it; it prunes the file by age and size every
+`PRUNE_SECONDS`, and copies the audit file's new lines (`actions/audit.py`) into `actions`.
+
+Nothing secret is written: poll errors arrive redacted (systems.fetch_task), and every message and
+failure text is passed through the redactor with the profile's secrets once more.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bkwatch.actions.audit import AUDIT_FILE
+from bkwatch.evidence.signatures import signature
+from bkwatch.model import BkError, ErrorKind, State, Task, Transition
+from bkwatch.poller import PollUpdate
+from bkwatch.record.db import Limits, db_path, move_aside, open_db, prune
+from bkwatch.redact import redact
+from bkwatch.text import clean_text
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.5
+PRUNE_SECONDS = 300.0
+TASK_ROW_SECONDS = 60.0  # an unchanged task's row (last_seen) is written at most this often
+OUTAGE_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT, ErrorKind.SERVER})
+BAD = frozenset({State.FAILED, State.STOPPED})
+UNIT_LEVELS = frozenset({"host", "job_task", "node"})
+REASON_CHARS = 4000
+_STOP = object()
+
+Item = tuple[float, str, str | None, Task | None, list[Transition], BkError | None]
+
+
+class Recorder:
+    def __init__(
+        self,
+        data_dir: Path,
+        limits: Limits | None = None,
+        *,
+        secrets: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.path = db_path(self.data_dir)
+        self.limits = limits or Limits()
+        self.secrets = [s for s in secrets if s]
+        self.clock = clock
+        self.conn, self.notice = open_db(self.path, check=False)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._open_outages: set[str] = set(
+            r[0] for r in self.conn.execute("SELECT target FROM outages WHERE end IS NULL")
+        )
+        self._written: dict[str, float] = {}  # target -> when its task row was last written
+        self._seen_units: set[str] = set()
+        self._sigs: dict[str, tuple[str, str]] = {}
+        self._last_prune = 0.0
+        self.batches = 0
+        self._thread = threading.Thread(target=self._run, name="bkwatch-record", daemon=True)
+        self._thread.start()
+
+    # -- the screen's thread ------------------------------------------------------------------
+
+    def observe(self, update: PollUpdate) -> None:
+        watch = update.watch
+        task = watch.task if update.error is None else None
+        self._queue.put((self.clock(), update.key, watch.label, task, update.transitions, update.error))
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything observed so far is written."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # -- the writer thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._check()
+            self._maintain()
+            stop = False
+            while not stop:
+                batch: list[Item] = []
+                waiting: list[threading.Event] = []
+                try:
+                    first = self._queue.get(timeout=PRUNE_SECONDS / 10)
+                except queue.Empty:
+                    self._maintain()
+                    continue
+                deadline = time.monotonic() + FLUSH_SECONDS
+                item = first
+                while True:
+                    if item is _STOP:
+                        stop = True
+                    elif isinstance(item, threading.Event):
+                        waiting.append(item)
+                    else:
+                        batch.append(item)
+                    if stop or waiting:
+                        break
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    try:
+                        item = self._queue.get(timeout=left)
+                    except queue.Empty:
+                        break
+                self._write(batch)
+                if time.monotonic() - self._last_prune > PRUNE_SECONDS:
+                    self._maintain()
+                for event in waiting:
+                    event.set()
+        except Exception:
+            log.exception("the record stopped")
+        finally:
+            self.conn.close()
+
+    def _check(self) -> None:
+        """The integrity check, off the screen's thread: a damaged file is moved aside here too."""
+        try:
+            result = self.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if result == "ok":
+                return
+        except sqlite3.DatabaseError as exc:
+            result = str(exc)
+        self.conn.close()
+        aside = move_aside(self.path)
+        self.conn, _ = open_db(self.path, check=False)
+        self.notice = f"the record was damaged ({result}); kept as {aside.name}, a new one started"
+        log.warning("%s", self.notice)
+
+    def _maintain(self) -> None:
+        self._last_prune = time.monotonic()
+        try:
+            self._ingest_audit()
+            dropped = prune(self.conn, self.limits, self.clock())
+            if dropped:
+                log.info("record: %d old tasks pruned", dropped)
+                self._written.clear()
+                self._seen_units.clear()
+        except sqlite3.Error:
+            log.exception("record: pruning failed")
+
+    def _write(self, batch: list[Item]) -> None:
+        rows = _Rows()
+        for item in batch:
+            self._rows(rows, *item)
+        self._ingest_audit(rows)
+        if not rows:
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows.write(self.conn)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        self.batches += 1
+
+    def _clean(self, text: str | None) -> str | None:
+        if not text:
+            return text
+        text = clean_text(text[:REASON_CHARS])
+        return redact(text, self.secrets) if self.secrets else text
+
+    def _rows(
+        self,
+        rows: _Rows,
+        now: float,
+        key: str,
+        label: str | None,
+        task: Task | None,
+        transitions: list[Transition],
+        error: BkError | None,
+    ) -> None:
+        if error is not None:
+            if error.kind in OUTAGE_KINDS and key not in self._open_outages:
+                self._open_outages.add(key)
+                system = key.split(":", 1)[0]
+                rows.outages.append((key, system, str(error.kind), now, self._clean(error.message)))
+            return
+        if task is None:
+            return
+        if key in self._open_outages:
+            self._open_outages.discard(key)
+            rows.outage_ends.append((now, key))
+        first = key not in self._seen_units
+        if first or transitions or now - self._written.get(key, 0.0) > TASK_ROW_SECONDS:
+            self._written[key] = now
+            rows.tasks.append(
+                (key, str(task.system), self._clean(task.name), self._clean(label), str(task.state),
+                 task.raw_state, task.start, task.end, self._clean(task.detail), now, now, int(task.terminal))
+            )  # fmt: skip
+        if not (first or transitions):
+            return
+        self._seen_units.add(key)
+        rows.units.extend(unit_rows(key, task, self._clean))
+        units = _Lookup(task)
+        for t in transitions:
+            code = units.code(t) if t.level != "task" and t.new in BAD else None
+            rows.transitions.append(
+                (key, t.at, t.level, t.key, self._clean(t.name), None if t.old is None else str(t.old),
+                 str(t.new), t.step_id, code)
+            )  # fmt: skip
+        if first:
+            bad = list(bad_units(task))
+        else:
+            bad = [units.failure(t) for t in transitions if t.level in UNIT_LEVELS and t.new in BAD]
+        for found in bad:
+            if found is None:
+                continue
+            level, unit_key, step_id, host, name, code, reason = found
+            reason = self._clean(reason) or ""
+            sig = self._sigs.get(reason)
+            if sig is None:
+                if len(self._sigs) > 10_000:
+                    self._sigs.clear()
+                sig = self._sigs[reason] = signature(reason)
+            rows.failures.append((key, level, unit_key, step_id or "", host, self._clean(name), now, code,
+                                  reason, sig[0]))  # fmt: skip
+
+    def _ingest_audit(self, rows: _Rows | None = None) -> None:
+        """The audit file's lines added since the last look, as `actions` rows."""
+        path = self.data_dir / AUDIT_FILE
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return
+        got = self.conn.execute("SELECT value FROM meta WHERE key = 'audit_offset'").fetchone()
+        offset = int(got[0]) if got else 0
+        if size == offset:
+            return
+        if size < offset:
+            offset = 0  # a new file
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1  # a line being written is read next time
+        mine = rows or _Rows()
+        for raw in data[:end].splitlines():
+            try:
+                rec = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if not isinstance(rec, dict) or not isinstance(rec.get("target"), str):
+                continue
+            at = _epoch(rec.get("at"))
+            subject = rec.get("subject")
+            mine.actions.append(
+                (rec["target"], at, *(self._clean(_text(rec.get(k))) for k in ("action",)),
+                 self._clean(_text(subject)), *(self._clean(_text(rec.get(k))) for k in
+                 ("result", "user", "local_user", "by", "why", "code", "message", "state")))
+            )  # fmt: skip
+        mine.meta.append(("audit_offset", str(offset + end)))
+        if rows is None:
+            self.conn.execute("BEGIN IMMEDIATE")
+            mine.write(self.conn)
+            self.conn.execute("COMMIT")
+
+
+class _Rows:
+    __slots__ = ("actions", "failures", "meta", "outage_ends", "outages", "tasks", "transitions", "units")
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[Any, ...]] = []
+        self.transitions: list[tuple[Any, ...]] = []
+        self.units: list[tuple[Any, ...]] = []
+        self.failures: list[tuple[Any, ...]] = []
+        self.outages: list[tuple[Any, ...]] = []
+        self.outage_ends: list[tuple[Any, ...]] = []
+        self.actions: list[tuple[Any, ...]] = []
+        self.meta: list[tuple[Any, ...]] = []
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) for name in self.__slots__)
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(target) DO UPDATE SET "
+            "system=excluded.system, name=coalesce(excluded.name, tasks.name), label=excluded.label, "
+            "state=excluded.state, raw_state=excluded.raw_state, start=excluded.start, end=excluded.end, "
+            "detail=excluded.detail, last_seen=excluded.last_seen, terminal=excluded.terminal",
+            self.tasks,
+        )
+        conn.executemany("INSERT INTO transitions VALUES (?,?,?,?,?,?,?,?,?)", self.transitions)
+        conn.executemany("INSERT OR REPLACE INTO units VALUES (?,?,?,?,?,?,?,?,?,?)", self.units)
+        conn.executemany("INSERT OR REPLACE INTO failures VALUES (?,?,?,?,?,?,?,?,?,?)", self.failures)
+        conn.executemany("INSERT INTO outages VALUES (?,?,?,?,NULL,?)", self.outages)
+        conn.executemany("UPDATE outages SET end = ? WHERE target = ? AND end IS NULL", self.outage_ends)
+        conn.executemany("INSERT INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self.actions)
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", self.meta)
+
+
+Failure = tuple[str, str, str | None, str | None, str | None, str | None, str]
+
+
+class _Lookup:
+    """A task's units by key, indexed only when a transition asks."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self._steps: dict[str, Any] | None = None
+        self._nodes: dict[str, Any] | None = None
+
+    def unit(self, t: Transition) -> Any:
+        task = self.task
+        if t.level == "host":
+            if t.step_id is not None:
+                if self._steps is None:
+                    self._steps = {s.id: s for s in task.steps}
+                step = self._steps.get(t.step_id)
+                return step.hosts.get(t.key) if step is not None else None
+            return task.hosts.get(t.key)
+        if t.level == "job_task":
+            return task.job_tasks.get(t.key)
+        if t.level == "node" and task.root is not None:
+            if self._nodes is None:
+                self._nodes = {n.id: n for n, _ in task.root.walk()}
+            return self._nodes.get(t.key)
+        return None
+
+    def code(self, t: Transition) -> str | None:
+        unit = self.unit(t)
+        return getattr(unit, "error_code", None) or getattr(unit, "err_code", None) if unit else None
+
+    def failure(self, t: Transition) -> Failure | None:
+        unit = self.unit(t)
+        if unit is None:
+            return None
+        return _failure(t.level, unit, t.step_id)
+
+
+def _failure(level: str, unit: Any, step_id: str | None) -> Failure | None:
+    if level == "host":
+        reason = unit.error_text or unit.status_text
+        return level, unit.key, step_id, unit.key, unit.ip, unit.error_code, reason
+    if level == "job_task":
+        host = f"{unit.cloud_id}:{unit.ip}" if unit.ip and unit.cloud_id is not None else unit.ip or None
+        return (
+            level,
+            unit.id,
+            None,
+            host,
+            unit.process or unit.ip,
+            unit.err_code,
+            unit.failed_reason or unit.raw_state,
+        )
+    if unit.children or unit.synthetic:
+        return None
+    return level, unit.id, None, None, unit.name, None, unit.message or unit.raw_state
+
+
+def bad_units(task: Task) -> Iterable[Failure | None]:
+    for step in task.steps:
+        for h in step.hosts.values():
+            if h.state in BAD:
+                yield _failure("host", h, step.id)
+    for h in task.hosts.values():
+        if h.state in BAD:
+            yield _failure("host", h, None)
+    for jt in task.job_tasks.values():
+        if jt.state in BAD:
+            yield _failure("job_task", jt, None)
+    if task.root is not None:
+        for node, _ in task.root.walk():
+            if node is not task.root and node.state is State.FAILED:
+                yield _failure("node", node, None)
+
+
+def unit_rows(key: str, task: Task, clean: Callable[[str | None], str | None]) -> list[tuple[Any, ...]]:
+    """The task's steps or nodes as timeline rows (id, name, parent, depth, order, state, times)."""
+    out: list[tuple[Any, ...]] = []
+    for i, s in enumerate(task.steps):
+        out.append((key, "step", s.id, clean(s.name), None, 0, i, str(s.state), s.start, s.end))
+    if task.root is not None:
+        parents: dict[str, str] = {}
+        for i, (node, depth) in enumerate(task.root.walk()):
+            for child in node.children:
+                parents[child.id] = node.id
+            if node is task.root:
+                continue
+            out.append((key, "node", node.id, clean(node.name), parents.get(node.id), depth, i,
+                        str(node.state), node.start, node.end))  # fmt: skip
+    return out
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            pass
+    return time.time()
