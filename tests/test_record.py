@@ -5,6 +5,7 @@ the size bound, a corrupt file, and `hosts --flaky`."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import signal
@@ -117,7 +118,7 @@ def test_record_holds_what_the_simulator_did(sim: Simulator) -> None:
         )
     ]
     assert chain[0][0] is None and chain[-1][1] == "failed"
-    assert all(a[1] == b[0] for a, b in zip(chain, chain[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chain))
     data = sim.world.get(target).data(sim.world.now(), True)
     sim_steps = {str(s["step_instance_id"]): s for s in data["step_instance_list"]}
     for sid, start, end in conn.execute(
