@@ -17,7 +17,7 @@ LOG_LINES = 3  # first lines of a failure's text shown under its group
 MAX_GROUPS = 20
 MAX_MEMBERS = 12  # members named per group; the rest counted
 MAX_BARS = 60
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~]|(?<!\w)_|_(?!\w))")  # links, code, tables, HTML, emphasis
 
 
 def md(text: object) -> str:
