@@ -28,7 +28,7 @@ from bkwatch.evidence.signatures import signature
 from bkwatch.model import BkError, ErrorKind, State, Task, Transition
 from bkwatch.poller import PollUpdate
 from bkwatch.record.db import Limits, db_path, move_aside, open_db, prune
-from bkwatch.redact import redact
+from bkwatch.redact import redact, secret_forms
 from bkwatch.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,9 @@ class Recorder:
         if not text:
             return text
         text = clean_text(text[:REASON_CHARS])
-        return redact(text, self.secrets) if self.secrets else text
+        if not self.secrets:
+            return text
+        return cut_secrets(redact(text, self.secrets), self.secrets)
 
     def _rows(
         self,
@@ -274,6 +276,21 @@ class Recorder:
             self.conn.execute("BEGIN IMMEDIATE")
             mine.write(self.conn)
             self.conn.execute("COMMIT")
+
+
+def cut_secrets(text: str, secrets: Sequence[str]) -> str:
+    """`text` with the start of a secret masked where a message was cut short inside it ("…"):
+    a message is shortened before it is redacted, so the redactor never saw the whole secret."""
+    if "…" not in text:
+        return text
+    for secret in secrets:
+        for form in secret_forms(secret):
+            for k in range(len(form) - 1, 3, -1):
+                cut = form[:k] + "…"
+                if cut in text:
+                    text = text.replace(cut, "****…")
+                    break
+    return text
 
 
 class _Rows:
