@@ -81,7 +81,7 @@ def test_a_running_task_is_read_live(sim: Simulator, capsys: pytest.CaptureFixtu
     target = sim.world.add_task("job", kind="ok", hosts=4, scope=("biz", 2))
     code, out, err = report(capsys, target)
     assert code == 0, err
-    assert "(read live)" in out
+    assert "read live just now" in out
     code, out, err = report(capsys, target, "--offline")
     assert code == 2 and "not in the record" in err
 

@@ -57,17 +57,3 @@ def flaky_hosts(conn: sqlite3.Connection, since: float, *, minimum: int = 2) -> 
     for host, item in found.items():
         item.signature, item.signature_count = sigs[host].most_common(1)[0]
     return sorted(found.values(), key=lambda f: (-f.count, -f.last, f.host))
-
-
-def failures_before(conn: sqlite3.Connection, host: str, since: float, target: str) -> tuple[int, bool]:
-    """How many other tasks `host` failed in since `since`, and whether one had the same signature
-    as its failure in `target` (for "3rd failure in 7 days, same signature")."""
-    mine = {
-        r[0]
-        for r in conn.execute("SELECT signature FROM failures WHERE host = ? AND target = ?", (host, target))
-    }
-    others = conn.execute(
-        "SELECT target, signature FROM failures WHERE host = ? AND at >= ? AND target != ?",
-        (host, since, target),
-    ).fetchall()
-    return len({t for t, _ in others}), any(s in mine for _, s in others)

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable
 
-from bkwatch.record.story import Story
+from bkwatch.record.story import Story, Unit
 from bkwatch.systems.registry import traits
 from bkwatch.text import clean_text, one_line
 
@@ -68,11 +68,17 @@ def header_rows(story: Story) -> list[tuple[str, str]]:
         ("End", when(story.end)),
         ("Duration", span(story.duration)),
         ("Outcome", story.outcome),
-        (
-            "Watched",
-            f"{when(story.first_seen)} – {when(story.last_seen)}" + (" (read live)" if story.live else ""),
-        ),
+        ("Watched", _watched(story)),
     ]
+
+
+def _watched(story: Story) -> str:
+    if not story.recorded:
+        return "not in the record: read live just now"
+    seen = f"{when(story.first_seen)} – {when(story.last_seen)}" + (" (then read live)" if story.live else "")
+    if story.unit_changes:
+        seen += f"; {story.unit_changes:,} host changes recorded"
+    return seen
 
 
 def first_lines(text: str, n: int = LOG_LINES) -> list[str]:
@@ -88,14 +94,17 @@ def markdown(story: Story) -> str:
     out += ["| | |", "|---|---|"]
     out += [f"| {k} | {md(v)} |" for k, v in header_rows(story)]
     out += ["", "## Timeline", ""]
-    if story.units:
-        out += ["| Step / node | State | Start | Duration |", "|---|---|---|---|"]
-        for u in story.units[:MAX_BARS]:
+    if story.bars:
+        out += ["| Step / node | State | Start | Duration | |", "|---|---|---|---|---|"]
+        bar = _text_bars(story)
+        for u in story.bars[:MAX_BARS]:
             dur = (u.end - u.start) if u.start is not None and u.end is not None else None
             indent = "· " * max(0, u.depth - 1)
-            out.append(f"| {indent}{md(u.name)} | {md(u.state)} | {when(u.start)} | {span(dur)} |")
-        if len(story.units) > MAX_BARS:
-            out.append(f"| … {len(story.units) - MAX_BARS} more | | | |")
+            out.append(
+                f"| {indent}{md(u.name)} | {md(u.state)} | {when(u.start)} | {span(dur)} | `{bar(u)}` |"
+            )
+        if len(story.bars) > MAX_BARS:
+            out.append(f"| … {len(story.bars) - MAX_BARS} more | | | | |")
     else:
         out.append("No steps or nodes recorded.")
     changes = [t for t in story.transitions if t["old"] is not None]
@@ -135,6 +144,24 @@ def markdown(story: Story) -> str:
     return "\n".join(out) + "\n"
 
 
+def _text_bars(story: Story, width: int = 24) -> Callable[[Unit], str]:
+    """A unit's run as a bar of block characters on the task's time axis."""
+    timed = [u for u in story.bars if u.start is not None]
+    if not timed:
+        return lambda u: ""
+    t0 = min(u.start for u in timed if u.start is not None)
+    t1 = max(max((u.end or story.last_seen or t0) for u in timed), t0 + 1)
+
+    def bar(u: Unit) -> str:
+        if u.start is None:
+            return " " * width
+        a = round((u.start - t0) / (t1 - t0) * width)
+        b = max(a + 1, round(((u.end or story.last_seen or u.start) - t0) / (t1 - t0) * width))
+        return ("·" * a + "█" * (b - a)).ljust(width, "·")[:width]
+
+    return bar
+
+
 # -- HTML ---------------------------------------------------------------------------------------
 
 _COLOURS = {
@@ -158,7 +185,7 @@ ul{padding-left:20px}svg text{font:12px system-ui,sans-serif}.muted{color:#777}
 
 
 def timeline_svg(story: Story, width: int = 1000) -> str:
-    units = [u for u in story.units if u.start is not None][:MAX_BARS]
+    units = [u for u in story.bars if u.start is not None][:MAX_BARS]
     if not units:
         return '<p class="muted">No timed steps or nodes recorded.</p>'
     t0 = min(u.start for u in units if u.start is not None)

@@ -58,6 +58,12 @@ class Story:
     outages: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def bars(self) -> list[Unit]:
+        """The steps or nodes drawn on the timeline: unnamed ones (a pipeline's start and end
+        events, its gateways) are left out."""
+        return [u for u in self.units if u.name and u.name != u.id]
+
+    @property
     def title(self) -> str:
         return self.label or self.name or self.target
 
@@ -95,7 +101,7 @@ def load(conn: sqlite3.Connection, target: str) -> Story | None:
     story = Story(target, row[0], row[1], row[2], row[3] or "unknown", row[4], row[5], row[6] or "",
                   row[7], row[8], recorded=True)  # fmt: skip
     story.units = [
-        Unit(r[0], r[1], r[2] or r[1], r[3] or 0, r[4], r[5], r[6])
+        Unit(r[0], r[1], r[2] or "", r[3] or 0, r[4], r[5], r[6])
         for r in conn.execute(
             "SELECT level, id, name, depth, state, start, end FROM units WHERE target = ? "
             "ORDER BY level, ord",
@@ -152,7 +158,7 @@ def merge_live(story: Story | None, task: Task, now: float) -> Story:
     story.detail = clean_text(task.detail)
     story.last_seen = now
     story.units = [
-        Unit(r[1], r[2], r[3] or r[2], r[5] or 0, r[7], r[8], r[9])
+        Unit(r[1], r[2], r[3] or "", r[5] or 0, r[7], r[8], r[9])
         for r in unit_rows(task.target, task, _clean)
     ]
     known = {(f.level, f.key, f.step_id) for f in story.failures}
