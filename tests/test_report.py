@@ -143,3 +143,23 @@ def test_the_html_renders_in_chromium(
     dom = chromium(tmp_path, hostile, "--dump-dom")
     assert dom.returncode == 0 and "<script" not in dom.stdout and "&lt;script&gt;" in dom.stdout
     assert data_dir().exists()
+
+
+def test_replay_tells_the_changes_in_time_order(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    target = sim.world.add_task("job", kind="fail", hosts=8, scope=("biz", 2))
+    watch(sim, [target], rounds=4, step=120)
+    code = cli.main(["replay", target])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = out.splitlines()
+    offsets = [float(re.search(r" \+\s*([\d.]+)s ", line)[1]) for line in lines]  # type: ignore[index]
+    assert offsets == sorted(offsets) and "first seen" in lines[0]
+    task_lines = [line for line in lines if "  task " in line]
+    assert task_lines[-1].endswith("→ failed")  # the simulator's end state (JOB status 4)
+    assert sim.world.get(target).raw_state(sim.world.now()) == "4"
+    failing = set().union(*sim_failing_hosts(sim, target).values())
+    failed_lines = {
+        line.split("  host ")[1].split(" ")[0] for line in lines if "  host " in line and "→ failed" in line
+    }
+    assert failed_lines == {h.split(":", 1)[1] for h in failing}
+    assert cli.main(["replay", "job:2:424242"]) == 2

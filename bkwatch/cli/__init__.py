@@ -47,6 +47,7 @@ _HANDLERS = {
     "why": "evidence_cmd",
     "report": "record_cmd",
     "hosts": "record_cmd",
+    "replay": "record_cmd",
 }
 _HANDLERS.update(ACTION_HANDLERS)
 

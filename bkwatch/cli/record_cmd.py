@@ -26,7 +26,7 @@ from bkwatch.model import BkError, State, Task
 from bkwatch.record.db import connect, db_path
 from bkwatch.record.flaky import flaky_hosts
 from bkwatch.record.render import html_page, markdown
-from bkwatch.record.story import Story, load, merge_live
+from bkwatch.record.story import Story, events, load, merge_live
 from bkwatch.scopes import parse_duration
 from bkwatch.target import Target
 from bkwatch.text import one_line
@@ -128,4 +128,28 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     print(table(rows))
     for f in found:
         print(f"{one_line(f.host, 40)}: {' '.join(one_line(t, 60) for t in f.tasks)}")
+    return EXIT_OK
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """The recorded story of a task, one line per change, with its time (plain text)."""
+    key = str(parse_targets([args.target], args)[0])
+    conn = _open_record()
+    if conn is None:
+        err(f"{key}: nothing recorded yet")
+        return EXIT_ERROR
+    try:
+        found = events(conn, key)
+    except sqlite3.DatabaseError as exc:
+        err(f"error: the record cannot be read ({exc})")
+        return EXIT_ERROR
+    finally:
+        conn.close()
+    if not found:
+        err(f"{key}: not in the record")
+        return EXIT_ERROR
+    first = found[0][0]
+    for at, text in found:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+        print(f"{stamp} +{at - first:7.1f}s  {one_line(text, 300)}")
     return EXIT_OK

@@ -174,3 +174,30 @@ def merge_live(story: Story | None, task: Task, now: float) -> Story:
 
 def _clean(text: str | None) -> str | None:
     return clean_text(text) if text else text
+
+
+def events(conn: sqlite3.Connection, target: str) -> list[tuple[float, str]]:
+    """Everything recorded about one task in time order, as (time, one line): every transition
+    (hosts included), the actions and the outages (`bkwatch replay`)."""
+    out: list[tuple[float, str]] = []
+    for at, level, key, name, old, new, step, code in conn.execute(
+        "SELECT at, level, key, name, old, new, step_id, code FROM transitions WHERE target = ? "
+        "ORDER BY at, rowid",
+        (target,),
+    ):
+        where = f" (step {step})" if step else ""
+        what = f"{level} {name or key}{where}" if level != "task" else f"task {name or key}"
+        change = f"{old} → {new}" if old else f"first seen {new}"
+        out.append((at, f"{what}: {change}" + (f" (code {code})" if code else "")))
+    for at, action, subject, result, user in conn.execute(
+        "SELECT at, action, subject, result, user FROM actions WHERE target = ?", (target,)
+    ):
+        out.append((at, f"action {action} {subject or ''} by {user or '?'}: {result}"))
+    for start, end, kind, message in conn.execute(
+        "SELECT start, end, kind, message FROM outages WHERE target = ?", (target,)
+    ):
+        out.append((start, f"server unreachable ({kind}): {message or ''}"))
+        if end is not None:
+            out.append((end, "server reachable again"))
+    out.sort(key=lambda e: e[0])
+    return [(at, clean_text(text)) for at, text in out]
