@@ -34,6 +34,7 @@ class Failed:
     at: float
     code: str | None
     reason: str
+    signature: str = ""  # as recorded; "" for one read live just now
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Story:
     failures: list[Failed] = field(default_factory=list)
     actions: list[dict[str, Any]] = field(default_factory=list)
     outages: list[dict[str, Any]] = field(default_factory=list)
+    _clusters: list[Cluster] | None = field(default=None, repr=False)
 
     @property
     def bars(self) -> list[Unit]:
@@ -79,8 +81,31 @@ class Story:
         return self.state
 
     def clusters(self) -> list[Cluster]:
-        """Failing members grouped by the signature of their recorded failure text."""
-        return group((_member(f), f.step_id or None, f.reason) for f in self.failures)
+        """Failing members grouped by the signature of their failure text: the one recorded with
+        it (worked out by the writer), else worked out now (`signatures.group`)."""
+        if self._clusters is None:
+            found: dict[str, Cluster] = {}
+            for f in self.failures:
+                if not f.signature:
+                    continue
+                c = found.get(f.signature)
+                if c is None:
+                    c = found[f.signature] = Cluster(f.signature, f.reason)
+                member = _member(f)
+                if member not in c.members:
+                    c.members.append(member)
+                if f.step_id and f.step_id not in c.steps:
+                    c.steps.append(f.step_id)
+            for c in group(
+                (_member(f), f.step_id or None, f.reason) for f in self.failures if not f.signature
+            ):
+                same = found.get(c.signature)
+                if same is None:
+                    found[c.signature] = c
+                else:
+                    same.members.extend(m for m in c.members if m not in same.members)
+            self._clusters = sorted(found.values(), key=lambda c: -c.count)
+        return self._clusters
 
     def reasons(self) -> dict[str, str]:
         return {_member(f): f.reason for f in self.failures}
@@ -121,10 +146,10 @@ def load(conn: sqlite3.Connection, target: str) -> Story | None:
         "SELECT count(*) FROM transitions WHERE target = ? AND level IN ('host', 'job_task')", (target,)
     ).fetchone()[0]
     story.failures = [
-        Failed(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], r[7] or "")
+        Failed(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], r[7] or "", r[8] or "")
         for r in conn.execute(
-            "SELECT level, key, step_id, host, name, at, code, reason FROM failures WHERE target = ? "
-            "ORDER BY at, key",
+            "SELECT level, key, step_id, host, name, at, code, reason, signature FROM failures "
+            "WHERE target = ? ORDER BY at, key",
             (target,),
         )
     ]
@@ -169,6 +194,7 @@ def merge_live(story: Story | None, task: Task, now: float) -> Story:
         if (level, key, step_id or "") not in known:
             story.failures.append(Failed(level, key, step_id or "", host, clean_text(name or ""), now, code,
                                          clean_text(reason)))  # fmt: skip
+    story._clusters = None
     return story
 
 
