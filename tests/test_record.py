@@ -242,9 +242,13 @@ def test_past_its_size_bound_the_record_is_pruned_and_keeps_working(sim: Simulat
     watch(sim, targets, rounds=3, step=200)
     conn, _ = open_db(db_path(data_dir()))
     full = size_of(conn)
+    conn.close()
     limits = Limits(days=30, max_bytes=full // 2)
-    dropped = prune(conn, limits)
-    assert dropped >= 1 and size_of(conn) <= limits.max_bytes
+    pruner = Recorder(data_dir(), limits)  # prunes in the background as it starts
+    pruner.flush()
+    pruner.close()
+    conn, _ = open_db(db_path(data_dir()))
+    assert size_of(conn) <= limits.max_bytes
     left = {r[0] for r in conn.execute("SELECT target FROM tasks")}
     assert left and left < set(targets)
     assert (
@@ -315,3 +319,32 @@ def test_hosts_flaky_counts_a_host_failed_in_three_tasks(
     code = cli.main(["hosts", "--flaky"])
     out, _ = capsys.readouterr()
     assert code == 0 and host in out and " 3 " in f" {out} "
+
+
+def test_what_is_older_than_the_age_bound_is_pruned(sim: Simulator) -> None:
+    old, new = (sim.world.add_task("job", kind="fail", hosts=10, scope=("biz", 2)) for _ in range(2))
+    watch(sim, [old], rounds=2, step=300)
+    conn, _ = open_db(db_path(data_dir()))
+    conn.execute("UPDATE tasks SET last_seen = last_seen - 40 * 86400")
+    for table, column in (("transitions", "at"), ("failures", "at")):
+        conn.execute(f"UPDATE {table} SET {column} = {column} - 40 * 86400")
+    conn.close()
+    watch(sim, [new], rounds=2, step=300)
+    conn, _ = open_db(db_path(data_dir()))
+    assert {r[0] for r in conn.execute("SELECT target FROM tasks")} == {new}
+    assert conn.execute("SELECT count(*) FROM transitions WHERE target = ?", (old,)).fetchone()[0] == 0
+    assert prune(conn, Limits(days=30)) == 0  # nothing more to do
+    conn.close()
+
+
+def test_the_profile_turns_the_record_off_or_bounds_it(isolated: Path) -> None:
+    from bkwatch.cli.run import MonitorOptions, with_record_config
+    from bkwatch.config import config_path
+
+    config_path().parent.mkdir(parents=True)
+    config_path().write_text("[profiles.default]\nrecord = false\nrecord_days = 7\nrecord_max_mb = 5\n")
+    config_path().chmod(0o600)
+    options = with_record_config(MonitorOptions())
+    assert (options.record, options.record_days, options.record_max_mb) == (False, 7, 5)
+    assert cli.main(["--no-record", "ls"]) == 0  # a global option
+    assert with_record_config(MonitorOptions(record=False), load_profile()).record is False
