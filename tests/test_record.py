@@ -348,3 +348,18 @@ def test_the_profile_turns_the_record_off_or_bounds_it(isolated: Path) -> None:
     assert (options.record, options.record_days, options.record_max_mb) == (False, 7, 5)
     assert cli.main(["--no-record", "ls"]) == 0  # a global option
     assert with_record_config(MonitorOptions(record=False), load_profile()).record is False
+
+
+def test_once_the_writer_is_gone_updates_are_counted_not_kept(isolated: Path) -> None:
+    from bkwatch.model import State, System, Task
+    from bkwatch.poller import PollUpdate, Watch
+
+    recorder = Recorder(data_dir())
+    recorder.close()
+    watch = Watch(parse_target("job:2:1"), task=Task("job:2:1", System.JOB, "x", State.RUNNING, "2", False))
+    for _ in range(3):
+        recorder.observe(PollUpdate("job:2:1", watch, [], None))
+    assert recorder.dropped == 3
+    started = time.monotonic()
+    recorder.flush(timeout=5)
+    assert time.monotonic() - started < 1

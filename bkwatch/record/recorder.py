@@ -40,6 +40,7 @@ OUTAGE_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT, ErrorKind.SERVER
 BAD = frozenset({State.FAILED, State.STOPPED})
 UNIT_LEVELS = frozenset({"host", "job_task", "node"})
 REASON_CHARS = 4000
+MAX_QUEUED = 50_000  # updates waiting for the writer; past this (a stuck disk) they are dropped
 _STOP = object()
 
 Item = tuple[float, str, str | None, Task | None, list[Transition], BkError | None]
@@ -69,18 +70,25 @@ class Recorder:
         self._sigs: dict[str, tuple[str, str]] = {}
         self._last_prune = 0.0
         self.batches = 0
+        self.dropped = 0  # updates not recorded: the writer was gone or too far behind
+        self._writing = True
         self._thread = threading.Thread(target=self._run, name="bkwatch-record", daemon=True)
         self._thread.start()
 
     # -- the screen's thread ------------------------------------------------------------------
 
     def observe(self, update: PollUpdate) -> None:
+        if not self._writing or self._queue.qsize() > MAX_QUEUED:
+            self.dropped += 1
+            return
         watch = update.watch
         task = watch.task if update.error is None else None
         self._queue.put((self.clock(), update.key, watch.label, task, update.transitions, update.error))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything observed so far is written."""
+        if not self._writing:
+            return
         done = threading.Event()
         self._queue.put(done)
         done.wait(timeout)
@@ -131,7 +139,15 @@ class Recorder:
         except Exception:
             log.exception("the record stopped")
         finally:
+            self._writing = False
             self.conn.close()
+            while True:  # whoever waits for a flush is not left waiting
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, threading.Event):
+                    item.set()
 
     def _check(self) -> None:
         """The integrity check, off the screen's thread: a damaged file is moved aside here too."""
