@@ -17,7 +17,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,11 @@ import orjson
 
 from bkwatch.actions.audit import AUDIT_FILE
 from bkwatch.evidence.signatures import signature
-from bkwatch.model import BkError, ErrorKind, State, Task, Transition
+from bkwatch.model import BkError, ErrorKind, Task, Transition
 from bkwatch.poller import PollUpdate
 from bkwatch.record.db import Limits, db_path, move_aside, open_db, prune
-from bkwatch.redact import redact, secret_forms
+from bkwatch.record.rows import BAD, Lookup, Rows, as_text, bad_units, cut_secrets, epoch, unit_rows
+from bkwatch.redact import redact
 from bkwatch.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,6 @@ FLUSH_SECONDS = 0.5
 PRUNE_SECONDS = 300.0
 TASK_ROW_SECONDS = 60.0  # an unchanged task's row (last_seen) is written at most this often
 OUTAGE_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT, ErrorKind.SERVER})
-BAD = frozenset({State.FAILED, State.STOPPED})
 UNIT_LEVELS = frozenset({"host", "job_task", "node"})
 REASON_CHARS = 4000
 MAX_QUEUED = 50_000  # updates waiting for the writer; past this (a stuck disk) they are dropped
@@ -176,7 +176,7 @@ class Recorder:
             log.exception("record: pruning failed")
 
     def _write(self, batch: list[Item]) -> None:
-        rows = _Rows()
+        rows = Rows()
         for item in batch:
             self._rows(rows, *item)
         self._ingest_audit(rows)
@@ -201,7 +201,7 @@ class Recorder:
 
     def _rows(
         self,
-        rows: _Rows,
+        rows: Rows,
         now: float,
         key: str,
         label: str | None,
@@ -231,7 +231,7 @@ class Recorder:
             return
         self._seen_units.add(key)
         rows.units.extend(unit_rows(key, task, self._clean))
-        units = _Lookup(task)
+        units = Lookup(task)
         for t in transitions:
             code = units.code(t) if t.level != "task" and t.new in BAD else None
             rows.transitions.append(
@@ -255,7 +255,7 @@ class Recorder:
             rows.failures.append((key, level, unit_key, step_id or "", host, self._clean(name), now, code,
                                   reason, sig[0]))  # fmt: skip
 
-    def _ingest_audit(self, rows: _Rows | None = None) -> None:
+    def _ingest_audit(self, rows: Rows | None = None) -> None:
         """The audit file's lines added since the last look, as `actions` rows."""
         path = self.data_dir / AUDIT_FILE
         try:
@@ -272,7 +272,7 @@ class Recorder:
             fh.seek(offset)
             data = fh.read()
         end = data.rfind(b"\n") + 1  # a line being written is read next time
-        mine = rows or _Rows()
+        mine = rows or Rows()
         for raw in data[:end].splitlines():
             try:
                 rec = orjson.loads(raw)
@@ -280,11 +280,11 @@ class Recorder:
                 continue
             if not isinstance(rec, dict) or not isinstance(rec.get("target"), str):
                 continue
-            at = _epoch(rec.get("at"))
+            at = epoch(rec.get("at"))
             subject = rec.get("subject")
             mine.actions.append(
-                (rec["target"], at, *(self._clean(_text(rec.get(k))) for k in ("action",)),
-                 self._clean(_text(subject)), *(self._clean(_text(rec.get(k))) for k in
+                (rec["target"], at, *(self._clean(as_text(rec.get(k))) for k in ("action",)),
+                 self._clean(as_text(subject)), *(self._clean(as_text(rec.get(k))) for k in
                  ("result", "user", "local_user", "by", "why", "code", "message", "state")))
             )  # fmt: skip
         mine.meta.append(("audit_offset", str(offset + end)))
@@ -292,163 +292,3 @@ class Recorder:
             self.conn.execute("BEGIN IMMEDIATE")
             mine.write(self.conn)
             self.conn.execute("COMMIT")
-
-
-def cut_secrets(text: str, secrets: Sequence[str]) -> str:
-    """`text` with the start of a secret masked where a message was cut short inside it ("…"):
-    a message is shortened before it is redacted, so the redactor never saw the whole secret."""
-    if "…" not in text:
-        return text
-    for secret in secrets:
-        for form in secret_forms(secret):
-            for k in range(len(form) - 1, 3, -1):
-                cut = form[:k] + "…"
-                if cut in text:
-                    text = text.replace(cut, "****…")
-                    break
-    return text
-
-
-class _Rows:
-    __slots__ = ("actions", "failures", "meta", "outage_ends", "outages", "tasks", "transitions", "units")
-
-    def __init__(self) -> None:
-        self.tasks: list[tuple[Any, ...]] = []
-        self.transitions: list[tuple[Any, ...]] = []
-        self.units: list[tuple[Any, ...]] = []
-        self.failures: list[tuple[Any, ...]] = []
-        self.outages: list[tuple[Any, ...]] = []
-        self.outage_ends: list[tuple[Any, ...]] = []
-        self.actions: list[tuple[Any, ...]] = []
-        self.meta: list[tuple[Any, ...]] = []
-
-    def __bool__(self) -> bool:
-        return any(getattr(self, name) for name in self.__slots__)
-
-    def write(self, conn: sqlite3.Connection) -> None:
-        conn.executemany(
-            "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(target) DO UPDATE SET "
-            "system=excluded.system, name=coalesce(excluded.name, tasks.name), label=excluded.label, "
-            "state=excluded.state, raw_state=excluded.raw_state, start=excluded.start, end=excluded.end, "
-            "detail=excluded.detail, last_seen=excluded.last_seen, terminal=excluded.terminal",
-            self.tasks,
-        )
-        conn.executemany("INSERT INTO transitions VALUES (?,?,?,?,?,?,?,?,?)", self.transitions)
-        conn.executemany("INSERT OR REPLACE INTO units VALUES (?,?,?,?,?,?,?,?,?,?)", self.units)
-        conn.executemany("INSERT OR REPLACE INTO failures VALUES (?,?,?,?,?,?,?,?,?,?)", self.failures)
-        conn.executemany("INSERT INTO outages VALUES (?,?,?,?,NULL,?)", self.outages)
-        conn.executemany("UPDATE outages SET end = ? WHERE target = ? AND end IS NULL", self.outage_ends)
-        conn.executemany("INSERT INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self.actions)
-        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", self.meta)
-
-
-Failure = tuple[str, str, str | None, str | None, str | None, str | None, str]
-
-
-class _Lookup:
-    """A task's units by key, indexed only when a transition asks."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self._steps: dict[str, Any] | None = None
-        self._nodes: dict[str, Any] | None = None
-
-    def unit(self, t: Transition) -> Any:
-        task = self.task
-        if t.level == "host":
-            if t.step_id is not None:
-                if self._steps is None:
-                    self._steps = {s.id: s for s in task.steps}
-                step = self._steps.get(t.step_id)
-                return step.hosts.get(t.key) if step is not None else None
-            return task.hosts.get(t.key)
-        if t.level == "job_task":
-            return task.job_tasks.get(t.key)
-        if t.level == "node" and task.root is not None:
-            if self._nodes is None:
-                self._nodes = {n.id: n for n, _ in task.root.walk()}
-            return self._nodes.get(t.key)
-        return None
-
-    def code(self, t: Transition) -> str | None:
-        unit = self.unit(t)
-        return getattr(unit, "error_code", None) or getattr(unit, "err_code", None) if unit else None
-
-    def failure(self, t: Transition) -> Failure | None:
-        unit = self.unit(t)
-        if unit is None:
-            return None
-        return _failure(t.level, unit, t.step_id)
-
-
-def _failure(level: str, unit: Any, step_id: str | None) -> Failure | None:
-    if level == "host":
-        reason = unit.error_text or unit.status_text
-        return level, unit.key, step_id, unit.key, unit.ip, unit.error_code, reason
-    if level == "job_task":
-        host = f"{unit.cloud_id}:{unit.ip}" if unit.ip and unit.cloud_id is not None else unit.ip or None
-        return (
-            level,
-            unit.id,
-            None,
-            host,
-            unit.process or unit.ip,
-            unit.err_code,
-            unit.failed_reason or unit.raw_state,
-        )
-    if unit.children or unit.synthetic:
-        return None
-    return level, unit.id, None, None, unit.name, None, unit.message or unit.raw_state
-
-
-def bad_units(task: Task) -> Iterable[Failure | None]:
-    for step in task.steps:
-        for h in step.hosts.values():
-            if h.state in BAD:
-                yield _failure("host", h, step.id)
-    for h in task.hosts.values():
-        if h.state in BAD:
-            yield _failure("host", h, None)
-    for jt in task.job_tasks.values():
-        if jt.state in BAD:
-            yield _failure("job_task", jt, None)
-    if task.root is not None:
-        for node, _ in task.root.walk():
-            if node is not task.root and node.state is State.FAILED:
-                yield _failure("node", node, None)
-
-
-def unit_rows(key: str, task: Task, clean: Callable[[str | None], str | None]) -> list[tuple[Any, ...]]:
-    """The task's steps or nodes as timeline rows (id, name, parent, depth, order, state, times)."""
-    out: list[tuple[Any, ...]] = []
-    for i, s in enumerate(task.steps):
-        out.append((key, "step", s.id, clean(s.name), None, 0, i, str(s.state), s.start, s.end))
-    if task.root is not None:
-        parents: dict[str, str] = {}
-        for i, (node, depth) in enumerate(task.root.walk()):
-            for child in node.children:
-                parents[child.id] = node.id
-            if node is task.root:
-                continue
-            out.append((key, "node", node.id, clean(node.name), parents.get(node.id), depth, i,
-                        str(node.state), node.start, node.end))  # fmt: skip
-    return out
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def _epoch(value: Any) -> float:
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        from datetime import datetime
-
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            pass
-    return time.time()

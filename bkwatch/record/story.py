@@ -9,7 +9,7 @@ from typing import Any
 
 from bkwatch.evidence.signatures import Cluster, group
 from bkwatch.model import Task
-from bkwatch.record.recorder import bad_units, unit_rows
+from bkwatch.record.rows import bad_units, unit_rows
 from bkwatch.text import clean_text
 
 
