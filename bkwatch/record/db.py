@@ -42,7 +42,7 @@ MIGRATIONS: tuple[str, ...] = (
         host TEXT, name TEXT, at REAL NOT NULL, code TEXT, reason TEXT, signature TEXT,
         PRIMARY KEY (target, level, key, step_id)
     ) WITHOUT ROWID;
-    CREATE INDEX failures_host ON failures(host, at);
+    CREATE INDEX failures_host ON failures(host, at, signature);  -- with the key: covers --flaky
     CREATE INDEX failures_at ON failures(at);
     CREATE TABLE actions (
         target TEXT NOT NULL, at REAL NOT NULL, action TEXT, subject TEXT, result TEXT,
