@@ -363,3 +363,14 @@ def test_once_the_writer_is_gone_updates_are_counted_not_kept(isolated: Path) ->
     started = time.monotonic()
     recorder.flush(timeout=5)
     assert time.monotonic() - started < 1
+
+
+def test_a_failure_keeps_the_time_it_was_first_seen(sim: Simulator) -> None:
+    target = sim.world.add_task("job", kind="fail", hosts=10, scope=("biz", 2))
+    sim.world.advance(900)
+    watch(sim, [target], rounds=1)
+    first = dict(db().execute("SELECT key, at FROM failures"))
+    assert first
+    time.sleep(0.05)
+    watch(sim, [target], rounds=1)  # a new monitor run: every failure seen again as it starts
+    assert dict(db().execute("SELECT key, at FROM failures")) == first

@@ -58,7 +58,11 @@ class Rows:
         )
         conn.executemany("INSERT INTO transitions VALUES (?,?,?,?,?,?,?,?,?)", self.transitions)
         conn.executemany("INSERT OR REPLACE INTO units VALUES (?,?,?,?,?,?,?,?,?,?)", self.units)
-        conn.executemany("INSERT OR REPLACE INTO failures VALUES (?,?,?,?,?,?,?,?,?,?)", self.failures)
+        conn.executemany(  # a failure keeps the time it was first seen, across restarts too
+            "INSERT INTO failures VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET host=excluded.host, "
+            "name=excluded.name, code=excluded.code, reason=excluded.reason, signature=excluded.signature",
+            self.failures,
+        )
         conn.executemany("INSERT INTO outages VALUES (?,?,?,?,NULL,?)", self.outages)
         conn.executemany("UPDATE outages SET end = ? WHERE target = ? AND end IS NULL", self.outage_ends)
         conn.executemany("INSERT INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self.actions)
