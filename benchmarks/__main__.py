@@ -25,6 +25,7 @@ ORDER = [
     "startup",
     "terminal_bytes",
     "evidence",
+    "record",
 ]
 HERE = Path(__file__).parent
 

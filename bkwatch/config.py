@@ -104,6 +104,9 @@ class Profile:
     timeout: float = 10.0
     max_response_mb: float = DEFAULT_MAX_RESPONSE_MB
     allow_actions: bool = False  # task operations (retry, stop, …); off unless asked for
+    record: bool = True  # the history in the data directory (bkwatch.record); --no-record turns it off
+    record_days: float = 30.0  # what is older is pruned
+    record_max_mb: float = 200.0  # the file is pruned, oldest tasks first, past this
     # Problems worth telling the user that do not stop loading (unknown keys).
     warnings: list[str] = field(default_factory=list, repr=False, compare=False)
 
@@ -132,6 +135,9 @@ PROFILE_KEYS = (
     "default_biz",
     "gateways",
     "allow_actions",
+    "record",
+    "record_days",
+    "record_max_mb",
 )
 TOP_KEYS = ("default_profile", "profiles")
 
@@ -192,14 +198,14 @@ def _apply_table(profile: Profile, table: Mapping[str, Any], where: str) -> None
                 profile.stage = value or "prod"
             else:
                 setattr(profile, key, value or None)
-        elif key in ("verify", "allow_actions"):
+        elif key in ("verify", "allow_actions", "record"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: {key} must be true or false (a boolean), got {_got(value)}")
             setattr(profile, key, value)
-        elif key in ("timeout", "max_response_mb"):
+        elif key in ("timeout", "max_response_mb", "record_days", "record_max_mb"):
             number = positive_number(value)
             if number is None:
-                unit = "seconds" if key == "timeout" else "MiB"
+                unit = {"timeout": "seconds", "record_days": "days"}.get(key, "MiB")
                 raise ConfigError(f"{where}: {key} must be a positive number of {unit}, got {_got(value)}")
             setattr(profile, key, number)
         elif key == "nodeman_api":
@@ -325,6 +331,9 @@ def mask(profile: Profile) -> dict[str, Any]:
         "timeout": profile.timeout,
         "max_response_mb": profile.max_response_mb,
         "allow_actions": profile.allow_actions,
+        "record": profile.record,
+        "record_days": profile.record_days,
+        "record_max_mb": profile.record_max_mb,
     }
     return out
 

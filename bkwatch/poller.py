@@ -117,6 +117,8 @@ class Poller:
     ) -> None:
         self.fetch = fetch
         self.on_update = on_update
+        # Told of every update before `on_update`, whoever replaces that (the record: bkwatch.record).
+        self.observers: list[Callable[[PollUpdate], None]] = []
         self.cadence = cadence or Cadence()
         self.clock = clock
         self.monotonic = monotonic
@@ -286,6 +288,11 @@ class Poller:
         if key in self.watches:
             self._schedule(watch, self.monotonic() + self._interval(watch))
         update = PollUpdate(key, watch, transitions, error, lag)
+        for observe in self.observers:
+            try:
+                observe(update)
+            except Exception:
+                log.exception("update observer failed for %s", key)
         if self.on_update is not None:
             try:
                 self.on_update(update)

@@ -355,7 +355,8 @@ def test_unknown_keys_warn_with_a_suggestion_and_still_load(
         f"bkwatch: warning: {path} [profiles.prod]: unknown key 'timeot' ignored; did you mean 'timeout'?",
         f"bkwatch: warning: {path} [profiles.prod]: unknown key 'future_option' ignored (known keys: "
         "esb_url, apigw_tmpl, app_code, app_secret, username, token, stage, ca_bundle, verify, timeout, "
-        "max_response_mb, nodeman_api, default_biz, gateways, allow_actions)",
+        "max_response_mb, nodeman_api, default_biz, gateways, allow_actions, record, record_days, "
+        "record_max_mb)",
     ]
     assert snapshot(home) == before
 

@@ -691,3 +691,95 @@ def test_snapshots_and_screenshots_hold_no_secret() -> None:
         for path in files:
             search.scan(str(path.relative_to(REPO)), path.read_bytes(), kind="repo file")
     search.assert_clean()
+
+
+# -- the record ----------------------------------------------------------------------------------
+
+
+def as_502(asgi: Any) -> Any:
+    """`asgi` with every answer turned into a 502 page quoting it: a SERVER outage whose text holds
+    the credentials (the record keeps outages with their message)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        async def send_502(event: dict[str, Any]) -> None:
+            if event["type"] == "http.response.start":
+                event = {**event, "status": 502, "headers": [(b"content-type", b"text/plain")]}
+            elif event["type"] == "http.response.body":
+                event = {**event, "body": b"Bad gateway: upstream said " + event.get("body", b"")}
+            await send(event)
+
+        await asgi(scope, receive, send_502)
+
+    return app
+
+
+async def test_the_record_and_its_reports_hold_no_secret(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bkwatch.config import data_dir
+    from bkwatch.record import Recorder
+    from bkwatch.record.render import html_page, markdown
+    from bkwatch.record.story import load
+    from bkwatch.systems.adapters import fetch_task
+    from bkwatch.targets import parse_target
+
+    sim = frozen_sim()
+    wire: set[str] = set()
+    search = (
+        Search()
+        .secret("app secret", DEMO_APP_SECRET)
+        .secret("token", DEMO_TOKEN)
+        .secret("canary secret", CANARY_SECRET)
+        .secret("canary token", CANARY_TOKEN)
+    )
+    targets = sim_targets(sim)
+    with serve(recording(sim.app, wire)) as real, serve(as_502(echoing())) as echo:
+        profile = profile_for(real.base_url, timeout=0.5)
+        client = BkClient(profile)
+        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW, clock=lambda: FIXED_NOW)
+        recorder = Recorder(data_dir(), secrets=[*profile.secrets(), CANARY_SECRET, CANARY_TOKEN])
+        poller.observers.append(recorder.observe)
+        for t in targets:
+            poller.add(parse_target(t))
+        try:
+            await poller.poll_all()
+            for info in sim.world.tasks():  # failures with their texts and codes
+                if info.target in targets and info.system == "job" and info.state not in BAD_RAW:
+                    sim.world.force(info.target, 4)
+            await poller.poll_all()
+            for kind in ("http_500", "http_502", "html", "truncated"):
+                sim.faults.set(kind, size=200_000)
+                await poller.poll_all()
+                sim.faults.clear()
+                await poller.poll_all()
+            canary = profile_for(echo.base_url, secret=CANARY_SECRET, token=CANARY_TOKEN, timeout=0.5)
+            await client.aclose()
+            client = BkClient(canary)
+            updates = await poller.poll_all()
+            kinds = {str(u.error.kind) if u.error else None for u in updates}
+            assert "server" in kinds and None not in kinds, kinds
+        finally:
+            await client.aclose()
+            recorder.flush()
+            recorder.close()
+    import sqlite3
+
+    from bkwatch.record import db_path
+
+    conn = sqlite3.connect(db_path(data_dir()))
+    try:
+        outages = conn.execute("SELECT count(*) FROM outages").fetchone()[0]
+        failures = conn.execute("SELECT count(*) FROM failures").fetchone()[0]
+        assert outages >= len(targets) and failures > 0
+        for target in targets:
+            story = load(conn, target)
+            assert story is not None
+            search.scan(f"report of {target}", markdown(story))
+            search.scan(f"html report of {target}", html_page(story))
+    finally:
+        conn.close()
+    files = list(data_dir().glob("record.sqlite3*"))
+    assert files
+    for path in files:
+        search.scan(path.name, path.read_bytes(), kind="file")
+    search.assert_clean()

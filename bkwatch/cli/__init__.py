@@ -31,6 +31,7 @@ from bkwatch.cli.common import (
     label_arg,
     load_cli_profile,
 )
+from bkwatch.cli.record_args import add_parsers as add_record_parsers
 from bkwatch.cli.scope_cmd import add_scope_options
 
 _VALUE_OPTS = ("--profile", "--list")
@@ -44,6 +45,9 @@ _HANDLERS = {
     "config": "config_cmd",
     "logs": "evidence_cmd",
     "why": "evidence_cmd",
+    "report": "record_cmd",
+    "hosts": "record_cmd",
+    "replay": "record_cmd",
 }
 _HANDLERS.update(ACTION_HANDLERS)
 
@@ -70,6 +74,7 @@ def _globals(p: argparse.ArgumentParser, *, suppress: bool) -> None:
     p.add_argument(
         "--allow-actions", action="store_true", help="allow task operations (retry, stop, …)", **d(False)
     )
+    p.add_argument("--no-record", action="store_true", help="keep no history of this run", **d(False))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_action_parsers(sub, common)
     _evidence_parsers(sub, common)
+    add_record_parsers(sub, common)
 
     cfg = sub.add_parser("config", parents=[common], help="show / locate / create the configuration")
     cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", parser_class=_Parser, required=True)
@@ -250,8 +256,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         run_watch = _tui("run", "run_watch")
         return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
     if cmd == "demo":
-        run_demo = _tui("demo", "run_demo")
-        return int(run_demo(_tui_options(args, seed=args.seed, speed=args.speed)) or 0)
+        run_demo, with_record_config = _tui("demo", "run_demo"), _tui("run", "with_record_config")
+        return int(run_demo(with_record_config(_tui_options(args, seed=args.seed, speed=args.speed))) or 0)
     # Only the command's own module: list editing never imports asyncio and the HTTP side.
     module = importlib.import_module(f"bkwatch.cli.{_HANDLERS[cmd]}")
     return int(getattr(module, f"cmd_{cmd}")(args))
@@ -278,5 +284,6 @@ def _tui_options(args: argparse.Namespace, **demo: Any) -> Any:
         insecure=args.insecure,
         debug=args.debug,
         allow_actions=getattr(args, "allow_actions", False),
+        record=not getattr(args, "no_record", False),
         **demo,
     )

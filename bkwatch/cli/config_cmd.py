@@ -39,6 +39,9 @@ default_profile = "prod"
 # timeout = 10.0
 # max_response_mb = 64    # larger answers are refused (bad_response) instead of read
 # allow_actions = false   # true: retry / skip / confirm / stop / pause / resume tasks
+# record = true           # keep what was watched (bkwatch report, hosts --flaky); --no-record
+# record_days = 30        # the record keeps this many days
+# record_max_mb = 200     # and is pruned, oldest tasks first, past this size
 
 # [profiles.prod.gateways]
 # job = "bk-job"

@@ -14,6 +14,8 @@ gets the profile's secrets for its crash report.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from bkwatch.evidence.follow import LogSource
     from bkwatch.evidence.signatures import Signatures
     from bkwatch.model import Task
+    from bkwatch.record import Recorder
     from bkwatch.targets import Target
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,9 @@ class MonitorOptions:
     seed: int = 1  # the demo's simulator
     speed: float = 1.0
     allow_actions: bool = False  # --allow-actions (the profile and BKWATCH_ALLOW_ACTIONS=1 also can)
+    record: bool = True  # the history (bkwatch.record); --no-record or the profile's `record = false`
+    record_days: float = 30.0
+    record_max_mb: float = 200.0
 
     def app_kwargs(self) -> dict[str, Any]:
         return {"ascii": self.ascii, "bell": self.bell, "desktop_notify": self.desktop_notify}
@@ -147,12 +153,55 @@ async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) ->
         stops.append(signal.SIGINT)
     for sig in stops:
         loop.add_signal_handler(sig, app.exit)
+    recorder, notice = start_record(app.poller, options, fetch.secrets)
+    if notice:
+        app.notices.append(notice)
     try:
         await app.run_async(mouse=not options.no_mouse)
     finally:
         for sig in stops:
             loop.remove_signal_handler(sig)
         await fetch.aclose()
+        if recorder is not None:
+            recorder.close()
+
+
+def start_record(
+    poller: Poller, options: MonitorOptions, secrets: Sequence[str] = ()
+) -> tuple[Recorder | None, str | None]:
+    """The record kept of every poll (unless turned off), and a one-line notice when it had to
+    start afresh or cannot be kept: the monitor runs either way."""
+    if not options.record:
+        return None, None
+    import sqlite3  # lazy: only when recording
+
+    from bkwatch.record import Limits, Recorder, RecordError  # lazy: as sqlite3
+
+    limits = Limits(options.record_days, int(options.record_max_mb * 1024 * 1024))
+    try:
+        recorder = Recorder(data_dir(), limits, secrets=secrets)
+    except (RecordError, OSError, sqlite3.Error) as exc:
+        return None, f"history not kept: {exc}"
+    poller.observers.append(recorder.observe)
+    return recorder, recorder.notice
+
+
+def with_record_config(options: MonitorOptions, profile: Profile | None = None) -> MonitorOptions:
+    """The options with the profile's record settings (the demo reads the default profile, and
+    a configuration it cannot read changes nothing)."""
+    if profile is None:
+        from bkwatch.config import load_profile  # lazy: only the demo reads it here
+
+        with contextlib.suppress(Exception):
+            profile = load_profile(None)
+    if profile is None:
+        return options
+    return dataclasses.replace(
+        options,
+        record=options.record and profile.record,
+        record_days=profile.record_days,
+        record_max_mb=profile.record_max_mb,
+    )
 
 
 def repoll(poller: Poller) -> Callable[[str], None]:
@@ -224,6 +273,7 @@ def run_watch(profile: Profile, list_name: str, options: MonitorOptions) -> int:
     except StoreError as exc:
         print(f"bkwatch: {exc}", file=sys.stderr)
         return 2
+    options = with_record_config(options, profile)
     app, fetch = watch_app(profile, store, list_name, options)
     log_to_file(profile.secrets(), debug=options.debug)
     asyncio.run(run_app(app, fetch, options))

@@ -1,0 +1,181 @@
+"""What one snapshot of a task becomes in the record: timeline rows for its steps or nodes, its
+failing units, a transition's unit looked up by key, and the batch of rows one transaction writes.
+Pure: no thread, no file (the writer is `recorder.py`)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import orjson
+
+from bkwatch.model import State, Task, Transition
+from bkwatch.redact import secret_forms
+
+BAD = frozenset({State.FAILED, State.STOPPED})
+
+
+def cut_secrets(text: str, secrets: Sequence[str]) -> str:
+    """`text` with the start of a secret masked where a message was cut short inside it ("…"):
+    a message is shortened before it is redacted, so the redactor never saw the whole secret."""
+    if "…" not in text:
+        return text
+    for secret in secrets:
+        for form in secret_forms(secret):
+            for k in range(len(form) - 1, 3, -1):
+                cut = form[:k] + "…"
+                if cut in text:
+                    text = text.replace(cut, "****…")
+                    break
+    return text
+
+
+class Rows:
+    __slots__ = ("actions", "failures", "meta", "outage_ends", "outages", "tasks", "transitions", "units")
+
+    def __init__(self) -> None:
+        self.tasks: list[tuple[Any, ...]] = []
+        self.transitions: list[tuple[Any, ...]] = []
+        self.units: list[tuple[Any, ...]] = []
+        self.failures: list[tuple[Any, ...]] = []
+        self.outages: list[tuple[Any, ...]] = []
+        self.outage_ends: list[tuple[Any, ...]] = []
+        self.actions: list[tuple[Any, ...]] = []
+        self.meta: list[tuple[Any, ...]] = []
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, name) for name in self.__slots__)
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(target) DO UPDATE SET "
+            "system=excluded.system, name=coalesce(excluded.name, tasks.name), label=excluded.label, "
+            "state=excluded.state, raw_state=excluded.raw_state, start=excluded.start, end=excluded.end, "
+            "detail=excluded.detail, last_seen=excluded.last_seen, terminal=excluded.terminal",
+            self.tasks,
+        )
+        conn.executemany("INSERT INTO transitions VALUES (?,?,?,?,?,?,?,?,?)", self.transitions)
+        conn.executemany("INSERT OR REPLACE INTO units VALUES (?,?,?,?,?,?,?,?,?,?)", self.units)
+        conn.executemany(  # a failure keeps the time it was first seen, across restarts too
+            "INSERT INTO failures VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET host=excluded.host, "
+            "name=excluded.name, code=excluded.code, reason=excluded.reason, signature=excluded.signature",
+            self.failures,
+        )
+        conn.executemany("INSERT INTO outages VALUES (?,?,?,?,NULL,?)", self.outages)
+        conn.executemany("UPDATE outages SET end = ? WHERE target = ? AND end IS NULL", self.outage_ends)
+        conn.executemany("INSERT INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self.actions)
+        conn.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", self.meta)
+
+
+Failure = tuple[str, str, str | None, str | None, str | None, str | None, str]
+
+
+class Lookup:
+    """A task's units by key, indexed only when a transition asks."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self._steps: dict[str, Any] | None = None
+        self._nodes: dict[str, Any] | None = None
+
+    def unit(self, t: Transition) -> Any:
+        task = self.task
+        if t.level == "host":
+            if t.step_id is not None:
+                if self._steps is None:
+                    self._steps = {s.id: s for s in task.steps}
+                step = self._steps.get(t.step_id)
+                return step.hosts.get(t.key) if step is not None else None
+            return task.hosts.get(t.key)
+        if t.level == "job_task":
+            return task.job_tasks.get(t.key)
+        if t.level == "node" and task.root is not None:
+            if self._nodes is None:
+                self._nodes = {n.id: n for n, _ in task.root.walk()}
+            return self._nodes.get(t.key)
+        return None
+
+    def code(self, t: Transition) -> str | None:
+        unit = self.unit(t)
+        return getattr(unit, "error_code", None) or getattr(unit, "err_code", None) if unit else None
+
+    def failure(self, t: Transition) -> Failure | None:
+        unit = self.unit(t)
+        if unit is None:
+            return None
+        return unit_failure(t.level, unit, t.step_id)
+
+
+def unit_failure(level: str, unit: Any, step_id: str | None) -> Failure | None:
+    if level == "host":
+        reason = unit.error_text or unit.status_text
+        return level, unit.key, step_id, unit.key, unit.ip, unit.error_code, reason
+    if level == "job_task":
+        host = f"{unit.cloud_id}:{unit.ip}" if unit.ip and unit.cloud_id is not None else unit.ip or None
+        return (
+            level,
+            unit.id,
+            None,
+            host,
+            unit.process or unit.ip,
+            unit.err_code,
+            unit.failed_reason or unit.raw_state,
+        )
+    if unit.children or unit.synthetic:
+        return None
+    return level, unit.id, None, None, unit.name, None, unit.message or unit.raw_state
+
+
+def bad_units(task: Task) -> Iterable[Failure | None]:
+    for step in task.steps:
+        for h in step.hosts.values():
+            if h.state in BAD:
+                yield unit_failure("host", h, step.id)
+    for h in task.hosts.values():
+        if h.state in BAD:
+            yield unit_failure("host", h, None)
+    for jt in task.job_tasks.values():
+        if jt.state in BAD:
+            yield unit_failure("job_task", jt, None)
+    if task.root is not None:
+        for node, _ in task.root.walk():
+            if node is not task.root and node.state is State.FAILED:
+                yield unit_failure("node", node, None)
+
+
+def unit_rows(key: str, task: Task, clean: Callable[[str | None], str | None]) -> list[tuple[Any, ...]]:
+    """The task's steps or nodes as timeline rows (id, name, parent, depth, order, state, times)."""
+    out: list[tuple[Any, ...]] = []
+    for i, s in enumerate(task.steps):
+        out.append((key, "step", s.id, clean(s.name), None, 0, i, str(s.state), s.start, s.end))
+    if task.root is not None:
+        parents: dict[str, str] = {}
+        for i, (node, depth) in enumerate(task.root.walk()):
+            for child in node.children:
+                parents[child.id] = node.id
+            if node is task.root:
+                continue
+            out.append((key, "node", node.id, clean(node.name), parents.get(node.id), depth, i,
+                        str(node.state), node.start, node.end))  # fmt: skip
+    return out
+
+
+def as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def epoch(value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            pass
+    return time.time()

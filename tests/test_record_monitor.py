@@ -1,0 +1,61 @@
+"""The record kept by the monitor itself: the app replaces the poller's `on_update` when it
+mounts, and the record, a poller observer, still sees every poll the screen applies; the report
+then tells what the screen showed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bkwatch.cli.run import MonitorOptions, start_record
+from bkwatch.record import db_path
+from bkwatch.record.render import markdown
+from bkwatch.record.story import load
+from tests.conftest import isolate
+from tests.harness import BAD_RAW, frozen_sim, settle, sim_app
+
+SIZE = (160, 48)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return isolate(tmp_path, monkeypatch)
+
+
+async def test_the_monitor_records_what_it_shows(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    failing = [t.target for t in sim.world.tasks() if t.state in BAD_RAW and t.system in ("job", "sops")]
+    rig = sim_app(sim, tmp_path, failing)
+    recorder, notice = start_record(rig.poller, MonitorOptions())
+    assert recorder is not None and notice is None
+    try:
+        async with rig.app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            shown = {key: w.task for key, w in rig.app.poller.watches.items()}
+            assert rig.app.poller.on_update is not None  # the screen's own handler is in place
+    finally:
+        recorder.flush()
+        recorder.close()
+        await rig.client.aclose()
+    import sqlite3
+
+    from bkwatch.config import data_dir
+
+    assert str(data_dir()).startswith(str(tmp_path))
+    conn = sqlite3.connect(db_path(data_dir()))
+    try:
+        for key, task in shown.items():
+            assert task is not None
+            story = load(conn, key)
+            assert story is not None and story.state == str(task.state)
+            members = {m for c in story.clusters() for m in c.members}
+            if task.steps:
+                bad = {h.key for s in task.steps for h in s.hosts.values() if h.state.is_bad}
+            else:
+                bad = {f"{n.name} ({n.id})" for n in task.leaf_nodes() if n.state.is_bad and n.name}
+            assert bad and bad <= members, (key, bad - members)
+            text = markdown(story)
+            assert f": {task.state}" in text.splitlines()[0]
+    finally:
+        conn.close()
