@@ -29,6 +29,10 @@ class State(StrEnum):
     FAILED = "failed"
     STOPPED = "stopped"  # revoked / terminated / abandoned / expired
     UNKNOWN = "unknown"  # a raw value the adapter does not know; raw value kept beside it
+    # A pipeline node the server reports no state for, in a task that ended without reaching
+    # it (a branch an exclusive gateway did not take, the nodes after a failure): derived from
+    # the flow by systems/pipeline/flow.py, never a raw value. Finished, and not a failure.
+    NOT_RUN = "not_run"
 
     @property
     def is_active(self) -> bool:
@@ -244,7 +248,7 @@ class Task:
         return self._progress
 
 
-_DONE = frozenset({State.SUCCEEDED, State.FAILED, State.STOPPED})
+_DONE = frozenset({State.SUCCEEDED, State.FAILED, State.STOPPED, State.NOT_RUN})
 _state_of = attrgetter("state")
 _UNIT_LEVELS = frozenset({"host", "job_task"})
 

@@ -24,6 +24,7 @@ _ORDER = [
     State.RUNNING,
     State.PENDING,
     State.SUCCEEDED,
+    State.NOT_RUN,
     State.UNKNOWN,
 ]
 
