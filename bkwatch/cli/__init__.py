@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", parents=[common], help="live demo against a built-in simulator")
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--hostile", action="store_true", help="with the text made to test escaping")
     demo.add_argument("--speed", type=_positive, default=1.0, help="simulated time per real second")
     demo.add_argument("--bell", action="store_true", default=argparse.SUPPRESS)
     demo.add_argument("--no-mouse", action="store_true", default=argparse.SUPPRESS)
@@ -251,7 +252,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
     if cmd == "demo":
         run_demo = _tui("demo", "run_demo")
-        return int(run_demo(_tui_options(args, seed=args.seed, speed=args.speed)) or 0)
+        return int(run_demo(_tui_options(args, seed=args.seed, speed=args.speed, hostile=args.hostile)) or 0)
     # Only the command's own module: list editing never imports asyncio and the HTTP side.
     module = importlib.import_module(f"bkwatch.cli.{_HANDLERS[cmd]}")
     return int(getattr(module, f"cmd_{cmd}")(args))
