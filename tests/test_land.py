@@ -214,3 +214,27 @@ async def test_a_retried_step_replaces_a_hosts_old_failure_at_once(tmp_path: Pat
         assert any(h.state.is_bad for s in failed_again.steps for h in s.hosts.values())
     finally:
         await rig.client.aclose()
+
+
+async def test_a_job_stopped_at_a_step_without_hosts_opens_on_that_step(tmp_path: Path) -> None:
+    """A manual confirmation refused stops the job at a step with no hosts; the step after it,
+    never started, lists its hosts as pending: the job opens on the step that stopped it."""
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="confirm")
+    sim.world.advance(8)  # the first step done, the confirmation waiting
+    task = sim.world.get(key)
+    manual = str(task.steps[1].id)
+    sim.world.force(key, 13, step=manual)  # CONFIRM_TERMINATED
+    sim.world.force(key, 13)
+    rig = sim_app(sim, tmp_path, [key])
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        app.select(key)
+        await pilot.pause()
+        shown = rig.poller.watches[key].task
+        assert shown is not None and shown.state is State.STOPPED
+        steps = {s.id: s for s in shown.steps}
+        assert steps[manual].state is State.STOPPED and not steps[manual].hosts
+        assert any(s.state is State.PENDING and s.hosts for s in shown.steps)  # the trap
+        assert app.detail.job.step_id == manual
