@@ -45,7 +45,12 @@ def _items() -> list[flow.FlowItem]:
 
 
 def _merged(task_state: State, reached: dict[str, Any]) -> dict[str, State]:
-    raw = {State.SUCCEEDED: "FINISHED", State.FAILED: "FAILED", State.RUNNING: "RUNNING"}[task_state]
+    raw = {
+        State.SUCCEEDED: "FINISHED",
+        State.FAILED: "FAILED",
+        State.RUNNING: "RUNNING",
+        State.STOPPED: "EXPIRED",
+    }[task_state]
     task = Task("sops:2:1", parse_target("sops:2:1").system, "t", task_state, raw, task_state.is_done)
     task.root = Node("root", "t", task_state, raw)
     flow.ordered(task, {"id": "root", "state": raw, "children": reached}, _items(), "test")
@@ -98,14 +103,14 @@ def test_while_running_nodes_not_reached_stay_pending() -> None:
     assert states["c"] is State.PENDING and states["j"] is State.PENDING and states["e"] is State.PENDING
 
 
-def test_a_not_run_node_is_done_for_progress_and_no_failure() -> None:
+def test_a_not_run_node_is_no_work_left_and_no_failure() -> None:
     reached = {"s": _n("FINISHED"), "a": _n("FINISHED"), "b": _n("FINISHED"), "j": _n("FINISHED")}
     reached |= {"p": _n("FINISHED", {"ps": _n("FINISHED"), "d": _n("FINISHED")}), "e": _n("FINISHED")}
     task = Task("sops:2:1", parse_target("sops:2:1").system, "t", State.SUCCEEDED, "FINISHED", True)
     task.root = Node("root", "t", State.SUCCEEDED, "FINISHED")
     flow.ordered(task, {"id": "root", "state": "FINISHED", "children": reached}, _items(), "test")
     done, total = task.progress()
-    assert done == total and task.counts().get(State.NOT_RUN) == 1
+    assert done == total == 7 and task.counts().get(State.NOT_RUN) == 1  # C is no work left
     assert failures(task) == []
 
 
@@ -238,3 +243,9 @@ async def test_a_job_stopped_at_a_step_without_hosts_opens_on_that_step(tmp_path
         assert steps[manual].state is State.STOPPED and not steps[manual].hosts
         assert any(s.state is State.PENDING and s.hosts for s in shown.steps)  # the trap
         assert app.detail.job.step_id == manual
+
+
+def test_a_task_that_expired_before_it_started_ran_nothing() -> None:
+    """SOPS's EXPIRED answer holds no node at all: nothing ran, nothing passed."""
+    states = _merged(State.STOPPED, {})
+    assert set(states.values()) == {State.NOT_RUN}

@@ -208,10 +208,10 @@ def _infer(nodes: list[Node], missing: set[int], over: bool) -> bool:
         if id(node) in missing:
             if later or inner:
                 node.state = State.SUCCEEDED
-            elif over:
-                node.state = State.NOT_RUN
             else:
-                continue  # not reached yet
+                if over:
+                    node.state = State.NOT_RUN
+                continue  # not reached (yet): nothing before it is known to have passed
         later = True
     return later
 
