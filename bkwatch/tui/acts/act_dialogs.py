@@ -48,8 +48,9 @@ def _option(offer: Offer, blocked: bool) -> Option:
 
 def folded_line(unavailable: list[Offer]) -> Text:
     """One line for the actions not possible now, with why (each distinct reason once)."""
-    reasons = list(dict.fromkeys(one_line(o.reason or "") for o in unavailable))
-    why = "; ".join(r for r in reasons if r)
+    # Reasons share clauses ("node is failed; skip needs …"): each clause once.
+    clauses = [c.strip() for o in unavailable for c in one_line(o.reason or "").split(";")]
+    why = "; ".join(dict.fromkeys(c for c in clauses if c))
     if len(why) > 90:
         why = why[:89] + "…"
     n = len(unavailable)
