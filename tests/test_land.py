@@ -249,3 +249,44 @@ def test_a_task_that_expired_before_it_started_ran_nothing() -> None:
     """SOPS's EXPIRED answer holds no node at all: nothing ran, nothing passed."""
     states = _merged(State.STOPPED, {})
     assert set(states.values()) == {State.NOT_RUN}
+
+
+def test_the_command_line_counts_progress_as_the_screen_does(
+    capsys: Any, monkeypatch: Any, tmp_path: Path
+) -> None:
+    """A pipeline revoked halfway: its nodes not reached read not run, which neither `bkwatch
+    status` nor the screen counts as work."""
+    import asyncio
+
+    import httpx
+
+    from bkwatch import cli
+    from bkwatch.client import BkClient
+    from bkwatch.sim import DEMO_TOKEN
+    from bkwatch.systems.adapters import fetch_task, settle
+    from tests.conftest import isolate, sim_profile
+    from tests.test_cli import connect
+
+    isolate(tmp_path, monkeypatch)
+    sim = frozen_sim()
+    key = next(t.target for t in sim.world.tasks() if t.system == "sops" and t.state == "RUNNING")
+    sim.world.force(key, "REVOKED")
+
+    async def screen_progress() -> tuple[int, int, int]:
+        transport = httpx.ASGITransport(app=sim.app)
+        async with BkClient(sim_profile(token=DEMO_TOKEN), transport=transport) as client:
+            await fetch_task(client, parse_target(key))
+            await settle(client)
+            task = await fetch_task(client, parse_target(key))
+        return (*task.progress(), task.counts().get(State.NOT_RUN, 0))
+
+    done, total, not_run = asyncio.run(screen_progress())
+    assert not_run > 0
+    with sim.serve() as server:
+        connect(monkeypatch, server.base_url)
+        assert cli.main(["add", key]) == 0
+        capsys.readouterr()
+        cli.main(["status"])
+        out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith(key))
+    assert f" {done}/{total} " in row, (row, done, total)
