@@ -24,6 +24,7 @@ from bkwatch.errors import (
     hint,
     looks_html,
     retry_after_from,
+    shown_url,
     snippet,
     status_kind,
 )
@@ -220,9 +221,11 @@ class BkClient:
             finally:
                 await resp.aclose()  # an unread rest closes the connection instead of being drained
         except httpx.TimeoutException as exc:
-            raise self._error(_K.TIMEOUT, f"{system}: no answer within {self._timeout_text(exc)}") from None
+            raise self._error(
+                _K.TIMEOUT, f"{system}: no answer from {shown_url(url)} within {self._timeout_text(exc)}"
+            ) from None
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise self._error(_K.CONFIG, f"{system}: bad base URL {url!r}: {exc}") from None
+            raise self._error(_K.CONFIG, f"{system}: bad base URL {shown_url(url)!r}: {exc}") from None
         except httpx.RemoteProtocolError as exc:
             text = str(exc)
             # Part of the body arrived: a truncated answer. Nothing arrived: the connection dropped.
@@ -230,9 +233,9 @@ class BkClient:
                 raise self._error(
                     _K.BAD_RESPONSE, f"{system}: answer cut off before its end: {exc}"
                 ) from None
-            raise self._error(_K.NETWORK, f"{system}: {self._net_text(exc)}") from None
+            raise self._error(_K.NETWORK, f"{system}: {self._net_text(exc, url)}") from None
         except (httpx.HTTPError, OSError) as exc:
-            raise self._error(_K.NETWORK, f"{system}: {self._net_text(exc)}") from None
+            raise self._error(_K.NETWORK, f"{system}: {self._net_text(exc, url)}") from None
         except BkError:
             raise
         except Exception as exc:  # a transport bug must not kill the poller
@@ -275,12 +278,14 @@ class BkClient:
         return f"{self.profile.timeout:g} s (timeout in the profile)"
 
     @staticmethod
-    def _net_text(exc: BaseException) -> str:
+    def _net_text(exc: BaseException, url: str) -> str:
+        """The failure in words, with the address tried (never its query or user info)."""
+        where = shown_url(url)
         if isinstance(exc, httpx.ConnectError):
-            return f"cannot connect: {exc}"
+            return f"cannot connect to {where}: {exc}"
         if isinstance(exc, httpx.RemoteProtocolError):
-            return f"connection broken by the server: {exc}"
-        return f"network error: {type(exc).__name__}: {exc}"
+            return f"connection broken by the server at {where}: {exc}"
+        return f"network error at {where}: {type(exc).__name__}: {exc}"
 
     def _error(self, kind: ErrorKind, message: str, *, retry_after: float | None = None) -> BkError:
         return BkError(kind, self.scrub(message), retry_after=retry_after)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from bkwatch.model import BkError, ErrorKind
 from bkwatch.text import clean_text, html_to_text
@@ -150,3 +151,23 @@ def unexpected_error(exc: Exception, scrub: Callable[[str], str] | None = None) 
     like a bad answer; `scrub` (the client's) masks the profile's secrets in its text."""
     message = f"unexpected {type(exc).__name__}: {exc}"
     return BkError(ErrorKind.BAD_RESPONSE, scrub(message) if scrub is not None else message)
+
+
+MAX_SHOWN_URL = 200  # characters of an address named in an error
+
+
+def shown_url(url: str) -> str:
+    """`url` as an error names it: scheme, host, port and path; no user info, query or fragment
+    (nothing a secret could sit in), cut at MAX_SHOWN_URL characters."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        shown = url.split("?", 1)[0].rsplit("@", 1)[-1]
+    else:
+        if ":" in host:
+            host = f"[{host}]"  # IPv6
+        netloc = host if port is None else f"{host}:{port}"
+        shown = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return shown if len(shown) <= MAX_SHOWN_URL else shown[:MAX_SHOWN_URL] + "…"

@@ -29,6 +29,11 @@ class State(StrEnum):
     FAILED = "failed"
     STOPPED = "stopped"  # revoked / terminated / abandoned / expired
     UNKNOWN = "unknown"  # a raw value the adapter does not know; raw value kept beside it
+    # A pipeline node the server reports no state for, in a task that ended without reaching
+    # it (a branch an exclusive gateway did not take): derived from the flow by
+    # systems/pipeline/flow.py, never a raw value. Not a failure, and no work: progress leaves
+    # it out of both its counts.
+    NOT_RUN = "not_run"
 
     @property
     def is_active(self) -> bool:
@@ -236,7 +241,9 @@ class Task:
             elif self.root is not None:
                 # Leaf nodes, the root excluded, over a breadth-first list instead of a generator
                 # walk: it runs on every poll of a running pipeline.
+                # A node that will not run is no work: left out of both counts.
                 states = [n.state for n in parents_first(self.root)[1:] if not n.children]
+                states = [s for s in states if s is not State.NOT_RUN]
                 self._progress = sum(map(_DONE.__contains__, states)), len(states)
             else:
                 units = self.units()

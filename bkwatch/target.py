@@ -16,6 +16,13 @@ __all__ = ["MissingScope", "Target", "TargetError", "Url", "find_route", "focus_
 
 _INT = re.compile(r"[0-9]+")
 _MAX_FOCUS = 200
+MAX_ECHO = 200  # characters of a rejected input quoted back in an error
+
+
+def echo(text: str, limit: int = MAX_ECHO) -> str:
+    """`text` quoted for an error message, cut at `limit` characters (a pasted page of garbage
+    must not become a page-long error)."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 class TargetError(ValueError):
@@ -51,7 +58,7 @@ def is_int_text(value: str) -> bool:
 def pos_int(value: str, what: str, text: str) -> str:
     value = value.strip()
     if not _INT.fullmatch(value) or int(value) <= 0:
-        raise TargetError(f"{what} must be a positive integer, got {value!r} in {text!r}")
+        raise TargetError(f"{what} must be a positive integer, got {echo(value, 40)} in {echo(text)}")
     return str(int(value))  # "007" and "7" are the same task
 
 
@@ -59,7 +66,7 @@ def pos_int(value: str, what: str, text: str) -> str:
 class Url:
     """A URL split once for every matcher: path and hash-route segments kept apart."""
 
-    text: str
+    text: str  # as quoted back in errors: cut at MAX_ECHO characters
     path: list[str]
     lowered: list[str]  # path segments, lower-case
     frag: list[str]

@@ -25,12 +25,11 @@ from urllib.parse import urlsplit
 
 from bkwatch.model import System
 from bkwatch.systems.registry import ALL, URL_MATCHERS, traits
-from bkwatch.target import MissingScope, Target, TargetError, Url, pos_int, query_values
+from bkwatch.target import MAX_ECHO, MissingScope, Target, TargetError, Url, echo, pos_int, query_values
 
 __all__ = ["CANONICAL_FORMS", "URL_FORMS", "MissingScope", "Target", "TargetError", "parse_target"]
 
 _URLISH = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|/|#")
-_MAX_ECHO = 200  # characters of a rejected input quoted back
 
 CANONICAL_FORMS = ", ".join(f for t in ALL for f in t.canonical_forms)
 URL_FORMS = "; ".join(t.url_forms for t in ALL)
@@ -60,7 +59,7 @@ def _parse_canonical(text: str) -> Target:
         system = System(parts[0].lower())
     except ValueError:
         raise TargetError(
-            f"unknown system {parts[0][:_MAX_ECHO]!r} in {text[:_MAX_ECHO]!r}; expected one of "
+            f"unknown system {echo(parts[0], 40)} in {echo(text)}; expected one of "
             f"{CANONICAL_FORMS} or a BlueKing task URL"
         ) from None
     t = traits(system)
@@ -71,10 +70,10 @@ def _parse_canonical(text: str) -> Target:
     if len(rest) == 3:
         kind = rest[0].lower()
         if len(t.scope_kinds) < 2 or kind not in t.scope_kinds:
-            raise TargetError(f"{text!r}: unexpected scope {rest[0]!r}; {t.forms_hint()}")
+            raise TargetError(f"{echo(text)}: unexpected scope {echo(rest[0], 40)}; {t.forms_hint()}")
         scope_type, rest = kind, rest[1:]
     if len(rest) != 2:
-        raise TargetError(f"{text!r} does not look like a {system} target; {t.forms_hint()}")
+        raise TargetError(f"{echo(text)} does not look like a {system} target; {t.forms_hint()}")
     scope = pos_int(rest[0], t.scope_word, text)
     ident = pos_int(rest[1], "the task id", text)
     return Target(system, scope, ident, scope_type)
@@ -86,7 +85,7 @@ def _parse_url(text: str, default_biz: str | int | None, default_biz_set: str | 
     try:
         parts = urlsplit(text)
     except ValueError as exc:
-        raise TargetError(f"not a valid URL {text[:_MAX_ECHO]!r}: {exc}") from None
+        raise TargetError(f"not a valid URL {echo(text)}: {exc}") from None
     frag_path, _, frag_query = parts.fragment.partition("?")
     path = [s for s in parts.path.split("/") if s]
     frag = [s for s in frag_path.split("/") if s]
@@ -97,7 +96,7 @@ def _parse_url(text: str, default_biz: str | int | None, default_biz_set: str | 
                 f"the URL gives {key!r} twice with different values; which task is meant is ambiguous"
             )
     url = Url(
-        text,
+        text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "…",
         path,
         [s.lower() for s in path],
         frag,
@@ -110,4 +109,4 @@ def _parse_url(text: str, default_biz: str | int | None, default_biz_set: str | 
         target = matcher(url)
         if target is not None:
             return target
-    raise TargetError(f"unrecognised BlueKing URL {text[:_MAX_ECHO]!r}; expected a task page: {URL_FORMS}")
+    raise TargetError(f"unrecognised BlueKing URL {echo(text)}; expected a task page: {URL_FORMS}")

@@ -643,7 +643,7 @@ def test_demo_in_a_terminal_shows_fetched_names_and_quits_cleanly() -> None:
     from bkwatch.sim import SimConfig, Simulator
 
     # The demo's world (seed 1) has the same task names as this one; names only come from polls.
-    names = {t.name[:6].encode() for t in Simulator(SimConfig(seed=1)).world.tasks()}
+    names = {t.name[:6].encode() for t in Simulator(SimConfig(seed=1, hostile=False)).world.tasks()}
     out, code = _pty_run(["demo"], names)
     assert code == 0, out[-2000:]
     assert any(n in out for n in names)

@@ -115,7 +115,11 @@ async def test_retry_failed_hosts_from_the_host_group_sends_one_request_and_they
         options = _options(menu)
         first = list(options)
         assert first[:2] == ["job.retry_failed", "job.retry_all"]  # the host group's first
-        assert first[-1] == "job.start"  # the task's last
+        assert first[-1] == "act-more"  # the actions not possible now: one line, last
+        assert all(options[i][0] for i in first[:-1])  # what can be done comes first
+        menu.unfold()
+        await pilot.pause()
+        assert list(_options(menu))[-1] == "job.start"  # the task's last, listed when asked
         assert options["job.retry_failed"][0]
         assert menu.query_one(OptionList).highlighted_option.id == "job.retry_failed"
         dialog = await _choose(pilot, "job.retry_failed")
@@ -181,7 +185,8 @@ async def test_actions_off_say_how_to_turn_them_on_and_send_nothing(tmp_path: Pa
         hint = _text(menu.query_one("#act-blocked", Static))
         assert "allow_actions = true" in hint and "--allow-actions" in hint
         assert "BKWATCH_ALLOW_ACTIONS=1" in hint and "nothing can be sent" in hint
-        assert not any(selectable for selectable, _ in _options(menu).values())
+        # Nothing can be chosen (the one line of actions not possible now only lists them).
+        assert not any(selectable for i, (selectable, _) in _options(menu).items() if i != "act-more")
         await pilot.press("enter", "y")
         await pilot.pause()
         assert app.screen is menu  # nothing to choose
@@ -204,6 +209,10 @@ async def test_greyed_actions_give_the_reason(tmp_path: Path) -> None:
         assert step is not None and step.state is State.RUNNING
         app.detail.job.steps_view.focus()  # the step first
         menu = await _open_menu(pilot)
+        assert "job.retry_failed" not in _options(menu)  # folded into one line that says why
+        assert "step is running" in _options(menu)["act-more"][1]
+        menu.unfold()
+        await pilot.pause()
         options = _options(menu)
         selectable, prompt = options["job.retry_failed"]
         assert not selectable
@@ -212,12 +221,19 @@ async def test_greyed_actions_give_the_reason(tmp_path: Path) -> None:
         assert options["job.terminate"][0]  # a running job can be terminated
         await pilot.press("escape")
         await pilot.pause()
-        # Chosen from the palette all the same: the reason, and nothing sent.
-        retry = next(c for c in app.acts.commands() if "Retry the failed hosts" in c.title)
-        assert "not now: step is running" in retry.help
-        retry.callback()
+        # The palette offers only what can be done; one entry says why the others cannot,
+        # and lists them.
+        titles = [c.title for c in app.acts.commands()]
+        assert not any("Retry the failed hosts" in t for t in titles)
+        assert any("Terminate" in t for t in titles)
+        why = next(c for c in app.acts.commands() if c.title.startswith("Actions not possible now"))
+        assert "step is running" in why.help
+        why.callback()
         await pilot.pause()
-        assert "step is running" in _toasts(rig) and app.screen is app.screen_stack[0]
+        assert isinstance(app.screen, ActionsMenu) and "job.retry_failed" in _options(app.screen)
+        assert not _options(app.screen)["job.retry_failed"][0]
+        await pilot.press("escape")
+        await pilot.pause()
         assert not _ops(rig)
 
 

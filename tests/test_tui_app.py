@@ -172,6 +172,8 @@ async def test_filter_and_failures_only(tmp_path: Path) -> None:
         hv = app.detail.job.hosts_view
         step = app.detail.job.current_step()
         ip = sorted(h.ip for h in step.hosts.values())[3]
+        hv.focus()  # `/` filters the pane that has focus
+        await pilot.pause()
         await pilot.press("slash")
         assert isinstance(app.focused, Input)
         await pilot.press(*ip)

@@ -17,6 +17,7 @@ _.disabled
 _.scroll_y
 _.scroll_target_y
 _.allow_expand
+_.placeholder  # Input.placeholder: the filter box says what `/` filters (watch_ui.py)
 _.show_root
 _.auto_links
 _.ICON_NODE

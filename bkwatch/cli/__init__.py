@@ -96,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", parents=[common], help="live demo against a built-in simulator")
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--hostile", action="store_true", help="with the text made to test escaping")
     demo.add_argument("--speed", type=_positive, default=1.0, help="simulated time per real second")
     demo.add_argument("--bell", action="store_true", default=argparse.SUPPRESS)
     demo.add_argument("--no-mouse", action="store_true", default=argparse.SUPPRESS)
@@ -257,7 +258,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
     if cmd == "demo":
         run_demo, with_record_config = _tui("demo", "run_demo"), _tui("run", "with_record_config")
-        return int(run_demo(with_record_config(_tui_options(args, seed=args.seed, speed=args.speed))) or 0)
+        options = _tui_options(args, seed=args.seed, speed=args.speed, hostile=args.hostile)
+        return int(run_demo(with_record_config(options)) or 0)
     # Only the command's own module: list editing never imports asyncio and the HTTP side.
     module = importlib.import_module(f"bkwatch.cli.{_HANDLERS[cmd]}")
     return int(getattr(module, f"cmd_{cmd}")(args))

@@ -5,6 +5,8 @@ made by the poller's first fetch, once the simulator listens. A failing JOB task
 The demo list also follows a SOPS business, and the simulator starts a few new tasks every
 DEMO_BURST_EVERY simulated seconds, so tasks appear there by themselves.
 Actions are on (the simulator is a toy server), and the status line says they go to it.
+The simulator's text made to test escaping (task names, messages, log lines) is left out unless
+`--hostile`; and no "since last time" summary, since every demo starts a fresh simulator.
 """
 
 from __future__ import annotations
@@ -164,6 +166,7 @@ def run_demo(options: MonitorOptions) -> int:
             gsekit_rows_without_ids=True,
             burst_every=DEMO_BURST_EVERY,
             burst_size=DEMO_BURST_SIZE,
+            hostile=options.hostile,  # names and messages made to test escaping: --hostile only
         )
     )
     serving = Serving(sim.serve())
@@ -207,6 +210,8 @@ def run_demo(options: MonitorOptions) -> int:
             scopes=scopes,
             evidence=ClientEvidence(fetch),
             acting=acting,
+            # Every demo starts a new simulator: what the last one showed is another world.
+            since_last_time=False,
             **options.app_kwargs(),
         )
         log_to_file([], debug=options.debug)  # the simulator's credentials are public

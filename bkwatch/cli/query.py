@@ -141,7 +141,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     rows = [["TARGET", "STATE", "RAW", "PROGRESS", "NAME", "NOTE"]]
     for t, (key, _, _) in zip(tasks, results, strict=True):
         done = sum(n for s, n in t["counts"].items() if State(s).is_done)
-        total = sum(t["counts"].values())
+        total = sum(n for s, n in t["counts"].items() if State(s) is not State.NOT_RUN)  # as the screen
         note_width = 70
         if t["error"]:
             note = f"{t['error']['kind']}: {t['error']['message']}"

@@ -59,6 +59,7 @@ class MonitorOptions:
     debug: bool = False
     seed: int = 1  # the demo's simulator
     speed: float = 1.0
+    hostile: bool = False  # the demo's simulator with its text made to test escaping
     allow_actions: bool = False  # --allow-actions (the profile and BKWATCH_ALLOW_ACTIONS=1 also can)
     record: bool = True  # the history (bkwatch.record); --no-record or the profile's `record = false`
     record_days: float = 30.0

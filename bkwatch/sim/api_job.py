@@ -121,8 +121,9 @@ def _run(
 ) -> tuple[str, float, float, float]:
     """(log key, start, duration, progress) of a host's run in the step's current execute_count."""
     h = task.find_host(step["step_instance_id"], host["bk_host_id"], None, None)
+    seed = world.config.seed if world.config.hostile else f"{world.config.seed}{logtext.TAME}"
     key = logtext.job_log_key(
-        world.config.seed, task.target, step["step_instance_id"], host["bk_host_id"], step["execute_count"]
+        seed, task.target, step["step_instance_id"], host["bk_host_id"], step["execute_count"]
     )
     start = (host["start_time"] or 0) / 1000
     dur = h.dur if h is not None and h.dur > 0 else 1.0

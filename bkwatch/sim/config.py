@@ -42,6 +42,7 @@ class SimConfig:
     nodeman_page_cap: int = 0  # > 0: NodeMan pages never larger, as behind a capping proxy
     nodeman_all_rows: bool = True  # False: an older NodeMan refusing pagesize=-1
     esb_reads_header: bool = True  # False: an older ESB that takes credentials only as parameters
+    hostile: bool = True  # False: no text made to test escaping (names, messages, logs): sim/tame.py
 
     @property
     def arrivals_on(self) -> bool:

@@ -106,6 +106,8 @@ def _body(key: str, size: int) -> tuple[str, ...]:
         r.randrange(40, 200): _line(r, _HOSTILE[1]),
         r.randrange(200, 400): _line(r, _HOSTILE[2]),
     }
+    if key.partition(":")[0].endswith(TAME):
+        hostile = {}  # SimConfig(hostile=False): the demo's logs hold no escape-testing lines
     sizes = _pool_bytes(key.partition(":")[0])
     lines: list[str] = []
     used = 0
@@ -126,7 +128,10 @@ def _pool_bytes(seed: str) -> tuple[int, ...]:
     return tuple(len(x.encode()) for x in _pool(seed))
 
 
-def job_log_key(seed: int, target: str, step_id: int, host_id: int, execute_count: int) -> str:
+TAME = "-tame"  # ends the seed part of a log key when the world has no hostile text
+
+
+def job_log_key(seed: int | str, target: str, step_id: int, host_id: int, execute_count: int) -> str:
     return f"{seed}:{target}:{step_id}:{host_id}:{execute_count}"
 
 

@@ -15,6 +15,7 @@ from .nodeman import NodemanTask
 from .oplog import OpLog
 from .pipeline import PipelineTask
 from .scenario import JOB_NAMES, NASTY, build_gsekit, build_job, build_nodeman, build_pipeline
+from .tame import tame
 
 SYSTEMS = ("job", "sops", "bkflow", "nodeman", "gsekit")
 # (kind, scope, seconds ago it started) for the tasks present at t=0.
@@ -179,7 +180,9 @@ class World:
                 else:
                     project = next(p for p, b in SOPS_PROJECTS.items() if b == int(sc))
                     target, tscope = f"sops:{sc}:{tid}", f"project:{project}"
-                name = "每日发布流水线 " + ("\x1b[31mred\x1b[0m" if kind == "fail" else f"#{tid}")
+                name = "每日发布流水线 " + (
+                    "\x1b[31mred\x1b[0m" if kind == "fail" and cfg.hostile else f"#{tid}"
+                )
             else:
                 space = int(scope or 1)
                 target, tscope, name = f"bkflow:{space}:{tid}", f"space:{space}", f"bkflow task {tid}"
@@ -213,6 +216,8 @@ class World:
             )
         else:
             raise SimError(f"unknown system {system!r}; expected one of {', '.join(SYSTEMS)}")
+        if not cfg.hostile:
+            tame(task)
         task.created = min(start, self.now())  # a task set to start later exists already
         task.operator = operator or OPERATORS[tid % len(OPERATORS)]
         task.launch_mode = int(launch_mode or (2 if tid % 5 == 0 else 1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from operator import itemgetter
 from typing import Any
 
@@ -173,6 +174,29 @@ def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
     return out
 
 
+def _retire_earlier_attempt(step: Step) -> None:
+    """A retried step that is running again, whose answer still carries a host's failure from
+    before this attempt started (its result ended before the step's new start: JOB writes the
+    new attempt's rows as the agents take it up): that failure is over, so the host shows as
+    waiting for the new attempt from the first poll that sees it, not from some later one."""
+    if step.execute_count < 1 or step.start is None or not step.state.is_active:
+        return
+    for key, host in step.hosts.items():
+        ended = host.end if host.end is not None else host.start
+        if host.state.is_bad and ended is not None and ended < step.start:
+            step.hosts[key] = replace(
+                host,
+                state=State.PENDING,
+                status_text=f"waiting for attempt {step.execute_count + 1} (was: {host.status_text})",
+                exit_code=None,
+                error_code=None,
+                error_text="",
+                start=None,
+                end=None,
+                elapsed=None,
+            )
+
+
 def parse(payload: Any, target: Target) -> Task:
     """`data` of get_job_instance_status -> Task (pure)."""
     where = f"JOB {API}"
@@ -190,20 +214,20 @@ def parse(payload: Any, target: Target) -> Task:
         ip_rows = srow.get("step_ip_result_list") or []
         if not isinstance(ip_rows, list):
             raise bad(where, "'step_ip_result_list' should be a list")
-        steps.append(
-            Step(
-                id=raw_text(srow.get("step_instance_id", len(steps))),
-                name=readable(srow.get("name"), 200),
-                kind=STEP_KINDS.get(to_int(srow.get("type"), 0) or 0, "unknown"),
-                state=sstate,
-                raw_state=sraw,
-                execute_count=to_int(srow.get("execute_count"), 0) or 0,
-                start=ms_to_s(srow.get("start_time")),
-                end=ms_to_s(srow.get("end_time")),
-                elapsed=ms_to_s(srow.get("total_time")),
-                hosts=_hosts(ip_rows, where),
-            )
+        step = Step(
+            id=raw_text(srow.get("step_instance_id", len(steps))),
+            name=readable(srow.get("name"), 200),
+            kind=STEP_KINDS.get(to_int(srow.get("type"), 0) or 0, "unknown"),
+            state=sstate,
+            raw_state=sraw,
+            execute_count=to_int(srow.get("execute_count"), 0) or 0,
+            start=ms_to_s(srow.get("start_time")),
+            end=ms_to_s(srow.get("end_time")),
+            elapsed=ms_to_s(srow.get("total_time")),
+            hosts=_hosts(ip_rows, where),
         )
+        _retire_earlier_attempt(step)
+        steps.append(step)
     finished = payload.get("finished")
     terminal = bool(finished) if isinstance(finished, bool) else state.is_done
     return Task(

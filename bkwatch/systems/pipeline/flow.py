@@ -176,13 +176,53 @@ def _aggregate(children: list[Node]) -> State:
             return state
     if states and states <= {State.SUCCEEDED}:
         return State.SUCCEEDED
+    if states and states <= {State.SUCCEEDED, State.NOT_RUN} and State.SUCCEEDED in states:
+        return State.SUCCEEDED  # what ran of it passed; the rest never will
     if State.SUCCEEDED in states:
         return State.RUNNING  # partly done, the rest not reached yet
+    if states and states <= {State.NOT_RUN, State.STOPPED} and State.NOT_RUN in states:
+        return State.NOT_RUN
     return State.STOPPED if states == {State.STOPPED} else State.PENDING
 
 
+_OVER = frozenset({State.SUCCEEDED, State.STOPPED})
+
+
+def _infer(nodes: list[Node], missing: set[int], over: bool) -> bool:
+    """Give the nodes the server reported no state for (`missing`, by identity; a node the flow
+    does not know, by its negated identity) the state their
+    flow implies: passed once anything after them in their sequence ran (a gateway, a
+    subprocess's start event); not run once the flow is `over` for them — the task ended (not
+    failed: a retry or skip resumes a failed one), or the flow went on past them (the branches
+    an exclusive gateway did not take). A branch takes its nodes' state again. True when
+    anything in `nodes` ran."""
+    later = False
+    for node in reversed(nodes):
+        if -id(node) in missing:
+            continue
+        if node.synthetic:  # a branch: a sequence of its own, beside its sibling branches
+            later = _infer(node.children, missing, over) or later
+            node.state = _aggregate(node.children)
+            continue
+        inner = _infer(node.children, missing, over or later) if node.children else False
+        if id(node) in missing:
+            if later or inner:
+                node.state = State.SUCCEEDED
+            else:
+                if over:
+                    node.state = State.NOT_RUN
+                continue  # not reached (yet): nothing before it is known to have passed
+        later = True
+    return later
+
+
 def _merge(
-    items: list[FlowItem], level: dict[str, Any], where: str, depth: int, unknown: list[str]
+    items: list[FlowItem],
+    level: dict[str, Any],
+    where: str,
+    depth: int,
+    unknown: list[str],
+    missing: set[int],
 ) -> list[Node]:
     used: set[str] = set()
 
@@ -200,7 +240,8 @@ def _merge(
                 node.name = item.name
                 inner = raw.get("children") if isinstance(raw.get("children"), dict) else {}
             else:
-                node = Node(item.id, item.name, State.PENDING, "")  # not reached yet
+                node = Node(item.id, item.name, State.PENDING, "")  # no state: see _infer
+                missing.add(id(node))
                 inner = {}
             if item.kind == "gateway":
                 branches = build(item.children)
@@ -212,7 +253,7 @@ def _merge(
                     continue
                 node.children = branches
             elif item.children:
-                node.children = _merge(item.children, inner, where, depth + 1, unknown)
+                node.children = _merge(item.children, inner, where, depth + 1, unknown, missing)
             nodes.append(node)
         return nodes
 
@@ -220,19 +261,24 @@ def _merge(
     for node_id, raw in level.items():
         if node_id not in used and isinstance(raw, dict):  # reached, but not in the cached tree
             unknown.append(raw_text(node_id))
-            nodes.append(parse_node(raw, raw_text(node_id), where, depth))
+            stray = parse_node(raw, raw_text(node_id), where, depth)
+            missing.add(-id(stray))  # where it is in the flow is not known: _infer leaves it be
+            nodes.append(stray)
     return nodes
 
 
 def ordered(task: Task, payload: Any, items: list[FlowItem], where: str) -> list[str]:
-    """Put `task.root`'s nodes in flow order with names and pending nodes. Returns the ids of
-    reached nodes the items do not know (the cached detail is then stale)."""
+    """Put `task.root`'s nodes in flow order with names, and the nodes the status tree omits
+    with the state their flow implies (`_infer`). Returns the ids of reached nodes the items do
+    not know (the cached detail is then stale)."""
     root = task.root
     if root is None or not isinstance(payload, dict):
         return []
     level = payload.get("children") if isinstance(payload.get("children"), dict) else {}
     unknown: list[str] = []
-    root.children = _merge(items, level, where, 1, unknown)
+    missing: set[int] = set()
+    root.children = _merge(items, level, where, 1, unknown, missing)
+    _infer(root.children, missing, task.state in _OVER)
     attach_ex_data(root, payload.get("ex_data"))
     return unknown
 

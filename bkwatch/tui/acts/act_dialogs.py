@@ -1,6 +1,7 @@
-"""The screens of acting: the actions menu (allowed ones selectable, the others greyed with the
-reason), the confirmation (No is the default; terminate and revoke need the task id typed) and
-the marker shown on every dialog while actions are on."""
+"""The screens of acting: the actions menu (allowed ones first and selectable, the others folded
+into one line that says why, listed greyed with their reasons when chosen), the confirmation (No
+is the default; terminate and revoke need the task id typed) and the marker shown on every dialog
+while actions are on."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ class ActionsBanner(Static):
         super().__init__(text, markup=False)
 
 
+MORE = "act-more"  # the one line the actions not possible now are folded into
+
+
 def _option(offer: Offer, blocked: bool) -> Option:
     prompt = Text(offer.spec.label, end="")
     if offer.reason is not None:
@@ -43,19 +47,52 @@ def _option(offer: Offer, blocked: bool) -> Option:
     return Option(prompt, id=offer.spec.id, disabled=blocked or not offer.allowed)
 
 
+def folded_line(unavailable: list[Offer]) -> Text:
+    """One line for the actions not possible now, with why (each distinct reason once)."""
+    # Reasons share clauses ("node is failed; skip needs …"): each clause once.
+    clauses = [c.strip() for o in unavailable for c in one_line(o.reason or "").split(";")]
+    why = "; ".join(dict.fromkeys(c for c in clauses if c))
+    if len(why) > 90:
+        why = why[:89] + "…"
+    n = len(unavailable)
+    out = Text(f"▸ {n} more not possible now", style="dim", end="")
+    if why:
+        out.append(f": {why}", style="dim italic")
+    out.append("  (enter: list them)", style="dim")
+    return out
+
+
 class ActionsMenu(AnswerOnce, ModalScreen[Offer | None]):
-    """The actions for what is under the cursor, most specific first."""
+    """The actions for what is under the cursor: what can be done now first, most specific
+    first; the others folded into one line that says why (enter on it lists them, greyed)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,x", "close", "Close")]
 
     def __init__(
-        self, heading: Text, offers: list[Offer], *, blocked: str | None = None, away: str | None = None
+        self,
+        heading: Text,
+        offers: list[Offer],
+        *,
+        blocked: str | None = None,
+        away: str | None = None,
+        unfolded: bool = False,
     ) -> None:
         super().__init__()
         self.heading = heading
         self.offers = {o.spec.id: o for o in offers}
         self.blocked = blocked  # why nothing can be sent (actions off)
         self.away = away  # why this system has no actions here (NodeMan, GSEKit)
+        self.unfolded = unfolded  # the actions not possible now listed one by one
+
+    def _options(self) -> list[Option]:
+        allowed = [o for o in self.offers.values() if o.allowed]
+        others = [o for o in self.offers.values() if not o.allowed]
+        options = [_option(o, self.blocked is not None) for o in allowed]
+        if others and self.unfolded:
+            options += [_option(o, self.blocked is not None) for o in others]
+        elif others:
+            options.append(Option(folded_line(others), id=MORE))
+        return options
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -67,8 +104,9 @@ class ActionsMenu(AnswerOnce, ModalScreen[Offer | None]):
             if self.blocked:
                 yield Static(Text(one_line(self.blocked)), classes="act-note", id="act-blocked")
             if self.offers:
-                options = [_option(o, self.blocked is not None) for o in self.offers.values()]
-                yield OptionList(*options, id="act-options")
+                if not any(o.allowed for o in self.offers.values()):
+                    yield Static("Nothing can be done here now.", classes="hint", markup=False)
+                yield OptionList(*self._options(), id="act-options")
             elif not self.away:
                 yield Static("No action applies here.", classes="hint", markup=False)
             hint = "enter: choose (then confirm)   escape: close"
@@ -83,9 +121,24 @@ class ActionsMenu(AnswerOnce, ModalScreen[Offer | None]):
 
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id == MORE:
+            self.unfold()
+            return
         offer = self.offers.get(event.option.id or "")
         if offer is not None and offer.allowed and self.blocked is None:
             self.dismiss(offer)
+
+    def unfold(self) -> None:
+        """List the actions not possible now, greyed with their reasons, in place of the line."""
+        if self.unfolded:
+            return
+        self.unfolded = True
+        ol = self.query_one(OptionList)
+        at = ol.highlighted
+        ol.clear_options()
+        ol.add_options(self._options())
+        if at is not None and at < ol.option_count:
+            ol.highlighted = at
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 from rich.text import Text
@@ -22,7 +23,7 @@ from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.targets import Target
 from bkwatch.text import one_line
-from bkwatch.tui.acts.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu
+from bkwatch.tui.acts.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu, folded_line
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp
@@ -176,7 +177,7 @@ class ActionsController:
         return offers(ctx.task, step_id=ctx.step_id, node_id=ctx.node_id, hosts=ctx.hosts)
 
     # ---- x and the palette -----------------------------------------------------------
-    def open_menu(self) -> None:
+    def open_menu(self, unfolded: bool = False) -> None:
         if self.busy:
             self._say("An action is in flight: wait for its result. Nothing else was sent.", "warning")
             return
@@ -191,7 +192,7 @@ class ActionsController:
             blocked = "Actions are not available in this monitor; nothing can be sent."
         elif not self.acting.enabled:
             blocked = self.acting.hint().replace("; nothing was sent", "; nothing can be sent")
-        menu = ActionsMenu(ctx.heading(), listed, blocked=blocked, away=away)
+        menu = ActionsMenu(ctx.heading(), listed, blocked=blocked, away=away, unfolded=unfolded)
         self.app.push_screen(menu, lambda offer: self.chosen(ctx, offer))
 
     def commands(self) -> Iterable[SystemCommand]:
@@ -199,10 +200,18 @@ class ActionsController:
         ctx = self.context()
         if ctx is None or self._unreachable(ctx):
             return
-        for offer in self.offers_for(ctx):
-            why = offer.reason if offer.reason is not None else offer.spec.effect
-            help_text = f"{'not now: ' if not offer.allowed else ''}{why} (x lists them)"
-            yield SystemCommand(f"Action: {offer.spec.label}", help_text, self._pick(ctx, offer))
+        listed = self.offers_for(ctx)
+        for offer in listed:
+            if offer.allowed:  # only what can be done: the others are one entry that says why
+                help_text = f"{offer.spec.effect} (x lists them)"
+                yield SystemCommand(f"Action: {offer.spec.label}", help_text, self._pick(ctx, offer))
+        others = [o for o in listed if not o.allowed]
+        if others:
+            yield SystemCommand(
+                f"Actions not possible now ({len(others)})",
+                one_line(folded_line(others).plain.removeprefix("▸ ")),
+                partial(self.open_menu, unfolded=True),
+            )
 
     def _pick(self, ctx: Context, offer: Offer) -> Callable[[], None]:
         return lambda: self.chosen(ctx, offer)

@@ -186,6 +186,8 @@ class AddDialog(AnswerOnce, ModalScreen[tuple[Target | ScopeRequest, str | None]
 
 
 class ConfirmDialog(AnswerOnce, ModalScreen[bool]):
+    """A yes/no question about removing something; Cancel is the default (focused) button."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
@@ -198,10 +200,13 @@ class ConfirmDialog(AnswerOnce, ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(one_line(self.question)), classes="dialog-title")
-            yield Static("y: yes   n / escape: no", classes="hint", markup=False)
+            yield Static("y: remove   n / escape / enter: cancel", classes="hint", markup=False)
             with Horizontal():
                 yield Button("Remove", variant="error", id="yes")
-                yield Button("Keep", id="no")
+                yield Button("Cancel", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()  # Enter keeps things as they are
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
@@ -209,6 +214,13 @@ class ConfirmDialog(AnswerOnce, ModalScreen[bool]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
+
+
+class RemoveDialog(ConfirmDialog):
+    """`d` on a hand-added task: names it once (its title, and its key only when that differs)."""
+
+    def __init__(self, title: str, key: str) -> None:
+        super().__init__(f"Stop watching {title}?" if title == key else f"Stop watching {title} ({key})?")
 
 
 class HelpScreen(AnswerOnce, ModalScreen[None]):

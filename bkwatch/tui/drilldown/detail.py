@@ -14,7 +14,7 @@ from textual.widgets import ContentSwitcher, Static, Tree
 from bkwatch.model import Host, JobTask, State, Task, Transition
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
-from bkwatch.text import one_line
+from bkwatch.text import display_width, one_line
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.headers import ColumnHeader, host_header, job_task_header
 from bkwatch.tui.drilldown.jobpane import JobPane, counts_text
@@ -26,8 +26,46 @@ from bkwatch.tui.widgets.lines import LineView, TextBar
 if TYPE_CHECKING:
     from bkwatch.poller import Watch
 
+ERROR_LINES = 3  # lines a poll error may take under the task's title
 
-def title_text(watch: Watch, now: float, ascii_only: bool, progress: tuple[int, int] | None = None) -> Text:
+
+def wrap_cells(text: str, width: int, max_lines: int = ERROR_LINES) -> list[str]:
+    """`text` (one line) cut into lines of at most `width` terminal cells, at spaces where it
+    can; past `max_lines` the last line ends with "…"."""
+    width = max(width, 10)
+    lines: list[str] = []
+    rest = text
+    while rest and len(lines) < max_lines:
+        if display_width(rest) <= width:
+            lines.append(rest)
+            rest = ""
+            break
+        cut, cells = 0, 0
+        for i, ch in enumerate(rest):
+            cells += display_width(ch)
+            if cells > width:
+                break
+            cut = i + 1
+        space = rest.rfind(" ", 0, cut + 1)
+        if space > width // 2:
+            cut = space
+        lines.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest and lines:
+        last = lines[-1]
+        while last and display_width(last) > width - 1:
+            last = last[:-1]
+        lines[-1] = last + "…"
+    return lines
+
+
+def title_text(
+    watch: Watch,
+    now: float,
+    ascii_only: bool,
+    progress: tuple[int, int] | None = None,
+    width: int = 0,
+) -> Text:
     task = watch.task
     out = Text(end="", no_wrap=True)
     if task is None:
@@ -48,14 +86,17 @@ def title_text(watch: Watch, now: float, ascii_only: bool, progress: tuple[int, 
     if watch.error is not None:
         mark = "!" if ascii_only else "⚠"
         since = "" if watch.last_ok is None else f" (data from {age(now - watch.last_ok)} ago)"
-        out.append(f"\n{mark} {watch.error.kind}: {one_line(watch.error.message)}{since}", style="bold red")
+        line = f"{mark} {watch.error.kind}: {one_line(watch.error.message)}{since}"
+        # A long error (an unreachable server's address, a proxy's page) wraps instead of being cut.
+        for part in wrap_cells(line, width - 2) if width else [line]:
+            out.append(f"\n{part}", style="bold red")
     return out
 
 
 class DetailPane(Vertical):
     DEFAULT_CSS = """
     DetailPane { height: 1fr; }
-    DetailPane #detail-title { height: auto; max-height: 2; padding: 0 1; background: $panel; }
+    DetailPane #detail-title { height: auto; max-height: 4; padding: 0 1; background: $panel; }
     DetailPane #views { height: 1fr; }
     DetailPane #info { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
     DetailPane #gk-counts { height: auto; padding: 0 1; }
@@ -106,7 +147,7 @@ class DetailPane(Vertical):
             self.info.show(Text(""))
         self.key = watch.key
         progress = watch.task.progress() if watch.task else None
-        self.title_bar.show(title_text(watch, now, self.ascii_only, progress))
+        self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
         task = watch.task
         self._retired.append(self.shown)  # freed after the frame (see JobPane.show)
         self.call_after_refresh(self._retired.clear)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from rich.text import Text
 
+from bkwatch.text import one_line
 from bkwatch.tui.widgets.lines import Line, LineView, Parts
 
 # Views with at most this many items (about a pane's height) start with every group open;
@@ -29,6 +30,8 @@ EMPTY = "\x00empty"
 
 class Kind(Protocol):
     """How one kind of item (host, job task) is grouped, matched and drawn."""
+
+    noun: str  # what one item is called: "host", "task"
 
     def group(self, item: Any) -> Hashable: ...  # items with equal keys share a group
     def order(self, g: Hashable) -> tuple[Any, ...]: ...  # sort key of a group
@@ -157,6 +160,9 @@ class GroupedView(LineView):
     def _splice(self, touched: set[Hashable], gone: list[str]) -> None:
         """Rebuild the blocks of the `touched` groups; other blocks are copied by slice."""
         old_layout = self._layout
+        if self.failures_only and not any(map(self._shown, self._members)):
+            self._flatten()  # the last failure went: say so in words
+            return
         if not self._members or not old_layout or old_layout[0][0] is None:
             self._flatten()  # to or from the "nothing to show" line
             return
@@ -264,12 +270,22 @@ class GroupedView(LineView):
                 lines.extend(map(self._row_line.__getitem__, visible))
             layout.append((g, len(lines) - n))
         if not lines:
-            lines.append(Line(EMPTY, self.empty_text, header=True, data=None))
+            lines.append(Line(EMPTY, self._empty_reason(), header=True, data=None))
             layout.append((None, 1))
         self._layout = layout
         self.set_lines(lines)
         if self.cursor_key is None and lines:
             self.move_to(lines[0].key, scroll=False)
+
+    def _empty_reason(self) -> str:
+        """Why nothing is listed, in words: no items yet, none failing, none matching."""
+        if not self.items:
+            return self.empty_text
+        noun = self.kind.noun
+        if self.filter_text:
+            also = f"failing {noun}s" if self.failures_only else f"{noun}s"
+            return f"no {also} match “{one_line(self.filter_text)}” — escape to clear the filter"
+        return f"no failing {noun}s — f to show all"
 
     # ---- user actions -----------------------------------------------------------------
     def toggle_group(self, g: Hashable, open_: bool | None = None) -> None:
@@ -327,7 +343,7 @@ class GroupedView(LineView):
     def _draw(self, line: Line) -> Text | Parts:
         width = max(self.size.width, 40)
         if line.key == EMPTY:
-            return Text(self.empty_text, style="dim", end="")
+            return Text(str(line.sig), style="dim", end="")
         if line.header:
             g = line.data
             first = self._first(g)

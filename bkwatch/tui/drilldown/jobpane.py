@@ -24,6 +24,7 @@ _ORDER = [
     State.RUNNING,
     State.PENDING,
     State.SUCCEEDED,
+    State.NOT_RUN,
     State.UNKNOWN,
 ]
 
@@ -39,6 +40,7 @@ def counts_text(counts: dict[State, int], ascii_only: bool) -> Text:
 
 _state = attrgetter("state")
 _BAD = frozenset(s for s in State if s.is_bad)
+_UNDER_WAY = frozenset({State.RUNNING, State.WAITING})
 
 
 def step_counts(step: Step) -> dict[State, int]:
@@ -50,17 +52,20 @@ def has_bad(step: Step) -> bool:
 
 
 def default_step(task: Task, counts: dict[str, dict[State, int]] | None = None) -> Step | None:
-    """The step worth looking at: failing hosts first, then the running or waiting one."""
+    """The step worth looking at: failing hosts first, then a step that failed or was stopped
+    by itself (a manual confirmation refused), then the running or waiting one, then the last
+    one that started — never a step that has not started while one before it says why."""
     steps = task.steps
     for step in steps:
         c = counts.get(step.id) if counts is not None else None
         if not _BAD.isdisjoint(c) if c is not None else has_bad(step):
             return step
-    for step in steps:
-        if step.state in (State.RUNNING, State.WAITING):
-            return step
-    with_hosts = [s for s in steps if s.hosts]
-    return with_hosts[-1] if with_hosts else (steps[0] if steps else None)
+    for wanted in (_BAD, _UNDER_WAY):
+        for step in steps:
+            if step.state in wanted:
+                return step
+    started = [s for s in steps if s.state is not State.PENDING]
+    return started[-1] if started else (steps[0] if steps else None)
 
 
 class StepsView(LineView):

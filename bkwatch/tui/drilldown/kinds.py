@@ -23,6 +23,7 @@ SEVERITY: dict[State, int] = {
     State.RUNNING: 4,
     State.PENDING: 5,
     State.SUCCEEDED: 6,
+    State.NOT_RUN: 7,
 }
 
 

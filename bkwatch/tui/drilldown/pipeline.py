@@ -3,7 +3,11 @@
 The tree is never cleared on a poll: labels change through `set_label`, new nodes are
 inserted after their previous sibling and vanished ones removed, so expansion and the cursor
 survive refreshes. Failed nodes carry their failure message as a child line, and the path to
-every failure is expanded the first time a task is shown.
+every failure is expanded the first time a task is shown, or when the failure appears; the
+cursor lands on the trouble (`landing.py`).
+
+Past 400 lines: the tree's in-place update (fast flat pass, reconciling children, inserting
+new ones) is one piece of state-keeping that reads best in one place.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from textual.widgets.tree import TreeNode
 
 from bkwatch.model import Node, State, parents_first
 from bkwatch.text import one_line
+from bkwatch.tui.drilldown.landing import failed_leaves, landing
 from bkwatch.tui.widgets.fmt import STATE_STYLE, badge_str, duration
 
 MSG = "\x00msg:"  # message-line ids can never collide with a pipeline node id
 _id = attrgetter("id")
 # Every field a node's label or message line is drawn from, read in C.
 _raw_sig = attrgetter("state", "name", "elapsed", "retry", "loop", "skip", "message", "raw_state")
+
+
+_UNREACHED = frozenset({State.PENDING, State.NOT_RUN})
 
 
 @dataclass(slots=True)
@@ -41,7 +49,7 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
         out.append(one_line(node.id)[:12] + "…", style="dim")
     else:
         # Not reached yet (known from the pipeline's detail only): dim, like the future it is.
-        unreached = node.state is State.PENDING and not node.raw_state
+        unreached = node.state in _UNREACHED and not node.raw_state
         out.append(name, style="dim" if unreached else "bold" if node.children else "")
     extra = []
     if node.elapsed is not None:
@@ -52,6 +60,8 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
         extra.append(f"loop {node.loop}")
     if node.skip:
         extra.append("skipped")
+    if node.state is State.SUCCEEDED and not node.raw_state and not node.synthetic:
+        extra.append("passed, no state reported")
     if node.state is State.UNKNOWN and node.raw_state:
         extra.append(f"raw {one_line(node.raw_state)}")
     if extra:
@@ -93,15 +103,37 @@ class PipelineTree(Tree[NodeRef]):
         self.failures_only = False
         self.highlights: set[str] = set()
         self._root_node: Node | None = None
+        self._failed: set[str] = set()  # failed leaves of the last poll shown
+        self._landed: str | None = None  # where the cursor was put when the task was opened
 
     # ---- applying data ----------------------------------------------------------------
     def show(self, scope: str, root: Node) -> None:
+        first = scope != self.scope
+        cursor = self.cursor_id
+        unmoved = cursor in (self._landed, None, self.root.data.id if self.root.data else None)
+        rebuilt = self._apply(scope, root)
+        failed = failed_leaves(root)
+        new = [nid for nid in failed if nid not in self._failed]
+        self._failed = set(failed)
+        for nid in new:  # a failure that appeared since: open the path to it, once
+            self.expand_to(nid, include_self=True)
+        if first or ((new or rebuilt) and unmoved):
+            self._land(root)  # opened now, or the cursor was never moved from where it landed
+
+    def _land(self, root: Node) -> None:
+        target = landing(root)
+        self._landed = target
+        if target is not None and target in self.index:
+            self.call_after_refresh(self.move_cursor, self.expand_to(target))
+
+    def _apply(self, scope: str, root: Node) -> bool:
+        """Apply a poll; True when the tree was built afresh."""
         self._root_node = root
         if scope != self.scope:
             self.scope = scope
             self._rebuild_tree(root, expand_failures=True)
             self._remember_shape(root)
-            return
+            return True
         if self._reordered(root):
             # The flow order arrived (or a node moved): one rebuild, keeping what was open.
             opened = {i for i, tn in self.index.items() if tn.is_expanded}
@@ -112,11 +144,12 @@ class PipelineTree(Tree[NodeRef]):
                 self.expand_to(cursor)  # it may now sit under a branch that was never open
                 if cursor in self.index:
                     self.call_after_refresh(self.move_cursor, self.index[cursor])
-            return
+            return True
         if self._sync_fast(root):
-            return
+            return False
         self._sync(self.root, root, self._keep(root))
         self._remember_shape(root)
+        return False
 
     def _remember_shape(self, root: Node) -> None:
         if self.filter_text or self.failures_only:

@@ -96,6 +96,10 @@ _ATTENTION = {State.FAILED: 0, State.STOPPED: 1}
 _CALM = len(_ATTENTION)
 
 
+def _hit(watch: Watch, needle: str) -> bool:
+    return needle in watch.key.lower() or needle in watch.title.lower()
+
+
 def sort_key(watch: Watch) -> int:
     task = watch.task
     return _ATTENTION.get(task.state, _CALM) if task is not None else _CALM
@@ -115,6 +119,7 @@ class JobList(LineView):
         self.folded: set[str] = set()  # scopes whose tasks are hidden under their header
         self._now = 0.0
         self.columns_changed: Callable[[], None] | None = None  # the header redraws
+        self.filter_text = ""  # `/` on the job list (lower case): tasks whose key or title hold it
 
     def sync(self, watches: Mapping[str, Watch], now: float) -> None:
         self.watches = watches
@@ -122,7 +127,8 @@ class JobList(LineView):
         scopes = self.scopes
         mine: list[Watch] = []  # added by hand: ungrouped, first, as before scopes existed
         found: dict[str, list[Watch]] = {k: [] for k in scopes}
-        for w in watches.values():
+        needle = self.filter_text
+        for w in watches.values() if not needle else (w for w in watches.values() if _hit(w, needle)):
             group = found.get(w.via) if w.via is not None else None
             (mine if group is None else group).append(w)
         mine.sort(key=sort_key)  # stable: insertion order within a state

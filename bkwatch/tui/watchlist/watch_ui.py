@@ -1,6 +1,7 @@
 """The watch list's side of the monitor: `a` add (a task, or a scope to follow), `d` stop watching,
 watching a task the server named (a SOPS node's JOB task); and the keys that find what fails in it:
-`/` filter (escape closes it), `f` failures only, `n`/`N` next failure, `c`/`C` copy failing hosts.
+`/` filter of the pane that has focus (escape closes it), `f` failures only, `n`/`N` next failure,
+`c`/`C` copy failing hosts.
 
 `WatchList` is a controller the app holds as `app.watchlist`: it owns the filter and the
 failures-only switch, and reaches the app only through its public parts (poller, store, panes,
@@ -13,10 +14,12 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Input
 
+from bkwatch.model import failures
 from bkwatch.store import StoreError, WatchEntry
+from bkwatch.systems.registry import traits
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.text import one_line
-from bkwatch.tui.dialogs.dialogs import AddDialog, ConfirmDialog
+from bkwatch.tui.dialogs.dialogs import AddDialog, RemoveDialog
 from bkwatch.tui.watchlist.scope_port import ScopeRequest
 
 if TYPE_CHECKING:
@@ -29,6 +32,7 @@ class WatchList:
     def __init__(self, app: MonitorApp) -> None:
         self.app = app
         self.filter_text = ""  # what the filter box holds, trimmed
+        self.filter_on_jobs = False  # `/` was pressed on the job list: it filters tasks
         self.failures_only = False
 
     @property
@@ -61,25 +65,50 @@ class WatchList:
 
     def toggle_failures_only(self) -> None:
         self.failures_only = not self.failures_only
-        self.app.detail.set_filter(self.filter_text, self.failures_only)
+        self.app.detail.set_filter(self.detail_filter, self.failures_only)
         self.app.update_status()
+        task = self.app.detail.shown
+        if self.failures_only and task is not None and not failures(task):
+            member = traits(task.system).member
+            self.app.notify(f"No failing {member}s here — f to show all.", markup=False, timeout=4)
+
+    @property
+    def detail_filter(self) -> str:
+        return "" if self.filter_on_jobs else self.filter_text
 
     def open_filter(self) -> None:
+        """`/`: filter the pane that has focus — the job list, or the task's hosts / nodes."""
+        app = self.app
+        on_jobs = app.joblist.has_focus
+        if on_jobs != self.filter_on_jobs and self.filter_text:
+            self.filter_box.value = ""  # the other pane's filter goes: one filter at a time
+            self.apply_filter("")
+        self.filter_on_jobs = on_jobs
         filt = self.filter_box
+        filt.placeholder = (
+            "filter tasks: target, name or label (enter to keep, escape to clear)"
+            if on_jobs
+            else "filter: IP, host, node name or message (enter to keep, escape to clear)"
+        )
         filt.add_class("visible")
         filt.focus()
 
     def apply_filter(self, text: str) -> None:
         self.filter_text = text.strip()
-        self.app.detail.set_filter(self.filter_text, self.failures_only)
-        self.app.update_status()
+        app = self.app
+        if self.filter_on_jobs:
+            app.joblist.filter_text = self.filter_text.lower()
+            app.joblist.sync(app.poller.watches, app.clock())
+        else:
+            app.detail.set_filter(self.filter_text, self.failures_only)
+        app.update_status()
 
     def filter_submitted(self) -> None:
         """Enter in the filter box: keep the filter (an empty one closes the box)."""
         filt = self.filter_box
         if not filt.value:
             filt.remove_class("visible")
-        view = self.app.detail.main_view()
+        view = None if self.filter_on_jobs else self.app.detail.main_view()
         (view or self.app.joblist).focus()
 
     def copy_failing(self, with_cloud: bool) -> None:
@@ -193,4 +222,4 @@ class WatchList:
             app.update_status()
             app.notify(f"Stopped watching {key}", markup=False, timeout=3)
 
-        app.push_screen(ConfirmDialog(f"Stop watching {app.title_of(key)} ({key})?"), done)
+        app.push_screen(RemoveDialog(app.title_of(key), key), done)

@@ -40,6 +40,7 @@ _GLYPHS: dict[State, tuple[str, str]] = {
     State.FAILED: ("✖", "x"),
     State.STOPPED: ("■", "#"),
     State.UNKNOWN: ("◇", "~"),
+    State.NOT_RUN: ("–", "-"),
 }
 
 _WORDS: dict[State, str] = {
@@ -50,6 +51,7 @@ _WORDS: dict[State, str] = {
     State.FAILED: "FAILED",
     State.STOPPED: "stopped",
     State.UNKNOWN: "unknown",
+    State.NOT_RUN: "not run",
 }
 
 STATE_STYLE: dict[State, str] = {
@@ -60,6 +62,7 @@ STATE_STYLE: dict[State, str] = {
     State.FAILED: "bold red",
     State.STOPPED: "magenta",
     State.UNKNOWN: "yellow",
+    State.NOT_RUN: "dim",
 }
 
 BADGE_WIDTH = 10
