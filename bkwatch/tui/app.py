@@ -29,6 +29,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
+from bkwatch import memtrim
 from bkwatch.model import State
 from bkwatch.redact import redact
 from bkwatch.store import StoreError
@@ -184,6 +185,7 @@ class BkWatchApp(ScopeMixin, WatchListMixin, App[None]):
         self.joblist.focus()
         self._update_status()
         self.set_interval(5.0, self._tick)  # ages change by the minute; 5 s is plenty
+        self.set_interval(memtrim.RELEASE_SECONDS, memtrim.release)  # garbage and free heap given back
         if self.start_polling:
             self.run_poller()
 
