@@ -38,7 +38,7 @@ import orjson
 
 from bkwatch.atomic import fsync_dir, temp_files, write_private
 
-__all__ = ["StoreError", "WatchEntry", "WatchStore"]
+__all__ = ["StoreError", "UnreadableList", "WatchEntry", "WatchStore"]
 
 VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -47,6 +47,10 @@ _SEEN_KEYS = ("state", "name", "at")  # all a history record may hold: never any
 
 class StoreError(Exception):
     """A list name or file the store cannot use; the message says why."""
+
+
+class UnreadableList(StoreError):
+    """A watch list that could not be read: moved aside as any load does, then refused (`check`)."""
 
 
 @dataclass
@@ -95,6 +99,22 @@ class WatchStore:
             return []
         with self._locked(path, write=False):
             return self._read_entries(path)
+
+    def check(self, name: str = "default") -> None:
+        """Refuse a list that cannot be read with `UnreadableList` (its path, why, where it was
+        moved): for the commands that must not take a corrupt list for an empty one (`status`,
+        `wait`, the monitor's start). The file is moved aside first, as `load` does."""
+        path = self.path(name)
+        if not _exists(path):
+            return
+        with self._locked(path, write=False):
+            if not _exists(path):
+                return
+            try:
+                _parse_entries(_read_json(path))
+            except _Corrupt as exc:
+                self._move_aside(path, str(exc))
+                raise UnreadableList(self.warnings.pop()) from None
 
     def add(self, entries: list[WatchEntry], name: str = "default") -> None:
         """Add entries (a target already listed keeps its place; a new label replaces the old)."""
