@@ -21,9 +21,17 @@ from bkwatch.cli.common import (
     parse_targets,
     table,
 )
-from bkwatch.cli.task_report import TRANSIENT_KINDS, UNREAD, state_counts, task_json
+from bkwatch.cli.task_report import (
+    TRANSIENT_KINDS,
+    UNREAD,
+    failure_note,
+    name_text,
+    progress_text,
+    state_counts,
+    task_json,
+)
 from bkwatch.model import BkError, ErrorKind, State, Task
-from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.targets import Target, TargetError, identity, identity_of, parse_target
 from bkwatch.text import one_line
 
 if TYPE_CHECKING:
@@ -95,8 +103,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     scopes = bad_scopes
     if followed:
         found, listed = asyncio.run(scope_cmd.status_scopes(profile, followed))
-        by_hand = {k for k, _, _ in entries}
-        found = [t for t in found if t["target"] not in by_hand]  # listed once, as added by hand
+        # Listed once, as added by hand, whichever form the scope names it by (identity).
+        by_hand = {identity(t) if isinstance(t, Target) else k for k, _, t in entries}
+        found = [t for t in found if identity_of(t["target"]) not in by_hand]
         tasks += found
         scopes = scopes + listed
         results += [(t["target"], t["system"], None) for t in found]  # type: ignore[misc]
@@ -121,15 +130,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         return code
     rows = [["TARGET", "STATE", "RAW", "PROGRESS", "NAME", "NOTE"]]
     for t, (key, _, _) in zip(tasks, results, strict=True):
-        done = sum(n for s, n in t["counts"].items() if State(s).is_done)
-        total = sum(t["counts"].values())
         note_width = 70
         if t["error"]:
             note = f"{t['error']['kind']}: {t['error']['message']}"
             note_width = 300  # the last column: an error is shown whole, not cut mid-sentence
         elif t["failures"]:
-            f0 = t["failures"][0]
-            note = f"{len(t['failures'])} failed, e.g. {f0['id']}: {f0['reason']}"
+            note = failure_note(t["failures"])
         else:
             note = f"via {t['via']}" if t.get("via") else ""
         rows.append(
@@ -137,8 +143,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 one_line(key, 48),
                 t["state"],
                 one_line(t["raw_state"] or "-", 16),
-                f"{done}/{total}" if total else "-",
-                one_line(labels.get(key) or t["name"] or "-", 40),
+                progress_text(t),
+                one_line(name_text(t["name"], labels.get(key)), 60),
                 one_line(note, note_width),
             ]
         )
@@ -257,7 +263,8 @@ async def wait_for(profile: Profile, targets: list[Target], args: argparse.Names
                     print(dumps(tr.to_dict()), flush=True)
                 elif tr.level == "task":
                     change = f"{tr.old or 'first seen'} -> {tr.new}"
-                    print(f"{one_line(tr.target)}  {change}  {one_line(tr.name, 50)}", flush=True)
+                    # The whole name, on one line (cleaned, never cut).
+                    print(f"{one_line(tr.target)}  {change}  {one_line(tr.name)}", flush=True)
             if task is None:
                 continue
             state = task.state

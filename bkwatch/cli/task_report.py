@@ -26,6 +26,7 @@ def task_json(key: str, system: str | None, result: Task | BkError) -> dict[str,
             "raw_state": None,
             "terminal": False,
             "counts": {},
+            "progress": None,
             "failures": [],
             "error": result.to_dict(),
         }
@@ -37,6 +38,8 @@ def task_json(key: str, system: str | None, result: Task | BkError) -> dict[str,
         "raw_state": None if result.raw_state is None else str(result.raw_state),
         "terminal": bool(result.terminal),
         "counts": {str(s): n for s, n in result.counts().items()},
+        # The monitor's numbers, from the same model function: done and total work units.
+        "progress": dict(zip(("done", "total"), result.progress(), strict=True)),
         "failures": [f.to_dict() for f in failures(result)],
         "error": None,
     }
@@ -52,10 +55,31 @@ def unread_json(key: str, system: str | None, name: str | None, why: str) -> dic
         "raw_state": None,
         "terminal": False,
         "counts": {},
+        "progress": None,
         "failures": [],
         "error": None,
         "unread": why,
     }
+
+
+def progress_text(task: dict[str, Any]) -> str:
+    """`done/total` as the monitor shows it (`Task.progress()`), "-" without one."""
+    p = task.get("progress")
+    return f"{p['done']}/{p['total']}" if p and p["total"] else "-"
+
+
+def name_text(name: str | None, label: str | None) -> str:
+    """The task's name first, the user's label beside it, never instead of it."""
+    if name and label and label != name:
+        return f"{name} ({label})"
+    return name or label or "-"
+
+
+def failure_note(failed: list[dict[str, Any]]) -> str:
+    """The first failure by what the monitor calls it: a node's name, else its id."""
+    f0 = failed[0]
+    what = f0.get("name") or f0["id"]
+    return f"{len(failed)} failed, e.g. {what}: {f0['reason']}"
 
 
 def state_counts(tasks: list[dict[str, Any]]) -> dict[str, int]:

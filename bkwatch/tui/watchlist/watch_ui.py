@@ -140,12 +140,12 @@ class WatchList:
     def watch_target(self, target: Target, label: str | None = None) -> None:
         """Add `target` to the watch list, saved, selected and polled now."""
         app = self.app
-        key = str(target)
+        # The same task reached another way (a URL for a followed scope's task) is one watch.
+        key = app.poller.add(target, label).key
         if target.focus:
             app.focus_hints[key] = target.focus
-        app.poller.add(target, label)
         try:
-            app.store.add([WatchEntry(key, label, app.clock(), target.focus)], app.list_name)
+            app.store.add([WatchEntry(str(target), label, app.clock(), target.focus)], app.list_name)
         except (OSError, StoreError) as exc:
             app.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
         app.report_store_warnings()
