@@ -249,6 +249,7 @@ def test_status_json_contract_per_system(
             "raw_state",
             "terminal",
             "counts",
+            "progress",
             "failures",
             "error",
         }

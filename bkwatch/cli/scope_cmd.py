@@ -232,7 +232,7 @@ async def status_scopes(profile: Profile, followed: list[Followed]) -> tuple[lis
     from bkwatch.cli.task_report import task_json, unread_json
     from bkwatch.discovery import Discovery
     from bkwatch.poller import Poller
-    from bkwatch.systems.adapters import fetch_task
+    from bkwatch.systems.adapters import fetch_task, settle
 
     client = new_client(profile)
     try:
@@ -249,6 +249,10 @@ async def status_scopes(profile: Profile, followed: list[Followed]) -> tuple[lis
                 break
             await asyncio.gather(*(poller.poll_once(k) for k in fresh))
             discovery.prune()
+        # A pipeline read before its detail (flow order, names, the nodes not reached yet) is
+        # read once more with it, as the monitor does: the same nodes, names and progress.
+        detailed = [k for k in list(poller.watches) if await settle(client, k)]
+        await asyncio.gather(*(poller.poll_once(k) for k in detailed))
         tasks: list[dict[str, Any]] = []
         for sw in discovery.scopes.values():
             system = str(sw.scope.system)
@@ -338,7 +342,7 @@ async def wait_scopes(
                     elif tr.level == "task":
                         via = f"  [{update.watch.via}]" if update.watch.via else ""
                         change = f"{tr.old or 'first seen'} -> {tr.new}"
-                        print(f"{one_line(tr.target)}  {change}  {one_line(tr.name, 50)}{via}", flush=True)
+                        print(f"{one_line(tr.target)}  {change}  {one_line(tr.name)}{via}", flush=True)
     finally:
         for runner in runners:
             runner.cancel()
