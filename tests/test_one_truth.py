@@ -19,7 +19,7 @@ from bkwatch.cli.task_report import name_text, progress_text
 from bkwatch.model import System
 from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.targets import identity, parse_target
-from tests.harness import settle, sim_app
+from tests.harness import frozen_sim, settle, sim_app
 from tests.test_cli import connect, isolated, sim  # noqa: F401  (fixtures)
 
 
@@ -80,13 +80,11 @@ def test_status_tells_what_the_monitor_shows_for_every_demo_task(
 
 
 async def test_a_task_by_url_by_id_and_by_a_followed_scope_is_one_row(tmp_path: Path) -> None:
-    from tests.harness import frozen_sim
-
-    sim = frozen_sim(seed=3)
+    world = frozen_sim(seed=3)
     by_project = "sops:project:5:101"  # business 2 is SOPS project 5: the same task 101
     url = "http://paas.example.com/o/bk_sops/taskflow/execute/5/?instance_id=101"
     targets = ["sops:2:101", by_project, "nodeman:2:302", "nodeman:302"]
-    rig = sim_app(sim, tmp_path, targets, scopes={"sops:2": {}})
+    rig = sim_app(world, tmp_path, targets, scopes={"sops:2": {}})
     async with rig.app.run_test(size=(200, 50)) as pilot:
         await settle(rig, pilot)
         rig.app.watchlist.watch_target(parse_target(url), "release 101")
