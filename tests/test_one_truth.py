@@ -132,3 +132,23 @@ def test_an_old_list_holding_one_task_in_two_forms_loads_as_one_entry_with_its_l
     assert len(store.load("old")) == 4
     assert store.remove(["nodeman:302"], "old") == 1
     assert [e.target for e in store.load("old")] == ["sops:project:5:103", "job:2:1", "job:3:1"]
+
+
+def test_one_task_named_two_ways_on_the_command_line_is_asked_and_awaited_once(
+    sim: Any,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connect(monkeypatch, sim.base_url)
+    done = next(t for t in sim.world.tasks() if t.target.startswith("sops:2:") and t.state == "FINISHED")
+    task_id = done.target.rsplit(":", 1)[1]
+    both = [done.target, f"sops:project:5:{task_id}"]
+    code = cli.main(["status", "--json", *both])
+    out, errout = capsys.readouterr()
+    assert code == 0, errout
+    assert [t["target"] for t in json.loads(out)["tasks"]] == [done.target]
+    # Awaited once: the one watch's end ends the wait (it would time out waiting for a second).
+    code = cli.main(["wait", "--interval", "0.2", "--timeout", "20", *both])
+    out, errout = capsys.readouterr()
+    assert code == 0, errout
+    assert "timed out" not in errout and out.count(done.target) == 1
