@@ -59,6 +59,7 @@ def test_status_tells_what_the_monitor_shows_for_every_demo_task(
     assert set(by_target) == set(rows), "status and the monitor list the same tasks"
     assert len(rows) > len(targets)  # the scope found tasks beyond the list's
     systems = set()
+    assert any(f.get("name") for t in doc["tasks"] for f in t["failures"])  # a named failure is shown
     for key, sig in rows.items():
         label, name, state, progress = sig[:4]
         t = by_target[key]
@@ -77,6 +78,10 @@ def test_status_tells_what_the_monitor_shows_for_every_demo_task(
         assert f" {sig[3]} " in line, line
         if sig[1]:
             assert str(sig[1])[:20] in line, line
+        failed = by_target[key]["failures"]
+        if failed and failed[0].get("name"):
+            # A failed node by the name the monitor shows, not its id.
+            assert f"e.g. {failed[0]['name'][:10]}" in line, line
 
 
 async def test_a_task_by_url_by_id_and_by_a_followed_scope_is_one_row(tmp_path: Path) -> None:
