@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import pytest
+from textual.widgets import Input
 
 from bkwatch import cli
 from bkwatch.cli.demo import DEMO_SCOPE, demo_entries
@@ -19,7 +20,9 @@ from bkwatch.cli.task_report import name_text, progress_text
 from bkwatch.model import System
 from bkwatch.store import WatchEntry, WatchStore
 from bkwatch.targets import identity, parse_target
+from bkwatch.tui.dialogs.dialogs import AddDialog
 from tests.harness import frozen_sim, settle, sim_app
+from tests.test_bad_input import _error, _paste
 from tests.test_cli import connect, isolated, sim  # noqa: F401  (fixtures)
 
 
@@ -107,6 +110,16 @@ async def test_a_task_by_url_by_id_and_by_a_followed_scope_is_one_row(tmp_path: 
         saved = [e.target for e in rig.store.load("test")]
         assert len([t for t in saved if t.endswith(":101")]) == 1
         assert len([t for t in saved if t.endswith("302")]) == 1
+        # The add dialog says so too, whichever form is pasted.
+        await pilot.press("a")
+        await pilot.pause()
+        dialog = rig.app.screen
+        assert isinstance(dialog, AddDialog)
+        for text in ("https://n.example.com/#/task-list/detail/302", "sops:2:101", url):
+            await _paste(pilot, dialog.query_one("#add-target", Input), text)
+            await pilot.press("enter")
+            await pilot.pause()
+            assert rig.app.screen is dialog and "is already watched" in _error(rig.app), text
     await rig.client.aclose()
 
 

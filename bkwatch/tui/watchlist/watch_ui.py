@@ -133,9 +133,17 @@ class WatchList:
             self.watch_target(target, label)
 
         followed = scopes.followed
-        app.push_screen(
-            AddDialog(lambda k: k in app.poller.watches or k in followed, scopes.parse, app.default_biz), done
-        )
+
+        def known(key: str) -> bool:
+            """Followed, or watched by any form of the task (a project URL for `sops:2:ID`)."""
+            if key in followed or key in app.poller.watches:
+                return True
+            try:
+                return app.poller.find(parse_target(key)) is not None
+            except TargetError:
+                return False
+
+        app.push_screen(AddDialog(known, scopes.parse, app.default_biz), done)
 
     def watch_target(self, target: Target, label: str | None = None) -> None:
         """Add `target` to the watch list, saved, selected and polled now."""
