@@ -187,10 +187,10 @@ class WatchStore:
         path = self.history_path(name)
         if not _exists(path):
             return 0
-        drop = set(targets)
+        drop = {identity_of(t) for t in targets}  # whichever form the task was seen by
         with self._locked(path):
             current = self._read_seen(path)
-            kept = {k: v for k, v in current.items() if k not in drop}
+            kept = {k: v for k, v in current.items() if identity_of(k) not in drop}
             if len(kept) != len(current):
                 _atomic_write(path, {"version": VERSION, "seen": kept})
             return len(current) - len(kept)

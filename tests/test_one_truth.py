@@ -148,7 +148,9 @@ def test_an_old_list_holding_one_task_in_two_forms_loads_as_one_entry_with_its_l
     store.add([WatchEntry("sops:2:103", "hotfix")], "old")
     assert [(e.target, e.label) for e in store.load("old")][1] == ("sops:project:5:103", "hotfix")
     assert len(store.load("old")) == 4
+    store.save_last_seen("old", {"nodeman:2:302": {"state": "failed", "at": 1.0}})
     assert store.remove(["nodeman:302"], "old") == 1
+    assert store.load_last_seen("old") == {}  # its history too, under whichever form
     assert [e.target for e in store.load("old")] == ["sops:project:5:103", "job:2:1", "job:3:1"]
 
 
