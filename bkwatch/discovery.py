@@ -395,7 +395,8 @@ class Discovery:
         return now - ended >= keep
 
     def _admit(self, sw: ScopeWatch, task_key: str, found: Found) -> bool:
-        existing = self.poller.watches.get(task_key)
+        target = sw.scope.target(found.task_id)
+        existing = self.poller.find(target)  # the same task by any of its forms (a URL, an id)
         if existing is not None and existing.via != sw.key:
             return False  # added by hand (or by another scope): left as it is, never removed by this one
         full = len(sw.held) >= sw.options.cap
@@ -407,7 +408,7 @@ class Discovery:
             sw.cap_reached = True
             return False
         sw.held[task_key] = found
-        watch = self.poller.add(sw.scope.target(found.task_id), via=sw.key)
+        watch = self.poller.add(target, via=sw.key)
         t = traits(sw.scope.system)
         watch.parked = t.batched
         if watch.label is None and not t.named_by_status and found.name:

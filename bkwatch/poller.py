@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bkwatch.errors import unexpected_error
 from bkwatch.model import BkError, State, Task, Transition, carry_progress
+from bkwatch.targets import identity
 
 if TYPE_CHECKING:
     from bkwatch.targets import Target
@@ -90,8 +91,12 @@ class Watch:
 
     @property
     def title(self) -> str:
-        """What the watch is called: its label, else its task's name, else its target."""
-        return self.label or (self.task.name if self.task else None) or self.key
+        """What the watch is called: its task's name first, the user's label beside it (never
+        instead of it), else its target. `bkwatch status` names a task the same way."""
+        name = self.task.name if self.task else None
+        if name and self.label and self.label != name:
+            return f"{name} ({self.label})"
+        return name or self.label or self.key
 
 
 @dataclass(slots=True)
@@ -123,6 +128,7 @@ class Poller:
         self.clock = clock
         self.monotonic = monotonic
         self.watches: dict[str, Watch] = {}
+        self._by_identity: dict[str, str] = {}  # one task, one watch: its identity -> its key
         self.focus: str | None = None
         self.paused = False
         self._sem = asyncio.Semaphore(max_concurrency)
@@ -140,20 +146,32 @@ class Poller:
     # -- watch list -------------------------------------------------------------------------
 
     def add(self, target: Target, label: str | None = None, *, via: str | None = None) -> Watch:
-        key = str(target)
-        watch = self.watches.get(key)
+        """Watch `target`; the same task reached another way (a SOPS project id for a business,
+        a NodeMan job with or without its business) is the watch already there, under its key."""
+        watch = self.find(target)
         if watch is None:
             watch = Watch(target, label, via=via)
-            self.watches[key] = watch
+            self.watches[watch.key] = watch
+            self._by_identity[identity(target)] = watch.key
             self._schedule(watch, self.monotonic())
         elif label is not None:
             watch.label = label
+        return watch
+
+    def find(self, target: Target) -> Watch | None:
+        """The watch of this task, whichever of its forms it was added by."""
+        watch = self.watches.get(str(target))
+        if watch is None:
+            key = self._by_identity.get(identity(target))
+            watch = self.watches.get(key) if key is not None else None
         return watch
 
     def remove(self, key: str) -> None:
         watch = self.watches.pop(key, None)
         if watch is not None:
             watch._version += 1  # orphan its heap entries
+            if self._by_identity.get(identity(watch.target)) == key:
+                del self._by_identity[identity(watch.target)]
         inflight = self._inflight.pop(key, None)
         if inflight is not None:
             inflight.cancel()

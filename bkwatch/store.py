@@ -37,8 +37,9 @@ from typing import Any
 import orjson
 
 from bkwatch.atomic import fsync_dir, temp_files, write_private
+from bkwatch.targets import identity_of
 
-__all__ = ["StoreError", "WatchEntry", "WatchStore"]
+__all__ = ["StoreError", "UnreadableList", "WatchEntry", "WatchStore"]
 
 VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -47,6 +48,10 @@ _SEEN_KEYS = ("state", "name", "at")  # all a history record may hold: never any
 
 class StoreError(Exception):
     """A list name or file the store cannot use; the message says why."""
+
+
+class UnreadableList(StoreError):
+    """A watch list that could not be read: moved aside as any load does, then refused (`check`)."""
 
 
 @dataclass
@@ -96,18 +101,37 @@ class WatchStore:
         with self._locked(path, write=False):
             return self._read_entries(path)
 
+    def check(self, name: str = "default") -> None:
+        """Refuse a list that cannot be read with `UnreadableList` (its path, why, where it was
+        moved): for the commands that must not take a corrupt list for an empty one (`status`,
+        `wait`, the monitor's start). The file is moved aside first, as `load` does."""
+        path = self.path(name)
+        if not _exists(path):
+            return
+        with self._locked(path, write=False):
+            if not _exists(path):
+                return
+            try:
+                _parse_entries(_read_json(path))
+            except _Corrupt as exc:
+                self._move_aside(path, str(exc))
+                raise UnreadableList(self.warnings.pop()) from None
+
     def add(self, entries: list[WatchEntry], name: str = "default") -> None:
         """Add entries (a target already listed keeps its place; a new label replaces the old)."""
         path = self.path(name)
         with self._locked(path):
             current = self._read_entries(path)
-            index = {e.target: e for e in current}
+            # By identity: a task listed by one form (sops:2:103) and added by another
+            # (sops:project:5:103, its page URL) stays one entry, in its first form.
+            index = {identity_of(e.target): e for e in current}
             for entry in entries:
-                old = index.get(entry.target)
+                ident = identity_of(entry.target)
+                old = index.get(ident)
                 if old is None:
                     new = WatchEntry(entry.target, entry.label, entry.added_at, entry.focus)
                     current.append(new)
-                    index[entry.target] = new
+                    index[ident] = new
                 else:
                     if entry.label is not None:
                         old.label = entry.label
@@ -120,10 +144,10 @@ class WatchStore:
         path = self.path(name)
         removed = 0
         if _exists(path):
-            drop = set(targets)
+            drop = {identity_of(t) for t in targets}
             with self._locked(path):
                 current = self._read_entries(path)
-                kept = [e for e in current if e.target not in drop]
+                kept = [e for e in current if identity_of(e.target) not in drop]
                 removed = len(current) - len(kept)
                 if removed:
                     self._write_entries(path, kept)
@@ -163,10 +187,10 @@ class WatchStore:
         path = self.history_path(name)
         if not _exists(path):
             return 0
-        drop = set(targets)
+        drop = {identity_of(t) for t in targets}  # whichever form the task was seen by
         with self._locked(path):
             current = self._read_seen(path)
-            kept = {k: v for k, v in current.items() if k not in drop}
+            kept = {k: v for k, v in current.items() if identity_of(k) not in drop}
             if len(kept) != len(current):
                 _atomic_write(path, {"version": VERSION, "seen": kept})
             return len(current) - len(kept)
@@ -297,7 +321,7 @@ def _parse_entries(data: Any) -> list[WatchEntry]:
     if data.get("version", VERSION) != VERSION:
         raise _Corrupt(f"unsupported version {data.get('version')!r}")
     out: list[WatchEntry] = []
-    seen: set[str] = set()
+    seen: dict[str, WatchEntry] = {}  # by identity: older lists may hold one task in two forms
     for i, item in enumerate(data["entries"]):
         if not isinstance(item, dict) or not isinstance(item.get("target"), str):
             raise _Corrupt(f"entry {i} has no 'target' string")
@@ -307,13 +331,19 @@ def _parse_entries(data: Any) -> list[WatchEntry]:
             raise _Corrupt(f"entry {i}: 'label' must be a string or null")
         if isinstance(added, bool) or not isinstance(added, int | float):
             raise _Corrupt(f"entry {i}: 'added_at' must be a number")
-        if item["target"] in seen:
-            continue
-        seen.add(item["target"])
         focus = item.get("focus")
         if not (isinstance(focus, str) and 0 < len(focus) <= 200 and focus.isprintable()):
             focus = None  # an optional hint: a bad one is dropped, the entry kept
-        out.append(WatchEntry(item["target"], label, float(added), focus))
+        ident = identity_of(item["target"])
+        first = seen.get(ident)
+        if first is not None:
+            # The same task twice (`nodeman:2:302` and `nodeman:302`, a SOPS task by business
+            # and by project): merged into the first, keeping a label and focus either had.
+            first.label = first.label or label
+            first.focus = first.focus or focus
+            continue
+        seen[ident] = entry = WatchEntry(item["target"], label, float(added), focus)
+        out.append(entry)
     return out
 
 

@@ -27,7 +27,16 @@ from bkwatch.model import System
 from bkwatch.systems.registry import ALL, URL_MATCHERS, traits
 from bkwatch.target import MAX_ECHO, MissingScope, Target, TargetError, Url, echo, pos_int, query_values
 
-__all__ = ["CANONICAL_FORMS", "URL_FORMS", "MissingScope", "Target", "TargetError", "parse_target"]
+__all__ = [
+    "CANONICAL_FORMS",
+    "URL_FORMS",
+    "MissingScope",
+    "Target",
+    "TargetError",
+    "identity",
+    "identity_of",
+    "parse_target",
+]
 
 _URLISH = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|/|#")
 
@@ -51,6 +60,20 @@ def parse_target(
     if _URLISH.search(raw):
         return _parse_url(raw, default_biz, default_biz_set)
     return _parse_canonical(raw)
+
+
+def identity(target: Target) -> str:
+    """One task's one key however it arrived (its system's `identity`): `sops:2:103` and
+    `sops:project:5:103` are the same SOPS task, `nodeman:2:302` and `nodeman:302` the same job."""
+    return traits(target.system).identity(target)
+
+
+def identity_of(text: str) -> str:
+    """`identity` of a saved target string; the string itself when it does not parse."""
+    try:
+        return identity(parse_target(text))
+    except TargetError:
+        return text
 
 
 def _parse_canonical(text: str) -> Target:

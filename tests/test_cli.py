@@ -235,7 +235,8 @@ def test_status_json_contract_per_system(
     out, errout = capsys.readouterr()
     assert code == 0, errout
     doc = json.loads(out)
-    assert list(doc) == ["tasks"]
+    assert list(doc) == ["tasks", "counts", "unreachable", "complete"]  # keys are only ever added
+    assert sum(doc["counts"].values()) == len(targets) and doc["complete"] and doc["unreachable"] == 0
     by_target = {t["target"]: t for t in doc["tasks"]}
     assert list(by_target) == targets
     for system, info in picks.items():
@@ -248,6 +249,7 @@ def test_status_json_contract_per_system(
             "raw_state",
             "terminal",
             "counts",
+            "progress",
             "failures",
             "error",
         }

@@ -351,3 +351,22 @@ async def test_esb_transport_job_single_and_batch_and_nodeman_log() -> None:
     assert one.error is None and one.raw_text == many[0].raw_text and "download" in one.raw_text
     assert [e.host for e in many] == [h.key for h in hosts] and all(e.error is None for e in many)
     assert _log_batches(sim) == [30] and nev.error is None and "[ERROR]" in (nev.failure_text or "")
+
+
+async def test_a_job_node_of_a_task_by_project_links_its_job_by_the_plugins_business() -> None:
+    # Addressed by SOPS project, the task names no business: the JOB plugin's own biz_cc_id
+    # does. A link that cannot be opened (`job:?:ID`) is never made.
+    sim = Simulator(SimConfig(seed=6, frozen=True))
+    wide = sim.world.add_task("sops", scope="project:5", kind="widefail", nodes=6)
+    assert wide.startswith("sops:project:5:")
+    sim.world.advance(5)
+    client = _client(sim)
+    async with asyncio.timeout(LIMIT), aclosing(client):
+        task = await _fetch(client, wide)
+        links = [
+            (await fetch_evidence(client, task, node=n.id)).link
+            for n in task.leaf_nodes()
+            if n.name.startswith("作业平台") and n.state is not State.PENDING
+        ]
+    assert links and all(link and re.fullmatch(r"job:2:\d+", link) for link in links), links
+    assert all(sim.world.find_job("biz", "2", int(link.split(":")[2])) for link in links)

@@ -101,3 +101,84 @@ async def test_memory_flat_over_a_long_run(tmp_path: Path) -> None:
     settled = next(i for i, at in enumerate(samples.at) if at >= min(600.0, MINUTES * 60 / 3))
     growth = samples.rss[-1] - samples.rss[settled]
     assert growth < 10, f"grew {growth:.1f} MiB after {samples.at[settled] / 60:.0f} min"
+
+
+# -- the log and signature views, opened and closed -----------------------------------------------
+
+VIEW_WARM = 2  # traced before the measured cycles (after 2 untraced ones)
+VIEW_CYCLES = int(os.environ.get("BKWATCH_VIEW_CYCLES", "6"))
+# Heap still held after VIEW_CYCLES opens and closes of each view, after a collection. Textual's
+# render caches (seven per strip) fill over the first ~20 cycles: 6.5 MiB, up to 430 KB a cycle
+# early on, then under 10 KB a cycle. A view, log buffer or signature report kept alive is
+# counted directly (none may be); this bound catches what they would not name.
+VIEW_HEAP_BOUND = 1_000_000 * VIEW_CYCLES
+
+
+@pytest.mark.timeout(220)
+async def test_log_and_signature_views_opened_and_closed_leave_nothing_behind(tmp_path: Path) -> None:
+    from bkwatch.tui.logview import LogScreen
+    from bkwatch.tui.sigview import SignaturesScreen
+
+    from bkwatch.evidence.logbuf import LogBuffer
+    from bkwatch.evidence.signatures import Signatures
+    from tests.harness import frozen_sim, settle, sim_app
+    from tests.test_tui_evidence import SIZE, _job, _wait
+
+    sim = frozen_sim(seed=11)
+    target, step_id, keys = _job(sim, 12, 4)
+    rig = sim_app(sim, tmp_path, [target], select=target)
+    app = rig.app
+
+    def alive() -> Counter[str]:
+        gc.collect()
+        views = (LogScreen, SignaturesScreen, LogBuffer, Signatures)
+        return Counter(type(o).__name__ for o in gc.get_objects() if isinstance(o, views))
+
+    async def open_close(key: str, view: type, ready: str) -> None:
+        app.simulate_key(key)
+        await _wait(pilot, lambda: isinstance(app.screen, view), key)
+        screen = app.screen
+        await _wait(
+            pilot, lambda: getattr(screen, ready) is not None or getattr(screen, "error", None), ready
+        )
+        app.simulate_key("escape")
+        await _wait(pilot, lambda: app.screen is app.screen_stack[0], "the views closed")
+
+    async with asyncio.timeout(200), app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        app.detail.job.reveal(step_id, keys[0])
+        app.detail.job.hosts_view.focus()
+        await pilot.pause()
+
+        async def cycles(n: int) -> None:
+            for _ in range(n):
+                await open_close("l", LogScreen, "evidence")
+                await open_close("w", SignaturesScreen, "report")
+
+        await cycles(2)  # every code path run
+        widgets_before = detached_widgets()
+        tracemalloc.start(1)
+        try:
+            # Traced before the measured cycles: what those replace in a bounded cache is counted
+            # as freed, so only what is kept shows.
+            await cycles(VIEW_WARM)
+            await pilot.pause(0.5)
+            gc.collect()
+            heap_before = tracemalloc.get_traced_memory()[0]
+            await cycles(VIEW_CYCLES)
+            await pilot.pause(0.5)
+            views = alive()
+            widgets = detached_widgets()
+            gc.collect()
+            held = tracemalloc.get_traced_memory()[0] - heap_before
+        finally:
+            tracemalloc.stop()
+        assert app.is_running
+    print(
+        f"\n{VIEW_CYCLES} x (log + signatures): views alive {dict(views)}, heap held {held / 1024:.0f} "
+        f"KiB, detached widgets {widgets_before.total()} -> {widgets.total()}"
+    )
+    # None kept once closed (at most the last view and its log or report, still unwinding).
+    assert all(n <= 1 for n in views.values()), views
+    assert widgets.total() <= widgets_before.total() + DETACHED_SLACK, widgets - widgets_before
+    assert held < VIEW_HEAP_BOUND, f"{held / 1024:.0f} KiB held"

@@ -12,7 +12,7 @@ from bkwatch.model import System
 from bkwatch.systems.adapters import ADAPTERS, SystemAdapter
 from bkwatch.systems.registry import ALL, URL_MATCHERS, traits
 from bkwatch.systems.traits import SystemTraits, View
-from bkwatch.targets import parse_target
+from bkwatch.targets import identity, parse_target
 
 REPO = Path(__file__).resolve().parent.parent
 # Capabilities that are data, not calls: (field, type every system's value must have).
@@ -71,6 +71,12 @@ def test_each_systems_canonical_form_parses_back_to_itself() -> None:
             target = parse_target(text)
             assert target.system is system and str(target) == text
     assert len(URL_MATCHERS) >= 4
+    # One identity per task: a system whose ids are global (SOPS, NodeMan) names one task by
+    # every form; one whose ids are per scope keeps the scope in it.
+    same = {t: len({identity(parse_target(x)) for x in texts}) for t, texts in examples.items()}
+    assert same == {System.JOB: 2, System.SOPS: 1, System.BKFLOW: 1, System.NODEMAN: 1, System.GSEKIT: 1}
+    assert identity(parse_target("job:2:42")) != identity(parse_target("job:3:42"))
+    assert identity(parse_target("gsekit:2:77")) != identity(parse_target("gsekit:3:77"))
 
 
 def test_nothing_outside_the_systems_names_a_particular_system() -> None:

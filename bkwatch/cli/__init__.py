@@ -117,9 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("--biz", type=biz_arg, help=argparse.SUPPRESS)
     rm.add_argument("--biz-set", type=biz_arg, help=argparse.SUPPRESS)
 
-    status = sub.add_parser("status", parents=[common], help="query tasks once (default: the watch list)")
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="query tasks once (default: the watch list; exit 0 all read, 2 one unreachable or unread)",
+    )
     status.add_argument("targets", nargs="*", metavar="TARGET|URL")
-    status.add_argument("--json", action="store_true", help='print one object {"tasks": [...]}')
+    status.add_argument(
+        "--json", action="store_true", help='print one object {"tasks": [...], "counts": {STATE: N}, ...}'
+    )
+    status.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="exit 0 even when a task is unreachable or unread (listed as such) or a scope cannot be "
+        "listed; without it those exit 2",
+    )
     status.add_argument("--biz", type=biz_arg, help="business id for links that carry none")
     status.add_argument("--biz-set", type=biz_arg, help="business set id for JOB api_execute links")
     add_scope_options(status)

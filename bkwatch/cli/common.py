@@ -141,10 +141,11 @@ def check_watch_list(name: str) -> None:
 def parse_targets(texts: Sequence[str], args: argparse.Namespace) -> list[Target]:
     """Targets from the command line; a link without a business takes --biz / --biz-set, else the
     profile's default_biz (the profile is read only when a link needs it)."""
-    from bkwatch.targets import MissingScope, parse_target  # lazy: see the top
+    from bkwatch.targets import MissingScope, identity, parse_target  # lazy: see the top
 
     biz, biz_set = getattr(args, "biz", None), getattr(args, "biz_set", None)
     out: list[Target] = []
+    seen: set[str] = set()  # one task named twice (by business and by project) is asked once
     for text in texts:
         raw = check_target_text(text)
         try:
@@ -155,7 +156,8 @@ def parse_targets(texts: Sequence[str], args: argparse.Namespace) -> list[Target
             t = parse_target(raw, default_biz=load_cli_profile(args).default_biz)
         if (t.scope and int(t.scope) > MAX_ID) or int(t.id) > MAX_ID:
             raise UsageError(f"{t.system} target {one_line(text, 60)}: an id is larger than BlueKing allows")
-        if t not in out:
+        if identity(t) not in seen:
+            seen.add(identity(t))
             out.append(t)
     return out
 

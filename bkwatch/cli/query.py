@@ -21,8 +21,17 @@ from bkwatch.cli.common import (
     parse_targets,
     table,
 )
-from bkwatch.model import BkError, ErrorKind, State, Task, failures
-from bkwatch.targets import Target, TargetError, parse_target
+from bkwatch.cli.task_report import (
+    TRANSIENT_KINDS,
+    UNREAD,
+    failure_note,
+    name_text,
+    progress_text,
+    state_counts,
+    task_json,
+)
+from bkwatch.model import BkError, ErrorKind, State, Task
+from bkwatch.targets import Target, TargetError, identity, identity_of, parse_target
 from bkwatch.text import one_line
 
 if TYPE_CHECKING:
@@ -31,9 +40,6 @@ if TYPE_CHECKING:
 # The command's output is its report: an adapter bug is there as its target's error, and the
 # traceback `systems.fetch_task` logs is not printed by logging's last resort.
 logging.getLogger("bkwatch").addHandler(logging.NullHandler())
-
-# Errors that a later poll may not see again: `wait` keeps going. Every other kind ends it (exit 2).
-TRANSIENT_KINDS = frozenset({ErrorKind.TIMEOUT, ErrorKind.SERVER, ErrorKind.NETWORK, ErrorKind.RATE_LIMITED})
 
 
 async def fetch_many(profile: Profile, targets: list[Target], concurrency: int = 16) -> list[Task | BkError]:
@@ -61,43 +67,21 @@ async def fetch_many(profile: Profile, targets: list[Target], concurrency: int =
         await client.aclose()
 
 
-def task_json(key: str, system: str | None, result: Task | BkError) -> dict[str, Any]:
-    if isinstance(result, BkError):
-        return {
-            "target": key,
-            "system": system,
-            "name": None,
-            "state": str(State.UNKNOWN),
-            "raw_state": None,
-            "terminal": False,
-            "counts": {},
-            "failures": [],
-            "error": result.to_dict(),
-        }
-    return {
-        "target": result.target or key,
-        "system": str(result.system),
-        "name": result.name,
-        "state": str(result.state),
-        "raw_state": None if result.raw_state is None else str(result.raw_state),
-        "terminal": bool(result.terminal),
-        "counts": {str(s): n for s, n in result.counts().items()},
-        "failures": [f.to_dict() for f in failures(result)],
-        "error": None,
-    }
-
-
 def cmd_status(args: argparse.Namespace) -> int:
+    """Every task listed and every task a followed scope found, read once. Exit 0 when every one
+    was read (failed tasks included), 2 when one was unreachable or unread, or a scope could not
+    be listed, unless --allow-partial (a bad list entry or scope stays an error)."""
     from bkwatch.cli import scope_cmd
 
     entries: list[tuple[str, str | None, Target | BkError]] = []
     labels: dict[str, str] = {}
+    store = open_store()
+    store.check(args.list_name)  # a corrupt list is an error, not an empty list (moved aside)
     followed, bad_scopes = _followed(args)
     if args.targets:
         _, rest = scope_cmd.split(args.targets)
         entries = [(str(t), str(t.system), t) for t in parse_targets(rest, args)] if rest else []
     else:
-        store = open_store()
         for e in store.load(args.list_name):
             if e.label:
                 labels[e.target] = e.label
@@ -119,36 +103,39 @@ def cmd_status(args: argparse.Namespace) -> int:
     scopes = bad_scopes
     if followed:
         found, listed = asyncio.run(scope_cmd.status_scopes(profile, followed))
-        by_hand = {k for k, _, _ in entries}
-        found = [t for t in found if t["target"] not in by_hand]  # listed once, as added by hand
+        # Listed once, as added by hand, whichever form the scope names it by (identity).
+        by_hand = {identity(t) if isinstance(t, Target) else k for k, _, t in entries}
+        found = [t for t in found if identity_of(t["target"]) not in by_hand]
         tasks += found
         scopes = scopes + listed
         results += [(t["target"], t["system"], None) for t in found]  # type: ignore[misc]
         for t in found:
             labels.setdefault(t["target"], t["name"] or "")
-    code = EXIT_ERROR if any(t["error"] for t in tasks) or any(s["error"] for s in scopes) else EXIT_OK
+    code = _status_code(tasks, scopes, allow_partial=args.allow_partial)
     if args.json:
-        print(dumps({"tasks": tasks, "scopes": scopes} if scopes else {"tasks": tasks}))
+        doc: dict[str, Any] = {"tasks": tasks, "scopes": scopes} if scopes else {"tasks": tasks}
+        doc["counts"] = state_counts(tasks)
+        doc["unreachable"] = sum(1 for t in tasks if t["error"])
+        unread = doc["counts"].get(UNREAD, 0)
+        doc["complete"] = not (doc["unreachable"] or unread or any(s["error"] for s in scopes))
+        print(dumps(doc))
         return code
     for sc in scopes:
         counts = ", ".join(f"{n} {s}" for s, n in sc["counts"].items()) or "no tasks"
         note = f"  {sc['error']['kind']}: {one_line(sc['error']['message'], 300)}" if sc["error"] else ""
-        cap = "  (cap reached)" if sc["cap_reached"] else ""
+        cap = f"  (cap reached: {sc['over_cap']} more found, unread)" if sc["cap_reached"] else ""
         print(f"{one_line(sc['scope'], 40)}: {counts}{cap}{note}")
     if not tasks:
         print(f"the list {args.list_name!r} is empty; add tasks with: bkwatch add TARGET|URL")
         return code
     rows = [["TARGET", "STATE", "RAW", "PROGRESS", "NAME", "NOTE"]]
     for t, (key, _, _) in zip(tasks, results, strict=True):
-        done = sum(n for s, n in t["counts"].items() if State(s).is_done)
-        total = sum(n for s, n in t["counts"].items() if State(s) is not State.NOT_RUN)  # as the screen
         note_width = 70
         if t["error"]:
             note = f"{t['error']['kind']}: {t['error']['message']}"
             note_width = 300  # the last column: an error is shown whole, not cut mid-sentence
         elif t["failures"]:
-            f0 = t["failures"][0]
-            note = f"{len(t['failures'])} failed, e.g. {f0['id']}: {f0['reason']}"
+            note = failure_note(t["failures"])
         else:
             note = f"via {t['via']}" if t.get("via") else ""
         rows.append(
@@ -156,13 +143,31 @@ def cmd_status(args: argparse.Namespace) -> int:
                 one_line(key, 48),
                 t["state"],
                 one_line(t["raw_state"] or "-", 16),
-                f"{done}/{total}" if total else "-",
-                one_line(labels.get(key) or t["name"] or "-", 40),
+                progress_text(t),
+                one_line(name_text(t["name"], labels.get(key)), 60),
                 one_line(note, note_width),
             ]
         )
     print(table(rows))
+    unread = sum(1 for t in tasks if t["state"] == UNREAD)
+    unreachable = sum(1 for t in tasks if t["error"])
+    if unread or unreachable:
+        err(f"{unreachable} unreachable, {unread} unread of {len(tasks)} tasks: this answer is partial")
     return code
+
+
+def _status_code(tasks: list[dict[str, Any]], scopes: list[dict[str, Any]], *, allow_partial: bool) -> int:
+    """2 while a task is unreachable or unread or a scope could not be listed; --allow-partial
+    accepts those, not a list entry or scope that is itself bad (a config error)."""
+
+    def bad(error: dict[str, Any] | None) -> bool:
+        return error is not None and (not allow_partial or error.get("kind") == str(ErrorKind.CONFIG))
+
+    if any(bad(t["error"]) for t in tasks) or any(bad(s["error"]) for s in scopes):
+        return EXIT_ERROR
+    if not allow_partial and any(t["state"] == UNREAD for t in tasks):
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 # -- wait ---------------------------------------------------------------------------------------
@@ -171,6 +176,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_wait(args: argparse.Namespace) -> int:
     from bkwatch.cli import scope_cmd
 
+    open_store().check(args.list_name)  # the list's scopes are read: a corrupt list is an error
     followed, bad_scopes = _followed(args)
     if bad_scopes:
         err(bad_scopes[0]["error"]["message"])
@@ -257,7 +263,8 @@ async def wait_for(profile: Profile, targets: list[Target], args: argparse.Names
                     print(dumps(tr.to_dict()), flush=True)
                 elif tr.level == "task":
                     change = f"{tr.old or 'first seen'} -> {tr.new}"
-                    print(f"{one_line(tr.target)}  {change}  {one_line(tr.name, 50)}", flush=True)
+                    # The whole name, on one line (cleaned, never cut).
+                    print(f"{one_line(tr.target)}  {change}  {one_line(tr.name)}", flush=True)
             if task is None:
                 continue
             state = task.state

@@ -271,6 +271,7 @@ def run_watch(profile: Profile, list_name: str, options: MonitorOptions) -> int:
     try:
         store = WatchStore(data_dir())
         store.path(list_name)  # validates the list name before the screen takes over
+        store.check(list_name)  # a corrupt list is refused (moved aside), not watched as empty
     except StoreError as exc:
         print(f"bkwatch: {exc}", file=sys.stderr)
         return 2

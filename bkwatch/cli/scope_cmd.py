@@ -196,28 +196,43 @@ def from_entries(entries: list[ScopeEntry]) -> tuple[list[Followed], list[dict[s
 
 def scope_json_error(key: str, message: str) -> dict[str, Any]:
     return {"scope": key, "options": {}, "tasks": 0, "counts": {}, "cap_reached": False,
-            "error": {"kind": "config", "message": message}}  # fmt: skip
+            "error": {"kind": "config", "message": message}, "unread": 0, "over_cap": 0}  # fmt: skip
 
 
 def scope_json(sw: ScopeWatch, discovery: Discovery) -> dict[str, Any]:
+    """A scope's report. `counts`: the tasks it holds by state (`unread`: no answer yet);
+    `unread`: how many; `over_cap`: tasks found but over its cap (listed as `unread` too)."""
+    from bkwatch.cli.task_report import UNREAD
+
     problem = sw.problem
+    counts: dict[str, int] = {}
+    unread = 0
+    for key in sw.held:
+        watch = discovery.poller.watches.get(key)
+        state = UNREAD if watch is None or watch.task is None else str(watch.task.state)
+        unread += state == UNREAD
+        counts[state] = counts.get(state, 0) + 1
     return {
         "scope": sw.key,
         "options": sw.options.to_dict(),
         "tasks": len(sw.held),
-        "counts": {str(s): n for s, n in sw.counts(discovery.poller).items()},
+        "counts": counts,
         "cap_reached": sw.cap_reached,
         "error": None if problem is None else problem.to_dict(),
+        "unread": unread,
+        "over_cap": len(sw.waiting),
     }
 
 
 async def status_scopes(profile: Profile, followed: list[Followed]) -> tuple[list[dict], list[dict]]:
-    """One discovery round per scope, then one poll of every task found: (tasks, scopes) JSON."""
+    """One discovery round per scope, then one poll of every task found: (tasks, scopes) JSON.
+    Every task a scope found is listed: those without an answer (an error is one) and those over
+    its cap as `unread`."""
     from bkwatch.cli.common import new_client
-    from bkwatch.cli.query import task_json
+    from bkwatch.cli.task_report import task_json, unread_json
     from bkwatch.discovery import Discovery
     from bkwatch.poller import Poller
-    from bkwatch.systems.adapters import fetch_task
+    from bkwatch.systems.adapters import fetch_task, settle
 
     client = new_client(profile)
     try:
@@ -228,17 +243,32 @@ async def status_scopes(profile: Profile, followed: list[Followed]) -> tuple[lis
         await asyncio.gather(*(discovery.discover(k) for k in list(discovery.scopes)))
         await poller.poll_all()
         discovery.prune()
+        for _ in range(3):  # tasks let in as finished ones left (prune) are read too
+            fresh = [k for k, w in poller.watches.items() if w.task is None and w.error is None]
+            if not fresh:
+                break
+            await asyncio.gather(*(poller.poll_once(k) for k in fresh))
+            discovery.prune()
+        # A pipeline read before its detail (flow order, names, the nodes not reached yet) is
+        # read once more with it, as the monitor does: the same nodes, names and progress.
+        detailed = [k for k in list(poller.watches) if await settle(client, k)]
+        await asyncio.gather(*(poller.poll_once(k) for k in detailed))
         tasks: list[dict[str, Any]] = []
         for sw in discovery.scopes.values():
-            for watch in sw.watches(poller):
-                result = watch.task if watch.error is None and watch.task is not None else watch.error
-                if result is None:
-                    continue
-                entry = task_json(watch.key, str(watch.target.system), result)
-                if entry["name"] is None and watch.label:
-                    entry["name"] = watch.label  # BKFlow: the name the list gave
+            system = str(sw.scope.system)
+            for key, found in sw.held.items():
+                watch = poller.watches.get(key)
+                result = None if watch is None else watch.task if watch.error is None else watch.error
+                if watch is None or result is None:
+                    entry = unread_json(key, system, found.name, "no answer")
+                else:
+                    entry = task_json(key, system, result)
+                    if entry["name"] is None and (watch.label or found.name):
+                        entry["name"] = watch.label or found.name  # BKFlow: the name the list gave
                 entry["via"] = sw.key
                 tasks.append(entry)
+            for key, found in sw.waiting.items():
+                tasks.append({**unread_json(key, system, found.name, "cap"), "via": sw.key})
         return tasks, [scope_json(sw, discovery) for sw in discovery.scopes.values()]
     finally:
         await client.aclose()
@@ -253,7 +283,7 @@ async def wait_scopes(
     """Until every task the scopes hold (and every target) has finished: 0 all succeeded,
     1 one failed or stopped, 2 an error or the timeout."""
     from bkwatch.cli.common import new_client
-    from bkwatch.cli.query import TRANSIENT_KINDS
+    from bkwatch.cli.task_report import TRANSIENT_KINDS
     from bkwatch.discovery import Discovery
     from bkwatch.model import State
     from bkwatch.poller import Cadence, Poller, PollUpdate
@@ -312,7 +342,7 @@ async def wait_scopes(
                     elif tr.level == "task":
                         via = f"  [{update.watch.via}]" if update.watch.via else ""
                         change = f"{tr.old or 'first seen'} -> {tr.new}"
-                        print(f"{one_line(tr.target)}  {change}  {one_line(tr.name, 50)}{via}", flush=True)
+                        print(f"{one_line(tr.target)}  {change}  {one_line(tr.name)}{via}", flush=True)
     finally:
         for runner in runners:
             runner.cancel()

@@ -39,6 +39,9 @@ class SystemTraits:
     scope_kinds: tuple[str, ...]  # scope kinds a target may name; the first is the default
     scope_word: str  # how a message names the scope id: "the scope id", "the space id"
     scopeless: bool  # "nodeman:ID": the task id alone identifies it
+    # One task, one key, however it arrived (URL, id, followed scope): what names it upstream.
+    # `scoped_identity` or `global_identity`; the target keeps its scope to be read with.
+    identity: Callable[[Target], str]
     match_url: UrlMatcher | None  # None: another system's matcher recognises these pages too
     # -- transport (bk-apis §1)
     transports: tuple[str, ...]  # "esb", "apigw"
@@ -66,3 +69,15 @@ class SystemTraits:
 
     def forms_hint(self) -> str:
         return "expected " + " or ".join(self.canonical_forms)
+
+
+def scoped_identity(target: Target) -> str:
+    """Ids unique within a scope (JOB per business or set, BKFlow per space, GSEKit per
+    business): the canonical string is the identity."""
+    return str(target)
+
+
+def global_identity(target: Target) -> str:
+    """Ids unique within the whole system (a SOPS task id, a NodeMan job id): a business, a
+    project or no scope at all name the same task."""
+    return f"{target.system}:{target.id}"

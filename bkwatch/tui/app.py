@@ -32,6 +32,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
+from bkwatch import memtrim
 from bkwatch.model import State
 from bkwatch.redact import redact
 from bkwatch.text import one_line
@@ -170,6 +171,7 @@ class BkWatchApp(App[None]):
         self.joblist.focus()
         self.update_status()
         self.set_interval(5.0, self._tick)  # ages change by the minute; 5 s is plenty
+        self.set_interval(memtrim.RELEASE_SECONDS, memtrim.release)  # garbage and free heap given back
         if self.start_polling:
             self.run_poller()
 

@@ -7,7 +7,7 @@ from functools import partial
 from bkwatch.model import System
 from bkwatch.systems.pipeline import actions, urls
 from bkwatch.systems.pipeline.traits import unit_done
-from bkwatch.systems.traits import SystemTraits, View
+from bkwatch.systems.traits import SystemTraits, View, scoped_identity
 
 ACTIONS = actions.actions(System.BKFLOW, node_pause=False)
 
@@ -20,6 +20,7 @@ TRAITS = SystemTraits(
     scope_kinds=("space",),
     scope_word="the space id",
     scopeless=False,
+    identity=scoped_identity,
     match_url=None,  # SOPS's taskflow matcher tells BKFlow pages apart by their query key
     transports=("apigw",),
     needs_user=False,  # its resources verify the app only

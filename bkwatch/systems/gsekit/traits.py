@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bkwatch.model import System, Task
 from bkwatch.systems.gsekit import urls
-from bkwatch.systems.traits import SystemTraits, View
+from bkwatch.systems.traits import SystemTraits, View, scoped_identity
 
 
 def _unit_done(task: Task, step: str | None, host: str | None, node: str | None) -> bool:
@@ -30,6 +30,7 @@ TRAITS = SystemTraits(
     scope_kinds=("biz",),
     scope_word="the scope id",
     scopeless=False,
+    identity=scoped_identity,
     match_url=urls.match_url,
     transports=("esb",),
     needs_user=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bkwatch.evidence.base import job_unit
 from bkwatch.model import System, Task
 from bkwatch.systems.job import actions, urls
-from bkwatch.systems.traits import SystemTraits, View
+from bkwatch.systems.traits import SystemTraits, View, scoped_identity
 
 
 def _unit_done(task: Task, step: str | None, host: str | None, node: str | None) -> bool:
@@ -21,6 +21,7 @@ TRAITS = SystemTraits(
     scope_kinds=("biz", "biz_set"),
     scope_word="the scope id",
     scopeless=False,
+    identity=scoped_identity,
     match_url=urls.match_url,
     transports=("esb", "apigw"),
     needs_user=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bkwatch.model import System, Task
 from bkwatch.systems.nodeman import urls
-from bkwatch.systems.traits import SystemTraits, View
+from bkwatch.systems.traits import SystemTraits, View, global_identity
 
 
 def _unit_done(task: Task, step: str | None, host: str | None, node: str | None) -> bool:
@@ -30,6 +30,7 @@ TRAITS = SystemTraits(
     scope_kinds=("biz",),
     scope_word="the scope id",
     scopeless=True,  # a job id alone; "nodeman:BIZ:JOB_ID" (the older form) keeps its business
+    identity=global_identity,  # a task id is unique in the whole system (bk-apis §10)
     match_url=urls.match_url,
     transports=("esb", "apigw"),
     needs_user=True,

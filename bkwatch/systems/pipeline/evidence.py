@@ -59,14 +59,19 @@ def _node_fields(data: dict[str, Any]) -> tuple[dict[str, str], str | None]:
     return fields, link
 
 
-def _job_link(target: Target, job_id: str | None) -> str | None:
-    """A JOB target for the instance a node ran: only when the business is known (SOPS tasks
-    addressed by CMDB business; JOB's own link carries no scope, §10.1)."""
+def _job_link(target: Target, job_id: str | None, data: dict[str, Any]) -> str | None:
+    """A JOB target for the instance a node ran: only when the business is known — the JOB
+    plugin's own `biz_cc_id` input, or a SOPS task addressed by CMDB business (JOB's own link
+    carries no scope, §10.1). Without one there is no link: never `job:?:ID`."""
     if job_id is None:
         return None
+    inputs = data.get("inputs")
+    biz = str(inputs.get("biz_cc_id") or "") if isinstance(inputs, dict) else ""
+    if biz.isdigit() and int(biz) > 0:
+        return f"job:{int(biz)}:{job_id}"
     if target.system is System.SOPS and target.scope_type != "project":
         return f"job:{target.scope}:{job_id}"
-    return f"job:?:{job_id}"
+    return None
 
 
 async def sops_node_detail(client: BkClient, target: Target, node_id: str) -> dict[str, Any]:
@@ -106,7 +111,7 @@ async def sops_node(client: BkClient, target: Target, node: Node | str) -> Evide
         node=node_id,
         done=state in ("FINISHED", "FAILED", "REVOKED"),
         fields=fields,
-        link=_job_link(target, job),
+        link=_job_link(target, job, data),
     )
     version = str(data.get("version") or "")
     pages: list[str] = []
@@ -138,7 +143,7 @@ async def bkflow_node(client: BkClient, target: Target, node: Node | str) -> Evi
         node=node_id,
         done=state in ("FINISHED", "FAILED", "REVOKED"),
         fields=fields,
-        link=_job_link(target, job),
+        link=_job_link(target, job, data),
     )
 
 

@@ -7,7 +7,7 @@ from functools import partial
 from bkwatch.model import System
 from bkwatch.systems.pipeline import actions, urls
 from bkwatch.systems.pipeline.traits import unit_done
-from bkwatch.systems.traits import SystemTraits, View
+from bkwatch.systems.traits import SystemTraits, View, global_identity
 
 ACTIONS = actions.actions(System.SOPS, node_pause=True)
 
@@ -20,6 +20,7 @@ TRAITS = SystemTraits(
     scope_kinds=("biz", "project"),
     scope_word="the scope id",
     scopeless=False,
+    identity=global_identity,  # a task id is unique in the whole system (bk-apis §10)
     match_url=urls.match_url,  # BKFlow's pages too: the query key tells them apart
     transports=("esb", "apigw"),
     needs_user=True,

@@ -162,19 +162,27 @@ class WatchList:
             self.watch_target(target, label)
 
         followed = scopes.followed
-        app.push_screen(
-            AddDialog(lambda k: k in app.poller.watches or k in followed, scopes.parse, app.default_biz), done
-        )
+
+        def known(key: str) -> bool:
+            """Followed, or watched by any form of the task (a project URL for `sops:2:ID`)."""
+            if key in followed or key in app.poller.watches:
+                return True
+            try:
+                return app.poller.find(parse_target(key)) is not None
+            except TargetError:
+                return False
+
+        app.push_screen(AddDialog(known, scopes.parse, app.default_biz), done)
 
     def watch_target(self, target: Target, label: str | None = None) -> None:
         """Add `target` to the watch list, saved, selected and polled now."""
         app = self.app
-        key = str(target)
+        # The same task reached another way (a URL for a followed scope's task) is one watch.
+        key = app.poller.add(target, label).key
         if target.focus:
             app.focus_hints[key] = target.focus
-        app.poller.add(target, label)
         try:
-            app.store.add([WatchEntry(key, label, app.clock(), target.focus)], app.list_name)
+            app.store.add([WatchEntry(str(target), label, app.clock(), target.focus)], app.list_name)
         except (OSError, StoreError) as exc:
             app.notify(f"Watching, but could not save the list: {exc}", severity="warning", markup=False)
         app.report_store_warnings()

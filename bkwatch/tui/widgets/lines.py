@@ -111,7 +111,7 @@ class LineView(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self.cursor_key: str | None = None
         self.highlights: set[str] = set()
-        self._cache: dict[tuple[Any, ...], Strip] = {}
+        self._cache: dict[str, tuple[tuple[Any, ...], Strip]] = {}  # row key -> (drawn as, strip)
         self.overscroll = False  # may scroll past the last row to keep the cursor's line
         self.renders = 0  # line renders that missed the cache (tests and benchmarks read it)
         self._styles: dict[str, Style] = {}
@@ -229,13 +229,13 @@ class LineView(ScrollView, can_focus=True):
         hl = new.key in self.highlights
         # What the old line drew comes from the cache only: the data behind it may be gone (the
         # pane now shows another task), so it cannot always be drawn again.
-        before = self._cache.get(
-            self._cache_key(
-                old,
-                (i == self.cursor_index if was_cursor is None else was_cursor),
-                hl if was_hl is None else was_hl,
-            )
+        was = self._cache_key(
+            old,
+            (i == self.cursor_index if was_cursor is None else was_cursor),
+            hl if was_hl is None else was_hl,
         )
+        drawn = self._cache.get(old.key)
+        before = drawn[1] if drawn is not None and drawn[0] == was else None
         if before is None:
             self.refresh_line(i)
             return
@@ -359,8 +359,12 @@ class LineView(ScrollView, can_focus=True):
 
     def _strip_for(self, line: Line, is_cursor: bool, hl: bool) -> Strip:
         # The cache holds finished strips: an unchanged line costs one dict lookup per frame.
+        # One entry per row: a line's older drawings (another state, the cursor elsewhere) are
+        # replaced, not kept until the cache is full; each strip holds Textual's own caches of
+        # its crops and styles, several KB a row.
         key = self._cache_key(line, is_cursor, hl)
-        strip = self._cache.get(key)
+        drawn = self._cache.get(line.key)
+        strip = drawn[1] if drawn is not None and drawn[0] == key else None
         if strip is None:
             flags = self._flags(is_cursor)
             scroll_x, width = self._view_x()
@@ -369,7 +373,7 @@ class LineView(ScrollView, can_focus=True):
             strip = full.crop_extend(scroll_x, scroll_x + width, self._fill_style(flags, line.header, base))
             if len(self._cache) > _CACHE_MAX:
                 self._cache.clear()
-            self._cache[key] = strip
+            self._cache[line.key] = (key, strip)
         return strip
 
     def _fill_style(self, flags: int, header: bool, base: Style) -> Style:
