@@ -116,11 +116,10 @@ VIEW_HEAP_BOUND = 1_000_000 * VIEW_CYCLES
 
 @pytest.mark.timeout(220)
 async def test_log_and_signature_views_opened_and_closed_leave_nothing_behind(tmp_path: Path) -> None:
-    from bkwatch.tui.logview import LogScreen
-    from bkwatch.tui.sigview import SignaturesScreen
-
     from bkwatch.evidence.logbuf import LogBuffer
     from bkwatch.evidence.signatures import Signatures
+    from bkwatch.tui.why.logview import LogScreen
+    from bkwatch.tui.why.sigview import SignaturesScreen
     from tests.harness import frozen_sim, settle, sim_app
     from tests.test_tui_evidence import SIZE, _job, _wait
 
