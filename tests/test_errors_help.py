@@ -59,6 +59,8 @@ async def test_a_long_poll_error_wraps_under_the_title_at_80x24(tmp_path: Path) 
             await pilot.pause()
             await poller.poll_all()
             await pilot.pause()
+            await pilot.press("enter")  # below 120 columns the task opens full-width from the list
+            await pilot.pause()
             await pilot.pause()
             error = poller.watches[key].error
             assert error is not None

@@ -124,6 +124,8 @@ async def test_opening_a_failed_pipeline_lands_on_the_failing_node(tmp_path: Pat
         await settle(rig, pilot)
         app.select(nested)
         await pilot.pause()
+        await pilot.press("enter")  # below 120 columns the task opens full-width from the list
+        await pilot.pause()
         await pilot.pause()
         tree = app.detail.pipeline
         first = failures(rig.poller.watches[nested].task)[0].id

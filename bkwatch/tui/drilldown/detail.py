@@ -106,6 +106,11 @@ class DetailPane(Vertical):
     def __init__(self, *, ascii_only: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.ascii_only = ascii_only
+        self._titled: tuple[Watch, float] | None = None  # what the title shows, to redraw on resize
+        # Focusable, so a task with nothing to draw yet (only its error) can be opened too: at 80
+        # columns the pane shows only while something in it has the focus.
+        self.placeholder = Static("Select a task to see its steps, hosts or nodes.", id="empty", markup=False)
+        self.placeholder.can_focus = True
         self.job = JobPane(ascii_only=ascii_only)
         self.nodeman = GroupedView(HostKind(ascii_only, nodeman=True), id="nm-list", classes="view")
         self.gsekit = GroupedView(JobTaskKind(ascii_only), id="gk-tasks", classes="view")
@@ -123,7 +128,7 @@ class DetailPane(Vertical):
     def compose(self) -> ComposeResult:
         yield self.title_bar
         with ContentSwitcher(id="views", initial="empty"):
-            yield Static("Select a task to see its steps, hosts or nodes.", id="empty", markup=False)
+            yield self.placeholder
             yield self.job
             with Vertical(id="nm-hosts", classes="view"):
                 yield ColumnHeader(partial(host_header, nodeman=True))
@@ -136,16 +141,25 @@ class DetailPane(Vertical):
         yield self.info
 
     # ---- data -------------------------------------------------------------------------
+    def on_resize(self) -> None:
+        """A long error wraps to the pane's width: drawn again when the width changes (at 80
+        columns the pane is hidden until a task is opened, then takes the whole width)."""
+        if self._titled is not None and self._titled[0].key == self.key:
+            watch, now = self._titled
+            progress = watch.task.progress() if watch.task else None
+            self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
+
     def show(self, watch: Watch | None, now: float, transitions: list[Transition] | None = None) -> None:
         switcher = self.query_one("#views", ContentSwitcher)
         if watch is None:
-            self.key, self.shown = None, None
+            self.key, self.shown, self._titled = None, None, None
             self.title_bar.show(Text(""))
             switcher.current = "empty"
             return
         if watch.key != self.key:
             self.info.show(Text(""))
         self.key = watch.key
+        self._titled = (watch, now)
         progress = watch.task.progress() if watch.task else None
         self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
         task = watch.task
@@ -184,6 +198,7 @@ class DetailPane(Vertical):
             "nm-hosts": self.nodeman,
             "gk-box": self.gsekit,
             "tree": self.pipeline,
+            "empty": self.placeholder,
         }.get(current or "")
 
     def grouped_views(self) -> list[GroupedView]:
