@@ -500,3 +500,24 @@ async def test_a_dialog_answers_once_and_only_while_on_top(tmp_path: Path) -> No
             assert [type(s).__name__ for s in app.screen_stack] == ["Screen"]
     finally:
         await rig.client.aclose()
+
+
+async def test_palette_countdown_after_its_list_is_gone(tmp_path: Path) -> None:
+    """ctrl+p, a search with no match, then ctrl+q: the quit closed the palette's list and its
+    "No matches" countdown fired after (NoMatches, found by the long run). Here the list is
+    removed as the quit removes it, while the countdown runs."""
+    report = Report(0, typed=["ctrl+p", *"zzqx"])
+    area = Area("regression", System.JOB, ())
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE, message_hook=_hook(report)) as pilot:
+            await settle(rig, pilot)
+            type_burst(rig, ["ctrl+p", *"zzqx"])
+            await _until(pilot, lambda: getattr(app.screen, "_no_matches_timer", None) is not None)
+            await app.screen.query_one(CommandList).remove()
+            await pilot.pause(0.8)  # past the countdown (0.5 s)
+            _check(rig, report, area, running=True)
+    finally:
+        await rig.client.aclose()
+    _check(rig, report, area, running=False)
