@@ -43,6 +43,7 @@ from bkwatch.poller import Cadence
 from bkwatch.tui.actions import ACTIONS
 from bkwatch.tui.dialogs import ConfirmDialog, HelpScreen
 from bkwatch.tui.once import AnswerOnce
+from bkwatch.tui.palette import CommandPalette
 from tests.harness import BAD_RAW, SimRig, frozen_sim, settle, sim_app
 
 SIZE = (100, 30)  # narrow layout (under 120 columns); the monkey's sessions alternate with WIDE
@@ -521,3 +522,29 @@ async def test_palette_countdown_after_its_list_is_gone(tmp_path: Path) -> None:
     finally:
         await rig.client.aclose()
     _check(rig, report, area, running=False)
+
+
+async def test_palette_opened_while_the_last_one_is_closing(tmp_path: Path) -> None:
+    """ctrl+p handled after an escape closed the palette but before Textual removed it: both had
+    the id Textual gives its palette, and the new one raised DuplicateIds (found by the long run)."""
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            app.action_command_palette()
+            await pilot.pause()
+            old = app.screen
+            assert isinstance(old, CommandPalette)
+            type_burst(rig, ["escape"])
+            async with asyncio.timeout(20):
+                while app.screen is old:
+                    await asyncio.sleep(0)
+            assert old.is_attached  # popped, still being removed
+            app.action_command_palette()  # what ctrl+p runs
+            await pilot.pause()
+            assert isinstance(app.screen, CommandPalette) and app.screen is not old
+            assert app._exception is None
+    finally:
+        await rig.client.aclose()
+    assert app._exception is None
