@@ -42,6 +42,7 @@ from bkwatch.model import System
 from bkwatch.poller import Cadence
 from bkwatch.tui.actions import ACTIONS
 from bkwatch.tui.dialogs.dialogs import ConfirmDialog, HelpScreen
+from bkwatch.tui.dialogs.palette import CommandPalette
 from bkwatch.tui.widgets.once import AnswerOnce
 from tests.harness import BAD_RAW, SimRig, frozen_sim, settle, sim_app
 
@@ -267,7 +268,7 @@ def _seeds() -> list[int]:
     return [int(SEED)] if SEED is not None else [20261206]
 
 
-@pytest.mark.timeout(max(240, BUDGET // 10))
+@pytest.mark.timeout(240 + BUDGET // 3)  # about 8 keys a second on a loaded 2-core machine
 @pytest.mark.parametrize("seed", _seeds())
 async def test_monkey_keys_never_crash_the_monitor(
     tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
@@ -500,3 +501,50 @@ async def test_a_dialog_answers_once_and_only_while_on_top(tmp_path: Path) -> No
             assert [type(s).__name__ for s in app.screen_stack] == ["Screen"]
     finally:
         await rig.client.aclose()
+
+
+async def test_palette_countdown_after_its_list_is_gone(tmp_path: Path) -> None:
+    """ctrl+p, a search with no match, then ctrl+q: the quit closed the palette's list and its
+    "No matches" countdown fired after (NoMatches, found by the long run). Here the list is
+    removed as the quit removes it, while the countdown runs."""
+    report = Report(0, typed=["ctrl+p", *"zzqx"])
+    area = Area("regression", System.JOB, ())
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE, message_hook=_hook(report)) as pilot:
+            await settle(rig, pilot)
+            type_burst(rig, ["ctrl+p", *"zzqx"])
+            await _until(pilot, lambda: getattr(app.screen, "_no_matches_timer", None) is not None)
+            await app.screen.query_one(CommandList).remove()
+            await pilot.pause(0.8)  # past the countdown (0.5 s)
+            _check(rig, report, area, running=True)
+    finally:
+        await rig.client.aclose()
+    _check(rig, report, area, running=False)
+
+
+async def test_palette_opened_while_the_last_one_is_closing(tmp_path: Path) -> None:
+    """ctrl+p handled after an escape closed the palette but before Textual removed it: both had
+    the id Textual gives its palette, and the new one raised DuplicateIds (found by the long run)."""
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            app.action_command_palette()
+            await pilot.pause()
+            old = app.screen
+            assert isinstance(old, CommandPalette)
+            type_burst(rig, ["escape"])
+            async with asyncio.timeout(20):
+                while app.screen is old:
+                    await asyncio.sleep(0)
+            assert old.is_attached  # popped, still being removed
+            app.action_command_palette()  # what ctrl+p runs
+            await pilot.pause()
+            assert isinstance(app.screen, CommandPalette) and app.screen is not old
+            assert app._exception is None
+    finally:
+        await rig.client.aclose()
+    assert app._exception is None

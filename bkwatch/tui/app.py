@@ -441,7 +441,7 @@ class BkWatchApp(App[None]):
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(CommandPalette(id="--command-palette"))
+            self.push_screen(CommandPalette())  # no id: the last one may still be closing
 
     def search_themes(self) -> None:  # Textual's "Theme" command: our palette (palette.py)
         self.push_screen(theme_palette())

@@ -10,6 +10,7 @@ from textual.command import CommandList
 from textual.command import CommandPalette as TextualCommandPalette
 from textual.css.query import NoMatches
 from textual.theme import ThemeProvider
+from textual.timer import Timer
 
 from bkwatch.tui.widgets.once import AnswerOnce, page_ready
 
@@ -34,6 +35,17 @@ class CommandPalette(AnswerOnce, TextualCommandPalette):
         self._stop_busy_countdown()
         self._stop_no_matches_countdown()
         return super().dismiss(*args, **kwargs)
+
+    def set_timer(self, delay: float, callback: Any = None, **kwargs: Any) -> Timer:
+        """The palette's countdowns ("busy", "no matches") do nothing once its list is gone: the
+        app quitting mid-search closed the list and then the timer fired (NoMatches)."""
+
+        def guarded() -> Any:
+            if callback is not None and self.query(CommandList):
+                return callback()
+            return None
+
+        return super().set_timer(delay, guarded, **kwargs)
 
     @work(exclusive=True, group=TextualCommandPalette._GATHER_COMMANDS_GROUP)
     async def _gather_commands(self, search_value: str) -> None:
