@@ -107,6 +107,13 @@ class WatchStore:
         `wait`, the monitor's start). The file is moved aside first, as `load` does."""
         path = self.path(name)
         if not _exists(path):
+            # Moved aside by an earlier run and nothing written since: still not an empty list.
+            aside = sorted(path.parent.glob(f"{path.name}.corrupt-*"))
+            if aside:
+                raise UnreadableList(
+                    f"{path} could not be read and was moved to {aside[-1].name}; restore it, or "
+                    "remove it to start an empty list"
+                )
             return
         with self._locked(path, write=False):
             if not _exists(path):

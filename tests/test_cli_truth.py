@@ -63,6 +63,9 @@ def test_a_corrupt_watch_list_is_an_error_naming_it_and_is_kept_aside(
     assert not path.exists()
     assert str(path) in errout and aside[0].name in errout and "could not be read" in errout
     assert len(errout.strip().splitlines()) == 1 and "Traceback" not in errout
+    # Run again: the list is still not an empty one, until the user restores or removes it.
+    code, out, errout = run(capsys, *argv)
+    assert code == 2 and out == "" and not no_screen and aside[0].name in errout, (argv, out, errout)
 
 
 def test_a_good_list_still_starts_the_monitor(
