@@ -30,10 +30,7 @@ class CommandPalette(AnswerOnce, TextualCommandPalette):
                 return
         super()._action_command_list(action)
 
-    _closed = False
-
     def dismiss(self, *args: Any, **kwargs: Any) -> Any:
-        self._closed = True
         self._cancel_gather_commands()
         self._stop_busy_countdown()
         self._stop_no_matches_countdown()
@@ -55,13 +52,6 @@ class CommandPalette(AnswerOnce, TextualCommandPalette):
         if not self.query(CommandList):  # started after the palette closed
             return
         await TextualCommandPalette._gather_commands.__wrapped__(self, search_value)  # type: ignore[attr-defined]
-
-    def _start_no_matches_countdown(self, search_value: str) -> None:
-        # A search that ends after the close (its worker cancelled too late) would start the
-        # timer anew; under load it fired on a removed list and ended the app (the long run's CI
-        # form, load 9 on 2 cores).
-        if not self._closed:
-            super()._start_no_matches_countdown(search_value)
 
     def _refresh_command_list(self, command_list: CommandList, commands: list, clear_current: bool) -> None:
         if command_list.is_attached:
