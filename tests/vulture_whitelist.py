@@ -59,3 +59,6 @@ _.gkey
 
 # Textual's own "Theme" command calls App.search_themes by name (tui/app.py overrides it).
 _.search_themes
+
+# Textual reads Widget.can_focus (tui/drilldown/detail.py sets it on the placeholder).
+_.can_focus
