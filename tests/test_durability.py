@@ -125,7 +125,9 @@ def _kill_loop(mode: str, data_dir: Path, saves: int, rng: random.Random) -> Kil
     counts = KillCounts()
     state: State = {}
     next_op = 1
-    save_time = 0.005  # seconds, refined from each run
+    # seconds, refined from each run; started low, as a fast disk saves in under a millisecond and
+    # one worker given the whole remaining run within a long first delay would finish it unkilled
+    save_time = 0.001
     temps_before: list[str] = []
     unacknowledged: int | None = None
     directory = data_dir / ("lists" if mode == "lists" else "history")
