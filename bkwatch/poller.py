@@ -4,6 +4,9 @@ A single asyncio loop owns a heap of due times instead of one timer per task, so
 cost one wake-up per due poll. A watch never has two requests in flight; a global semaphore caps
 concurrency, and a per-system one keeps a slow system from starving the others. The last good
 Task stays on the Watch when a poll fails.
+
+Longer than ~400 lines on purpose: the scheduler, its cadence and `diff` share the `Watch`
+state a poll changes; `diff` alone is a third of it and is called only from here.
 """
 
 from __future__ import annotations

@@ -8,6 +8,9 @@ the status line. Its parts are controllers it holds, each owning its state and r
 only through its public names: `alerts` and `history` (`alerts.py`), `watchlist` (`watch_ui.py`),
 `scopes_ui` (`scope_ui.py`), `evidence_ui` (`evidence_open.py`) and `acts` (`acting.py`). Every
 action is declared once in `actions.py`; its `action_*` method here hands it to its part.
+
+Longer than ~400 lines on purpose: it is the one place that wires the panes, the parts and the
+poller's updates together; every part it holds lives in its own module (watchlist/, why/, acts/).
 """
 
 from __future__ import annotations
