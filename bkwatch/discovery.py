@@ -21,9 +21,6 @@ Per scope (`ScopeWatch`, what a monitor draws as a group header):
 Over 400 lines for a reason: rounds, batch reads, retention, the cap and the snapshot all work
 on the same per-scope bookkeeping (held, known, waiting, dismissed); apart, they would hand it
 back and forth. The state itself is in scope_state.py, the watch-list side in scope_store.py.
-
-Longer than ~400 lines on purpose: a scope's round, its batch reads, retention and the cap
-share one `ScopeWatch` and one clock, and split apart they would pass that state back and forth.
 """
 
 from __future__ import annotations

@@ -8,9 +8,6 @@ cursor lands on the trouble (`landing.py`).
 
 Past 400 lines: the tree's in-place update (fast flat pass, reconciling children, inserting
 new ones) is one piece of state-keeping that reads best in one place.
-
-Longer than ~400 lines on purpose: updating a Textual Tree in place by node id (insert, move,
-remove, relabel) and landing on a failure share its index; split, each half would reach into the other's.
 """
 
 from __future__ import annotations
