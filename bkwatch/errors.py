@@ -6,7 +6,6 @@ can use `unexpected_error` without loading the HTTP stack.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit, urlunsplit
@@ -121,6 +120,8 @@ def retry_after_from(headers: Mapping[str, str]) -> float | None:
             return max(0.0, float(raw))
         except ValueError:
             pass
+        import email.utils  # lazy: a date in Retry-After is rare; the module costs start-up
+
         try:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError):

@@ -1,7 +1,9 @@
 """httpx, imported without the optional parts bkwatch never uses: the client imports it from here.
 
 httpx imports its own command line when click is installed — and uvicorn, which the simulator
-needs, installs it: ~30 ms of start-up for a module bkwatch never uses.
+needs, installs it: ~30 ms of start-up for a module bkwatch never uses. httpcore imports trio
+wherever it is installed, to pick its locks when it runs under trio; bkwatch runs on asyncio only,
+and trio's import is ~60 ms before the first poll can leave.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import contextlib
 import sys
 from collections.abc import Iterator
 
-UNUSED_MODULES = ("httpx._main",)
+UNUSED_MODULES = ("httpx._main", "trio")
 
 
 @contextlib.contextmanager

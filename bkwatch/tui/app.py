@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, ClassVar
 import rich
 from rich.console import RenderableType
 from rich.text import Text
-from rich.traceback import Traceback
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -309,11 +308,15 @@ class BkWatchApp(App[None]):
     def _fatal_error(self) -> None:
         # Textual's own report renders every frame's local variables, where a failed poll's
         # profile, gateway header or ESB query would put the secret on the terminal.
+        from rich.traceback import Traceback  # lazy: only a crash needs it (~30 ms of imports)
+
         self.bell()
         self.panic(Traceback(width=None, suppress=[rich], show_locals=False))
 
     def panic(self, *renderables: RenderableType) -> None:
         """Exit with these shown, with secrets and frame variables taken out of tracebacks."""
+        from rich.traceback import Traceback  # lazy: as above
+
         safe: list[RenderableType] = []
         for item in renderables:
             if isinstance(item, Traceback):

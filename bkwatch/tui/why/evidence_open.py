@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,8 +15,6 @@ from bkwatch.model import Task
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.tui.drilldown.grouped import GroupedView
-from bkwatch.tui.why.logview import LogScreen
-from bkwatch.tui.why.sigview import SignaturesScreen
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp
@@ -94,6 +93,8 @@ class EvidenceViews:
             watch = app.poller.watches.get(chosen.key)
             return watch.task if watch is not None else None
 
+        from bkwatch.tui.why.logview import LogScreen  # lazy: the log view is not needed to start
+
         app.push_screen(
             LogScreen(
                 self.source,
@@ -123,6 +124,8 @@ class EvidenceViews:
         steps = traits(task.system).view is View.STEPS
         step = detail.job.step_id if steps and not app.joblist.has_focus else None
         where = f" · step {step}" if step else ""
+        from bkwatch.tui.why.sigview import SignaturesScreen  # lazy: as the log view
+
         app.push_screen(
             SignaturesScreen(
                 self.source,
@@ -135,6 +138,9 @@ class EvidenceViews:
 
     def polled(self, key: str, task: Task | None) -> None:
         """A poll of `key` arrived: an open log of that task may follow it."""
+        logview = sys.modules.get("bkwatch.tui.why.logview")
+        if logview is None:  # no log view was ever opened
+            return
         for screen in self.app.screen_stack:
-            if isinstance(screen, LogScreen) and screen.watch_key == key:
+            if isinstance(screen, logview.LogScreen) and screen.watch_key == key:
                 screen.task_polled(task)

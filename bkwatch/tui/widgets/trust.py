@@ -4,12 +4,15 @@ with no frame variables and no secrets."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
-from rich.traceback import Stack, Trace
 from textual.widgets import Static
 
 from bkwatch.redact import redact
+
+if TYPE_CHECKING:
+    from rich.traceback import Stack, Trace
 
 INSECURE_BADGE = " TLS NOT VERIFIED "
 INSECURE_NOTE = "--insecure / BKWATCH_INSECURE: anyone on the network path can read and change this traffic"
