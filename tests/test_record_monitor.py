@@ -59,3 +59,40 @@ async def test_the_monitor_records_what_it_shows(tmp_path: Path) -> None:
             assert f": {task.state}" in text.splitlines()[0]
     finally:
         conn.close()
+
+
+async def test_polls_before_the_record_opens_are_kept_with_their_time(tmp_path: Path) -> None:
+    """The monitor opens the record after its first rows are drawn (`run_app`); what was polled
+    before is handed over then, stamped with when it was polled, not when it was written."""
+    import sqlite3
+    import time
+
+    from bkwatch.cli.run import HeldUpdates, open_record
+    from bkwatch.config import data_dir
+
+    sim = frozen_sim()
+    keys = [t.target for t in sim.world.tasks() if t.system in ("job", "sops")][:4]
+    rig = sim_app(sim, tmp_path, keys)
+    held = HeldUpdates()
+    rig.poller.observers.append(held)
+    try:
+        async with rig.app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            assert held.updates and held.recorder is None
+            polled_by = time.time()
+            await pilot.pause(0.3)
+            recorder, notice = open_record(MonitorOptions())
+            assert recorder is not None and notice is None
+            held.hand_to(recorder)
+            assert not held.updates and held.recorder is recorder
+    finally:
+        recorder.flush()
+        recorder.close()
+        await rig.client.aclose()
+    conn = sqlite3.connect(db_path(data_dir()))
+    try:
+        rows = conn.execute("SELECT target, MIN(at) FROM transitions GROUP BY target").fetchall()
+    finally:
+        conn.close()
+    assert {t for t, _ in rows} == set(rig.app.poller.watches)
+    assert all(at <= polled_by for _, at in rows), (rows, polled_by)

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,10 +42,13 @@ if TYPE_CHECKING:
     from bkwatch.evidence.follow import LogSource
     from bkwatch.evidence.signatures import Signatures
     from bkwatch.model import Task
+    from bkwatch.poller import PollUpdate
     from bkwatch.record import Recorder
     from bkwatch.targets import Target
 
 log = logging.getLogger(__name__)
+
+RECORD_OPEN_DELAY = 1.0  # seconds after start: the first rows are drawn by then
 
 
 @dataclass(frozen=True)
@@ -154,17 +158,61 @@ async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) ->
         stops.append(signal.SIGINT)
     for sig in stops:
         loop.add_signal_handler(sig, app.exit)
-    recorder, notice = start_record(app.poller, options, fetch.secrets)
-    if notice:
-        app.notices.append(notice)
+    held = HeldUpdates()
+    if options.record:
+        app.poller.observers.append(held)
+    opening = asyncio.create_task(open_record_later(app, held, options, fetch.secrets))
     try:
         await app.run_async(mouse=not options.no_mouse)
     finally:
         for sig in stops:
             loop.remove_signal_handler(sig)
+        opening.cancel()
         await fetch.aclose()
-        if recorder is not None:
-            recorder.close()
+        if options.record and held.recorder is None and held.updates:  # quit before it opened
+            held.hand_to(open_record(options, fetch.secrets)[0])
+        if held.recorder is not None:
+            held.recorder.close()
+
+
+class HeldUpdates:
+    """The poller's observer for the record: the updates polled before the record is open, kept
+    with their time, task and label, then handed to the recorder, which gets every later one."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[float, PollUpdate, Task | None, str | None]] = []
+        self.recorder: Recorder | None = None
+
+    def __call__(self, update: PollUpdate) -> None:
+        if self.recorder is not None:
+            self.recorder.observe(update)
+        else:
+            self.updates.append((time.time(), update, update.watch.task, update.watch.label))
+
+    def hand_to(self, recorder: Recorder | None) -> None:
+        if recorder is None:  # the record cannot be kept: nothing to keep them for
+            self.updates.clear()
+            return
+        for at, update, task, label in self.updates:
+            recorder.observe_as_of(at, update, task, label)
+        self.updates.clear()
+        self.recorder = recorder
+
+
+async def open_record_later(
+    app: BkWatchApp, held: HeldUpdates, options: MonitorOptions, secrets: Sequence[str]
+) -> None:
+    """Open the record once the first rows are on the screen: its import and the opening of its
+    file (tens of ms) are not in the way of the first poll and paint."""
+    if not options.record:
+        return
+    await asyncio.sleep(RECORD_OPEN_DELAY)
+    recorder, notice = open_record(options, secrets)
+    held.hand_to(recorder)
+    if notice and app.is_running:
+        app.warn(notice)
+    elif notice:  # not mounted yet: shown with the start-up warnings
+        app.notices.append(notice)
 
 
 def start_record(
@@ -172,6 +220,13 @@ def start_record(
 ) -> tuple[Recorder | None, str | None]:
     """The record kept of every poll (unless turned off), and a one-line notice when it had to
     start afresh or cannot be kept: the monitor runs either way."""
+    recorder, notice = open_record(options, secrets)
+    if recorder is not None:
+        poller.observers.append(recorder.observe)
+    return recorder, notice
+
+
+def open_record(options: MonitorOptions, secrets: Sequence[str] = ()) -> tuple[Recorder | None, str | None]:
     if not options.record:
         return None, None
     import sqlite3  # lazy: only when recording
@@ -183,7 +238,6 @@ def start_record(
         recorder = Recorder(data_dir(), limits, secrets=secrets)
     except (RecordError, OSError, sqlite3.Error) as exc:
         return None, f"history not kept: {exc}"
-    poller.observers.append(recorder.observe)
     return recorder, recorder.notice
 
 

@@ -78,12 +78,15 @@ class Recorder:
     # -- the screen's thread ------------------------------------------------------------------
 
     def observe(self, update: PollUpdate) -> None:
+        self.observe_as_of(self.clock(), update, update.watch.task, update.watch.label)
+
+    def observe_as_of(self, at: float, update: PollUpdate, task: Task | None, label: str | None) -> None:
+        """An update observed at `at`, with the task and label its watch had then."""
         if not self._writing or self._queue.qsize() > MAX_QUEUED:
             self.dropped += 1
             return
-        watch = update.watch
-        task = watch.task if update.error is None else None
-        self._queue.put((self.clock(), update.key, watch.label, task, update.transitions, update.error))
+        task = task if update.error is None else None
+        self._queue.put((at, update.key, label, task, update.transitions, update.error))
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until everything observed so far is written."""
