@@ -9,7 +9,9 @@ remembered per profile (`esb_auth.py`). Success is ``result is True`` and nothin
 
 from __future__ import annotations
 
+import os
 import ssl
+import threading
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -45,6 +47,47 @@ _URL_CACHE_MAX = 8192
 _JSON = {"Content-Type": "application/json"}
 
 
+class TrustOnFirstHandshake(ssl.SSLContext):
+    """httpx's default TLS context — certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR — with
+    the bundle read at the first TLS handshake instead of when the client is made: ~50 ms before
+    the first poll that a profile speaking plain http (the demo, many intranet installs) never
+    needs. Every handshake goes through `wrap_bio` (asyncio, anyio) or `wrap_socket`."""
+
+    _lock = threading.Lock()
+
+    def trust(self, cafile: str | None, capath: str | None) -> None:
+        self._where = (cafile, capath)
+        self._loaded = False
+
+    def _load(self) -> None:
+        with self._lock:
+            if not self._loaded:
+                self.load_verify_locations(cafile=self._where[0], capath=self._where[1])
+                self._loaded = True
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self._load()
+        return super().wrap_bio(*args, **kwargs)
+
+
+def default_tls() -> TrustOnFirstHandshake:
+    """What httpx builds for `verify=True` (the same sources of trust, in its order)."""
+    ctx = TrustOnFirstHandshake(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
+    if os.environ.get("SSL_CERT_FILE"):
+        ctx.trust(os.environ["SSL_CERT_FILE"], None)
+    elif os.environ.get("SSL_CERT_DIR"):
+        ctx.trust(None, os.environ["SSL_CERT_DIR"])
+    else:
+        import certifi  # lazy: httpx's own dependency, as httpx imports it
+
+        ctx.trust(certifi.where(), None)
+    return ctx
+
+
 class _NoCookies(httpx.Cookies):
     """A cookie store that keeps nothing."""
 
@@ -74,7 +117,7 @@ class BkClient:
         self.adapter_state: dict[str, Any] = {}
         verify: ssl.SSLContext | bool = profile.verify
         if transport is None:
-            verify = ca_context(profile) or verify
+            verify = ca_context(profile) or (default_tls() if profile.verify else False)
         self._http = httpx.AsyncClient(
             transport=transport,
             verify=verify,

@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from bkwatch import cli
-from bkwatch.client import BkClient
+from bkwatch.client import BkClient, TrustOnFirstHandshake
 from bkwatch.config import Profile, config_path, load_profile
 from bkwatch.model import BkError, ErrorKind
 from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_TOKEN
@@ -216,6 +216,25 @@ async def test_a_self_signed_server_is_refused_by_default(tls_sim: tuple[Any, Tl
     ):
         async with BkClient(profile) as client:
             assert (await fetch_task(client, target)).name
+
+
+async def test_the_ca_bundle_is_read_at_the_first_handshake_and_trusted_from_the_environment(
+    tls_sim: tuple[Any, TlsServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default context reads its bundle on the first TLS handshake (a plain-http profile
+    never spends the time), and from SSL_CERT_FILE when it is set, as httpx does."""
+    sim, server = tls_sim
+    target = parse_target(sim_targets(sim, per_system=1)[0])
+    plain = BkClient(profile_for("http://127.0.0.1:9"))
+    tls = plain._http._transport._pool._ssl_context
+    assert isinstance(tls, TrustOnFirstHandshake) and not tls._loaded
+    await plain.aclose()
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.cert))
+    async with BkClient(profile_for(server.base_url)) as client:
+        tls = client._http._transport._pool._ssl_context
+        assert not tls._loaded
+        assert (await fetch_task(client, target)).name  # the server's own certificate, trusted
+        assert tls._loaded
 
 
 def test_cli_refuses_a_self_signed_server_unless_insecure(
