@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
             mb * 1000,
             "minimal Textual app, 1,000-row DataTable, ms",
             mo / mb,
-            "<= 1.5",
-            mo / mb <= 1.5,
+            "<= 1.3",
+            mo / mb <= 1.3,
             [
                 f"median of {runs}; bkwatch {', '.join(f'{x * 1000:.0f}' for x in ours)} ms; "
                 f"baseline {', '.join(f'{x * 1000:.0f}' for x in base)} ms; {len(targets)} watched tasks; "
