@@ -99,11 +99,13 @@ DEFAULT_OPTIONS = ScopeOptions()
 
 
 def looks_like_scope(text: str) -> bool:
-    """True for text in a scope's shape (``job:2``, ``sops:project:5``, ``nodeman:2``…): one id
-    after the system, where a task target has two."""
+    """True for text in a scope's shape (``job:2``, ``sops:project:5``…): one id after the system,
+    where a task target has two. For a system that cannot be followed (NodeMan, GSEKit) one id is
+    a task (``nodeman:302``; GSEKit's with the default business), the only reading that can work."""
     parts = [p.strip() for p in text.strip().split(":")]
     if len(parts) == 2:
-        return parts[0].lower() in {s.value for s in System}
+        system = next((s for s in System if s.value == parts[0].lower()), None)
+        return system is not None and bool(traits(system).follow_kinds)
     return len(parts) == 3 and parts[1].lower() in ("biz", "biz_set", "project", "space")
 
 

@@ -37,8 +37,8 @@ def test_add_ls_rm_scopes_with_options(capsys: pytest.CaptureFixture[str], isola
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["add", "nodeman:2"], "nodeman has no task list"),
-        (["add", "gsekit:2"], "gsekit has no task list"),
+        (["add", "nodeman:biz:2"], "nodeman has no task list"),
+        (["add", "gsekit:biz:2"], "gsekit has no task list"),
         (["add", "job:2:42", "--mine"], "only apply to scopes"),
         (["add", "job:2", "--since", "soon"], "not a duration"),
         (["add", "sops:space:2"], "unexpected scope kind"),
@@ -51,6 +51,22 @@ def test_scopes_that_cannot_be_followed_are_refused_in_one_line(
     code, _, errout = run(capsys, *argv)
     assert code == 2 and words in errout and len(errout.strip().splitlines()) == 1
     assert run(capsys, "ls", "--json")[1].count("scopes") == 0  # nothing was saved
+
+
+def test_one_id_after_a_system_that_cannot_be_followed_is_a_task(
+    capsys: pytest.CaptureFixture[str],
+    isolated: Path,  # noqa: F811
+) -> None:
+    """`nodeman:302` is NodeMan's own short task form, never a scope (NodeMan cannot be followed)."""
+    from bkwatch.scopes import looks_like_scope
+
+    assert looks_like_scope("job:2") and looks_like_scope("sops:2") and looks_like_scope("nodeman:biz:2")
+    assert not looks_like_scope("nodeman:302") and not looks_like_scope("gsekit:802")
+    code, out, _ = run(capsys, "add", "nodeman:302")
+    assert code == 0 and "nodeman:302" in out
+    code, out, _ = run(capsys, "ls", "--json")
+    listed = json.loads(out)
+    assert [t["target"] for t in listed["entries"]] == ["nodeman:302"] and not listed.get("scopes")
 
 
 def test_status_json_lists_every_task_a_scope_found_with_via(

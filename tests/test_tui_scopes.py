@@ -213,7 +213,7 @@ async def test_add_dialog_refuses_a_nodeman_scope_with_the_reason(tmp_path: Path
         await settle(rig, pilot)
         await pilot.press("a")
         await pilot.pause()
-        await pilot.press(*"nodeman:2")
+        await pilot.press(*"nodeman:biz:2")
         await pilot.pause()
         error = str(app.screen.error.render())
         assert "nodeman has no task list" in error and "ESB" in error
@@ -224,7 +224,11 @@ async def test_add_dialog_refuses_a_nodeman_scope_with_the_reason(tmp_path: Path
         await pilot.press(*"job:2:20001 --mine")
         await pilot.pause()
         assert "only apply to scopes" in str(app.screen.error.render())
-        assert "nodeman:2" not in rig.discovery.scopes
+        assert "nodeman:biz:2" not in rig.discovery.scopes
+        app.screen.query_one("#add-target", Input).value = ""
+        await pilot.press(*"nodeman:302")  # NodeMan's short task form: a task, not a scope
+        await pilot.pause()
+        assert "no task list" not in str(app.screen.error.render())
 
 
 async def test_since_last_time_reports_what_the_scope_found_while_closed(tmp_path: Path) -> None:
