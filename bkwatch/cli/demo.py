@@ -7,6 +7,8 @@ DEMO_BURST_EVERY simulated seconds, so tasks appear there by themselves.
 Actions are on (the simulator is a toy server), and the status line says they go to it.
 The simulator's text made to test escaping (task names, messages, log lines) is left out unless
 `--hostile`; and no "since last time" summary, since every demo starts a fresh simulator.
+The simulator, the poller and the monitor are imported inside the functions: `bkwatch --help`
+and every other command start without them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""status and wait: the commands scripts and CI jobs rely on (JSON contract, exit codes)."""
+"""status and wait: the commands scripts and CI jobs rely on (JSON contract, exit codes).
+
+The HTTP client, the poller and the systems' adapters are imported inside the commands, so every
+other command (and `--help`) starts without them."""
 
 from __future__ import annotations
 

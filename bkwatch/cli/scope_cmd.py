@@ -2,6 +2,7 @@
 scope holds in `status` (with "via"), and `wait SCOPE`.
 
 `add`, `ls` and `rm` stay light (no HTTP); `status` and `wait` run one `Discovery` on a `Poller`.
+Hence the imports inside the functions: each command loads only what it runs.
 """
 
 from __future__ import annotations

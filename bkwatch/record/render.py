@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable
 
+from bkwatch.model import System
 from bkwatch.record.story import Story, Unit
 from bkwatch.systems.registry import traits
 from bkwatch.text import clean_text, one_line
@@ -45,8 +46,6 @@ def span(seconds: float | None) -> str:
 
 def label_of(system: str) -> str:
     try:
-        from bkwatch.model import System
-
         return traits(System(system)).label
     except ValueError:
         return system

@@ -172,7 +172,7 @@ def epoch(value: Any) -> float:
     if isinstance(value, int | float):
         return float(value)
     if isinstance(value, str):
-        from datetime import datetime
+        from datetime import datetime  # lazy: only an ISO time string needs it
 
         try:
             return datetime.fromisoformat(value).timestamp()
