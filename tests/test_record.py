@@ -184,6 +184,43 @@ def test_actions_come_from_the_audit(sim: Simulator, capsys: pytest.CaptureFixtu
     assert db().execute("SELECT count(*) FROM actions").fetchone()[0] == 2
 
 
+def test_two_monitors_sharing_the_record_copy_each_audit_line_once() -> None:
+    """Each recorder reads the audit offset and moves it in one write transaction: two monitors
+    on one data directory, reading the audit at the same moment, never copy a line twice."""
+    import threading
+
+    from bkwatch.record.rows import Rows
+
+    audit = data_dir() / "audit.jsonl"
+    audit.parent.mkdir(parents=True, exist_ok=True)
+    audit.touch()
+    first, second = Recorder(data_dir()), Recorder(data_dir())
+    first.flush()  # their writers are past their first look at the audit, and idle
+    second.flush()
+    try:
+        lines = 40
+        for i in range(lines):
+            with audit.open("a") as fh:
+                line = {"target": "job:2:20002", "at": 1_800_000_000 + i, "action": "retry"}
+                fh.write(json.dumps(line) + "\n")
+            both = threading.Barrier(2)
+
+            def ingest(recorder: Recorder, both: threading.Barrier = both) -> None:
+                both.wait(timeout=10)
+                recorder._in_transaction(Rows())
+
+            threads = [threading.Thread(target=ingest, args=(r,)) for r in (first, second)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=10)
+    finally:
+        first.close()
+        second.close()
+    count = db().execute("SELECT count(*), count(DISTINCT at) FROM actions").fetchone()
+    assert count == (lines, lines)
+
+
 CHILD = textwrap.dedent(
     """
     import sys, time

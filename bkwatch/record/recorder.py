@@ -169,7 +169,7 @@ class Recorder:
     def _maintain(self) -> None:
         self._last_prune = time.monotonic()
         try:
-            self._ingest_audit()
+            self._in_transaction(Rows())
             dropped = prune(self.conn, self.limits, self.clock())
             if dropped:
                 log.info("record: %d old tasks pruned", dropped)
@@ -182,17 +182,22 @@ class Recorder:
         rows = Rows()
         for item in batch:
             self._rows(rows, *item)
-        self._ingest_audit(rows)
-        if not rows:
-            return
+        self._in_transaction(rows)
+        if rows:
+            self.batches += 1
+
+    def _in_transaction(self, rows: Rows) -> None:
+        """Write `rows` and the audit file's new lines in one transaction. The audit offset is read
+        and moved under the write lock, so two monitors sharing the record copy no line twice."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            rows.write(self.conn)
+            self._ingest_audit(rows)
+            if rows:
+                rows.write(self.conn)
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
-        self.batches += 1
 
     def _clean(self, text: str | None) -> str | None:
         if not text:
@@ -258,8 +263,8 @@ class Recorder:
             rows.failures.append((key, level, unit_key, step_id or "", host, self._clean(name), now, code,
                                   reason, sig[0]))  # fmt: skip
 
-    def _ingest_audit(self, rows: Rows | None = None) -> None:
-        """The audit file's lines added since the last look, as `actions` rows."""
+    def _ingest_audit(self, rows: Rows) -> None:
+        """The audit file's lines added since the last look, as `actions` rows (in a transaction)."""
         path = self.data_dir / AUDIT_FILE
         try:
             size = path.stat().st_size
@@ -275,7 +280,6 @@ class Recorder:
             fh.seek(offset)
             data = fh.read()
         end = data.rfind(b"\n") + 1  # a line being written is read next time
-        mine = rows or Rows()
         for raw in data[:end].splitlines():
             try:
                 rec = orjson.loads(raw)
@@ -285,13 +289,9 @@ class Recorder:
                 continue
             at = epoch(rec.get("at"))
             subject = rec.get("subject")
-            mine.actions.append(
+            rows.actions.append(
                 (rec["target"], at, *(self._clean(as_text(rec.get(k))) for k in ("action",)),
                  self._clean(as_text(subject)), *(self._clean(as_text(rec.get(k))) for k in
                  ("result", "user", "local_user", "by", "why", "code", "message", "state")))
             )  # fmt: skip
-        mine.meta.append(("audit_offset", str(offset + end)))
-        if rows is None:
-            self.conn.execute("BEGIN IMMEDIATE")
-            mine.write(self.conn)
-            self.conn.execute("COMMIT")
+        rows.meta.append(("audit_offset", str(offset + end)))
