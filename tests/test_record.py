@@ -319,17 +319,15 @@ def test_a_corrupt_record_is_moved_aside_and_replaced(isolated: Path) -> None:
 
 
 def test_the_monitor_starts_with_a_corrupt_record(isolated: Path) -> None:
-    from bkwatch.cli.run import MonitorOptions, start_record
+    from bkwatch.cli.run import MonitorOptions, open_record
 
     path = db_path(data_dir())
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\0garbage" * 1000)
-    poller = Poller(lambda t: fetch_task(None, t), cadence=SLOW)  # type: ignore[arg-type]
-    recorder, notice = start_record(poller, MonitorOptions())
+    recorder, notice = open_record(MonitorOptions())
     assert recorder is not None and notice and "unreadable" in notice
-    assert poller.observers == [recorder.observe]
     recorder.close()
-    off, none = start_record(Poller(lambda t: fetch_task(None, t)), MonitorOptions(record=False))  # type: ignore[arg-type]
+    off, none = open_record(MonitorOptions(record=False))
     assert off is None and none is None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bkwatch.cli.run import MonitorOptions, start_record
+from bkwatch.cli.run import MonitorOptions, open_record
 from bkwatch.record import db_path
 from bkwatch.record.render import markdown
 from bkwatch.record.story import load
@@ -27,8 +27,9 @@ async def test_the_monitor_records_what_it_shows(tmp_path: Path) -> None:
     sim = frozen_sim()
     failing = [t.target for t in sim.world.tasks() if t.state in BAD_RAW and t.system in ("job", "sops")]
     rig = sim_app(sim, tmp_path, failing)
-    recorder, notice = start_record(rig.poller, MonitorOptions())
+    recorder, notice = open_record(MonitorOptions())
     assert recorder is not None and notice is None
+    rig.poller.observers.append(recorder.observe)
     try:
         async with rig.app.run_test(size=SIZE) as pilot:
             await settle(rig, pilot)
@@ -67,7 +68,7 @@ async def test_polls_before_the_record_opens_are_kept_with_their_time(tmp_path: 
     import sqlite3
     import time
 
-    from bkwatch.cli.run import HeldUpdates, open_record
+    from bkwatch.cli.run import HeldUpdates
     from bkwatch.config import data_dir
 
     sim = frozen_sim()

@@ -215,18 +215,9 @@ async def open_record_later(
         app.notices.append(notice)
 
 
-def start_record(
-    poller: Poller, options: MonitorOptions, secrets: Sequence[str] = ()
-) -> tuple[Recorder | None, str | None]:
+def open_record(options: MonitorOptions, secrets: Sequence[str] = ()) -> tuple[Recorder | None, str | None]:
     """The record kept of every poll (unless turned off), and a one-line notice when it had to
     start afresh or cannot be kept: the monitor runs either way."""
-    recorder, notice = open_record(options, secrets)
-    if recorder is not None:
-        poller.observers.append(recorder.observe)
-    return recorder, notice
-
-
-def open_record(options: MonitorOptions, secrets: Sequence[str] = ()) -> tuple[Recorder | None, str | None]:
     if not options.record:
         return None, None
     import sqlite3  # lazy: only when recording
