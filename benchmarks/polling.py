@@ -2,8 +2,10 @@
 diff, events) against a bare httpx loop sending the very same requests, same concurrency.
 
 The simulator runs in its own process (frozen: bodies are cached there, so it serves fast and
-is not what is measured). The bare loop replays the requests the engine sent, recorded at the
-transport, and only reads the bodies.
+is not what is measured). The bare loop replays the requests one round of the engine sends once
+every watch has had its first poll and the pipelines' details are read (those are read once per
+task, beside the polls, and are not part of a round), recorded at the transport, and only reads
+the bodies.
 
 python -m benchmarks.polling [--quick]
 """
@@ -22,7 +24,7 @@ from benchmarks.common import Row, cpu_seconds, emit, parser, sim_process, sim_p
 from bkwatch import tune_gc
 from bkwatch.client import BkClient
 from bkwatch.poller import Poller
-from bkwatch.systems.adapters import fetch_task
+from bkwatch.systems.adapters import fetch_task, settle
 from bkwatch.targets import Target, parse_target
 
 CONCURRENCY = 16  # Poller's default
@@ -90,13 +92,19 @@ async def measure(base_url: str, sim_pid: int, targets: list[Target], rounds: in
     poller = Poller(lambda t: fetch_task(current["client"], t), max_concurrency=CONCURRENCY)
     for t in targets:
         poller.add(t)
-    # Round 0 records the requests (and gives every watch its first snapshot).
+    # Round 0 gives every watch its first snapshot and starts the pipelines' detail reads; once
+    # they are in, round 1 is a steady round: its requests are what the bare loop replays.
     first = await poller.poll_all()
+    await settle(current["client"])
+    recorder.seen.clear()
+    first += await poller.poll_all()
     errors = [u for u in first if u.error is not None]
     await current["client"].aclose()
     reqs = list(recorder.seen)
     engine_client = BkClient(profile, max_connections=MAX_CONNECTIONS)
     current["client"] = engine_client
+    await poller.poll_all()  # this client's own detail reads, untimed
+    await settle(engine_client)
     bare = httpx.AsyncClient(
         timeout=httpx.Timeout(profile.timeout, connect=3.0),
         limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
@@ -134,9 +142,11 @@ async def measure(base_url: str, sim_pid: int, targets: list[Target], rounds: in
     eng_rps = n_req / eng_wall
     bare_rps = n_req / bare_wall
     ratio = eng_rps / bare_rps
+    cpu_ratio = (eng_cpu / polls) / (bare_cpu / (len(reqs) * rounds))
     sim_share = sim_cpu / sim_wall
     notes = [
-        f"{len(targets)} watches, {len(reqs)} requests and {bytes_round / 1e6:.1f} MB per round, "
+        f"{len(targets)} watches, {len(reqs)} requests and {bytes_round / 1e6:.1f} MB per round (the "
+        "pipelines' details already read), "
         f"{rounds} timed round(s) per side, concurrency {CONCURRENCY}",
         f"engine: {polls / eng_wall:,.0f} polls/s, {eng_cpu / polls * 1000:.2f} CPU s per 1,000 polls; "
         f"bare: {bare_cpu / (len(reqs) * rounds) * 1000:.2f} CPU s per 1,000 requests",
@@ -154,8 +164,8 @@ async def measure(base_url: str, sim_pid: int, targets: list[Target], rounds: in
             bare_rps,
             "bare httpx loop req/s",
             ratio,
-            ">= 0.80",
-            ratio >= 0.80,
+            ">= 0.90",
+            ratio >= 0.90,
             notes,
         ),
         Row(
@@ -165,9 +175,9 @@ async def measure(base_url: str, sim_pid: int, targets: list[Target], rounds: in
             "CPU s",
             bare_cpu / (len(reqs) * rounds) * 1000,
             "bare loop CPU s per 1,000 requests",
-            (eng_cpu / polls) / (bare_cpu / (len(reqs) * rounds)),
-            "(reported)",
-            None,
+            cpu_ratio,
+            "<= 1.25",
+            cpu_ratio <= 1.25,
         ),
     ]
 

@@ -52,7 +52,7 @@ async def run(base_url: str, sim_cpu: object, targets: list[str], seconds: float
     await client.aclose()
 
     lags = [u.lag for _, u in updates]
-    # After the start-up burst (every watch is due at once when added), what steady state looks like.
+    # Once every watch has had its first poll, what steady state looks like.
     first_round_done = max((at for at, u in updates if u.watch.polls == 1), default=w0)
     steady = [u.lag for at, u in updates if at > first_round_done and u.watch.polls > 1]
     errors = sum(1 for _, u in updates if u.error is not None)
@@ -62,7 +62,7 @@ async def run(base_url: str, sim_cpu: object, targets: list[str], seconds: float
         f"{errors} failed",
         f"poll lag all polls: p50 {percentile(lags, 50) * 1000:,.0f} ms, "
         f"p99 {percentile(lags, 99) * 1000:,.0f} ms "
-        f"(the start-up burst: all watches due at once, first round took {first_round_done - w0:.1f} s)",
+        f"(all watches added at once; every one had its first poll {first_round_done - w0:.1f} s in)",
         f"poll lag after the first round: p50 {percentile(steady, 50) * 1000:,.0f} ms, "
         f"p99 {percentile(steady, 99) * 1000:,.0f} ms over {len(steady):,} polls",
         f"simulator process CPU: {sim_share * 100:.0f} % of one core",
@@ -72,19 +72,41 @@ async def run(base_url: str, sim_cpu: object, targets: list[str], seconds: float
             f"Poller.run() swallowed {ignored} cancel(s) before stopping: cancelling the task running "
             "it did not stop it the first time"
         )
+    all_p99, steady_p99 = percentile(lags, 99) * 1000, percentile(steady, 99) * 1000
     return [
         Row("scale", "watches never polled", starved, "watches", None, "", None, "0", starved == 0, notes),
-        Row("scale", "engine CPU share of one core", share * 100, "%", None, "", None, "(reported)", None),
+        Row(
+            "scale",
+            "engine CPU share of one core",
+            share * 100,
+            "%",
+            None,
+            "",
+            None,
+            "<= 10 %",
+            share <= 0.10,
+        ),
         Row(
             "scale",
             "poll lag p99 after the first round",
-            percentile(steady, 99) * 1000,
+            steady_p99,
             "ms",
             percentile(steady, 50) * 1000,
             "p50, ms",
             None,
-            "(reported)",
+            "<= 50 ms",
+            steady_p99 <= 50,
+        ),
+        Row(
+            "scale",
+            "poll lag p99 over all polls (the first round's spread included)",
+            all_p99,
+            "ms",
+            percentile(lags, 50) * 1000,
+            "p50, ms",
             None,
+            "<= 1,000 ms",
+            all_p99 <= 1000,
         ),
     ]
 

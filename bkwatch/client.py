@@ -31,7 +31,7 @@ from bkwatch.errors import (
     status_kind,
 )
 from bkwatch.esb_auth import EsbAuthMemory
-from bkwatch.lean_httpx import httpx
+from bkwatch.lean_httpx import httpx, lean_transport
 from bkwatch.model import BkError, ErrorKind, System
 from bkwatch.redact import redact
 from bkwatch.systems.registry import traits
@@ -116,13 +116,15 @@ class BkClient:
         # cache: systems/pipeline/flow.py), by name; the client itself never reads it.
         self.adapter_state: dict[str, Any] = {}
         verify: ssl.SSLContext | bool = profile.verify
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         if transport is None:
             verify = ca_context(profile) or (default_tls() if profile.verify else False)
+            transport = lean_transport(verify=verify, limits=limits)
         self._http = httpx.AsyncClient(
             transport=transport,
             verify=verify,
             timeout=httpx.Timeout(profile.timeout, connect=min(3.0, profile.timeout)),
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            limits=limits,
             headers={"User-Agent": f"bkwatch/{__version__}", "Accept": "application/json"},
             follow_redirects=False,
         )

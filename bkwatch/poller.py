@@ -48,6 +48,11 @@ class Cadence:
     parked: float = 3600.0  # a watch whose state a batch call follows (discovery.py) and not on screen
     backoff_max: float = 300.0
     jitter: float = 0.1  # ± fraction, so many watches do not poll in lockstep
+    # First polls due at once beyond `first_burst` are spread at `first_rate` a second, over
+    # `unknown` (a new watch's interval) at most: 2,000 watches added together do not queue
+    # 2,000 requests at once, while the few a user adds are all polled at once.
+    first_burst: int = 32
+    first_rate: float = 200.0
 
     def interval(self, watch: Watch, focused: bool, now: float) -> float:
         if watch.errors:
@@ -145,6 +150,8 @@ class Poller:
         self._inflight: dict[str, asyncio.Task[PollUpdate]] = {}
         self._forced: set[str] = set()
         self._again: set[str] = set()  # woken while in flight: due again when that poll is done
+        self._spread: set[str] = set()  # first polls moved later by `_spread_first`: never moved twice
+        self._spread_end = 0.0  # the last such poll's due time: the next burst queues after it
 
     # -- watch list -------------------------------------------------------------------------
 
@@ -175,6 +182,7 @@ class Poller:
             watch._version += 1  # orphan its heap entries
             if self._by_identity.get(identity(watch.target)) == key:
                 del self._by_identity[identity(watch.target)]
+        self._spread.discard(key)
         inflight = self._inflight.pop(key, None)
         if inflight is not None:
             inflight.cancel()
@@ -238,6 +246,7 @@ class Poller:
             while True:
                 now = self.monotonic()
                 heap = self._heap
+                first: list[Watch] = []
                 while heap and heap[0][0] <= now:
                     _, version, key = heapq.heappop(heap)
                     watch = self.watches.get(key)
@@ -247,7 +256,12 @@ class Poller:
                         # Keep it due; it runs on resume.
                         self._schedule(watch, now + 0.5)
                         continue
+                    if watch.polls == 0 and key not in self._forced and key not in self._spread:
+                        first.append(watch)
+                        continue
                     self._start(key)
+                if first:
+                    self._spread_first(first, now)
                 timeout = max(0.0, heap[0][0] - now) if heap else None
                 self._wake.clear()
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that lands
@@ -259,9 +273,28 @@ class Poller:
             for task in list(self._inflight.values()):
                 task.cancel()
 
+    def _spread_first(self, watches: list[Watch], now: float) -> None:
+        """Start the first polls due now: all of them when they are few (`Cadence.first_burst`);
+        else that many now and the rest one after another, at `first_rate` a second or faster
+        so the last starts within `unknown` seconds. Their lag counts from the spread time."""
+        c = self.cadence
+        for watch in watches[: c.first_burst]:
+            self._start(watch.key)
+        rest = watches[c.first_burst :]
+        if not rest:
+            return
+        step = min(1.0 / c.first_rate, c.unknown / len(rest))
+        due = max(now, self._spread_end)
+        for watch in rest:
+            due += step
+            self._spread.add(watch.key)
+            self._schedule(watch, due)
+        self._spread_end = due
+
     def _start(self, key: str) -> asyncio.Task[PollUpdate]:
         self._forced.discard(key)
         self._again.discard(key)
+        self._spread.discard(key)
         task = asyncio.get_running_loop().create_task(self._poll(key), name=f"poll {key}")
         self._inflight[key] = task
         task.add_done_callback(lambda _t, k=key: self._done(k))

@@ -1,6 +1,10 @@
-"""Client rules that need no server: transport choice, URLs, credentials, scrubbing."""
+"""Client rules that need no server: transport choice, URLs, credentials, scrubbing; and its
+connection pool against a simulator served on a port."""
 
 from __future__ import annotations
+
+import asyncio
+import socket
 
 import httpx
 import orjson
@@ -9,6 +13,7 @@ import pytest
 from bkwatch.client import ApiNotFound, BkClient
 from bkwatch.config import Profile
 from bkwatch.errors import retry_after_from
+from bkwatch.lean_httpx import LeanPool
 from bkwatch.model import BkError, ErrorKind, State, System
 from bkwatch.sim import DEMO_APP_SECRET, DEMO_TOKEN, SimConfig, Simulator
 from bkwatch.systems.adapters import fetch_task
@@ -368,3 +373,29 @@ async def test_nodeman_v1_needs_esb(sim: Simulator) -> None:
     async with sim_client(sim, "apigw", esb_url=None, nodeman_api="v1") as c:
         err = await expect(c, ErrorKind.CONFIG, "nodeman:2:301")
     assert "BK_COMPONENT_API_URL" in err.message
+
+
+async def test_pool_reuses_connections_and_replaces_ones_the_server_closed() -> None:
+    """The client's lean connection pool: many polls over few connections, and an idle
+    connection the server closed (it restarted) is noticed before reuse, not answered with an
+    error."""
+    sim = Simulator(SimConfig(seed=3, frozen=True, tasks_per_system=4))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    targets = [parse_target(t.target) for t in sim.world.tasks() if not t.target.startswith("bkflow:7:")]
+    client = BkClient(sim_profile(f"http://127.0.0.1:{port}"), max_connections=3)
+    pool = client._http._transport._pool  # type: ignore[attr-defined]
+    assert type(pool) is LeanPool
+    try:
+        with sim.serve(port=port):
+            tasks = await asyncio.gather(*(fetch_task(client, t) for t in targets * 3))
+            assert [t.target for t in tasks] == [str(t) for t in targets * 3]
+            assert 1 <= len(pool.connections) <= 3  # 3 x len(targets) requests, 3 connections at most
+            kept = list(pool.connections)
+        with sim.serve(port=port):  # a restart: the kept connections were closed by the server
+            again = await asyncio.gather(*(fetch_task(client, t) for t in targets[:5]))
+            assert [t.target for t in again] == [str(t) for t in targets[:5]]
+            assert not set(map(id, pool.connections)) & set(map(id, kept))
+    finally:
+        await client.aclose()

@@ -130,6 +130,50 @@ async def test_run_loop_polls_repeatedly_without_overlap(frozen_sim: Simulator, 
     assert all(poller.watches[k].polls >= 2 for k in keys), {k: poller.watches[k].polls for k in keys}
 
 
+async def test_few_new_watches_are_polled_at_once_many_are_spread(
+    frozen_sim: Simulator, sim_client: BkClient
+) -> None:
+    """A handful added together all start in the scheduler's first pass; past `first_burst`,
+    first polls start one after another at `first_rate`, each counting its lag from its turn."""
+    keys = [t.target for t in frozen_sim.world.tasks() if not t.target.startswith("bkflow:7:")][:20]
+    started: dict[str, float] = {}
+
+    async def fetch(target: Target) -> Task:
+        started.setdefault(str(target), asyncio.get_running_loop().time())
+        return await fetch_task(sim_client, target)
+
+    slow = Cadence(young=60, active=60, waiting=60, finished=60, unknown=60, jitter=0.0)
+    few = Poller(fetch, cadence=slow)
+    for k in keys[:3]:
+        few.add(parse_target(k))
+    runner = asyncio.create_task(few.run())
+    await asyncio.sleep(0)  # one pass of the scheduler
+    assert sorted(few.in_flight()) == sorted(keys[:3])
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+
+    started.clear()
+    spread = Cadence(
+        young=60, active=60, waiting=60, finished=60, unknown=60, jitter=0.0, first_burst=4, first_rate=20
+    )
+    seen: list[PollUpdate] = []
+    many = Poller(fetch, cadence=spread, on_update=seen.append)
+    for k in keys:
+        many.add(parse_target(k))
+    t0 = asyncio.get_running_loop().time()
+    runner = asyncio.create_task(many.run())
+    await asyncio.sleep(0)
+    assert len(many.in_flight()) == 4  # the burst; the other 16 wait their turn
+    await asyncio.sleep(16 / 20 + 0.5)
+    runner.cancel()
+    await asyncio.gather(runner, return_exceptions=True)
+    assert sorted(started) == sorted(keys) and all(w.polls == 1 for w in many.watches.values())
+    later = sorted(at - t0 for k, at in started.items() if k not in keys[:4])
+    # One every 1/20 s: the 16th starts ~0.8 s in, none of them with the burst.
+    assert later[0] >= 0.03 and later[-1] >= 0.7, later
+    assert max(u.lag for u in seen) < 0.3, [round(u.lag, 3) for u in seen]
+
+
 async def test_pause_stops_polling_and_refresh_still_polls(
     frozen_sim: Simulator, sim_client: BkClient
 ) -> None:

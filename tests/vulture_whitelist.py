@@ -62,3 +62,8 @@ _.search_themes
 
 # Textual reads Widget.can_focus (tui/drilldown/detail.py sets it on the placeholder).
 _.can_focus
+
+# httpcore's pool calls its own _assign_requests_to_connections, which lean_httpx.LeanPool
+# overrides; lean_httpx.lean_transport gives httpx's pool instance that class (__class__).
+_._assign_requests_to_connections
+_.__class__

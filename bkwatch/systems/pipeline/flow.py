@@ -219,12 +219,16 @@ def _infer(nodes: list[Node], missing: set[int], over: bool) -> bool:
 def _merge(
     items: list[FlowItem],
     level: dict[str, Any],
+    parsed: list[Node],
     where: str,
     depth: int,
     unknown: list[str],
     missing: set[int],
 ) -> list[Node]:
+    """`parsed`: the nodes the status tree's parse made of `level`, in its order; they are
+    reused (renamed, their children set anew) instead of being parsed from `level` again."""
     used: set[str] = set()
+    by_key = dict(zip(level, parsed, strict=True)) if len(parsed) == len(level) else {}
 
     def build(seq: list[FlowItem]) -> list[Node]:
         nodes: list[Node] = []
@@ -234,9 +238,11 @@ def _merge(
                 nodes.append(Node(item.id, item.name, _aggregate(kids), "", children=kids, synthetic=True))
                 continue
             raw = level.get(item.id)
+            inner_parsed: list[Node] = []
             if isinstance(raw, dict):
                 used.add(item.id)
-                node = parse_node({**raw, "children": {}}, item.id, where, depth)
+                node = by_key.get(item.id) or parse_node(raw, item.id, where, depth)
+                inner_parsed, node.children = node.children, []
                 node.name = item.name
                 inner = raw.get("children") if isinstance(raw.get("children"), dict) else {}
             else:
@@ -253,7 +259,7 @@ def _merge(
                     continue
                 node.children = branches
             elif item.children:
-                node.children = _merge(item.children, inner, where, depth + 1, unknown, missing)
+                node.children = _merge(item.children, inner, inner_parsed, where, depth + 1, unknown, missing)
             nodes.append(node)
         return nodes
 
@@ -261,7 +267,7 @@ def _merge(
     for node_id, raw in level.items():
         if node_id not in used and isinstance(raw, dict):  # reached, but not in the cached tree
             unknown.append(raw_text(node_id))
-            stray = parse_node(raw, raw_text(node_id), where, depth)
+            stray = by_key.get(node_id) or parse_node(raw, raw_text(node_id), where, depth)
             missing.add(-id(stray))  # where it is in the flow is not known: _infer leaves it be
             nodes.append(stray)
     return nodes
@@ -277,7 +283,7 @@ def ordered(task: Task, payload: Any, items: list[FlowItem], where: str) -> list
     level = payload.get("children") if isinstance(payload.get("children"), dict) else {}
     unknown: list[str] = []
     missing: set[int] = set()
-    root.children = _merge(items, level, where, 1, unknown, missing)
+    root.children = _merge(items, level, root.children, where, 1, unknown, missing)
     _infer(root.children, missing, task.state in _OVER)
     attach_ex_data(root, payload.get("ex_data"))
     return unknown
