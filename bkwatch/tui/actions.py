@@ -48,7 +48,22 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("x", "act", "Actions", palette="Actions…", palette_help="Retry, skip, confirm, stop… what is under the cursor (each confirmed)", rank=4),
     UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling", rank=12),
     UiAction("r", "refresh", "Refresh", palette="Refresh now", palette_help="Poll every task now", rank=13),
+    UiAction("R", "replay", "Replay", show=False, key_display="R", palette="Replay the task", palette_help="The selected task as recorded, transition by transition, offline", group="view", long="Replay the selected task from the record: its panes at each transition, offline"),
+    UiAction("H", "host_history", "Host's past", show=False, key_display="H", palette="Host's past failures", palette_help="Every recorded failure of the host under the cursor, across tasks", group="view", long="The host under the cursor: its recorded failures across tasks (time, system, task, signature)"),
 )  # fmt: skip
+
+# The replay screen's keys (tui/replay/screen.py): its bindings, footer and help come from here.
+REPLAY_ACTIONS: tuple[UiAction, ...] = (
+    UiAction("escape,q", "close", "Close", key_display="esc", group="app", rank=0),
+    UiAction("left,comma", "step(-1)", "Prev", key_display="←", group="move", rank=1, long="The previous transition"),
+    UiAction("right,period", "step(1)", "Next", key_display="→", group="move", rank=2, long="The next transition"),
+    UiAction("f", "first_failure", "1st failure", group="move", rank=3, long="The first transition with something failing"),
+    UiAction("space", "play", "Play ×10", group="move", rank=4, long="Play at ten times the recorded pace / pause"),
+    UiAction("b", "edge(0)", "Start", group="move", rank=5, long="The first recorded transition"),
+    UiAction("e", "edge(1)", "End", group="move", rank=6, long="The last recorded transition"),
+)  # fmt: skip
+# The main screen's keys that mean nothing on the replay screen: inert there.
+REPLAY_INERT = "slash,n,N,a,d,l,w,x,c,C,p,r,R,H"
 
 # The job list's own key (enter on a task row: the footer says so while the list has the focus).
 OPEN = UiAction("enter", "select", "Open", group="move", rank=1)

@@ -63,5 +63,6 @@ class MonitorApp(Protocol):
     query_one: Any
     post_message: Any
     call_after_refresh: Any
+    call_from_thread: Any
     batch_update: Any
     copy_to_clipboard: Any

@@ -1,0 +1,126 @@
+"""The record as the screen reads it (`tui.replay.port.Record`): a task's frames for a replay, a
+host's recorded failures, and the note on a failing host's line — looked up on one reading thread
+of its own and cached per (host, task), so the screen never waits on the file."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bkwatch.evidence.signatures import signature
+from bkwatch.model import Task
+from bkwatch.record.db import DAY, connect, db_path
+from bkwatch.record.snapshot import frames
+from bkwatch.text import clean_text
+from bkwatch.tui.replay.hosts import ordinal
+from bkwatch.tui.replay.port import PastFailure
+
+PAST_DAYS = 7
+HISTORY_ROWS = 500  # a host's failures listed, newest first
+CACHE_MAX = 5000
+
+
+def host_note(others: dict[str, set[str]], sig: str) -> str:
+    """The line's words: `others` is task -> the signatures of the host's failures there."""
+    if not others:
+        return ""
+    n = len(others) + 1
+    same = sum(1 for sigs in others.values() if sig in sigs)
+    text = f"{ordinal(n)} failure in {PAST_DAYS} days"
+    if same == len(others):
+        return f"{text}, same signature"
+    if same:
+        return f"{text}, same signature in {same} of {len(others)} before"
+    return f"{text}, another signature"
+
+
+class RecordView:
+    def __init__(self, data_dir: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = db_path(data_dir)
+        self.clock = clock
+        self.on_note: Callable[[str], None] | None = None
+        self._notes: dict[tuple[str, str], str | None] = {}  # None: being looked up
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None  # the reading thread's own
+
+    def _read(self) -> sqlite3.Connection | None:
+        if self._conn is None and self.path.exists():
+            self._conn = connect(self.path, readonly=True)
+        return self._conn
+
+    def frames(self, key: str) -> Sequence[tuple[float, Task]]:
+        if not self.path.exists():
+            return []
+        conn = connect(self.path, readonly=True)
+        try:
+            return frames(conn, key)
+        except sqlite3.DatabaseError:
+            return []
+        finally:
+            conn.close()
+
+    def host_history(self, host: str) -> list[PastFailure]:
+        if not self.path.exists():
+            return []
+        conn = connect(self.path, readonly=True)
+        try:
+            rows = conn.execute(
+                "SELECT f.at, f.target, t.system, coalesce(t.label, t.name), f.signature, f.reason "
+                "FROM failures f LEFT JOIN tasks t ON t.target = f.target WHERE f.host = ? "
+                "ORDER BY f.at DESC LIMIT ?",
+                (host, HISTORY_ROWS),
+            ).fetchall()
+        except sqlite3.DatabaseError:
+            return []
+        finally:
+            conn.close()
+        return [
+            PastFailure(at, t, system or t.split(":", 1)[0], name or t, sig or "", reason or "")
+            for at, t, system, name, sig, reason in rows
+        ]
+
+    def host_note(self, host: str, target: str, reason: str) -> str | None:
+        key = (host, target)
+        with self._lock:
+            if key in self._notes:
+                return self._notes[key] or None
+            if len(self._notes) > CACHE_MAX:
+                self._notes.clear()
+            # The host newly fails here: what was said of it in other tasks is said again.
+            for other in [k for k in self._notes if k[0] == host]:
+                del self._notes[other]
+            self._notes[key] = None
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="bkwatch-record-read")
+        self._pool.submit(self._look_up, host, target, reason)
+        return None
+
+    def _look_up(self, host: str, target: str, reason: str) -> None:
+        note = ""
+        try:
+            conn = self._read()
+            if conn is not None:
+                others: dict[str, set[str]] = {}
+                for other, sig in conn.execute(
+                    "SELECT target, signature FROM failures WHERE host = ? AND at >= ? AND target != ?",
+                    (host, self.clock() - PAST_DAYS * DAY, target),
+                ):
+                    others.setdefault(other, set()).add(sig or "")
+                note = host_note(others, signature(clean_text(reason))[0])
+        except sqlite3.DatabaseError:
+            note = ""
+        with self._lock:
+            self._notes[(host, target)] = note
+        if note and self.on_note is not None:
+            self.on_note(host)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._conn is not None:
+            self._conn.close()
