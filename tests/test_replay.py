@@ -6,7 +6,6 @@ and go (whole snapshots and deltas); `bkwatch replay` into a pipe and on a termi
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from bkwatch.tui.drilldown.detail import DetailPane
 from bkwatch.tui.replay.screen import ReplayApp, ReplayScreen
 from bkwatch.tui.widgets.lines import LineView
 from tests.conftest import isolate
-from tests.harness import FIXED_NOW, frame_text, frozen_sim, sim_app
+from tests.harness import frame_text, frozen_sim, sim_app
 from tests.test_cli import _pty_run
 
 NARROW = (100, 40)
@@ -47,16 +46,11 @@ def rows(detail: DetailPane) -> list[str]:
     return out
 
 
-def ticking(start: float = FIXED_NOW, step: float = 7.0) -> Any:
-    counter = itertools.count()
-    return lambda: start + step * next(counter)
-
-
 async def test_replay_shows_the_rows_the_live_monitor_showed(tmp_path: Path) -> None:
     sim = frozen_sim()
     target = sim.world.add_task("job", kind="fail", hosts=24, scope=("biz", 2))
     rig = sim_app(sim, tmp_path, [target], select=target)
-    recorder = Recorder(data_dir(), clock=ticking())
+    recorder = Recorder(data_dir(), clock=sim.world.now)
     kept: list[bool] = []
     rig.poller.observers.append(recorder.observe)
     rig.poller.observers.append(lambda u: kept.append(bool(u.transitions) or not kept))
@@ -145,7 +139,7 @@ def test_replay_snapshot_at_a_failure(snap_compare, tmp_path: Path) -> None:
 
         client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
         poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir(), clock=ticking())
+        recorder = Recorder(data_dir(), clock=sim.world.now)
         poller.observers.append(recorder.observe)
         poller.add(parse_target(target))
         try:
@@ -184,7 +178,7 @@ def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
 
         client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
         poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir(), clock=ticking())
+        recorder = Recorder(data_dir(), clock=sim.world.now)
         poller.observers.append(recorder.observe)
         poller.observers.append(
             lambda u: held[u.key].append(u.watch.task) if u.transitions and u.watch.task else None
@@ -238,7 +232,7 @@ def _record_one(tmp: Path) -> str:
 
         client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
         poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir(), clock=ticking())
+        recorder = Recorder(data_dir(), clock=sim.world.now)
         poller.observers.append(recorder.observe)
         poller.add(parse_target(target))
         try:
@@ -270,3 +264,91 @@ def test_replay_on_a_terminal_opens_the_panes(isolated: Path) -> None:
     assert b"\x1b[?1049h" in out and b"REPLAY" in out  # the alternate screen: the panes
     out, code = _pty_run(["replay", target, "--text"], {b"never shown"})
     assert code == 0 and b"\x1b[?1049h" not in out and b"failed" in out
+
+
+# ---- a host's past -------------------------------------------------------------------------------
+
+
+async def _poll_recorded(sim: Any, targets: list[str]) -> None:
+    import httpx
+
+    from bkwatch.cli.demo import demo_profile
+    from bkwatch.client import BkClient
+    from bkwatch.systems.adapters import fetch_task
+    from bkwatch.targets import parse_target
+    from tests.harness import BASE
+
+    client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
+    poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+    recorder = Recorder(data_dir())
+    poller.observers.append(recorder.observe)
+    for t in targets:
+        poller.add(parse_target(t))
+    try:
+        await poller.poll_all()
+    finally:
+        await client.aclose()
+        recorder.flush()
+        recorder.close()
+
+
+async def test_a_host_failed_in_three_tasks_says_so_on_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bkwatch.tui.replay.hosts import HostHistoryScreen
+
+    sim = frozen_sim()
+    targets = [sim.world.add_task("job", kind="ok", hosts=5, scope=("biz", 2)) for _ in range(3)]
+    sim.world.advance(600)
+    data = sim.world.get(targets[0]).data(sim.world.now(), True)
+    h = data["step_instance_list"][0]["step_ip_result_list"][0]
+    host = f"{h['bk_cloud_id']}:{h['ip']}"
+    for t in targets:
+        sim.world.force(t, 11, host=host)  # the same machine fails in each
+    await _poll_recorded(sim, targets[:2])  # two tasks seen before
+    assert cli.main(["hosts", "--flaky", "--json", "--min", "2"]) == 0
+    import json
+
+    [entry] = [e for e in json.loads(capsys.readouterr().out)["hosts"] if e["host"] == host]
+    assert entry["count"] == 2 and entry["signature"]
+
+    record = RecordView(data_dir())
+    rig = sim_app(sim, tmp_path, [targets[2]], select=targets[2], record=record)
+    recorder = Recorder(data_dir())
+    rig.poller.observers.append(recorder.observe)
+    try:
+        async with rig.app.run_test(size=NARROW) as pilot:
+            await rig.poller.poll_all()
+            await pilot.pause()
+            view = rig.app.detail.job.hosts_view
+            view.focus()  # below 120 columns: the task opened, full-width
+            for _ in range(50):  # the note is read off the screen's thread, then the line redrawn
+                await pilot.pause(0.05)
+                if any(x.key == host for x in view.lines) and " in 7d" in view.plain(host):
+                    break
+            line = view.plain(host)
+            assert "3rd in 7d, same sig · " in line, line
+            view.move_to(host)
+            await pilot.pause()
+            said = rig.app.detail.info.shown.plain
+            assert "3rd failure in 7 days, same signature (H: its past)" in said, said
+            await pilot.press("H")
+            for _ in range(50):
+                await pilot.pause(0.05)
+                if isinstance(rig.app.screen, HostHistoryScreen):
+                    break
+            screen = rig.app.screen
+            assert isinstance(screen, HostHistoryScreen) and screen.host == host
+            assert {f.target for f in screen.past} == set(targets[:2]) | (
+                {targets[2]} if len(screen.past) > 2 else set()
+            )
+            assert "failure" in frame_text(rig.app) and "Host " in frame_text(rig.app)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(rig.app.screen, HostHistoryScreen)
+    finally:
+        recorder.close()
+        await rig.client.aclose()
+    assert cli.main(["hosts", "--flaky", "--json"]) == 0
+    [entry] = [e for e in json.loads(capsys.readouterr().out)["hosts"] if e["host"] == host]
+    assert entry["count"] == 3 and entry["signature_count"] == 3

@@ -16,26 +16,19 @@ from bkwatch.model import Task
 from bkwatch.record.db import DAY, connect, db_path
 from bkwatch.record.snapshot import frames
 from bkwatch.text import clean_text
-from bkwatch.tui.replay.hosts import ordinal
-from bkwatch.tui.replay.port import PastFailure
+from bkwatch.tui.replay.port import HostNote, PastFailure
 
 PAST_DAYS = 7
 HISTORY_ROWS = 500  # a host's failures listed, newest first
 CACHE_MAX = 5000
 
 
-def host_note(others: dict[str, set[str]], sig: str) -> str:
-    """The line's words: `others` is task -> the signatures of the host's failures there."""
+def host_note(others: dict[str, set[str]], sig: str) -> HostNote | None:
+    """`others` is task -> the signatures of the host's failures there; None when empty."""
     if not others:
-        return ""
-    n = len(others) + 1
+        return None
     same = sum(1 for sigs in others.values() if sig in sigs)
-    text = f"{ordinal(n)} failure in {PAST_DAYS} days"
-    if same == len(others):
-        return f"{text}, same signature"
-    if same:
-        return f"{text}, same signature in {same} of {len(others)} before"
-    return f"{text}, another signature"
+    return HostNote(len(others) + 1, PAST_DAYS, same)
 
 
 class RecordView:
@@ -43,7 +36,7 @@ class RecordView:
         self.path = db_path(data_dir)
         self.clock = clock
         self.on_note: Callable[[str], None] | None = None
-        self._notes: dict[tuple[str, str], str | None] = {}  # None: being looked up
+        self._notes: dict[tuple[str, str], HostNote | bool] = {}  # True: being looked up; False: none
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._conn: sqlite3.Connection | None = None  # the reading thread's own
@@ -80,28 +73,29 @@ class RecordView:
         finally:
             conn.close()
         return [
-            PastFailure(at, t, system or t.split(":", 1)[0], name or t, sig or "", reason or "")
+            PastFailure(at, system or t.split(":", 1)[0], t, name or t, sig or "", reason or "")
             for at, t, system, name, sig, reason in rows
         ]
 
-    def host_note(self, host: str, target: str, reason: str) -> str | None:
+    def host_note(self, host: str, target: str, reason: str) -> HostNote | None:
         key = (host, target)
         with self._lock:
             if key in self._notes:
-                return self._notes[key] or None
+                found = self._notes[key]
+                return found if isinstance(found, HostNote) else None
             if len(self._notes) > CACHE_MAX:
                 self._notes.clear()
             # The host newly fails here: what was said of it in other tasks is said again.
             for other in [k for k in self._notes if k[0] == host]:
                 del self._notes[other]
-            self._notes[key] = None
+            self._notes[key] = True
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="bkwatch-record-read")
         self._pool.submit(self._look_up, host, target, reason)
         return None
 
     def _look_up(self, host: str, target: str, reason: str) -> None:
-        note = ""
+        note: HostNote | None = None
         try:
             conn = self._read()
             if conn is not None:
@@ -113,10 +107,10 @@ class RecordView:
                     others.setdefault(other, set()).add(sig or "")
                 note = host_note(others, signature(clean_text(reason))[0])
         except sqlite3.DatabaseError:
-            note = ""
+            note = None
         with self._lock:
-            self._notes[(host, target)] = note
-        if note and self.on_note is not None:
+            self._notes[(host, target)] = note or False
+        if note is not None and self.on_note is not None:
             self.on_note(host)
 
     def close(self) -> None:

@@ -9,13 +9,14 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from bkwatch.model import Host
+from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.kinds import HostKind
 from bkwatch.tui.replay.hosts import HostHistoryScreen
 from bkwatch.tui.replay.screen import ReplayScreen
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp
-    from bkwatch.tui.replay.port import Record
+    from bkwatch.tui.replay.port import HostNote, Record
 
 
 class RecordUi:
@@ -36,7 +37,7 @@ class RecordUi:
             self.record.on_note = None
             self.record.close()
 
-    def note(self, host: Host) -> str | None:
+    def note(self, host: Host) -> HostNote | None:
         """The record's word on a failing host of the selected task (None until it is known)."""
         if self.record is None or self.app.selected is None:
             return None
@@ -54,8 +55,14 @@ class RecordUi:
     def redraw(self, host: str) -> None:
         if not self.app.is_running:
             return
-        for view in self.app.detail.grouped_views():
+        detail = self.app.detail
+        for view in detail.grouped_views():
             view.redraw_rows({host})
+        view = detail.main_view()
+        if isinstance(view, GroupedView) and view.cursor_key == host and isinstance(view.kind, HostKind):
+            item = view.items.get(host)
+            if isinstance(item, Host):
+                detail.info.show(view.kind.detail(item))
 
     def _off(self) -> bool:
         if self.record is None:

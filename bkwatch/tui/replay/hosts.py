@@ -19,12 +19,6 @@ from bkwatch.tui.widgets.lines import TextBar
 from bkwatch.tui.widgets.once import AnswerOnce, OptionList
 
 
-def ordinal(n: int) -> str:
-    if 10 <= n % 100 <= 20:
-        return f"{n}th"
-    return f"{n}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th') }"
-
-
 def failure_text(f: PastFailure) -> Text:
     out = Text(end="", no_wrap=True)
     out.append(time.strftime("%m-%d %H:%M", time.localtime(f.at)))
