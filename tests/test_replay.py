@@ -49,7 +49,7 @@ def rows(detail: DetailPane) -> list[str]:
 async def test_replay_shows_the_rows_the_live_monitor_showed(tmp_path: Path) -> None:
     sim = frozen_sim()
     target = sim.world.add_task("job", kind="fail", hosts=24, scope=("biz", 2))
-    rig = sim_app(sim, tmp_path, [target], select=target)
+    rig = sim_app(sim, tmp_path, [target], select=target, record=RecordView(data_dir()))
     recorder = Recorder(data_dir(), clock=sim.world.now)
     kept: list[bool] = []
     rig.poller.observers.append(recorder.observe)
@@ -67,12 +67,16 @@ async def test_replay_shows_the_rows_the_live_monitor_showed(tmp_path: Path) -> 
                     live.append(rows(rig.app.detail))
                 sim.world.advance(2)
             recorder.flush()
-            found = await asyncio.to_thread(RecordView(data_dir()).frames, target)
+            await pilot.press("R")  # the monitor's key on the selected task
+            for _ in range(50):
+                await pilot.pause(0.05)
+                if isinstance(rig.app.screen, ReplayScreen):
+                    break
+            screen = rig.app.screen
+            assert isinstance(screen, ReplayScreen) and screen.key == target
+            found = screen.frames
             assert len(found) == len(live) >= 4
             assert found[-1][1].state == rig.poller.watches[target].task.state  # type: ignore[union-attr]
-            screen = ReplayScreen(target, found)
-            rig.app.push_screen(screen)
-            await pilot.pause()
             points = [0, len(found) // 2, len(found) - 1]
             for i in points:
                 screen.go(i)
@@ -352,3 +356,30 @@ async def test_a_host_failed_in_three_tasks_says_so_on_its_line(
     assert cli.main(["hosts", "--flaky", "--json"]) == 0
     [entry] = [e for e in json.loads(capsys.readouterr().out)["hosts"] if e["host"] == host]
     assert entry["count"] == 3 and entry["signature_count"] == 3
+
+
+async def test_since_last_time_reads_the_record(tmp_path: Path) -> None:
+    """The list's history knows nothing of the task (it is saved at most every 30 s); the record
+    saw it running: the summary says so, with when, and what fails now."""
+    from bkwatch.model import failures
+
+    sim = frozen_sim()
+    target = sim.world.add_task("job", kind="fail", hosts=8, scope=("biz", 2))
+    await _poll_recorded(sim, [target])  # seen running by an earlier run
+    sim.world.advance(3600)  # it failed while bkwatch was closed
+    rig = sim_app(sim, tmp_path, [target], select=target, record=RecordView(data_dir()))
+    try:
+        async with rig.app.run_test(size=NARROW) as pilot:
+            await pilot.pause(0.2)  # the record is read off the screen's thread at start
+            await rig.poller.poll_all()
+            for _ in range(40):
+                await pilot.pause(0.05)
+                if any("Since last time" in line for line in rig.app.log_view.entries):
+                    break
+            task = rig.poller.watches[target].task
+            assert task is not None and task.state.is_bad
+            [line] = [x for x in rig.app.log_view.entries if "Since last time" in x]
+            assert f"running -> {task.state} (running at " in line and "when you left" in line, line
+            assert f"; {len(failures(task))} failing)" in line, line
+    finally:
+        await rig.client.aclose()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,6 +56,27 @@ class RecordView:
             return []
         finally:
             conn.close()
+
+    def last_states(self, keys: Collection[str]) -> dict[str, tuple[str, float]]:
+        if not self.path.exists() or not keys:
+            return {}
+        conn = connect(self.path, readonly=True)
+        found: dict[str, tuple[str, float]] = {}
+        try:
+            keys = list(keys)
+            for i in range(0, len(keys), 500):  # SQLite's limit on parameters
+                part = keys[i : i + 500]
+                marks = ",".join("?" * len(part))
+                for target, state, seen in conn.execute(
+                    f"SELECT target, state, last_seen FROM tasks WHERE target IN ({marks})", part
+                ):
+                    if state and seen is not None:
+                        found[target] = (state, seen)
+        except sqlite3.DatabaseError:
+            return {}
+        finally:
+            conn.close()
+        return found
 
     def host_history(self, host: str) -> list[PastFailure]:
         if not self.path.exists():

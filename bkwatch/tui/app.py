@@ -227,7 +227,8 @@ class BkWatchApp(App[None]):
         self.evidence_ui.polled(update.key, watch.task)  # a followed log asks for what was added
         # Tasks a scope found come and go by the hundred: their history is the scope's own.
         if watch.task is not None and watch.via is None:
-            self.history.remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
+            task = watch.task
+            self.history.remember(update.key, task.state, task.name, now, save=bool(changes), task=task)
         self.update_status()
 
     def on_scopes_changed(self, _message: ScopesChanged) -> None:
@@ -453,6 +454,13 @@ class BkWatchApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_keys()))
+
+    def action_show_help_panel(self) -> None:
+        # The palette's "Keys" command runs after the palette closed: when q or ctrl+q came in
+        # between, the screen it would mount the panel on is already gone (MountError).
+        if self._exit or not self.screen.is_attached:
+            return
+        super().action_show_help_panel()
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):

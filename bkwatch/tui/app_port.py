@@ -44,6 +44,7 @@ class MonitorApp(Protocol):
     evidence_ui: Any
     alerts: Any
     history: Any
+    record_ui: Any
 
     # the app's own public names
     def select(self, key: str | None) -> None: ...

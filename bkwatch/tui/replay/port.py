@@ -3,7 +3,7 @@ implements: the screen never opens the record's file itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,6 +63,11 @@ class Record(Protocol):
     def frames(self, key: str) -> Sequence[tuple[float, Task]]:
         """The task as the monitor saw it at each recorded transition, oldest first (empty when
         the record kept none). Reads the file: call it off the screen's thread."""
+        ...
+
+    def last_states(self, keys: Collection[str]) -> dict[str, tuple[str, float]]:
+        """Each task's last recorded state and when it was last seen (tasks the record knows).
+        Reads the file."""
         ...
 
     def host_history(self, host: str) -> list[PastFailure]:
