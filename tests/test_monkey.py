@@ -592,3 +592,28 @@ async def test_the_palettes_keys_panel_after_quit_opens_nothing(tmp_path: Path) 
     finally:
         await rig.client.aclose()
     assert app._exception is None and app.return_code == 0
+
+
+@pytest.mark.parametrize("area", [a for a in AREAS if a.record], ids=lambda a: a.name)
+async def test_the_record_areas_reach_their_screens(tmp_path: Path, area: Area) -> None:
+    """The monkey's record areas type where they say: their keys open the replay or a host's
+    past once the record holds the task."""
+    from bkwatch.tui.replay.hosts import HostHistoryScreen
+    from bkwatch.tui.replay.screen import ReplayScreen
+
+    rig = _rig(tmp_path, area.system, fast=False, record=True)
+    app = rig.app
+    want = HostHistoryScreen if "H" in area.enter else ReplayScreen
+    try:
+        with recording(rig, tmp_path, True):
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(rig, pilot)
+                await asyncio.sleep(0.7)  # the writer's batch is written
+                await pilot.press(*area.enter)
+                for _ in range(40):
+                    await pilot.pause(0.05)
+                    if isinstance(app.screen, want):
+                        break
+                assert isinstance(app.screen, want), [type(s).__name__ for s in app.screen_stack]
+    finally:
+        await rig.client.aclose()
