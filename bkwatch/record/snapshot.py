@@ -15,6 +15,7 @@ import sqlite3
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -32,22 +33,39 @@ FIELDS = {"task": _TASK, "step": _STEP, "host": _HOST, "job_task": _JOB_TASK, "n
 Clean = Callable[[str | None], str | None]
 
 
-def _values(obj: Any, names: list[str], clean: Clean) -> list[Any]:
-    out = []
-    for name in names:
-        v = getattr(obj, name)
-        if isinstance(v, str) and name not in _IDS and not isinstance(v, State):
-            v = clean(v)
-        elif isinstance(v, list):
-            v = [clean(x) if isinstance(x, str) else x for x in v]
-        elif isinstance(v, dict):  # status counts
-            v = [[str(k), n] for k, n in v.items()]
-        out.append(v)
-    return out
+_GET = {level: attrgetter(*names) for level, names in FIELDS.items()}  # fields read in C
+_CLASSES = {"task": Task, "step": Step, "host": Host, "job_task": JobTask, "node": Node}
+_TYPES = {level: {f.name: str(f.type) for f in fields(cls)} for level, cls in _CLASSES.items()}
 
 
-def _sig(obj: Any, names: list[str]) -> int:
-    return hash(tuple(tuple(v) if isinstance(v, list) else v for v in map(obj.__getattribute__, names)))
+def _where(level: str, *types: str) -> list[int]:
+    return [i for i, n in enumerate(FIELDS[level]) if _TYPES[level][n] in types and n not in _IDS]
+
+
+_TEXT = {level: _where(level, "str", "str | None") for level in FIELDS}  # cleaned and redacted
+_LISTS = {level: _where(level, "list[str]") for level in FIELDS}
+_COUNTS = {level: _where(level, "dict[State, int] | None") for level in FIELDS}
+
+
+def _values(obj: Any, level: str, clean: Clean) -> list[Any]:
+    values = list(_GET[level](obj))
+    for i in _TEXT[level]:
+        if values[i]:
+            values[i] = clean(values[i])
+    for i in _LISTS[level]:
+        values[i] = [clean(x) for x in values[i]]
+    for i in _COUNTS[level]:
+        if values[i] is not None:
+            values[i] = [[str(k), n] for k, n in values[i].items()]
+    return values
+
+
+def _sig(obj: Any, level: str) -> int:
+    values = _GET[level](obj)
+    try:
+        return hash(values)
+    except TypeError:  # a list (a job task's solutions)
+        return hash(tuple(tuple(v) if isinstance(v, list) else v for v in values))
 
 
 def units(task: Task) -> Iterator[tuple[str, str, Any]]:
@@ -93,16 +111,15 @@ class Keeper:
         sigs: dict[tuple[str, str, str], int] = {}
         changed: list[list[Any]] = []
         for level, place, unit in units(task):
-            names = FIELDS[level]
             ident = (level, place, unit.key if level == "host" else unit.id)
-            sig = sigs[ident] = _sig(unit, names)
+            sig = sigs[ident] = _sig(unit, level)
             if whole or self.sigs.get(ident) != sig:
-                changed.append([level, place, _values(unit, names, clean)])
+                changed.append([level, place, _values(unit, level, clean)])
         self.sigs = sigs
         body: dict[str, Any] = {
             "fields": FIELDS,
-            "task": _values(task, _TASK, clean),
-            "steps": [_values(s, _STEP, clean) for s in task.steps],
+            "task": _values(task, "task", clean),
+            "steps": [_values(s, "step", clean) for s in task.steps],
             "units": changed,
         }
         if whole and task.root is not None:
