@@ -20,6 +20,7 @@ from bkwatch.poller import Cadence, Poller
 from bkwatch.record import Recorder, db_path
 from bkwatch.record.db import connect
 from bkwatch.record.snapshot import FULL_EVERY, frames
+from bkwatch.tui.dialogs.dialogs import HelpScreen
 from bkwatch.tui.drilldown.detail import DetailPane
 from bkwatch.tui.replay.screen import ReplayApp, ReplayScreen
 from bkwatch.tui.widgets.lines import LineView
@@ -123,6 +124,12 @@ async def test_play_steps_through_at_ten_times_the_pace(tmp_path: Path) -> None:
         await asyncio.sleep(1.5)
         await pilot.pause()
         assert screen.index == 2 and not screen.playing  # stops at the end
+        await pilot.press("question_mark")  # the replay's own keys
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "The first recorded transition" in frame_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code in (0, None)
@@ -383,3 +390,36 @@ async def test_since_last_time_reads_the_record(tmp_path: Path) -> None:
             assert f"; {len(failures(task))} failing)" in line, line
     finally:
         await rig.client.aclose()
+
+
+def test_a_record_from_before_replays_is_migrated_and_still_read(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A schema-1 file (no snapshots) opens as schema 2 with its rows kept; its task has no frame
+    to replay, and `bkwatch replay` still prints its changes."""
+    import sqlite3
+
+    from bkwatch.record.db import MIGRATIONS, VERSION, open_db
+
+    path = db_path(data_dir())
+    path.parent.mkdir(parents=True)
+    old = sqlite3.connect(path)
+    old.executescript(f"{MIGRATIONS[0]}; PRAGMA user_version = 1;")
+    old.execute("INSERT INTO tasks (target, system, name, state) VALUES ('job:2:7', 'job', 'old', 'failed')")
+    old.execute(
+        "INSERT INTO transitions VALUES (?, 1.7e9, 'task', ?, 'old', 'running', 'failed', NULL, NULL)",
+        ("job:2:7", "job:2:7"),
+    )
+    old.commit()
+    old.close()
+    conn, notice = open_db(path)
+    try:
+        assert notice is None and VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
+        assert conn.execute("SELECT name FROM tasks").fetchone()[0] == "old"
+        assert len(frames(conn, "job:2:7")) == 0
+    finally:
+        conn.close()
+    assert len(RecordView(data_dir()).frames("job:2:7")) == 0
+    assert cli.main(["replay", "job:2:7"]) == 0
+    assert "running → failed" in capsys.readouterr().out

@@ -54,6 +54,7 @@ ACTIONS: tuple[UiAction, ...] = (
 
 # The replay screen's keys (tui/replay/screen.py): its bindings, footer and help come from here.
 REPLAY_ACTIONS: tuple[UiAction, ...] = (
+    UiAction("question_mark", "help", "Help", key_display="?", group="app", rank=0),
     UiAction("escape,q", "close", "Close", key_display="esc", group="app", rank=0),
     UiAction("left,comma", "step(-1)", "Prev", key_display="←", group="move", rank=1, long="The previous transition"),
     UiAction("right,period", "step(1)", "Next", key_display="→", group="move", rank=2, long="The next transition"),
@@ -62,6 +63,13 @@ REPLAY_ACTIONS: tuple[UiAction, ...] = (
     UiAction("b", "edge(0)", "Start", group="move", rank=5, long="The first recorded transition"),
     UiAction("e", "edge(1)", "End", group="move", rank=6, long="The last recorded transition"),
 )  # fmt: skip
+# The panes' own keys on the replay screen, listed on its help before its actions.
+REPLAY_EXTRA_KEYS: tuple[tuple[str, str], ...] = (
+    ("up/down, k/j", "move the cursor"),
+    ("pgup/pgdn, home/end", "move by page / to the ends"),
+    ("enter", "a step's hosts; fold a host group"),
+    ("tab, shift+tab", "next / previous pane"),
+)
 # The main screen's keys that mean nothing on the replay screen: inert there.
 REPLAY_INERT = "slash,n,N,a,d,l,w,x,c,C,p,r,R,H"
 
@@ -83,9 +91,11 @@ def bindings(actions: tuple[UiAction, ...] = ACTIONS) -> list[Binding]:
     return [Binding(a.key, a.action, a.description, show=a.show, key_display=a.key_display) for a in actions]
 
 
-def help_keys(actions: tuple[UiAction, ...] = ACTIONS) -> list[tuple[str, str]]:
+def help_keys(
+    actions: tuple[UiAction, ...] = ACTIONS, extra: tuple[tuple[str, str], ...] = EXTRA_KEYS
+) -> list[tuple[str, str]]:
     """(key, what it does) rows of the help screen."""
-    return [*EXTRA_KEYS, *((a.shown_key, a.long or a.description) for a in actions)]
+    return [*extra, *((a.shown_key, a.long or a.description) for a in actions)]
 
 
 def footer_ranks(actions: tuple[UiAction, ...] = ACTIONS) -> dict[str, int]:

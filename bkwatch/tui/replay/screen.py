@@ -22,7 +22,15 @@ from bkwatch.model import State, Task, Transition, failures
 from bkwatch.poller import Watch, diff
 from bkwatch.targets import parse_target
 from bkwatch.text import one_line
-from bkwatch.tui.actions import REPLAY_ACTIONS, REPLAY_INERT, bindings, footer_ranks
+from bkwatch.tui.actions import (
+    REPLAY_ACTIONS,
+    REPLAY_EXTRA_KEYS,
+    REPLAY_INERT,
+    bindings,
+    footer_ranks,
+    help_keys,
+)
+from bkwatch.tui.dialogs.dialogs import HelpScreen
 from bkwatch.tui.drilldown.detail import DetailPane
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.widgets.fmt import badge_str, clock_hms
@@ -205,6 +213,10 @@ class ReplayScreen(AnswerOnce, Screen[None]):
 
     def action_inert(self) -> None:
         """The monitor's keys that mean nothing in a replay."""
+
+    def action_help(self) -> None:
+        self._stop()
+        self.app.push_screen(HelpScreen(help_keys(REPLAY_ACTIONS, REPLAY_EXTRA_KEYS)))
 
     # ---- the panes' own moves, kept on this screen ---------------------------------------
     def on_line_view_selected(self, event: LineView.Selected) -> None:
