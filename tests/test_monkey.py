@@ -23,7 +23,7 @@ import random
 import tempfile
 import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +38,10 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
+from bkwatch.cli.record_view import RecordView
 from bkwatch.model import System
 from bkwatch.poller import Cadence
+from bkwatch.record import Recorder
 from bkwatch.tui.actions import ACTIONS
 from bkwatch.tui.dialogs.dialogs import ConfirmDialog, HelpScreen
 from bkwatch.tui.dialogs.palette import CommandPalette
@@ -89,6 +91,7 @@ class Area:
     system: System
     enter: tuple[str, ...]
     scope: bool = False  # a followed scope too (its header and the tasks it found, at the end)
+    record: bool = False  # the record kept and read (R replays the task, H a host's past)
 
 
 AREAS: tuple[Area, ...] = (
@@ -110,6 +113,9 @@ AREAS: tuple[Area, ...] = (
     Area("SOPS actions", System.SOPS, ("enter", "n", "x", "enter")),
     Area("command palette", System.JOB, ("ctrl+p",)),
     Area("followed scope", System.SOPS, ("end",), scope=True),
+    Area("replay", System.JOB, ("R",), record=True),
+    Area("SOPS replay", System.SOPS, ("R",), record=True),
+    Area("host's past", System.JOB, ("enter", "enter", "n", "H"), record=True),
 )
 SCOPE = "sops:3"  # none of its tasks is among the ones added by hand
 
@@ -155,9 +161,12 @@ class Report:
         )
 
 
-def _rig(tmp_path: Path, system: System, *, fast: bool = True, scope: bool = False) -> SimRig:
+def _rig(
+    tmp_path: Path, system: System, *, fast: bool = True, scope: bool = False, record: bool = False
+) -> SimRig:
     """Three tasks of each system, a failing one of `system` selected (NodeMan: any); `scope`:
-    SCOPE followed too, discovery every half second."""
+    SCOPE followed too, discovery every half second; `record`: the record read by the screen
+    (`recording` keeps it)."""
     sim = frozen_sim()
     tasks = sim.world.tasks()
     targets = [t.target for s in SYSTEMS for t in [x for x in tasks if x.system == str(s)][:3]]
@@ -177,6 +186,7 @@ def _rig(tmp_path: Path, system: System, *, fast: bool = True, scope: bool = Fal
         since_last_time=False,
         scopes={SCOPE: {}} if scope else None,
         discovery_interval=0.5,
+        record=RecordView(tmp_path) if record else None,
     )
     if fast:
         rig.poller.cadence = FAST
@@ -202,50 +212,65 @@ def _check(rig: SimRig, report: Report, area: Area, *, running: bool) -> None:
         assert app.is_running, f"{report.where(area)}: the monitor stopped"
 
 
+@contextlib.contextmanager
+def recording(rig: SimRig, tmp_path: Path, on: bool) -> Iterator[None]:
+    """The record kept of the rig's polls (in `tmp_path`, where `_rig`'s record reads it)."""
+    if not on:
+        yield
+        return
+    recorder = Recorder(tmp_path)
+    rig.poller.observers.append(recorder.observe)
+    try:
+        yield
+    finally:
+        recorder.close()
+
+
 async def session(tmp_path: Path, area: Area, rng: random.Random, keys: int, report: Report) -> int:
     """One monitor, typed at in `area` until `keys` are spent or it quits; the keys typed."""
-    rig = _rig(tmp_path, area.system, scope=area.scope)
+    rig = _rig(tmp_path, area.system, scope=area.scope, record=area.record)
     app = rig.app
     report.sessions += 1
     report.typed = []
     typed = 0
     try:
-        size = WIDE if report.sessions % 2 else SIZE
-        async with app.run_test(size=size, notifications=True, message_hook=_hook(report)) as pilot:
-            await settle(rig, pilot)
-            while typed < keys and app.is_running:
-                burst = list(area.enter) if rng.random() < 0.5 else []
-                n = rng.choice((1, 2, 3, 5, 8, 13, 21))
-                for _ in range(n):
-                    burst.append(rng.choice(QUITS) if rng.random() < 1 / 150 else rng.choice(KEYS))
-                report.typed.extend(burst)
-                if rng.random() < 0.15:
-                    await pilot.press(*burst)
-                else:
-                    type_burst(rig, burst)
-                typed += len(burst)
-                report.bursts += 1
-                if rng.random() < 0.1:
-                    kind, options = rng.choice(FAULTS)
-                    rig.sim.faults.set(kind, **options)  # type: ignore[arg-type]
-                    report.faults += 1
-                elif rng.random() < 0.05:
+        with recording(rig, tmp_path, area.record):
+            size = WIDE if report.sessions % 2 else SIZE
+            async with app.run_test(size=size, notifications=True, message_hook=_hook(report)) as pilot:
+                await settle(rig, pilot)
+                while typed < keys and app.is_running:
+                    burst = list(area.enter) if rng.random() < 0.5 else []
+                    n = rng.choice((1, 2, 3, 5, 8, 13, 21))
+                    for _ in range(n):
+                        burst.append(rng.choice(QUITS) if rng.random() < 1 / 150 else rng.choice(KEYS))
+                    report.typed.extend(burst)
+                    if rng.random() < 0.15:
+                        await pilot.press(*burst)
+                    else:
+                        type_burst(rig, burst)
+                    typed += len(burst)
+                    report.bursts += 1
+                    if rng.random() < 0.1:
+                        kind, options = rng.choice(FAULTS)
+                        rig.sim.faults.set(kind, **options)  # type: ignore[arg-type]
+                        report.faults += 1
+                    elif rng.random() < 0.05:
+                        rig.sim.faults.clear()
+                    pause = rng.random()
+                    if pause < 0.25:
+                        await pilot.pause()
+                    elif pause < 0.5:
+                        await asyncio.sleep(rng.choice((0.01, 0.05, 0.2)))
+                    else:
+                        await asyncio.sleep(0)
+                    _check(rig, report, area, running=False)
+                if app.is_running:
                     rig.sim.faults.clear()
-                pause = rng.random()
-                if pause < 0.25:
                     await pilot.pause()
-                elif pause < 0.5:
-                    await asyncio.sleep(rng.choice((0.01, 0.05, 0.2)))
-                else:
-                    await asyncio.sleep(0)
+                    await pilot.pause()
                 _check(rig, report, area, running=False)
-            if app.is_running:
-                rig.sim.faults.clear()
-                await pilot.pause()
-                await pilot.pause()
-            _check(rig, report, area, running=False)
-            if not app.is_running:
-                report.quits += 1
+                if not app.is_running:
+                    report.quits += 1
     finally:
         await rig.client.aclose()
     _check(rig, report, area, running=False)
@@ -289,16 +314,17 @@ async def test_monkey_keys_never_crash_the_monitor(
 
 async def _one_sequence(tmp_path: Path, keys: list[str], area: Area) -> None:
     report = Report(0, typed=list(keys))
-    rig = _rig(tmp_path, area.system, fast=False, scope=area.scope)
+    rig = _rig(tmp_path, area.system, fast=False, scope=area.scope, record=area.record)
     app = rig.app
     try:
-        async with app.run_test(size=SIZE, message_hook=_hook(report)) as pilot:
-            await settle(rig, pilot)
-            rig.sim.faults.set("http_502", probability=0.3)
-            type_burst(rig, [*area.enter, *keys])
-            await pilot.pause()
-            await pilot.pause()
-            _check(rig, report, area, running=False)
+        with recording(rig, tmp_path, area.record):
+            async with app.run_test(size=SIZE, message_hook=_hook(report)) as pilot:
+                await settle(rig, pilot)
+                rig.sim.faults.set("http_502", probability=0.3)
+                type_burst(rig, [*area.enter, *keys])
+                await pilot.pause()
+                await pilot.pause()
+                _check(rig, report, area, running=False)
     finally:
         await rig.client.aclose()
     _check(rig, report, area, running=False)
@@ -548,3 +574,46 @@ async def test_palette_opened_while_the_last_one_is_closing(tmp_path: Path) -> N
     finally:
         await rig.client.aclose()
     assert app._exception is None
+
+
+async def test_the_palettes_keys_panel_after_quit_opens_nothing(tmp_path: Path) -> None:
+    """The palette's "Keys" command (Textual's help panel) runs after the palette has closed; with
+    ctrl+q typed in the same burst the monitor was already closing, and mounting the panel on its
+    detached screen raised MountError (monkey seed 20261206). Quitting is final."""
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            app.exit()
+            app.action_show_help_panel()  # as the palette's queued callback does
+            assert not app.screen.query("HelpPanel")
+            await pilot.pause()
+    finally:
+        await rig.client.aclose()
+    assert app._exception is None and app.return_code == 0
+
+
+@pytest.mark.parametrize("area", [a for a in AREAS if a.record], ids=lambda a: a.name)
+async def test_the_record_areas_reach_their_screens(tmp_path: Path, area: Area) -> None:
+    """The monkey's record areas type where they say: their keys open the replay or a host's
+    past once the record holds the task."""
+    from bkwatch.tui.replay.hosts import HostHistoryScreen
+    from bkwatch.tui.replay.screen import ReplayScreen
+
+    rig = _rig(tmp_path, area.system, fast=False, record=True)
+    app = rig.app
+    want = HostHistoryScreen if "H" in area.enter else ReplayScreen
+    try:
+        with recording(rig, tmp_path, True):
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(rig, pilot)
+                await asyncio.sleep(0.7)  # the writer's batch is written
+                await pilot.press(*area.enter)
+                for _ in range(40):
+                    await pilot.pause(0.05)
+                    if isinstance(app.screen, want):
+                        break
+                assert isinstance(app.screen, want), [type(s).__name__ for s in app.screen_stack]
+    finally:
+        await rig.client.aclose()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.common import new_client
-from bkwatch.cli.run import ClientEvidence, LazyFetch, MonitorOptions, repoll, run_app
+from bkwatch.cli.run import ClientEvidence, LazyFetch, MonitorOptions, record_view, repoll, run_app
 from bkwatch.cli.scope_wiring import followed_scopes
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError, ErrorKind, System
@@ -212,6 +212,7 @@ def run_demo(options: MonitorOptions) -> int:
             scopes=scopes,
             evidence=ClientEvidence(fetch),
             acting=acting,
+            record=record_view(options),
             # Every demo starts a new simulator: what the last one showed is another world.
             since_last_time=False,
             **options.app_kwargs(),

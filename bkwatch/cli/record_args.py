@@ -19,9 +19,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     report.add_argument("--biz", help="business id for links that carry none")
     report.add_argument("--biz-set", help="business set id for JOB api_execute links")
     replay = sub.add_parser(
-        "replay", parents=[common], help="a recorded task's changes in time order (plain text)"
+        "replay",
+        parents=[common],
+        help="a recorded task replayed in the monitor's panes, offline (plain text into a pipe)",
     )
     replay.add_argument("target", metavar="TARGET|URL")
+    replay.add_argument("--text", action="store_true", help="print the changes as text, even on a terminal")
     replay.add_argument("--biz", help="business id for links that carry none")
     replay.add_argument("--biz-set", help="business set id for JOB api_execute links")
     hosts = sub.add_parser("hosts", parents=[common], help="hosts from the record (--flaky)")

@@ -8,6 +8,7 @@ import asyncio
 import sqlite3
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from bkwatch.cli.common import (
@@ -26,6 +27,7 @@ from bkwatch.model import BkError, State, Task
 from bkwatch.record.db import connect, db_path
 from bkwatch.record.flaky import flaky_hosts
 from bkwatch.record.render import html_page, markdown
+from bkwatch.record.snapshot import frames
 from bkwatch.record.story import Story, events, load, merge_live
 from bkwatch.scopes import parse_duration
 from bkwatch.target import Target
@@ -132,14 +134,21 @@ def cmd_hosts(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    """The recorded story of a task, one line per change, with its time (plain text)."""
+    """A recorded task replayed in the monitor's panes on a terminal (`tui/replay/screen.py`);
+    its changes one line each, with their times, into a pipe or with `--text`."""
     key = str(parse_targets([args.target], args)[0])
     conn = _open_record()
     if conn is None:
         err(f"{key}: nothing recorded yet")
         return EXIT_ERROR
+    kept: Sequence[tuple[float, Task]] = []
+    label = None
     try:
         found = events(conn, key)
+        if not args.text and sys.stdout.isatty() and sys.stdin.isatty():
+            kept = frames(conn, key)
+            row = conn.execute("SELECT label FROM tasks WHERE target = ?", (key,)).fetchone()
+            label = row[0] if row else None
     except sqlite3.DatabaseError as exc:
         err(f"error: the record cannot be read ({exc})")
         return EXIT_ERROR
@@ -148,6 +157,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if not found:
         err(f"{key}: not in the record")
         return EXIT_ERROR
+    if kept:
+        from bkwatch.tui.replay.screen import ReplayApp  # lazy: the screen, only on a terminal
+        from bkwatch.tui.widgets.fmt import use_ascii_default
+
+        ReplayApp(key, kept, label=label, ascii_only=use_ascii_default()).run()
+        return EXIT_OK
+    if not args.text and sys.stdout.isatty():
+        err(f"{key}: recorded before bkwatch kept what its panes showed: its changes as text")
     first = found[0][0]
     for at, text in found:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))

@@ -37,6 +37,7 @@ from bkwatch.targets import parse_target
 from bkwatch.tui.app import BkWatchApp
 
 if TYPE_CHECKING:
+    from bkwatch.cli.record_view import RecordView
     from bkwatch.client import BkClient
     from bkwatch.config import Profile
     from bkwatch.evidence.follow import LogSource
@@ -232,6 +233,15 @@ def open_record(options: MonitorOptions, secrets: Sequence[str] = ()) -> tuple[R
     return recorder, recorder.notice
 
 
+def record_view(options: MonitorOptions) -> RecordView | None:
+    """What the screen reads of the record (R replay, H a host's past, a failing host's note)."""
+    if not options.record:
+        return None
+    from bkwatch.cli.record_view import RecordView  # lazy: sqlite3, only when recording
+
+    return RecordView(data_dir())
+
+
 def with_record_config(options: MonitorOptions, profile: Profile | None = None) -> MonitorOptions:
     """The options with the profile's record settings (the demo reads the default profile, and
     a configuration it cannot read changes nothing)."""
@@ -290,6 +300,7 @@ def watch_app(
     fetch.on_detail = repoll(polls)
     acting = MonitorActions(profile, fetch.open, data_dir=data_dir(), interval=polls.cadence.focused)
     app_options.setdefault("acting", acting)
+    app_options.setdefault("record", record_view(options))
     app = BkWatchApp(
         polls,
         store,

@@ -56,9 +56,23 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX outages_target ON outages(target, start);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
     """,
+    # 1 -> 2: the task as the monitor saw it at each transition, for a replay (snapshot.py)
+    """
+    CREATE TABLE snapshots (
+        target TEXT NOT NULL, at REAL NOT NULL, whole INTEGER NOT NULL, data BLOB NOT NULL
+    );
+    CREATE INDEX snapshots_target ON snapshots(target, at);
+    CREATE INDEX snapshots_at ON snapshots(at);
+    """,
 )
 VERSION = len(MIGRATIONS)
-PRUNED_TABLES = (("transitions", "at"), ("failures", "at"), ("actions", "at"), ("outages", "start"))
+PRUNED_TABLES = (
+    ("transitions", "at"),
+    ("failures", "at"),
+    ("actions", "at"),
+    ("outages", "start"),
+    ("snapshots", "at"),
+)
 
 
 @dataclass(frozen=True)
@@ -195,7 +209,7 @@ def _any_rows(conn: sqlite3.Connection) -> bool:
 
 
 def _drop(conn: sqlite3.Connection, targets: list[str]) -> int:
-    for table in ("transitions", "units", "failures", "actions", "outages", "tasks"):
+    for table in ("transitions", "units", "failures", "actions", "outages", "snapshots", "tasks"):
         conn.executemany(f"DELETE FROM {table} WHERE target = ?", [(t,) for t in targets])
     return len(targets)
 

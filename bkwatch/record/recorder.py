@@ -29,6 +29,7 @@ from bkwatch.model import BkError, ErrorKind, Task, Transition
 from bkwatch.poller import PollUpdate
 from bkwatch.record.db import Limits, db_path, move_aside, open_db, prune
 from bkwatch.record.rows import BAD, Lookup, Rows, as_text, bad_units, cut_secrets, epoch, unit_rows
+from bkwatch.record.snapshot import Keeper
 from bkwatch.redact import redact
 from bkwatch.text import clean_text
 
@@ -67,6 +68,7 @@ class Recorder:
         )
         self._written: dict[str, float] = {}  # target -> when its task row was last written
         self._seen_units: set[str] = set()
+        self._keepers: dict[str, Keeper] = {}  # target -> what its last snapshot kept was
         self._sigs: dict[str, tuple[str, str]] = {}
         self._last_prune = 0.0
         self.batches = 0
@@ -175,6 +177,7 @@ class Recorder:
                 log.info("record: %d old tasks pruned", dropped)
                 self._written.clear()
                 self._seen_units.clear()
+                self._keepers.clear()
         except sqlite3.Error:
             log.exception("record: pruning failed")
 
@@ -239,6 +242,9 @@ class Recorder:
             return
         self._seen_units.add(key)
         rows.units.extend(unit_rows(key, task, self._clean))
+        keeper = self._keepers[key] = Keeper() if first else self._keepers.get(key) or Keeper()
+        whole, blob = keeper.encode(task, self._clean)
+        rows.snapshots.append((key, now, int(whole), blob))
         units = Lookup(task)
         for t in transitions:
             code = units.code(t) if t.level != "task" and t.new in BAD else None

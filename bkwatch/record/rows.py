@@ -33,7 +33,17 @@ def cut_secrets(text: str, secrets: Sequence[str]) -> str:
 
 
 class Rows:
-    __slots__ = ("actions", "failures", "meta", "outage_ends", "outages", "tasks", "transitions", "units")
+    __slots__ = (
+        "actions",
+        "failures",
+        "meta",
+        "outage_ends",
+        "outages",
+        "snapshots",
+        "tasks",
+        "transitions",
+        "units",
+    )
 
     def __init__(self) -> None:
         self.tasks: list[tuple[Any, ...]] = []
@@ -44,6 +54,7 @@ class Rows:
         self.outage_ends: list[tuple[Any, ...]] = []
         self.actions: list[tuple[Any, ...]] = []
         self.meta: list[tuple[Any, ...]] = []
+        self.snapshots: list[tuple[Any, ...]] = []
 
     def __bool__(self) -> bool:
         return any(getattr(self, name) for name in self.__slots__)
@@ -67,6 +78,7 @@ class Rows:
         conn.executemany("UPDATE outages SET end = ? WHERE target = ? AND end IS NULL", self.outage_ends)
         conn.executemany("INSERT INTO actions VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", self.actions)
         conn.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", self.meta)
+        conn.executemany("INSERT INTO snapshots VALUES (?,?,?,?)", self.snapshots)
 
 
 Failure = tuple[str, str, str | None, str | None, str | None, str | None, str]

@@ -48,7 +48,30 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("x", "act", "Actions", palette="Actions…", palette_help="Retry, skip, confirm, stop… what is under the cursor (each confirmed)", rank=4),
     UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling", rank=12),
     UiAction("r", "refresh", "Refresh", palette="Refresh now", palette_help="Poll every task now", rank=13),
+    UiAction("R", "replay", "Replay", show=False, key_display="R", palette="Replay the task", palette_help="The selected task as recorded, transition by transition, offline", group="view", long="Replay the selected task from the record: its panes at each transition, offline"),
+    UiAction("H", "host_history", "Host's past", show=False, key_display="H", palette="Host's past failures", palette_help="Every recorded failure of the host under the cursor, across tasks", group="view", long="The host under the cursor: its recorded failures across tasks (time, system, task, signature)"),
 )  # fmt: skip
+
+# The replay screen's keys (tui/replay/screen.py): its bindings, footer and help come from here.
+REPLAY_ACTIONS: tuple[UiAction, ...] = (
+    UiAction("question_mark", "help", "Help", key_display="?", group="app", rank=0),
+    UiAction("escape,q", "close", "Close", key_display="esc", group="app", rank=0),
+    UiAction("left,comma", "step(-1)", "Prev", key_display="←", group="move", rank=1, long="The previous transition"),
+    UiAction("right,period", "step(1)", "Next", key_display="→", group="move", rank=2, long="The next transition"),
+    UiAction("f", "first_failure", "1st failure", group="move", rank=3, long="The first transition with something failing"),
+    UiAction("space", "play", "Play ×10", group="move", rank=4, long="Play at ten times the recorded pace / pause"),
+    UiAction("b", "edge(0)", "Start", group="move", rank=5, long="The first recorded transition"),
+    UiAction("e", "edge(1)", "End", group="move", rank=6, long="The last recorded transition"),
+)  # fmt: skip
+# The panes' own keys on the replay screen, listed on its help before its actions.
+REPLAY_EXTRA_KEYS: tuple[tuple[str, str], ...] = (
+    ("up/down, k/j", "move the cursor"),
+    ("pgup/pgdn, home/end", "move by page / to the ends"),
+    ("enter", "a step's hosts; fold a host group"),
+    ("tab, shift+tab", "next / previous pane"),
+)
+# The main screen's keys that mean nothing on the replay screen: inert there.
+REPLAY_INERT = "slash,n,N,a,d,l,w,x,c,C,p,r,R,H"
 
 # The job list's own key (enter on a task row: the footer says so while the list has the focus).
 OPEN = UiAction("enter", "select", "Open", group="move", rank=1)
@@ -68,9 +91,11 @@ def bindings(actions: tuple[UiAction, ...] = ACTIONS) -> list[Binding]:
     return [Binding(a.key, a.action, a.description, show=a.show, key_display=a.key_display) for a in actions]
 
 
-def help_keys(actions: tuple[UiAction, ...] = ACTIONS) -> list[tuple[str, str]]:
+def help_keys(
+    actions: tuple[UiAction, ...] = ACTIONS, extra: tuple[tuple[str, str], ...] = EXTRA_KEYS
+) -> list[tuple[str, str]]:
     """(key, what it does) rows of the help screen."""
-    return [*EXTRA_KEYS, *((a.shown_key, a.long or a.description) for a in actions)]
+    return [*extra, *((a.shown_key, a.long or a.description) for a in actions)]
 
 
 def footer_ranks(actions: tuple[UiAction, ...] = ACTIONS) -> dict[str, int]:

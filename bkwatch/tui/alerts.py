@@ -8,19 +8,22 @@ reaching the app only through its public parts, both throttled on the app's time
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
 
-from bkwatch.model import State, Transition
+from bkwatch.model import State, Task, Transition, failures
 from bkwatch.store import StoreError
-from bkwatch.tui.widgets.fmt import badge_str
+from bkwatch.tui.widgets.fmt import badge_str, clock_hms
 from bkwatch.tui.widgets.throttle import Throttle
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp
+    from bkwatch.tui.replay.port import Record
 
 TOAST_EVERY = 10.0  # seconds between task-alert toasts; alerts in between share one toast
 SAVE_SEEN_EVERY = 30.0  # seconds between writes of the last-seen states (and on exit)
@@ -71,11 +74,20 @@ class TaskAlerts:
 
 class LastSeen:
     """Each hand-added task's last state, kept per watch list for the next run, and at start-up
-    what changed while bkwatch was closed, said once every task it knew has answered."""
+    what changed while bkwatch was closed, said once every task it knew has answered.
+
+    With a record, the record's last state of each task is asked for too (off the screen's
+    thread): it was written within half a second of the last poll before bkwatch closed, the
+    list's history at most every 30 s, so the record's is used when it is the later one, and it
+    knows tasks the list's history lost. A line then says when the task was last seen and what
+    fails now: "deploy-web: running -> failed (running at 18:02 when you left; 3 hosts failing)"."""
 
     def __init__(self, app: MonitorApp) -> None:
         self.app = app
         self.last_seen: dict[str, dict] = {}
+        self._before: dict[str, dict] = {}  # what each expected task was when bkwatch closed
+        self._answered: set[str] = set()
+        self._record_waiting = False
         self._since_pending: set[str] = set()
         self._since_lines: list[str] = []
         self._seen_dirty = False
@@ -86,18 +98,42 @@ class LastSeen:
 
     def expect(self, keys: Iterable[str]) -> None:
         """The tasks whose first answer is compared with the last run's."""
-        self._since_pending = set(keys) & set(self.last_seen)
+        keys = set(keys)
+        self._since_pending = keys & set(self.last_seen)
+        self._before = {k: self.last_seen[k] for k in self._since_pending}
+        record = self.app.record_ui.record
+        if record is not None and keys:
+            self._record_waiting = True
+            started = time.time()  # the record's clock: what it wrote from now on is this run's
+            self.app.run_worker(
+                self._from_record(record, keys, started), group="since-record", exit_on_error=False
+            )
 
-    def remember(self, key: str, state: State, name: str | None, now: float, *, save: bool) -> None:
+    async def _from_record(self, record: Record, keys: set[str], started: float) -> None:
+        try:
+            found = await asyncio.to_thread(record.last_states, keys)
+        finally:
+            self._record_waiting = False
+        for key, (state, at) in found.items():
+            if key in self._answered or at >= started:
+                continue  # answered before the record did (compared with the list's history), or this run's
+            mine = self._before.get(key)
+            if mine is None or at > float(mine.get("at") or 0.0):
+                self._before[key] = {"state": state, "at": at, "recorded": True}
+                self._since_pending.add(key)
+        self._show_when_done()
+
+    def remember(
+        self, key: str, state: State, name: str | None, now: float, *, save: bool, task: Task | None = None
+    ) -> None:
         before = self.last_seen.get(key)
+        self._answered.add(key)
         if key in self._since_pending:
             self._since_pending.discard(key)
-            if before and before.get("state") != str(state):
-                was = before.get("state") or "unknown"
-                label = self.app.title_of(key)
-                self._since_lines.append(f"{label}: {was} -> {state}")
-            if not self._since_pending and self._since_lines:
-                self._show_since()
+            then = self._before.get(key)
+            if then and then.get("state") != str(state):
+                self._since_lines.append(self._since_line(key, then, state, task))
+            self._show_when_done()
         changed = before is None or before.get("state") != str(state)
         self.last_seen[key] = {"state": str(state), "name": name, "at": now}
         if save or changed:
@@ -124,8 +160,22 @@ class LastSeen:
         self.throttle.stop()
         self.throttle.run()
 
+    def _since_line(self, key: str, then: dict, state: State, task: Task | None) -> str:
+        was = then.get("state") or "unknown"
+        line = f"{self.app.title_of(key)}: {was} -> {state}"
+        if not then.get("recorded"):
+            return line
+        at = clock_hms(float(then["at"]))[:5]
+        failing = len(failures(task)) if task is not None else 0
+        now = f"; {failing} failing" if failing else ""
+        return f"{line} ({was} at {at} when you left{now})"
+
+    def _show_when_done(self) -> None:
+        if not self._since_pending and not self._record_waiting and self._since_lines:
+            self._show_since()
+
     def _show_since(self) -> None:
-        lines = self._since_lines
+        lines, self._since_lines = self._since_lines, []
         head = f"Since last time ({len(lines)} changed):"
         self.app.log_view.note_lines([f"{head} {line}" for line in lines])
         body = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")

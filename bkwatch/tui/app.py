@@ -46,6 +46,7 @@ from bkwatch.tui.dialogs.palette import CommandPalette, theme_palette
 from bkwatch.tui.drilldown.detail import DetailPane
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.headers import ColumnHeader
+from bkwatch.tui.replay.control import RecordUi
 from bkwatch.tui.watchlist.joblist import JobList
 from bkwatch.tui.watchlist.scope_port import scope_of_header
 from bkwatch.tui.watchlist.scope_ui import ScopesChanged, ScopesUi
@@ -61,6 +62,7 @@ from bkwatch.tui.widgets.trust import INSECURE_BADGE, InsecureBanner, redact_tra
 if TYPE_CHECKING:
     from bkwatch.poller import Poller, PollUpdate
     from bkwatch.store import WatchStore
+    from bkwatch.tui.replay.port import Record
     from bkwatch.tui.watchlist.scope_port import Scopes
     from bkwatch.tui.why.evidence_port import EvidenceSource
 
@@ -99,12 +101,14 @@ class BkWatchApp(App[None]):
         scopes: Scopes | None = None,
         evidence: EvidenceSource | None = None,
         acting: Acting | None = None,
+        record: Record | None = None,
     ) -> None:
         super().__init__()
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.evidence_ui = EvidenceViews(self, evidence)  # l, w: logs and signatures
         self.acts = ActionsController(self, acting)  # x: task operations (tui/acts/acting.py)
+        self.record_ui = RecordUi(self, record)  # R replay, H a host's past (tui/replay/control.py)
         self.insecure = insecure
         self.secrets = [s for s in secrets if s]
         self.notices = list(notices)  # start-up warnings (e.g. a config file others can read)
@@ -162,6 +166,7 @@ class BkWatchApp(App[None]):
         if self.insecure:
             self.screen_change_signal.subscribe(self, self._mark_insecure)
         self.acts.mount()
+        self.record_ui.mount()
         self.watchlist.restore(entries)
         if self.since_last_time:
             self.history.expect(self.poller.watches)
@@ -221,7 +226,8 @@ class BkWatchApp(App[None]):
         self.evidence_ui.polled(update.key, watch.task)  # a followed log asks for what was added
         # Tasks a scope found come and go by the hundred: their history is the scope's own.
         if watch.task is not None and watch.via is None:
-            self.history.remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
+            task = watch.task
+            self.history.remember(update.key, task.state, task.name, now, save=bool(changes), task=task)
         self.update_status()
 
     def on_scopes_changed(self, _message: ScopesChanged) -> None:
@@ -240,6 +246,7 @@ class BkWatchApp(App[None]):
     def on_unmount(self) -> None:
         self.history.close()
         self.scopes_ui.unmount()
+        self.record_ui.close()
 
     def warn(self, text: str) -> None:
         """A warning that must be read: a long toast, and a line in the log that stays."""
@@ -442,8 +449,21 @@ class BkWatchApp(App[None]):
     def action_act(self) -> None:
         self.acts.open_menu()
 
+    def action_replay(self) -> None:
+        self.record_ui.open_replay()
+
+    def action_host_history(self) -> None:
+        self.record_ui.open_host()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_keys()))
+
+    def action_show_help_panel(self) -> None:
+        # The palette's "Keys" command runs after the palette closed: when q or ctrl+q came in
+        # between, the screen it would mount the panel on is already gone (MountError).
+        if self._exit or not self.screen.is_attached:
+            return
+        super().action_show_help_panel()
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):

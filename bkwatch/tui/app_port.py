@@ -44,6 +44,7 @@ class MonitorApp(Protocol):
     evidence_ui: Any
     alerts: Any
     history: Any
+    record_ui: Any
 
     # the app's own public names
     def select(self, key: str | None) -> None: ...
@@ -63,5 +64,6 @@ class MonitorApp(Protocol):
     query_one: Any
     post_message: Any
     call_after_refresh: Any
+    call_from_thread: Any
     batch_update: Any
     copy_to_clipboard: Any

@@ -296,8 +296,9 @@ class DetailPane(Vertical):
         if not isinstance(view, GroupedView) or line is None or line.header:
             return
         item = view.items.get(line.key)
-        if isinstance(item, Host):
-            self.info.show(HostKind(self.ascii_only).detail(item))
+        if isinstance(item, Host):  # the view's own kind: it knows the host's past
+            kind = view.kind if isinstance(view.kind, HostKind) else HostKind(self.ascii_only)
+            self.info.show(kind.detail(item))
         elif isinstance(item, JobTask):
             self.info.show(JobTaskKind(self.ascii_only).detail(item))
 

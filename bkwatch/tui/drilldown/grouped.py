@@ -60,6 +60,7 @@ class GroupedView(LineView):
         self._layout: list[tuple[Hashable, int]] = []  # (group, lines it shows), top to bottom
         self._hkeys: dict[Hashable, str] = {}
         self._row_line: dict[str, Line] = {}
+        self._redraws = 0
         self.open_groups: dict[str, set[Hashable]] = {}  # scope -> expanded groups
         self.closed_groups: dict[str, set[Hashable]] = {}  # scope -> groups the user closed
         self.filter_text = ""
@@ -113,6 +114,16 @@ class GroupedView(LineView):
             self._splice(touched, gone)
         headers = {self._gkey[k] for k in in_place} - touched  # a header shows a sample
         self.update_lines([self._header_line(g) for g in headers if g in self._members])
+
+    def redraw_rows(self, keys: set[str]) -> None:
+        """Draw these rows again though their items did not change (what a row shows beside its
+        item arrived: a host's past from the record)."""
+        self._redraws += 1
+        lines = []
+        for key in keys & self._row_line.keys():
+            line = self._row_line[key] = Line(key, (self._sigs[key], self._redraws), data=key)
+            lines.append(line)
+        self.update_lines(lines)
 
     def _move(self, key: str, g: Hashable) -> None:
         """Move one item to another group, keeping both in server order (bisect)."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
@@ -13,6 +13,9 @@ from bkwatch.model import Host, JobTask, State
 from bkwatch.text import one_line
 from bkwatch.tui.widgets.fmt import BADGE_WIDTH, STATE_STYLE, badge_part, duration, fit, glyph
 from bkwatch.tui.widgets.lines import Parts
+
+if TYPE_CHECKING:
+    from bkwatch.tui.replay.port import HostNote
 
 # Groups needing attention first, successes last (like BlueKing's execution page tabs).
 SEVERITY: dict[State, int] = {
@@ -70,6 +73,10 @@ class HostKind:
         self.group = attrgetter(*_NODEMAN_GROUP) if nodeman else attrgetter(*_JOB_GROUP)
         # Only the fields a row of this kind shows (NodeMan hosts have no exit code or tag).
         self.sig = self._nodeman_sig if nodeman else self._job_sig
+        # What the record says of a failing host (its line: "3rd in 7d, same sig", its info line:
+        # "3rd failure in 7 days, same signature"): set by the monitor when it keeps a record
+        # (tui/replay/control.py); the note is None until known.
+        self.past: Callable[[Host], HostNote | None] | None = None
 
     @staticmethod
     def order(g: Hashable) -> tuple[Any, ...]:
@@ -116,6 +123,9 @@ class HostKind:
         )
         err = f"[{h.error_code}] " if h.error_code not in (None, "", "0") else ""
         err += h.error_text
+        note = self.past(h) if self.past is not None and h.state.is_bad else None
+        if note is not None:  # first: a narrow pane cuts the end of the error, never this
+            err = f"{note.short()} · {err}"
         rest = max(10, width - 4 - 16 - 5 - BADGE_WIDTH - 20 - (19 if self.nodeman else 9) - 8 - 1)
         return [
             (head[0], ""),
@@ -139,6 +149,9 @@ class HostKind:
             out.append(f" — tag {one_line(h.tag)}")
         if h.step:
             out.append(f" — step {one_line(h.step)}")
+        note = self.past(h) if self.past is not None and h.state.is_bad else None
+        if note is not None:
+            out.append(f" — {note.text()} (H: its past)", style="yellow")
         return out
 
 

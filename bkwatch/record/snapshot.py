@@ -1,0 +1,271 @@
+"""A task's snapshots kept so a replay can rebuild the very `Task` the monitor showed at each
+transition: encoded here, written by `recorder.py` (table `snapshots`), read back by `frames`.
+
+The first snapshot of a task, one whose units came or went, and every `FULL_EVERY`-th are kept
+whole; the others as a delta: the task's header, every step's header, and only the hosts, job
+tasks and nodes whose fields differ from the last snapshot kept (compared by a hash of their
+fields, so a host whose text changed without a state change is kept too). Each blob names its
+fields, so a record outlives a change of the model's fields. Text is cleaned and redacted by the
+writer's `clean` before it is kept. Pure: no thread, no file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import fields
+from operator import attrgetter
+from typing import Any
+
+import orjson
+
+from bkwatch.model import Host, JobTask, Node, State, Step, System, Task
+
+FULL_EVERY = 50  # a whole snapshot at least this often, so a frame is rebuilt from few deltas
+_IDS = frozenset({"key", "ip", "id", "target"})  # identifiers, kept as they are
+_TASK = [f.name for f in fields(Task) if f.name not in ("steps", "hosts", "job_tasks", "root", "_progress")]
+_STEP = [f.name for f in fields(Step) if f.name != "hosts"]
+_HOST = [f.name for f in fields(Host)]
+_JOB_TASK = [f.name for f in fields(JobTask)]
+_NODE = [f.name for f in fields(Node) if f.name != "children"]
+FIELDS = {"task": _TASK, "step": _STEP, "host": _HOST, "job_task": _JOB_TASK, "node": _NODE}
+Clean = Callable[[str | None], str | None]
+
+
+_GET = {level: attrgetter(*names) for level, names in FIELDS.items()}  # fields read in C
+_CLASSES = {"task": Task, "step": Step, "host": Host, "job_task": JobTask, "node": Node}
+_TYPES = {level: {f.name: str(f.type) for f in fields(cls)} for level, cls in _CLASSES.items()}
+
+
+def _where(level: str, *types: str) -> list[int]:
+    return [i for i, n in enumerate(FIELDS[level]) if _TYPES[level][n] in types and n not in _IDS]
+
+
+_TEXT = {level: _where(level, "str", "str | None") for level in FIELDS}  # cleaned and redacted
+_LISTS = {level: _where(level, "list[str]") for level in FIELDS}
+_COUNTS = {level: _where(level, "dict[State, int] | None") for level in FIELDS}
+
+
+def _values(obj: Any, level: str, clean: Clean) -> list[Any]:
+    values = list(_GET[level](obj))
+    for i in _TEXT[level]:
+        if values[i]:
+            values[i] = clean(values[i])
+    for i in _LISTS[level]:
+        values[i] = [clean(x) for x in values[i]]
+    for i in _COUNTS[level]:
+        if values[i] is not None:
+            values[i] = [[str(k), n] for k, n in values[i].items()]
+    return values
+
+
+def _sig(obj: Any, level: str) -> int:
+    values = _GET[level](obj)
+    try:
+        return hash(values)
+    except TypeError:  # a list (a job task's solutions)
+        return hash(tuple(tuple(v) if isinstance(v, list) else v for v in values))
+
+
+def units(task: Task) -> Iterator[tuple[str, str, Any]]:
+    """(level, place, unit) of every host, job task and node: `place` is a host's step id."""
+    for step in task.steps:
+        for h in step.hosts.values():
+            yield "host", step.id, h
+    for h in task.hosts.values():
+        yield "host", "", h
+    for jt in task.job_tasks.values():
+        yield "job_task", "", jt
+    if task.root is not None:
+        for node, _ in task.root.walk():
+            yield "node", "", node
+
+
+def shape(task: Task) -> int:
+    """Which units the task has, in which order (a node's depth too): a change means a whole snapshot."""
+    parts: list[Any] = [s.id for s in task.steps]
+    for level, place, unit in units(task):
+        parts.append((level, place, unit.key if level == "host" else unit.id))
+    if task.root is not None:
+        parts.extend(d for _, d in task.root.walk())
+    return hash(tuple(parts))
+
+
+class Keeper:
+    """What the writer remembers of one task's last snapshot kept: its shape and its units' hashes."""
+
+    __slots__ = ("count", "shape", "sigs")
+
+    def __init__(self) -> None:
+        self.shape: int | None = None
+        self.sigs: dict[tuple[str, str, str], int] = {}
+        self.count = 0
+
+    def encode(self, task: Task, clean: Clean) -> tuple[bool, bytes]:
+        """(whole, blob) of this snapshot: whole, or a delta against the last one kept."""
+        now_shape = shape(task)
+        whole = self.shape != now_shape or self.count % FULL_EVERY == 0
+        self.shape = now_shape
+        self.count += 1
+        sigs: dict[tuple[str, str, str], int] = {}
+        changed: list[list[Any]] = []
+        for level, place, unit in units(task):
+            ident = (level, place, unit.key if level == "host" else unit.id)
+            sig = sigs[ident] = _sig(unit, level)
+            if whole or self.sigs.get(ident) != sig:
+                changed.append([level, place, _values(unit, level, clean)])
+        self.sigs = sigs
+        body: dict[str, Any] = {
+            "fields": FIELDS,
+            "task": _values(task, "task", clean),
+            "steps": [_values(s, "step", clean) for s in task.steps],
+            "units": changed,
+        }
+        if whole and task.root is not None:
+            body["tree"] = [[n.id, d] for n, d in task.root.walk()]
+        return whole, zlib.compress(orjson.dumps(body), 6)
+
+
+# ---- reading back -------------------------------------------------------------------------------
+
+
+def _make(cls: type, names: Sequence[str], values: Sequence[Any], known: Sequence[str]) -> Any:
+    kw = {n: v for n, v in zip(names, values, strict=False) if n in known}
+    if "state" in kw:
+        kw["state"] = _state(kw["state"])
+    return cls(**kw)
+
+
+def _state(value: Any) -> State:
+    try:
+        return State(value)
+    except ValueError:
+        return State.UNKNOWN
+
+
+def _task(body: dict[str, Any], base: Task | None) -> Task:
+    names = body["fields"]
+    head = dict(zip(names["task"], body["task"], strict=False))
+    counts = head.get("status_counts")
+    if counts is not None:
+        head["status_counts"] = {_state(k): n for k, n in counts}
+    head = {k: v for k, v in head.items() if k in _TASK}
+    head["state"] = _state(head.get("state"))
+    head["system"] = System(head["system"])
+    task = Task(**head)
+    steps = [_make(Step, names["step"], v, _STEP) for v in body["steps"]]
+    if base is not None:  # a delta: the last frame's units, with the changed ones replaced
+        old = {s.id: s for s in base.steps}
+        for s in steps:
+            if s.id in old:
+                s.hosts = dict(old[s.id].hosts)
+        task.hosts, task.job_tasks = dict(base.hosts), dict(base.job_tasks)
+        task.root = _copy_tree(base.root)
+    task.steps = steps
+    by_step = {s.id: s for s in steps}
+    nodes: dict[str, Node] = {}
+    if task.root is not None:
+        nodes = {n.id: n for n, _ in task.root.walk()}
+    made: list[Node] = []
+    for level, place, values in body["units"]:
+        if level == "host":
+            h = _make(Host, names["host"], values, _HOST)
+            (by_step[place].hosts if place in by_step else task.hosts)[h.key] = h
+        elif level == "job_task":
+            jt = _make(JobTask, names["job_task"], values, _JOB_TASK)
+            task.job_tasks[jt.id] = jt
+        else:
+            n = _make(Node, names["node"], values, _NODE)
+            if n.id in nodes and base is not None:
+                n.children = nodes[n.id].children
+                _replace_node(task, nodes[n.id], n)
+            made.append(n)
+    if "tree" in body and made:
+        task.root = _build_tree(made, body["tree"])
+    return task
+
+
+def _copy_tree(root: Node | None) -> Node | None:
+    if root is None:
+        return None
+    out = Node(**{n: getattr(root, n) for n in _NODE})
+    out.children = [c for c in map(_copy_tree, root.children) if c is not None]
+    return out
+
+
+def _replace_node(task: Task, old: Node, new: Node) -> None:
+    if task.root is old:
+        task.root = new
+        return
+    assert task.root is not None
+    for parent, _ in task.root.walk():
+        for i, child in enumerate(parent.children):
+            if child is old:
+                parent.children[i] = new
+                return
+
+
+def _build_tree(made: list[Node], tree: list[list[Any]]) -> Node | None:
+    """The node tree from its nodes in walk order and their depths."""
+    by_id = {n.id: n for n in made}
+    stack: list[Node] = []
+    root: Node | None = None
+    for node_id, depth in tree:
+        node = by_id.get(node_id)
+        if node is None:
+            continue
+        del stack[depth:]
+        if stack:
+            stack[-1].children.append(node)
+        else:
+            root = node
+        stack.append(node)
+    return root
+
+
+class Frames(Sequence[tuple[float, Task]]):
+    """A task's kept snapshots in time order, each rebuilt into a `Task` when asked for (from the
+    last whole one before it); the last one rebuilt is remembered, so stepping forward is cheap."""
+
+    def __init__(self, rows: list[tuple[float, bool, bytes]]) -> None:
+        self.times = [r[0] for r in rows]
+        self._rows = rows
+        self._last: tuple[int, Task] | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self.times[i], self._build(i)
+
+    def _build(self, i: int) -> Task:
+        whole = i
+        while whole > 0 and not self._rows[whole][1]:
+            whole -= 1
+        base: Task | None = None
+        start = whole
+        if self._last is not None and whole <= self._last[0] <= i:
+            start, base = self._last[0] + 1, self._last[1]
+        for j in range(start, i + 1):
+            body = orjson.loads(zlib.decompress(self._rows[j][2]))
+            base = _task(body, None if self._rows[j][1] else base)
+        assert base is not None
+        self._last = (i, base)
+        return base
+
+
+def frames(conn: sqlite3.Connection, target: str) -> Frames:
+    """Every kept snapshot of `target`, oldest first (empty when none was kept)."""
+    rows = conn.execute(
+        "SELECT at, whole, data FROM snapshots WHERE target = ? ORDER BY at, rowid", (target,)
+    ).fetchall()
+    while rows and not rows[0][1]:  # a delta whose whole snapshot was pruned cannot be rebuilt
+        rows.pop(0)
+    return Frames([(at, bool(whole), data) for at, whole, data in rows])

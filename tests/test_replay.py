@@ -1,0 +1,425 @@
+"""Replay from the record: the monitor run against the simulator, its rows taken at each recorded
+transition, then the same task replayed in the same panes from the record alone and compared at
+three points; the replay's keys and its REPLAY mark; one SVG snapshot; a task whose units come
+and go (whole snapshots and deltas); `bkwatch replay` into a pipe and on a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bkwatch import cli
+from bkwatch.cli.record_view import RecordView
+from bkwatch.config import data_dir
+from bkwatch.model import Task
+from bkwatch.poller import Cadence, Poller
+from bkwatch.record import Recorder, db_path
+from bkwatch.record.db import connect
+from bkwatch.record.snapshot import FULL_EVERY, frames
+from bkwatch.tui.dialogs.dialogs import HelpScreen
+from bkwatch.tui.drilldown.detail import DetailPane
+from bkwatch.tui.replay.screen import ReplayApp, ReplayScreen
+from bkwatch.tui.widgets.lines import LineView
+from tests.conftest import isolate
+from tests.harness import frame_text, frozen_sim, sim_app
+from tests.test_cli import _pty_run
+
+NARROW = (100, 40)
+SLOW = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return isolate(tmp_path, monkeypatch)
+
+
+def rows(detail: DetailPane) -> list[str]:
+    """Every line the drill-down shows: the title, then each list's lines as text."""
+    views: list[LineView] = [detail.job.steps_view, *detail.grouped_views()]
+    out = [detail.title_bar.shown.plain]
+    for view in views:
+        if view.display and view.lines:
+            out += [view.plain(line.key) for line in view.lines]
+    return out
+
+
+async def test_replay_shows_the_rows_the_live_monitor_showed(tmp_path: Path) -> None:
+    sim = frozen_sim()
+    target = sim.world.add_task("job", kind="fail", hosts=24, scope=("biz", 2))
+    rig = sim_app(sim, tmp_path, [target], select=target, record=RecordView(data_dir()))
+    recorder = Recorder(data_dir(), clock=sim.world.now)
+    kept: list[bool] = []
+    rig.poller.observers.append(recorder.observe)
+    rig.poller.observers.append(lambda u: kept.append(bool(u.transitions) or not kept))
+    live: list[list[str]] = []
+    try:
+        async with rig.app.run_test(size=NARROW) as pilot:
+            # Below 120 columns the opened task takes the whole width, as the replay's panes do.
+            for _ in range(40):
+                await rig.poller.poll_all()
+                if rig.app.detail.main_view() is not None and not rig.app.detail.has_focus_within:
+                    rig.app.detail.main_view().focus()  # type: ignore[union-attr]
+                await pilot.pause()
+                if kept[-1]:  # a poll the record keeps: what the monitor shows now
+                    live.append(rows(rig.app.detail))
+                sim.world.advance(2)
+            recorder.flush()
+            await pilot.press("R")  # the monitor's key on the selected task
+            for _ in range(50):
+                await pilot.pause(0.05)
+                if isinstance(rig.app.screen, ReplayScreen):
+                    break
+            screen = rig.app.screen
+            assert isinstance(screen, ReplayScreen) and screen.key == target
+            found = screen.frames
+            assert len(found) == len(live) >= 4
+            assert found[-1][1].state == rig.poller.watches[target].task.state  # type: ignore[union-attr]
+            points = [0, len(found) // 2, len(found) - 1]
+            for i in points:
+                screen.go(i)
+                await pilot.pause()
+                assert rows(screen.detail) == live[i], f"frame {i}"
+            text = frame_text(rig.app)
+            assert "REPLAY" in text and time.strftime("%H:%M:%S", time.localtime(found[-1][0])) in text
+            # The mark counts the frames, and the keys move the time cursor.
+            await pilot.press("b")
+            assert screen.index == 0
+            await pilot.press("right", "right")
+            assert screen.index == 2
+            await pilot.press("left")
+            assert screen.index == 1
+            await pilot.press("f")
+            assert screen.index == min(
+                i
+                for i, (_, t) in enumerate(found)
+                if any(h.state.is_bad for s in t.steps for h in s.hosts.values()) or t.state.is_bad
+            )
+            await pilot.press("escape")
+            await pilot.pause()
+            assert rig.app.screen is not screen
+    finally:
+        recorder.close()
+        await rig.client.aclose()
+
+
+async def test_play_steps_through_at_ten_times_the_pace(tmp_path: Path) -> None:
+    task = lambda s: Task("job:2:1", "job", "t", s, s.value, False)  # noqa: E731
+    from bkwatch.model import State
+
+    found = [(1000.0, task(State.PENDING)), (1005.0, task(State.RUNNING)), (1010.0, task(State.FAILED))]
+    app = ReplayApp("job:2:1", found)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.replay
+        await pilot.pause()
+        assert screen.index == 0 and "paused" in frame_text(app)
+        await pilot.press("space")
+        assert screen.playing
+        await asyncio.sleep(0.8)  # 5 recorded seconds take half a second, give or take the timer
+        await pilot.pause()
+        assert screen.index >= 1
+        await asyncio.sleep(1.5)
+        await pilot.pause()
+        assert screen.index == 2 and not screen.playing  # stops at the end
+        await pilot.press("question_mark")  # the replay's own keys
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen) and "The first recorded transition" in frame_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code in (0, None)
+
+
+def test_replay_snapshot_at_a_failure(snap_compare, tmp_path: Path) -> None:
+    sim = frozen_sim()
+    target = sim.world.add_task("job", kind="fail", hosts=12, scope=("biz", 2))
+
+    async def record() -> None:
+        import httpx
+
+        from bkwatch.cli.demo import demo_profile
+        from bkwatch.client import BkClient
+        from bkwatch.systems.adapters import fetch_task
+        from bkwatch.targets import parse_target
+        from tests.harness import BASE
+
+        client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
+        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+        recorder = Recorder(data_dir(), clock=sim.world.now)
+        poller.observers.append(recorder.observe)
+        poller.add(parse_target(target))
+        try:
+            for _ in range(30):
+                await poller.poll_all()
+                sim.world.advance(3)
+        finally:
+            await client.aclose()
+            recorder.flush()
+            recorder.close()
+
+    asyncio.run(record())
+    conn = connect(db_path(data_dir()), readonly=True)
+    found = frames(conn, target)
+    conn.close()
+    assert len(found) >= 3
+    assert snap_compare(ReplayApp(target, found), terminal_size=(80, 24), press=["f"])
+
+
+def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
+    """A pipeline whose nodes appear as it runs and a JOB task kept past FULL_EVERY frames:
+    every frame rebuilt from the record equals the snapshot the poller held then."""
+    sim = frozen_sim()
+    job = sim.world.add_task("job", kind="fail", hosts=30, scope=("biz", 2))
+    sops = sim.world.add_task("sops", kind="deepfail")
+    held: dict[str, list[Task]] = {job: [], sops: []}
+
+    async def go() -> None:
+        import httpx
+
+        from bkwatch.cli.demo import demo_profile
+        from bkwatch.client import BkClient
+        from bkwatch.systems.adapters import fetch_task
+        from bkwatch.targets import parse_target
+        from tests.harness import BASE
+
+        client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
+        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+        recorder = Recorder(data_dir(), clock=sim.world.now)
+        poller.observers.append(recorder.observe)
+        poller.observers.append(
+            lambda u: held[u.key].append(u.watch.task) if u.transitions and u.watch.task else None
+        )
+        poller.add(parse_target(job))
+        poller.add(parse_target(sops))
+        try:
+            for _ in range(FULL_EVERY + 10):
+                await poller.poll_all()
+                sim.world.advance(3)
+        finally:
+            await client.aclose()
+            recorder.flush()
+            recorder.close()
+
+    asyncio.run(go())
+    conn = connect(db_path(data_dir()), readonly=True)
+    try:
+        for key, tasks in held.items():
+            found = frames(conn, key)
+            assert len(found) == len(tasks) >= 3, key
+            wholes = [w for (w,) in conn.execute("SELECT whole FROM snapshots WHERE target = ?", (key,))]
+            assert 0 in wholes, f"{key}: deltas kept"
+            for i in [*range(len(found)), 0, len(found) - 1, 1]:  # forward, then back
+                _, task = found[i]
+                assert _plain(task) == _plain(tasks[i]), (key, i)
+    finally:
+        conn.close()
+
+
+def _plain(task: Task) -> Any:
+    from dataclasses import asdict
+
+    out = asdict(task)
+    out.pop("_progress")
+    return out
+
+
+def _record_one(tmp: Path) -> str:
+    sim = frozen_sim()
+    target = sim.world.add_task("job", kind="fail", hosts=6, scope=("biz", 2))
+
+    async def go() -> None:
+        import httpx
+
+        from bkwatch.cli.demo import demo_profile
+        from bkwatch.client import BkClient
+        from bkwatch.systems.adapters import fetch_task
+        from bkwatch.targets import parse_target
+        from tests.harness import BASE
+
+        client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
+        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+        recorder = Recorder(data_dir(), clock=sim.world.now)
+        poller.observers.append(recorder.observe)
+        poller.add(parse_target(target))
+        try:
+            for _ in range(8):
+                await poller.poll_all()
+                sim.world.advance(30)
+        finally:
+            await client.aclose()
+            recorder.flush()
+            recorder.close()
+
+    asyncio.run(go())
+    return target
+
+
+def test_replay_into_a_pipe_prints_text(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = _record_one(isolated)
+    assert cli.main(["replay", target]) == 0
+    out = capsys.readouterr().out
+    assert "task" in out and "failed" in out and "REPLAY" not in out
+    assert cli.main(["replay", target, "--text"]) == 0
+
+
+@pytest.mark.timeout(120)
+def test_replay_on_a_terminal_opens_the_panes(isolated: Path) -> None:
+    target = _record_one(isolated)
+    out, code = _pty_run(["replay", target], {b"REPLAY"})
+    assert code == 0, out[-2000:]
+    assert b"\x1b[?1049h" in out and b"REPLAY" in out  # the alternate screen: the panes
+    out, code = _pty_run(["replay", target, "--text"], {b"never shown"})
+    assert code == 0 and b"\x1b[?1049h" not in out and b"failed" in out
+
+
+# ---- a host's past -------------------------------------------------------------------------------
+
+
+async def _poll_recorded(sim: Any, targets: list[str]) -> None:
+    import httpx
+
+    from bkwatch.cli.demo import demo_profile
+    from bkwatch.client import BkClient
+    from bkwatch.systems.adapters import fetch_task
+    from bkwatch.targets import parse_target
+    from tests.harness import BASE
+
+    client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
+    poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+    recorder = Recorder(data_dir())
+    poller.observers.append(recorder.observe)
+    for t in targets:
+        poller.add(parse_target(t))
+    try:
+        await poller.poll_all()
+    finally:
+        await client.aclose()
+        recorder.flush()
+        recorder.close()
+
+
+async def test_a_host_failed_in_three_tasks_says_so_on_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bkwatch.tui.replay.hosts import HostHistoryScreen
+
+    sim = frozen_sim()
+    targets = [sim.world.add_task("job", kind="ok", hosts=5, scope=("biz", 2)) for _ in range(3)]
+    sim.world.advance(600)
+    data = sim.world.get(targets[0]).data(sim.world.now(), True)
+    h = data["step_instance_list"][0]["step_ip_result_list"][0]
+    host = f"{h['bk_cloud_id']}:{h['ip']}"
+    for t in targets:
+        sim.world.force(t, 11, host=host)  # the same machine fails in each
+    await _poll_recorded(sim, targets[:2])  # two tasks seen before
+    assert cli.main(["hosts", "--flaky", "--json", "--min", "2"]) == 0
+    import json
+
+    [entry] = [e for e in json.loads(capsys.readouterr().out)["hosts"] if e["host"] == host]
+    assert entry["count"] == 2 and entry["signature"]
+
+    record = RecordView(data_dir())
+    rig = sim_app(sim, tmp_path, [targets[2]], select=targets[2], record=record)
+    recorder = Recorder(data_dir())
+    rig.poller.observers.append(recorder.observe)
+    try:
+        async with rig.app.run_test(size=NARROW) as pilot:
+            await rig.poller.poll_all()
+            await pilot.pause()
+            view = rig.app.detail.job.hosts_view
+            view.focus()  # below 120 columns: the task opened, full-width
+            for _ in range(50):  # the note is read off the screen's thread, then the line redrawn
+                await pilot.pause(0.05)
+                if any(x.key == host for x in view.lines) and " in 7d" in view.plain(host):
+                    break
+            line = view.plain(host)
+            assert "3rd in 7d, same sig · " in line, line
+            view.move_to(host)
+            await pilot.pause()
+            said = rig.app.detail.info.shown.plain
+            assert "3rd failure in 7 days, same signature (H: its past)" in said, said
+            await pilot.press("H")
+            for _ in range(50):
+                await pilot.pause(0.05)
+                if isinstance(rig.app.screen, HostHistoryScreen):
+                    break
+            screen = rig.app.screen
+            assert isinstance(screen, HostHistoryScreen) and screen.host == host
+            assert {f.target for f in screen.past} == set(targets[:2]) | (
+                {targets[2]} if len(screen.past) > 2 else set()
+            )
+            assert "failure" in frame_text(rig.app) and "Host " in frame_text(rig.app)
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not isinstance(rig.app.screen, HostHistoryScreen)
+    finally:
+        recorder.close()
+        await rig.client.aclose()
+    assert cli.main(["hosts", "--flaky", "--json"]) == 0
+    [entry] = [e for e in json.loads(capsys.readouterr().out)["hosts"] if e["host"] == host]
+    assert entry["count"] == 3 and entry["signature_count"] == 3
+
+
+async def test_since_last_time_reads_the_record(tmp_path: Path) -> None:
+    """The list's history knows nothing of the task (it is saved at most every 30 s); the record
+    saw it running: the summary says so, with when, and what fails now."""
+    from bkwatch.model import failures
+
+    sim = frozen_sim()
+    target = sim.world.add_task("job", kind="fail", hosts=8, scope=("biz", 2))
+    await _poll_recorded(sim, [target])  # seen running by an earlier run
+    sim.world.advance(3600)  # it failed while bkwatch was closed
+    rig = sim_app(sim, tmp_path, [target], select=target, record=RecordView(data_dir()))
+    try:
+        async with rig.app.run_test(size=NARROW) as pilot:
+            await pilot.pause(0.2)  # the record is read off the screen's thread at start
+            await rig.poller.poll_all()
+            for _ in range(40):
+                await pilot.pause(0.05)
+                if any("Since last time" in line for line in rig.app.log_view.entries):
+                    break
+            task = rig.poller.watches[target].task
+            assert task is not None and task.state.is_bad
+            [line] = [x for x in rig.app.log_view.entries if "Since last time" in x]
+            assert f"running -> {task.state} (running at " in line and "when you left" in line, line
+            assert f"; {len(failures(task))} failing)" in line, line
+    finally:
+        await rig.client.aclose()
+
+
+def test_a_record_from_before_replays_is_migrated_and_still_read(
+    isolated: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A schema-1 file (no snapshots) opens as schema 2 with its rows kept; its task has no frame
+    to replay, and `bkwatch replay` still prints its changes."""
+    import sqlite3
+
+    from bkwatch.record.db import MIGRATIONS, VERSION, open_db
+
+    path = db_path(data_dir())
+    path.parent.mkdir(parents=True)
+    old = sqlite3.connect(path)
+    old.executescript(f"{MIGRATIONS[0]}; PRAGMA user_version = 1;")
+    old.execute("INSERT INTO tasks (target, system, name, state) VALUES ('job:2:7', 'job', 'old', 'failed')")
+    old.execute(
+        "INSERT INTO transitions VALUES (?, 1.7e9, 'task', ?, 'old', 'running', 'failed', NULL, NULL)",
+        ("job:2:7", "job:2:7"),
+    )
+    old.commit()
+    old.close()
+    conn, notice = open_db(path)
+    try:
+        assert notice is None and VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
+        assert conn.execute("SELECT name FROM tasks").fetchone()[0] == "old"
+        assert len(frames(conn, "job:2:7")) == 0
+    finally:
+        conn.close()
+    assert len(RecordView(data_dir()).frames("job:2:7")) == 0
+    assert cli.main(["replay", "job:2:7"]) == 0
+    assert "running → failed" in capsys.readouterr().out
