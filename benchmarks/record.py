@@ -28,9 +28,9 @@ from benchmarks.common import Row, emit, parser, sim_process, sim_profile, usabl
 from bkwatch import tune_gc
 from bkwatch.client import BkClient
 from bkwatch.poller import Cadence, Poller
-from bkwatch.record import Recorder, db_path
-from bkwatch.record.db import size_of
+from bkwatch.record.db import db_path, size_of
 from bkwatch.record.flaky import flaky_hosts
+from bkwatch.record.recorder import Recorder
 from bkwatch.record.render import html_page, markdown
 from bkwatch.record.story import load
 from bkwatch.sim import SimConfig, Simulator

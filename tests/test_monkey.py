@@ -41,7 +41,7 @@ from textual.worker import Worker, WorkerState
 from bkwatch.cli.record_view import RecordView
 from bkwatch.model import System
 from bkwatch.poller import Cadence
-from bkwatch.record import Recorder
+from bkwatch.record.recorder import Recorder
 from bkwatch.tui.actions import ACTIONS
 from bkwatch.tui.dialogs.dialogs import ConfirmDialog, HelpScreen
 from bkwatch.tui.dialogs.palette import CommandPalette

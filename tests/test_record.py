@@ -24,8 +24,8 @@ from bkwatch import cli
 from bkwatch.client import BkClient
 from bkwatch.config import data_dir, load_profile
 from bkwatch.poller import Cadence, Poller
-from bkwatch.record import Limits, Recorder, db_path
-from bkwatch.record.db import open_db, prune, size_of
+from bkwatch.record.db import Limits, db_path, open_db, prune, size_of
+from bkwatch.record.recorder import Recorder
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.sim.job import HOST_OK
 from bkwatch.systems.adapters import fetch_task
@@ -227,7 +227,7 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from bkwatch.model import State, System, Task, Transition
     from bkwatch.poller import PollUpdate, Watch
-    from bkwatch.record import Recorder
+    from bkwatch.record.recorder import Recorder
     from bkwatch.targets import parse_target
 
     recorder = Recorder(Path(sys.argv[1]))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bkwatch.cli.run import MonitorOptions, open_record
-from bkwatch.record import db_path
+from bkwatch.record.db import db_path
 from bkwatch.record.render import markdown
 from bkwatch.record.story import load
 from tests.conftest import isolate

@@ -17,8 +17,8 @@ from bkwatch.cli.record_view import RecordView
 from bkwatch.config import data_dir
 from bkwatch.model import Task
 from bkwatch.poller import Cadence, Poller
-from bkwatch.record import Recorder, db_path
-from bkwatch.record.db import connect
+from bkwatch.record.db import connect, db_path
+from bkwatch.record.recorder import Recorder
 from bkwatch.record.snapshot import FULL_EVERY, frames
 from bkwatch.tui.dialogs.dialogs import HelpScreen
 from bkwatch.tui.drilldown.detail import DetailPane

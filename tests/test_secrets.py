@@ -717,7 +717,7 @@ async def test_the_record_and_its_reports_hold_no_secret(
     isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from bkwatch.config import data_dir
-    from bkwatch.record import Recorder
+    from bkwatch.record.recorder import Recorder
     from bkwatch.record.render import html_page, markdown
     from bkwatch.record.story import load
     from bkwatch.systems.adapters import fetch_task
@@ -764,7 +764,7 @@ async def test_the_record_and_its_reports_hold_no_secret(
             recorder.close()
     import sqlite3
 
-    from bkwatch.record import db_path
+    from bkwatch.record.db import db_path
 
     conn = sqlite3.connect(db_path(data_dir()))
     try:

@@ -11,10 +11,8 @@ from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bkwatch.evidence.signatures import signature
 from bkwatch.model import Task
 from bkwatch.record.db import DAY, connect, db_path
-from bkwatch.record.snapshot import frames
 from bkwatch.text import clean_text
 from bkwatch.tui.replay.port import HostNote, PastFailure
 
@@ -49,6 +47,8 @@ class RecordView:
     def frames(self, key: str) -> Sequence[tuple[float, Task]]:
         if not self.path.exists():
             return []
+        from bkwatch.record.snapshot import frames  # lazy: only a replay needs it
+
         conn = connect(self.path, readonly=True)
         try:
             return frames(conn, key)
@@ -116,6 +116,8 @@ class RecordView:
         return None
 
     def _look_up(self, host: str, target: str, reason: str) -> None:
+        from bkwatch.evidence.signatures import signature  # lazy: on this reading thread, not at start
+
         note: HostNote | None = None
         try:
             conn = self._read()

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from bkwatch.evidence.signatures import Signatures
     from bkwatch.model import Task
     from bkwatch.poller import PollUpdate
-    from bkwatch.record import Recorder
+    from bkwatch.record.recorder import Recorder
     from bkwatch.targets import Target
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,8 @@ def open_record(options: MonitorOptions, secrets: Sequence[str] = ()) -> tuple[R
         return None, None
     import sqlite3  # lazy: only when recording
 
-    from bkwatch.record import Limits, Recorder, RecordError  # lazy: as sqlite3
+    from bkwatch.record.db import Limits, RecordError  # lazy: as sqlite3
+    from bkwatch.record.recorder import Recorder  # lazy: as sqlite3
 
     limits = Limits(options.record_days, int(options.record_max_mb * 1024 * 1024))
     try:

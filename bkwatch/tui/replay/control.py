@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 from bkwatch.model import Host
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.kinds import HostKind
-from bkwatch.tui.replay.hosts import HostHistoryScreen
-from bkwatch.tui.replay.screen import ReplayScreen
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp
@@ -85,6 +83,8 @@ class RecordUi:
             self.app.notify("Nothing recorded of this task yet.", timeout=5)
             return
         if self.app.is_running:
+            from bkwatch.tui.replay.screen import ReplayScreen  # lazy: not needed to start
+
             self.app.push_screen(ReplayScreen(key, frames, label=label, ascii_only=self.app.ascii_only))
 
     # ---- H ------------------------------------------------------------------------------
@@ -101,6 +101,8 @@ class RecordUi:
         assert self.record is not None
         past = await asyncio.to_thread(self.record.host_history, host)
         if self.app.is_running:
+            from bkwatch.tui.replay.hosts import HostHistoryScreen  # lazy: as the replay
+
             self.app.push_screen(HostHistoryScreen(host, past))
 
     def _host_under_cursor(self) -> str | None:
