@@ -53,6 +53,7 @@ from bkwatch.tui.watchlist.scope_ui import ScopesChanged, ScopesUi
 from bkwatch.tui.watchlist.translog import TransitionLog
 from bkwatch.tui.watchlist.watch_ui import WatchList
 from bkwatch.tui.why.evidence_open import EvidenceViews
+from bkwatch.tui.widgets import wire
 from bkwatch.tui.widgets.fmt import use_ascii_default
 from bkwatch.tui.widgets.footer import Footer
 from bkwatch.tui.widgets.lines import LineView, TextBar
@@ -102,6 +103,7 @@ class BkWatchApp(App[None]):
         acting: Acting | None = None,
     ) -> None:
         super().__init__()
+        wire.install()  # screen updates sent as only the changed cells, colours carried along
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.evidence_ui = EvidenceViews(self, evidence)  # l, w: logs and signatures
@@ -162,6 +164,7 @@ class BkWatchApp(App[None]):
         self.report_store_warnings()
         if self.insecure:
             self.screen_change_signal.subscribe(self, self._mark_insecure)
+        self.app_resume_signal.subscribe(self, self._resumed)
         self.acts.mount()
         self.watchlist.restore(entries)
         if self.since_last_time:
@@ -224,6 +227,11 @@ class BkWatchApp(App[None]):
         if watch.task is not None and watch.via is None:
             self.history.remember(update.key, watch.task.state, watch.task.name, now, save=bool(changes))
         self.update_status()
+
+    def _resumed(self, _app: object) -> None:
+        """Back from ctrl+z: the shell wrote over the screen, so every cell is sent again."""
+        wire.forget()
+        self.screen.refresh()
 
     def on_scopes_changed(self, _message: ScopesChanged) -> None:
         self.scopes_ui.changed()
