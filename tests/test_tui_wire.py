@@ -52,8 +52,12 @@ class Term:
             row, col, fwd, sgr, ch = m.groups()
             if m.group(0).startswith("\x1b]8"):
                 continue
+            if ch == "\r":
+                self.x = 0
+                continue
             if ch == "\n":
-                continue  # Textual moves the cursor after each line anyway
+                self.y += 1
+                continue
             if ch is not None:
                 self._char(ch)
             elif fwd is not None:

@@ -14,7 +14,8 @@ screen writes. `install()` replaces how the compositor's updates become terminal
 * the colour state is carried from one run to the next: an unchanged style sends nothing, a
   style that adds attributes or changes colours sends only those codes, and a reset is sent
   only when an attribute must be turned off (and once at the end of the update);
-* the cursor is moved only when the next run does not start where the last one ended.
+* the cursor is moved only when the next run does not start where the last one ended, and
+  to the next line's start by a carriage return and line feed.
 
 The screen content is the same cell for cell (`tests/test_tui_wire.py` replays both outputs
 through a small terminal model and compares them). Textual's `ChopsUpdate` / `LayoutUpdate`
@@ -106,6 +107,8 @@ class _Out:
         if y == self.y and x > self.x >= 0:
             step = x - self.x
             self.parts.append("\x1b[C" if step == 1 else f"\x1b[{step}C")
+        elif x == 0 and y == self.y + 1 and self.y >= 0:
+            self.parts.append("\r\n")  # the next line's start (no scroll region is ever set)
         else:
             self.parts.append(f"\x1b[{y + 1};{x + 1}H")
         self.x, self.y = x, y
