@@ -28,7 +28,26 @@ STYLES = [
     Style.parse("italic underline"),
     Style.parse("dim green"),
     Style.parse("on blue"),
+    Style.parse("bold dim red"),
+    Style.parse("dim strike on blue"),
+    Style.parse("reverse underline"),
+    # The job list's kind: long colour codes kept while an attribute goes on and off.
+    Style.parse("bold #aabbcc on #112233"),
+    Style.parse("dim #aabbcc on #112233"),
+    Style.parse("bold dim reverse #aabbcc on #112233"),
+    Style.parse("#aabbcc on #112233"),
 ]
+_OFF_CODES = {
+    "22": {"1", "2"},
+    "23": {"3"},
+    "24": {"4", "21"},
+    "25": {"5", "6"},
+    "27": {"7"},
+    "28": {"8"},
+    "29": {"9"},
+    "54": {"51", "52"},
+    "55": {"53"},
+}
 WORDS = ["ab", " ", "x", "界", "é", "e\u0301", "名字", "   ", "ok", "✖ FAILED"]
 _TOKEN = re.compile(r"\x1b\[(\d*);?(\d*)H|\x1b\[(\d*)C|\x1b\[([\d;]*)m|\x1b\]8;[^\x1b]*\x1b\\|(.)", re.S)
 
@@ -88,6 +107,8 @@ class Term:
                 self.fg = None
             elif code == 49:
                 self.bg = None
+            elif p in _OFF_CODES:
+                self.attrs = self.attrs - _OFF_CODES[p]
             elif 30 <= code <= 37 or 90 <= code <= 97:
                 self.fg = p
             elif 40 <= code <= 47 or 100 <= code <= 107:

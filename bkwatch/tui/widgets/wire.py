@@ -12,8 +12,8 @@ screen writes. `install()` replaces how the compositor's updates become terminal
   resume after a suspend makes it unknown, so everything is written again) — a row that moves
   up one line under an unchanged column costs only the cells that differ;
 * the colour state is carried from one run to the next: an unchanged style sends nothing, a
-  style that adds attributes or changes colours sends only those codes, and a reset is sent
-  only when an attribute must be turned off (and once at the end of the update);
+  changed one only the codes that differ (attributes off by their own codes, or a reset when
+  that is shorter), and a reset goes once at the end of the update;
 * the cursor is moved only when the next run does not start where the last one ended, and
   to the next line's start by a carriage return and line feed.
 
@@ -36,6 +36,20 @@ from textual.strip import Strip
 
 _Sgr = tuple[frozenset[str], str | None, str | None]  # attributes, foreground, background
 _DEFAULT: _Sgr = (frozenset(), None, None)
+# The code that turns each SGR attribute off (22: bold and dim; 24: underline, double too).
+_OFF = {
+    "1": "22",
+    "2": "22",
+    "3": "23",
+    "4": "24",
+    "21": "24",
+    "5": "25",
+    "6": "25",
+    "7": "27",
+    "8": "28",
+    "9": "29",
+}
+_OFF |= {"51": "54", "52": "54", "53": "55"}
 
 
 def _parse(codes: str) -> _Sgr:
@@ -129,18 +143,29 @@ class _Out:
         if want == have:
             return
         attrs, fg, bg = want
-        if not have[0] <= attrs:  # an attribute goes off: start from a reset
-            params = ["0", *sorted(attrs)]
-            if fg is not None:
-                params.append(fg)
-            if bg is not None:
-                params.append(bg)
+        # From a reset: every attribute and colour of the new style.
+        reset = ["0", *sorted(attrs)]
+        if fg is not None:
+            reset.append(fg)
+        if bg is not None:
+            reset.append(bg)
+        # From the current state: the attributes that go off by their own codes (22 turns off
+        # bold and dim together, so one that stays is set again), those that come on, and the
+        # colours that change. The shorter of the two is sent.
+        gone = have[0] - attrs
+        offs = sorted({_OFF[a] for a in gone if a in _OFF})
+        if len(offs) < len(gone) and gone:  # an attribute with no off code: only a reset will do
+            params = reset
         else:
-            params = sorted(attrs - have[0])
+            on = attrs - have[0]
+            if "22" in offs:
+                on = on | (attrs & {"1", "2"})
+            step = [*offs, *sorted(on)]
             if fg != have[1]:
-                params.append(fg if fg is not None else "39")
+                step.append(fg if fg is not None else "39")
             if bg != have[2]:
-                params.append(bg if bg is not None else "49")
+                step.append(bg if bg is not None else "49")
+            params = step if len(";".join(step)) < len(";".join(reset)) else reset
         self.parts.append(f"\x1b[{';'.join(params)}m")
         self.sgr = want
 
