@@ -243,22 +243,33 @@ class LineView(ScrollView, can_focus=True):
         height = self.size.height
         old_lines, old_top = before.lines, before.top
         count = len(lines)
-        for y in range(max(0, start - top), height):
+        run_from = -1  # adjacent changed lines are repainted as one region: each request costs
+        for y in range(max(0, start - top), height + 1):  # Textual far more than a line
             i = top + y
-            j = i - old_top
-            a = old_lines[j] if 0 <= j < len(old_lines) else None
-            b = lines[i] if i < count else None
-            if a is None and b is None:
+            dirty = False
+            if y < height:
+                j = i - old_top
+                a = old_lines[j] if 0 <= j < len(old_lines) else None
+                b = lines[i] if i < count else None
+                if a is None and b is None:
+                    y = height  # past both ends: close the last run
+                else:
+                    dirty = (
+                        a is None
+                        or b is None
+                        or a.key != b.key
+                        or a.sig != b.sig
+                        or a.header != b.header
+                        or (i == old_cursor_pos) != (i == new_i)
+                    )
+            if dirty and run_from < 0:
+                run_from = y
+            elif not dirty and run_from >= 0:
+                width = max(self.virtual_size.width, self.size.width)
+                self.refresh(Region(0, run_from, width, y - run_from))
+                run_from = -1
+            if y >= height:
                 break
-            if (
-                a is None
-                or b is None
-                or a.key != b.key
-                or a.sig != b.sig
-                or a.header != b.header
-                or (i == old_cursor_pos) != (i == new_i)
-            ):
-                self.refresh_line(i)
 
     def _refresh_row(self, i: int) -> None:
         """Repaint row `i` when it is on the screen; off it, nothing: it is drawn afresh when
