@@ -404,7 +404,7 @@ def _diff_units(
 ) -> None:
     pending = State.PENDING
     fresh: list[str] = []  # keys whose unit is not the last snapshot's (with `share`)
-    same_order = len(old) == len(new)
+    same_order = share and len(old) == len(new)  # only the shared snapshot is noted
     old_keys = iter(old)
     for key, unit in new.items():
         if same_order and key != next(old_keys):
@@ -417,11 +417,12 @@ def _diff_units(
         elif prev.state is not unit.state:
             fresh.append(key)
             out.append(Transition(target, level, key, _unit_name(unit), prev.state, unit.state, at, step_id))
-        elif share and prev == unit:
-            new[key] = prev  # same key, so the dict's size and order are untouched
-        else:
-            fresh.append(key)
-    if share and same_order:  # what the screen needs to look at: Task.changed_units
+        elif share:
+            if prev == unit:
+                new[key] = prev  # same key, so the dict's size and order are untouched
+            else:
+                fresh.append(key)
+    if same_order:  # what the screen needs to look at: Task.changed_units
         task.note_changed(new, old, fresh)
 
 
