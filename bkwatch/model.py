@@ -6,6 +6,7 @@ compare and hold in memory. Times are epoch seconds (float) or None.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import attrgetter
@@ -195,6 +196,21 @@ class Task:
     # A snapshot is never changed once parsed, so its progress is counted once (a 30,000-host
     # job is read on every repaint of the job list).
     _progress: tuple[int, int] | None = field(default=None, repr=False, compare=False)
+    # Set by the poller's diff when it shared unchanged units with the last snapshot: for a
+    # units dict of this snapshot (by id), the id of the last snapshot's dict it was compared
+    # with and the keys whose units are not shared (see `changed_units`).
+    _fresh: dict[int, tuple[int, list[str]]] = field(default_factory=dict, repr=False, compare=False)
+
+    def note_changed(self, units: Mapping[str, object], last: Mapping[str, object], keys: list[str]) -> None:
+        """The poller shared every unit of `units` but `keys` with `last`, key for key in order."""
+        self._fresh[id(units)] = (id(last), keys)
+
+    def changed_units(self, units: Mapping[str, object]) -> tuple[int, list[str]] | None:
+        """For `units` (a step's hosts, the task's hosts or job tasks), when the poller shared
+        every other unit with the last snapshot, in the same order: (id of the last snapshot's
+        dict, keys of the units that are new objects). A screen that shows that very dict needs
+        to look at those keys only. None when not known (compare everything)."""
+        return self._fresh.get(id(units))
 
     def leaf_nodes(self) -> list[Node]:
         if self.root is None:

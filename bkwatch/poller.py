@@ -405,11 +405,11 @@ def diff(old: Task | None, new: Task, at: float, *, share: bool = False) -> list
                 continue
             if before.state is not step.state:
                 out.append(Transition(target, "step", step.id, step.name, before.state, step.state, at))
-            _diff_units(out, target, "host", before.hosts, step.hosts, at, step.id, share)
+            _diff_units(out, target, "host", before.hosts, step.hosts, at, step.id, share, new)
     if new.hosts or old.hosts:
-        _diff_units(out, target, "host", old.hosts, new.hosts, at, None, share)
+        _diff_units(out, target, "host", old.hosts, new.hosts, at, None, share, new)
     if new.job_tasks or old.job_tasks:
-        _diff_units(out, target, "job_task", old.job_tasks, new.job_tasks, at, None, share)
+        _diff_units(out, target, "job_task", old.job_tasks, new.job_tasks, at, None, share, new)
     if new.root is not None and old.root is not None:
         before_nodes = {n.id: n for n, _ in old.root.walk()}
         for node, _ in new.root.walk():
@@ -433,17 +433,30 @@ def _diff_units(
     at: float,
     step_id: str | None,
     share: bool,
+    task: Task,
 ) -> None:
     pending = State.PENDING
+    fresh: list[str] = []  # keys whose unit is not the last snapshot's (with `share`)
+    same_order = share and len(old) == len(new)  # only the shared snapshot is noted
+    old_keys = iter(old)
     for key, unit in new.items():
+        if same_order and key != next(old_keys):
+            same_order = False
         prev = old.get(key)
         if prev is None:
+            fresh.append(key)
             if unit.state is not pending:
                 out.append(Transition(target, level, key, _unit_name(unit), None, unit.state, at, step_id))
         elif prev.state is not unit.state:
+            fresh.append(key)
             out.append(Transition(target, level, key, _unit_name(unit), prev.state, unit.state, at, step_id))
-        elif share and prev == unit:
-            new[key] = prev  # same key, so the dict's size and order are untouched
+        elif share:
+            if prev == unit:
+                new[key] = prev  # same key, so the dict's size and order are untouched
+            else:
+                fresh.append(key)
+    if same_order:  # what the screen needs to look at: Task.changed_units
+        task.note_changed(new, old, fresh)
 
 
 def _unit_name(unit: object) -> str:

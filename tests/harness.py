@@ -149,4 +149,4 @@ def frame_text(app: App[Any]) -> str:
     """What the app would write to the terminal for a full repaint right now (Textual's own
     compositor and screen stack, reached only here)."""
     update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
-    return str(update.render_segments(app.console))
+    return str(update.render_segments(app.console)).replace("\r\n", "\n")

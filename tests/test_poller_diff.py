@@ -93,3 +93,27 @@ def test_share_hands_unchanged_units_over_by_identity() -> None:
     unshared = copy.deepcopy(old)
     diff(old, unshared, 1.0)
     assert unshared.steps[0].hosts["0:10.0.0.1"] is not before["0:10.0.0.1"]
+
+
+def test_shared_snapshot_names_the_units_it_did_not_share() -> None:
+    """What the host list looks at on a poll: only the units that are new objects, and only
+    when compared with the very dict it shows, in the same order."""
+    keys = [f"0:10.0.0.{i}" for i in range(1, 6)]
+    old = job_task(State.RUNNING, dict.fromkeys(keys, State.RUNNING))
+    new = copy.deepcopy(old)
+    hosts = new.steps[0].hosts
+    hosts[keys[1]].state = State.FAILED
+    hosts[keys[3]].error_text = "disk full"
+    diff(old, new, 1.0, share=True)
+    assert new.changed_units(hosts) == (id(old.steps[0].hosts), [keys[1], keys[3]])
+    assert new.changed_units(old.steps[0].hosts) is None  # another dict: nothing known
+
+    unshared = copy.deepcopy(old)
+    diff(old, unshared, 1.0)
+    assert unshared.changed_units(unshared.steps[0].hosts) is None
+
+    reordered = copy.deepcopy(old)
+    step = reordered.steps[0]
+    step.hosts = dict(reversed(list(step.hosts.items())))
+    diff(old, reordered, 1.0, share=True)
+    assert reordered.changed_units(step.hosts) is None  # the order moved: compare everything

@@ -12,8 +12,9 @@ from tests.harness import frozen_sim, settle, sim_app
 
 TUI = Path(bkwatch.tui.__file__).parent
 # palette.py and once.py subclass Textual's palette, screens and option list to fix them: they
-# override Textual's own hooks and read the fields those hooks use.
-TEXTUAL_PATCHES = {"palette.py", "once.py"}
+# override Textual's own hooks and read the fields those hooks use; wire.py replaces how
+# Textual's compositor updates become terminal text and reads the strips and styles they hold.
+TEXTUAL_PATCHES = {"palette.py", "once.py", "wire.py"}
 
 
 def _modules() -> list[Path]:

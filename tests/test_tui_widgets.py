@@ -141,3 +141,26 @@ async def test_replacing_rows_whose_data_is_gone_does_not_draw_the_old_rows() ->
         await pilot.pause()
         assert view.plain("b1") == "second task, step 1"
         assert app.is_running
+
+
+async def test_grouped_view_reads_only_the_units_the_poller_names() -> None:
+    """With the poller's note (`Task.changed_units`) for the very dict on screen, only the named
+    units are compared; for any other dict, every unit is."""
+    rows = {str(i): _jt(i, State.SUCCEEDED) for i in range(1, 40)}
+    app = _Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:1", rows)
+        await pilot.pause()
+        new = dict(rows)
+        new["3"] = _jt(3, State.FAILED, "1002", "config render failed")
+        new["5"] = _jt(5, State.FAILED, "1002", "config render failed")
+        view.show("gsekit:2:1", new, (id(rows), ["3"]))  # the note names "3" only
+        assert view.bad_keys() == ["3"]
+        assert [line.key for line in view.lines if not line.header][:1] == ["3"]
+        newer = dict(new)
+        view.show("gsekit:2:1", newer, (id(rows), []))  # a note about another dict: ignored
+        assert view.bad_keys() == ["3", "5"]
+        # Every line is where the index says, with a group open and rows moved between groups.
+        for i, line in enumerate(view.lines):
+            assert view.index_of(line.key) == i and view.lines[i] is line

@@ -24,11 +24,14 @@ from bkwatch.model import Host, JobTask, Node, State, Step, System, Task
 
 FULL_EVERY = 50  # a whole snapshot at least this often, so a frame is rebuilt from few deltas
 _IDS = frozenset({"key", "ip", "id", "target"})  # identifiers, kept as they are
-_TASK = [f.name for f in fields(Task) if f.name not in ("steps", "hosts", "job_tasks", "root", "_progress")]
-_STEP = [f.name for f in fields(Step) if f.name != "hosts"]
-_HOST = [f.name for f in fields(Host)]
-_JOB_TASK = [f.name for f in fields(JobTask)]
-_NODE = [f.name for f in fields(Node) if f.name != "children"]
+# A snapshot keeps a unit's data fields; those named with "_" are caches a parse or the poller
+# fills (progress counted once, the units the poller shared), rebuilt on the way back.
+_UNITS = ("steps", "hosts", "job_tasks", "root")
+_TASK = [f.name for f in fields(Task) if f.name not in _UNITS and f.name[0] != "_"]
+_STEP = [f.name for f in fields(Step) if f.name != "hosts" and f.name[0] != "_"]
+_HOST = [f.name for f in fields(Host) if f.name[0] != "_"]
+_JOB_TASK = [f.name for f in fields(JobTask) if f.name[0] != "_"]
+_NODE = [f.name for f in fields(Node) if f.name != "children" and f.name[0] != "_"]
 FIELDS = {"task": _TASK, "step": _STEP, "host": _HOST, "job_task": _JOB_TASK, "node": _NODE}
 Clean = Callable[[str | None], str | None]
 

@@ -53,6 +53,7 @@ from bkwatch.tui.watchlist.scope_ui import ScopesChanged, ScopesUi
 from bkwatch.tui.watchlist.translog import TransitionLog
 from bkwatch.tui.watchlist.watch_ui import WatchList
 from bkwatch.tui.why.evidence_open import EvidenceViews
+from bkwatch.tui.widgets import wire
 from bkwatch.tui.widgets.fmt import use_ascii_default
 from bkwatch.tui.widgets.footer import Footer
 from bkwatch.tui.widgets.lines import LineView, TextBar
@@ -104,6 +105,7 @@ class BkWatchApp(App[None]):
         record: Record | None = None,
     ) -> None:
         super().__init__()
+        wire.install()  # screen updates sent as only the changed cells, colours carried along
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.evidence_ui = EvidenceViews(self, evidence)  # l, w: logs and signatures
@@ -165,6 +167,7 @@ class BkWatchApp(App[None]):
         self.report_store_warnings()
         if self.insecure:
             self.screen_change_signal.subscribe(self, self._mark_insecure)
+        self.app_resume_signal.subscribe(self, self._resumed)
         self.acts.mount()
         self.record_ui.mount()
         self.watchlist.restore(entries)
@@ -229,6 +232,11 @@ class BkWatchApp(App[None]):
             task = watch.task
             self.history.remember(update.key, task.state, task.name, now, save=bool(changes), task=task)
         self.update_status()
+
+    def _resumed(self, _app: object) -> None:
+        """Back from ctrl+z: the shell wrote over the screen, so every cell is sent again."""
+        wire.forget()
+        self.screen.refresh()
 
     def on_scopes_changed(self, _message: ScopesChanged) -> None:
         self.scopes_ui.changed()

@@ -175,10 +175,10 @@ class DetailPane(Vertical):
             self.job.show(watch.key, task, transitions)
         elif view is View.HOSTS:
             switcher.current = "nm-hosts"
-            self.nodeman.show(watch.key, task.hosts)
+            self.nodeman.show(watch.key, task.hosts, task.changed_units(task.hosts))
         elif view is View.JOB_TASKS:
             switcher.current = "gk-box"
-            self.gsekit.show(watch.key, task.job_tasks)
+            self.gsekit.show(watch.key, task.job_tasks, task.changed_units(task.job_tasks))
             counts = task.counts()
             self.gk_counts.display = not task.job_tasks
             if not task.job_tasks:

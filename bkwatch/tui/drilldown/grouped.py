@@ -1,24 +1,30 @@
 """Rows grouped by result, with collapsible group headers, updated by diff.
 
 Used for JOB step hosts, NodeMan hosts and GSEKit job tasks. A poll is applied by comparing
-each item with the previous one: unchanged items keep their `Line` (and cached strip), changed
-ones that stay in their group are repainted in place, and an item that changes group is moved
-between the groups' sorted member lists; only the blocks of lines of the groups involved are
-rebuilt, the rest of the list is copied by slice. A change of filter re-flattens the list.
-"""
+each item with the previous one (only the items the poller did not share with the last
+snapshot, when it says which: `Task.changed_units`): unchanged items keep their `Line` (and
+cached strip), and an item that changes group is moved between the groups' sorted member
+lists (server positions, bisected). The rows are those lists themselves, as blocks (a header,
+then the group's positions when open): a line is found by position and a key's position by
+bisection, so a poll that changes 1 % of 10,000 rows touches those rows, the headers of their
+groups and the lines on the screen, with every group open too. A change of filter re-lays the
+blocks out.
+
+Longer than ~400 lines on purpose: the members, the blocks and the key / position lookups
+LineView reads through them are one structure that must change together."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Hashable, Mapping
-from itertools import compress
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Hashable, Iterator, Mapping
+from itertools import compress, count
 from operator import is_not
 from typing import Any, Protocol
 
 from rich.text import Text
 
 from bkwatch.text import one_line
-from bkwatch.tui.widgets.lines import Line, LineView, Parts
+from bkwatch.tui.widgets.lines import Line, LineView, Parts, Window
 
 # Views with at most this many items (about a pane's height) start with every group open;
 # bigger views open only the groups that need attention, so that rows moving between the
@@ -26,6 +32,7 @@ from bkwatch.tui.widgets.lines import Line, LineView, Parts
 SMALL_VIEW = 40
 HEADER = "\x00g:"  # header keys can never collide with a host key "CLOUD:IP" or a task id
 EMPTY = "\x00empty"
+_MISSING = object()
 
 
 class Kind(Protocol):
@@ -55,12 +62,25 @@ class GroupedView(LineView):
         self._sigs: dict[str, tuple[Any, ...]] = {}
         self._gkey: dict[str, Hashable] = {}
         self._pos: dict[str, int] = {}  # server order
+        self._order: list[str] = []  # the keys in server order
+        self._values: list[Any] = []  # the items in server order, as last shown
         self._gorder: dict[Hashable, tuple[Any, ...]] = {}
-        self._members: dict[Hashable, list[str]] = {}  # keys of each group, in server order
-        self._layout: list[tuple[Hashable, int]] = []  # (group, lines it shows), top to bottom
+        # Each group's items by server position, ascending: bisected as plain ints.
+        self._members: dict[Hashable, list[int]] = {}
         self._hkeys: dict[Hashable, str] = {}
+        self._hgroup: dict[str, Hashable] = {EMPTY: None}  # header key -> its group
         self._row_line: dict[str, Line] = {}
         self._redraws = 0
+        # The rows as blocks, top to bottom: a group's header, then its open rows' keys. Lines
+        # are found by position (bisect on the blocks' starts) and keys by position (bisect on
+        # server order within the group), so no list or index of 10,000 rows is kept up to date.
+        self._blocks: list[tuple[Hashable, list[int] | None]] = []
+        self._starts: list[int] = []
+        self._block_of: dict[Hashable, int] = {}
+        self._count = 0
+        self._heads: dict[Hashable, Line] = {}
+        self.lines = _Rows(self)  # type: ignore[assignment]
+        self._index = _Index(self)  # type: ignore[assignment]
         self.open_groups: dict[str, set[Hashable]] = {}  # scope -> expanded groups
         self.closed_groups: dict[str, set[Hashable]] = {}  # scope -> groups the user closed
         self.filter_text = ""
@@ -69,69 +89,100 @@ class GroupedView(LineView):
         self.empty_text = "Nothing to show yet."
 
     # ---- applying data ----------------------------------------------------------------
-    def show(self, scope: str, items: Mapping[str, Any]) -> None:
+    def show(
+        self, scope: str, items: Mapping[str, Any], changed: tuple[int, list[str]] | None = None
+    ) -> None:
         """Show `items` (key -> item, server order) of `scope`; a diff when scope is unchanged.
 
-        Every item's signature is compared (a few milliseconds for 10,000 items), so a change
-        of any shown field is seen, with or without a state change.
+        The poller hands the shown task's unchanged items over as the very same objects, in the
+        same order. `changed` (`Task.changed_units`) names the others when the poller compared
+        with the very dict shown now: only those are looked at. Without it the items are
+        compared position by position by identity (in C, without hashing 10,000 keys), and
+        only the others have their key checked. Their signatures are compared (every item, for
+        a snapshot that shares nothing). A key that moved or changed means another list: it is
+        rebuilt.
         """
-        if scope != self.scope or len(items) != len(self.items) or self.items.keys() != items.keys():
+        order = self._order
+        if scope != self.scope or len(items) != len(order):
             self._rebuild(scope, items)
             return
+        if changed is not None and changed[0] == id(self.items):
+            # `self.items` is alive, so no other dict can have had its id when the poller
+            # compared: the poller compared with this very dict.
+            pos = self._pos
+            maybe = []
+            for k in changed[1]:
+                p = pos.get(k)
+                if p is None:
+                    self._rebuild(scope, items)
+                    return
+                maybe.append(p)
+            values = self._values
+            for k, p in zip(changed[1], maybe, strict=True):
+                values[p] = items[k]
+        else:
+            values = list(items.values())
+            maybe = list(compress(count(), map(is_not, self._values, values)))
+            get = items.get
+            for i in maybe:
+                if get(order[i], _MISSING) is not values[i]:
+                    self._rebuild(scope, items)
+                    return
+        self._values = values
         kind, sigs = self.kind, self._sigs
-        previous = self.items
-        # The poller hands the shown task's unchanged items over as the very same objects, so
-        # only the others need their signature compared (all of them for other snapshots).
-        maybe = list(compress(items.keys(), map(is_not, map(previous.__getitem__, items), items.values())))
         diff = []
-        for k in maybe:
-            sig = kind.sig(items[k])
+        for i in maybe:
+            k = order[i]
+            sig = kind.sig(values[i])
             if sig != sigs[k]:
                 sigs[k] = sig
                 diff.append(k)
         self.items = items  # snapshots are replaced by the poller, never mutated
         if not diff:
             return
+        before = self.window()  # what the screen shows: compared with the new rows at the end
         touched: set[Hashable] = set()  # groups whose membership changed
-        gone: list[str] = []
-        in_place: list[str] = []
+        sampled: set[Hashable] = set()  # groups whose header may show another sample
+        row_line, gkey = self._row_line, self._gkey
         for key in diff:
-            self._row_line[key] = Line(key, sigs[key], data=key)
+            row_line[key] = Line(key, sigs[key], data=key)
             g = kind.group(items[key])
-            old_g = self._gkey[key]
+            old_g = gkey[key]
             if old_g != g:
                 self._move(key, g)
                 touched.update((old_g, g))
-                gone.append(key)
-            else:
-                in_place.append(key)
+            sampled.add(g)
         if self.filter_text:
-            self._flatten()
+            self._flatten(before)
             return
-        # Rows that stayed in their group first, while the index is still valid.
-        self.update_lines([self._row_line[k] for k in in_place])
-        if touched:
-            self._splice(touched, gone)
-        headers = {self._gkey[k] for k in in_place} - touched  # a header shows a sample
-        self.update_lines([self._header_line(g) for g in headers if g in self._members])
+        if not touched:  # every row kept its place: repaint the visible ones that changed
+            for g in sampled:
+                if g in self._block_of:
+                    self._heads[g] = self._header_line(g)
+            self.repaint_changed(before)
+            return
+        # Blocks share their group's member list, so moved rows are in place already; the
+        # blocks are laid out again for groups that came, went or changed size (O(groups)).
+        self._set_blocks(self._make_blocks())
+        self.changed(before)
+        if self.cursor_key is None and self._count:
+            self.move_to(self.lines[0].key, scroll=False)
 
     def redraw_rows(self, keys: set[str]) -> None:
         """Draw these rows again though their items did not change (what a row shows beside its
         item arrived: a host's past from the record)."""
         self._redraws += 1
-        lines = []
+        before = self.window()
         for key in keys & self._row_line.keys():
-            line = self._row_line[key] = Line(key, (self._sigs[key], self._redraws), data=key)
-            lines.append(line)
-        self.update_lines(lines)
+            self._row_line[key] = Line(key, (self._sigs[key], self._redraws), data=key)
+        self.repaint_changed(before)
 
     def _move(self, key: str, g: Hashable) -> None:
         """Move one item to another group, keeping both in server order (bisect)."""
-        pos = self._pos
-        by_pos = pos.__getitem__
+        p = self._pos[key]
         old_g = self._gkey[key]
         members = self._members[old_g]
-        del members[bisect_left(members, pos[key], key=by_pos)]
+        del members[bisect_left(members, p)]
         if not members:
             del self._members[old_g]
             del self._gorder[old_g]
@@ -139,16 +190,16 @@ class GroupedView(LineView):
         if target is None:
             target = self._members[g] = []
             self._gorder[g] = self.kind.order(g)
-        insort(target, key, key=by_pos)
+        insort(target, p)
         self._gkey[key] = g
 
     def members(self, g: Hashable) -> list[str]:
         """Keys of group `g` in server order."""
-        return list(self._members.get(g, ()))
+        return [*map(self._order.__getitem__, self._members.get(g, ()))]
 
     def _first(self, g: Hashable) -> str | None:
-        keys = self._members.get(g)
-        return keys[0] if keys else None
+        at = self._members.get(g)
+        return self._order[at[0]] if at else None
 
     def _ordered(self) -> list[Hashable]:
         return sorted(self._members, key=self._gorder.__getitem__)
@@ -159,76 +210,28 @@ class GroupedView(LineView):
         first = self._first(g)
         return first is not None and self.kind.bad(self.items[first])
 
-    def _block(self, g: Hashable) -> list[Line]:
-        """The lines of group `g` when no filter is set: its header, then its rows if open."""
-        if not self._shown(g):
-            return []
-        head = [self._header_line(g)]
-        if not self._is_open(g):
-            return head
-        return head + list(map(self._row_line.__getitem__, self._members[g]))
-
-    def _splice(self, touched: set[Hashable], gone: list[str]) -> None:
-        """Rebuild the blocks of the `touched` groups; other blocks are copied by slice."""
-        old_layout = self._layout
-        if self.failures_only and not any(map(self._shown, self._members)):
-            self._flatten()  # the last failure went: say so in words
-            return
-        if not self._members or not old_layout or old_layout[0][0] is None:
-            self._flatten()  # to or from the "nothing to show" line
-            return
-        old_at: dict[Hashable, tuple[int, int]] = {}
-        p = 0
-        for g, n in old_layout:
-            old_at[g] = (p, n)
-            p += n
-        old_lines, old_keys = self.lines, self._keys
-        lines: list[Line] = []
-        keys: list[str] = []
-        layout: list[tuple[Hashable, int]] = []
-        start = -1
-        for j, g in enumerate(self._ordered()):
-            if g in touched or g not in old_at:
-                block = self._block(g)
-                lines += block
-                keys += [line.key for line in block[:1]]
-                if len(block) > 1:
-                    keys += self._members[g]
-                n = len(block)
-            else:
-                at, n = old_at[g]
-                lines += old_lines[at : at + n]
-                keys += old_keys[at : at + n]
-            if start < 0 and (j >= len(old_layout) or old_layout[j] != (g, n) or g in touched):
-                start = len(lines) - n
-            layout.append((g, n))
-        if start < 0:
-            start = len(lines) if len(layout) == len(old_layout) else 0
-        self._layout = layout
-        gone_keys = gone + [self._hkeys[g] for g in touched if g in self._hkeys]
-        self.splice(lines, keys, start, gone_keys)
-        if self.cursor_key is None and lines:
-            self.move_to(lines[0].key, scroll=False)
-
     def _rebuild(self, scope: str, items: Mapping[str, Any]) -> None:
+        before = self.window()  # the old rows, read before their data goes
         self.scope = scope
         self.items = items
-        self._pos = dict(zip(items, range(len(items)), strict=True))
+        self._order = list(items)
+        self._values = list(items.values())
+        self._pos = dict(zip(self._order, range(len(items)), strict=True))
         self._sigs = dict(zip(items, map(self.kind.sig, items.values()), strict=True))
         self._row_line = {k: Line(k, s, data=k) for k, s in self._sigs.items()}
         self._regroup()
-        self._flatten()
+        self._flatten(before)
 
     def _regroup(self) -> None:
         kind = self.kind
         self._gkey.clear()
         self._gorder.clear()
-        members: dict[Hashable, list[str]] = {}
+        members: dict[Hashable, list[int]] = {}
         group = kind.group
-        for key, item in self.items.items():
+        for p, (key, item) in enumerate(self.items.items()):
             g = group(item)
             self._gkey[key] = g
-            members.setdefault(g, []).append(key)
+            members.setdefault(g, []).append(p)
         self._gorder.update((g, kind.order(g)) for g in members)
         self._members = members
 
@@ -245,13 +248,14 @@ class GroupedView(LineView):
         first = self._first(g)
         return first is not None and self.kind.bad(self.items[first])
 
-    def _visible(self, g: Hashable) -> list[str]:
-        keys = self._members.get(g, [])
+    def _visible(self, g: Hashable) -> list[int]:
+        """Positions of group `g`'s items the filter lets through (all of them without one)."""
+        at = self._members.get(g, [])
         if not self.filter_text:
-            return keys
+            return at
         needle = self.filter_text.lower()
-        items, kind = self.items, self.kind
-        return [k for k in keys if kind.matches(items[k], needle)]
+        values, kind = self._values, self.kind
+        return [p for p in at if kind.matches(values[p], needle)]
 
     def _header_line(self, g: Hashable) -> Line:
         total = len(self._members.get(g, ()))
@@ -262,31 +266,49 @@ class GroupedView(LineView):
         hkey = self._hkeys.get(g)
         if hkey is None:
             hkey = self._hkeys[g] = HEADER + repr(g)
+            self._hgroup[hkey] = g
         return Line(hkey, (g, shown, total, open_, sample_sig), header=True, data=g)
 
-    def _flatten(self) -> None:
-        lines: list[Line] = []
-        layout: list[tuple[Hashable, int]] = []
+    def _make_blocks(self) -> list[tuple[Hashable, list[int] | None]]:
+        """Each shown group with its rows' positions (None: closed), headers drawn anew. Without
+        a filter an open group's rows are its member list itself, so moves update it in place."""
+        blocks: list[tuple[Hashable, list[int] | None]] = []
+        heads = self._heads
         for g in self._ordered():
             if not self._shown(g):
                 continue
             open_ = self._is_open(g)
-            # Only open or filtered groups are read: a closed group stays one header.
-            visible = self._visible(g) if open_ or self.filter_text else None
-            if self.filter_text and not visible:
-                continue
-            n = len(lines)
-            lines.append(self._header_line(g))
-            if open_ and visible:
-                lines.extend(map(self._row_line.__getitem__, visible))
-            layout.append((g, len(lines) - n))
-        if not lines:
-            lines.append(Line(EMPTY, self._empty_reason(), header=True, data=None))
-            layout.append((None, 1))
-        self._layout = layout
-        self.set_lines(lines)
-        if self.cursor_key is None and lines:
-            self.move_to(lines[0].key, scroll=False)
+            if self.filter_text:
+                # Only open or filtered groups are read: a closed group stays one header.
+                visible = self._visible(g)
+                if not visible:
+                    continue
+                keys = visible if open_ else None
+            else:
+                keys = self._members[g] if open_ else None
+            heads[g] = self._header_line(g)
+            blocks.append((g, keys))
+        if not blocks:
+            heads[None] = Line(EMPTY, self._empty_reason(), header=True, data=None)
+            blocks.append((None, None))
+        return blocks
+
+    def _set_blocks(self, blocks: list[tuple[Hashable, list[int] | None]]) -> None:
+        starts: list[int] = []
+        n = 0
+        for _g, keys in blocks:
+            starts.append(n)
+            n += 1 + (len(keys) if keys else 0)
+        self._blocks, self._starts, self._count = blocks, starts, n
+        self._block_of = {g: b for b, (g, _keys) in enumerate(blocks)}
+
+    def _flatten(self, before: Window | None = None) -> None:
+        if before is None:
+            before = self.window()
+        self._set_blocks(self._make_blocks())
+        self.changed(before)
+        if self.cursor_key is None and self._count:
+            self.move_to(self.lines[0].key, scroll=False)
 
     def _empty_reason(self) -> str:
         """Why nothing is listed, in words: no items yet, none failing, none matching."""
@@ -297,6 +319,54 @@ class GroupedView(LineView):
             also = f"failing {noun}s" if self.failures_only else f"{noun}s"
             return f"no {also} match “{one_line(self.filter_text)}” — escape to clear the filter"
         return f"no failing {noun}s — f to show all"
+
+    # ---- the rows by position (what LineView reads as `lines` and `_index`) ------------
+    def row_count(self) -> int:
+        return self._count
+
+    def line_at(self, i: int) -> Line:
+        """The line at position `i`: its block by bisection, then a header or a row."""
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError(i)
+        b = bisect_right(self._starts, i) - 1
+        g, at = self._blocks[b]
+        off = i - self._starts[b]
+        if off == 0:
+            return self._heads[g]
+        return self._row_line[self._order[at[off - 1]]]  # type: ignore[index]
+
+    def put_line(self, line: Line) -> None:
+        if line.header:
+            self._heads[line.data] = line
+        else:
+            self._row_line[line.key] = line
+
+    def all_lines(self) -> Iterator[Line]:
+        for g, at in self._blocks:
+            yield self._heads[g]
+            if at:
+                yield from map(self._row_line.__getitem__, map(self._order.__getitem__, at))
+
+    def position(self, key: str, default: int | None) -> int | None:
+        """Where `key` is shown: a header at its block's start, a row at its block's start plus
+        its place among the block's positions (bisection: server order)."""
+        if key in self._hgroup:
+            b = self._block_of.get(self._hgroup[key])
+            return self._starts[b] if b is not None else default
+        g = self._gkey.get(key)
+        b = self._block_of.get(g) if g is not None else None
+        if b is None:
+            return default
+        at = self._blocks[b][1]
+        if not at:
+            return default
+        p = self._pos[key]
+        j = bisect_left(at, p)
+        if j < len(at) and at[j] == p:
+            return self._starts[b] + 1 + j
+        return default
 
     # ---- user actions -----------------------------------------------------------------
     def toggle_group(self, g: Hashable, open_: bool | None = None) -> None:
@@ -336,7 +406,7 @@ class GroupedView(LineView):
         for g in self._ordered():
             first = self._first(g)
             if first is not None and self.kind.bad(self.items[first]):
-                out.extend(self._members[g])
+                out.extend(map(self._order.__getitem__, self._members[g]))
         return out
 
     def copy_ids(self, *, group: Hashable | None, with_cloud: bool) -> list[str]:
@@ -366,3 +436,45 @@ class GroupedView(LineView):
     def on_resize(self) -> None:
         self._cache.clear()
         self.refresh()
+
+
+class _Rows:
+    """A `GroupedView`'s lines by position, read from its blocks."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: GroupedView) -> None:
+        self.view = view
+
+    def __len__(self) -> int:
+        return self.view.row_count()
+
+    def __getitem__(self, i: int) -> Line:
+        return self.view.line_at(i)
+
+    def __setitem__(self, i: int, line: Line) -> None:
+        self.view.put_line(line)
+
+    def __iter__(self) -> Iterator[Line]:
+        return self.view.all_lines()
+
+
+class _Index:
+    """A `GroupedView`'s key -> position."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: GroupedView) -> None:
+        self.view = view
+
+    def get(self, key: str, default: int | None = None) -> int | None:
+        return self.view.position(key, default)
+
+    def __getitem__(self, key: str) -> int:
+        i = self.view.position(key, None)
+        if i is None:
+            raise KeyError(key)
+        return i
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.view.position(key, None) is not None

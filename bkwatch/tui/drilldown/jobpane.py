@@ -180,7 +180,9 @@ class JobPane(Vertical):
         if step is None or self.target is None:
             view.show(f"{self.target}|", {})
             return
-        self.hosts_view.show(f"{self.target}|{step.id}", step.hosts)
+        shown = self.shown
+        changed = shown.changed_units(step.hosts) if shown is not None else None
+        self.hosts_view.show(f"{self.target}|{step.id}", step.hosts, changed)
 
     def current_step(self) -> Step | None:
         if self.shown is None:

@@ -37,6 +37,17 @@ Parts = list[tuple[str, str]]
 
 
 @dataclass(slots=True)
+class Window:
+    """The visible rows at a moment: where the view was scrolled, the cursor's index and its
+    line on the screen, and the lines shown."""
+
+    top: int
+    cursor: int
+    cursor_row: int
+    lines: list[Line]
+
+
+@dataclass(slots=True)
 class Line:
     key: str
     sig: Any  # equal signatures render identically; the cache relies on it
@@ -148,7 +159,7 @@ class LineView(ScrollView, can_focus=True):
             changed = [i for i, (a, b) in enumerate(zip(old, lines, strict=True)) if a.sig != b.sig]
             self.lines = lines
             for i in changed:
-                self._refresh_row(i, old[i])
+                self._refresh_row(i)
             return
         self.splice(lines, keys, 0, ())
 
@@ -158,9 +169,7 @@ class LineView(ScrollView, can_focus=True):
         The key index is updated from `start` on only (in C), `gone` names keys that may have
         left; the cursor keeps its key and its line on the screen (the view scrolls with it).
         """
-        old_cursor_pos = self.cursor_index
-        old_cursor_row = old_cursor_pos - int(self.scroll_offset.y)
-        old_lines = self.lines
+        before = self.window()
         index = self._index
         if start == 0:
             index.clear()
@@ -170,6 +179,21 @@ class LineView(ScrollView, can_focus=True):
                     del index[k]
         self.lines, self._keys = lines, keys
         index.update(zip(keys[start:], range(start, len(keys)), strict=True))
+        self.changed(before, start)
+
+    def window(self) -> Window:
+        """What the screen shows now: taken before the rows change, handed to `changed` after."""
+        top = int(self.scroll_offset.y)
+        pos = self.cursor_index
+        lines = self.lines
+        shown = [lines[i] for i in range(top, min(top + self.size.height, len(lines)))]
+        return Window(top, pos, pos - top, shown)
+
+    def changed(self, before: Window, start: int = 0) -> None:
+        """The rows changed from line `start` on (`before`: the window as it was): keep the
+        cursor on its key and its line on the screen, and repaint the lines that differ."""
+        lines = self.lines
+        old_cursor_pos, old_cursor_row = before.cursor, before.cursor_row
         new_i = self.cursor_index
         if new_i < 0 and lines:
             # The cursor's row vanished: stay at the same position, clamped. A first fill
@@ -205,66 +229,64 @@ class LineView(ScrollView, can_focus=True):
             if int(self.scroll_offset.y) != top:
                 self.refresh()  # a scroll repaints the whole view anyway
                 return
+        self.repaint_changed(before, start, new_i)
+
+    def repaint_changed(self, before: Window, start: int = 0, new_i: int | None = None) -> None:
+        """Repaint the visible lines that differ from `before` (rows at the same positions)."""
         # Compare what each visible line showed with what it shows now: unchanged lines are
-        # not sent again, a row whose text changed is sent from its first to last changed cell.
-        for y in range(max(0, start - top), height):
+        # not repainted; of a changed one only the cells that differ reach the terminal.
+        lines = self.lines
+        if new_i is None:
+            new_i = self.cursor_index
+        old_cursor_pos = before.cursor
+        top = int(self.scroll_offset.y)
+        height = self.size.height
+        old_lines, old_top = before.lines, before.top
+        count = len(lines)
+        run_from = -1  # adjacent changed lines are repainted as one region: each request costs
+        for y in range(max(0, start - top), height + 1):  # Textual far more than a line
             i = top + y
-            a = old_lines[i] if i < len(old_lines) else None
-            b = lines[i] if i < len(lines) else None
-            if a is None and b is None:
+            dirty = False
+            if y < height:
+                j = i - old_top
+                a = old_lines[j] if 0 <= j < len(old_lines) else None
+                b = lines[i] if i < count else None
+                if a is None and b is None:
+                    y = height  # past both ends: close the last run
+                else:
+                    dirty = (
+                        a is None
+                        or b is None
+                        or a.key != b.key
+                        or a.sig != b.sig
+                        or a.header != b.header
+                        or (i == old_cursor_pos) != (i == new_i)
+                    )
+            if dirty and run_from < 0:
+                run_from = y
+            elif not dirty and run_from >= 0:
+                width = max(self.virtual_size.width, self.size.width)
+                self.refresh(Region(0, run_from, width, y - run_from))
+                run_from = -1
+            if y >= height:
                 break
-            if a is None or b is None:
-                self.refresh_line(i)
-            elif a.key != b.key or a.sig != b.sig or a.header != b.header:
-                # Another row in this place often shares columns with it (system, state).
-                self._refresh_row(i, a, i == old_cursor_pos, a.key in self.highlights)
-            elif (i == old_cursor_pos) != (i == new_i):
-                self._refresh_row(i, a, i == old_cursor_pos)
 
-    def _refresh_row(
-        self, i: int, old: Line | None, was_cursor: bool | None = None, was_hl: bool | None = None
-    ) -> None:
-        """Repaint row `i`, only the cells that differ from what `old` drew when it is visible."""
-        y = i - int(self.scroll_offset.y)
-        if old is None or not 0 <= y < self.size.height or not self.size.width:
+    def _refresh_row(self, i: int) -> None:
+        """Repaint row `i` when it is on the screen; off it, nothing: it is drawn afresh when
+        scrolled to (its cache key holds its signature). It is drawn when the frame is painted,
+        not now, and only its changed cells reach the terminal (`wire.py` compares each cell
+        with what the terminal shows)."""
+        if 0 <= i - int(self.scroll_offset.y) < self.size.height:
             self.refresh_line(i)
-            return
-        new = self.lines[i]
-        hl = new.key in self.highlights
-        # What the old line drew comes from the cache only: the data behind it may be gone (the
-        # pane now shows another task), so it cannot always be drawn again.
-        was = self._cache_key(
-            old,
-            (i == self.cursor_index if was_cursor is None else was_cursor),
-            hl if was_hl is None else was_hl,
-        )
-        drawn = self._cache.get(old.key)
-        before = drawn[1] if drawn is not None and drawn[0] == was else None
-        if before is None:
-            self.refresh_line(i)
-            return
-        after = self._strip_for(new, i == self.cursor_index, hl)
-        span = _changed_span(before, after)
-        if span is not None:
-            self.refresh(Region(span[0], y, span[1] - span[0], 1))
-
-    def update_lines(self, lines: Iterable[Line]) -> None:
-        """In-place change of rows that keep their position."""
-        for line in lines:
-            i = self._index.get(line.key)
-            if i is None:
-                continue
-            old = self.lines[i]
-            if old.sig != line.sig:
-                self.lines[i] = line
-                self._refresh_row(i, old)
-            else:
-                self.lines[i] = line
 
     def set_highlights(self, keys: set[str]) -> None:
-        for key in keys ^ self.highlights:
+        flipped = keys ^ self.highlights
+        if not flipped:
+            return
+        top, height = int(self.scroll_offset.y), self.size.height
+        for key in flipped:
             i = self._index.get(key)
-            if i is not None:
+            if i is not None and 0 <= i - top < height:  # off the screen: drawn when scrolled to
                 self.refresh_line(i)
         self.highlights = set(keys)
 
@@ -413,42 +435,6 @@ class LineView(ScrollView, can_focus=True):
         segments = list(Segment.apply_style(segments, base, post))
         width = max(self.row_width, cells, self.size.width)
         return Strip(segments).extend_cell_length(width, self._fill_style(flags, line.header, base))
-
-
-def _cells(strip: Strip) -> list[tuple[str, Style | None]]:
-    """One entry per terminal cell; the second cell of a wide glyph is ("", style)."""
-    out: list[tuple[str, Style | None]] = []
-    for seg in strip:
-        style = seg.style
-        text = seg.text
-        if text.isascii():
-            out.extend((ch, style) for ch in text)
-            continue
-        for ch in text:
-            out.append((ch, style))
-            if cell_len(ch) == 2:
-                out.append(("", style))
-    return out
-
-
-def _changed_span(a: Strip, b: Strip) -> tuple[int, int] | None:
-    """[start, end) of the cells that differ between two renderings of one row, widened to
-    whole wide glyphs; None when they look the same."""
-    ca, cb = _cells(a), _cells(b)
-    n = max(len(ca), len(cb))
-    x0 = 0
-    while x0 < n and x0 < len(ca) and x0 < len(cb) and ca[x0] == cb[x0]:
-        x0 += 1
-    if x0 == n:
-        return None
-    x1 = n
-    while x1 > x0 and x1 <= len(ca) and x1 <= len(cb) and ca[x1 - 1] == cb[x1 - 1]:
-        x1 -= 1
-    while x0 > 0 and ((x0 < len(ca) and ca[x0][0] == "") or (x0 < len(cb) and cb[x0][0] == "")):
-        x0 -= 1
-    while (x1 < len(ca) and ca[x1][0] == "") or (x1 < len(cb) and cb[x1][0] == ""):
-        x1 += 1
-    return x0, x1
 
 
 class TextBar(Static):
