@@ -136,33 +136,7 @@ async def test_play_steps_through_at_ten_times_the_pace(tmp_path: Path) -> None:
 
 
 def test_replay_snapshot_at_a_failure(snap_compare, tmp_path: Path) -> None:
-    sim = frozen_sim()
-    target = sim.world.add_task("job", kind="fail", hosts=12, scope=("biz", 2))
-
-    async def record() -> None:
-        import httpx
-
-        from bkwatch.cli.demo import demo_profile
-        from bkwatch.client import BkClient
-        from bkwatch.systems.adapters import fetch_task
-        from bkwatch.targets import parse_target
-        from tests.harness import BASE
-
-        client = BkClient(demo_profile(BASE), transport=httpx.ASGITransport(app=sim.app))
-        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir(), clock=sim.world.now)
-        poller.observers.append(recorder.observe)
-        poller.add(parse_target(target))
-        try:
-            for _ in range(30):
-                await poller.poll_all()
-                sim.world.advance(3)
-        finally:
-            await client.aclose()
-            recorder.flush()
-            recorder.close()
-
-    asyncio.run(record())
+    target = _record_one(hosts=12, polls=30, step=3)
     conn = connect(db_path(data_dir()), readonly=True)
     found = frames(conn, target)
     conn.close()
@@ -228,9 +202,10 @@ def _plain(task: Task) -> Any:
     return out
 
 
-def _record_one(tmp: Path) -> str:
+def _record_one(*, hosts: int = 6, polls: int = 8, step: float = 30) -> str:
+    """A failing JOB task of the simulator, polled `polls` times `step` seconds apart and recorded."""
     sim = frozen_sim()
-    target = sim.world.add_task("job", kind="fail", hosts=6, scope=("biz", 2))
+    target = sim.world.add_task("job", kind="fail", hosts=hosts, scope=("biz", 2))
 
     async def go() -> None:
         import httpx
@@ -247,9 +222,9 @@ def _record_one(tmp: Path) -> str:
         poller.observers.append(recorder.observe)
         poller.add(parse_target(target))
         try:
-            for _ in range(8):
+            for _ in range(polls):
                 await poller.poll_all()
-                sim.world.advance(30)
+                sim.world.advance(step)
         finally:
             await client.aclose()
             recorder.flush()
@@ -260,7 +235,7 @@ def _record_one(tmp: Path) -> str:
 
 
 def test_replay_into_a_pipe_prints_text(isolated: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    target = _record_one(isolated)
+    target = _record_one()
     assert cli.main(["replay", target]) == 0
     out = capsys.readouterr().out
     assert "task" in out and "failed" in out and "REPLAY" not in out
@@ -269,7 +244,7 @@ def test_replay_into_a_pipe_prints_text(isolated: Path, capsys: pytest.CaptureFi
 
 @pytest.mark.timeout(120)
 def test_replay_on_a_terminal_opens_the_panes(isolated: Path) -> None:
-    target = _record_one(isolated)
+    target = _record_one()
     out, code = _pty_run(["replay", target], {b"REPLAY"})
     assert code == 0, out[-2000:]
     assert b"\x1b[?1049h" in out and b"REPLAY" in out  # the alternate screen: the panes
