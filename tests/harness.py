@@ -130,7 +130,11 @@ async def settle(rig: SimRig, pilot: Pilot[None]) -> None:
     from bkwatch.systems.adapters import settle
 
     if rig.scopes is not None:
-        await pilot.pause()  # the saved scopes are followed once the screen has painted
+        saved = {e.scope for e in ScopeStore(rig.store).load(rig.app.list_name)}
+        for _ in range(200):  # the saved scopes are followed once the screen has painted
+            await pilot.pause()
+            if saved <= set(rig.discovery.scopes):
+                break
         for key in list(rig.discovery.scopes):
             await rig.discovery.discover(key)
     await rig.poller.poll_all()

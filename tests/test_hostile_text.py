@@ -350,7 +350,8 @@ OSC = re.compile(r"\x1b\](\d*);([^\x07\x1b]*)(?:\x07|\x1b\\)")
 # What Textual itself writes: colours (m), cursor positions (H), DEC private modes set / reset /
 # queried (h, l, $p) and the keyboard protocol (u). Server text could add erases (J, K), relative
 # cursor moves (A-D) and others: none of those may appear.
-TEXTUAL_CSI_FINALS = frozenset("mHhlpu")
+# Textual's own, and C: the cells a repaint skips (tui/widgets/wire.py moves the cursor forward).
+TEXTUAL_CSI_FINALS = frozenset("mHhlpuC")
 TITLE = re.compile(r"bkwatch — (nothing watched|\d+ [a-z ]+(, \d+ [a-z ]+)*)")
 # Words of hostile payloads that live only inside escape sequences: seen anywhere means one passed.
 PAYLOAD_WORDS = (b"PWNED", b"evil.invalid", CLIP_PAYLOAD.encode(), b"Gf=100", b"+q544e")
