@@ -45,6 +45,7 @@ class Line:
 
 
 _CACHE_MAX = 2048
+_CACHE_SLACK = 64  # rows gone before their strips are dropped (one pass per 64 at most)
 _parse = lru_cache(maxsize=64)(Style.parse)
 
 
@@ -204,6 +205,7 @@ class LineView(ScrollView, can_focus=True):
             self.scroll_y = want
             if int(self.scroll_offset.y) != top:
                 self.refresh()  # a scroll repaints the whole view anyway
+                self._forget_gone()
                 return
         # Compare what each visible line showed with what it shows now: unchanged lines are
         # not sent again, a row whose text changed is sent from its first to last changed cell.
@@ -220,6 +222,17 @@ class LineView(ScrollView, can_focus=True):
                 self._refresh_row(i, a, i == old_cursor_pos, a.key in self.highlights)
             elif (i == old_cursor_pos) != (i == new_i):
                 self._refresh_row(i, a, i == old_cursor_pos)
+        self._forget_gone()
+
+    def _forget_gone(self) -> None:
+        """Drop the strips of rows no longer listed (after the repaint compared against them).
+
+        Without it a pane that shows one task's hosts after another's kept every host row it had
+        drawn until the cache was full: up to 2,048 strips, each with Textual's caches of its
+        crops and styles."""
+        if len(self._cache) > len(self._index) + _CACHE_SLACK:
+            index = self._index
+            self._cache = {k: v for k, v in self._cache.items() if k in index}
 
     def _refresh_row(
         self, i: int, old: Line | None, was_cursor: bool | None = None, was_hl: bool | None = None
