@@ -192,10 +192,14 @@ async def monitor_run(
     sample_every: float = 60.0,
     trace: tuple[float, float] | None = None,
     diagnose: bool = False,
+    release: bool = False,
     out: Callable[[str], None] = lambda s: print(s, flush=True),
 ) -> Samples:
     """The monitor's workload for `minutes`, RSS sampled every `sample_every` s (the first at 0,
-    once the app is up); with `trace`, the top allocation sites grown between those minutes."""
+    once the app is up); with `trace`, the top allocation sites grown between those minutes.
+    With `release`, each sample is read after what the app does once a minute (Textual's stale
+    caches emptied, a full collection, free heap given back): what is held, not what is on its
+    way out. Short runs use it; a long run leaves it to the app's own minute."""
     samples = Samples()
     snaps: dict[float, tracemalloc.Snapshot] = {}
     last_counts: Counter[str] = Counter()
@@ -213,6 +217,10 @@ async def monitor_run(
             now = time.monotonic()
             if now >= next_sample:
                 next_sample += sample_every
+                if release:
+                    from bkwatch.tui.widgets.release import release as give_back
+
+                    give_back()
                 samples.at.append(now - start)
                 samples.rss.append(rss_mib())
                 out(f"{samples.at[-1] / 60:5.1f} min  rss {samples.rss[-1]:.1f} MiB  keys {samples.keys}")
