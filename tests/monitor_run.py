@@ -267,9 +267,15 @@ def _diagnose(app: object, last_counts: Counter[str], out: Callable[[str], None]
 
 
 def main(argv: list[str]) -> int:
+    import signal
     import tempfile
 
     from bkwatch import tune_gc
+
+    def stop(*_: object) -> None:
+        raise SystemExit(143)  # unwinds through the run: the simulator child is stopped too
+
+    signal.signal(signal.SIGTERM, stop)
 
     minutes = float(argv[0]) if argv and not argv[0].startswith("--") else 10.0
     spans = argv[argv.index("--trace") + 1] if "--trace" in argv else ""
