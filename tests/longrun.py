@@ -6,11 +6,8 @@ holds nothing that grows with the run (counters only), so what grows is the app'
 `tests/test_longrun.py` runs it; `python -m tests.longrun MINUTES` runs it by hand and prints
 RSS and the object types that grew (BKWATCH_LONGRUN_TRACE=1 adds tracemalloc diffs).
 
-`python -m tests.longrun --monitor MINUTES` runs the monitor's own workload instead: the real
-wiring (`cli.run.watch_app`, the default cadence), 40 tasks and a followed scope, a 200x50
-screen, a key every 2 s through moves, the log and signature views opened and closed, help and
-the filter; RSS every minute. `--trace A,B` compares tracemalloc snapshots at minutes A and B
-(top 15 allocation sites by size, with the frames that name them).
+`python -m tests.longrun --monitor MINUTES` runs the monitor's own workload instead, in a lean
+process of its own: see `tests/monitor_run.py`.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,159 +168,13 @@ async def long_run(
     return samples
 
 
-# The monitor's workload: a key every 2 s (a busy person), the log (l) and signature (w) views
-# opened on the task under the cursor and closed, help, the filter typed and cleared, a task
-# opened and its panes tabbed through.
-MONITOR_KEYS: tuple[str, ...] = (
-    "j", "l", "escape", "j", "w", "escape", "question_mark", "escape",
-    "slash", "j", "o", "b", "escape", "enter", "tab", "l", "escape", "w", "escape",
-    "escape", "j", "n", "k",
-)  # fmt: skip
-MONITOR_SIM_ARGS = (
-    "--seed", "5", "--speed", "3", "--tasks-per-system", "12", "--job-hosts", "300", "--pipeline-nodes", "12",
-)  # fmt: skip
-MONITOR_SCOPE = "job:2"
-
-
-@asynccontextmanager
-async def monitor_app(tmp: Path, tasks: int = 40) -> AsyncIterator[BkWatchApp]:
-    """The monitor as `bkwatch` wires it (`cli.run.watch_app`, default cadence) on a simulator
-    process: `tasks` watched tasks over the systems and a followed scope, on a 200x50 screen."""
-    from bkwatch.cli.run import MonitorOptions, watch_app
-    from bkwatch.scope_store import ScopeEntry, ScopeStore
-
-    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        os.environ[var] = str(tmp / var.lower())
-    with sim_process(*MONITOR_SIM_ARGS) as sim:
-        targets = usable(sim.targets())
-        per = tasks // len(SYSTEMS)
-        picked = [t for s in SYSTEMS for t in [x for x in targets if x.startswith(s + ":")][:per]]
-        store = WatchStore(tmp / "data")
-        store.add([WatchEntry(t, None, time.time()) for t in picked], "longrun")
-        ScopeStore(store).add([ScopeEntry(MONITOR_SCOPE, {}, None, time.time())], "longrun")
-        app, fetch = watch_app(sim_profile(sim.base_url), store, "longrun", MonitorOptions())
-        ran = False
-        try:
-            async with app.run_test(size=(200, 50)) as pilot:
-                yield app
-                await pilot.pause()
-                ran = True
-        except ScreenStackError:
-            if not ran:  # as in running_app
-                raise
-        finally:
-            await fetch.aclose()
-
-
-def _trim() -> bool:
-    import ctypes
-
-    try:
-        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
-
-
-def _site(frames: tracemalloc.Traceback) -> str:
-    """An allocation site: the innermost frame, and the innermost of bkwatch's own frames."""
-    inner = frames[-1]  # frames run from the oldest call to the allocation
-    own = next((f for f in reversed(frames) if "/bkwatch/" in f.filename), None)
-    where = f"{'/'.join(inner.filename.rsplit('/', 2)[-2:])}:{inner.lineno}"
-    if own is not None and own is not inner:
-        where += f" <- {'/'.join(own.filename.rsplit('/', 2)[-2:])}:{own.lineno}"
-    return where
-
-
-def top_sites(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot, n: int = 15) -> list[str]:
-    """The `n` allocation sites (see `_site`) whose memory grew most between two snapshots."""
-    size: Counter[str] = Counter()
-    count: Counter[str] = Counter()
-    for stat in after.compare_to(before, "traceback"):
-        site = _site(stat.traceback)
-        size[site] += stat.size_diff
-        count[site] += stat.count_diff
-    return [f"{d / 1024:+9.1f} KiB {count[s]:+7d} blocks  {s}" for s, d in size.most_common(n)]
-
-
-async def monitor_run(
-    tmp: Path,
-    minutes: float,
-    *,
-    key_every: float = 2.0,
-    sample_every: float = 60.0,
-    trace: tuple[float, float] | None = None,
-    diagnose: bool = False,
-    out: Callable[[str], None] = print,
-) -> Samples:
-    """The monitor's workload for `minutes`, RSS sampled every `sample_every` s (the first at 0,
-    once the app is up); with `trace`, the top allocation sites grown between those minutes."""
-    samples = Samples()
-    snaps: dict[float, tracemalloc.Snapshot] = {}
-    last_counts: Counter[str] = Counter()
-    if trace:
-        tracemalloc.start(25)
-    async with monitor_app(tmp) as app:
-        start = time.monotonic()
-        samples.at.append(0.0)
-        samples.rss.append(rss_mib())
-        next_sample = start + sample_every
-        while time.monotonic() - start < minutes * 60:
-            app.simulate_key(MONITOR_KEYS[samples.keys % len(MONITOR_KEYS)])
-            samples.keys += 1
-            await asyncio.sleep(key_every)
-            now = time.monotonic()
-            if now >= next_sample:
-                next_sample += sample_every
-                samples.at.append(now - start)
-                samples.rss.append(rss_mib())
-                out(f"{samples.at[-1] / 60:5.1f} min  rss {samples.rss[-1]:.1f} MiB  keys {samples.keys}")
-                if diagnose:  # what a full collection, then giving free heap back, would leave
-                    found = gc.collect()
-                    collected = rss_mib()
-                    _trim()
-                    trimmed = rss_mib()
-                    out(f"      after gc.collect ({found} freed) {collected:.1f}, malloc_trim {trimmed:.1f}")
-                    hosts = sum(len(w.task.hosts) + sum(len(s.hosts) for s in w.task.steps)
-                                for w in app.poller.watches.values() if w.task is not None)  # fmt: skip
-                    out(f"      watches {len(app.poller.watches)} holding {hosts} host results, "
-                        f"blocks {sys.getallocatedblocks()}, objects {len(gc.get_objects())}")  # fmt: skip
-                    counts = type_counts()
-                    grew = ", ".join(f"{k} +{v}" for k, v in (counts - last_counts).most_common(10))
-                    out(f"      grew: {grew}")
-                    last_counts = counts
-            for minute in trace or ():
-                if minute not in snaps and now - start >= minute * 60:
-                    gc.collect()
-                    snaps[minute] = tracemalloc.take_snapshot().filter_traces(
-                        [tracemalloc.Filter(False, tracemalloc.__file__)]
-                    )
-                    out(f"   snapshot at {minute:g} min")
-                    if len(snaps) == 2:
-                        a, b = (snaps[m] for m in sorted(snaps))
-                        out(f"   top allocation sites, minute {min(snaps):g} -> {max(snaps):g}:")
-                        for line in top_sites(a, b):
-                            out("   " + line)
-        assert app.is_running
-    if trace:
-        tracemalloc.stop()
-    return samples
-
-
 if __name__ == "__main__":
     import tempfile
 
     if sys.argv[1:2] == ["--monitor"]:
-        minutes = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
-        spans = sys.argv[sys.argv.index("--trace") + 1] if "--trace" in sys.argv else ""
-        marks = tuple(float(x) for x in spans.split(",")) if spans else None
-        from bkwatch import tune_gc
-
-        tune_gc()  # as the bkwatch command does
-        with tempfile.TemporaryDirectory() as tmp:
-            run = monitor_run(Path(tmp), minutes, trace=marks, diagnose="--diagnose" in sys.argv)  # type: ignore[arg-type]
-            done = asyncio.run(run)
-        print("RSS MiB:", done.table(), flush=True)
-        sys.exit(0)
+        # In its own lean process (tests/monitor_run.py): this module's simulator and test-rig
+        # imports would add ~12 MiB to the RSS it measures.
+        os.execv(sys.executable, [sys.executable, "-m", "tests.monitor_run", *sys.argv[2:]])
     minutes = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
     with tempfile.TemporaryDirectory() as tmp:
         done = asyncio.run(long_run(Path(tmp), minutes, report=True))

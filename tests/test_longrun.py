@@ -1,13 +1,15 @@
-"""Memory flat over hours (see tests/longrun.py and docs/reliability.md).
+"""Memory flat over hours (see tests/longrun.py, tests/monitor_run.py and docs/reliability.md).
 
-In CI, about a minute: the user's whole browsing cycle (moves, opening tasks, panes, next
+In CI, about a minute each: the user's whole browsing cycle (moves, opening tasks, panes, next
 failure, failures only, help, filter, the add and confirm dialogs, the command palette) repeated
-against a simulator process; no widget and no memory may be left behind per cycle. A leak per
-key or focus change, like Textual's footer keeping every key it drew, fails it.
+against a simulator process, where no widget and no memory may be left behind per cycle; and 75 s
+of the monitor's own workload (tests/monitor_run.py) at eight times its pace, where RSS may not
+grow by 10 MiB after the first 30 s. A leak per key or focus change, like Textual's footer keeping
+every key it drew, fails both.
 
-The long run, 30 minutes for a day of use:
+The monitor's workload for an hour, the issue's target (under 5 MiB of growth after minute 10):
 
-    BKWATCH_LONGRUN_MINUTES=30 python -m pytest tests/test_longrun.py -q -s
+    BKWATCH_LONGRUN_MINUTES=60 python -m pytest tests/test_longrun.py -k memory_flat -q -s
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from textual.widget import Widget
 
 from bkwatch import tune_gc
 from bkwatch.tui.app import BkWatchApp
-from tests.longrun import CYCLE, Samples, browse, long_run, running_app
+from tests.longrun import CYCLE, Samples, browse, running_app
 
 MINUTES = float(os.environ.get("BKWATCH_LONGRUN_MINUTES", "0"))
 WARM_CYCLES = 3  # every screen, dialog and pane drawn, every cache filled to its bound
@@ -92,15 +94,46 @@ async def cycle(app: BkWatchApp, samples: Samples) -> None:
         await asyncio.sleep(0.1)
 
 
-@pytest.mark.skipif(MINUTES <= 0, reason="the long run: set BKWATCH_LONGRUN_MINUTES")
-@pytest.mark.timeout(MINUTES * 60 * 1.5 + 300)
-async def test_memory_flat_over_a_long_run(tmp_path: Path) -> None:
-    samples = await long_run(tmp_path, MINUTES, sample_every=60.0)
-    print(f"\nRSS MiB over {MINUTES:.0f} min ({samples.keys} keys, {samples.faults} fault phases):")
-    print(samples.table())
-    settled = next(i for i, at in enumerate(samples.at) if at >= min(600.0, MINUTES * 60 / 3))
+# The monitor's workload (tests/monitor_run.py). In the suite, 75 s at a key every 0.25 s (eight
+# times the long run's pace: up to 300 keys, 13 rounds of the log and signature views opened and
+# closed); RSS every 10 s, each read after the app's minute release (stale caches, a full
+# collection, free heap given back), compared from 30 s on, once the followed scope's first tasks
+# and every view have been drawn. Measured on a loaded 2-core machine: +1.0 and +6.0 MiB from 30
+# to 70 s in two runs; with Textual's footer leak put back (every key it drew kept), +18.4 MiB.
+SHORT_SECONDS = 75.0
+SHORT_SETTLED = 30.0
+SHORT_GROWTH_MIB = 10.0
+# The long form (BKWATCH_LONGRUN_MINUTES): the issue's target, under 5 MiB after minute 10.
+LONG_SETTLED = 600.0
+LONG_GROWTH_MIB = 5.0
+
+
+@pytest.mark.timeout(MINUTES * 60 * 1.5 + 300 if MINUTES > 0 else 200)
+async def test_memory_flat_over_a_long_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.monitor_run import monitor_run
+
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var.lower()))  # set again by the run, restored after
+    long = MINUTES > 0
+    thresholds = gc.get_threshold()
+    tune_gc()  # as the bkwatch command does
+    try:
+        samples = await monitor_run(
+            tmp_path,
+            MINUTES if long else SHORT_SECONDS / 60,
+            key_every=2.0 if long else 0.25,
+            sample_every=60.0 if long else 10.0,
+            release=not long,
+            out=lambda line: print(line, flush=True) if long else None,
+        )
+    finally:
+        gc.set_threshold(*thresholds)
+    print(f"\nRSS MiB ({samples.keys} keys): {samples.table()}")
+    settled_at = min(LONG_SETTLED, MINUTES * 60 / 3) if long else SHORT_SETTLED
+    settled = next(i for i, at in enumerate(samples.at) if at >= settled_at)
     growth = samples.rss[-1] - samples.rss[settled]
-    assert growth < 10, f"grew {growth:.1f} MiB after {samples.at[settled] / 60:.0f} min"
+    bound = LONG_GROWTH_MIB if long else SHORT_GROWTH_MIB
+    assert growth < bound, f"grew {growth:.1f} MiB after {samples.at[settled]:.0f} s"
 
 
 # -- the log and signature views, opened and closed -----------------------------------------------

@@ -34,7 +34,6 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
-from bkwatch import memtrim
 from bkwatch.model import State
 from bkwatch.redact import redact
 from bkwatch.text import one_line
@@ -57,6 +56,7 @@ from bkwatch.tui.widgets import wire
 from bkwatch.tui.widgets.fmt import use_ascii_default
 from bkwatch.tui.widgets.footer import Footer
 from bkwatch.tui.widgets.lines import LineView, TextBar
+from bkwatch.tui.widgets.release import RELEASE_SECONDS, release
 from bkwatch.tui.widgets.signals import TerminalSignals, summary
 from bkwatch.tui.widgets.trust import INSECURE_BADGE, InsecureBanner, redact_trace
 
@@ -181,7 +181,7 @@ class BkWatchApp(App[None]):
         self.joblist.focus()
         self.update_status()
         self.set_interval(5.0, self._tick)  # ages change by the minute; 5 s is plenty
-        self.set_interval(memtrim.RELEASE_SECONDS, memtrim.release)  # garbage and free heap given back
+        self.set_interval(RELEASE_SECONDS, release)  # stale caches, garbage and free heap given back
         if self.start_polling:
             self.run_poller()
 

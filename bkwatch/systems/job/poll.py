@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from operator import itemgetter
 from typing import Any
@@ -125,6 +126,7 @@ def _host_status(status: Any) -> tuple[State, str, str]:
 
 def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
     out: dict[str, Host] = {}
+    intern = sys.intern
     rows_table = _HOST_ROWS
     fields = _row_fields
     error_codes = ERROR_CODES
@@ -153,10 +155,12 @@ def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
             err_text = error_codes.get(err, "") if type(err) is int else ""
             if not err_text:
                 err_text = f"GSE error {err_code}"
-        key = f"{cloud}:{ip}"
+        # One string per host for the whole process, not one per step and poll: a task holds the
+        # same hosts in each of its steps, and a business's jobs run on the same hosts.
+        key = intern(f"{cloud}:{ip}")
         out[key] = Host(
             key,
-            ip,
+            intern(ip),
             cloud,
             hit[0],
             hit[1],

@@ -56,6 +56,7 @@ class Line:
 
 
 _CACHE_MAX = 2048
+_CACHE_SLACK = 64  # rows gone before their strips are dropped (one pass per 64 at most)
 _parse = lru_cache(maxsize=64)(Style.parse)
 
 
@@ -228,6 +229,7 @@ class LineView(ScrollView, can_focus=True):
             self.scroll_y = want
             if int(self.scroll_offset.y) != top:
                 self.refresh()  # a scroll repaints the whole view anyway
+                self._forget_gone()
                 return
         self.repaint_changed(before, start, new_i)
 
@@ -270,6 +272,17 @@ class LineView(ScrollView, can_focus=True):
                 run_from = -1
             if y >= height:
                 break
+        self._forget_gone()
+
+    def _forget_gone(self) -> None:
+        """Drop the strips of rows no longer listed (after the repaint compared against them).
+
+        Without it a pane that shows one task's hosts after another's kept every host row it had
+        drawn until the cache was full: up to 2,048 strips, each with Textual's caches of its
+        crops and styles."""
+        if len(self._cache) > len(self.lines) + _CACHE_SLACK:
+            index = self._index
+            self._cache = {k: v for k, v in self._cache.items() if k in index}
 
     def _refresh_row(self, i: int) -> None:
         """Repaint row `i` when it is on the screen; off it, nothing: it is drawn afresh when
