@@ -11,7 +11,11 @@ response closed: each idle one's socket is probed for a server-side close (throu
 socket attributes: a `getpeername` and a `poll` each), and the idle ones are counted once per
 connection. With the 16 to 20 connections polling keeps open, that was a third of the engine's
 CPU per poll (py-spy, 2,000 watches). `LeanPool` probes only the idle connection it is about
-to reuse, which is the one whose close matters, and counts the idle ones once.
+to reuse, which is the one whose close matters, and counts the idle ones once. That probe
+itself asked anyio for the socket through its attribute table, which anyio builds anew on every
+lookup (a `getpeername` and a dozen closures): `_LeanStream` looks the socket up once per
+connection. And the pool's closing of connections (twice per request, nearly always none) no
+longer opens a cancel scope for nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ def hidden(names: tuple[str, ...]) -> Iterator[None]:
 with hidden(UNUSED_MODULES):
     import httpcore  # (httpx imports it on first use; keep that inside the guard)
     import httpx
+    from httpcore._backends.anyio import AnyIOBackend, AnyIOStream
+    from httpcore._utils import is_socket_readable
 
 __all__ = ["LeanPool", "httpx", "lean_transport"]
 
@@ -82,6 +88,10 @@ class LeanPool(httpcore.AsyncConnectionPool):
             request.assign_to_connection(conn)
         return closing
 
+    async def _close_connections(self, closing: list[Any]) -> None:
+        if closing:
+            await super()._close_connections(closing)
+
     def _reusable(self, origin: httpcore.URL | Any, closing: list[Any]) -> Any:
         """An available connection to `origin`; idle ones that expired (keep-alive over, or the
         server closed them: the probe httpcore ran on every connection) are closed on the way."""
@@ -96,6 +106,35 @@ class LeanPool(httpcore.AsyncConnectionPool):
         return None
 
 
+class _LeanStream(AnyIOStream):
+    """httpcore's anyio stream with its socket looked up once, for the idle-connection probe."""
+
+    _socket: Any = None
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            if self._socket is None:
+                self._socket = super().get_extra_info("socket")
+            return is_socket_readable(self._socket)
+        return super().get_extra_info(info)
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> Any:
+        stream = await super().start_tls(*args, **kwargs)
+        if type(stream) is AnyIOStream:
+            stream.__class__ = _LeanStream
+        return stream
+
+
+class _LeanBackend(AnyIOBackend):
+    """The asyncio network backend, its streams `_LeanStream`s (bkwatch runs on asyncio only)."""
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> Any:
+        stream = await super().connect_tcp(*args, **kwargs)
+        if type(stream) is AnyIOStream:
+            stream.__class__ = _LeanStream
+        return stream
+
+
 def lean_transport(*, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     """httpx's transport with `LeanPool` for its pool (the stock one if httpcore's pool is not
     the class this was written for)."""
@@ -106,4 +145,6 @@ def lean_transport(*, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> ht
         for a in ("_connections", "_requests", "_max_connections", "_max_keepalive_connections")
     ):
         pool.__class__ = LeanPool
+        if hasattr(pool, "_network_backend"):
+            pool._network_backend = _LeanBackend()
     return transport

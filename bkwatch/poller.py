@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bkwatch.errors import unexpected_error
-from bkwatch.model import BkError, State, Task, Transition, carry_progress
+from bkwatch.model import BkError, Node, State, Task, Transition, carry_progress, parents_first
 from bkwatch.targets import identity
 
 if TYPE_CHECKING:
@@ -411,8 +411,8 @@ def diff(old: Task | None, new: Task, at: float, *, share: bool = False) -> list
     if new.job_tasks or old.job_tasks:
         _diff_units(out, target, "job_task", old.job_tasks, new.job_tasks, at, None, share, new)
     if new.root is not None and old.root is not None:
-        before_nodes = {n.id: n for n, _ in old.root.walk()}
-        for node, _ in new.root.walk():
+        before_nodes = {n.id: n for n in parents_first(old.root)}
+        for node in _preorder(new.root):
             if node is new.root or node.synthetic:
                 continue
             prev = before_nodes.get(node.id)
@@ -457,6 +457,19 @@ def _diff_units(
                 fresh.append(key)
     if same_order:  # what the screen needs to look at: Task.changed_units
         task.note_changed(new, old, fresh)
+
+
+def _preorder(root: Node) -> list[Node]:
+    """`Node.walk`'s order (depth first, parents first) as a list, without a generator's
+    resumption and a (node, depth) pair per node."""
+    out: list[Node] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        if node.children:
+            stack.extend(reversed(node.children))
+    return out
 
 
 def _unit_name(unit: object) -> str:

@@ -13,7 +13,7 @@ import pytest
 from bkwatch.client import ApiNotFound, BkClient
 from bkwatch.config import Profile
 from bkwatch.errors import retry_after_from
-from bkwatch.lean_httpx import LeanPool
+from bkwatch.lean_httpx import LeanPool, _LeanStream
 from bkwatch.model import BkError, ErrorKind, State, System
 from bkwatch.sim import DEMO_APP_SECRET, DEMO_TOKEN, SimConfig, Simulator
 from bkwatch.systems.adapters import fetch_task
@@ -393,6 +393,8 @@ async def test_pool_reuses_connections_and_replaces_ones_the_server_closed() -> 
             assert [t.target for t in tasks] == [str(t) for t in targets * 3]
             assert 1 <= len(pool.connections) <= 3  # 3 x len(targets) requests, 3 connections at most
             kept = list(pool.connections)
+            # The idle-connection probe reads the socket each stream looked up once.
+            assert all(type(c._connection._network_stream) is _LeanStream for c in kept)  # type: ignore[attr-defined]
         with sim.serve(port=port):  # a restart: the kept connections were closed by the server
             again = await asyncio.gather(*(fetch_task(client, t) for t in targets[:5]))
             assert [t.target for t in again] == [str(t) for t in targets[:5]]

@@ -66,6 +66,21 @@ def test_nested_node_change_is_found() -> None:
     ]
 
 
+def test_node_changes_come_in_flow_order_depth_first() -> None:
+    """A subprocess's nodes are reported right after it and before its next sibling, as the
+    tree is drawn, whatever the tree's breadth."""
+
+    def flow(state: State) -> Task:
+        def n(node_id: str, *kids: Node) -> Node:
+            return Node(id=node_id, name=node_id, state=state, raw_state=str(state), children=list(kids))
+
+        root = n("root", n("a", n("a1"), n("a2", n("a2x"))), n("b"), n("c", n("c1")))
+        return Task("sops:2:7", System.SOPS, "pipeline", State.RUNNING, "RUNNING", False, root=root)
+
+    events = diff(flow(State.RUNNING), flow(State.FAILED), 2.0)
+    assert [e.key for e in events] == ["a", "a1", "a2", "a2x", "b", "c", "c1"]
+
+
 def test_gsekit_job_task_change() -> None:
     def gse(state: State) -> Task:
         rows = {"11": JobTask(id="11", state=state, raw_state=str(state), process="nginx")}

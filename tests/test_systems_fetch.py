@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from bkwatch.client import BkClient
 from bkwatch.model import BkError, ErrorKind, State, System, failures
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.systems.adapters import fetch_task
+from bkwatch.systems.common import OFF_LOOP_ROWS
 from bkwatch.targets import Target, parse_target
 from tests.conftest import sim_profile
 
@@ -290,3 +292,34 @@ async def test_state_changes_are_seen(sim: Simulator, client: BkClient) -> None:
     sim.world.force(str(target), 3)
     after = await fetch_task(client, target)
     assert after.state is State.SUCCEEDED and after.terminal
+
+
+@pytest.mark.parametrize(
+    ("target", "config"),
+    [("job:2:20001", {"job_hosts": 2_600}), ("nodeman:301", {"nodeman_hosts": 5_001})],
+)
+async def test_a_huge_answer_is_made_a_task_off_the_event_loop(
+    target: str, config: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past OFF_LOOP_ROWS host rows the model is built in a worker thread, so other polls and
+    the screen are not held for its whole parse; small answers are built on the loop."""
+    from bkwatch.systems.job import poll as job_poll
+    from bkwatch.systems.nodeman import poll as nodeman_poll
+
+    module = job_poll if target.startswith("job") else nodeman_poll
+    threads: list[int] = []
+    real = module.parse
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "parse", parse)
+    loop_thread = threading.get_ident()
+    for hosts, off_loop in ((config, True), ({k: 40 for k in config}, False)):
+        sim = Simulator(SimConfig(seed=7, frozen=True, **hosts))
+        async with BkClient(sim_profile(), transport=httpx.ASGITransport(app=sim.app)) as client:
+            task = await fetch_task(client, parse_target(target))
+        units = sum(len(s.hosts) for s in task.steps) + len(task.hosts)
+        assert (units > OFF_LOOP_ROWS) is off_loop
+        assert (threads.pop() != loop_thread) is off_loop, (target, units)

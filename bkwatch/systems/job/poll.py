@@ -12,6 +12,7 @@ from bkwatch.model import Host, State, Step, System, Task
 from bkwatch.systems.common import (
     MAX_IP,
     bad,
+    build_task,
     clean_text,
     host_ip,
     ms_to_s,
@@ -265,4 +266,13 @@ async def fetch(client: BkClient, target: Target) -> Task:
         data = await client.call(System.JOB, f"jobv3/{API}/", via=via, method="POST", params=params)
     else:
         data = await client.call(System.JOB, f"api/v3/{API}", via=via, method="GET", params=params)
-    return parse(data, target)
+    return await build_task(_rows(data), parse, data, target)
+
+
+def _rows(data: Any) -> int:
+    """Host rows in an answer, however odd its shape (`parse` judges the shape)."""
+    steps = data.get("step_instance_list") if isinstance(data, dict) else None
+    if not isinstance(steps, list):
+        return 0
+    lists = (s.get("step_ip_result_list") for s in steps if isinstance(s, dict))
+    return sum(len(rows) for rows in lists if isinstance(rows, list))

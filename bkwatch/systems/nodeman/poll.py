@@ -15,6 +15,7 @@ from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
 from bkwatch.systems.common import (
     MAX_IP,
     bad,
+    build_task,
     host_ip,
     need,
     need_list,
@@ -283,10 +284,10 @@ async def _fetch_v2(client: BkClient, target: Target) -> Task:
     total = to_int(need(first, "total", "NodeMan api/job/details"), 0) or 0
     size = _real_rows(first)
     if size >= total or size == 0:
-        return parse(first, target)
+        return await build_task(size, parse, first, target)
     last = min(MAX_PAGES, -(-total // size))
     rest = await asyncio.gather(*(page(n, size) for n in range(2, last + 1)))
-    return parse(first, target, pages=list(rest))
+    return await build_task(total, parse, first, target, pages=list(rest))
 
 
 async def _fetch_v1(client: BkClient, target: Target) -> Task:

@@ -13,6 +13,9 @@ The ordered tree is a plain `Node` tree: the start event, then each node in flow
 gateway's branches are its children (one pseudo-node per outgoing flow, the default condition
 first, ids = flow ids), closed by the converge gateway that follows it; a subprocess's nodes are
 its children.
+
+A little over ~400 lines: the flow's layout, its merge with a status tree and the per-client cache
+of details are one piece, each step reading the last one's shapes.
 """
 
 from __future__ import annotations
@@ -229,47 +232,58 @@ def _merge(
     reused (renamed, their children set anew) instead of being parsed from `level` again."""
     used: set[str] = set()
     by_key = dict(zip(level, parsed, strict=True)) if len(parsed) == len(level) else {}
-
-    def build(seq: list[FlowItem]) -> list[Node]:
-        nodes: list[Node] = []
-        for item in seq:
-            if item.kind == "branch":
-                kids = build(item.children)
-                nodes.append(Node(item.id, item.name, _aggregate(kids), "", children=kids, synthetic=True))
-                continue
-            raw = level.get(item.id)
-            inner_parsed: list[Node] = []
-            if isinstance(raw, dict):
-                used.add(item.id)
-                node = by_key.get(item.id) or parse_node(raw, item.id, where, depth)
-                inner_parsed, node.children = node.children, []
-                node.name = item.name
-                inner = raw.get("children") if isinstance(raw.get("children"), dict) else {}
-            else:
-                node = Node(item.id, item.name, State.PENDING, "")  # no state: see _infer
-                missing.add(id(node))
-                inner = {}
-            if item.kind == "gateway":
-                branches = build(item.children)
-                if node.state is State.FAILED:
-                    # A failed gateway (no condition held) is a failure of its own: kept a leaf,
-                    # its branches drawn after it.
-                    nodes.append(node)
-                    nodes.extend(branches)
-                    continue
-                node.children = branches
-            elif item.children:
-                node.children = _merge(item.children, inner, inner_parsed, where, depth + 1, unknown, missing)
-            nodes.append(node)
-        return nodes
-
-    nodes = build(items)
+    nodes = _build(items, level, by_key, used, where, depth, unknown, missing)
     for node_id, raw in level.items():
         if node_id not in used and isinstance(raw, dict):  # reached, but not in the cached tree
             unknown.append(raw_text(node_id))
             stray = by_key.get(node_id) or parse_node(raw, raw_text(node_id), where, depth)
             missing.add(-id(stray))  # where it is in the flow is not known: _infer leaves it be
             nodes.append(stray)
+    return nodes
+
+
+def _build(
+    seq: list[FlowItem],
+    level: dict[str, Any],
+    by_key: dict[str, Node],
+    used: set[str],
+    where: str,
+    depth: int,
+    unknown: list[str],
+    missing: set[int],
+) -> list[Node]:
+    """`_merge`'s walk of one item sequence. Not a closure inside it: a closure that calls itself
+    is a reference cycle, which kept each poll's status answer alive until the collector ran."""
+    nodes: list[Node] = []
+    for item in seq:
+        if item.kind == "branch":
+            kids = _build(item.children, level, by_key, used, where, depth, unknown, missing)
+            nodes.append(Node(item.id, item.name, _aggregate(kids), "", children=kids, synthetic=True))
+            continue
+        raw = level.get(item.id)
+        inner_parsed: list[Node] = []
+        if isinstance(raw, dict):
+            used.add(item.id)
+            node = by_key.get(item.id) or parse_node(raw, item.id, where, depth)
+            inner_parsed, node.children = node.children, []
+            node.name = item.name
+            inner = raw.get("children") if isinstance(raw.get("children"), dict) else {}
+        else:
+            node = Node(item.id, item.name, State.PENDING, "")  # no state: see _infer
+            missing.add(id(node))
+            inner = {}
+        if item.kind == "gateway":
+            branches = _build(item.children, level, by_key, used, where, depth, unknown, missing)
+            if node.state is State.FAILED:
+                # A failed gateway (no condition held) is a failure of its own: kept a leaf,
+                # its branches drawn after it.
+                nodes.append(node)
+                nodes.extend(branches)
+                continue
+            node.children = branches
+        elif item.children:
+            node.children = _merge(item.children, inner, inner_parsed, where, depth + 1, unknown, missing)
+        nodes.append(node)
     return nodes
 
 
