@@ -474,6 +474,27 @@ async def test_a_tick_while_quitting_does_nothing(tmp_path: Path) -> None:
     app._tick()  # as the timer would, late: nothing to refresh, nothing raised
 
 
+@pytest.mark.parametrize("typed", [True, False])
+async def test_a_dialog_pushed_as_the_monitor_quits_sets_nothing_up(tmp_path: Path, typed: bool) -> None:
+    """Seed 1001 of the long run (actions menu, 31,060 keys in): a confirmation pushed while a
+    quit was taking the screens down had its mount handled with its widgets gone, and its
+    on_mount's NoMatches ended the monitor. Every screen's set-up now checks `taken_down`."""
+    from bkwatch.tui.acts.act_dialogs import ActionConfirm
+
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            dialog = ActionConfirm("Retry", ["retry the failed hosts"], type_id="42" if typed else None)
+            app.push_screen(dialog)
+            app.exit()
+            await _until(pilot, lambda: not app.is_running)
+    finally:
+        await rig.client.aclose()
+    assert app._exception is None and app.return_code == 0
+
+
 # ---- the guard itself, on every screen ---------------------------------------------------
 
 

@@ -315,6 +315,8 @@ class BkWatchApp(App[None]):
             self.detail.border_title = Text(title) if modes else None
 
     def _mark_insecure(self, screen: Screen) -> None:
+        if not screen.is_attached:  # taken down before it was shown (the monitor quit)
+            return
         if screen is self.screen_stack[0] or screen.query(InsecureBanner):
             return
         screen.mount(InsecureBanner())

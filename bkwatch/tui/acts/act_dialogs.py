@@ -115,6 +115,8 @@ class ActionsMenu(AnswerOnce, ModalScreen[Offer | None]):
             yield Static(hint, classes="hint", markup=False)
 
     def on_mount(self) -> None:
+        if self.taken_down:  # closed before its mount was handled: no widgets to set up
+            return
         options = self.query(OptionList)
         if options:
             options.first().focus()
@@ -181,6 +183,8 @@ class ActionConfirm(AnswerOnce, ModalScreen[bool]):
                 yield Button(f"Yes: {self.label.lower()}", variant="error", id="act-yes")
 
     def on_mount(self) -> None:
+        if self.taken_down:  # closed before its mount was handled: no widgets to set up
+            return
         if self.type_id is not None:
             self.query_one("#act-yes", Button).disabled = True
             self.query_one("#act-type-id", Input).focus()

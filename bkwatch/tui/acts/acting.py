@@ -140,6 +140,8 @@ class ActionsController:
             line.append(self.badge_text(), style="bold reverse yellow")
 
     def _mark_screen(self, screen: Screen) -> None:
+        if not screen.is_attached:  # taken down before it was shown (the monitor quit)
+            return
         if screen is self.app.screen_stack[0] or screen.query(ActionsBanner):
             return
         screen.mount(ActionsBanner(self.badge_text()))

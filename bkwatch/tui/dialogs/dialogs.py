@@ -206,6 +206,8 @@ class ConfirmDialog(AnswerOnce, ModalScreen[bool]):
                 yield Button("Cancel", id="no")
 
     def on_mount(self) -> None:
+        if self.taken_down:  # closed before its mount was handled: no widgets to set up
+            return
         self.query_one("#no", Button).focus()  # Enter keeps things as they are
 
     def action_answer(self, yes: bool) -> None:
@@ -247,6 +249,8 @@ class HelpScreen(AnswerOnce, ModalScreen[None]):
             )
 
     def on_mount(self) -> None:
+        if self.taken_down:  # closed before its mount was handled: no widgets to set up
+            return
         self.query_one("#help-body").focus()
 
     def action_close(self) -> None:

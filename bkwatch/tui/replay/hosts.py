@@ -55,6 +55,8 @@ class HostHistoryScreen(AnswerOnce, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.taken_down:  # closed before its mount was handled: no widgets to set up
+            return
         title = Text(f"Host {one_line(self.host)}: recorded failures", end="")
         self.query_one("#host-title", TextBar).show(title)
         tasks = {f.target for f in self.past}

@@ -108,6 +108,8 @@ class ReplayScreen(AnswerOnce, Screen[None]):
         yield Footer(ranks=footer_ranks(REPLAY_ACTIONS))
 
     def on_mount(self) -> None:
+        if self.taken_down:  # closed before its mount was handled: no widgets to set up
+            return
         self.go(0)
         view = self.detail.main_view()
         if view is not None:

@@ -112,6 +112,8 @@ class LogScreen(AnswerOnce, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.taken_down:  # closed before its mount was handled: no widgets to set up
+            return
         self.query_one("#ev-title", TextBar).show(Text(one_line(self.heading), end=""))
         self._note()
         self.lines.focus()

@@ -98,6 +98,8 @@ class SignaturesScreen(AnswerOnce, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.taken_down:  # closed before its mount was handled: no widgets to set up
+            return
         self.query_one("#sig-title", TextBar).show(Text(one_line(self.heading), end=""))
         self.query_one("#sig-summary", TextBar).show(Text("Reading the failing logs…", style="dim"))
         self.query_one(OptionList).focus()

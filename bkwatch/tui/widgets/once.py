@@ -45,6 +45,12 @@ class AnswerOnce(_Base):
         """Dismissed already: what reaches this screen now is ignored."""
         return self._answered
 
+    @property
+    def taken_down(self) -> bool:
+        """Its widgets are gone: answered, or removed (the monitor quit) before its mount was
+        handled. An `on_mount` that sets its widgets up has nothing to do then."""
+        return self._answered or not self.children
+
     def dismiss(self, result: Any = None) -> AwaitComplete:
         if self._answered or not self.is_active:
             # A second answer, or one for a screen no longer on top: popping now would close
