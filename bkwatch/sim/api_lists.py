@@ -6,11 +6,9 @@ JOB ``get_job_instance_list`` (ESB POST, gateway GET), SOPS ``get_task_list`` (G
 (Every request the simulator answers is kept in ``world.requests_log``: tests check what a
 client sent there.)
 
-Just over 400 lines: five APIs on two transports, each short, sharing the time-window, paging
-and filter helpers that would otherwise be imported back and forth.
-
-Longer than ~400 lines on purpose: three systems' list and batch-status APIs, each with
-upstream's limits and error codes, kept beside the one route table that serves them.
+Just over 400 lines: five APIs on two transports, each short, with upstream's limits and error
+codes, sharing the time-window, paging and filter helpers that would otherwise be imported back
+and forth.
 """
 
 from __future__ import annotations
