@@ -210,6 +210,9 @@ async def open_record_later(
     await asyncio.sleep(RECORD_OPEN_DELAY)
     recorder, notice = open_record(options, secrets)
     held.hand_to(recorder)
+    if recorder is not None:  # from now on the record observes the poller itself
+        observers = app.poller.observers
+        observers[observers.index(held)] = recorder.observe
     if notice and app.is_running:
         app.warn(notice)
     elif notice:  # not mounted yet: shown with the start-up warnings
