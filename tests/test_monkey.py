@@ -638,3 +638,50 @@ async def test_the_record_areas_reach_their_screens(tmp_path: Path, area: Area) 
                 assert isinstance(app.screen, want), [type(s).__name__ for s in app.screen_stack]
     finally:
         await rig.client.aclose()
+
+
+@pytest.mark.parametrize("key", ["R", "H"])
+async def test_a_record_key_as_the_monitor_quits_leaves_no_work_unawaited(tmp_path: Path, key: str) -> None:
+    """Seed 1005 of the long run: `R` typed as a quit took the monitor down; its worker was
+    cancelled before it started, and the coroutine made for it was never awaited (a
+    RuntimeWarning at collection: work silently not done). Workers are now handed the function,
+    so a worker that never starts leaves nothing behind."""
+    import gc
+    import warnings
+
+    rig = _rig(tmp_path, System.JOB, fast=False, record=True)
+    app = rig.app
+    try:
+        with recording(rig, tmp_path, True), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            async with app.run_test(size=SIZE) as pilot:
+                await settle(rig, pilot)
+                await pilot.press("enter", "enter", "n")
+                (app.action_replay if key == "R" else app.action_host_history)()
+                assert app.workers._workers, "the key started no worker: nothing tested"
+                app.workers.cancel_all()  # as the quit does, before the worker's first step
+                app.exit()
+                await _until(pilot, lambda: not app.is_running)
+            gc.collect()
+    finally:
+        await rig.client.aclose()
+    assert app._exception is None and app.return_code == 0
+    assert [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)] == []
+
+
+def test_no_worker_is_handed_a_coroutine_made_before_it_starts() -> None:
+    """The class of seed 1005's bug: `run_worker(self.work(...))` makes the coroutine at once, and
+    a worker cancelled before it starts leaves it never awaited. Every worker of the monitor is
+    handed a function (or `partial`) instead."""
+    import ast
+
+    import bkwatch
+
+    made_early = []
+    for path in Path(bkwatch.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "run_worker" and node.args:
+                work = node.args[0]
+                if isinstance(work, ast.Call) and getattr(work.func, "id", None) != "partial":
+                    made_early.append(f"{path.name}:{node.lineno}")
+    assert made_early == []

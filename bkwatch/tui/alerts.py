@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
@@ -106,7 +107,7 @@ class LastSeen:
             self._record_waiting = True
             started = time.time()  # the record's clock: what it wrote from now on is this run's
             self.app.run_worker(
-                self._from_record(record, keys, started), group="since-record", exit_on_error=False
+                partial(self._from_record, record, keys, started), group="since-record", exit_on_error=False
             )
 
     async def _from_record(self, record: Record, keys: set[str], started: float) -> None:

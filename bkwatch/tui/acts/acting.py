@@ -254,7 +254,9 @@ class ActionsController:
             return
         subject = offer.subject.id if offer.subject is not None else None
         plan = self.acting.plan(offer.spec, ctx.target, ctx.task, subject, ctx.fetched_at)
-        self.app.run_worker(self.acting.refuse(plan, why, message), group="act-record", exit_on_error=False)
+        self.app.run_worker(
+            partial(self.acting.refuse, plan, why, message), group="act-record", exit_on_error=False
+        )
 
     def answered(self, plan: PlanView, yes: bool) -> None:
         acting = self.acting
@@ -262,13 +264,13 @@ class ActionsController:
             return
         if not yes:
             self._say(f"{plan.spec.label}: not confirmed. Nothing was sent.", "information")
-            self.app.run_worker(acting.decline(plan), group="act-record", exit_on_error=False)
+            self.app.run_worker(partial(acting.decline, plan), group="act-record", exit_on_error=False)
             return
         if self.busy:  # a second Yes while the first is in flight
             return
         self.busy = True
         self._say(f"Sending: {plan.spec.label.lower()} on {plan.target}…", "information", timeout=3)
-        self.app.run_worker(self._perform(plan), group="act", exit_on_error=False)
+        self.app.run_worker(partial(self._perform, plan), group="act", exit_on_error=False)
 
     async def _perform(self, plan: PlanView) -> None:
         assert self.acting is not None

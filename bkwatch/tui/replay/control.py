@@ -6,6 +6,7 @@ line is drawn again when the note arrives."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import TYPE_CHECKING
 
 from bkwatch.model import Host
@@ -74,7 +75,7 @@ class RecordUi:
         watch = self.app.poller.watches.get(key) if key else None
         if self._off() or key is None or watch is None:
             return
-        self.app.run_worker(self._replay(key, watch.label), group="replay", exit_on_error=False)
+        self.app.run_worker(partial(self._replay, key, watch.label), group="replay", exit_on_error=False)
 
     async def _replay(self, key: str, label: str | None) -> None:
         assert self.record is not None
@@ -95,7 +96,7 @@ class RecordUi:
         if host is None:
             self.app.notify("Put the cursor on a host first.", timeout=3)
             return
-        self.app.run_worker(self._host(host), group="host-past", exit_on_error=False)
+        self.app.run_worker(partial(self._host, host), group="host-past", exit_on_error=False)
 
     async def _host(self, host: str) -> None:
         assert self.record is not None
