@@ -45,6 +45,7 @@ from bkwatch.record.recorder import Recorder
 from bkwatch.tui.actions import ACTIONS
 from bkwatch.tui.dialogs.dialogs import ConfirmDialog, HelpScreen
 from bkwatch.tui.dialogs.palette import CommandPalette
+from bkwatch.tui.widgets import backdrop
 from bkwatch.tui.widgets.once import AnswerOnce
 from tests.harness import BAD_RAW, SimRig, frozen_sim, settle, sim_app
 
@@ -304,7 +305,8 @@ async def test_monkey_keys_never_crash_the_monitor(
     took = time.monotonic() - started
     print(
         f"monkey seed {seed}: {report.keys} keys in {report.bursts} bursts, {report.sessions} sessions "
-        f"({report.quits} quit), {report.faults} faults set, {took:.1f} s"
+        f"({report.quits} quit), {report.faults} faults set, {took:.1f} s; "
+        f"backdrop chains broken so far in this process: {backdrop.cycles_met}"
     )
     assert report.keys >= min(BUDGET, 2000)
 
@@ -685,3 +687,38 @@ def test_no_worker_is_handed_a_coroutine_made_before_it_starts() -> None:
                 if isinstance(work, ast.Call) and getattr(work.func, "id", None) != "partial":
                     made_early.append(f"{path.name}:{node.lineno}")
     assert made_early == []
+
+
+async def test_a_backdrop_chain_that_comes_back_to_itself_draws_once(tmp_path: Path) -> None:
+    """Seeds 1002 and 1004 of the long run: a dialog's backdrop led, through the visuals the
+    screens kept, back to a screen already being drawn, and the recursion ended the monitor
+    (RecursionError in Textual's BackgroundScreen). Two dialogs are made to keep each other as
+    their backdrop; the frame is drawn (that screen blank under the tint), the kept visuals are
+    forgotten, and the next frame draws the stack as it is."""
+    from textual.renderables.background_screen import BackgroundScreen
+    from textual.visual import visualize
+
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            lower, upper = HelpScreen([]), ConfirmDialog("Stop following?")
+            await app.push_screen(lower)
+            await app.push_screen(upper)
+            await pilot.pause()
+            for screen, beneath in ((lower, upper), (upper, lower)):
+                tint = BackgroundScreen(beneath, screen.styles.background)
+                screen._layout_cache["_render.visual"] = visualize(screen, tint)
+                screen._set_dirty()  # drawn again from its visual, not from lines it kept
+                screen._styles_cache.clear()
+            before = backdrop.cycles_met
+            update = upper._compositor.render_update(full=True, screen_stack=app._background_screens)
+            assert update is not None
+            assert backdrop.cycles_met > before
+            assert "_render.visual" not in lower._layout_cache
+            await pilot.pause()
+            assert app._exception is None and app.is_running
+            assert list(app.screen_stack[-2:]) == [lower, upper]
+    finally:
+        await rig.client.aclose()

@@ -67,3 +67,8 @@ _.can_focus
 # overrides; lean_httpx.lean_transport gives httpx's pool instance that class (__class__).
 _._assign_requests_to_connections
 _.__class__
+
+# Rich calls __rich_console__ on a renderable (tui/widgets/backdrop.py sets Textual's
+# BackgroundScreen's); the monkey's regression test reads backdrop.cycles_met.
+_.__rich_console__
+cycles_met
