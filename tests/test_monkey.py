@@ -722,3 +722,23 @@ async def test_a_backdrop_chain_that_comes_back_to_itself_draws_once(tmp_path: P
             assert list(app.screen_stack[-2:]) == [lower, upper]
     finally:
         await rig.client.aclose()
+
+
+@pytest.mark.timeout(30)  # without the floor, the timer's loop spins until this limit
+async def test_a_timer_whose_delay_has_passed_fires_and_the_monitor_goes_on(tmp_path: Path) -> None:
+    """Seed 3002 of the long run froze the monitor: a toast's timer was set to its notification's
+    time left, -76 µs under load, and Textual's timer loop skipped missed ticks forever without
+    yielding. Such a timer now fires at its next turn, and keys still work after it."""
+    rig = _rig(tmp_path, System.JOB, fast=False)
+    app = rig.app
+    fired: list[bool] = []
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(rig, pilot)
+            app.set_timer(-0.000076, lambda: fired.append(True))
+            await _until(pilot, lambda: bool(fired))
+            await pilot.press("question_mark")
+            await _until(pilot, lambda: isinstance(app.screen, HelpScreen))
+    finally:
+        await rig.client.aclose()
+    assert fired == [True] and app._exception is None

@@ -52,7 +52,7 @@ from bkwatch.tui.watchlist.scope_ui import ScopesChanged, ScopesUi
 from bkwatch.tui.watchlist.translog import TransitionLog
 from bkwatch.tui.watchlist.watch_ui import WatchList
 from bkwatch.tui.why.evidence_open import EvidenceViews
-from bkwatch.tui.widgets import backdrop, wire
+from bkwatch.tui.widgets import backdrop, timer_floor, wire
 from bkwatch.tui.widgets.fmt import use_ascii_default
 from bkwatch.tui.widgets.footer import Footer
 from bkwatch.tui.widgets.lines import LineView, TextBar
@@ -107,6 +107,7 @@ class BkWatchApp(App[None]):
         super().__init__()
         wire.install()  # screen updates sent as only the changed cells, colours carried along
         backdrop.install()  # a dialog's backdrop never draws itself again (seeds 1002, 1004)
+        timer_floor.install()  # a timer whose delay has passed fires, not spins (seed 3002)
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.evidence_ui = EvidenceViews(self, evidence)  # l, w: logs and signatures
