@@ -10,6 +10,7 @@ from rich.text import Text
 from textual._compositor import ChopsUpdate
 
 from bkwatch.tui.widgets import wire
+from bkwatch.tui.widgets.fmt import BADGE_WIDTH, badge_str
 from bkwatch.tui.widgets.lines import TextBar
 from tests.harness import count_frames, frozen_sim, settle, sim_app
 
@@ -66,3 +67,23 @@ async def test_a_headless_app_holds_nothing(tmp_path: Path) -> None:
         await settle(rig, pilot)
         app.pace.hold()
         assert not app.pace.holding  # run_test's screen is read by tests as soon as it changes
+
+
+async def test_a_changed_task_is_marked_on_its_state_badge_only(tmp_path: Path) -> None:
+    rig = sim_app(frozen_sim(), tmp_path)
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        jobs = app.joblist
+        key = next(
+            ln.key for ln in jobs.lines if ln.key != jobs.cursor_key and app.poller.watches[ln.key].task
+        )
+        state = app.poller.watches[key].task.state  # type: ignore[union-attr]
+        row = jobs.index_of(key) - int(jobs.scroll_offset.y)
+        plain = jobs.render_line(row)
+        jobs.set_highlights({key})
+        marked = jobs.render_line(row)
+        assert marked.text == plain.text  # the same words; only the mark is added
+        reversed_text = "".join(seg.text for seg in marked if seg.style is not None and seg.style.reverse)
+        assert reversed_text == badge_str(state, app.ascii_only).ljust(BADGE_WIDTH)
+        assert not any(seg.style is not None and seg.style.reverse for seg in plain)

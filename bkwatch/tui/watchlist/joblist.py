@@ -177,6 +177,13 @@ class JobList(LineView):
         self._cache.clear()
         self.refresh()
 
+    def highlight_cells(self) -> tuple[int, int]:
+        """A task that changed is marked on its state badge, not its whole row: the mark is
+        written when it comes and when it goes, and on a busy screen whole rows were most of it."""
+        name_w, label_w, target_w = self.cols.widths(self.size.width)
+        x = SYSTEM_W + name_w + label_w + target_w
+        return x, x + BADGE_WIDTH
+
     def header_text(self, width: int) -> Text:
         """The column header, drawn with the rows' widths."""
         name_w, label_w, target_w = self.cols.widths(width)
