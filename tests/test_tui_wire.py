@@ -330,13 +330,33 @@ def test_a_log_that_gained_a_line_is_scrolled_not_rewritten() -> None:
     words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"]
     lines = [Strip([Segment(f"{i} {words[i]} task: FAILED".ljust(W), grey)]) for i in range(H + 1)]
     before = [[lines[y].crop(0, CUT), lines[y].crop(CUT, W)] for y in range(H)]
-    wire.render_layout(_layout(before), console)
+    first = wire.render_layout(_layout(before), console)
     after = [[lines[y + 1].crop(0, CUT), lines[y + 1].crop(CUT, W)] for y in range(H)]
     out = wire.render_chops(_chops(after, [(y, 0, W) for y in range(H)]), console)
     assert out.count("task") == 1 and "golf" in out  # the new line; the others moved up
     term = Term()
-    term.feed(_original("layout")(_layout(before), console))
+    term.feed(first)
     term.feed(out)
     ref = Term()
     ref.feed(_original("layout")(_layout(after), console))
     assert term.cells == ref.cells
+
+
+def test_colours_carry_from_one_update_to_the_next() -> None:
+    console = Console(color_system="256", force_terminal=True, width=W)
+    grey = Style.parse("on grey23")
+    before = [[Strip([Segment("run 10s".ljust(CUT), grey)]), Strip.blank(W - CUT, grey)]] * H
+    term = Term()
+    term.feed(wire.render_layout(_layout(before), console))
+    for n in range(2, 5):  # a ticking cell, one update each: no colour codes, no reset
+        after = [list(pair) for pair in before]
+        after[2] = [Strip([Segment(f"run {n}0s".ljust(CUT), grey)]), before[2][1]]
+        out = wire.render_chops(_chops(after, [(2, 0, CUT)]), console)
+        assert "m" not in out.replace(f"{n}", ""), repr(out)
+        term.feed(out)
+    ref = Term()
+    ref.feed(_original("layout")(_layout(after), console))
+    assert term.cells == ref.cells
+    wire.forget()  # after a suspend the colours are not known either: sent from a reset
+    out = wire.render_chops(_chops(after, [(2, 0, CUT)]), console)
+    assert out.count("\x1b[0;") == 1

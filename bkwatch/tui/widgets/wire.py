@@ -11,9 +11,9 @@ screen writes. `install()` replaces how the compositor's updates become terminal
   from what the terminal shows (`Screen`, what was last written; a full repaint, a resize or a
   resume after a suspend makes it unknown, so everything is written again) — a row that moves
   up one line under an unchanged column costs only the cells that differ;
-* the colour state is carried from one run to the next: an unchanged style sends nothing, a
-  changed one only the codes that differ (attributes off by their own codes, or a reset when
-  that is shorter), and a reset goes once at the end of the update;
+* the colour state is carried from one run to the next, and from one update to the next: an
+  unchanged style sends nothing, a changed one only the codes that differ (attributes off by
+  their own codes, or a reset when that is shorter); an update leaves its last colours set;
 * the cursor is moved only when the next run does not start where the last one ended, and
   to the next line's start by a carriage return and line feed;
 * lines whose content moved up or down by a few lines (the transition log gaining lines, job
@@ -102,12 +102,14 @@ class Screen:
         self.width = 0
         self.height = 0
         self.rows: list[list[Any]] = []
+        self.pen: _Sgr | None = None  # the colours the last update left set; None: not known
 
     # A cell is (glyph, its _Sgr), ("", _Sgr) for the second cell of a wide glyph, or _UNKNOWN.
     def forget(self, width: int = 0, height: int = 0) -> None:
         """Nothing on the terminal is known (start, resize, resume after a suspend)."""
         self.width, self.height = width, height
         self.rows = [[_UNKNOWN] * width for _ in range(height)]
+        self.pen = None
 
 
 SCREEN = Screen()
@@ -123,7 +125,7 @@ class _Out:
         self.diff = diff  # skip cells the terminal already shows
         self.x = -1
         self.y = -1
-        self.sgr: _Sgr = _DEFAULT
+        self.sgr: _Sgr | None = screen.pen  # carried from the last update (None: not known)
         self._parsed: dict[str, _Sgr] = {}
 
     def move(self, x: int, y: int) -> None:
@@ -163,9 +165,10 @@ class _Out:
         # From the current state: the attributes that go off by their own codes (22 turns off
         # bold and dim together, so one that stays is set again), those that come on, and the
         # colours that change. The shorter of the two is sent.
-        gone = have[0] - attrs
+        gone = have[0] - attrs if have is not None else frozenset()
         offs = sorted({_OFF[a] for a in gone if a in _OFF})
-        if len(offs) < len(gone) and gone:  # an attribute with no off code: only a reset will do
+        # Not known (from a reset), or an attribute with no off code: only a reset will do.
+        if have is None or (len(offs) < len(gone) and gone):
             params = reset
         else:
             on = attrs - have[0]
@@ -282,9 +285,10 @@ class _Out:
         rows[top : bottom + 1] = band[k:] + fresh if k > 0 else fresh + band[: len(band) + k]
 
     def done(self) -> str:
-        if self.sgr != _DEFAULT:
-            self.parts.append("\x1b[0m")
-            self.sgr = _DEFAULT
+        # The colours stay set for the next update, which starts from them: nothing but this
+        # writer prints on the screen between two updates, and leaving the alternate screen
+        # (exit, suspend) restores the colours saved when entering it.
+        self.screen.pen = self.sgr
         return "".join(self.parts)
 
 
