@@ -1,5 +1,6 @@
 """What polls change reaches the terminal at most once a window, as one frame; what the user does
-is written at once (`tui/widgets/pace.py`)."""
+is written at once (`tui/widgets/pace.py`). And the job list's mark of a changed task, which is
+written when it comes and when it goes, covers its state badge only."""
 
 from __future__ import annotations
 
