@@ -10,6 +10,7 @@ python -m benchmarks.terminal_bytes [--quick]
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 from benchmarks.common import Row, emit, parser, sim_process, usable
@@ -17,6 +18,36 @@ from benchmarks.ptyrun import PtyResult, run_in_pty
 from benchmarks.tuiproc import TERMINAL_RAW, isolated_watch
 
 WARMUP = 5.0  # start-up and first polls are not the steady state
+_TOKEN = re.compile(
+    rb"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\\\)|\x1b\[\?[\d;$]*[hlp]|\x1b\[[\d;]*[A-Za-z]|\x1b.|\r\n|[\r\n]|[^\x1b\r\n]+",
+    re.S,
+)
+
+
+def byte_classes(data: bytes) -> dict[str, int]:
+    """What the bytes written were: text, colours (SGR), cursor moves, scrolls, the title and other
+    OSC, synchronized-update wrappers and other modes."""
+    out: dict[str, int] = {}
+    for m in _TOKEN.finditer(data):
+        tok = m.group(0)
+        if tok.startswith(b"\x1b]"):
+            kind = "title and other OSC"
+        elif tok.startswith(b"\x1b[?2026"):
+            kind = "synchronized-update wrappers"
+        elif tok.startswith(b"\x1b[?"):
+            kind = "other modes"
+        elif tok.startswith(b"\x1b[") and tok.endswith(b"m"):
+            kind = "colours (SGR)"
+        elif (tok.startswith(b"\x1b[") and tok[-1:] in b"HC") or tok in (b"\r\n", b"\r"):
+            kind = "cursor moves"
+        elif (tok.startswith(b"\x1b[") and tok.endswith(b"r")) or tok in (b"\n", b"\x1bM"):
+            kind = "scrolls"
+        elif tok.startswith(b"\x1b"):
+            kind = "other escapes"
+        else:
+            kind = "text"
+        out[kind] = out.get(kind, 0) + len(tok)
+    return out
 
 
 def _sim_tasks(base_url: str) -> list[tuple[str, str]]:
@@ -26,9 +57,9 @@ def _sim_tasks(base_url: str) -> list[tuple[str, str]]:
     return [(t["target"], t["state"]) for t in data]
 
 
-def _bkwatch(base_url: str, targets: list[str], seconds: float) -> PtyResult:
+def _bkwatch(base_url: str, targets: list[str], seconds: float, record: bytearray | None = None) -> PtyResult:
     with isolated_watch(base_url, targets) as iso:
-        return run_in_pty(iso.argv, env=iso.env, warmup=WARMUP, measure=seconds)
+        return run_in_pty(iso.argv, env=iso.env, warmup=WARMUP, measure=seconds, record=record)
 
 
 def _pick(tasks: list[tuple[str, str]], n: int, finished: bool) -> list[str]:
@@ -59,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     busy_args += ["--job-hosts", "200", "--pipeline-nodes", "200", "--nodeman-hosts", "200"]
     with sim_process(*busy_args) as sim:
         busy_targets = _pick(_sim_tasks(sim.base_url), 20, finished=False)
-        busy = _bkwatch(sim.base_url, busy_targets, busy_s)
+        written = bytearray()
+        busy = _bkwatch(sim.base_url, busy_targets, busy_s, written)
         still = sum(1 for t, s in _sim_tasks(sim.base_url) if t in busy_targets and s not in TERMINAL_RAW)
     h_busy = run_in_pty([htop], warmup=WARMUP, measure=busy_s) if htop else None
 
@@ -79,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
             notes.append("bkwatch exited before the end of the window: figure not valid")
         if label == "busy":
             notes.append(f"{still} of the {n} tasks were still running at the end of the window")
+            by_kind = sorted(byte_classes(bytes(written)).items(), key=lambda kv: -kv[1])
+            notes.append("bytes by kind: " + ", ".join(f"{k} {v / secs:,.0f} B/s" for k, v in by_kind))
         if base is None:
             notes.append("htop not installed: no baseline, ratio skipped")
         ratio = res.bytes_per_second / base.bytes_per_second if base and base.bytes_per_second else None

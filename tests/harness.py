@@ -154,3 +154,18 @@ def frame_text(app: App[Any]) -> str:
     compositor and screen stack, reached only here)."""
     update = app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
     return str(update.render_segments(app.console)).replace("\r\n", "\n")
+
+
+def count_frames(app: App[Any]) -> list[object]:
+    """From now on, every screen update the app hands to the terminal writer (Textual's private
+    `_display`, wrapped only here; a headless app then writes nothing)."""
+    frames: list[object] = []
+    original = app._display
+
+    def display(screen: Any, renderable: Any) -> None:
+        if renderable is not None and not app._batch_count:
+            frames.append(renderable)
+        original(screen, renderable)
+
+    app._display = display  # type: ignore[method-assign]
+    return frames

@@ -285,7 +285,7 @@ async def test_transition_is_highlighted_logged_and_toasted(tmp_path: Path) -> N
 async def test_cursor_follows_key_when_rows_reorder(tmp_path: Path) -> None:
     rig = _rig(tmp_path, None)
     app = rig.app
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=(160, 16)) as pilot:  # more tasks than rows: failures go first
         await settle(rig, pilot)
         jl = app.joblist
         running = next(k for k, w in rig.poller.watches.items() if w.task and w.task.state is State.RUNNING)
@@ -297,6 +297,34 @@ async def test_cursor_follows_key_when_rows_reorder(tmp_path: Path) -> None:
         await pilot.pause()
         assert jl.cursor_key == running and app.selected == running
         assert jl.cursor_index < before  # it moved up with the failures
+
+
+async def test_a_task_that_fails_keeps_its_row_while_every_row_is_on_the_screen(tmp_path: Path) -> None:
+    rig = _rig(tmp_path, None)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        jl = app.joblist
+        assert len(jl.lines) <= jl.size.height
+        order = [line.key for line in jl.lines]
+        running = [
+            k
+            for k, w in rig.poller.watches.items()
+            if w.task and w.task.state is State.RUNNING and k.startswith(("job", "sops"))
+        ]
+        last = max(running, key=order.index)  # the lowest running row: the most rows to pass
+        rig.sim.world.force(last, 4 if last.startswith("job") else "FAILED")
+        await rig.poller.poll_once(last)
+        await pilot.pause()
+        assert rig.poller.watches[last].task.state is State.FAILED  # type: ignore[union-attr]
+        assert [line.key for line in jl.lines] == order  # no row moved
+        await pilot.resize_terminal(160, 16)  # now they do not all fit: failures go first
+        await pilot.pause()
+        keys = [line.key for line in jl.lines]
+        assert keys.index(last) < order.index(last)
+        tasks = [rig.poller.watches[k].task for k in keys]
+        bad = [i for i, t in enumerate(tasks) if t is not None and t.state in (State.FAILED, State.STOPPED)]
+        assert bad == list(range(len(bad)))
 
 
 async def test_untrusted_names_stay_literal_and_no_escape_reaches_screen(tmp_path: Path) -> None:

@@ -49,7 +49,11 @@ _OFF_CODES = {
     "55": {"53"},
 }
 WORDS = ["ab", " ", "x", "界", "é", "e\u0301", "名字", "   ", "ok", "✖ FAILED"]
-_TOKEN = re.compile(r"\x1b\[(\d*);?(\d*)H|\x1b\[(\d*)C|\x1b\[([\d;]*)m|\x1b\]8;[^\x1b]*\x1b\\|(.)", re.S)
+_TOKEN = re.compile(
+    r"\x1b\[(\d*);?(\d*)H|\x1b\[(\d*)C|\x1b\[([\d;]*)m|\x1b\]8;[^\x1b]*\x1b\\|\x1b\[([\d;]*)r|(\x1bM)|(.)",
+    re.S,
+)
+SCROLLED_IN = ("\x00", frozenset(), None, None)  # a line a scroll brought in, before it is written
 
 
 def _original(name: str):  # Textual's own writer, whether or not an app installed ours
@@ -62,20 +66,37 @@ class Term:
     def __init__(self) -> None:
         self.cells = [[(" ", frozenset(), None, None)] * W for _ in range(H)]
         self.x = self.y = 0
+        self.top, self.bottom = 0, H - 1  # the scroll region
         self.attrs: frozenset[str] = frozenset()
         self.fg: str | None = None
         self.bg: str | None = None
 
     def feed(self, data: str) -> None:
         for m in _TOKEN.finditer(data):
-            row, col, fwd, sgr, ch = m.groups()
+            row, col, fwd, sgr, region, ri, ch = m.groups()
             if m.group(0).startswith("\x1b]8"):
+                continue
+            if region is not None:  # DECSTBM: the region, and the cursor home
+                top, _, bottom = region.partition(";")
+                self.top, self.bottom = int(top or 1) - 1, int(bottom or H) - 1
+                self.x = self.y = 0
+                continue
+            if ri is not None:  # reverse index: on the region's first line, scroll it down
+                if self.y == self.top:
+                    del self.cells[self.bottom]
+                    self.cells.insert(self.top, [SCROLLED_IN] * W)
+                else:
+                    self.y -= 1
                 continue
             if ch == "\r":
                 self.x = 0
                 continue
-            if ch == "\n":
-                self.y += 1
+            if ch == "\n":  # on the region's last line, scroll it up
+                if self.y == self.bottom:
+                    del self.cells[self.top]
+                    self.cells.insert(self.bottom, [SCROLLED_IN] * W)
+                else:
+                    self.y += 1
                 continue
             if ch is not None:
                 self._char(ch)
@@ -252,3 +273,90 @@ def test_a_span_through_a_wide_glyph_writes_the_whole_glyph() -> None:
             spans.append((y, a, rng.randrange(a + 1, W + 1)))
         term.feed(wire.render_chops(_chops(frame, spans), console))
         assert term.cells == ref
+
+
+def _shifted(old: list[list[Strip]], rng: random.Random) -> list[list[Strip]]:
+    """Lines of one side (or both) moved up or down by a few, new ones coming in: a log that
+    gained lines, a list with a row let in above others."""
+    new = [list(pair) for pair in old]
+    sides = rng.choice(((0,), (1,), (0, 1)))
+    k = rng.choice((1, 1, 2, 3, -1, -2))
+    top = rng.randrange(0, H - 2)
+    bottom = rng.randrange(top + 1, H)
+    for side in sides:
+        width = CUT if side == 0 else W - CUT
+        for y in range(top, bottom + 1):
+            src = y + k
+            new[y][side] = old[src][side] if top <= src <= bottom else _line(rng, width)
+    return new
+
+
+def test_lines_that_move_are_scrolled_and_the_screen_stays_the_same() -> None:
+    console = Console(color_system="256", force_terminal=True, width=W)
+    rng = random.Random(5)
+    theirs, ours = Term(), Term()
+    first = _frame(rng)
+    theirs.feed(_original("layout")(_layout(first), console))
+    ours.feed(wire.render_layout(_layout(first), console))
+    sent = {"theirs": 0, "ours": 0}
+    scrolls = 0
+    old = first
+    for _ in range(300):
+        new = (
+            _shifted(old, rng)
+            if rng.random() < 0.6
+            else [[rng.choice((pair[0], _line(rng, CUT))), pair[1]] for pair in old]
+        )
+        spans = _changed_spans(old, new, rng)
+        if not spans:
+            continue
+        a = _original("chops")(_chops(new, spans), console)
+        b = wire.render_chops(_chops(new, spans), console)
+        scrolls += "r\x1b[" in b
+        theirs.feed(a)
+        ours.feed(b)
+        assert ours.cells == theirs.cells
+        assert (ours.top, ours.bottom) == (0, H - 1)  # no scroll region is left behind
+        sent["theirs"] += len(a)
+        sent["ours"] += len(b)
+        old = new
+    assert scrolls > 20, scrolls
+    assert sent["ours"] < sent["theirs"] * 0.6, sent
+
+
+def test_a_log_that_gained_a_line_is_scrolled_not_rewritten() -> None:
+    console = Console(color_system="256", force_terminal=True, width=W)
+    grey = Style.parse("on grey23")
+    words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf"]
+    lines = [Strip([Segment(f"{i} {words[i]} task: FAILED".ljust(W), grey)]) for i in range(H + 1)]
+    before = [[lines[y].crop(0, CUT), lines[y].crop(CUT, W)] for y in range(H)]
+    first = wire.render_layout(_layout(before), console)
+    after = [[lines[y + 1].crop(0, CUT), lines[y + 1].crop(CUT, W)] for y in range(H)]
+    out = wire.render_chops(_chops(after, [(y, 0, W) for y in range(H)]), console)
+    assert out.count("task") == 1 and "golf" in out  # the new line; the others moved up
+    term = Term()
+    term.feed(first)
+    term.feed(out)
+    ref = Term()
+    ref.feed(_original("layout")(_layout(after), console))
+    assert term.cells == ref.cells
+
+
+def test_colours_carry_from_one_update_to_the_next() -> None:
+    console = Console(color_system="256", force_terminal=True, width=W)
+    grey = Style.parse("on grey23")
+    before = [[Strip([Segment("run 10s".ljust(CUT), grey)]), Strip.blank(W - CUT, grey)]] * H
+    term = Term()
+    term.feed(wire.render_layout(_layout(before), console))
+    for n in range(2, 5):  # a ticking cell, one update each: no colour codes, no reset
+        after = [list(pair) for pair in before]
+        after[2] = [Strip([Segment(f"run {n}0s".ljust(CUT), grey)]), before[2][1]]
+        out = wire.render_chops(_chops(after, [(2, 0, CUT)]), console)
+        assert "m" not in out.replace(f"{n}", ""), repr(out)
+        term.feed(out)
+    ref = Term()
+    ref.feed(_original("layout")(_layout(after), console))
+    assert term.cells == ref.cells
+    wire.forget()  # after a suspend the colours are not known either: sent from a reset
+    out = wire.render_chops(_chops(after, [(2, 0, CUT)]), console)
+    assert out.count("\x1b[0;") == 1

@@ -56,6 +56,7 @@ from bkwatch.tui.widgets import backdrop, timer_floor, wire
 from bkwatch.tui.widgets.fmt import use_ascii_default
 from bkwatch.tui.widgets.footer import Footer
 from bkwatch.tui.widgets.lines import LineView, TextBar
+from bkwatch.tui.widgets.pace import FramePace
 from bkwatch.tui.widgets.release import RELEASE_SECONDS, release
 from bkwatch.tui.widgets.signals import TerminalSignals, summary
 from bkwatch.tui.widgets.trust import INSECURE_BADGE, InsecureBanner, redact_trace
@@ -108,6 +109,7 @@ class BkWatchApp(App[None]):
         wire.install()  # screen updates sent as only the changed cells, colours carried along
         backdrop.install()  # a dialog's backdrop never draws itself again (seeds 1002, 1004)
         timer_floor.install()  # a timer whose delay has passed fires, not spins (seed 3002)
+        self.pace = FramePace(self)  # what polls change is written at most once a second
         self.default_biz = default_biz  # the profile's business for links that carry none
         self.focus_hints: dict[str, str] = {}  # target -> step/host a pasted URL pointed at
         self.evidence_ui = EvidenceViews(self, evidence)  # l, w: logs and signatures
@@ -123,7 +125,7 @@ class BkWatchApp(App[None]):
         self.clock = clock
         self.since_last_time = since_last_time
         self.start_polling = start_polling
-        self.signals = TerminalSignals(self, bell=bell, desktop=desktop_notify)
+        self.signals = TerminalSignals(self, bell=bell, desktop=desktop_notify, pace=self.pace.then)
         self.selected: str | None = select
         self.highlights: dict[tuple[str, str], float] = {}  # (target, key) -> when it changed
         self.alerts = TaskAlerts(self)  # toasts, bell, desktop: alerts.py
@@ -195,7 +197,8 @@ class BkWatchApp(App[None]):
     def on_poll_arrived(self, message: PollArrived) -> None:
         if not self.is_running:  # shutting down: the panes may already be gone
             return
-        with self.batch_update():  # one frame per poll
+        self.pace.hold()  # the polls of one second are one frame
+        with self.batch_update():
             self.apply(message.update)
             self.scopes_ui.polled(message.update)
 
@@ -241,6 +244,7 @@ class BkWatchApp(App[None]):
         self.screen.refresh()
 
     def on_scopes_changed(self, _message: ScopesChanged) -> None:
+        self.pace.hold()
         self.scopes_ui.changed()
 
     def title_of(self, key: str) -> str:
@@ -251,6 +255,8 @@ class BkWatchApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if self._exit and isinstance(event, events.Key | events.Paste | events.MouseEvent):
             return  # quitting is final: keys after q open nothing (the screens would crash)
+        if isinstance(event, events.InputEvent | events.Resize):
+            self.pace.release()  # the hand is answered at once, with what polls changed
         await super().on_event(event)
 
     def on_unmount(self) -> None:
@@ -274,6 +280,7 @@ class BkWatchApp(App[None]):
         if not self.is_running:  # a tick while shutting down: the panes may already be gone
             return
         # Only rows whose text changed (a task's data turning stale) are repainted.
+        self.pace.hold()
         self.joblist.sync(self.poller.watches, self.clock())
 
     def update_status(self) -> None:

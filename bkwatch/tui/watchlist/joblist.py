@@ -89,9 +89,13 @@ def target_of(key: str) -> str:
     return key.split(":", 1)[-1]
 
 
-# Failed and stopped tasks come first; all others keep the watch list's order, so a task that
-# starts, waits for a person (its badge, toast and bell say so) or finishes normally stays on
-# its row instead of shifting every row in between (each shift is a repaint sent over SSH).
+# When the list is longer than its pane, failed and stopped tasks come first, so they are in
+# view; all others keep the watch list's order, so a task that starts, waits for a person (its
+# badge, toast and bell say so) or finishes normally stays on its row instead of shifting every
+# row in between (each shift is a repaint sent over SSH). When every row is on the screen, every
+# task keeps its row: a failure is seen where it is (its badge, marked for a few seconds, the
+# toast, the bell, the title's count), and moving it to the top repainted every row it passed
+# (on a busy screen a third of the bytes sent).
 _ATTENTION = {State.FAILED: 0, State.STOPPED: 1}
 _CALM = len(_ATTENTION)
 
@@ -106,7 +110,8 @@ def sort_key(watch: Watch) -> int:
 
 
 class JobList(LineView):
-    """Watched tasks, those needing attention first; the cursor follows its task."""
+    """Watched tasks in the watch list's order, those needing attention first when they do not all
+    fit; the cursor follows its task."""
 
     BINDINGS: ClassVar[list[BindingType]] = bindings((OPEN,))  # shown: enter opens the task
 
@@ -131,13 +136,17 @@ class JobList(LineView):
         for w in watches.values() if not needle else (w for w in watches.values() if _hit(w, needle)):
             group = found.get(w.via) if w.via is not None else None
             (mine if group is None else group).append(w)
-        mine.sort(key=sort_key)  # stable: insertion order within a state
+        rows = len(mine) + sum(1 if k in self.folded else 1 + len(m) for k, m in found.items())
+        attention_first = not self.size.height or rows > self.size.height
+        if attention_first:
+            mine.sort(key=sort_key)  # stable: insertion order within a state
         lines = [Line(w.key, row_sig(w, now), data=w.key) for w in mine]
         for key, members in found.items():
             folded = key in self.folded
             lines.append(header_line(scopes[key], members, folded))
             if not folded:
-                members.sort(key=sort_key)
+                if attention_first:
+                    members.sort(key=sort_key)
                 lines.extend(Line(w.key, (*row_sig(w, now), True), data=w.key) for w in members)
         cols = columns_of(lines)
         if cols != self.cols:
@@ -176,6 +185,15 @@ class JobList(LineView):
     def on_resize(self) -> None:
         self._cache.clear()
         self.refresh()
+        if self.watches:  # the rows may fit now, or no longer: their order follows
+            self.sync(self.watches, self._now)
+
+    def highlight_cells(self) -> tuple[int, int]:
+        """A task that changed is marked on its state badge, not its whole row: the mark is
+        written when it comes and when it goes, and on a busy screen whole rows were most of it."""
+        name_w, label_w, target_w = self.cols.widths(self.size.width)
+        x = SYSTEM_W + name_w + label_w + target_w
+        return x, x + BADGE_WIDTH
 
     def header_text(self, width: int) -> Text:
         """The column header, drawn with the rows' widths."""

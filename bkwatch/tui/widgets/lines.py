@@ -436,7 +436,8 @@ class LineView(ScrollView, can_focus=True):
         post: Style | None = None
         if line.header:
             post = self._style("lineview--header")
-        if hl:
+        span = self.highlight_cells() if hl else None
+        if hl and span is None:
             hs = self._style("lineview--highlight")
             post = hs if post is None else post + hs
         if flags == 2:
@@ -447,7 +448,19 @@ class LineView(ScrollView, can_focus=True):
             post = cs if post is None else post + cs
         segments = list(Segment.apply_style(segments, base, post))
         width = max(self.row_width, cells, self.size.width)
-        return Strip(segments).extend_cell_length(width, self._fill_style(flags, line.header, base))
+        strip = Strip(segments).extend_cell_length(width, self._fill_style(flags, line.header, base))
+        if span is not None:
+            a, b = span
+            head, mid, tail = Segment.divide(strip, (a, b, width))
+            mid = list(Segment.apply_style(mid, post_style=self._style("lineview--highlight")))
+            strip = Strip([*head, *mid, *tail], width)
+        return strip
+
+    def highlight_cells(self) -> tuple[int, int] | None:
+        """The cells of a row a highlight marks, [start, end) (None: the whole row). A mark is
+        written twice, when it comes and when it goes: a narrow one costs a few cells instead of
+        a line."""
+        return None
 
 
 class TextBar(Static):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from textual.app import App
 
@@ -34,11 +34,20 @@ def _osc_safe(text: str) -> str:
 
 
 class TerminalSignals:
-    def __init__(self, app: App[object], *, bell: bool, desktop: bool) -> None:
+    def __init__(
+        self,
+        app: App[object],
+        *,
+        bell: bool,
+        desktop: bool,
+        pace: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         self.app = app
         self.bell_enabled = bell
         self.desktop_enabled = desktop
-        self.title = ""
+        self.title = ""  # the title as it stands (written with the next frame: `pace`)
+        self._title_sent = ""
+        self._pace = pace  # runs a write with the frame being held (`FramePace.then`)
         self.sent: list[str] = []  # desktop notifications sent (tests read it)
         self._last_bell = 0.0
 
@@ -50,7 +59,15 @@ class TerminalSignals:
     def set_title(self, title: str) -> None:
         if title != self.title:
             self.title = title
-            self._write(f"\x1b]2;{_osc_safe(title)}\x07")
+            if self._pace is None:
+                self._send_title()
+            else:  # polls change the counts many times a second: once per frame is enough
+                self._pace(self._send_title)
+
+    def _send_title(self) -> None:
+        if self.title != self._title_sent:
+            self._title_sent = self.title
+            self._write(f"\x1b]2;{_osc_safe(self.title)}\x07")
 
     def ring(self, now: float) -> None:
         if self.bell_enabled and now - self._last_bell >= 5.0:  # a burst of failures rings once

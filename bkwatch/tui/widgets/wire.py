@@ -11,11 +11,20 @@ screen writes. `install()` replaces how the compositor's updates become terminal
   from what the terminal shows (`Screen`, what was last written; a full repaint, a resize or a
   resume after a suspend makes it unknown, so everything is written again) — a row that moves
   up one line under an unchanged column costs only the cells that differ;
-* the colour state is carried from one run to the next: an unchanged style sends nothing, a
-  changed one only the codes that differ (attributes off by their own codes, or a reset when
-  that is shorter), and a reset goes once at the end of the update;
+* the colour state is carried from one run to the next, and from one update to the next: an
+  unchanged style sends nothing, a changed one only the codes that differ (attributes off by
+  their own codes, or a reset when that is shorter); an update leaves its last colours set;
 * the cursor is moved only when the next run does not start where the last one ended, and
-  to the next line's start by a carriage return and line feed.
+  to the next line's start by a carriage return and line feed;
+* lines whose content moved up or down by a few lines (the transition log gaining lines, job
+  list rows shifted to let a failed task in at the top) are moved by the terminal: a scroll
+  region over those lines (full width: terminals cannot scroll a part of a line portably), a
+  line feed or reverse index per line, the region dropped, then only the cells that still differ
+  are written — the other side's cells of those lines too, from what the terminal showed. It is
+  done only when it costs fewer cells than writing the lines (`_best_scroll`).
+
+Past ~400 lines: the writer, its model of the terminal and the scroll planner share one cell
+representation; split, each half would reach into the other's.
 
 The screen content is the same cell for cell (`tests/test_tui_wire.py` replays both outputs
 through a small terminal model and compares them). Textual's `ChopsUpdate` / `LayoutUpdate`
@@ -25,9 +34,10 @@ are only read: their chops, spans and strips.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from operator import eq
 from typing import Any
 
-from rich.cells import get_character_cell_size
+from rich.cells import cell_len, get_character_cell_size
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.style import Style
@@ -81,6 +91,7 @@ def _parse(codes: str) -> _Sgr:
 
 
 _UNKNOWN = object()  # a cell whose content on the terminal is not known: always written
+_Glyph = tuple[int, str, int, Style | None, _Sgr]  # column, text, cells, style, its SGR
 GAP = 4  # unchanged cells between two changes are rewritten when a cursor move would cost more
 
 
@@ -91,12 +102,14 @@ class Screen:
         self.width = 0
         self.height = 0
         self.rows: list[list[Any]] = []
+        self.pen: _Sgr | None = None  # the colours the last update left set; None: not known
 
     # A cell is (glyph, its _Sgr), ("", _Sgr) for the second cell of a wide glyph, or _UNKNOWN.
     def forget(self, width: int = 0, height: int = 0) -> None:
         """Nothing on the terminal is known (start, resize, resume after a suspend)."""
         self.width, self.height = width, height
         self.rows = [[_UNKNOWN] * width for _ in range(height)]
+        self.pen = None
 
 
 SCREEN = Screen()
@@ -112,7 +125,7 @@ class _Out:
         self.diff = diff  # skip cells the terminal already shows
         self.x = -1
         self.y = -1
-        self.sgr: _Sgr = _DEFAULT
+        self.sgr: _Sgr | None = screen.pen  # carried from the last update (None: not known)
         self._parsed: dict[str, _Sgr] = {}
 
     def move(self, x: int, y: int) -> None:
@@ -122,7 +135,7 @@ class _Out:
             step = x - self.x
             self.parts.append("\x1b[C" if step == 1 else f"\x1b[{step}C")
         elif x == 0 and y == self.y + 1 and self.y >= 0:
-            self.parts.append("\r\n")  # the next line's start (no scroll region is ever set)
+            self.parts.append("\r\n")  # the next line's start (no scroll region is left set)
         else:
             self.parts.append(f"\x1b[{y + 1};{x + 1}H")
         self.x, self.y = x, y
@@ -152,9 +165,10 @@ class _Out:
         # From the current state: the attributes that go off by their own codes (22 turns off
         # bold and dim together, so one that stays is set again), those that come on, and the
         # colours that change. The shorter of the two is sent.
-        gone = have[0] - attrs
+        gone = have[0] - attrs if have is not None else frozenset()
         offs = sorted({_OFF[a] for a in gone if a in _OFF})
-        if len(offs) < len(gone) and gone:  # an attribute with no off code: only a reset will do
+        # Not known (from a reset), or an attribute with no off code: only a reset will do.
+        if have is None or (len(offs) < len(gone) and gone):
             params = reset
         else:
             on = attrs - have[0]
@@ -172,7 +186,11 @@ class _Out:
     def span(self, strip: Strip, x: int, y: int, x1: int, x2: int) -> None:
         """Write the cells [x1, x2) of `strip`, which starts at column x of line y, widened to
         whole glyphs; with `diff`, only the glyphs that differ from what the terminal shows."""
-        glyphs: list[tuple[int, str, int, Style | None, _Sgr]] = []
+        self.write_glyphs(self.glyphs_of(strip, x, x1, x2), y)
+
+    def glyphs_of(self, strip: Strip, x: int, x1: int, x2: int) -> list[_Glyph]:
+        """The glyphs of `strip` (starting at column x) over the cells [x1, x2), whole."""
+        glyphs: list[_Glyph] = []
         add = glyphs.append
         pos = x
         for text, style, _control in strip._segments:
@@ -198,6 +216,9 @@ class _Out:
                 if pos < x2 and pos + w > x1:
                     add((pos, ch, w, style, sgr))
                 pos += w
+        return glyphs
+
+    def write_glyphs(self, glyphs: list[_Glyph], y: int) -> None:
         if not glyphs:
             return
         row = self.screen.rows[y] if y < self.screen.height else None
@@ -246,11 +267,110 @@ class _Out:
         if after < width and isinstance(row[after], tuple) and row[after][0] == "":
             row[after] = _UNKNOWN
 
+    def scroll(self, top: int, bottom: int, k: int) -> None:
+        """Scroll the lines [top, bottom] by k (> 0: up, < 0: down) inside a scroll region, then
+        drop the region. The lines scrolled in are unknown (blank, in whatever background the
+        terminal fills them with)."""
+        parts = self.parts
+        parts.append(f"\x1b[{top + 1};{bottom + 1}r")
+        if k > 0:  # a line feed on the region's last line scrolls it up
+            parts.append(f"\x1b[{bottom + 1};1H" + "\n" * k)
+        else:  # a reverse index on its first line scrolls it down
+            parts.append(f"\x1b[{top + 1};1H" + "\x1bM" * -k)
+        parts.append("\x1b[r")  # the whole screen again; the cursor goes home
+        self.x = self.y = -1
+        rows = self.screen.rows
+        band = rows[top : bottom + 1]
+        fresh = [[_UNKNOWN] * self.screen.width for _ in range(abs(k))]
+        rows[top : bottom + 1] = band[k:] + fresh if k > 0 else fresh + band[: len(band) + k]
+
     def done(self) -> str:
-        if self.sgr != _DEFAULT:
-            self.parts.append("\x1b[0m")
-            self.sgr = _DEFAULT
+        # The colours stay set for the next update, which starts from them: nothing but this
+        # writer prints on the screen between two updates, and leaving the alternate screen
+        # (exit, suspend) restores the colours saved when entering it.
+        self.screen.pen = self.sgr
         return "".join(self.parts)
+
+
+SCROLL_MAX = 8  # the farthest a region is looked for moved (lines)
+SCROLL_COST = 24  # a scroll's own sequences, counted in cells
+_LINKED = object()  # a target cell holding a hyperlink: never written from the screen model
+
+
+def _target(row: list[Any], glyphs: list[_Glyph]) -> list[Any]:
+    """What `row` (as the terminal shows it) becomes once `glyphs` are written over it."""
+    t = list(row)
+    width = len(t)
+    for p, text, w, style, sgr in glyphs:
+        if p >= width:
+            continue
+        t[p] = _LINKED if style is not None and style._link else (text, sgr)
+        for k in range(1, w):
+            if p + k < width:
+                t[p + k] = ("", sgr)
+    return t
+
+
+def _sound(row: list[Any]) -> bool:
+    """Every cell known, and every wide glyph whole: a line that can be written from its cells."""
+    width = len(row)
+    for p, c in enumerate(row):
+        if c is _UNKNOWN or c is _LINKED:
+            return False
+        wide = c[0] != "" and cell_len(c[0]) == 2
+        if c[0] == "" and (p == 0 or row[p - 1][0] == "" or cell_len(row[p - 1][0]) != 2):
+            return False
+        if wide and (p + 1 >= width or not isinstance(row[p + 1], tuple) or row[p + 1][0] != ""):
+            return False
+    return True
+
+
+def _same(a: list[Any], b: list[Any]) -> int:
+    return sum(map(eq, a, b))
+
+
+def _best_scroll(rows: list[list[Any]], targets: dict[int, list[Any]]) -> tuple[int, int, int] | None:
+    """The region (top, bottom) and shift k (> 0 up, < 0 down) whose scroll, with the cells that
+    still differ written after it, costs fewest cells, if it costs fewer than writing them all:
+    a log that gained lines, a list whose rows moved down to let one in at the top."""
+    height = len(rows)
+    if not height:
+        return None
+    width = len(rows[0])
+    changed = [y for y in sorted(targets) if targets[y] != rows[y]]
+    if len(changed) < 2:
+        return None
+    best: tuple[int, int, int] | None = None
+    best_saving = 0
+    for k in (*range(1, SCROLL_MAX + 1), *range(-1, -SCROLL_MAX - 1, -1)):
+        # Runs of lines that are closer to the line k below (above) than to their own; a line
+        # with nothing new joins a run when the line it would get is the same as it.
+        runs: list[list[int]] = []
+        for y in range(max(changed[0], -k), min(changed[-1] + 1, height - k)):
+            t = targets.get(y, rows[y])
+            there, here = _same(t, rows[y + k]), _same(t, rows[y])
+            if there > here or there == here == width:
+                if runs and runs[-1][-1] == y - 1:
+                    runs[-1].append(y)
+                else:
+                    runs.append([y])
+        for run in runs:
+            a, b = run[0], run[-1]
+            top, bottom = (a, b + k) if k > 0 else (a + k, b)
+            if top < 0 or bottom >= height:
+                continue
+            band = [targets.get(y, rows[y]) for y in range(top, bottom + 1)]
+            cost_now = sum(width - _same(t, rows[y]) for y, t in enumerate(band, top))
+            cost = SCROLL_COST + abs(k) * width
+            cost += sum(width - _same(targets.get(y, rows[y]), rows[y + k]) for y in run)
+            if cost_now - cost > best_saving and all(_sound(t) for t in band):
+                best, best_saving = (top, bottom, k), cost_now - cost
+    return best
+
+
+def _glyphs_from(row: list[Any]) -> list[_Glyph]:
+    """A sound line's cells as glyphs to write."""
+    return [(p, c[0], cell_len(c[0]), None, c[1]) for p, c in enumerate(row) if c[0] != ""]
 
 
 def _color_system(console: Console) -> ColorSystem:
@@ -264,11 +384,34 @@ def render_chops(update: ChopsUpdate, console: Console) -> str:
     if (width, len(chops)) != (SCREEN.width, SCREEN.height):
         SCREEN.forget(width, len(chops))
     out = _Out(_color_system(console), SCREEN, diff=True)
+    items: list[tuple[int, list[_Glyph]]] = []
     for y, x1, x2 in update.spans:
         for end, (x, strip) in zip(chop_ends[y], chops[y].items(), strict=False):
             if strip is None or x >= x2 or end <= x1:
                 continue
-            out.span(strip, x, y, max(x1, x), min(x2, end))
+            items.append((y, out.glyphs_of(strip, x, max(x1, x), min(x2, end))))
+    # Lines that moved up or down (a log that gained lines, rows shifted by one let in above
+    # them) are scrolled by the terminal, then only what still differs is written.
+    rows = SCREEN.rows
+    targets: dict[int, list[Any]] = {}
+    for y, glyphs in items:
+        if y < SCREEN.height:
+            targets[y] = _target(targets.get(y) or rows[y], glyphs)
+    scrolled: set[int] = set()
+    for _ in range(2):
+        plan = _best_scroll(rows, targets)
+        if plan is None:
+            break
+        top, bottom, k = plan
+        for y in range(top, bottom + 1):
+            targets.setdefault(y, list(rows[y]))  # a line with nothing new keeps what it shows
+        out.scroll(top, bottom, k)
+        scrolled.update(range(top, bottom + 1))
+    for y in sorted(scrolled):
+        out.write_glyphs(_glyphs_from(targets[y]), y)
+    for y, glyphs in items:
+        if y not in scrolled:
+            out.write_glyphs(glyphs, y)
     return out.done()
 
 
