@@ -16,6 +16,7 @@ LineView reads through them are one structure that must change together."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections import deque
 from collections.abc import Hashable, Iterator, Mapping
 from itertools import compress, count, filterfalse, repeat
 from operator import is_not, ne
@@ -116,17 +117,12 @@ class GroupedView(LineView):
         if changed is not None and changed[0] == id(self.items):
             # `self.items` is alive, so no other dict can have had its id when the poller
             # compared: the poller compared with this very dict.
-            pos = self._pos
-            maybe = []
-            for k in changed[1]:
-                p = pos.get(k)
-                if p is None:
-                    self._rebuild(scope, items)
-                    return
-                maybe.append(p)
+            maybe = [*map(self._pos.get, changed[1])]
+            if None in maybe:
+                self._rebuild(scope, items)
+                return
             values = self._values
-            for k, p in zip(changed[1], maybe, strict=True):
-                values[p] = items[k]
+            deque(map(values.__setitem__, maybe, map(items.__getitem__, changed[1])), 0)
         else:
             values = list(items.values())
             maybe = list(compress(count(), map(is_not, self._values, values)))
