@@ -27,6 +27,7 @@ from bkwatch.tui.widgets.fmt import STATE_STYLE, badge_str, duration
 
 MSG = "\x00msg:"  # message-line ids can never collide with a pipeline node id
 _id = attrgetter("id")
+_children = attrgetter("children")
 # Every field a node's label or message line is drawn from, read in C.
 _raw_sig = attrgetter("state", "name", "elapsed", "retry", "loop", "skip", "message", "raw_state")
 
@@ -95,8 +96,11 @@ class PipelineTree(Tree[NodeRef]):
         self.index: dict[str, TreeNode[NodeRef]] = {}
         self._sigs: dict[str, tuple[object, ...]] = {}
         self._shapes: dict[str, tuple[object, ...]] = {}  # node id -> (message line?, child ids)
-        # The last poll's raw field tuples and child ids per node (None: filtered).
-        self._raws: dict[str, tuple[object, ...]] | None = None
+        # The last poll's nodes parents first (None: filtered): their ids, numbers of children
+        # and raw field tuples, and the child ids per node.
+        self._ids: list[str] | None = None
+        self._counts: list[int] = []
+        self._raws: list[tuple[object, ...]] = []
         self._kids: dict[str, tuple[str, ...]] = {}
         self.model: dict[str, Node] = {}
         self.filter_text = ""
@@ -153,7 +157,7 @@ class PipelineTree(Tree[NodeRef]):
             self._rebuild_tree(root, expand_failures=True)
             self._remember_shape(root)
             return True, None
-        if self._raws is None:  # filtered: the full walk
+        if self._ids is None:  # filtered: the full walk
             self._sync(self.root, root, self._keep(root))
             self._remember_shape(root)
             return False, None
@@ -176,10 +180,12 @@ class PipelineTree(Tree[NodeRef]):
 
     def _remember_shape(self, root: Node) -> None:
         if self.filter_text or self.failures_only:
-            self._raws = None  # filtered trees take the full walk
+            self._ids = None  # filtered trees take the full walk
             return
         nodes = parents_first(root)
-        self._raws = dict(zip(map(_id, nodes), map(_raw_sig, nodes), strict=True))
+        self._ids = [*map(_id, nodes)]
+        self._counts = [*map(len, map(_children, nodes))]
+        self._raws = [*map(_raw_sig, nodes)]
         self._kids = {n.id: tuple(map(_id, n.children)) for n in nodes}
 
     def _moved(self, node: Node) -> bool:
@@ -197,20 +203,27 @@ class PipelineTree(Tree[NodeRef]):
         compared with the last poll's (the tuples are built in C) and only nodes that differ
         are relabelled or have their children reconciled; new nodes are built with their
         subtree. Returns those nodes; None, with nothing applied, when children moved."""
-        assert self._raws is not None
+        assert self._ids is not None
         nodes = parents_first(root)
-        ids = list(map(_id, nodes))
-        raws = list(map(_raw_sig, nodes))
-        kids = [tuple(map(_id, n.children)) for n in nodes]
-        old_raws, old_kids = self._raws, self._kids
-        # Which nodes differ, found in C: two lookups and two tuple comparisons per node. Only
-        # those whose children differ can have had children moved.
-        new_kids = list(map(ne, map(old_kids.get, ids), kids))
-        changed = list(compress(nodes, map(or_, map(ne, map(old_raws.get, ids), raws), new_kids)))
-        if any(map(self._moved, compress(nodes, new_kids))):
-            return None
-        self._raws = dict(zip(ids, raws, strict=True))
-        self._kids = dict(zip(ids, kids, strict=True))
+        ids = [*map(_id, nodes)]
+        counts = [*map(len, map(_children, nodes))]
+        raws = [*map(_raw_sig, nodes)]
+        if ids == self._ids and counts == self._counts:
+            # The same ids parents first with as many children each: the same tree (a running
+            # pipeline's usual poll). Only fields can differ: compared in C, position by position.
+            changed = [*compress(nodes, map(ne, self._raws, raws))]
+        else:
+            kids = [tuple(map(_id, n.children)) for n in nodes]
+            old_raws, old_kids = dict(zip(self._ids, self._raws, strict=True)), self._kids
+            # Which nodes differ, found in C: two lookups and two tuple comparisons per node.
+            # Only those whose children differ can have had children moved.
+            new_kids = [*map(ne, map(old_kids.get, ids), kids)]
+            changed = [*compress(nodes, map(or_, map(ne, map(old_raws.get, ids), raws), new_kids))]
+            if any(map(self._moved, compress(nodes, new_kids))):
+                return None
+            self._ids, self._counts = ids, counts
+            self._kids = dict(zip(ids, kids, strict=True))
+        self._raws = raws
         self.model = dict(zip(ids, nodes, strict=True))
         index = self.index
         for node in changed:
