@@ -4,7 +4,8 @@ Used for JOB step hosts, NodeMan hosts and GSEKit job tasks. A poll is applied b
 each item with the previous one (only the items the poller did not share with the last
 snapshot, when it says which: `Task.changed_units`): unchanged items keep their `Line` (and
 cached strip), and an item that changes group is moved between the groups' sorted member
-lists (server positions, bisected). The rows are those lists themselves, as blocks (a header,
+lists (server positions, bisected); a closed group only notes the move, applied when the group
+is next read (opened, copied, filtered). The rows are those lists themselves, as blocks (a header,
 then the group's positions when open): a line is found by position and a key's position by
 bisection, so a poll that changes 1 % of 10,000 rows touches those rows, the headers of their
 groups and the lines on the screen, with every group open too. A change of filter re-lays the
