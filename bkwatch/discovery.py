@@ -395,10 +395,13 @@ class Discovery:
         return now - ended >= keep
 
     def _admit(self, sw: ScopeWatch, task_key: str, found: Found) -> bool:
-        target = sw.scope.target(found.task_id)
-        existing = self.poller.find(target)  # the same task by any of its forms (a URL, an id)
-        if existing is not None and existing.via != sw.key:
-            return False  # added by hand (or by another scope): left as it is, never removed by this one
+        poller = self.poller
+        # The same task by any of its forms (a URL, an id): looked for only when a task with its
+        # id is watched at all, so most rows of a round build no target until they are added.
+        if poller.watches_id(str(found.task_id)):
+            existing = poller.find(sw.scope.target(found.task_id))
+            if existing is not None and existing.via != sw.key:
+                return False  # added by hand (or by another scope): left as it is, never removed by this one
         full = len(sw.held) >= sw.options.cap
         if full and (sw.nothing_finished or not self._evict_one(sw)):
             # Nothing finished to give way: remembered until the next round or prune, so a
@@ -408,7 +411,7 @@ class Discovery:
             sw.cap_reached = True
             return False
         sw.held[task_key] = found
-        watch = self.poller.add(target, via=sw.key)
+        watch = poller.add(sw.scope.target(found.task_id), via=sw.key)
         t = traits(sw.scope.system)
         watch.parked = t.batched
         if watch.label is None and not t.named_by_status and found.name:

@@ -136,7 +136,10 @@ class Poller:
         self.clock = clock
         self.monotonic = monotonic
         self.watches: dict[str, Watch] = {}
-        self._by_identity: dict[str, str] = {}  # one task, one watch: its identity -> its key
+        # A task id -> the watches whose task has that id (in any system or scope): `find` looks
+        # a target up there without building its key or its identity, as discovery does for
+        # every row of every round (5,000 rows: most watched by nobody).
+        self._by_id: dict[str, list[Watch]] = {}
         self.focus: str | None = None
         self.paused = False
         self._sem = asyncio.Semaphore(max_concurrency)
@@ -162,26 +165,43 @@ class Poller:
         if watch is None:
             watch = Watch(target, label, via=via)
             self.watches[watch.key] = watch
-            self._by_identity[identity(target)] = watch.key
+            self._by_id.setdefault(target.id, []).append(watch)
             self._schedule(watch, self.monotonic())
         elif label is not None:
             watch.label = label
         return watch
 
+    def watches_id(self, task_id: str) -> bool:
+        """Whether a task with this id is watched, in any system or scope (cheaper than `find`:
+        no target to build)."""
+        return task_id in self._by_id
+
     def find(self, target: Target) -> Watch | None:
-        """The watch of this task, whichever of its forms it was added by."""
-        watch = self.watches.get(str(target))
-        if watch is None:
-            key = self._by_identity.get(identity(target))
-            watch = self.watches.get(key) if key is not None else None
-        return watch
+        """The watch of this task, whichever of its forms it was added by.
+
+        Two forms of one task share its id (an identity always includes the task's id: `sops:2:103`
+        and `sops:project:5:103`), so only the watches of that id are compared, and identities are
+        built only when one of them is not this very target."""
+        same = self._by_id.get(target.id)
+        if not same:
+            return None
+        for watch in same:
+            if watch.target == target:
+                return watch
+        ident = identity(target)
+        for watch in same:
+            if identity(watch.target) == ident:
+                return watch
+        return None
 
     def remove(self, key: str) -> None:
         watch = self.watches.pop(key, None)
         if watch is not None:
             watch._version += 1  # orphan its heap entries
-            if self._by_identity.get(identity(watch.target)) == key:
-                del self._by_identity[identity(watch.target)]
+            same = self._by_id[watch.target.id]
+            same.remove(watch)
+            if not same:
+                del self._by_id[watch.target.id]
         self._spread.discard(key)
         inflight = self._inflight.pop(key, None)
         if inflight is not None:

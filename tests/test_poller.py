@@ -308,3 +308,25 @@ async def test_a_kept_error_holds_no_frames(frozen_sim: Simulator) -> None:
     error = poller.watches[key].error
     assert error is not None and error.__traceback__ is None
     assert error.__context__ is None and error.__cause__ is None
+
+
+def test_find_matches_a_task_by_any_form_and_forgets_it_when_removed() -> None:
+    async def never(_t: Target) -> Task:
+        raise AssertionError("not polled here")
+
+    poller = Poller(never)
+    sops = poller.add(parse_target("sops:2:101"))
+    job = poller.add(parse_target("job:2:101"))  # the same id in another system: another task
+    other_biz = poller.add(parse_target("job:3:101"))  # JOB ids are unique per business only
+    assert len({id(sops), id(job), id(other_biz)}) == 3
+    assert poller.find(parse_target("sops:project:5:101")) is sops  # SOPS ids are system-wide
+    assert poller.add(parse_target("sops:project:5:101")) is sops
+    assert poller.find(parse_target("job:2:101")) is job
+    assert poller.find(parse_target("job:4:101")) is None
+    assert poller.watches_id("101") and not poller.watches_id("102")
+    poller.remove(sops.key)
+    assert poller.find(parse_target("sops:project:5:101")) is None
+    assert poller.find(parse_target("job:3:101")) is other_biz
+    poller.remove(job.key)
+    poller.remove(other_biz.key)
+    assert not poller.watches_id("101") and poller.find(parse_target("job:2:101")) is None

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from bkwatch.model import JobTask, State
+from bkwatch.model import JobTask, Node, State
 from bkwatch.text import one_line
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.kinds import JobTaskKind
+from bkwatch.tui.drilldown.pipeline import PipelineTree
 from bkwatch.tui.widgets.fmt import age, badge_str, duration, fit
 from bkwatch.tui.widgets.lines import Line, LineView
 
@@ -164,3 +165,113 @@ async def test_grouped_view_reads_only_the_units_the_poller_names() -> None:
         # Every line is where the index says, with a group open and rows moved between groups.
         for i, line in enumerate(view.lines):
             assert view.index_of(line.key) == i and view.lines[i] is line
+
+
+class _TwoViews(App[None]):
+    def compose(self) -> ComposeResult:
+        yield GroupedView(JobTaskKind(), id="diffed")
+        yield GroupedView(JobTaskKind(), id="rebuilt")
+
+
+async def test_grouped_view_applied_poll_by_poll_equals_a_rebuild() -> None:
+    """Items moving between closed groups (whose moves wait until the group is read), open ones,
+    groups emptied and made again, a group opened and closed, a filter: after every poll the
+    diffed view shows what a view built from scratch shows, and its groups hold the same keys."""
+    import random
+
+    rnd = random.Random(7)
+    states = [(State.SUCCEEDED, None), (State.FAILED, "1002"), (State.FAILED, "1003"), (State.RUNNING, None)]
+    rows = {str(i): _jt(i, State.SUCCEEDED) for i in range(1, 121)}  # past SMALL_VIEW: groups start closed
+    app = _TwoViews()
+    async with app.run_test(size=(120, 30)) as pilot:
+        diffed, rebuilt = app.query_one("#diffed", GroupedView), app.query_one("#rebuilt", GroupedView)
+        diffed.show("gsekit:2:1", rows)
+        for poll in range(40):
+            before = rows
+            rows = dict(rows)
+            for key in rnd.sample(sorted(rows), rnd.choice((1, 3, 12))):
+                state, err = rnd.choice(states)
+                rows[key] = _jt(int(key), state, err, f"reason {err}" if err else "")
+            changed = [k for k in rows if rows[k] is not before[k]]
+            diffed.show("gsekit:2:1", rows, (id(before), changed) if poll % 2 else None)
+            if poll == 10:
+                diffed.toggle_group((State.SUCCEEDED, "succeeded", None), True)  # a big group opened
+            if poll == 20:
+                diffed.toggle_group((State.SUCCEEDED, "succeeded", None), False)
+            if poll in (25, 30):
+                diffed.set_filter("1" if poll == 25 else "", False)
+            rebuilt.open_groups, rebuilt.closed_groups = diffed.open_groups, diffed.closed_groups
+            rebuilt.filter_text = diffed.filter_text
+            rebuilt.scope = None
+            rebuilt.show("gsekit:2:1", rows)
+            drawn = [(ln.key, ln.sig) for ln in diffed.lines]
+            assert drawn == [(ln.key, ln.sig) for ln in rebuilt.lines], poll
+            if poll % 8 == 7:  # reading a group applies its waiting moves: let some pile up first
+                for g in {(r.state, r.raw_state, r.err_code) for r in rows.values()}:
+                    assert diffed.members(g) == rebuilt.members(g), (poll, g)
+                assert diffed.bad_keys() == rebuilt.bad_keys()
+            for i, line in enumerate(diffed.lines):
+                assert diffed.index_of(line.key) == i
+        await pilot.pause()
+
+
+class _Trees(App[None]):
+    def compose(self) -> ComposeResult:
+        yield PipelineTree(id="diffed")
+        yield PipelineTree(id="rebuilt")
+
+
+def _drawn(tree: PipelineTree) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+
+    def walk(tn, depth: int) -> None:  # type: ignore[no-untyped-def]
+        out.append((depth, str(tn.label)))
+        for child in tn.children:
+            walk(child, depth + 1)
+
+    walk(tree.root, 0)
+    return out
+
+
+async def test_pipeline_tree_applied_poll_by_poll_equals_a_rebuild() -> None:
+    """Fields changing on a tree of the same shape (compared position by position), nodes
+    added and removed (compared by id), failures appearing: after every poll the tree drawn in
+    place equals one built from scratch, and the failures' paths are open."""
+    import random
+
+    rnd = random.Random(5)
+    states = [State.PENDING, State.RUNNING, State.SUCCEEDED, State.FAILED]
+
+    def tree(extra: int, fields: dict[str, tuple[State, str]]) -> Node:
+        subs = []
+        for s in range(3):
+            leaves = [f"n{s}-{i}" for i in range(4 + (extra if s == 1 else 0))]
+            kids = [Node(i, f"step {i}", *fields.get(i, (State.PENDING, ""))) for i in leaves]
+            for k in kids:
+                if k.state is State.FAILED:
+                    k.message = f"{k.id} broke"
+            subs.append(Node(f"sub{s}", f"sub {s}", State.RUNNING, "RUNNING", children=kids))
+        return Node("root", "pipeline", State.RUNNING, "RUNNING", children=subs)
+
+    fields: dict[str, tuple[State, str]] = {}
+    extra = 0
+    app = _Trees()
+    async with app.run_test(size=(100, 40)) as pilot:
+        diffed, rebuilt = app.query_one("#diffed", PipelineTree), app.query_one("#rebuilt", PipelineTree)
+        for poll in range(30):
+            if poll % 5 == 4:
+                extra = rnd.choice((0, 1, 2, 3))  # sub 1 grows or shrinks
+            for _ in range(2):
+                nid = f"n{rnd.randrange(3)}-{rnd.randrange(4)}"
+                state = rnd.choice(states)
+                fields[nid] = (state, str(state).upper())
+            root = tree(extra, fields)
+            diffed.show("sops:2:1", root)
+            rebuilt.scope = None
+            rebuilt.show("sops:2:1", tree(extra, fields))
+            await pilot.pause()
+            assert _drawn(diffed) == _drawn(rebuilt), poll
+            for nid, (state, _) in fields.items():
+                tn = diffed.index.get(nid)
+                if state is State.FAILED and tn is not None:
+                    assert tn.parent is not None and tn.parent.is_expanded, (poll, nid)

@@ -58,21 +58,29 @@ async def list_tasks(client: BkClient, scope: ScopeRef, query: ListQuery) -> lis
 
 
 def _job_row(row: Any, where: str) -> Found:
+    # Every row of every round passes here (5,000 in a busy business): ints and epoch
+    # milliseconds as JSON gives them are taken as they are, anything else through the helpers.
     if not isinstance(row, dict):
         raise bad(where, "a list item is not an object")
+    get = row.get
     # The code serialises the id as job_instance_id; the gateway doc says id: accept both.
-    task_id = to_int(row.get("job_instance_id", row.get("id")))
+    task_id = get("job_instance_id")
+    if task_id is None:
+        task_id = get("id")
+    if type(task_id) is not int:
+        task_id = to_int(task_id)
     if task_id is None or task_id <= 0:
         raise bad(where, "a list item has no job_instance_id")
-    status = to_int(row.get("status"))
-    hit = RUN_STATUS.get(status) if status is not None else None
-    mode = to_int(row.get("launch_mode"))
+    status = get("status")
+    hit = RUN_STATUS.get(status if type(status) is int else to_int(status))  # type: ignore[arg-type]
+    mode = get("launch_mode")
+    created, ended = get("create_time"), get("end_time")
     return Found(
         task_id,
-        text(row.get("name")),
-        ms_to_s(row.get("create_time")),
+        text(get("name")),
+        created / 1000.0 if type(created) is int else ms_to_s(created),
         hit[0] if hit else State.UNKNOWN,
-        ms_to_s(row.get("end_time")),
-        text(row.get("operator")),
-        mode,
+        ended / 1000.0 if type(ended) is int else ms_to_s(ended),
+        text(get("operator")),
+        mode if type(mode) is int else to_int(mode),
     )

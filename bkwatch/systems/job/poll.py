@@ -172,9 +172,11 @@ def _hosts(rows: list[Any], where: str) -> dict[str, Host]:
             err_text,
             clean_text(tag[:1600], 200) if tag and type(tag) is str else "",
             "",
-            start / 1000.0 if type(start) is int else ms_to_s(start),
-            end / 1000.0 if type(end) is int else ms_to_s(end),
-            total / 1000.0 if type(total) is int else ms_to_s(total),
+            # A host not started yet has no times: None taken as it is, like an int (a third
+            # of a running step's hosts).
+            start / 1000.0 if type(start) is int else start if start is None else ms_to_s(start),
+            end / 1000.0 if type(end) is int else end if end is None else ms_to_s(end),
+            total / 1000.0 if type(total) is int else total if total is None else ms_to_s(total),
         )
     return out
 

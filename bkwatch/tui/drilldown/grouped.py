@@ -4,7 +4,8 @@ Used for JOB step hosts, NodeMan hosts and GSEKit job tasks. A poll is applied b
 each item with the previous one (only the items the poller did not share with the last
 snapshot, when it says which: `Task.changed_units`): unchanged items keep their `Line` (and
 cached strip), and an item that changes group is moved between the groups' sorted member
-lists (server positions, bisected). The rows are those lists themselves, as blocks (a header,
+lists (server positions, bisected); a closed group only notes the move, applied when the group
+is next read (opened, copied, filtered). The rows are those lists themselves, as blocks (a header,
 then the group's positions when open): a line is found by position and a key's position by
 bisection, so a poll that changes 1 % of 10,000 rows touches those rows, the headers of their
 groups and the lines on the screen, with every group open too. A change of filter re-lays the
@@ -16,9 +17,10 @@ LineView reads through them are one structure that must change together."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
+from collections import deque
 from collections.abc import Hashable, Iterator, Mapping
-from itertools import compress, count
-from operator import is_not
+from itertools import compress, count, filterfalse, repeat
+from operator import is_not, ne
 from typing import Any, Protocol
 
 from rich.text import Text
@@ -44,9 +46,10 @@ class Kind(Protocol):
     def order(self, g: Hashable) -> tuple[Any, ...]: ...  # sort key of a group
     def sig(self, item: Any) -> tuple[Any, ...]: ...
     def bad(self, item: Any) -> bool: ...
+    def bad_group(self, g: Hashable) -> bool: ...  # what `bad` says of each of the group's items
     def matches(self, item: Any, needle: str) -> bool: ...
     def render_row(self, item: Any, width: int) -> Parts: ...
-    def render_header(self, gkey: Hashable, sample: Any, shown: int, total: int, open_: bool) -> Text: ...
+    def render_header(self, gkey: Hashable, shown: int, total: int, open_: bool) -> Text: ...
     def copy_id(self, item: Any, with_cloud: bool) -> str | None: ...
 
 
@@ -65,8 +68,14 @@ class GroupedView(LineView):
         self._order: list[str] = []  # the keys in server order
         self._values: list[Any] = []  # the items in server order, as last shown
         self._gorder: dict[Hashable, tuple[Any, ...]] = {}
-        # Each group's items by server position, ascending: bisected as plain ints.
+        # Each group's items by server position, ascending: bisected as plain ints. A group no
+        # block shows the rows of (a closed one) keeps its moves aside until it is read: the
+        # positions that left it and those that came (`_settle`), so a poll moving hosts
+        # between closed groups of thousands moves no list.
         self._members: dict[Hashable, list[int]] = {}
+        self._out: dict[Hashable, set[int]] = {}
+        self._in: dict[Hashable, set[int]] = {}
+        self._live: set[Hashable] = set()  # groups whose member list a block shows
         self._hkeys: dict[Hashable, str] = {}
         self._hgroup: dict[str, Hashable] = {EMPTY: None}  # header key -> its group
         self._row_line: dict[str, Line] = {}
@@ -109,17 +118,12 @@ class GroupedView(LineView):
         if changed is not None and changed[0] == id(self.items):
             # `self.items` is alive, so no other dict can have had its id when the poller
             # compared: the poller compared with this very dict.
-            pos = self._pos
-            maybe = []
-            for k in changed[1]:
-                p = pos.get(k)
-                if p is None:
-                    self._rebuild(scope, items)
-                    return
-                maybe.append(p)
+            maybe = [*map(self._pos.get, changed[1])]
+            if None in maybe:
+                self._rebuild(scope, items)
+                return
             values = self._values
-            for k, p in zip(changed[1], maybe, strict=True):
-                values[p] = items[k]
+            deque(map(values.__setitem__, maybe, map(items.__getitem__, changed[1])), 0)
         else:
             values = list(items.values())
             maybe = list(compress(count(), map(is_not, self._values, values)))
@@ -130,35 +134,28 @@ class GroupedView(LineView):
                     return
         self._values = values
         kind, sigs = self.kind, self._sigs
-        diff = []
-        for i in maybe:
-            k = order[i]
-            sig = kind.sig(values[i])
-            if sig != sigs[k]:
-                sigs[k] = sig
-                diff.append(k)
+        # Item by item, but each step over all of them at once in C: signatures, which of them
+        # differ, their groups, which of those moved.
+        keys = [*map(order.__getitem__, maybe)]
+        new = [*map(kind.sig, map(values.__getitem__, maybe))]
+        differ = [*map(ne, map(sigs.__getitem__, keys), new)]
+        diff = [*compress(keys, differ)]
         self.items = items  # snapshots are replaced by the poller, never mutated
         if not diff:
             return
+        sigs.update(compress(zip(keys, new, strict=True), differ))
         before = self.window()  # what the screen shows: compared with the new rows at the end
-        touched: set[Hashable] = set()  # groups whose membership changed
-        sampled: set[Hashable] = set()  # groups whose header may show another sample
-        row_line, gkey = self._row_line, self._gkey
-        for key in diff:
-            row_line[key] = Line(key, sigs[key], data=key)
-            g = kind.group(items[key])
-            old_g = gkey[key]
-            if old_g != g:
-                self._move(key, g)
-                touched.update((old_g, g))
-            sampled.add(g)
+        lines = map(Line, diff, map(sigs.__getitem__, diff), repeat(False), diff)
+        self._row_line.update(zip(diff, lines, strict=True))
+        groups = [*map(kind.group, map(items.__getitem__, diff))]
+        old_groups = [*map(self._gkey.__getitem__, diff)]
+        moved = [*map(ne, old_groups, groups)]
+        for key, old_g, g in compress(zip(diff, old_groups, groups, strict=True), moved):
+            self._move(key, old_g, g)
         if self.filter_text:
             self._flatten(before)
             return
-        if not touched:  # every row kept its place: repaint the visible ones that changed
-            for g in sampled:
-                if g in self._block_of:
-                    self._heads[g] = self._header_line(g)
+        if not any(moved):  # every row kept its place (and every header its count)
             self.repaint_changed(before)
             return
         # Blocks share their group's member list, so moved rows are in place already; the
@@ -177,38 +174,63 @@ class GroupedView(LineView):
             self._row_line[key] = Line(key, (self._sigs[key], self._redraws), data=key)
         self.repaint_changed(before)
 
-    def _move(self, key: str, g: Hashable) -> None:
-        """Move one item to another group, keeping both in server order (bisect)."""
+    def _move(self, key: str, old_g: Hashable, g: Hashable) -> None:
+        """Move one item to another group, keeping the groups shown open in server order
+        (bisect); a closed group notes the move (`_settle`)."""
         p = self._pos[key]
-        old_g = self._gkey[key]
         members = self._members[old_g]
-        del members[bisect_left(members, p)]
-        if not members:
-            del self._members[old_g]
-            del self._gorder[old_g]
+        if old_g in self._live:
+            del members[bisect_left(members, p)]
+        else:
+            came = self._in.get(old_g)
+            if came is not None and p in came:
+                came.discard(p)
+            else:
+                self._out.setdefault(old_g, set()).add(p)
+        if not self._group_size(old_g):
+            del self._members[old_g], self._gorder[old_g]
+            self._out.pop(old_g, None)
+            self._in.pop(old_g, None)
+            self._live.discard(old_g)
         target = self._members.get(g)
         if target is None:
-            target = self._members[g] = []
+            self._members[g] = [p]
             self._gorder[g] = self.kind.order(g)
-        insort(target, p)
+        elif g in self._live:
+            insort(target, p)
+        else:
+            gone = self._out.get(g)
+            if gone is not None and p in gone:
+                gone.discard(p)
+            else:
+                self._in.setdefault(g, set()).add(p)
         self._gkey[key] = g
+
+    def _group_size(self, g: Hashable) -> int:
+        return len(self._members[g]) - len(self._out.get(g, ())) + len(self._in.get(g, ()))
+
+    def _settle(self, g: Hashable) -> list[int]:
+        """Group `g`'s positions, ascending, with the moves it noted while closed applied."""
+        members = self._members[g]
+        gone, came = self._out.pop(g, None), self._in.pop(g, None)
+        if gone:
+            members[:] = [*filterfalse(gone.__contains__, members)]
+        if came:
+            members.extend(came)
+            members.sort()
+        return members
 
     def members(self, g: Hashable) -> list[str]:
         """Keys of group `g` in server order."""
-        return [*map(self._order.__getitem__, self._members.get(g, ()))]
-
-    def _first(self, g: Hashable) -> str | None:
-        at = self._members.get(g)
-        return self._order[at[0]] if at else None
+        if g not in self._members:
+            return []
+        return [*map(self._order.__getitem__, self._settle(g))]
 
     def _ordered(self) -> list[Hashable]:
         return sorted(self._members, key=self._gorder.__getitem__)
 
     def _shown(self, g: Hashable) -> bool:
-        if not self.failures_only:
-            return True
-        first = self._first(g)
-        return first is not None and self.kind.bad(self.items[first])
+        return not self.failures_only or self.kind.bad_group(g)
 
     def _rebuild(self, scope: str, items: Mapping[str, Any]) -> None:
         before = self.window()  # the old rows, read before their data goes
@@ -226,6 +248,9 @@ class GroupedView(LineView):
         kind = self.kind
         self._gkey.clear()
         self._gorder.clear()
+        self._out.clear()
+        self._in.clear()
+        self._live.clear()
         members: dict[Hashable, list[int]] = {}
         group = kind.group
         for p, (key, item) in enumerate(self.items.items()):
@@ -245,12 +270,13 @@ class GroupedView(LineView):
             return True
         if len(self.items) <= SMALL_VIEW:
             return True
-        first = self._first(g)
-        return first is not None and self.kind.bad(self.items[first])
+        return self.kind.bad_group(g)
 
     def _visible(self, g: Hashable) -> list[int]:
         """Positions of group `g`'s items the filter lets through (all of them without one)."""
-        at = self._members.get(g, [])
+        if g not in self._members:
+            return []
+        at = self._settle(g)
         if not self.filter_text:
             return at
         needle = self.filter_text.lower()
@@ -258,22 +284,21 @@ class GroupedView(LineView):
         return [p for p in at if kind.matches(values[p], needle)]
 
     def _header_line(self, g: Hashable) -> Line:
-        total = len(self._members.get(g, ()))
+        total = self._group_size(g) if g in self._members else 0
         shown = len(self._visible(g)) if self.filter_text else total
-        first = self._first(g)
-        sample_sig = self._sigs[first] if first is not None else None
         open_ = self._is_open(g)
         hkey = self._hkeys.get(g)
         if hkey is None:
             hkey = self._hkeys[g] = HEADER + repr(g)
             self._hgroup[hkey] = g
-        return Line(hkey, (g, shown, total, open_, sample_sig), header=True, data=g)
+        return Line(hkey, (g, shown, total, open_), header=True, data=g)
 
     def _make_blocks(self) -> list[tuple[Hashable, list[int] | None]]:
         """Each shown group with its rows' positions (None: closed), headers drawn anew. Without
         a filter an open group's rows are its member list itself, so moves update it in place."""
         blocks: list[tuple[Hashable, list[int] | None]] = []
         heads = self._heads
+        self._live.clear()
         for g in self._ordered():
             if not self._shown(g):
                 continue
@@ -284,8 +309,11 @@ class GroupedView(LineView):
                 if not visible:
                     continue
                 keys = visible if open_ else None
+            elif open_:
+                keys = self._settle(g)
+                self._live.add(g)
             else:
-                keys = self._members[g] if open_ else None
+                keys = None
             heads[g] = self._header_line(g)
             blocks.append((g, keys))
         if not blocks:
@@ -404,9 +432,8 @@ class GroupedView(LineView):
         """Failing items in display order (group order, then server order)."""
         out: list[str] = []
         for g in self._ordered():
-            first = self._first(g)
-            if first is not None and self.kind.bad(self.items[first]):
-                out.extend(map(self._order.__getitem__, self._members[g]))
+            if self.kind.bad_group(g):
+                out.extend(map(self._order.__getitem__, self._settle(g)))
         return out
 
     def copy_ids(self, *, group: Hashable | None, with_cloud: bool) -> list[str]:
@@ -426,11 +453,8 @@ class GroupedView(LineView):
         if line.key == EMPTY:
             return Text(str(line.sig), style="dim", end="")
         if line.header:
-            g = line.data
-            first = self._first(g)
-            sample = self.items[first] if first is not None else None
-            _, shown, total, open_, _ = line.sig
-            return self.kind.render_header(g, sample, shown, total, open_)
+            _, shown, total, open_ = line.sig
+            return self.kind.render_header(line.data, shown, total, open_)
         return self.kind.render_row(self.items[line.key], width)
 
     def on_resize(self) -> None:

@@ -91,13 +91,18 @@ class HostKind:
     def bad(self, h: Host) -> bool:
         return h.state.is_bad
 
+    @staticmethod
+    def bad_group(g: Hashable) -> bool:
+        assert isinstance(g, tuple)
+        return g[0].is_bad  # the state leads every group key
+
     def matches(self, h: Host, needle: str) -> bool:
         return any(
             needle in s.lower()
             for s in (h.key, h.error_text, h.status_text, h.tag, h.step, h.error_code or "")
         )
 
-    def render_header(self, g: Hashable, sample: Host | None, shown: int, total: int, open_: bool) -> Text:
+    def render_header(self, g: Hashable, shown: int, total: int, open_: bool) -> Text:
         assert isinstance(g, tuple)
         state = g[0]
         if self.nodeman:
@@ -176,10 +181,15 @@ class JobTaskKind:
     def bad(self, jt: JobTask) -> bool:
         return jt.state.is_bad
 
+    @staticmethod
+    def bad_group(g: Hashable) -> bool:
+        assert isinstance(g, tuple)
+        return g[0].is_bad  # the state leads every group key
+
     def matches(self, jt: JobTask, needle: str) -> bool:
         return any(needle in s.lower() for s in (jt.ip, jt.process, jt.failed_reason, jt.id, *jt.solutions))
 
-    def render_header(self, g: Hashable, sample: JobTask | None, shown: int, total: int, open_: bool) -> Text:
+    def render_header(self, g: Hashable, shown: int, total: int, open_: bool) -> Text:
         assert isinstance(g, tuple)
         state, raw, err = g
         parts = [str(raw)]

@@ -27,6 +27,7 @@ from bkwatch.tui.widgets.fmt import STATE_STYLE, badge_str, duration
 
 MSG = "\x00msg:"  # message-line ids can never collide with a pipeline node id
 _id = attrgetter("id")
+_children = attrgetter("children")
 # Every field a node's label or message line is drawn from, read in C.
 _raw_sig = attrgetter("state", "name", "elapsed", "retry", "loop", "skip", "message", "raw_state")
 
@@ -95,8 +96,11 @@ class PipelineTree(Tree[NodeRef]):
         self.index: dict[str, TreeNode[NodeRef]] = {}
         self._sigs: dict[str, tuple[object, ...]] = {}
         self._shapes: dict[str, tuple[object, ...]] = {}  # node id -> (message line?, child ids)
-        # The last poll's raw field tuples and child ids per node (None: filtered).
-        self._raws: dict[str, tuple[object, ...]] | None = None
+        # The last poll's nodes parents first (None: filtered): their ids, numbers of children
+        # and raw field tuples, and the child ids per node.
+        self._ids: list[str] | None = None
+        self._counts: list[int] = []
+        self._raws: list[tuple[object, ...]] = []
         self._kids: dict[str, tuple[str, ...]] = {}
         self.model: dict[str, Node] = {}
         self.filter_text = ""
@@ -111,14 +115,32 @@ class PipelineTree(Tree[NodeRef]):
         first = scope != self.scope
         cursor = self.cursor_id
         unmoved = cursor in (self._landed, None, self.root.data.id if self.root.data else None)
-        rebuilt = self._apply(scope, root)
-        failed = failed_leaves(root)
-        new = [nid for nid in failed if nid not in self._failed]
-        self._failed = set(failed)
+        rebuilt, changed = self._apply(scope, root)
+        if changed is None:
+            failed = failed_leaves(root)
+            new = [nid for nid in failed if nid not in self._failed]
+            self._failed = set(failed)
+        else:  # only the nodes that changed can have become, or stopped being, failed leaves
+            new = self._new_failures(root, changed)
         for nid in new:  # a failure that appeared since: open the path to it, once
             self.expand_to(nid, include_self=True)
         if first or ((new or rebuilt) and unmoved):
             self._land(root)  # opened now, or the cursor was never moved from where it landed
+
+    def _new_failures(self, root: Node, changed: list[Node]) -> list[str]:
+        """Failed leaves among `changed` not failed before; `_failed` kept in step (a node gone
+        from the tree leaves it too)."""
+        failed, new = self._failed, []
+        for node in changed:
+            if node.state is State.FAILED and not node.children and not node.synthetic and node is not root:
+                if node.id not in failed:
+                    failed.add(node.id)
+                    new.append(node.id)
+            else:
+                failed.discard(node.id)
+        if not failed <= self.model.keys():
+            self._failed = {nid for nid in failed if nid in self.model}
+        return new
 
     def _land(self, root: Node) -> None:
         target = landing(root)
@@ -126,78 +148,89 @@ class PipelineTree(Tree[NodeRef]):
         if target is not None and target in self.index:
             self.call_after_refresh(self.move_cursor, self.expand_to(target))
 
-    def _apply(self, scope: str, root: Node) -> bool:
-        """Apply a poll; True when the tree was built afresh."""
+    def _apply(self, scope: str, root: Node) -> tuple[bool, list[Node] | None]:
+        """Apply a poll: (True when the tree was built afresh, the nodes that changed — None
+        when not known)."""
         self._root_node = root
         if scope != self.scope:
             self.scope = scope
             self._rebuild_tree(root, expand_failures=True)
             self._remember_shape(root)
-            return True
-        if self._reordered(root):
-            # The flow order arrived (or a node moved): one rebuild, keeping what was open.
-            opened = {i for i, tn in self.index.items() if tn.is_expanded}
-            cursor = self.cursor_id
-            self._rebuild_tree(root, expand_failures=True, opened=opened)
+            return True, None
+        if self._ids is None:  # filtered: the full walk
+            self._sync(self.root, root, self._keep(root))
             self._remember_shape(root)
-            if cursor is not None:
-                self.expand_to(cursor)  # it may now sit under a branch that was never open
-                if cursor in self.index:
-                    self.call_after_refresh(self.move_cursor, self.index[cursor])
-            return True
-        if self._sync_fast(root):
-            return False
-        self._sync(self.root, root, self._keep(root))
+            return False, None
+        changed = self._sync_fast(root)
+        if changed is None:
+            self._reorder(root)
+            return True, None
+        return False, changed
+
+    def _reorder(self, root: Node) -> None:
+        """The flow order arrived (or a node moved): one rebuild, keeping what was open."""
+        opened = {i for i, tn in self.index.items() if tn.is_expanded}
+        cursor = self.cursor_id
+        self._rebuild_tree(root, expand_failures=True, opened=opened)
         self._remember_shape(root)
-        return False
+        if cursor is not None:
+            self.expand_to(cursor)  # it may now sit under a branch that was never open
+            if cursor in self.index:
+                self.call_after_refresh(self.move_cursor, self.index[cursor])
 
     def _remember_shape(self, root: Node) -> None:
         if self.filter_text or self.failures_only:
-            self._raws = None  # filtered trees take the full walk
+            self._ids = None  # filtered trees take the full walk
             return
         nodes = parents_first(root)
-        self._raws = dict(zip(map(_id, nodes), map(_raw_sig, nodes), strict=True))
+        self._ids = [*map(_id, nodes)]
+        self._counts = [*map(len, map(_children, nodes))]
+        self._raws = [*map(_raw_sig, nodes)]
         self._kids = {n.id: tuple(map(_id, n.children)) for n in nodes}
 
-    def _reordered(self, root: Node) -> bool:
-        """True when children seen last poll come in another order now (updates in place only
-        add and remove children; they never move one)."""
-        if self._raws is None:
+    def _moved(self, node: Node) -> bool:
+        """Whether children `node` had last poll come in another order now (updates in place
+        only add and remove children; they never move one)."""
+        old = self._kids.get(node.id)
+        if not old or len(node.children) < 2:
             return False
-        old_kids = self._kids
-        for node in parents_first(root):
-            old = old_kids.get(node.id)
-            if not old or len(node.children) < 2:
-                continue
-            new = [c.id for c in node.children]
-            old_set, new_set = set(old), set(new)
-            if [c for c in new if c in old_set] != [c for c in old if c in new_set]:
-                return True
-        return False
+        new = [c.id for c in node.children]
+        old_set, new_set = set(old), set(new)
+        return [c for c in new if c in old_set] != [c for c in old if c in new_set]
 
-    def _sync_fast(self, root: Node) -> bool:
-        """Apply a poll in one flat pass: each node's raw fields and child ids are compared
-        with the last poll's (the tuples are built in C) and only nodes that differ are
-        relabelled or have their children reconciled; new nodes are built with their
-        subtree. False when filtered (the full walk then runs)."""
-        if self._raws is None:
-            return False
+    def _sync_fast(self, root: Node) -> list[Node] | None:
+        """Apply a poll in one flat pass (unfiltered): each node's raw fields and child ids are
+        compared with the last poll's (the tuples are built in C) and only nodes that differ
+        are relabelled or have their children reconciled; new nodes are built with their
+        subtree. Returns those nodes; None, with nothing applied, when children moved."""
+        assert self._ids is not None
         nodes = parents_first(root)
-        ids = list(map(_id, nodes))
-        raws = list(map(_raw_sig, nodes))
-        kids = [tuple(map(_id, n.children)) for n in nodes]
-        old_raws, old_kids = self._raws, self._kids
-        self._raws = dict(zip(ids, raws, strict=True))
-        self._kids = dict(zip(ids, kids, strict=True))
+        ids = [*map(_id, nodes)]
+        counts = [*map(len, map(_children, nodes))]
+        raws = [*map(_raw_sig, nodes)]
+        if ids == self._ids and counts == self._counts:
+            # The same ids parents first with as many children each: the same tree (a running
+            # pipeline's usual poll). Only fields can differ: compared in C, position by position.
+            changed = [*compress(nodes, map(ne, self._raws, raws))]
+        else:
+            kids = [tuple(map(_id, n.children)) for n in nodes]
+            old_raws, old_kids = dict(zip(self._ids, self._raws, strict=True)), self._kids
+            # Which nodes differ, found in C: two lookups and two tuple comparisons per node.
+            # Only those whose children differ can have had children moved.
+            new_kids = [*map(ne, map(old_kids.get, ids), kids)]
+            changed = [*compress(nodes, map(or_, map(ne, map(old_raws.get, ids), raws), new_kids))]
+            if any(map(self._moved, compress(nodes, new_kids))):
+                return None
+            self._ids, self._counts = ids, counts
+            self._kids = dict(zip(ids, kids, strict=True))
+        self._raws = raws
         self.model = dict(zip(ids, nodes, strict=True))
-        # Which nodes differ, found in C: two lookups and two tuple comparisons per node.
-        differ = map(or_, map(ne, map(old_raws.get, ids), raws), map(ne, map(old_kids.get, ids), kids))
         index = self.index
-        for node in compress(nodes, differ):
+        for node in changed:
             tn = index.get(node.id)
             if tn is not None:  # parents come first: a new node's parent has just added it
                 self._sync(tn, node, None, deep=False)
-        return True
+        return changed
 
     def _relabel(self, tnode: TreeNode[NodeRef], node: Node) -> bool:
         """Repaint `tnode` if what its label shows changed; keep its message line in step.
