@@ -40,7 +40,7 @@ from bkwatch.systems.adapters import fetch_task
 from bkwatch.text import clean_text, display_width, one_line
 from bkwatch.tui.app import BkWatchApp
 from bkwatch.tui.drilldown.kinds import HostKind, JobTaskKind
-from tests.harness import FIXED_NOW
+from tests.harness import BAD_RAW, FIXED_NOW
 from tests.hostile import (
     CLIP_PAYLOAD,
     ERROR_BODIES,
@@ -374,7 +374,7 @@ def _drive(term: PtySession, server: HostileServer) -> int:
     for _ in range(8):  # tasks of every system, each with its default view
         term.send("j")
         term.read_for(0.2)
-    term.send("\x1b[H")  # home: a failing JOB task comes first
+    term.send("\x1b[H")  # home: a failing JOB task is first (the test watches it first)
     term.read_for(0.3)
     for key in ("\r", "n", "n", "j", "\t"):  # its failing hosts, the info line, the steps
         term.send(key)
@@ -403,7 +403,11 @@ def _drive(term: PtySession, server: HostileServer) -> int:
 def test_no_server_byte_reaches_the_terminal_as_an_escape() -> None:
     sim = hostile_sim()
     server = HostileServer(sim.app)
-    targets = [t.target for t in sim.world.tasks()]
+    tasks = sim.world.tasks()
+    # A failing JOB task first: the list keeps its order while every row fits, and `c` copies
+    # the failing hosts of the task at the top.
+    failing_job = next(t.target for t in tasks if t.system == "job" and t.state in BAD_RAW)
+    targets = sorted((t.target for t in tasks), key=lambda target: target != failing_job)
     with (
         serve(server, "127.0.0.1", 0) as served,
         isolated_watch(served.base_url, targets) as iso,
