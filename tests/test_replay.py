@@ -194,6 +194,38 @@ def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
         conn.close()
 
 
+def test_deltas_are_kept_as_json_and_older_compressed_ones_still_read(isolated: Path) -> None:
+    """A delta is kept as JSON without the field names (its whole snapshot names them); a
+    record written before that, every snapshot compressed and naming its fields, is read back
+    into the very same frames."""
+    import sqlite3
+    import zlib
+
+    import orjson
+
+    from bkwatch.record.snapshot import FIELDS
+
+    target = _record_one(hosts=6, polls=8)
+    path = db_path(data_dir())
+    conn = sqlite3.connect(path)
+    try:
+        kept = conn.execute("SELECT rowid, whole, data FROM snapshots WHERE target = ?", (target,)).fetchall()
+        deltas = [data for _, whole, data in kept if not whole]
+        assert deltas and all(d[:1] == b"{" and b'"fields"' not in d for d in deltas)
+        assert all(zlib.decompress(data)[:1] == b"{" for _, whole, data in kept if whole)
+        now = [_plain(task) for _, task in frames(conn, target)]
+        for rowid, whole, data in kept:  # as the earlier format wrote them
+            body = orjson.loads(zlib.decompress(data) if whole else data)
+            body["fields"] = FIELDS
+            conn.execute(
+                "UPDATE snapshots SET data = ? WHERE rowid = ?", (zlib.compress(orjson.dumps(body), 6), rowid)
+            )
+        conn.commit()
+        assert [_plain(task) for _, task in frames(conn, target)] == now
+    finally:
+        conn.close()
+
+
 def _plain(task: Task) -> Any:
     from dataclasses import asdict
 
