@@ -4,9 +4,11 @@ transition: encoded here, written by `recorder.py` (table `snapshots`), read bac
 The first snapshot of a task, one whose units came or went, and every `FULL_EVERY`-th are kept
 whole; the others as a delta: the task's header, every step's header, and only the hosts, job
 tasks and nodes whose fields differ from the last snapshot kept (compared by a hash of their
-fields, so a host whose text changed without a state change is kept too). Each blob names its
-fields, so a record outlives a change of the model's fields. Text is cleaned and redacted by the
-writer's `clean` before it is kept. Pure: no thread, no file.
+fields, so a host whose text changed without a state change is kept too). A whole snapshot is
+compressed and names its fields, so a record outlives a change of the model's fields; a delta is
+its JSON as it is (zlib's set-up costs more than a few KB of data) and uses its whole snapshot's
+names. Text is cleaned and redacted by the writer's `clean` before it is kept. Pure: no thread,
+no file.
 """
 
 from __future__ import annotations
