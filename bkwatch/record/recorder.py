@@ -65,6 +65,7 @@ class Recorder:
         self.clock = clock
         self.conn, self.notice = open_db(self.path, check=False)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._wake = threading.Event()  # someone waits for the writer: a flush, or the end
         self._open_outages: set[str] = set(
             r[0] for r in self.conn.execute("SELECT target FROM outages WHERE end IS NULL")
         )
@@ -100,11 +101,13 @@ class Recorder:
             return
         done = threading.Event()
         self._queue.put(done)
+        self._wake.set()
         done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         if self._thread.is_alive():
             self._queue.put(_STOP)
+            self._wake.set()
             self._thread.join(timeout)
 
     # -- the writer thread --------------------------------------------------------------------
@@ -115,29 +118,29 @@ class Recorder:
             self._maintain()
             stop = False
             while not stop:
-                batch: list[Item] = []
-                waiting: list[threading.Event] = []
                 try:
                     first = self._queue.get(timeout=PRUNE_SECONDS / 10)
                 except queue.Empty:
                     self._maintain()
                     continue
-                deadline = time.monotonic() + FLUSH_SECONDS
+                if first is not _STOP and not isinstance(first, threading.Event):
+                    # What comes in the next half second is taken in one go, unless someone waits:
+                    # not woken by every update (a poll of 2,000 watches is 2,000 of them).
+                    self._wake.wait(FLUSH_SECONDS)
+                self._wake.clear()
+                batch: list[Item] = []
+                waiting: list[threading.Event] = []
                 item = first
                 while True:
                     if item is _STOP:
                         stop = True
-                    elif isinstance(item, threading.Event):
+                        break
+                    if isinstance(item, threading.Event):
                         waiting.append(item)
                     else:
                         batch.append(item)
-                    if stop or waiting:
-                        break
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
                     try:
-                        item = self._queue.get(timeout=left)
+                        item = self._queue.get_nowait()
                     except queue.Empty:
                         break
                 self._write(batch)
