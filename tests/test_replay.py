@@ -145,10 +145,11 @@ def test_replay_snapshot_at_a_failure(snap_compare, tmp_path: Path) -> None:
 
 
 def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
-    """A pipeline whose nodes appear as it runs and a JOB task kept past FULL_EVERY frames:
-    every frame rebuilt from the record equals the snapshot the poller held then."""
+    """A pipeline whose nodes appear as it runs and a JOB task of 300 hosts kept past FULL_EVERY
+    frames (small deltas kept as JSON, big ones compressed): every frame rebuilt from the record
+    equals the snapshot the poller held then."""
     sim = frozen_sim()
-    job = sim.world.add_task("job", kind="fail", hosts=30, scope=("biz", 2))
+    job = sim.world.add_task("job", kind="fail", hosts=300, scope=("biz", 2))
     sops = sim.world.add_task("sops", kind="deepfail")
     held: dict[str, list[Task]] = {job: [], sops: []}
 
@@ -187,6 +188,16 @@ def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
             assert len(found) == len(tasks) >= 3, key
             wholes = [w for (w,) in conn.execute("SELECT whole FROM snapshots WHERE target = ?", (key,))]
             assert 0 in wholes, f"{key}: deltas kept"
+            if key == job:
+                deltas = [
+                    d
+                    for (d,) in conn.execute(
+                        "SELECT data FROM snapshots WHERE target = ? AND NOT whole", (key,)
+                    )
+                ]
+                assert {d[:1] == b"{" for d in deltas} == {True, False}, (
+                    "small deltas as JSON, big ones compressed"
+                )
             for i in [*range(len(found)), 0, len(found) - 1, 1]:  # forward, then back
                 _, task = found[i]
                 assert _plain(task) == _plain(tasks[i]), (key, i)

@@ -5,10 +5,10 @@ The first snapshot of a task, one whose units came or went, and every `FULL_EVER
 whole; the others as a delta: the task's header, every step's header, and only the hosts, job
 tasks and nodes whose fields differ from the last snapshot kept (compared by a hash of their
 fields, so a host whose text changed without a state change is kept too). A whole snapshot is
-compressed and names its fields, so a record outlives a change of the model's fields; a delta is
-its JSON as it is (zlib's set-up costs more than a few KB of data) and uses its whole snapshot's
-names. Text is cleaned and redacted by the writer's `clean` before it is kept. Pure: no thread,
-no file.
+compressed and names its fields, so a record outlives a change of the model's fields; a delta
+uses its whole snapshot's names and is kept as JSON as it is up to `RAW_DELTA_BYTES` (zlib's
+set-up costs more than a few KB of data), compressed past that (hundreds of hosts changed).
+Text is cleaned and redacted by the writer's `clean` before it is kept. Pure: no thread, no file.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import orjson
 from bkwatch.model import Host, JobTask, Node, State, Step, System, Task
 
 FULL_EVERY = 50  # a whole snapshot at least this often, so a frame is rebuilt from few deltas
-WHOLE_LEVEL = 6  # zlib level of a whole snapshot (a delta is kept as JSON: see `Keeper.encode`)
+LEVEL = 6  # zlib level of a whole snapshot and of a big delta
+RAW_DELTA_BYTES = 8192  # a delta up to this long is kept as JSON: zlib's set-up costs more than it
 _IDS = frozenset({"key", "ip", "id", "target"})  # identifiers, kept as they are
 # A snapshot keeps a unit's data fields; those named with "_" are caches a parse or the poller
 # fills (progress counted once, the units the poller shared), rebuilt on the way back.
@@ -129,13 +130,14 @@ class Keeper:
             body["fields"] = FIELDS
             if task.root is not None:
                 body["tree"] = [[n.id, d] for n, d in task.root.walk()]
-            return whole, zlib.compress(orjson.dumps(body), WHOLE_LEVEL)
-        return whole, orjson.dumps(body)
+            return whole, zlib.compress(orjson.dumps(body), LEVEL)
+        raw = orjson.dumps(body)
+        return whole, raw if len(raw) <= RAW_DELTA_BYTES else zlib.compress(raw, LEVEL)
 
 
 def _body(data: bytes) -> dict[str, Any]:
-    """A blob read back: JSON as it is (a delta), else compressed (a whole snapshot, and every
-    snapshot of a record written before deltas were kept uncompressed)."""
+    """A blob read back: JSON as it is (a small delta), else compressed (a whole snapshot, a big
+    delta, and every snapshot of a record written before small deltas were kept as JSON)."""
     return orjson.loads(data if data[:1] == b"{" else zlib.decompress(data))
 
 
