@@ -409,3 +409,37 @@ def test_a_failure_keeps_the_time_it_was_first_seen(sim: Simulator) -> None:
     time.sleep(0.05)
     watch(sim, [target], rounds=1)  # a new monitor run: every failure seen again as it starts
     assert dict(db().execute("SELECT key, at FROM failures")) == first
+
+
+def test_steps_and_nodes_rows_follow_the_last_snapshot(sim: Simulator) -> None:
+    """Only the step / node rows that changed are written again at a transition: after a
+    pipeline and a JOB task ran to their end, every row is the last snapshot's."""
+    from bkwatch.record.rows import unit_rows
+
+    targets = [sim.world.add_task("sops", kind="deepfail"), sim.world.add_task("job", kind="fail", hosts=5)]
+    last: dict[str, Any] = {}
+
+    async def go() -> None:
+        client = BkClient(load_profile())
+        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+        recorder = Recorder(data_dir())
+        poller.observers.append(recorder.observe)
+        poller.observers.append(lambda u: last.update({u.key: u.watch.task}))
+        for t in targets:
+            poller.add(parse_target(t))
+        try:
+            for _ in range(12):
+                await poller.poll_all()
+                sim.world.advance(20)
+        finally:
+            await client.aclose()
+            recorder.flush()
+            recorder.close()
+
+    asyncio.run(go())
+    conn = db()
+    for target in targets:
+        want = sorted(unit_rows(target, last[target], lambda s: s))
+        got = sorted(conn.execute("SELECT * FROM units WHERE target = ?", (target,)).fetchall())
+        assert len(want) > 2 and got == want, target
+        assert any(r[7] != "pending" for r in got), "rows written again after the first sight"

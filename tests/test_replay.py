@@ -145,10 +145,11 @@ def test_replay_snapshot_at_a_failure(snap_compare, tmp_path: Path) -> None:
 
 
 def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
-    """A pipeline whose nodes appear as it runs and a JOB task kept past FULL_EVERY frames:
-    every frame rebuilt from the record equals the snapshot the poller held then."""
+    """A pipeline whose nodes appear as it runs and a JOB task of 300 hosts kept past FULL_EVERY
+    frames (small deltas kept as JSON, big ones compressed): every frame rebuilt from the record
+    equals the snapshot the poller held then."""
     sim = frozen_sim()
-    job = sim.world.add_task("job", kind="fail", hosts=30, scope=("biz", 2))
+    job = sim.world.add_task("job", kind="fail", hosts=300, scope=("biz", 2))
     sops = sim.world.add_task("sops", kind="deepfail")
     held: dict[str, list[Task]] = {job: [], sops: []}
 
@@ -187,9 +188,51 @@ def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
             assert len(found) == len(tasks) >= 3, key
             wholes = [w for (w,) in conn.execute("SELECT whole FROM snapshots WHERE target = ?", (key,))]
             assert 0 in wholes, f"{key}: deltas kept"
+            if key == job:
+                deltas = [
+                    d
+                    for (d,) in conn.execute(
+                        "SELECT data FROM snapshots WHERE target = ? AND NOT whole", (key,)
+                    )
+                ]
+                assert {d[:1] == b"{" for d in deltas} == {True, False}, (
+                    "small deltas as JSON, big ones compressed"
+                )
             for i in [*range(len(found)), 0, len(found) - 1, 1]:  # forward, then back
                 _, task = found[i]
                 assert _plain(task) == _plain(tasks[i]), (key, i)
+    finally:
+        conn.close()
+
+
+def test_deltas_are_kept_as_json_and_older_compressed_ones_still_read(isolated: Path) -> None:
+    """A delta is kept as JSON without the field names (its whole snapshot names them); a
+    record written before that, every snapshot compressed and naming its fields, is read back
+    into the very same frames."""
+    import sqlite3
+    import zlib
+
+    import orjson
+
+    from bkwatch.record.snapshot import FIELDS
+
+    target = _record_one(hosts=6, polls=8)
+    path = db_path(data_dir())
+    conn = sqlite3.connect(path)
+    try:
+        kept = conn.execute("SELECT rowid, whole, data FROM snapshots WHERE target = ?", (target,)).fetchall()
+        deltas = [data for _, whole, data in kept if not whole]
+        assert deltas and all(d[:1] == b"{" and b'"fields"' not in d for d in deltas)
+        assert all(zlib.decompress(data)[:1] == b"{" for _, whole, data in kept if whole)
+        now = [_plain(task) for _, task in frames(conn, target)]
+        for rowid, whole, data in kept:  # as the earlier format wrote them
+            body = orjson.loads(zlib.decompress(data) if whole else data)
+            body["fields"] = FIELDS
+            conn.execute(
+                "UPDATE snapshots SET data = ? WHERE rowid = ?", (zlib.compress(orjson.dumps(body), 6), rowid)
+            )
+        conn.commit()
+        assert [_plain(task) for _, task in frames(conn, target)] == now
     finally:
         conn.close()
 

@@ -41,6 +41,8 @@ TASK_ROW_SECONDS = 60.0  # an unchanged task's row (last_seen) is written at mos
 OUTAGE_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT, ErrorKind.SERVER})
 UNIT_LEVELS = frozenset({"host", "job_task", "node"})
 REASON_CHARS = 4000
+CACHED_CHARS = 200  # texts up to this long are cleaned once and remembered ...
+CACHED_TEXTS = 20_000  # ... this many of them (then forgotten all at once)
 MAX_QUEUED = 50_000  # updates waiting for the writer; past this (a stuck disk) they are dropped
 _STOP = object()
 
@@ -63,12 +65,15 @@ class Recorder:
         self.clock = clock
         self.conn, self.notice = open_db(self.path, check=False)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._wake = threading.Event()  # someone waits for the writer: a flush, or the end
         self._open_outages: set[str] = set(
             r[0] for r in self.conn.execute("SELECT target FROM outages WHERE end IS NULL")
         )
         self._written: dict[str, float] = {}  # target -> when its task row was last written
         self._seen_units: set[str] = set()
         self._keepers: dict[str, Keeper] = {}  # target -> what its last snapshot kept was
+        self._unit_sigs: dict[str, list[int]] = {}  # target -> a hash of each unit row written
+        self._cleaned: dict[str, str] = {}  # short raw text -> cleaned and redacted
         self._sigs: dict[str, tuple[str, str]] = {}
         self._last_prune = 0.0
         self.batches = 0
@@ -96,11 +101,13 @@ class Recorder:
             return
         done = threading.Event()
         self._queue.put(done)
+        self._wake.set()
         done.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
         if self._thread.is_alive():
             self._queue.put(_STOP)
+            self._wake.set()
             self._thread.join(timeout)
 
     # -- the writer thread --------------------------------------------------------------------
@@ -111,29 +118,29 @@ class Recorder:
             self._maintain()
             stop = False
             while not stop:
-                batch: list[Item] = []
-                waiting: list[threading.Event] = []
                 try:
                     first = self._queue.get(timeout=PRUNE_SECONDS / 10)
                 except queue.Empty:
                     self._maintain()
                     continue
-                deadline = time.monotonic() + FLUSH_SECONDS
+                if first is not _STOP and not isinstance(first, threading.Event):
+                    # What comes in the next half second is taken in one go, unless someone waits:
+                    # not woken by every update (a poll of 2,000 watches is 2,000 of them).
+                    self._wake.wait(FLUSH_SECONDS)
+                self._wake.clear()
+                batch: list[Item] = []
+                waiting: list[threading.Event] = []
                 item = first
                 while True:
                     if item is _STOP:
                         stop = True
-                    elif isinstance(item, threading.Event):
+                        break
+                    if isinstance(item, threading.Event):
                         waiting.append(item)
                     else:
                         batch.append(item)
-                    if stop or waiting:
-                        break
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
                     try:
-                        item = self._queue.get(timeout=left)
+                        item = self._queue.get_nowait()
                     except queue.Empty:
                         break
                 self._write(batch)
@@ -178,6 +185,7 @@ class Recorder:
                 self._written.clear()
                 self._seen_units.clear()
                 self._keepers.clear()
+                self._unit_sigs.clear()
         except sqlite3.Error:
             log.exception("record: pruning failed")
 
@@ -203,8 +211,19 @@ class Recorder:
         self.conn.execute("COMMIT")
 
     def _clean(self, text: str | None) -> str | None:
+        """`text` cleaned and redacted; a short one (a name, a state's text) is done once."""
         if not text:
             return text
+        if len(text) > CACHED_CHARS:
+            return self._clean_now(text)
+        done = self._cleaned.get(text)
+        if done is None:
+            if len(self._cleaned) >= CACHED_TEXTS:
+                self._cleaned.clear()
+            done = self._cleaned[text] = self._clean_now(text)
+        return done
+
+    def _clean_now(self, text: str) -> str:
         text = clean_text(text[:REASON_CHARS])
         if not self.secrets:
             return text
@@ -241,7 +260,14 @@ class Recorder:
         if not (first or transitions):
             return
         self._seen_units.add(key)
-        rows.units.extend(unit_rows(key, task, self._clean))
+        now_rows = unit_rows(key, task, self._clean)
+        sigs = [hash(r) for r in now_rows]
+        last = self._unit_sigs.get(key)
+        if first or last is None or len(last) != len(sigs):
+            rows.units.extend(now_rows)
+        else:  # only the steps / nodes whose row changed since it was last written
+            rows.units.extend(r for r, a, b in zip(now_rows, sigs, last, strict=True) if a != b)
+        self._unit_sigs[key] = sigs
         keeper = self._keepers[key] = Keeper() if first else self._keepers.get(key) or Keeper()
         whole, blob = keeper.encode(task, self._clean)
         rows.snapshots.append((key, now, int(whole), blob))

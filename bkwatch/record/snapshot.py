@@ -4,9 +4,11 @@ transition: encoded here, written by `recorder.py` (table `snapshots`), read bac
 The first snapshot of a task, one whose units came or went, and every `FULL_EVERY`-th are kept
 whole; the others as a delta: the task's header, every step's header, and only the hosts, job
 tasks and nodes whose fields differ from the last snapshot kept (compared by a hash of their
-fields, so a host whose text changed without a state change is kept too). Each blob names its
-fields, so a record outlives a change of the model's fields. Text is cleaned and redacted by the
-writer's `clean` before it is kept. Pure: no thread, no file.
+fields, so a host whose text changed without a state change is kept too). A whole snapshot is
+compressed and names its fields, so a record outlives a change of the model's fields; a delta
+uses its whole snapshot's names and is kept as JSON as it is up to `RAW_DELTA_BYTES` (zlib's
+set-up costs more than a few KB of data), compressed past that (hundreds of hosts changed).
+Text is cleaned and redacted by the writer's `clean` before it is kept. Pure: no thread, no file.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import orjson
 from bkwatch.model import Host, JobTask, Node, State, Step, System, Task
 
 FULL_EVERY = 50  # a whole snapshot at least this often, so a frame is rebuilt from few deltas
+LEVEL = 6  # zlib level of a whole snapshot and of a big delta
+RAW_DELTA_BYTES = 8192  # a delta up to this long is kept as JSON: zlib's set-up costs more than it
 _IDS = frozenset({"key", "ip", "id", "target"})  # identifiers, kept as they are
 # A snapshot keeps a unit's data fields; those named with "_" are caches a parse or the poller
 # fills (progress counted once, the units the poller shared), rebuilt on the way back.
@@ -85,16 +89,6 @@ def units(task: Task) -> Iterator[tuple[str, str, Any]]:
             yield "node", "", node
 
 
-def shape(task: Task) -> int:
-    """Which units the task has, in which order (a node's depth too): a change means a whole snapshot."""
-    parts: list[Any] = [s.id for s in task.steps]
-    for level, place, unit in units(task):
-        parts.append((level, place, unit.key if level == "host" else unit.id))
-    if task.root is not None:
-        parts.extend(d for _, d in task.root.walk())
-    return hash(tuple(parts))
-
-
 class Keeper:
     """What the writer remembers of one task's last snapshot kept: its shape and its units' hashes."""
 
@@ -107,27 +101,44 @@ class Keeper:
 
     def encode(self, task: Task, clean: Clean) -> tuple[bool, bytes]:
         """(whole, blob) of this snapshot: whole, or a delta against the last one kept."""
-        now_shape = shape(task)
-        whole = self.shape != now_shape or self.count % FULL_EVERY == 0
-        self.shape = now_shape
-        self.count += 1
         sigs: dict[tuple[str, str, str], int] = {}
-        changed: list[list[Any]] = []
+        last = self.sigs
+        differ: list[tuple[str, str, Any]] = []
         for level, place, unit in units(task):
             ident = (level, place, unit.key if level == "host" else unit.id)
             sig = sigs[ident] = _sig(unit, level)
-            if whole or self.sigs.get(ident) != sig:
-                changed.append([level, place, _values(unit, level, clean)])
+            if last.get(ident) != sig:
+                differ.append((level, place, unit))
+        # The shape: which units the task has, in which order (a node's depth too).
+        parts: list[Any] = [s.id for s in task.steps]
+        parts += sigs
+        if task.root is not None:
+            parts += (d for _, d in task.root.walk())
+        now_shape = hash(tuple(parts))
+        whole = self.shape != now_shape or self.count % FULL_EVERY == 0
+        self.shape = now_shape
+        self.count += 1
         self.sigs = sigs
+        changed = [[level, place, _values(unit, level, clean)] for level, place, unit in
+                   (units(task) if whole else differ)]  # fmt: skip
         body: dict[str, Any] = {
-            "fields": FIELDS,
             "task": _values(task, "task", clean),
             "steps": [_values(s, "step", clean) for s in task.steps],
             "units": changed,
         }
-        if whole and task.root is not None:
-            body["tree"] = [[n.id, d] for n, d in task.root.walk()]
-        return whole, zlib.compress(orjson.dumps(body), 6)
+        if whole:
+            body["fields"] = FIELDS
+            if task.root is not None:
+                body["tree"] = [[n.id, d] for n, d in task.root.walk()]
+            return whole, zlib.compress(orjson.dumps(body), LEVEL)
+        raw = orjson.dumps(body)
+        return whole, raw if len(raw) <= RAW_DELTA_BYTES else zlib.compress(raw, LEVEL)
+
+
+def _body(data: bytes) -> dict[str, Any]:
+    """A blob read back: JSON as it is (a small delta), else compressed (a whole snapshot, a big
+    delta, and every snapshot of a record written before small deltas were kept as JSON)."""
+    return orjson.loads(data if data[:1] == b"{" else zlib.decompress(data))
 
 
 # ---- reading back -------------------------------------------------------------------------------
@@ -147,8 +158,7 @@ def _state(value: Any) -> State:
         return State.UNKNOWN
 
 
-def _task(body: dict[str, Any], base: Task | None) -> Task:
-    names = body["fields"]
+def _task(body: dict[str, Any], base: Task | None, names: dict[str, list[str]]) -> Task:
     head = dict(zip(names["task"], body["task"], strict=False))
     counts = head.get("status_counts")
     if counts is not None:
@@ -235,6 +245,7 @@ class Frames(Sequence[tuple[float, Task]]):
         self.times = [r[0] for r in rows]
         self._rows = rows
         self._last: tuple[int, Task] | None = None
+        self._names = FIELDS  # the field names of the last frame rebuilt
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -256,11 +267,14 @@ class Frames(Sequence[tuple[float, Task]]):
         start = whole
         if self._last is not None and whole <= self._last[0] <= i:
             start, base = self._last[0] + 1, self._last[1]
+        names = self._names
         for j in range(start, i + 1):
-            body = orjson.loads(zlib.decompress(self._rows[j][2]))
-            base = _task(body, None if self._rows[j][1] else base)
+            body = _body(self._rows[j][2])
+            names = body.get("fields", names)  # a delta's are its whole snapshot's
+            base = _task(body, None if self._rows[j][1] else base, names)
         assert base is not None
         self._last = (i, base)
+        self._names = names
         return base
 
 

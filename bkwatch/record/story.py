@@ -58,6 +58,7 @@ class Story:
     actions: list[dict[str, Any]] = field(default_factory=list)
     outages: list[dict[str, Any]] = field(default_factory=list)
     _clusters: list[Cluster] | None = field(default=None, repr=False)
+    _reasons: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def bars(self) -> list[Unit]:
@@ -85,16 +86,21 @@ class Story:
         it (worked out by the writer), else worked out now (`signatures.group`)."""
         if self._clusters is None:
             found: dict[str, Cluster] = {}
+            seen: dict[str, tuple[set[str], set[str]]] = {}  # signature -> its members, its steps
             for f in self.failures:
                 if not f.signature:
                     continue
                 c = found.get(f.signature)
                 if c is None:
                     c = found[f.signature] = Cluster(f.signature, f.reason)
+                    seen[f.signature] = (set(), set())
+                members, steps = seen[f.signature]
                 member = _member(f)
-                if member not in c.members:
+                if member not in members:
+                    members.add(member)
                     c.members.append(member)
-                if f.step_id and f.step_id not in c.steps:
+                if f.step_id and f.step_id not in steps:
+                    steps.add(f.step_id)
                     c.steps.append(f.step_id)
             for c in group(
                 (_member(f), f.step_id or None, f.reason) for f in self.failures if not f.signature
@@ -103,12 +109,15 @@ class Story:
                 if same is None:
                     found[c.signature] = c
                 else:
-                    same.members.extend(m for m in c.members if m not in same.members)
+                    members = seen[c.signature][0]
+                    same.members.extend(m for m in c.members if m not in members)
             self._clusters = sorted(found.values(), key=lambda c: -c.count)
         return self._clusters
 
     def reasons(self) -> dict[str, str]:
-        return {_member(f): f.reason for f in self.failures}
+        if self._reasons is None:
+            self._reasons = {_member(f): f.reason for f in self.failures}
+        return self._reasons
 
 
 def _member(f: Failed) -> str:
@@ -126,10 +135,10 @@ def load(conn: sqlite3.Connection, target: str) -> Story | None:
     story = Story(target, row[0], row[1], row[2], row[3] or "unknown", row[4], row[5], row[6] or "",
                   row[7], row[8], recorded=True)  # fmt: skip
     story.units = [
-        Unit(r[0], r[1], r[2] or "", r[3] or 0, r[4], r[5], r[6])
+        Unit(*r)
         for r in conn.execute(
-            "SELECT level, id, name, depth, state, start, end FROM units WHERE target = ? "
-            "ORDER BY level, ord",
+            "SELECT level, id, coalesce(name, ''), coalesce(depth, 0), state, start, end FROM units "
+            "WHERE target = ? ORDER BY level, ord",
             (target,),
         )
     ]
@@ -146,10 +155,10 @@ def load(conn: sqlite3.Connection, target: str) -> Story | None:
         "SELECT count(*) FROM transitions WHERE target = ? AND level IN ('host', 'job_task')", (target,)
     ).fetchone()[0]
     story.failures = [
-        Failed(r[0], r[1], r[2], r[3], r[4] or "", r[5], r[6], r[7] or "", r[8] or "")
+        Failed(*r)
         for r in conn.execute(
-            "SELECT level, key, step_id, host, name, at, code, reason, signature FROM failures "
-            "WHERE target = ? ORDER BY at, key",
+            "SELECT level, key, step_id, host, coalesce(name, ''), at, code, coalesce(reason, ''), "
+            "coalesce(signature, '') FROM failures WHERE target = ? ORDER BY at, key",
             (target,),
         )
     ]
@@ -194,7 +203,7 @@ def merge_live(story: Story | None, task: Task, now: float) -> Story:
         if (level, key, step_id or "") not in known:
             story.failures.append(Failed(level, key, step_id or "", host, clean_text(name or ""), now, code,
                                          clean_text(reason)))  # fmt: skip
-    story._clusters = None
+    story._clusters = story._reasons = None
     return story
 
 
