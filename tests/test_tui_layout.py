@@ -217,6 +217,26 @@ async def test_footer_keys_are_drawn_without_restyling_each_key(tmp_path: Path) 
         assert "FooterKey" not in restyled, restyled
 
 
+async def test_footer_keys_are_not_made_again_for_the_same_bindings(tmp_path: Path) -> None:
+    """Textual asks the key bar to be drawn again on every focus and binding change; when the
+    bindings and the width are those it was drawn with, its keys stay (no new widgets)."""
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        footer = rig.app.screen.query_one("Footer")
+        before = list(footer.query("FooterKey"))
+        for _ in range(2):  # what the screen's signal does on a focus change
+            footer.call_next(footer.bindings_changed, rig.app.screen)
+        await pilot.pause()
+        await pilot.pause()
+        after = list(footer.query("FooterKey"))
+        assert before and all(a is b for a, b in zip(after, before, strict=True))
+        await pilot.resize_terminal(NARROW[0] - 10, NARROW[1])  # another width: drawn again
+        await pilot.pause()
+        await pilot.pause()
+        assert not set(map(id, footer.query("FooterKey"))) & set(map(id, before))
+
+
 async def test_footer_shows_whole_keys_and_help_at_every_width(tmp_path: Path) -> None:
     """No key is cut by the width or by the palette's key: keys that do not fit are left out."""
     rig = _rig(tmp_path)

@@ -28,8 +28,21 @@ class Footer(TextualFooter):
         super().__init__()
         self.ranks = {**ALWAYS, **(ranks or {})}
         self._width = 0
+        self._drawn: object = None  # what the keys drawn were made from (`_inputs`)
+
+    def _inputs(self) -> object:
+        """Everything the keys are made from: the screen's active bindings, the widths, the
+        footer's switches."""
+        if not self._bindings_ready:
+            return None
+        shown = tuple(
+            (key, binding.action, binding.description, binding.show, enabled, tooltip, binding.group)
+            for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
+        )
+        return (shown, self.size.width, self.app.size.width, self.compact, self.show_command_palette)
 
     def compose(self) -> Iterable[Widget]:
+        self._drawn = self._inputs()
         items = list(super().compose())
         keys = [w for w in items if isinstance(w, FooterKey) and not w.has_class("-command-palette")]
         for key in keys:
@@ -58,6 +71,11 @@ class Footer(TextualFooter):
             self.call_after_refresh(self.recompose)
 
     async def recompose(self) -> None:
+        # Textual asks again on every focus and binding change, several times a refresh at
+        # start-up (9 in the first seconds): keys made from the same bindings at the same width
+        # are the keys drawn, so they are not made, mounted and styled again.
+        if self.is_mounted and self._drawn is not None and self._inputs() == self._drawn:
+            return
         await super().recompose()
         # Textual keeps these on the object under this attribute name (reactive._watch).
         for bindings in getattr(self, "__watchers", {}).values():
