@@ -330,17 +330,10 @@ class Poller:
                 error = unexpected_error(exc)
             else:
                 now = self.clock()
-                # Unchanged units are shared with the last snapshot: the screen skips them by
-                # identity, and what the watch holds stays the objects it already held. A
-                # finished task polled again (every minute, 900 host results for a JOB task of a
-                # followed scope) then leaves its new objects to die young with the JSON they came
-                # from, instead of spreading long-lived ones over the heap that JSON freed.
-                last = watch.task
-                transitions = diff(last, task, now, share=True)
-                if last is not None and not transitions and task == last:
-                    task = last  # the same snapshot: keep the one held, its progress counted
-                else:
-                    carry_progress(last, task, transitions)
+                # The focused task is the one drawn unit by unit: share its unchanged units with
+                # the last snapshot so the screen can skip them by identity.
+                transitions = diff(watch.task, task, now, share=key == self.focus)
+                carry_progress(watch.task, task, transitions)
                 watch.task = task
                 watch.last_ok = now
         watch.polls += 1

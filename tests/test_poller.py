@@ -308,29 +308,3 @@ async def test_a_kept_error_holds_no_frames(frozen_sim: Simulator) -> None:
     error = poller.watches[key].error
     assert error is not None and error.__traceback__ is None
     assert error.__context__ is None and error.__cause__ is None
-
-
-async def test_an_unchanged_snapshot_keeps_what_the_watch_holds(
-    frozen_sim: Simulator, sim_client: BkClient
-) -> None:
-    """A finished task polled again (every minute, unfocused) keeps the objects it held: the
-    same snapshot when nothing changed, the same host results beside a change."""
-    key = first(frozen_sim, "job", "3")
-    poller, _ = make_poller(sim_client)
-    poller.add(parse_target(key))
-    held = (await poller.poll_once(key)).watch.task
-    assert held is not None and poller.focus != key
-    again = await poller.poll_once(key)
-    assert again.transitions == [] and again.watch.task is held
-
-    step = next(s for s in held.steps if len(s.hosts) > 1)
-    changed = next(iter(step.hosts))
-    frozen_sim.world.force(key, "11", host=changed, step=step.id)  # JOB host status 11: failed
-    update = await poller.poll_once(key)
-    new = update.watch.task
-    moved = {t.key for t in update.transitions if t.level == "host" and t.step_id == step.id}
-    assert new is not held and changed in moved
-    new_step = next(s for s in new.steps if s.id == step.id)
-    unchanged = [k for k in step.hosts if k not in moved and new_step.hosts[k] == step.hosts[k]]
-    assert unchanged and all(new_step.hosts[k] is step.hosts[k] for k in unchanged)
-    assert all(new_step.hosts[k] is not step.hosts[k] for k in moved)
