@@ -237,6 +237,31 @@ async def test_footer_keys_are_not_made_again_for_the_same_bindings(tmp_path: Pa
         assert not set(map(id, footer.query("FooterKey"))) & set(map(id, before))
 
 
+async def test_a_footer_redrawn_after_its_screen_closed_does_nothing(tmp_path: Path) -> None:
+    """A redraw asked for while a view was open may run once it is closed (the log view closed
+    right after a focus change): it must not look for the screen that is gone."""
+    from textual.screen import Screen
+
+    from bkwatch.tui.widgets.footer import Footer
+
+    class WithFooter(Screen[None]):
+        def compose(self):  # type: ignore[override]
+            yield Footer()
+
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        screen = WithFooter()
+        await rig.app.push_screen(screen)
+        await pilot.pause()
+        footer = screen.query_one(Footer)
+        assert list(footer.query("FooterKey"))
+        rig.app.pop_screen()
+        await pilot.pause()
+        await footer.recompose()
+        assert rig.app.is_running
+
+
 async def test_footer_shows_whole_keys_and_help_at_every_width(tmp_path: Path) -> None:
     """No key is cut by the width or by the palette's key: keys that do not fit are left out."""
     rig = _rig(tmp_path)

@@ -74,7 +74,9 @@ class Footer(TextualFooter):
         # Textual asks again on every focus and binding change, several times a refresh at
         # start-up (9 in the first seconds): keys made from the same bindings at the same width
         # are the keys drawn, so they are not made, mounted and styled again.
-        if self.is_mounted and self._drawn is not None and self._inputs() == self._drawn:
+        if not self.is_attached or self._pruning:  # its screen is gone (Textual's own check)
+            return
+        if self._drawn is not None and self._inputs() == self._drawn:
             return
         await super().recompose()
         # Textual keeps these on the object under this attribute name (reactive._watch).
