@@ -186,6 +186,82 @@ async def test_actions_banner_never_hides_the_footer_keys(tmp_path: Path, key: s
         assert any("ACTIONS ON" in line for line in lines[:-1])
 
 
+async def test_footer_keys_are_drawn_without_restyling_each_key(tmp_path: Path) -> None:
+    """The key bar is drawn again on every focus change: its new keys must not each be restyled
+    twice on mount (Textual's keys start compact and are then bound to the footer's style) —
+    that was a tenth of start-up's CPU."""
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        app = rig.app
+        footer = app.screen.query_one("Footer")
+        restyled: list[str] = []
+        update_styles = app.update_styles
+
+        def counting(node, animate: bool = True) -> None:
+            restyled.append(type(node).__name__)
+            update_styles(node, animate=animate)
+
+        before = set(map(id, footer.query("FooterKey")))
+        app.update_styles = counting  # type: ignore[method-assign]
+        try:
+            await pilot.press("tab")  # a focus change: the key bar is drawn again
+            await pilot.pause()
+            await pilot.pause()
+        finally:
+            del app.update_styles
+        keys = list(footer.query("FooterKey"))
+        assert keys and not before & set(map(id, keys))  # new keys
+        bound = [k for k in keys if not k.has_class("-command-palette")]  # the palette's is not bound
+        assert bound and not any(k.has_class("-compact") for k in bound)
+        assert "FooterKey" not in restyled, restyled
+
+
+async def test_footer_keys_are_not_made_again_for_the_same_bindings(tmp_path: Path) -> None:
+    """Textual asks the key bar to be drawn again on every focus and binding change; when the
+    bindings and the width are those it was drawn with, its keys stay (no new widgets)."""
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        footer = rig.app.screen.query_one("Footer")
+        before = list(footer.query("FooterKey"))
+        for _ in range(2):  # what the screen's signal does on a focus change
+            footer.call_next(footer.bindings_changed, rig.app.screen)
+        await pilot.pause()
+        await pilot.pause()
+        after = list(footer.query("FooterKey"))
+        assert before and all(a is b for a, b in zip(after, before, strict=True))
+        await pilot.resize_terminal(NARROW[0] - 10, NARROW[1])  # another width: drawn again
+        await pilot.pause()
+        await pilot.pause()
+        assert not set(map(id, footer.query("FooterKey"))) & set(map(id, before))
+
+
+async def test_a_footer_redrawn_after_its_screen_closed_does_nothing(tmp_path: Path) -> None:
+    """A redraw asked for while a view was open may run once it is closed (the log view closed
+    right after a focus change): it must not look for the screen that is gone."""
+    from textual.screen import Screen
+
+    from bkwatch.tui.widgets.footer import Footer
+
+    class WithFooter(Screen[None]):
+        def compose(self):  # type: ignore[override]
+            yield Footer()
+
+    rig = _rig(tmp_path)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        screen = WithFooter()
+        await rig.app.push_screen(screen)
+        await pilot.pause()
+        footer = screen.query_one(Footer)
+        assert list(footer.query("FooterKey"))
+        rig.app.pop_screen()
+        await pilot.pause()
+        await footer.recompose()
+        assert rig.app.is_running
+
+
 async def test_footer_shows_whole_keys_and_help_at_every_width(tmp_path: Path) -> None:
     """No key is cut by the width or by the palette's key: keys that do not fit are left out."""
     rig = _rig(tmp_path)

@@ -28,10 +28,32 @@ class Footer(TextualFooter):
         super().__init__()
         self.ranks = {**ALWAYS, **(ranks or {})}
         self._width = 0
+        self._drawn: object = None  # what the keys drawn were made from (`_inputs`)
+
+    def _inputs(self) -> object:
+        """Everything the keys are made from: the screen's active bindings, the widths, the
+        footer's switches."""
+        if not self._bindings_ready:
+            return None
+        shown = tuple(
+            (key, binding.action, binding.description, binding.show, enabled, tooltip, binding.group)
+            for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
+        )
+        return (shown, self.size.width, self.app.size.width, self.compact, self.show_command_palette)
 
     def compose(self) -> Iterable[Widget]:
+        self._drawn = self._inputs()
         items = list(super().compose())
         keys = [w for w in items if isinstance(w, FooterKey) and not w.has_class("-command-palette")]
+        for key in keys:
+            # A key starts `compact` (True) and is bound to the footer's (False): on mount its
+            # watcher adds the class, then the binding removes it, each restyling the key. The
+            # footer is recomposed on every focus change, so that was ~40 restyles each time, a
+            # tenth of start-up's CPU. Starting with the footer's value restyles nothing.
+            key.set_reactive(FooterKey.compact, self.compact)
+        for w in items:
+            if w.has_class("-command-palette"):  # not bound: compact, as Textual draws it
+                w.add_class("-compact", update=False)
         room = (self.size.width or self.app.size.width) - (PALETTE_CELLS if len(keys) < len(items) else 0)
         order = sorted(range(len(keys)), key=lambda i: (self.ranks.get(keys[i].action, 100), i))
         dropped: set[int] = set()
@@ -49,6 +71,13 @@ class Footer(TextualFooter):
             self.call_after_refresh(self.recompose)
 
     async def recompose(self) -> None:
+        # Textual asks again on every focus and binding change, several times a refresh at
+        # start-up (9 in the first seconds): keys made from the same bindings at the same width
+        # are the keys drawn, so they are not made, mounted and styled again.
+        if not self.is_attached or self._pruning:  # its screen is gone (Textual's own check)
+            return
+        if self._drawn is not None and self._inputs() == self._drawn:
+            return
         await super().recompose()
         # Textual keeps these on the object under this attribute name (reactive._watch).
         for bindings in getattr(self, "__watchers", {}).values():
