@@ -13,8 +13,10 @@ from tests.harness import frozen_sim, settle, sim_app
 TUI = Path(bkwatch.tui.__file__).parent
 # palette.py and once.py subclass Textual's palette, screens and option list to fix them: they
 # override Textual's own hooks and read the fields those hooks use; wire.py replaces how
-# Textual's compositor updates become terminal text and reads the strips and styles they hold.
-TEXTUAL_PATCHES = {"palette.py", "once.py", "wire.py"}
+# Textual's compositor updates become terminal text and reads the strips and styles they hold;
+# backdrop.py draws a screen's backdrop from its compositor and forgets the visuals screens keep;
+# timer_floor.py gives Textual's timers a floor.
+TEXTUAL_PATCHES = {"palette.py", "once.py", "wire.py", "backdrop.py", "timer_floor.py"}
 
 
 def _modules() -> list[Path]:
