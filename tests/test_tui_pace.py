@@ -88,3 +88,22 @@ async def test_a_changed_task_is_marked_on_its_state_badge_only(tmp_path: Path) 
         reversed_text = "".join(seg.text for seg in marked if seg.style is not None and seg.style.reverse)
         assert reversed_text == badge_str(state, app.ascii_only).ljust(BADGE_WIDTH)
         assert not any(seg.style is not None and seg.style.reverse for seg in plain)
+
+
+async def test_a_tasks_first_answer_is_written_at_once(tmp_path: Path) -> None:
+    """Start-up waits for the rows: a poll that brings a task's first answer is not held (nor is
+    what was held before it), so the list does not appear a second late."""
+    sim = frozen_sim()
+    rig = sim_app(sim, tmp_path, start_polling=False)
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.pace.always, app.pace.seconds = True, 60.0
+        app.pace.hold()  # something already held, as a tick would
+        key = next(iter(app.poller.watches))
+        await app.poller.poll_once(key)
+        await pilot.pause()
+        assert app.poller.watches[key].task is not None
+        assert not app.pace.holding, "a first answer was held"
+        await app.poller.poll_once(key)  # the next answer of the same task is paced again
+        await pilot.pause()
+        assert app.pace.holding

@@ -197,10 +197,16 @@ class BkWatchApp(App[None]):
     def on_poll_arrived(self, message: PollArrived) -> None:
         if not self.is_running:  # shutting down: the panes may already be gone
             return
-        self.pace.hold()  # the polls of one second are one frame
+        # The polls of one second are one frame; but a task's first answer (its row, its name) is
+        # awaited: it goes out at once, with whatever was held.
+        first = any(t.old is None for t in message.update.transitions)
+        if not first:
+            self.pace.hold()
         with self.batch_update():
             self.apply(message.update)
             self.scopes_ui.polled(message.update)
+        if first:
+            self.pace.release()
 
     def apply(self, update: PollUpdate) -> None:
         now = self.clock()
