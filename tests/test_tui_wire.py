@@ -179,6 +179,13 @@ def _layout(frame: list[list[Strip]]) -> LayoutUpdate:
     return LayoutUpdate([list(pair) for pair in frame], Region(0, 0, W, H))
 
 
+def _full_repaint(frame: list[list[Strip]], console: Console) -> Term:
+    """What the terminal shows after Textual's own writer painted `frame` whole."""
+    ref = Term()
+    ref.feed(_original("layout")(_layout(frame), console))
+    return ref
+
+
 def _changed_spans(
     old: list[list[Strip]], new: list[list[Strip]], rng: random.Random
 ) -> list[tuple[int, int, int]]:
@@ -253,9 +260,7 @@ def test_unknown_screen_is_written_in_full() -> None:
     out = wire.render_chops(_chops(frame, [(y, 0, W) for y in range(H)]), console)
     term = Term()
     term.feed(out)
-    ref = Term()
-    ref.feed(_original("layout")(_layout(frame), console))
-    assert term.cells == ref.cells
+    assert term.cells == _full_repaint(frame, console).cells
 
 
 def test_a_span_through_a_wide_glyph_writes_the_whole_glyph() -> None:
@@ -337,9 +342,7 @@ def test_a_log_that_gained_a_line_is_scrolled_not_rewritten() -> None:
     term = Term()
     term.feed(first)
     term.feed(out)
-    ref = Term()
-    ref.feed(_original("layout")(_layout(after), console))
-    assert term.cells == ref.cells
+    assert term.cells == _full_repaint(after, console).cells
 
 
 def test_colours_carry_from_one_update_to_the_next() -> None:
@@ -354,9 +357,7 @@ def test_colours_carry_from_one_update_to_the_next() -> None:
         out = wire.render_chops(_chops(after, [(2, 0, CUT)]), console)
         assert "m" not in out.replace(f"{n}", ""), repr(out)
         term.feed(out)
-    ref = Term()
-    ref.feed(_original("layout")(_layout(after), console))
-    assert term.cells == ref.cells
+    assert term.cells == _full_repaint(after, console).cells
     wire.forget()  # after a suspend the colours are not known either: sent from a reset
     out = wire.render_chops(_chops(after, [(2, 0, CUT)]), console)
     assert out.count("\x1b[0;") == 1

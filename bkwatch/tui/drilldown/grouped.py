@@ -182,11 +182,7 @@ class GroupedView(LineView):
         if old_g in self._live:
             del members[bisect_left(members, p)]
         else:
-            came = self._in.get(old_g)
-            if came is not None and p in came:
-                came.discard(p)
-            else:
-                self._out.setdefault(old_g, set()).add(p)
+            _pend(self._in, self._out, old_g, p)
         if not self._group_size(old_g):
             del self._members[old_g], self._gorder[old_g]
             self._out.pop(old_g, None)
@@ -199,11 +195,7 @@ class GroupedView(LineView):
         elif g in self._live:
             insort(target, p)
         else:
-            gone = self._out.get(g)
-            if gone is not None and p in gone:
-                gone.discard(p)
-            else:
-                self._in.setdefault(g, set()).add(p)
+            _pend(self._out, self._in, g, p)
         self._gkey[key] = g
 
     def _group_size(self, g: Hashable) -> int:
@@ -502,3 +494,12 @@ class _Index:
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.view.position(key, None) is not None
+
+
+def _pend(opposite: dict[Hashable, set[int]], noted: dict[Hashable, set[int]], g: Hashable, p: int) -> None:
+    """A move through closed group `g`: it cancels the opposite move still pending, else is noted."""
+    pending = opposite.get(g)
+    if pending is not None and p in pending:
+        pending.discard(p)
+    else:
+        noted.setdefault(g, set()).add(p)
