@@ -384,10 +384,15 @@ class BkWatchApp(App[None]):
         self._show_focused_pane(event.widget)
 
     def on_resize(self) -> None:
-        self.call_after_refresh(lambda: self._show_focused_pane(self.screen_stack[0].focused))
+        self.call_after_refresh(self._show_focused_pane)
 
-    def _show_focused_pane(self, widget: Widget | None) -> None:
-        if widget is None or not self.screen_stack[0].has_class("-narrow"):
+    def _show_focused_pane(self, widget: Widget | None = None) -> None:
+        """`widget` focused (by default: what the main screen has focused)."""
+        stack = self.screen_stack
+        if not stack:  # quitting: a focus or resize handled after the screens were taken down
+            return
+        widget = widget or stack[0].focused
+        if widget is None or not stack[0].has_class("-narrow"):
             return  # wide: both panes are shown (a class change would restyle, so repaint, both)
         with contextlib.suppress(NoMatches):
             main = self.query_one("#main")
