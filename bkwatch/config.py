@@ -78,6 +78,12 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def record_dir(demo: bool = False) -> Path:
+    """Where the record is kept. The demo's is apart: its simulator's tasks have ids a real
+    server may also give (job:2:20002), and its hosts must never count as the user's flaky ones."""
+    return data_dir() / "demo" if demo else data_dir()
+
+
 def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 

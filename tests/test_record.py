@@ -51,14 +51,22 @@ def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulator]:
         yield simulator
 
 
-def watch(sim: Simulator, targets: list[str], rounds: int = 3, step: float = 200.0, **kw: Any) -> Recorder:
+def watch(
+    sim: Simulator,
+    targets: list[str],
+    rounds: int = 3,
+    step: float = 200.0,
+    where: Path | None = None,
+    **kw: Any,
+) -> Recorder:
     """Poll `targets` `rounds` times with the simulator advanced `step` seconds between rounds,
-    every update recorded; returns the (closed) recorder."""
+    every update recorded (in `where`, the user's record by default); returns the (closed)
+    recorder."""
 
     async def go() -> Recorder:
         client = BkClient(load_profile())
         poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir(), **kw)
+        recorder = Recorder(where or data_dir(), **kw)
         poller.observers.append(recorder.observe)
         for t in targets:
             poller.add(parse_target(t))

@@ -59,6 +59,38 @@ def test_job_report_matches_the_simulator(
     assert "http://" not in page.replace("http://www.w3.org/2000/svg", "") and "https://" not in page
 
 
+def test_the_demo_keeps_its_record_apart(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo's simulator gives ids a real server also gives: its record never mixes with the
+    user's, the record commands read it with --demo (never live: its simulator is gone), and
+    without --demo they say where a demo task went."""
+    from bkwatch.cli.run import MonitorOptions, open_record, record_view
+    from bkwatch.config import record_dir
+    from bkwatch.record.db import db_path
+
+    demo = MonitorOptions(demo=True)
+    recorder, notice = open_record(demo)
+    assert recorder is not None and notice is None
+    recorder.close()
+    view = record_view(demo)
+    assert view is not None and view.path == db_path(record_dir(demo=True))
+    assert record_dir(demo=True) != data_dir() and not db_path(data_dir()).exists()
+
+    target = "job:2:20002"
+    watch(sim, [target], rounds=2, where=record_dir(demo=True))
+    assert not db_path(data_dir()).exists()  # nothing of the demo in the user's record
+    code, out, err = report(capsys, target, "--offline")
+    assert code != 0 and "add --demo" in err
+    asked = sim.traffic.snapshot()["requests"]
+    code, out, err = report(capsys, target, "--demo")
+    assert code == 0, err
+    assert out.startswith("#") and "## Timeline" in out
+    assert sim.traffic.snapshot()["requests"] == asked  # read from the record only
+    assert cli.main(["hosts", "--flaky", "--demo"]) == 0
+    assert cli.main(["replay", target, "--demo", "--text"]) == 0
+    assert "+    0.0s" in capsys.readouterr().out  # its changes, from the demo's record
+    assert cli.main(["replay", target, "--text"]) != 0
+
+
 def test_sops_report_cleans_the_name_and_lists_the_failed_node(
     sim: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

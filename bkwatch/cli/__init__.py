@@ -270,7 +270,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
     if cmd == "demo":
         run_demo, with_record_config = _tui("demo", "run_demo"), _tui("run", "with_record_config")
-        options = _tui_options(args, seed=args.seed, speed=args.speed, hostile=args.hostile)
+        options = _tui_options(args, seed=args.seed, speed=args.speed, hostile=args.hostile, demo=True)
         return int(run_demo(with_record_config(options)) or 0)
     # Only the command's own module: list editing never imports asyncio and the HTTP side.
     module = importlib.import_module(f"bkwatch.cli.{_HANDLERS[cmd]}")

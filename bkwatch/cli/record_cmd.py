@@ -22,7 +22,7 @@ from bkwatch.cli.common import (
     parse_targets,
     table,
 )
-from bkwatch.config import data_dir
+from bkwatch.config import record_dir
 from bkwatch.model import BkError, State, Task
 from bkwatch.record.db import connect, db_path
 from bkwatch.record.flaky import flaky_hosts
@@ -36,15 +36,22 @@ from bkwatch.text import one_line
 _DONE = {str(s) for s in (State.SUCCEEDED, State.FAILED, State.STOPPED)}
 
 
-def _open_record() -> sqlite3.Connection | None:
-    path = db_path(data_dir())
+def _open_record(args: argparse.Namespace) -> sqlite3.Connection | None:
+    path = db_path(record_dir(args.demo))
     if not path.exists():
         return None
     return connect(path, readonly=True)
 
 
-def _read(target: str) -> Story | None:
-    conn = _open_record()
+def _demo_hint(args: argparse.Namespace) -> str:
+    """Where a task the user looks for may be instead: the demo's record is kept apart."""
+    if args.demo or not db_path(record_dir(demo=True)).exists():
+        return ""
+    return "; a task of `bkwatch demo`? its record is apart: add --demo"
+
+
+def _read(args: argparse.Namespace, target: str) -> Story | None:
+    conn = _open_record(args)
     if conn is None:
         return None
     try:
@@ -71,8 +78,9 @@ async def _fetch(args: argparse.Namespace, target: Target) -> Task:
 def cmd_report(args: argparse.Namespace) -> int:
     target = parse_targets([args.target], args)[0]
     key = str(target)
-    story = _read(key)
-    if not args.offline and (story is None or story.state not in _DONE):
+    story = _read(args, key)
+    # The demo's simulator went with the demo: a live read would ask the profile's real server.
+    if not (args.offline or args.demo) and (story is None or story.state not in _DONE):
         try:
             task = asyncio.run(_fetch(args, target))
         except BkError as exc:
@@ -83,7 +91,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         else:
             story = merge_live(story, task, time.time())
     if story is None:
-        err(f"{key}: not in the record (watch it with bkwatch first, or leave out --offline)")
+        hint = _demo_hint(args)
+        err(f"{key}: not in the record (watch it with bkwatch first, or leave out --offline){hint}")
         return EXIT_ERROR
     if args.html:
         path = Path(args.html)
@@ -100,7 +109,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
     except ValueError as exc:
         err(f"error: --since: {exc}")
         return EXIT_ERROR
-    conn = _open_record()
+    conn = _open_record(args)
     found = []
     if conn is not None:
         try:
@@ -137,9 +146,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """A recorded task replayed in the monitor's panes on a terminal (`tui/replay/screen.py`);
     its changes one line each, with their times, into a pipe or with `--text`."""
     key = str(parse_targets([args.target], args)[0])
-    conn = _open_record()
+    conn = _open_record(args)
     if conn is None:
-        err(f"{key}: nothing recorded yet")
+        err(f"{key}: nothing recorded yet{_demo_hint(args)}")
         return EXIT_ERROR
     kept: Sequence[tuple[float, Task]] = []
     label = None
@@ -155,7 +164,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         conn.close()
     if not found:
-        err(f"{key}: not in the record")
+        err(f"{key}: not in the record{_demo_hint(args)}")
         return EXIT_ERROR
     if kept:
         from bkwatch.tui.replay.screen import ReplayApp  # lazy: the screen, only on a terminal

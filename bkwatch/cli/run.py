@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.common import new_client
 from bkwatch.cli.scope_wiring import followed_scopes
-from bkwatch.config import ca_context, check_permissions, config_path, data_dir
+from bkwatch.config import ca_context, check_permissions, config_path, data_dir, record_dir
 from bkwatch.logfile import log_to_file
 from bkwatch.model import BkError
 from bkwatch.poller import Poller
@@ -69,6 +69,7 @@ class MonitorOptions:
     record: bool = True  # the history (bkwatch.record); --no-record or the profile's `record = false`
     record_days: float = 30.0
     record_max_mb: float = 200.0
+    demo: bool = False  # `bkwatch demo`: its record kept apart from the user's (config.record_dir)
 
     def app_kwargs(self) -> dict[str, Any]:
         return {"ascii": self.ascii, "bell": self.bell, "desktop_notify": self.desktop_notify}
@@ -231,7 +232,7 @@ def open_record(options: MonitorOptions, secrets: Sequence[str] = ()) -> tuple[R
 
     limits = Limits(options.record_days, int(options.record_max_mb * 1024 * 1024))
     try:
-        recorder = Recorder(data_dir(), limits, secrets=secrets)
+        recorder = Recorder(record_dir(options.demo), limits, secrets=secrets)
     except (RecordError, OSError, sqlite3.Error) as exc:
         return None, f"history not kept: {exc}"
     return recorder, recorder.notice
@@ -243,7 +244,7 @@ def record_view(options: MonitorOptions) -> RecordView | None:
         return None
     from bkwatch.cli.record_view import RecordView  # lazy: sqlite3, only when recording
 
-    return RecordView(data_dir())
+    return RecordView(record_dir(options.demo))
 
 
 def with_record_config(options: MonitorOptions, profile: Profile | None = None) -> MonitorOptions:
