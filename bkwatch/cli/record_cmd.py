@@ -85,7 +85,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             task = asyncio.run(_fetch(args, target))
         except BkError as exc:
             if story is None:
-                err(f"{key}: not in the record, and reading it failed: {exc.kind}: {exc.message}")
+                hint = _demo_hint(args)
+                err(f"{key}: not in the record, and reading it failed: {exc.kind}: {exc.message}{hint}")
                 return EXIT_ERROR
             err(f"warning: {key}: read from the record only ({exc.kind}: {one_line(exc.message, 200)})")
         else:
