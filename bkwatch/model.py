@@ -36,17 +36,24 @@ class State(StrEnum):
     # it out of both its counts.
     NOT_RUN = "not_run"
 
+    # The sets are module constants: a tuple of `State.X` looks each member up through the enum's
+    # class on every call (0.5 µs; these are asked per host of a 10,000-host list).
     @property
     def is_active(self) -> bool:
-        return self in (State.PENDING, State.RUNNING)
+        return self in _ACTIVE
 
     @property
     def is_done(self) -> bool:
-        return self in (State.SUCCEEDED, State.FAILED, State.STOPPED)
+        return self in _DONE
 
     @property
     def is_bad(self) -> bool:
-        return self in (State.FAILED, State.STOPPED)
+        return self in _BAD
+
+
+_ACTIVE = frozenset((State.PENDING, State.RUNNING))
+_DONE = frozenset((State.SUCCEEDED, State.FAILED, State.STOPPED))
+_BAD = frozenset((State.FAILED, State.STOPPED))
 
 
 class ErrorKind(StrEnum):
