@@ -136,6 +136,13 @@ class BkWatchApp(App[None]):
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        # The width's class (-narrow / -wide) before anything is styled: Textual sets it on the
+        # first resize, after the first paint, and restyles every widget for it then.
+        width = self.size.width
+        fits = [name for least, name in sorted(self.HORIZONTAL_BREAKPOINTS) if width >= least]
+        self.screen.update_classes(
+            {name: name in fits[-1:] for _, name in self.HORIZONTAL_BREAKPOINTS}, update=False
+        )
         yield TextBar(id="status")
         with Horizontal(id="main"):
             with Vertical(id="left"):
