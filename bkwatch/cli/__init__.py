@@ -266,7 +266,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         profile = load_cli_profile(args)
         check_server(profile)
         check_watch_list(args.list_name)
-        defer_gc()  # until the first rows: the screen's imports and start make no garbage worth a pass
+        defer_gc()  # until the first rows: nearly all the screen's imports and start make lives on
         run_watch = _tui("run", "run_watch")
         return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
     if cmd == "demo":
