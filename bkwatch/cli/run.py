@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bkwatch import resume_gc
 from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.common import new_client
 from bkwatch.cli.scope_wiring import followed_scopes
@@ -170,6 +171,7 @@ async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) ->
         for sig in stops:
             loop.remove_signal_handler(sig)
         opening.cancel()
+        resume_gc()  # quit within the first second
         await fetch.aclose()
         if options.record and held.recorder is None and held.updates:  # quit before it opened
             held.hand_to(open_record(options, fetch.secrets)[0])
@@ -205,10 +207,12 @@ async def open_record_later(
     app: BkWatchApp, held: HeldUpdates, options: MonitorOptions, secrets: Sequence[str]
 ) -> None:
     """Open the record once the first rows are on the screen: its import and the opening of its
-    file (tens of ms) are not in the way of the first poll and paint."""
+    file (tens of ms) are not in the way of the first poll and paint. The garbage collector,
+    off since the screen's import (`bkwatch.defer_gc`), is turned back on then too."""
+    await asyncio.sleep(RECORD_OPEN_DELAY)
+    resume_gc()
     if not options.record:
         return
-    await asyncio.sleep(RECORD_OPEN_DELAY)
     recorder, notice = open_record(options, secrets)
     held.hand_to(recorder)
     if recorder is not None:  # from now on the record observes the poller itself

@@ -4,6 +4,10 @@ entry point of a poll.
 `fetch_task` leaves whatever an adapter raises as a classified `BkError` whose text has the
 profile's secrets masked. The pure side of a system (names, forms, actions) is its
 `SystemTraits` (`systems/registry.py`), which the screen may read; this module it may not.
+
+Each system's evidence module (a host's or node's log, failure signatures) is imported when
+first asked for, not with the polls: ~5 ms of the monitor's start before its first row, for
+what only `l`, `w` and the `logs` / `why` commands read.
 """
 
 from __future__ import annotations
@@ -16,26 +20,20 @@ from typing import TYPE_CHECKING, Any
 from bkwatch.action_spec import ActionSpec, Wire
 from bkwatch.errors import unexpected_error
 from bkwatch.evidence.base import Evidence
-from bkwatch.evidence.follow import LogPager, LogSource
-from bkwatch.evidence.signatures import Signatures
 from bkwatch.model import BkError, System, Task
 from bkwatch.systems.bkflow import actions as bkflow_actions
 from bkwatch.systems.bkflow import lists as bkflow_lists
 from bkwatch.systems.bkflow import poll as bkflow_poll
 from bkwatch.systems.bkflow.traits import TRAITS as BKFLOW
-from bkwatch.systems.gsekit import evidence as gsekit_evidence
 from bkwatch.systems.gsekit import poll as gsekit_poll
 from bkwatch.systems.gsekit.traits import TRAITS as GSEKIT
 from bkwatch.systems.job import actions as job_actions
-from bkwatch.systems.job import evidence as job_evidence
 from bkwatch.systems.job import lists as job_lists
 from bkwatch.systems.job import poll as job_poll
 from bkwatch.systems.job.traits import TRAITS as JOB
 from bkwatch.systems.lists import Found, ListQuery, ScopeRef
-from bkwatch.systems.nodeman import evidence as nodeman_evidence
 from bkwatch.systems.nodeman import poll as nodeman_poll
 from bkwatch.systems.nodeman.traits import TRAITS as NODEMAN
-from bkwatch.systems.pipeline import evidence as pipeline_evidence
 from bkwatch.systems.pipeline.flow import FlowDetails
 from bkwatch.systems.sops import actions as sops_actions
 from bkwatch.systems.sops import lists as sops_lists
@@ -46,6 +44,8 @@ from bkwatch.targets import parse_target
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
+    from bkwatch.evidence.follow import LogPager, LogSource
+    from bkwatch.evidence.signatures import Signatures
     from bkwatch.target import Target
 
 __all__ = [
@@ -70,8 +70,83 @@ FetchEvidence = Callable[
     ["BkClient", Task, "Target", "str | None", "str | None", "str | None"], Awaitable[Evidence]
 ]
 FetchMany = Callable[["BkClient", "Target", Task, list[dict[str, "str | None"]]], Awaitable[list[Evidence]]]
-Sign = Callable[["BkClient", "Target", Task, "str | None"], Awaitable[Signatures]]
+Sign = Callable[["BkClient", "Target", Task, "str | None"], Awaitable["Signatures"]]
 BuildWire = Callable[[ActionSpec, "Target", "str | None", str, "str | None"], Wire]
+
+
+# Each system's evidence, its module imported on the first call (see the module's docstring).
+
+
+async def _job_evidence(*args: Any) -> Evidence:
+    from bkwatch.systems.job.evidence import evidence  # lazy: on first use
+
+    return await evidence(*args)
+
+
+async def _job_evidence_batch(*args: Any) -> list[Evidence]:
+    from bkwatch.systems.job.evidence import evidence_batch  # lazy: on first use
+
+    return await evidence_batch(*args)
+
+
+async def _job_signatures(*args: Any) -> Signatures:
+    from bkwatch.systems.job.evidence import signatures  # lazy: on first use
+
+    return await signatures(*args)
+
+
+async def _sops_evidence(*args: Any) -> Evidence:
+    from bkwatch.systems.pipeline.evidence import sops_evidence  # lazy: on first use
+
+    return await sops_evidence(*args)
+
+
+async def _sops_signatures(*args: Any) -> Signatures:
+    from bkwatch.systems.pipeline.evidence import sops_signatures  # lazy: on first use
+
+    return await sops_signatures(*args)
+
+
+def _sops_log_pager() -> LogPager:
+    from bkwatch.systems.pipeline.evidence import SopsLogPager  # lazy: on first use
+
+    return SopsLogPager()
+
+
+async def _bkflow_evidence(*args: Any) -> Evidence:
+    from bkwatch.systems.pipeline.evidence import bkflow_evidence  # lazy: on first use
+
+    return await bkflow_evidence(*args)
+
+
+async def _bkflow_signatures(*args: Any) -> Signatures:
+    from bkwatch.systems.pipeline.evidence import bkflow_signatures  # lazy: on first use
+
+    return await bkflow_signatures(*args)
+
+
+async def _nodeman_evidence(*args: Any) -> Evidence:
+    from bkwatch.systems.nodeman.evidence import evidence  # lazy: on first use
+
+    return await evidence(*args)
+
+
+async def _nodeman_signatures(*args: Any) -> Signatures:
+    from bkwatch.systems.nodeman.evidence import signatures  # lazy: on first use
+
+    return await signatures(*args)
+
+
+async def _gsekit_evidence(*args: Any) -> Evidence:
+    from bkwatch.systems.gsekit.evidence import evidence  # lazy: on first use
+
+    return await evidence(*args)
+
+
+async def _gsekit_signatures(*args: Any) -> Signatures:
+    from bkwatch.systems.gsekit.evidence import signatures  # lazy: on first use
+
+    return await signatures(*args)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,10 +173,10 @@ ADAPTERS: dict[System, SystemAdapter] = {
             fetch=job_poll.fetch,
             list_tasks=job_lists.list_tasks,
             batch_states=None,  # the list answers states already
-            evidence=job_evidence.evidence,
-            evidence_batch=job_evidence.evidence_batch,
+            evidence=_job_evidence,
+            evidence_batch=_job_evidence_batch,
             log_pager=None,
-            signatures=job_evidence.signatures,
+            signatures=_job_signatures,
             action_wire=job_actions.wire,
         ),
         SystemAdapter(
@@ -109,10 +184,10 @@ ADAPTERS: dict[System, SystemAdapter] = {
             fetch=sops_poll.fetch,
             list_tasks=sops_lists.list_tasks,
             batch_states=sops_lists.batch_states,
-            evidence=pipeline_evidence.sops_evidence,
+            evidence=_sops_evidence,
             evidence_batch=None,
-            log_pager=pipeline_evidence.SopsLogPager,
-            signatures=pipeline_evidence.sops_signatures,
+            log_pager=_sops_log_pager,
+            signatures=_sops_signatures,
             action_wire=sops_actions.wire,
         ),
         SystemAdapter(
@@ -120,10 +195,10 @@ ADAPTERS: dict[System, SystemAdapter] = {
             fetch=bkflow_poll.fetch,
             list_tasks=bkflow_lists.list_tasks,
             batch_states=bkflow_lists.batch_states,
-            evidence=pipeline_evidence.bkflow_evidence,
+            evidence=_bkflow_evidence,
             evidence_batch=None,
             log_pager=None,
-            signatures=pipeline_evidence.bkflow_signatures,
+            signatures=_bkflow_signatures,
             action_wire=bkflow_actions.wire,
         ),
         SystemAdapter(
@@ -131,10 +206,10 @@ ADAPTERS: dict[System, SystemAdapter] = {
             fetch=nodeman_poll.fetch,
             list_tasks=None,
             batch_states=None,
-            evidence=nodeman_evidence.evidence,
+            evidence=_nodeman_evidence,
             evidence_batch=None,
             log_pager=None,
-            signatures=nodeman_evidence.signatures,
+            signatures=_nodeman_signatures,
             action_wire=None,
         ),
         SystemAdapter(
@@ -142,10 +217,10 @@ ADAPTERS: dict[System, SystemAdapter] = {
             fetch=gsekit_poll.fetch,
             list_tasks=None,
             batch_states=None,
-            evidence=gsekit_evidence.evidence,
+            evidence=_gsekit_evidence,
             evidence_batch=None,
             log_pager=None,
-            signatures=gsekit_evidence.signatures,
+            signatures=_gsekit_signatures,
             action_wire=None,
         ),
     )
@@ -213,6 +288,8 @@ def open_log(
     client: BkClient, task: Task, *, step: str | None = None, host: str | None = None, node: str | None = None
 ) -> LogSource:
     """One host's or node's log, to follow (`LogSource.open()` first)."""
+    from bkwatch.evidence.follow import LogSource  # lazy: see the module's docstring
+
     a = adapter(task.system)
     unit_done = a.traits.unit_done
 

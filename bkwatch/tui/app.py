@@ -41,7 +41,6 @@ from bkwatch.tui.actions import bindings, footer_ranks, help_keys, palette_entri
 from bkwatch.tui.acts.acting import Acting, ActionsController
 from bkwatch.tui.alerts import LastSeen, TaskAlerts
 from bkwatch.tui.dialogs.dialogs import HelpScreen, PlainInput
-from bkwatch.tui.dialogs.palette import CommandPalette, theme_palette
 from bkwatch.tui.drilldown.detail import DetailPane
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.headers import ColumnHeader
@@ -136,6 +135,13 @@ class BkWatchApp(App[None]):
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
+        # The width's class (-narrow / -wide) before anything is styled: Textual sets it on the
+        # first resize, after the first paint, and restyles every widget for it then.
+        width = self.size.width
+        fits = [name for least, name in sorted(self.HORIZONTAL_BREAKPOINTS) if width >= least]
+        self.screen.update_classes(
+            {name: name in fits[-1:] for _, name in self.HORIZONTAL_BREAKPOINTS}, update=False
+        )
         yield TextBar(id="status")
         with Horizontal(id="main"):
             with Vertical(id="left"):
@@ -496,10 +502,14 @@ class BkWatchApp(App[None]):
         super().action_show_help_panel()
 
     def action_command_palette(self) -> None:
+        from bkwatch.tui.dialogs.palette import CommandPalette  # lazy: not before the first row
+
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette())  # no id: the last one may still be closing
 
     def search_themes(self) -> None:  # Textual's "Theme" command: our palette (palette.py)
+        from bkwatch.tui.dialogs.palette import theme_palette  # lazy: not before the first row
+
         self.push_screen(theme_palette())
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

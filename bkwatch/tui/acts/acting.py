@@ -23,7 +23,6 @@ from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.targets import Target
 from bkwatch.text import one_line
-from bkwatch.tui.acts.act_dialogs import ActionConfirm, ActionsBanner, ActionsMenu, folded_line
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp
@@ -142,6 +141,8 @@ class ActionsController:
     def _mark_screen(self, screen: Screen) -> None:
         if not screen.is_attached:  # taken down before it was shown (the monitor quit)
             return
+        from bkwatch.tui.acts.act_dialogs import ActionsBanner  # lazy: not before the first row
+
         if screen is self.app.screen_stack[0] or screen.query(ActionsBanner):
             return
         screen.mount(ActionsBanner(self.badge_text()))
@@ -194,6 +195,8 @@ class ActionsController:
             blocked = "Actions are not available in this monitor; nothing can be sent."
         elif not self.acting.enabled:
             blocked = self.acting.hint().replace("; nothing was sent", "; nothing can be sent")
+        from bkwatch.tui.acts.act_dialogs import ActionsMenu  # lazy: not before the first row
+
         menu = ActionsMenu(ctx.heading(), listed, blocked=blocked, away=away, unfolded=unfolded)
         self.app.push_screen(menu, lambda offer: self.chosen(ctx, offer))
 
@@ -209,6 +212,8 @@ class ActionsController:
                 yield SystemCommand(f"Action: {offer.spec.label}", help_text, self._pick(ctx, offer))
         others = [o for o in listed if not o.allowed]
         if others:
+            from bkwatch.tui.acts.act_dialogs import folded_line  # lazy: not before the first row
+
             yield SystemCommand(
                 f"Actions not possible now ({len(others)})",
                 one_line(folded_line(others).plain.removeprefix("▸ ")),
@@ -245,6 +250,8 @@ class ActionsController:
         subject = offer.subject.id if offer.subject is not None else None
         plan = self.acting.plan(offer.spec, ctx.target, ctx.task, subject, ctx.fetched_at)
         typed = ctx.target.id if offer.spec.type_id else None
+        from bkwatch.tui.acts.act_dialogs import ActionConfirm  # lazy: not before the first row
+
         dialog = ActionConfirm(offer.spec.label, plan.summary(), type_id=typed)
         self.app.push_screen(dialog, lambda yes: self.answered(plan, bool(yes)))
 

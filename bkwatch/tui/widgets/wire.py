@@ -340,6 +340,14 @@ def _best_scroll(rows: list[list[Any]], targets: dict[int, list[Any]]) -> tuple[
     changed = [y for y in sorted(targets) if targets[y] != rows[y]]
     if len(changed) < 2:
         return None
+    same: dict[tuple[int, int], int] = {}  # (y, z): cells line y's target shares with line z shown
+
+    def alike(y: int, z: int) -> int:
+        n = same.get((y, z))
+        if n is None:
+            n = same[y, z] = _same(targets.get(y, rows[y]), rows[z])
+        return n
+
     best: tuple[int, int, int] | None = None
     best_saving = 0
     for k in (*range(1, SCROLL_MAX + 1), *range(-1, -SCROLL_MAX - 1, -1)):
@@ -347,8 +355,7 @@ def _best_scroll(rows: list[list[Any]], targets: dict[int, list[Any]]) -> tuple[
         # with nothing new joins a run when the line it would get is the same as it.
         runs: list[list[int]] = []
         for y in range(max(changed[0], -k), min(changed[-1] + 1, height - k)):
-            t = targets.get(y, rows[y])
-            there, here = _same(t, rows[y + k]), _same(t, rows[y])
+            there, here = alike(y, y + k), alike(y, y)
             if there > here or there == here == width:
                 if runs and runs[-1][-1] == y - 1:
                     runs[-1].append(y)
@@ -359,11 +366,12 @@ def _best_scroll(rows: list[list[Any]], targets: dict[int, list[Any]]) -> tuple[
             top, bottom = (a, b + k) if k > 0 else (a + k, b)
             if top < 0 or bottom >= height:
                 continue
-            band = [targets.get(y, rows[y]) for y in range(top, bottom + 1)]
-            cost_now = sum(width - _same(t, rows[y]) for y, t in enumerate(band, top))
+            cost_now = sum(width - alike(y, y) for y in range(top, bottom + 1))
             cost = SCROLL_COST + abs(k) * width
-            cost += sum(width - _same(targets.get(y, rows[y]), rows[y + k]) for y in run)
-            if cost_now - cost > best_saving and all(_sound(t) for t in band):
+            cost += sum(width - alike(y, y + k) for y in run)
+            if cost_now - cost > best_saving and all(
+                _sound(targets.get(y, rows[y])) for y in range(top, bottom + 1)
+            ):
                 best, best_saving = (top, bottom, k), cost_now - cost
     return best
 

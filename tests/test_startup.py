@@ -1,0 +1,116 @@
+"""Start-up: what the monitor has imported by its first fetched row, and the garbage collector
+held off until then (`docs/reliability.md`, "The fifth round: start-up to the first row")."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bkwatch import defer_gc, resume_gc
+from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Read only when the user asks (l, w, x, ctrl+p), never by the first rows.
+NOT_BEFORE_FIRST_ROW = (
+    "bkwatch.evidence.signatures",
+    "bkwatch.evidence.follow",
+    "bkwatch.systems.job.evidence",
+    "bkwatch.systems.pipeline.evidence",
+    "bkwatch.systems.nodeman.evidence",
+    "bkwatch.systems.gsekit.evidence",
+    "bkwatch.tui.acts.act_dialogs",
+    "bkwatch.tui.dialogs.palette",
+)
+
+# The monitor as `bkwatch` wires it, on a watch list of one task, until that task's row shows
+# what its first poll fetched; then the modules loaded by then.
+_PROBE = """
+import asyncio, sys
+from bkwatch.config import data_dir, load_profile
+from bkwatch.store import WatchStore
+from bkwatch.cli.run import MonitorOptions, watch_app
+
+async def main() -> None:
+    store = WatchStore(data_dir())
+    app, fetch = watch_app(load_profile(None), store, "default", MonitorOptions(record=False))
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            for _ in range(600):
+                rows = [w for w in app.poller.watches.values() if w.task is not None]
+                if rows:
+                    break
+                await pilot.pause(0.05)
+            await pilot.pause()
+            print("ROW=" + (rows[0].task.name if rows else ""))
+            print("LOADED=" + ",".join(sorted(m for m in sys.modules if m.startswith(("bkwatch", "httpx")))))
+    finally:
+        await fetch.aclose()
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Any]:
+    from bkwatch.sim import SimConfig, Simulator
+
+    simulator = Simulator(SimConfig(seed=3, frozen=True))
+    with simulator.serve() as server:
+        simulator.base_url = server.base_url
+        yield simulator
+
+
+@pytest.mark.timeout(120)
+def test_the_first_row_comes_before_what_only_the_user_asks_for(served: Any, tmp_path: Path) -> None:
+    job = next(t for t in served.world.tasks() if str(t.system) == "job")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BK_", "BKWATCH_"))}
+    env.update(
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        BK_COMPONENT_API_URL=served.base_url,
+        BK_API_URL_TMPL=f"{served.base_url}/api/{{api_name}}",
+        BK_APP_CODE=DEMO_APP_CODE,
+        BK_APP_SECRET=DEMO_APP_SECRET,
+        BK_USERNAME=DEMO_USERNAME,
+    )
+    add = [sys.executable, "-m", "bkwatch", "add", job.target]
+    subprocess.run(add, cwd=REPO, env=env, check=True, capture_output=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=100
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("ROW="))
+    loaded = set(done.stdout.rpartition("LOADED=")[2].strip().split(","))
+    # The row holds what was fetched, over httpx and the adapters: the probe measured something.
+    assert row == f"ROW={job.name}"
+    assert {"httpx", "bkwatch.client", "bkwatch.systems.adapters", "bkwatch.tui.app"} <= loaded
+    assert loaded.isdisjoint(NOT_BEFORE_FIRST_ROW), sorted(loaded.intersection(NOT_BEFORE_FIRST_ROW))
+
+
+def test_the_collector_is_held_off_until_resumed_and_only_by_defer() -> None:
+    assert gc.isenabled()
+    try:
+        defer_gc()
+        assert not gc.isenabled()
+        defer_gc()  # a second call changes nothing
+        resume_gc()
+        assert gc.isenabled()
+        # Off by someone else's choice: resume_gc leaves it so.
+        gc.disable()
+        resume_gc()
+        assert not gc.isenabled()
+        defer_gc()  # already off: not ours to turn on again
+        resume_gc()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
