@@ -42,12 +42,14 @@ class Rows:
         "snapshots",
         "tasks",
         "transitions",
+        "unit_transitions",
         "units",
     )
 
     def __init__(self) -> None:
         self.tasks: list[tuple[Any, ...]] = []
         self.transitions: list[tuple[Any, ...]] = []
+        self.unit_transitions: list[tuple[Any, ...]] = []  # (target, at, count, JSON list)
         self.units: list[tuple[Any, ...]] = []
         self.failures: list[tuple[Any, ...]] = []
         self.outages: list[tuple[Any, ...]] = []
@@ -68,6 +70,7 @@ class Rows:
             self.tasks,
         )
         conn.executemany("INSERT INTO transitions VALUES (?,?,?,?,?,?,?,?,?)", self.transitions)
+        conn.executemany("INSERT INTO unit_transitions VALUES (?,?,?,?)", self.unit_transitions)
         conn.executemany("INSERT OR REPLACE INTO units VALUES (?,?,?,?,?,?,?,?,?,?)", self.units)
         conn.executemany(  # a failure keeps the time it was first seen, across restarts too
             "INSERT INTO failures VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO UPDATE SET host=excluded.host, "
