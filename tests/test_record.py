@@ -533,3 +533,31 @@ def test_a_record_with_a_row_per_host_change_is_migrated_and_still_read(isolated
         assert conn.execute("SELECT count(*) FROM unit_transitions").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_rows_written_many_to_a_statement_keep_executemany_s_order(isolated: Path) -> None:
+    """Rows go in 64, 32, ... to one INSERT: every one is written, and a later row with the same key
+    replaces (units) or updates (tasks) an earlier one, as one statement a row did."""
+    from bkwatch.record.rows import Rows
+
+    conn, _ = open_db(db_path(data_dir()))
+    try:
+        rows = Rows()
+        for i in range(203):  # 3 x 64 + 8 + 2 + 1
+            target = f"job:2:{i % 50}"
+            rows.tasks.append((target, "job", f"name {i}", None, "running", "2", None, None, None, i, i, 0))
+            rows.units.append((target, "step", "1", f"step {i}", None, 0, 0, "running", None, None))
+            rows.transitions.append((target, float(i), "task", target, None, None, "running", None, None))
+        conn.execute("BEGIN")
+        rows.write(conn)
+        conn.execute("COMMIT")
+        names = dict(conn.execute("SELECT target, name FROM tasks"))
+        assert names == {f"job:2:{k}": f"name {max(i for i in range(203) if i % 50 == k)}" for k in range(50)}
+        firsts = dict(conn.execute("SELECT target, first_seen FROM tasks"))
+        assert firsts == {f"job:2:{k}": k for k in range(50)}  # the upsert kept the first
+        steps = dict(conn.execute("SELECT target, name FROM units"))
+        assert steps == {t: n.replace("name", "step") for t, n in names.items()}
+        ats = [r[0] for r in conn.execute("SELECT at FROM transitions ORDER BY rowid")]
+        assert ats == [float(i) for i in range(203)]
+    finally:
+        conn.close()
