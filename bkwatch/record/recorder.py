@@ -213,15 +213,16 @@ class Recorder:
 
     def _clean(self, text: str | None) -> str | None:
         """`text` cleaned and redacted; a short one (a name, a state's text) is done once."""
+        done = self._cleaned.get(text)  # first: most texts are short and seen before
+        if done is not None:
+            return done
         if not text:
             return text
         if len(text) > CACHED_CHARS:
             return self._clean_now(text)
-        done = self._cleaned.get(text)
-        if done is None:
-            if len(self._cleaned) >= CACHED_TEXTS:
-                self._cleaned.clear()
-            done = self._cleaned[text] = self._clean_now(text)
+        if len(self._cleaned) >= CACHED_TEXTS:
+            self._cleaned.clear()
+        done = self._cleaned[text] = self._clean_now(text)
         return done
 
     def _clean_now(self, text: str) -> str:

@@ -55,7 +55,13 @@ _COUNTS = {level: _where(level, "dict[State, int] | None") for level in FIELDS}
 
 
 def _values(obj: Any, level: str, clean: Clean) -> list[Any]:
-    values = list(_GET[level](obj))
+    return _kept(_GET[level](obj), level, clean)
+
+
+def _kept(fields: tuple[Any, ...], level: str, clean: Clean) -> list[Any]:
+    """A unit's fields (as `_GET` reads them) as a snapshot keeps them: text cleaned, lists and
+    counts made JSON."""
+    values = list(fields)
     for i in _TEXT[level]:
         if values[i]:
             values[i] = clean(values[i])
@@ -121,21 +127,21 @@ class Keeper:
         walked = list(task.root.walk()) if task.root is not None else []
         groups: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
         last = self.groups
-        differ: list[tuple[str, str, Any]] = []
+        differ: list[tuple[str, str, tuple[Any, ...]]] = []  # changed units' fields, as read
         shape: list[Any] = [tuple(s.id for s in task.steps), tuple(d for _, d in walked)]
         for level, place, members in _groups(task, walked):
             ids = tuple(map(_ID[level], members))
             shape.append((level, place, ids))
-            hashes = _hashes(list(map(_GET[level], members)))
+            read = list(map(_GET[level], members))
+            hashes = _hashes(read)
             together = hash(tuple(hashes))
             before = last.get((level, place))
             if before is not None and before[0] == together:
                 groups[level, place] = before
                 continue
             known = before[1] if before is not None else {}
-            differ += [
-                (level, place, u) for u, i, h in zip(members, ids, hashes, strict=True) if known.get(i) != h
-            ]
+            pairs = zip(read, ids, hashes, strict=True)
+            differ += [(level, place, f) for f, i, h in pairs if known.get(i) != h]
             groups[level, place] = (together, dict(zip(ids, hashes, strict=True)))
         # The shape: which units the task has, in which order (a node's depth too).
         now_shape = hash(tuple(shape))
@@ -143,8 +149,10 @@ class Keeper:
         self.shape = now_shape
         self.count += 1
         self.groups = groups
-        changed = [[level, place, _values(unit, level, clean)] for level, place, unit in
-                   (units(task) if whole else differ)]  # fmt: skip
+        if whole:
+            changed = [[level, place, _values(unit, level, clean)] for level, place, unit in units(task)]
+        else:
+            changed = [[level, place, _kept(read, level, clean)] for level, place, read in differ]
         body: dict[str, Any] = {
             "task": _values(task, "task", clean),
             "steps": [_values(s, "step", clean) for s in task.steps],
