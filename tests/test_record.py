@@ -451,3 +451,121 @@ def test_steps_and_nodes_rows_follow_the_last_snapshot(sim: Simulator) -> None:
         got = sorted(conn.execute("SELECT * FROM units WHERE target = ?", (target,)).fetchall())
         assert len(want) > 2 and got == want, target
         assert any(r[7] != "pending" for r in got), "rows written again after the first sight"
+
+
+def test_a_poll_s_host_changes_are_one_row_each_read_back(sim: Simulator) -> None:
+    """The host changes of one task in one poll are kept in one row (schema 3), and read back one by
+    one: `replay`'s lines and the report's count are the poller's own changes."""
+    from bkwatch.record.story import events, load
+
+    target = sim.world.add_task("job", kind="ok", hosts=40, scope=("biz", 2))
+    sim.world.advance(3600)
+    step = sim.world.get(target).data(sim.world.now(), True)["step_instance_list"][0]
+    hosts = [f"{h['bk_cloud_id']}:{h['ip']}" for h in step["step_ip_result_list"]]
+    seen: list[list[Any]] = []  # the poller's host changes, one list per poll that had any
+
+    async def go() -> None:
+        client = BkClient(load_profile())
+        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+        recorder = Recorder(data_dir())
+        poller.observers.append(recorder.observe)
+        poller.add(parse_target(target))
+        try:
+            for k in range(5):  # 3 more hosts failed before each poll after the first
+                for u in await poller.poll_all():
+                    changed = [t for t in u.transitions if t.level == "host"]
+                    if changed:
+                        seen.append(changed)
+                for host in hosts[k * 3 : k * 3 + 3]:
+                    sim.world.force(target, 11, host=host, step=step["step_instance_id"])
+        finally:
+            await client.aclose()
+            recorder.flush()
+            recorder.close()
+
+    asyncio.run(go())
+    changes = sum(len(s) for s in seen)
+    assert len(seen) >= 4 and changes >= 12, "hosts changed in several polls"
+    conn = db()
+    try:
+        rows = conn.execute(
+            "SELECT n FROM unit_transitions WHERE target = ? ORDER BY at", (target,)
+        ).fetchall()
+        assert [n for (n,) in rows] == [len(s) for s in seen]
+        assert conn.execute("SELECT count(*) FROM transitions WHERE level = 'host'").fetchone()[0] == 0
+        story = load(conn, target)
+        assert story is not None and story.unit_changes == changes
+        lines = [text.split(" (code ")[0] for _, text in events(conn, target) if text.startswith("host ")]
+        assert sorted(lines) == sorted(
+            f"host {t.name or t.key} (step {t.step_id}): "
+            + (f"{t.old} → {t.new}" if t.old else f"first seen {t.new}")
+            for s in seen
+            for t in s
+        )
+    finally:
+        conn.close()
+
+
+def test_a_record_with_a_row_per_host_change_is_migrated_and_still_read(isolated: Path) -> None:
+    """A schema-2 file, its host changes a row each, opens as the current schema; its rows are read
+    with the new ones: counted in the report, listed by `replay`, pruned with their task."""
+    from bkwatch.record.db import MIGRATIONS, VERSION
+    from bkwatch.record.story import events, load
+
+    path = db_path(data_dir())
+    path.parent.mkdir(parents=True)
+    old = sqlite3.connect(path)
+    old.executescript(f"{MIGRATIONS[0]}; {MIGRATIONS[1]}; PRAGMA user_version = 2;")
+    old.execute("INSERT INTO tasks (target, system, state, last_seen) VALUES ('job:2:7', 'job', 'failed', 1)")
+    old.execute(
+        "INSERT INTO transitions VALUES ('job:2:7', 1.7e9, 'host', '0:10.0.0.1', '10.0.0.1', 'running', "
+        "'failed', '11', '9')"
+    )
+    old.commit()
+    old.close()
+    conn, notice = open_db(path)
+    try:
+        assert notice is None and conn.execute("PRAGMA user_version").fetchone()[0] == VERSION == 3
+        conn.execute(
+            "INSERT INTO unit_transitions VALUES ('job:2:7', 1.7e9 + 5, 1, ?)",
+            (json.dumps([[1.7e9 + 5, "host", "0:10.0.0.2", "10.0.0.2", "running", "failed", "11", None]]),),
+        )
+        story = load(conn, "job:2:7")
+        assert story is not None and story.unit_changes == 2
+        lines = [text for _, text in events(conn, "job:2:7")]
+        assert lines == [
+            "host 10.0.0.1 (step 11): running → failed (code 9)",
+            "host 10.0.0.2 (step 11): running → failed",
+        ]
+        prune(conn, Limits(days=1), now=1.7e9 + 10 * 86_400)  # the task last seen long ago
+        assert conn.execute("SELECT count(*) FROM unit_transitions").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+def test_rows_written_many_to_a_statement_keep_executemany_s_order(isolated: Path) -> None:
+    """Rows go in 64, 32, ... to one INSERT: every one is written, and a later row with the same key
+    replaces (units) or updates (tasks) an earlier one, as one statement a row did."""
+    from bkwatch.record.rows import Rows
+
+    conn, _ = open_db(db_path(data_dir()))
+    try:
+        rows = Rows()
+        for i in range(203):  # 3 x 64 + 8 + 2 + 1
+            target = f"job:2:{i % 50}"
+            rows.tasks.append((target, "job", f"name {i}", None, "running", "2", None, None, None, i, i, 0))
+            rows.units.append((target, "step", "1", f"step {i}", None, 0, 0, "running", None, None))
+            rows.transitions.append((target, float(i), "task", target, None, None, "running", None, None))
+        conn.execute("BEGIN")
+        rows.write(conn)
+        conn.execute("COMMIT")
+        names = dict(conn.execute("SELECT target, name FROM tasks"))
+        assert names == {f"job:2:{k}": f"name {max(i for i in range(203) if i % 50 == k)}" for k in range(50)}
+        firsts = dict(conn.execute("SELECT target, first_seen FROM tasks"))
+        assert firsts == {f"job:2:{k}": k for k in range(50)}  # the upsert kept the first
+        steps = dict(conn.execute("SELECT target, name FROM units"))
+        assert steps == {t: n.replace("name", "step") for t, n in names.items()}
+        ats = [r[0] for r in conn.execute("SELECT at FROM transitions ORDER BY rowid")]
+        assert ats == [float(i) for i in range(203)]
+    finally:
+        conn.close()

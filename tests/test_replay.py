@@ -413,7 +413,7 @@ async def test_since_last_time_reads_the_record(tmp_path: Path) -> None:
 def test_a_record_from_before_replays_is_migrated_and_still_read(
     isolated: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A schema-1 file (no snapshots) opens as schema 2 with its rows kept; its task has no frame
+    """A schema-1 file (no snapshots) opens as the current schema with its rows kept; its task has no frame
     to replay, and `bkwatch replay` still prints its changes."""
     import sqlite3
 
@@ -432,7 +432,7 @@ def test_a_record_from_before_replays_is_migrated_and_still_read(
     old.close()
     conn, notice = open_db(path)
     try:
-        assert notice is None and VERSION == 2
+        assert notice is None and VERSION == 3
         assert conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
         assert conn.execute("SELECT name FROM tasks").fetchone()[0] == "old"
         assert len(frames(conn, "job:2:7")) == 0

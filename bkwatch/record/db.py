@@ -64,10 +64,21 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX snapshots_target ON snapshots(target, at);
     CREATE INDEX snapshots_at ON snapshots(at);
     """,
+    # 2 -> 3: a poll's host and job-task changes of one task in one row (a JSON list), not a row
+    # each: a JOB step of hundreds of hosts moving is hundreds of changes in one poll, and a row
+    # each was most of the record's CPU. Older records keep theirs in `transitions` (both read).
+    """
+    CREATE TABLE unit_transitions (
+        target TEXT NOT NULL, at REAL NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL
+    );
+    CREATE INDEX unit_transitions_target ON unit_transitions(target, at);
+    CREATE INDEX unit_transitions_at ON unit_transitions(at);
+    """,
 )
 VERSION = len(MIGRATIONS)
 PRUNED_TABLES = (
     ("transitions", "at"),
+    ("unit_transitions", "at"),
     ("failures", "at"),
     ("actions", "at"),
     ("outages", "start"),
@@ -209,7 +220,7 @@ def _any_rows(conn: sqlite3.Connection) -> bool:
 
 
 def _drop(conn: sqlite3.Connection, targets: list[str]) -> int:
-    for table in ("transitions", "units", "failures", "actions", "outages", "snapshots", "tasks"):
+    for table in (*(t for t, _ in PRUNED_TABLES), "units", "tasks"):
         conn.executemany(f"DELETE FROM {table} WHERE target = ?", [(t,) for t in targets])
     return len(targets)
 

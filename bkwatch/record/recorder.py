@@ -40,6 +40,7 @@ PRUNE_SECONDS = 300.0
 TASK_ROW_SECONDS = 60.0  # an unchanged task's row (last_seen) is written at most this often
 OUTAGE_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT, ErrorKind.SERVER})
 UNIT_LEVELS = frozenset({"host", "job_task", "node"})
+PACKED_LEVELS = frozenset({"host", "job_task"})  # a poll's changes of these kept in one row
 REASON_CHARS = 4000
 CACHED_CHARS = 200  # texts up to this long are cleaned once and remembered ...
 CACHED_TEXTS = 20_000  # ... this many of them (then forgotten all at once)
@@ -212,15 +213,16 @@ class Recorder:
 
     def _clean(self, text: str | None) -> str | None:
         """`text` cleaned and redacted; a short one (a name, a state's text) is done once."""
+        done = self._cleaned.get(text)  # first: most texts are short and seen before
+        if done is not None:
+            return done
         if not text:
             return text
         if len(text) > CACHED_CHARS:
             return self._clean_now(text)
-        done = self._cleaned.get(text)
-        if done is None:
-            if len(self._cleaned) >= CACHED_TEXTS:
-                self._cleaned.clear()
-            done = self._cleaned[text] = self._clean_now(text)
+        if len(self._cleaned) >= CACHED_TEXTS:
+            self._cleaned.clear()
+        done = self._cleaned[text] = self._clean_now(text)
         return done
 
     def _clean_now(self, text: str) -> str:
@@ -272,12 +274,20 @@ class Recorder:
         whole, blob = keeper.encode(task, self._clean)
         rows.snapshots.append((key, now, int(whole), blob))
         units = Lookup(task)
+        clean = self._clean
+        changes: list[list[Any]] = []  # host and job-task changes: one row for all of them
         for t in transitions:
-            code = units.code(t) if t.level != "task" and t.new in BAD else None
-            rows.transitions.append(
-                (key, t.at, t.level, t.key, self._clean(t.name), None if t.old is None else str(t.old),
-                 str(t.new), t.step_id, code)
-            )  # fmt: skip
+            level = t.level
+            code = units.code(t) if level != "task" and t.new in BAD else None
+            if level in PACKED_LEVELS:
+                changes.append([t.at, level, t.key, clean(t.name), t.old, t.new, t.step_id, code])
+            else:
+                rows.transitions.append(
+                    (key, t.at, level, t.key, clean(t.name), None if t.old is None else str(t.old),
+                     str(t.new), t.step_id, code)
+                )  # fmt: skip
+        if changes:
+            rows.unit_transitions.append((key, changes[0][0], len(changes), orjson.dumps(changes)))
         if first:
             bad = list(bad_units(task))
         else:

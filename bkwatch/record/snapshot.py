@@ -55,7 +55,13 @@ _COUNTS = {level: _where(level, "dict[State, int] | None") for level in FIELDS}
 
 
 def _values(obj: Any, level: str, clean: Clean) -> list[Any]:
-    values = list(_GET[level](obj))
+    return _kept(_GET[level](obj), level, clean)
+
+
+def _kept(fields: tuple[Any, ...], level: str, clean: Clean) -> list[Any]:
+    """A unit's fields (as `_GET` reads them) as a snapshot keeps them: text cleaned, lists and
+    counts made JSON."""
+    values = list(fields)
     for i in _TEXT[level]:
         if values[i]:
             values[i] = clean(values[i])
@@ -67,12 +73,27 @@ def _values(obj: Any, level: str, clean: Clean) -> list[Any]:
     return values
 
 
-def _sig(obj: Any, level: str) -> int:
-    values = _GET[level](obj)
+def _hashes(values: list[tuple[Any, ...]]) -> list[int]:
     try:
-        return hash(values)
+        return list(map(hash, values))
     except TypeError:  # a list (a job task's solutions)
-        return hash(tuple(tuple(v) if isinstance(v, list) else v for v in values))
+        return [hash(tuple(tuple(v) if isinstance(v, list) else v for v in row)) for row in values]
+
+
+_ID = {"host": attrgetter("key"), "job_task": attrgetter("id"), "node": attrgetter("id")}
+
+
+def _groups(task: Task, walked: list[tuple[Node, int]]) -> Iterator[tuple[str, str, list[Any]]]:
+    """(level, place, units) of each group of units: a step's hosts (`place` its id), the task's
+    hosts, its job tasks, its nodes (in walk order)."""
+    for step in task.steps:
+        yield "host", step.id, list(step.hosts.values())
+    if task.hosts:
+        yield "host", "", list(task.hosts.values())
+    if task.job_tasks:
+        yield "job_task", "", list(task.job_tasks.values())
+    if walked:
+        yield "node", "", [n for n, _ in walked]
 
 
 def units(task: Task) -> Iterator[tuple[str, str, Any]]:
@@ -90,37 +111,48 @@ def units(task: Task) -> Iterator[tuple[str, str, Any]]:
 
 
 class Keeper:
-    """What the writer remembers of one task's last snapshot kept: its shape and its units' hashes."""
+    """What the writer remembers of one task's last snapshot kept: its shape and its units' hashes,
+    by group (a step's hosts, ...): a group whose units all hash as before is passed over whole."""
 
-    __slots__ = ("count", "shape", "sigs")
+    __slots__ = ("count", "groups", "shape")
 
     def __init__(self) -> None:
         self.shape: int | None = None
-        self.sigs: dict[tuple[str, str, str], int] = {}
+        # (level, place) -> (the hash of its units' hashes, unit id -> its hash)
+        self.groups: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
         self.count = 0
 
     def encode(self, task: Task, clean: Clean) -> tuple[bool, bytes]:
         """(whole, blob) of this snapshot: whole, or a delta against the last one kept."""
-        sigs: dict[tuple[str, str, str], int] = {}
-        last = self.sigs
-        differ: list[tuple[str, str, Any]] = []
-        for level, place, unit in units(task):
-            ident = (level, place, unit.key if level == "host" else unit.id)
-            sig = sigs[ident] = _sig(unit, level)
-            if last.get(ident) != sig:
-                differ.append((level, place, unit))
+        walked = list(task.root.walk()) if task.root is not None else []
+        groups: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
+        last = self.groups
+        differ: list[tuple[str, str, tuple[Any, ...]]] = []  # changed units' fields, as read
+        shape: list[Any] = [tuple(s.id for s in task.steps), tuple(d for _, d in walked)]
+        for level, place, members in _groups(task, walked):
+            ids = tuple(map(_ID[level], members))
+            shape.append((level, place, ids))
+            read = list(map(_GET[level], members))
+            hashes = _hashes(read)
+            together = hash(tuple(hashes))
+            before = last.get((level, place))
+            if before is not None and before[0] == together:
+                groups[level, place] = before
+                continue
+            known = before[1] if before is not None else {}
+            pairs = zip(read, ids, hashes, strict=True)
+            differ += [(level, place, f) for f, i, h in pairs if known.get(i) != h]
+            groups[level, place] = (together, dict(zip(ids, hashes, strict=True)))
         # The shape: which units the task has, in which order (a node's depth too).
-        parts: list[Any] = [s.id for s in task.steps]
-        parts += sigs
-        if task.root is not None:
-            parts += (d for _, d in task.root.walk())
-        now_shape = hash(tuple(parts))
+        now_shape = hash(tuple(shape))
         whole = self.shape != now_shape or self.count % FULL_EVERY == 0
         self.shape = now_shape
         self.count += 1
-        self.sigs = sigs
-        changed = [[level, place, _values(unit, level, clean)] for level, place, unit in
-                   (units(task) if whole else differ)]  # fmt: skip
+        self.groups = groups
+        if whole:
+            changed = [[level, place, _values(unit, level, clean)] for level, place, unit in units(task)]
+        else:
+            changed = [[level, place, _kept(read, level, clean)] for level, place, read in differ]
         body: dict[str, Any] = {
             "task": _values(task, "task", clean),
             "steps": [_values(s, "step", clean) for s in task.steps],
@@ -128,8 +160,8 @@ class Keeper:
         }
         if whole:
             body["fields"] = FIELDS
-            if task.root is not None:
-                body["tree"] = [[n.id, d] for n, d in task.root.walk()]
+            if walked:
+                body["tree"] = [[n.id, d] for n, d in walked]
             return whole, zlib.compress(orjson.dumps(body), LEVEL)
         raw = orjson.dumps(body)
         return whole, raw if len(raw) <= RAW_DELTA_BYTES else zlib.compress(raw, LEVEL)

@@ -7,6 +7,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from bkwatch.evidence.signatures import Cluster, group
 from bkwatch.model import Task
 from bkwatch.record.rows import bad_units, unit_rows
@@ -151,9 +153,14 @@ def load(conn: sqlite3.Connection, target: str) -> Story | None:
             (target,),
         )
     ]
-    story.unit_changes = conn.execute(
-        "SELECT count(*) FROM transitions WHERE target = ? AND level IN ('host', 'job_task')", (target,)
-    ).fetchone()[0]
+    story.unit_changes = sum(
+        conn.execute(sql, (target,)).fetchone()[0]
+        for sql in (
+            # a record from before schema 3 kept them a row each
+            "SELECT count(*) FROM transitions WHERE target = ? AND level IN ('host', 'job_task')",
+            "SELECT coalesce(sum(n), 0) FROM unit_transitions WHERE target = ?",
+        )
+    )
     story.failures = [
         Failed(*r)
         for r in conn.execute(
@@ -211,15 +218,33 @@ def _clean(text: str | None) -> str | None:
     return clean_text(text) if text else text
 
 
+def unpack(data: bytes) -> list[list[Any]]:
+    """A `unit_transitions` row's changes: [at, level, key, name, old, new, step_id, code] each
+    (anything else in it, a damaged or hand-made row, is left out)."""
+    try:
+        got = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(got, list):
+        return []
+    return [c for c in got if isinstance(c, list) and len(c) == 8 and isinstance(c[0], int | float)]
+
+
 def events(conn: sqlite3.Connection, target: str) -> list[tuple[float, str]]:
     """Everything recorded about one task in time order, as (time, one line): every transition
     (hosts included), the actions and the outages (`bkwatch replay`)."""
     out: list[tuple[float, str]] = []
-    for at, level, key, name, old, new, step, code in conn.execute(
+    changes: list[Any] = conn.execute(
         "SELECT at, level, key, name, old, new, step_id, code FROM transitions WHERE target = ? "
         "ORDER BY at, rowid",
         (target,),
+    ).fetchall()
+    for (data,) in conn.execute(  # a poll's host changes after its task's and steps' (a stable sort)
+        "SELECT data FROM unit_transitions WHERE target = ? ORDER BY at, rowid", (target,)
     ):
+        changes += unpack(data)
+    changes.sort(key=lambda c: c[0])
+    for at, level, key, name, old, new, step, code in changes:
         where = f" (step {step})" if step else ""
         what = f"{level} {name or key}{where}" if level != "task" else f"task {name or key}"
         change = f"{old} → {new}" if old else f"first seen {new}"
