@@ -2,12 +2,15 @@
 
 Objects are plain slotted dataclasses so that a 10,000-host poll stays cheap to build,
 compare and hold in memory. Times are epoch seconds (float) or None.
+
+Past ~400 lines on purpose: the task, its counting, its slim form and its diff's types belong
+together (the slim form answers the same questions as the full task).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from operator import attrgetter
 
@@ -207,6 +210,8 @@ class Task:
     # units dict of this snapshot (by id), the id of the last snapshot's dict it was compared
     # with and the keys whose units are not shared (see `changed_units`).
     _fresh: dict[int, tuple[int, list[str]]] = field(default_factory=dict, repr=False, compare=False)
+    # Set on a slim snapshot (`slim`): what its units counted and which states they were in.
+    summary: Summary | None = field(default=None, repr=False, compare=False)
 
     def note_changed(self, units: Mapping[str, object], last: Mapping[str, object], keys: list[str]) -> None:
         """The poller shared every unit of `units` but `keys` with `last`, key for key in order."""
@@ -218,6 +223,33 @@ class Task:
         dict, keys of the units that are new objects). A screen that shows that very dict needs
         to look at those keys only. None when not known (compare everything)."""
         return self._fresh.get(id(units))
+
+    def slim(self) -> Task:
+        """This snapshot without its units' details (hosts and job tasks: a finished task of a
+        followed scope that is not on screen holds its summary only). The copy keeps what the job
+        list and the transitions need: state, name, times, steps, node tree, counts, progress,
+        how many are failing, and each unit's state by key. Read the task again for the rest."""
+        if self.summary is not None or not (self.hosts or self.job_tasks or any(s.hosts for s in self.steps)):
+            return self  # slim already, or no units to drop (a node tree is kept whole)
+        keys: tuple[str, ...] = ()
+
+        def pack(units: Mapping[str, Host | JobTask]) -> UnitStates:
+            nonlocal keys
+            these = tuple(units)
+            if these != keys:
+                keys = these  # a JOB task's steps run on the same hosts: one tuple for them all
+            return UnitStates(keys, "".join([_CODE[u.state] for u in units.values()]))
+
+        summary = Summary(
+            counts=self.counts(),
+            failing=len(failures(self)),
+            steps={s.id: pack(s.hosts) for s in self.steps if s.hosts},
+            hosts=pack(self.hosts) if self.hosts else None,
+            job_tasks=pack(self.job_tasks) if self.job_tasks else None,
+        )
+        steps = [replace(s, hosts={}) for s in self.steps]
+        done = self.progress()
+        return replace(self, steps=steps, hosts={}, job_tasks={}, _progress=done, _fresh={}, summary=summary)
 
     def leaf_nodes(self) -> list[Node]:
         if self.root is None:
@@ -236,6 +268,8 @@ class Task:
 
     def counts(self) -> dict[State, int]:
         """Unified state -> number of hosts / job tasks / leaf nodes."""
+        if self.summary is not None:
+            return dict(self.summary.counts)
         if not self.job_tasks and self.status_counts is not None:
             return {s: n for s, n in self.status_counts.items() if n}
         out: dict[State, int] = {}
@@ -275,6 +309,40 @@ class Task:
 
 
 _DONE = frozenset({State.SUCCEEDED, State.FAILED, State.STOPPED})
+_STATES = tuple(State)
+_CODE = {s: chr(ord("a") + i) for i, s in enumerate(_STATES)}
+
+
+@dataclass(slots=True, frozen=True)
+class UnitStates:
+    """A units dict of a slim task, in order: its keys and one letter per unit for its state."""
+
+    keys: tuple[str, ...]
+    codes: str
+
+    def states(self) -> dict[str, State]:
+        return {k: _STATES[ord(c) - ord("a")] for k, c in zip(self.keys, self.codes, strict=True)}
+
+
+@dataclass(slots=True, frozen=True)
+class Summary:
+    """What a slim task keeps of its units (`Task.slim`)."""
+
+    counts: dict[State, int]
+    failing: int  # failing hosts, job tasks and nodes: len(failures(task)) of the full task
+    steps: dict[str, UnitStates]  # step id -> its hosts
+    hosts: UnitStates | None
+    job_tasks: UnitStates | None
+
+    def units_of(self, step_id: str | None, level: str) -> dict[str, State]:
+        """The states by key of a step's hosts, or (no step) of the task's hosts or job tasks."""
+        if step_id is not None:
+            found = self.steps.get(step_id)
+        else:
+            found = self.job_tasks if level == "job_task" else self.hosts
+        return found.states() if found is not None else {}
+
+
 _state_of = attrgetter("state")
 _UNIT_LEVELS = frozenset({"host", "job_task"})
 
@@ -285,6 +353,8 @@ def carry_progress(old: Task | None, task: Task, transitions: list[Transition]) 
     whenever units came or went (a unit count differs, or a unit was seen for the first time)."""
     if old is None or old is task or old._progress is None or task._progress is not None:
         return
+    if old.summary is not None:
+        return  # a slim snapshot: no units to compare the lengths of
     done, total = old._progress
     if task.system is not old.system or task.root is not None or old.root is not None:
         return
@@ -317,8 +387,14 @@ class Failure:
         return out
 
 
+def failing_count(task: Task) -> int:
+    """How many hosts / job tasks / nodes of a task are failing (a slim task's too)."""
+    return task.summary.failing if task.summary is not None else len(failures(task))
+
+
 def failures(task: Task) -> list[Failure]:
-    """Failed hosts / job tasks / nodes of a task, deduplicated, in display order."""
+    """Failed hosts / job tasks / nodes of a task, deduplicated, in display order (none of a
+    slim task's hosts or job tasks: `failing_count` counts them)."""
     seen: set[tuple[str, str]] = set()
     out: list[Failure] = []
 

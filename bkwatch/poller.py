@@ -127,8 +127,13 @@ class Poller:
         max_per_system: int | None = None,
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
+        slim_found: bool = False,
     ) -> None:
         self.fetch = fetch
+        # Finished tasks a followed scope found keep only their summary (`Task.slim`) while not
+        # focused: a scope holds them for hours, each with every host result, and only the
+        # focused task's units are ever drawn. Focusing one reads it again at once.
+        self.slim_found = slim_found
         self.on_update = on_update
         # Told of every update before `on_update`, whoever replaces that (the record: bkwatch.record).
         self.observers: list[Callable[[PollUpdate], None]] = []
@@ -212,11 +217,16 @@ class Poller:
     def set_focus(self, key: str | None) -> None:
         if key == self.focus:
             return
+        left = self.watches.get(self.focus) if self.focus else None
         self.focus = key
+        if left is not None:
+            self._slim(left)
         watch = self.watches.get(key) if key else None
         # A failing watch keeps its backoff: flicking the cursor across it must not poll it.
         if watch is not None and not watch.errors:
-            soonest = self.monotonic() + self.cadence.focused
+            # A slim task is read again now: the screen shows "reading…" until it is.
+            slim = watch.task is not None and watch.task.summary is not None
+            soonest = self.monotonic() + (0.0 if slim else self.cadence.focused)
             if watch.next_due > soonest:
                 self._schedule(watch, soonest)
 
@@ -372,7 +382,14 @@ class Poller:
                 self.on_update(update)
             except Exception:
                 log.exception("update handler failed for %s", key)
+        if key != self.focus:
+            self._slim(watch)  # after the observers: the record and the screen saw it whole
         return update
+
+    def _slim(self, watch: Watch) -> None:
+        task = watch.task
+        if self.slim_found and watch.via is not None and task is not None and task.state.is_done:
+            watch.task = task.slim()
 
     def _interval(self, watch: Watch) -> float:
         base = self.cadence.interval(watch, watch.key == self.focus, self.clock())
@@ -413,6 +430,7 @@ def diff(old: Task | None, new: Task, at: float, *, share: bool = False) -> list
     if old is None:
         return [Transition(target, "task", target, name, None, new.state, at)]
     out: list[Transition] = []
+    summary = old.summary  # a slim snapshot: its units' states only (Task.slim)
     if old.state is not new.state:
         out.append(Transition(target, "task", target, name, old.state, new.state, at))
     if new.steps or old.steps:
@@ -425,11 +443,20 @@ def diff(old: Task | None, new: Task, at: float, *, share: bool = False) -> list
                 continue
             if before.state is not step.state:
                 out.append(Transition(target, "step", step.id, step.name, before.state, step.state, at))
-            _diff_units(out, target, "host", before.hosts, step.hosts, at, step.id, share, new)
-    if new.hosts or old.hosts:
-        _diff_units(out, target, "host", old.hosts, new.hosts, at, None, share, new)
-    if new.job_tasks or old.job_tasks:
-        _diff_units(out, target, "job_task", old.job_tasks, new.job_tasks, at, None, share, new)
+            if summary is None:
+                _diff_units(out, target, "host", before.hosts, step.hosts, at, step.id, share, new)
+            else:
+                _diff_states(out, target, "host", summary.units_of(step.id, "host"), step.hosts, at, step.id)
+    if summary is not None:
+        if new.hosts:
+            _diff_states(out, target, "host", summary.units_of(None, "host"), new.hosts, at, None)
+        if new.job_tasks:
+            _diff_states(out, target, "job_task", summary.units_of(None, "job_task"), new.job_tasks, at, None)
+    else:
+        if new.hosts or old.hosts:
+            _diff_units(out, target, "host", old.hosts, new.hosts, at, None, share, new)
+        if new.job_tasks or old.job_tasks:
+            _diff_units(out, target, "job_task", old.job_tasks, new.job_tasks, at, None, share, new)
     if new.root is not None and old.root is not None:
         before_nodes = {n.id: n for n in parents_first(old.root)}
         for node in _preorder(new.root):
@@ -477,6 +504,25 @@ def _diff_units(
                 fresh.append(key)
     if same_order:  # what the screen needs to look at: Task.changed_units
         task.note_changed(new, old, fresh)
+
+
+def _diff_states(
+    out: list[Transition],
+    target: str,
+    level: str,
+    old: dict[str, State],
+    new: dict[str, Any],
+    at: float,
+    step_id: str | None,
+) -> None:
+    """`_diff_units` against a slim snapshot's states by key (nothing shared: nothing to share)."""
+    for key, unit in new.items():
+        prev = old.get(key)
+        if prev is None:
+            if unit.state is not State.PENDING:
+                out.append(Transition(target, level, key, _unit_name(unit), None, unit.state, at, step_id))
+        elif prev is not unit.state:
+            out.append(Transition(target, level, key, _unit_name(unit), prev, unit.state, at, step_id))
 
 
 def _preorder(root: Node) -> list[Node]:

@@ -97,7 +97,8 @@ def sim_app(
         )
     # A huge cadence: the background loop never polls on its own during a test.
     slow = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
-    poller = Poller(lambda t: fetch_task(client, t), cadence=slow, clock=clock)
+    # As the monitor's (`cli.run.slim_poller`): a scope's finished tasks off screen are slim.
+    poller = Poller(lambda t: fetch_task(client, t), cadence=slow, clock=clock, slim_found=True)
     store = WatchStore(data_dir)
     if targets is None:
         targets = [t.target for t in sim.world.tasks()]

@@ -132,3 +132,24 @@ def test_shared_snapshot_names_the_units_it_did_not_share() -> None:
     step.hosts = dict(reversed(list(step.hosts.items())))
     diff(old, reordered, 1.0, share=True)
     assert reordered.changed_units(step.hosts) is None  # the order moved: compare everything
+
+
+def test_a_slim_snapshot_diffs_as_the_full_one_it_was_made_of() -> None:
+    """A finished task held as its summary (Task.slim): a retry seen on its next poll reports the
+    same host changes as against the full snapshot; nothing changed reports nothing."""
+    hosts = {"0:10.0.0.1": State.SUCCEEDED, "0:10.0.0.2": State.FAILED, "0:10.0.0.3": State.FAILED}
+    full = job_task(State.FAILED, hosts)
+    slim = full.slim()
+    assert slim.summary is not None and not slim.steps[0].hosts
+    assert diff(slim, copy.deepcopy(full), 1.0) == []
+    retried = job_task(State.RUNNING, {**hosts, "0:10.0.0.2": State.RUNNING, "0:10.0.0.4": State.FAILED})
+    assert diff(slim, retried, 2.0) == diff(full, retried, 2.0)
+    assert {(e.key, e.old, e.new) for e in diff(slim, retried, 2.0) if e.level == "host"} == {
+        ("0:10.0.0.2", State.FAILED, State.RUNNING),
+        ("0:10.0.0.4", None, State.FAILED),
+    }
+    units = full.steps[0].hosts
+    nodeman = Task("nodeman:1:5", System.NODEMAN, "install", State.FAILED, "FAILED", True, hosts=units)
+    again = copy.deepcopy(nodeman)
+    again.hosts["0:10.0.0.3"].state = State.SUCCEEDED
+    assert diff(nodeman.slim(), again, 3.0) == diff(nodeman, again, 3.0) != []

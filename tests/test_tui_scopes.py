@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import ContentSwitcher, Input
 
-from bkwatch.model import State, System
+from bkwatch.model import State, System, failing_count, failures
 from bkwatch.scope_store import ScopeStore
+from bkwatch.systems.adapters import fetch_task
 from bkwatch.tui.dialogs.dialogs import AddDialog, ConfirmDialog
+from bkwatch.tui.drilldown.detail import READING
 from bkwatch.tui.watchlist.scope_port import header_key
 from tests.harness import frozen_sim, notifications, settle, sim_app
 
@@ -326,3 +328,44 @@ def test_the_demo_scope_starts_afresh_with_each_new_simulator(tmp_path: Path) ->
     follow_demo_scope(store)
     assert not scopes.state_path("demo").exists()
     assert [e.scope for e in scopes.load("demo")] == [DEMO_SCOPE]
+
+
+async def test_a_found_task_that_finished_holds_its_summary_until_it_is_opened(tmp_path: Path) -> None:
+    """Off screen, a followed scope's finished task keeps its summary, not its host results (a
+    scope holds such tasks for hours); its row tells the same; opened, it is read again."""
+    scope = "job:2"
+    rig = _rig(tmp_path, hand=0, scopes={scope: {}})
+    app, poller = rig.app, rig.poller
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        done = [w for w in poller.watches.values() if w.via == scope and w.task and w.task.state.is_done]
+        assert len(done) >= 2
+        watch = next((w for w in done if w.task and w.task.state is State.FAILED), done[0])
+        slim = watch.task
+        assert slim is not None and slim.summary is not None
+        assert slim.steps and not any(s.hosts for s in slim.steps)  # no host result held
+        full = await fetch_task(rig.client, watch.target)
+        assert sum(len(s.hosts) for s in full.steps) > 0
+        assert (slim.progress(), slim.counts(), failing_count(slim)) == (
+            full.progress(),
+            full.counts(),
+            len(failures(full)),
+        )
+        row = app.joblist.plain(watch.key)
+        views = app.detail.query_one("#views", ContentSwitcher)
+        app.select(watch.key)
+        await pilot.pause()
+        assert views.current == "reading"
+        assert app.evidence_ui.pick() == READING  # no host to pick before it is read
+        assert watch.next_due <= poller.monotonic()  # read again at once, not at the focused cadence
+        update = await poller.poll_once(watch.key)
+        await pilot.pause()
+        assert update.transitions == []  # nothing changed since the summary: nothing to report
+        assert watch.task is not None and watch.task.summary is None
+        assert watch.task.steps == full.steps  # every host result back
+        assert views.current == "job-pane"
+        assert app.joblist.plain(watch.key) == row
+        other = next(w for w in done if w is not watch)
+        app.select(other.key)
+        await pilot.pause()
+        assert watch.task.summary is not None  # left: slim again at once

@@ -301,7 +301,7 @@ def watch_app(
     secrets = profile.secrets()
     fetch = LazyFetch(make_client or make, secrets)
     if poller is None:
-        poller = Poller
+        poller = slim_poller
     notices = [w for w in (check_permissions(config_path()),) if w]
     if options.allow_actions:
         profile.allow_actions = True
@@ -324,6 +324,11 @@ def watch_app(
         **app_options,
     )
     return app, fetch
+
+
+def slim_poller(fetch: LazyFetch) -> Poller:
+    """The monitor's poller: a followed scope's finished tasks off screen hold their summary."""
+    return Poller(fetch, slim_found=True)
 
 
 def run_watch(profile: Profile, list_name: str, options: MonitorOptions) -> int:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from textual.css.query import NoMatches
 
-from bkwatch.model import State, Task, Transition, failures
+from bkwatch.model import State, Task, Transition, failing_count
 from bkwatch.store import StoreError
 from bkwatch.tui.widgets.fmt import badge_str, clock_hms
 from bkwatch.tui.widgets.throttle import Throttle
@@ -167,7 +167,7 @@ class LastSeen:
         if not then.get("recorded"):
             return line
         at = clock_hms(float(then["at"]))[:5]
-        failing = len(failures(task)) if task is not None else 0
+        failing = failing_count(task) if task is not None else 0
         now = f"; {failing} failing" if failing else ""
         return f"{line} ({was} at {at} when you left{now})"
 

@@ -152,8 +152,8 @@ class ActionsController:
         app = self.app
         key = app.selected
         watch = app.poller.watches.get(key) if key else None
-        if key is None or watch is None or watch.task is None:
-            return None
+        if key is None or watch is None or watch.task is None or watch.task.summary is not None:
+            return None  # (a slim task is being read again: nothing to act on until it is)
         task = watch.task
         fetched_at = watch.last_ok if watch.last_ok is not None else 0.0
         base = Context(key, watch.target, task, fetched_at)

@@ -93,6 +93,11 @@ def title_text(
     return out
 
 
+# A finished task a followed scope found is held as its summary while not on screen
+# (`Poller.slim_found`): opened, it is read again; its hosts cannot be picked until then.
+READING = "Reading this task: a moment."
+
+
 class DetailPane(Vertical):
     DEFAULT_CSS = """
     DetailPane { height: 1fr; }
@@ -111,6 +116,8 @@ class DetailPane(Vertical):
         # columns the pane shows only while something in it has the focus.
         self.placeholder = Static("Select a task to see its steps, hosts or nodes.", id="empty", markup=False)
         self.placeholder.can_focus = True
+        self.reading = Static(READING, id="reading", markup=False)  # until a slim task is read
+        self.reading.can_focus = True
         self.job = JobPane(ascii_only=ascii_only)
         self.nodeman = GroupedView(HostKind(ascii_only, nodeman=True), id="nm-list", classes="view")
         self.gsekit = GroupedView(JobTaskKind(ascii_only), id="gk-tasks", classes="view")
@@ -129,6 +136,7 @@ class DetailPane(Vertical):
         yield self.title_bar
         with ContentSwitcher(id="views", initial="empty"):
             yield self.placeholder
+            yield self.reading
             yield self.job
             with Vertical(id="nm-hosts", classes="view"):
                 yield ColumnHeader(partial(host_header, nodeman=True))
@@ -169,6 +177,9 @@ class DetailPane(Vertical):
         if task is None:
             switcher.current = "empty"
             return
+        if task.summary is not None:
+            switcher.current = "reading"
+            return
         view = traits(task.system).view
         if view is View.STEPS:
             switcher.current = "job-pane"
@@ -199,6 +210,7 @@ class DetailPane(Vertical):
             "gk-box": self.gsekit,
             "tree": self.pipeline,
             "empty": self.placeholder,
+            "reading": self.reading,
         }.get(current or "")
 
     def grouped_views(self) -> list[GroupedView]:

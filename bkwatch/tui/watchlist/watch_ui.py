@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 from textual.widgets import Input
 
-from bkwatch.model import failures
+from bkwatch.model import failing_count
 from bkwatch.store import StoreError, WatchEntry
 from bkwatch.systems.registry import traits
 from bkwatch.targets import Target, TargetError, parse_target
 from bkwatch.text import one_line
 from bkwatch.tui.dialogs.dialogs import AddDialog, RemoveDialog
+from bkwatch.tui.drilldown.detail import READING
 from bkwatch.tui.watchlist.scope_port import ScopeRequest
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ class WatchList:
 
     def next_failure(self, direction: int) -> None:
         app = self.app
+        shown = app.detail.shown
+        if shown is not None and shown.summary is not None:
+            app.notify(READING, markup=False, timeout=3)
+            return
         key = app.detail.next_failure(direction)
         if key is None:
             app.notify("Nothing failing here: no failing hosts, nodes or job tasks.", markup=False, timeout=3)
@@ -68,7 +73,7 @@ class WatchList:
         self.app.detail.set_filter(self.detail_filter, self.failures_only)
         self.app.update_status()
         task = self.app.detail.shown
-        if self.failures_only and task is not None and not failures(task):
+        if self.failures_only and task is not None and not failing_count(task):
             member = traits(task.system).member
             self.app.notify(f"No failing {member}s here — f to show all.", markup=False, timeout=4)
 

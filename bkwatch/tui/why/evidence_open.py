@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from bkwatch.model import Task
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
+from bkwatch.tui.drilldown.detail import READING
 from bkwatch.tui.drilldown.grouped import GroupedView
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ class EvidenceViews:
         task = detail.shown
         if task is None or detail.key is None:
             return "Select a task first."
+        if task.summary is not None:
+            return READING
         view = traits(task.system).view
         if view is View.STEPS:
             key = _cursor_item(detail.job.hosts_view)
@@ -119,6 +122,9 @@ class EvidenceViews:
         task = detail.shown
         if task is None or detail.key is None:
             app.notify("Select a task first.", markup=False, timeout=3)
+            return
+        if task.summary is not None:
+            app.notify(READING, markup=False, timeout=3)
             return
         # On a JOB task's drill-down: its current step; from the job list: every step.
         steps = traits(task.system).view is View.STEPS
