@@ -214,24 +214,35 @@ class LineView(ScrollView, can_focus=True):
         keep = new_i >= 0 and 0 <= old_cursor_row < height
         want = max(0, new_i - old_cursor_row) if keep else top
         room = max(len(lines), height)  # never below the window: short lists never resize
-        if keep and self.overscroll and want + height > room:
-            # Past the end: keep some slack (half a page at most), as every change of virtual
-            # size repaints the whole view and its scrollbar.
-            need = want + height
+        need = max(room, want + height) if keep else room
+        if self.overscroll and need > height:
+            # Some slack (half a page at most) past the last row, or past the cursor's page:
+            # a change of virtual size is a layout of the whole screen, so a poll moving a
+            # few rows in or out of an open group must not change it every time. A list
+            # filled anew (no room past the window yet) gets none.
             room = self.virtual_size.height
             if not need <= room <= need + height // 2:
-                room = need + height // 4
+                room = need + height // 4 if room > height or need > len(lines) else need
         if room != self.virtual_size.height:
             self.virtual_size = Size(self.row_width, room)
-        if want != top:
-            # Direct assignment: scroll_to() refuses while the scrollbar is not laid out yet.
-            self.scroll_target_y = want
-            self.scroll_y = want
-            if int(self.scroll_offset.y) != top:
-                self.refresh()  # a scroll repaints the whole view anyway
-                self._forget_gone()
-                return
+        if want != top and self._scroll_lines(want) != top:
+            self.refresh()  # a scroll repaints the whole view anyway
+            self._forget_gone()
+            return
         self.repaint_changed(before, start, new_i)
+
+    def _scroll_lines(self, y: int) -> int:
+        """Scroll to line `y` at once (clamped); the line now at the top.
+
+        Set directly rather than through the reactive: scroll_to() refuses while the scrollbar
+        is not laid out yet, and the reactive's validation, watchers and repaint cost more than
+        the rest of a poll; what they do is done here (the caller repaints the view)."""
+        y = max(0, min(y, self.max_scroll_y))
+        self.set_reactive(ScrollView.scroll_target_y, float(y))
+        self.set_reactive(ScrollView.scroll_y, float(y))
+        if self.show_vertical_scrollbar:
+            self.vertical_scrollbar.position = y
+        return y
 
     def repaint_changed(self, before: Window, start: int = 0, new_i: int | None = None) -> None:
         """Repaint the visible lines that differ from `before` (rows at the same positions)."""
