@@ -155,8 +155,9 @@ class JobPane(Vertical):
             self.target, self.step_id, self.user_chose_step = target, None, False
             transitions = None
         # Freeing a 30,000-host snapshot takes milliseconds: do it after the frame is painted.
+        if not self._retired:  # one clearing per frame, however many polls it holds
+            self.call_after_refresh(self._retired.clear)
         self._retired.append(self.shown)
-        self.call_after_refresh(self._retired.clear)
         self.shown = task
         self.steps_view.sync(task, transitions)
         ids = {s.id for s in task.steps}

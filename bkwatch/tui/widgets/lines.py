@@ -223,10 +223,16 @@ class LineView(ScrollView, can_focus=True):
             room = self.virtual_size.height
             if not need <= room <= need + height // 2:
                 room = need + height // 4 if room > height or need > len(lines) else need
-        if room != self.virtual_size.height:
-            self.virtual_size = Size(self.row_width, room)
-        if want != top and self._scroll_lines(want) != top:
-            self.refresh()  # a scroll repaints the whole view anyway
+        # A new virtual size is a layout (the scrollbar's thumb), which repaints the whole view:
+        # set without the reactive's round trip, with the one refresh below.
+        relayout = room != self.virtual_size.height
+        if relayout:
+            self.set_reactive(ScrollView.virtual_size, Size(self.row_width, room))
+        if (want != top and self._scroll_lines(want) != top) or relayout:
+            # Every line on the screen is drawn again (a scroll shifts them all), as a region:
+            # a refresh of the whole widget also drops its caches of styles and sizes.
+            width = max(self.virtual_size.width, self.size.width)
+            self.refresh(Region(0, 0, width, height), layout=relayout)
             self._forget_gone()
             return
         self.repaint_changed(before, start, new_i)
@@ -303,16 +309,26 @@ class LineView(ScrollView, can_focus=True):
         if 0 <= i - int(self.scroll_offset.y) < self.size.height:
             self.refresh_line(i)
 
-    def set_highlights(self, keys: set[str]) -> None:
+    def set_highlights(self, keys: set[str], *, shown: bool = True) -> None:
+        """Mark the rows of `keys`; the marked or unmarked rows on the screen are repainted (not
+        when the view is not `shown`: it is drawn whole when it is). Rows off the screen are
+        drawn when scrolled to."""
         flipped = keys ^ self.highlights
         if not flipped:
             return
-        top, height = int(self.scroll_offset.y), self.size.height
-        for key in flipped:
-            i = self._index.get(key)
-            if i is not None and 0 <= i - top < height:  # off the screen: drawn when scrolled to
-                self.refresh_line(i)
         self.highlights = set(keys)
+        if not shown:
+            return
+        top, height = int(self.scroll_offset.y), self.size.height
+        lines = self.lines
+        if len(flipped) > height:  # a window's rows looked up is cheaper than every key found
+            rows = range(top, min(top + height, len(lines)))
+            at = [i for i in rows if lines[i].key in flipped]
+        else:
+            index = self._index
+            at = [i for i in map(index.get, flipped) if i is not None and 0 <= i - top < height]
+        for i in at:
+            self.refresh_line(i)
 
     def move_to(self, key: str, *, scroll: bool = True, notify: bool = True) -> bool:
         i = self._index.get(key)
@@ -476,7 +492,9 @@ class LineView(ScrollView, can_focus=True):
 
 class TextBar(Static):
     """A status/info line that repaints only when its text changes, and re-lays out only
-    when its number of lines changes (a layout pass repaints the whole screen)."""
+    when its number of lines changes (a layout pass repaints the whole screen). The text is
+    turned into what Textual draws when it is drawn: a title that several polls change
+    within one frame is converted once."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
@@ -491,4 +509,7 @@ class TextBar(Static):
             return
         layout = text.plain.count("\n") != self._shown.plain.count("\n")
         self._shown = text
-        self.update(text, layout=layout)
+        self.refresh(layout=layout)
+
+    def render(self) -> Text:
+        return self._shown
