@@ -19,7 +19,8 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from itertools import repeat, takewhile
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import rich
 from rich.console import RenderableType
@@ -69,6 +70,10 @@ if TYPE_CHECKING:
     from bkwatch.tui.why.evidence_port import EvidenceSource
 
 HIGHLIGHT_SECONDS = 5.0
+# Changes marked on their row: only what needs a look (every mark costs a repaint now and one
+# when it expires, and the log already lists every change).
+_MARKED = frozenset(s for s in State if s.is_bad or s is State.WAITING)
+W = TypeVar("W", bound=Widget)
 
 
 class PollArrived(Message):
@@ -133,6 +138,7 @@ class BkWatchApp(App[None]):
         self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
         self.scopes_ui = ScopesUi(self, scopes)  # followed scopes: scope_ui.py
         self._mode_title = ""  # the drill-down's title: the filter and failures-only mode
+        self._parts: dict[str, Widget] = {}  # panes by selector (`_part`)
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -153,15 +159,24 @@ class BkWatchApp(App[None]):
 
     @property
     def joblist(self) -> JobList:
-        return self.query_one("#joblist", JobList)
+        return self._part("#joblist", JobList)
 
     @property
     def detail(self) -> DetailPane:
-        return self.query_one("#detail", DetailPane)
+        return self._part("#detail", DetailPane)
 
     @property
     def log_view(self) -> TransitionLog:
-        return self.query_one("#log", TransitionLog)
+        return self._part("#log", TransitionLog)
+
+    def _part(self, selector: str, kind: type[W]) -> W:
+        """A pane of the main screen, looked up once: every poll asks for several (the main
+        screen's panes are composed once and stay for the app's life)."""
+        part = self._parts.get(selector)
+        if not isinstance(part, kind):
+            part = self.query_one(selector, kind)
+            self._parts[selector] = part
+        return part
 
     def on_mount(self) -> None:
         self.poller.on_update = lambda u: self.post_message(PollArrived(u))
@@ -216,15 +231,17 @@ class BkWatchApp(App[None]):
         title = self.title_of(update.key)
         changes = [t for t in update.transitions if t.old is not None]
         self.log_view.add(changes, title)
-        # Expire old highlights on this tick, inside the same batch: no extra frames.
-        self.highlights = {k: at for k, at in self.highlights.items() if now - at < HIGHLIGHT_SECONDS}
-        for t in changes:
-            # Only what needs a look is marked: every mark costs a repaint now and one when it
-            # expires, and the log already lists every change.
-            if t.new.is_bad or t.new is State.WAITING:
-                self.highlights[(t.target, t.key)] = now
-        if changes and self.acts.follows(update.key, now):  # the effect of an accepted action
-            self.highlights.update({(t.target, t.key): now for t in changes})
+        # Expire old highlights on this tick, inside the same batch: no extra frames. The marks
+        # are kept oldest first (a mark made again moves to the end): the expired ones lead.
+        highlights = self.highlights
+        expired = [k for k in takewhile(lambda k: now - highlights[k] >= HIGHLIGHT_SECONDS, highlights)]
+        for k in expired:
+            del highlights[k]
+        follows = bool(changes) and self.acts.follows(update.key, now)  # an accepted action's effect
+        marked = [(t.target, t.key) for t in changes if follows or t.new in _MARKED]
+        for k in marked:
+            highlights.pop(k, None)
+        highlights.update(zip(marked, repeat(now)))
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
         if update.key == self.selected:
@@ -312,7 +329,7 @@ class BkWatchApp(App[None]):
             line.append(f"   filter: {one_line(self.watchlist.filter_text)}", style="bold")
         if self.watchlist.failures_only:
             line.append("   failures only", style="bold")
-        self.query_one("#status", TextBar).show(line)
+        self._part("#status", TextBar).show(line)
         self._title_filter()
 
     def _title_filter(self) -> None:

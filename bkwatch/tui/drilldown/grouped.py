@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Hashable, Iterator, Mapping
-from itertools import compress, count, filterfalse, repeat
+from itertools import compress, count, filterfalse
 from operator import is_not, ne
 from typing import Any, Protocol
 
@@ -79,6 +79,9 @@ class GroupedView(LineView):
         self._hkeys: dict[Hashable, str] = {}
         self._hgroup: dict[str, Hashable] = {EMPTY: None}  # header key -> its group
         self._row_line: dict[str, Line] = {}
+        # Rows whose item changed since their line was made: made anew when read. Noting a
+        # key costs less than dropping its line from a dict of 10,000 (a cache miss and a free).
+        self._stale: set[str] = set()
         self._redraws = 0
         # The rows as blocks, top to bottom: a group's header, then its open rows' keys. Lines
         # are found by position (bisect on the blocks' starts) and keys by position (bisect on
@@ -145,7 +148,7 @@ class GroupedView(LineView):
             return
         sigs.update(compress(zip(keys, new, strict=True), differ))
         before = self.window()  # what the screen shows: compared with the new rows at the end
-        deque(map(self._row_line.pop, diff, repeat(None)), 0)  # drawn anew when read (`_row`)
+        self._stale.update(diff)  # their lines are made anew when read (`_row`)
         groups = [*map(kind.group, map(items.__getitem__, diff))]
         old_groups = [*map(self._gkey.__getitem__, diff)]
         moved = [*map(ne, old_groups, groups)]
@@ -169,6 +172,7 @@ class GroupedView(LineView):
         self._redraws += 1
         before = self.window()
         for key in keys & self._sigs.keys():
+            self._stale.discard(key)
             self._row_line[key] = Line(key, (self._sigs[key], self._redraws), data=key)
         self.repaint_changed(before)
 
@@ -244,6 +248,7 @@ class GroupedView(LineView):
         self._pos = dict(zip(self._order, range(len(items)), strict=True))
         self._sigs = dict(zip(items, map(self.kind.sig, items.values()), strict=True))
         self._row_line = {k: Line(k, s, data=k) for k, s in self._sigs.items()}
+        self._stale.clear()
         self._regroup()
         self._flatten(before)
 
@@ -367,11 +372,11 @@ class GroupedView(LineView):
         if off == 0:
             return self._heads[g]
         key = self._order[at[off - 1]]  # type: ignore[index]
-        line = self._row_line.get(key)
-        return line if line is not None else self._row(key)
+        return self._row(key) if key in self._stale else self._row_line[key]
 
     def _row(self, key: str) -> Line:
         """A row's line, made when first read since its item changed."""
+        self._stale.discard(key)
         line = self._row_line[key] = Line(key, self._sigs[key], data=key)
         return line
 
@@ -379,16 +384,16 @@ class GroupedView(LineView):
         if line.header:
             self._heads[line.data] = line
         else:
+            self._stale.discard(line.key)
             self._row_line[line.key] = line
 
     def all_lines(self) -> Iterator[Line]:
         for g, at in self._blocks:
             yield self._heads[g]
             if at:
-                row_line = self._row_line
+                row_line, stale = self._row_line, self._stale
                 for key in map(self._order.__getitem__, at):
-                    line = row_line.get(key)
-                    yield line if line is not None else self._row(key)
+                    yield self._row(key) if key in stale else row_line[key]
 
     def position(self, key: str, default: int | None) -> int | None:
         """Where `key` is shown: a header at its block's start, a row at its block's start plus

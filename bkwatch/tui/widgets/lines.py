@@ -29,6 +29,7 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.widgets import Static
 
@@ -247,7 +248,9 @@ class LineView(ScrollView, can_focus=True):
         self.set_reactive(ScrollView.scroll_target_y, float(y))
         self.set_reactive(ScrollView.scroll_y, float(y))
         if self.show_vertical_scrollbar:
-            self.vertical_scrollbar.position = y
+            bar = self.vertical_scrollbar
+            bar.set_reactive(ScrollBar.position, float(y))  # whole lines: no rounding to 1/8
+            bar.refresh(Region(0, 0, *bar.outer_size))  # as a region: its styles cache is kept
         return y
 
     def repaint_changed(self, before: Window, start: int = 0, new_i: int | None = None) -> None:
