@@ -188,8 +188,26 @@ class LineView(ScrollView, can_focus=True):
         top = int(self.scroll_offset.y)
         pos = self.cursor_index
         lines = self.lines
-        shown = [lines[i] for i in range(top, min(top + self.size.height, len(lines)))]
+        shown = [lines[i] for i in range(top, min(top + self._shows(), len(lines)))]
         return Window(top, pos, pos - top, shown)
+
+    def _shows(self) -> int:
+        """How many rows the view shows: its content height as the last layout left it (a
+        ScrollView keeps it as its container size; 0 while hidden). `size` asks the screen's
+        compositor each time, up the DOM and through its map: a poll asked a dozen times."""
+        return self.container_size.height if self.display else 0
+
+    def _repaint(self, y: int, rows: int = 1) -> None:
+        """Repaint `rows` lines of the window from line `y`: what refresh() of that region does,
+        without dropping the widget's caches of its layout, content size and styles, which new
+        text on a line does not change (Textual 8.2.8's refresh, pinned)."""
+        if not self._is_mounted:
+            self.refresh()
+            return
+        width = max(self.virtual_size.width, self.container_size.width)
+        self._set_dirty(Region(0, y, width, rows))
+        self._repaint_required = True
+        self.check_idle()
 
     def changed(self, before: Window, start: int = 0) -> None:
         """The rows changed from line `start` on (`before`: the window as it was): keep the
@@ -209,7 +227,7 @@ class LineView(ScrollView, can_focus=True):
             self.cursor_key = None
             self.post_message(self.Highlighted(self, None))
         top = int(self.scroll_offset.y)
-        height = self.size.height
+        height = self._shows()
         # Keep the cursor row where the eye was: scroll with it. With `overscroll` the list may
         # end above the bottom edge, so that rows arriving above the cursor never move it.
         keep = new_i >= 0 and 0 <= old_cursor_row < height
@@ -232,8 +250,11 @@ class LineView(ScrollView, can_focus=True):
         if (want != top and self._scroll_lines(want) != top) or relayout:
             # Every line on the screen is drawn again (a scroll shifts them all), as a region:
             # a refresh of the whole widget also drops its caches of styles and sizes.
-            width = max(self.virtual_size.width, self.size.width)
-            self.refresh(Region(0, 0, width, height), layout=relayout)
+            if relayout:
+                width = max(self.virtual_size.width, self.container_size.width)
+                self.refresh(Region(0, 0, width, height), layout=True)
+            else:
+                self._repaint(0, height)
             self._forget_gone()
             return
         self.repaint_changed(before, start, new_i)
@@ -262,7 +283,7 @@ class LineView(ScrollView, can_focus=True):
             new_i = self.cursor_index
         old_cursor_pos = before.cursor
         top = int(self.scroll_offset.y)
-        height = self.size.height
+        height = self._shows()
         old_lines, old_top = before.lines, before.top
         count = len(lines)
         run_from = -1  # adjacent changed lines are repainted as one region: each request costs
@@ -287,8 +308,7 @@ class LineView(ScrollView, can_focus=True):
             if dirty and run_from < 0:
                 run_from = y
             elif not dirty and run_from >= 0:
-                width = max(self.virtual_size.width, self.size.width)
-                self.refresh(Region(0, run_from, width, y - run_from))
+                self._repaint(run_from, y - run_from)
                 run_from = -1
             if y >= height:
                 break
@@ -309,8 +329,9 @@ class LineView(ScrollView, can_focus=True):
         scrolled to (its cache key holds its signature). It is drawn when the frame is painted,
         not now, and only its changed cells reach the terminal (`wire.py` compares each cell
         with what the terminal shows)."""
-        if 0 <= i - int(self.scroll_offset.y) < self.size.height:
-            self.refresh_line(i)
+        y = i - int(self.scroll_offset.y)
+        if 0 <= y < self._shows():
+            self._repaint(y)
 
     def set_highlights(self, keys: set[str], *, shown: bool = True) -> None:
         """Mark the rows of `keys`; the marked or unmarked rows on the screen are repainted (not
@@ -322,7 +343,7 @@ class LineView(ScrollView, can_focus=True):
         self.highlights = set(keys)
         if not shown:
             return
-        top, height = int(self.scroll_offset.y), self.size.height
+        top, height = int(self.scroll_offset.y), self._shows()
         lines = self.lines
         if len(flipped) > height:  # a window's rows looked up is cheaper than every key found
             rows = range(top, min(top + height, len(lines)))
@@ -331,7 +352,7 @@ class LineView(ScrollView, can_focus=True):
             index = self._index
             at = [i for i in map(index.get, flipped) if i is not None and 0 <= i - top < height]
         for i in at:
-            self.refresh_line(i)
+            self._repaint(i - top)
 
     def move_to(self, key: str, *, scroll: bool = True, notify: bool = True) -> bool:
         i = self._index.get(key)
