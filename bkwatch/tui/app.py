@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from itertools import repeat, takewhile
+from itertools import compress, repeat, takewhile
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import rich
@@ -74,6 +76,8 @@ HIGHLIGHT_SECONDS = 5.0
 # when it expires, and the log already lists every change).
 _MARKED = frozenset(s for s in State if s.is_bad or s is State.WAITING)
 W = TypeVar("W", bound=Widget)
+_where, _new, _level = attrgetter("target", "key"), attrgetter("new"), attrgetter("level")
+_first, _second = itemgetter(0), itemgetter(1)
 
 
 class PollArrived(Message):
@@ -133,6 +137,7 @@ class BkWatchApp(App[None]):
         self.signals = TerminalSignals(self, bell=bell, desktop=desktop_notify, pace=self.pace.then)
         self.selected: str | None = select
         self.highlights: dict[tuple[str, str], float] = {}  # (target, key) -> when it changed
+        self._marked: dict[str, set[str]] = {}  # the highlights' keys by target
         self.alerts = TaskAlerts(self)  # toasts, bell, desktop: alerts.py
         self.history = LastSeen(self)  # the last-seen states and "since last time": alerts.py
         self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
@@ -237,23 +242,28 @@ class BkWatchApp(App[None]):
         expired = [k for k in takewhile(lambda k: now - highlights[k] >= HIGHLIGHT_SECONDS, highlights)]
         for k in expired:
             del highlights[k]
+            self._marked[k[0]].discard(k[1])
         follows = bool(changes) and self.acts.follows(update.key, now)  # an accepted action's effect
-        marked = [(t.target, t.key) for t in changes if follows or t.new in _MARKED]
-        for k in marked:
-            highlights.pop(k, None)
+        # A poll of a big step brings a hundred changes: each step over them runs in C.
+        where = [*map(_where, changes)]
+        marked = where if follows else [*compress(where, map(_MARKED.__contains__, map(_new, changes)))]
+        deque(map(highlights.pop, marked, repeat(None)), 0)  # a mark made again moves to the end
         highlights.update(zip(marked, repeat(now)))
+        targets = set(map(_first, marked))  # one: the polled task's, in practice
+        for target in targets:
+            mine = marked if len(targets) == 1 else [m for m in marked if m[0] == target]
+            self._marked.setdefault(target, set()).update(map(_second, mine))
         self.joblist.sync(self.poller.watches, now)
-        self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
+        self.joblist.set_highlights({tk for tk, keys in self._marked.items() if tk in keys})
         if update.key == self.selected:
             self.detail.show(watch, now, update.transitions)
             focus = self.focus_hints.pop(update.key, None) if watch.task is not None else None
             if focus is not None:
                 self.detail.reveal_focus(focus)  # once, on the first answer: then the user steers
         if self.selected is not None:
-            self.detail.set_highlights({k for (tk, k) in self.highlights if tk == self.selected})
-        for t in changes:
-            if t.level == "task":
-                self.alerts.alert(t, title, now)
+            self.detail.set_highlights(set(self._marked.get(self.selected, ())))
+        for t in compress(changes, map("task".__eq__, map(_level, changes))):
+            self.alerts.alert(t, title, now)
         self.evidence_ui.polled(update.key, watch.task)  # a followed log asks for what was added
         # Tasks a scope found come and go by the hundred: their history is the scope's own.
         if watch.task is not None and watch.via is None:

@@ -380,6 +380,27 @@ class GroupedView(LineView):
         line = self._row_line[key] = Line(key, self._sigs[key], data=key)
         return line
 
+    def rows(self, start: int, count: int) -> list[Line]:
+        """The lines at positions start .. start + count: one bisection, then block by block
+        (the window's rows, read on every poll)."""
+        out: list[Line] = []
+        if count <= 0 or not 0 <= start < self._count:
+            return out
+        starts, blocks, heads, order = self._starts, self._blocks, self._heads, self._order
+        row_line, stale = self._row_line, self._stale
+        b = bisect_right(starts, start) - 1
+        off = start - starts[b]
+        while len(out) < count and b < len(blocks):
+            g, at = blocks[b]
+            if off == 0:
+                out.append(heads[g])
+                off = 1
+            if at:
+                keys = map(order.__getitem__, at[off - 1 : off - 1 + count - len(out)])
+                out.extend(self._row(k) if k in stale else row_line[k] for k in keys)
+            b, off = b + 1, 0
+        return out
+
     def put_line(self, line: Line) -> None:
         if line.header:
             self._heads[line.data] = line

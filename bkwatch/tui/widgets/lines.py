@@ -183,12 +183,16 @@ class LineView(ScrollView, can_focus=True):
         index.update(zip(keys[start:], range(start, len(keys)), strict=True))
         self.changed(before, start)
 
+    def rows(self, start: int, count: int) -> list[Line]:
+        """The lines at positions start .. start + count (fewer at the end)."""
+        return self.lines[start : start + count]
+
     def window(self) -> Window:
         """What the screen shows now: taken before the rows change, handed to `changed` after."""
         top = int(self.scroll_offset.y)
         pos = self.cursor_index
         lines = self.lines
-        shown = [lines[i] for i in range(top, min(top + self._shows(), len(lines)))]
+        shown = self.rows(top, min(top + self._shows(), len(lines)) - top)
         return Window(top, pos, pos - top, shown)
 
     def _shows(self) -> int:
@@ -198,16 +202,8 @@ class LineView(ScrollView, can_focus=True):
         return self.container_size.height if self.display else 0
 
     def _repaint(self, y: int, rows: int = 1) -> None:
-        """Repaint `rows` lines of the window from line `y`: what refresh() of that region does,
-        without dropping the widget's caches of its layout, content size and styles, which new
-        text on a line does not change (Textual 8.2.8's refresh, pinned)."""
-        if not self._is_mounted:
-            self.refresh()
-            return
-        width = max(self.virtual_size.width, self.container_size.width)
-        self._set_dirty(Region(0, y, width, rows))
-        self._repaint_required = True
-        self.check_idle()
+        """Repaint `rows` lines of the window from line `y`."""
+        self.refresh(Region(0, y, max(self.virtual_size.width, self.container_size.width), rows))
 
     def changed(self, before: Window, start: int = 0) -> None:
         """The rows changed from line `start` on (`before`: the window as it was): keep the
@@ -344,10 +340,8 @@ class LineView(ScrollView, can_focus=True):
         if not shown:
             return
         top, height = int(self.scroll_offset.y), self._shows()
-        lines = self.lines
-        if len(flipped) > height:  # a window's rows looked up is cheaper than every key found
-            rows = range(top, min(top + height, len(lines)))
-            at = [i for i in rows if lines[i].key in flipped]
+        if len(flipped) > 8:  # the window's rows read at once: cheaper than finding every key
+            at = [i for i, line in enumerate(self.rows(top, height), top) if line.key in flipped]
         else:
             index = self._index
             at = [i for i in map(index.get, flipped) if i is not None and 0 <= i - top < height]
