@@ -121,12 +121,14 @@ class GroupedView(LineView):
         if changed is not None and changed[0] == id(self.items):
             # `self.items` is alive, so no other dict can have had its id when the poller
             # compared: the poller compared with this very dict.
-            maybe = [*map(self._pos.get, changed[1])]
+            keys = changed[1]
+            maybe = [*map(self._pos.get, keys)]
             if None in maybe:
                 self._rebuild(scope, items)
                 return
+            fresh = [*map(items.__getitem__, keys)]
             values = self._values
-            deque(map(values.__setitem__, maybe, map(items.__getitem__, changed[1])), 0)
+            deque(map(values.__setitem__, maybe, fresh), 0)
         else:
             values = list(items.values())
             maybe = list(compress(count(), map(is_not, self._values, values)))
@@ -135,12 +137,13 @@ class GroupedView(LineView):
                 if get(order[i], _MISSING) is not values[i]:
                     self._rebuild(scope, items)
                     return
+            keys = [*map(order.__getitem__, maybe)]
+            fresh = [*map(values.__getitem__, maybe)]
         self._values = values
         kind, sigs = self.kind, self._sigs
         # Item by item, but each step over all of them at once in C: signatures, which of them
         # differ, their groups, which of those moved.
-        keys = [*map(order.__getitem__, maybe)]
-        new = [*map(kind.sig, map(values.__getitem__, maybe))]
+        new = [*map(kind.sig, fresh)]
         differ = [*map(ne, map(sigs.__getitem__, keys), new)]
         diff = [*compress(keys, differ)]
         self.items = items  # snapshots are replaced by the poller, never mutated
@@ -149,7 +152,7 @@ class GroupedView(LineView):
         sigs.update(compress(zip(keys, new, strict=True), differ))
         before = self.window()  # what the screen shows: compared with the new rows at the end
         self._stale.update(diff)  # their lines are made anew when read (`_row`)
-        groups = [*map(kind.group, map(items.__getitem__, diff))]
+        groups = [*map(kind.group, compress(fresh, differ))]
         old_groups = [*map(self._gkey.__getitem__, diff)]
         moved = [*map(ne, old_groups, groups)]
         self._move([*compress(diff, moved)], [*compress(old_groups, moved)], [*compress(groups, moved)])
