@@ -345,8 +345,13 @@ class LineView(ScrollView, can_focus=True):
         else:
             index = self._index
             at = [i for i in map(index.get, flipped) if i is not None and 0 <= i - top < height]
-        for i in at:
-            self._repaint(i - top)
+        # Adjacent rows as one region: each repaint request costs Textual far more than a line.
+        at.sort()
+        run = 0
+        for n, i in enumerate(at):
+            if n + 1 == len(at) or at[n + 1] != i + 1:
+                self._repaint(at[run] - top, i - at[run] + 1)
+                run = n + 1
 
     def move_to(self, key: str, *, scroll: bool = True, notify: bool = True) -> bool:
         i = self._index.get(key)
