@@ -175,10 +175,11 @@ class BkWatchApp(App[None]):
         return self._part("#log", TransitionLog)
 
     def _part(self, selector: str, kind: type[W]) -> W:
-        """A pane of the main screen, looked up once: every poll asks for several (the main
-        screen's panes are composed once and stay for the app's life)."""
+        """A pane of the main screen, looked up once while it stays in the DOM: every poll asks
+        for several. Once the screens are taken down (quitting) it is looked up again, so the
+        callers' NoMatches says it is gone, as before."""
         part = self._parts.get(selector)
-        if not isinstance(part, kind):
+        if not isinstance(part, kind) or not part.is_attached:
             part = self.query_one(selector, kind)
             self._parts[selector] = part
         return part
