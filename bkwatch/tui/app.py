@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, ClassVar
+from itertools import compress, repeat, takewhile
+from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 import rich
 from rich.console import RenderableType
@@ -68,6 +71,12 @@ if TYPE_CHECKING:
     from bkwatch.tui.why.evidence_port import EvidenceSource
 
 HIGHLIGHT_SECONDS = 5.0
+# Changes marked on their row: only what needs a look (every mark costs a repaint now and one
+# when it expires, and the log already lists every change).
+_MARKED = frozenset(s for s in State if s.is_bad or s is State.WAITING)
+W = TypeVar("W", bound=Widget)
+_where, _new, _level = attrgetter("target", "key"), attrgetter("new"), attrgetter("level")
+_first, _second = itemgetter(0), itemgetter(1)
 
 
 class PollArrived(Message):
@@ -127,11 +136,13 @@ class BkWatchApp(App[None]):
         self.signals = TerminalSignals(self, bell=bell, desktop=desktop_notify, pace=self.pace.then)
         self.selected: str | None = select
         self.highlights: dict[tuple[str, str], float] = {}  # (target, key) -> when it changed
+        self._marked: dict[str, set[str]] = {}  # the highlights' keys by target
         self.alerts = TaskAlerts(self)  # toasts, bell, desktop: alerts.py
         self.history = LastSeen(self)  # the last-seen states and "since last time": alerts.py
         self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
         self.scopes_ui = ScopesUi(self, scopes)  # followed scopes: scope_ui.py
         self._mode_title = ""  # the drill-down's title: the filter and failures-only mode
+        self._parts: dict[str, Widget] = {}  # panes by selector (`_part`)
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -159,15 +170,25 @@ class BkWatchApp(App[None]):
 
     @property
     def joblist(self) -> JobList:
-        return self.query_one("#joblist", JobList)
+        return self._part("#joblist", JobList)
 
     @property
     def detail(self) -> DetailPane:
-        return self.query_one("#detail", DetailPane)
+        return self._part("#detail", DetailPane)
 
     @property
     def log_view(self) -> TransitionLog:
-        return self.query_one("#log", TransitionLog)
+        return self._part("#log", TransitionLog)
+
+    def _part(self, selector: str, kind: type[W]) -> W:
+        """A pane of the main screen, looked up once while it stays in the DOM: every poll asks
+        for several. Once the screens are taken down (quitting) it is looked up again, so the
+        callers' NoMatches says it is gone, as before."""
+        part = self._parts.get(selector)
+        if not isinstance(part, kind) or not part.is_attached:
+            part = self.query_one(selector, kind)
+            self._parts[selector] = part
+        return part
 
     def on_mount(self) -> None:
         self.poller.on_update = lambda u: self.post_message(PollArrived(u))
@@ -222,27 +243,34 @@ class BkWatchApp(App[None]):
         title = self.title_of(update.key)
         changes = [t for t in update.transitions if t.old is not None]
         self.log_view.add(changes, title)
-        # Expire old highlights on this tick, inside the same batch: no extra frames.
-        self.highlights = {k: at for k, at in self.highlights.items() if now - at < HIGHLIGHT_SECONDS}
-        for t in changes:
-            # Only what needs a look is marked: every mark costs a repaint now and one when it
-            # expires, and the log already lists every change.
-            if t.new.is_bad or t.new is State.WAITING:
-                self.highlights[(t.target, t.key)] = now
-        if changes and self.acts.follows(update.key, now):  # the effect of an accepted action
-            self.highlights.update({(t.target, t.key): now for t in changes})
+        # Expire old highlights on this tick, inside the same batch: no extra frames. The marks
+        # are kept oldest first (a mark made again moves to the end): the expired ones lead.
+        highlights = self.highlights
+        expired = [k for k in takewhile(lambda k: now - highlights[k] >= HIGHLIGHT_SECONDS, highlights)]
+        for k in expired:
+            del highlights[k]
+            self._marked[k[0]].discard(k[1])
+        follows = bool(changes) and self.acts.follows(update.key, now)  # an accepted action's effect
+        # A poll of a big step brings a hundred changes: each step over them runs in C.
+        where = [*map(_where, changes)]
+        marked = where if follows else [*compress(where, map(_MARKED.__contains__, map(_new, changes)))]
+        deque(map(highlights.pop, marked, repeat(None)), 0)  # a mark made again moves to the end
+        highlights.update(zip(marked, repeat(now)))
+        targets = set(map(_first, marked))  # one: the polled task's, in practice
+        for target in targets:
+            mine = marked if len(targets) == 1 else [m for m in marked if m[0] == target]
+            self._marked.setdefault(target, set()).update(map(_second, mine))
         self.joblist.sync(self.poller.watches, now)
-        self.joblist.set_highlights({tk for (tk, k) in self.highlights if tk == k})
+        self.joblist.set_highlights({tk for tk, keys in self._marked.items() if tk in keys})
         if update.key == self.selected:
             self.detail.show(watch, now, update.transitions)
             focus = self.focus_hints.pop(update.key, None) if watch.task is not None else None
             if focus is not None:
                 self.detail.reveal_focus(focus)  # once, on the first answer: then the user steers
         if self.selected is not None:
-            self.detail.set_highlights({k for (tk, k) in self.highlights if tk == self.selected})
-        for t in changes:
-            if t.level == "task":
-                self.alerts.alert(t, title, now)
+            self.detail.set_highlights(set(self._marked.get(self.selected, ())))
+        for t in compress(changes, map("task".__eq__, map(_level, changes))):
+            self.alerts.alert(t, title, now)
         self.evidence_ui.polled(update.key, watch.task)  # a followed log asks for what was added
         # Tasks a scope found come and go by the hundred: their history is the scope's own.
         if watch.task is not None and watch.via is None:
@@ -318,7 +346,7 @@ class BkWatchApp(App[None]):
             line.append(f"   filter: {one_line(self.watchlist.filter_text)}", style="bold")
         if self.watchlist.failures_only:
             line.append("   failures only", style="bold")
-        self.query_one("#status", TextBar).show(line)
+        self._part("#status", TextBar).show(line)
         self._title_filter()
 
     def _title_filter(self) -> None:

@@ -131,6 +131,7 @@ class DetailPane(Vertical):
         self.key: str | None = None
         self.shown: Task | None = None
         self._retired: list[Task | None] = []
+        self._current = "empty"  # the switcher's view as last set
 
     def compose(self) -> ComposeResult:
         yield self.title_bar
@@ -158,11 +159,10 @@ class DetailPane(Vertical):
             self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
 
     def show(self, watch: Watch | None, now: float, transitions: list[Transition] | None = None) -> None:
-        switcher = self.query_one("#views", ContentSwitcher)
         if watch is None:
             self.key, self.shown, self._titled = None, None, None
             self.title_bar.show(Text(""))
-            switcher.current = "empty"
+            self._switch("empty")
             return
         if watch.key != self.key:
             self.info.show(Text(""))
@@ -171,24 +171,25 @@ class DetailPane(Vertical):
         progress = watch.task.progress() if watch.task else None
         self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
         task = watch.task
+        if not self._retired:  # one clearing per frame, however many polls it holds
+            self.call_after_refresh(self._retired.clear)
         self._retired.append(self.shown)  # freed after the frame (see JobPane.show)
-        self.call_after_refresh(self._retired.clear)
         self.shown = task
         if task is None:
-            switcher.current = "empty"
+            self._switch("empty")
             return
         if task.summary is not None:
             switcher.current = "reading"
             return
         view = traits(task.system).view
         if view is View.STEPS:
-            switcher.current = "job-pane"
+            self._switch("job-pane")
             self.job.show(watch.key, task, transitions)
         elif view is View.HOSTS:
-            switcher.current = "nm-hosts"
+            self._switch("nm-hosts")
             self.nodeman.show(watch.key, task.hosts, task.changed_units(task.hosts))
         elif view is View.JOB_TASKS:
-            switcher.current = "gk-box"
+            self._switch("gk-box")
             self.gsekit.show(watch.key, task.job_tasks, task.changed_units(task.job_tasks))
             counts = task.counts()
             self.gk_counts.display = not task.job_tasks
@@ -197,13 +198,23 @@ class DetailPane(Vertical):
                 note.append_text(counts_text(counts, self.ascii_only) if counts else Text("none"))
                 self.gk_counts.show(note)
         elif task.root is not None:
-            switcher.current = "tree"
+            self._switch("tree")
             self.pipeline.show(watch.key, task.root)
         else:
-            switcher.current = "empty"
+            self._switch("empty")
+
+    @property
+    def switcher(self) -> ContentSwitcher:
+        return self.query_one("#views", ContentSwitcher)
+
+    def _switch(self, view: str) -> None:
+        """Show `view` (an id of the switcher's children); each poll asks, few change it."""
+        if view != self._current:
+            self._current = view
+            self.switcher.current = view
 
     def main_view(self) -> Widget | None:
-        current = self.query_one("#views", ContentSwitcher).current
+        current = self.switcher.current
         return {
             "job-pane": self.job.hosts_view,
             "nm-hosts": self.nodeman,
@@ -222,9 +233,13 @@ class DetailPane(Vertical):
         self.pipeline.set_filter(text, failures_only)
 
     def set_highlights(self, keys: set[str]) -> None:
-        for view in self.grouped_views():
-            view.set_highlights(keys)
-        self.job.steps_view.set_highlights(keys)
+        """Mark `keys` in every view; only the one shown repaints (the others are drawn whole
+        when they are shown)."""
+        current = self._current
+        self.job.hosts_view.set_highlights(keys, shown=current == "job-pane")
+        self.job.steps_view.set_highlights(keys, shown=current == "job-pane")
+        self.nodeman.set_highlights(keys, shown=current == "nm-hosts")
+        self.gsekit.set_highlights(keys, shown=current == "gk-box")
         self.pipeline.set_highlights(keys)
 
     def reveal_focus(self, focus: str) -> bool:

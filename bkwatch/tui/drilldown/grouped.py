@@ -19,7 +19,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Hashable, Iterator, Mapping
-from itertools import compress, count, filterfalse, repeat
+from itertools import compress, count, filterfalse
 from operator import is_not, ne
 from typing import Any, Protocol
 
@@ -79,6 +79,9 @@ class GroupedView(LineView):
         self._hkeys: dict[Hashable, str] = {}
         self._hgroup: dict[str, Hashable] = {EMPTY: None}  # header key -> its group
         self._row_line: dict[str, Line] = {}
+        # Rows whose item changed since their line was made: made anew when read. Noting a
+        # key costs less than dropping its line from a dict of 10,000 (a cache miss and a free).
+        self._stale: set[str] = set()
         self._redraws = 0
         # The rows as blocks, top to bottom: a group's header, then its open rows' keys. Lines
         # are found by position (bisect on the blocks' starts) and keys by position (bisect on
@@ -118,12 +121,14 @@ class GroupedView(LineView):
         if changed is not None and changed[0] == id(self.items):
             # `self.items` is alive, so no other dict can have had its id when the poller
             # compared: the poller compared with this very dict.
-            maybe = [*map(self._pos.get, changed[1])]
+            keys = changed[1]
+            maybe = [*map(self._pos.get, keys)]
             if None in maybe:
                 self._rebuild(scope, items)
                 return
+            fresh = [*map(items.__getitem__, keys)]
             values = self._values
-            deque(map(values.__setitem__, maybe, map(items.__getitem__, changed[1])), 0)
+            deque(map(values.__setitem__, maybe, fresh), 0)
         else:
             values = list(items.values())
             maybe = list(compress(count(), map(is_not, self._values, values)))
@@ -132,12 +137,13 @@ class GroupedView(LineView):
                 if get(order[i], _MISSING) is not values[i]:
                     self._rebuild(scope, items)
                     return
+            keys = [*map(order.__getitem__, maybe)]
+            fresh = [*map(values.__getitem__, maybe)]
         self._values = values
         kind, sigs = self.kind, self._sigs
         # Item by item, but each step over all of them at once in C: signatures, which of them
         # differ, their groups, which of those moved.
-        keys = [*map(order.__getitem__, maybe)]
-        new = [*map(kind.sig, map(values.__getitem__, maybe))]
+        new = [*map(kind.sig, fresh)]
         differ = [*map(ne, map(sigs.__getitem__, keys), new)]
         diff = [*compress(keys, differ)]
         self.items = items  # snapshots are replaced by the poller, never mutated
@@ -145,13 +151,11 @@ class GroupedView(LineView):
             return
         sigs.update(compress(zip(keys, new, strict=True), differ))
         before = self.window()  # what the screen shows: compared with the new rows at the end
-        lines = map(Line, diff, map(sigs.__getitem__, diff), repeat(False), diff)
-        self._row_line.update(zip(diff, lines, strict=True))
-        groups = [*map(kind.group, map(items.__getitem__, diff))]
+        self._stale.update(diff)  # their lines are made anew when read (`_row`)
+        groups = [*map(kind.group, compress(fresh, differ))]
         old_groups = [*map(self._gkey.__getitem__, diff)]
         moved = [*map(ne, old_groups, groups)]
-        for key, old_g, g in compress(zip(diff, old_groups, groups, strict=True), moved):
-            self._move(key, old_g, g)
+        self._move([*compress(diff, moved)], [*compress(old_groups, moved)], [*compress(groups, moved)])
         if self.filter_text:
             self._flatten(before)
             return
@@ -170,33 +174,47 @@ class GroupedView(LineView):
         item arrived: a host's past from the record)."""
         self._redraws += 1
         before = self.window()
-        for key in keys & self._row_line.keys():
+        for key in keys & self._sigs.keys():
+            self._stale.discard(key)
             self._row_line[key] = Line(key, (self._sigs[key], self._redraws), data=key)
         self.repaint_changed(before)
 
-    def _move(self, key: str, old_g: Hashable, g: Hashable) -> None:
-        """Move one item to another group, keeping the groups shown open in server order
-        (bisect); a closed group notes the move (`_settle`)."""
-        p = self._pos[key]
-        members = self._members[old_g]
-        if old_g in self._live:
-            del members[bisect_left(members, p)]
-        else:
-            _pend(self._in, self._out, old_g, p)
-        if not self._group_size(old_g):
-            del self._members[old_g], self._gorder[old_g]
-            self._out.pop(old_g, None)
-            self._in.pop(old_g, None)
-            self._live.discard(old_g)
-        target = self._members.get(g)
-        if target is None:
-            self._members[g] = [p]
-            self._gorder[g] = self.kind.order(g)
-        elif g in self._live:
-            insort(target, p)
-        else:
-            _pend(self._out, self._in, g, p)
-        self._gkey[key] = g
+    def _move(self, keys: list[str], old_groups: list[Hashable], groups: list[Hashable]) -> None:
+        """Move items to other groups, keeping the groups shown open in server order (bisect); a
+        closed group notes each move (`_settle`). One loop for the poll's moves, without a call
+        per move: a poll moves a hundred hosts of 10,000."""
+        pos, members, live, gkey = self._pos, self._members, self._live, self._gkey
+        outs, ins = self._out, self._in
+        for key, old_g, g in zip(keys, old_groups, groups, strict=True):
+            p = pos[key]
+            if old_g in live:
+                m = members[old_g]
+                del m[bisect_left(m, p)]
+            elif (came := ins.get(old_g)) is not None and p in came:
+                came.discard(p)  # it came while the group was closed: the two moves cancel
+            elif (gone := outs.get(old_g)) is not None:
+                gone.add(p)
+            else:
+                outs[old_g] = {p}
+            target = members.get(g)
+            if target is None:
+                members[g] = [p]
+                self._gorder[g] = self.kind.order(g)
+            elif g in live:
+                insort(target, p)
+            elif (gone := outs.get(g)) is not None and p in gone:
+                gone.discard(p)
+            elif (came := ins.get(g)) is not None:
+                came.add(p)
+            else:
+                ins[g] = {p}
+            gkey[key] = g
+        for old_g in set(old_groups):  # groups left empty go (a later move may have refilled one)
+            if old_g in members and not self._group_size(old_g):
+                del members[old_g], self._gorder[old_g]
+                outs.pop(old_g, None)
+                ins.pop(old_g, None)
+                live.discard(old_g)
 
     def _group_size(self, g: Hashable) -> int:
         return len(self._members[g]) - len(self._out.get(g, ())) + len(self._in.get(g, ()))
@@ -233,6 +251,7 @@ class GroupedView(LineView):
         self._pos = dict(zip(self._order, range(len(items)), strict=True))
         self._sigs = dict(zip(items, map(self.kind.sig, items.values()), strict=True))
         self._row_line = {k: Line(k, s, data=k) for k, s in self._sigs.items()}
+        self._stale.clear()
         self._regroup()
         self._flatten(before)
 
@@ -355,19 +374,50 @@ class GroupedView(LineView):
         off = i - self._starts[b]
         if off == 0:
             return self._heads[g]
-        return self._row_line[self._order[at[off - 1]]]  # type: ignore[index]
+        key = self._order[at[off - 1]]  # type: ignore[index]
+        return self._row(key) if key in self._stale else self._row_line[key]
+
+    def _row(self, key: str) -> Line:
+        """A row's line, made when first read since its item changed."""
+        self._stale.discard(key)
+        line = self._row_line[key] = Line(key, self._sigs[key], data=key)
+        return line
+
+    def rows(self, start: int, count: int) -> list[Line]:
+        """The lines at positions start .. start + count: one bisection, then block by block
+        (the window's rows, read on every poll)."""
+        out: list[Line] = []
+        if count <= 0 or not 0 <= start < self._count:
+            return out
+        starts, blocks, heads, order = self._starts, self._blocks, self._heads, self._order
+        row_line, stale = self._row_line, self._stale
+        b = bisect_right(starts, start) - 1
+        off = start - starts[b]
+        while len(out) < count and b < len(blocks):
+            g, at = blocks[b]
+            if off == 0:
+                out.append(heads[g])
+                off = 1
+            if at:
+                keys = map(order.__getitem__, at[off - 1 : off - 1 + count - len(out)])
+                out.extend(self._row(k) if k in stale else row_line[k] for k in keys)
+            b, off = b + 1, 0
+        return out
 
     def put_line(self, line: Line) -> None:
         if line.header:
             self._heads[line.data] = line
         else:
+            self._stale.discard(line.key)
             self._row_line[line.key] = line
 
     def all_lines(self) -> Iterator[Line]:
         for g, at in self._blocks:
             yield self._heads[g]
             if at:
-                yield from map(self._row_line.__getitem__, map(self._order.__getitem__, at))
+                row_line, stale = self._row_line, self._stale
+                for key in map(self._order.__getitem__, at):
+                    yield self._row(key) if key in stale else row_line[key]
 
     def position(self, key: str, default: int | None) -> int | None:
         """Where `key` is shown: a header at its block's start, a row at its block's start plus
@@ -494,12 +544,3 @@ class _Index:
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self.view.position(key, None) is not None
-
-
-def _pend(opposite: dict[Hashable, set[int]], noted: dict[Hashable, set[int]], g: Hashable, p: int) -> None:
-    """A move through closed group `g`: it cancels the opposite move still pending, else is noted."""
-    pending = opposite.get(g)
-    if pending is not None and p in pending:
-        pending.discard(p)
-    else:
-        noted.setdefault(g, set()).add(p)

@@ -39,6 +39,7 @@ def counts_text(counts: dict[State, int], ascii_only: bool) -> Text:
 
 
 _state = attrgetter("state")
+_move_of = attrgetter("level", "step_id", "old", "new")
 _BAD = frozenset(s for s in State if s.is_bad)
 _UNDER_WAY = frozenset({State.RUNNING, State.WAITING})
 
@@ -78,22 +79,23 @@ class StepsView(LineView):
     def sync(self, task: Task, transitions: list[Transition] | None = None) -> None:
         old = self.steps
         self.steps = {s.id: (i, s) for i, s in enumerate(task.steps, 1)}
-        moves: dict[str | None, list[Transition]] = {}
-        for t in transitions or ():
-            if t.level == "host":
-                moves.setdefault(t.step_id, []).append(t)
+        # Host counts only move when a host changes state, and the poll reports each one: the
+        # moves are counted in C, then applied per step and (old, new).
+        moves: dict[str | None, list[tuple[State | None, State, int]]] = {}
+        for (level, step_id, was, now), n in Counter(map(_move_of, transitions or ())).items():
+            if level == "host":
+                moves.setdefault(step_id, []).append((was, now, n))
         counts = {}
         for s in task.steps:
             prev = old.get(s.id)
             if transitions is None or prev is None or prev[1].execute_count != s.execute_count:
                 counts[s.id] = step_counts(s)
                 continue
-            # Host counts only move when a host changes state, and the poll reports each one.
             c = dict(self.counts[s.id])
-            for t in moves.get(s.id, ()):
-                if t.old is not None:
-                    c[t.old] = c.get(t.old, 0) - 1
-                c[t.new] = c.get(t.new, 0) + 1
+            for was, now, n in moves.get(s.id, ()):
+                if was is not None:
+                    c[was] = c.get(was, 0) - n
+                c[now] = c.get(now, 0) + n
             if sum(c.values()) != len(s.hosts):  # hosts came or went: count afresh
                 c = step_counts(s)
             counts[s.id] = {k: v for k, v in c.items() if v}
@@ -155,8 +157,9 @@ class JobPane(Vertical):
             self.target, self.step_id, self.user_chose_step = target, None, False
             transitions = None
         # Freeing a 30,000-host snapshot takes milliseconds: do it after the frame is painted.
+        if not self._retired:  # one clearing per frame, however many polls it holds
+            self.call_after_refresh(self._retired.clear)
         self._retired.append(self.shown)
-        self.call_after_refresh(self._retired.clear)
         self.shown = task
         self.steps_view.sync(task, transitions)
         ids = {s.id for s in task.steps}

@@ -428,7 +428,7 @@ class PipelineTree(Tree[NodeRef]):
             self._forget(child)
 
     def set_highlights(self, ids: set[str]) -> None:
-        changed = ids ^ self.highlights
+        changed = (ids ^ self.highlights) & self.model.keys()  # a JOB task's hosts are no nodes
         self.highlights = set(ids)
         for nid in changed:
             tn, node = self.index.get(nid), self.model.get(nid)

@@ -137,7 +137,8 @@ class JobList(LineView):
             group = found.get(w.via) if w.via is not None else None
             (mine if group is None else group).append(w)
         rows = len(mine) + sum(1 if k in self.folded else 1 + len(m) for k, m in found.items())
-        attention_first = not self.size.height or rows > self.size.height
+        height = self.size.height  # 0: not laid out yet (or hidden)
+        attention_first = not height or rows > height
         if attention_first:
             mine.sort(key=sort_key)  # stable: insertion order within a state
         lines = [Line(w.key, row_sig(w, now), data=w.key) for w in mine]

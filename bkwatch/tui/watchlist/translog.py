@@ -7,6 +7,9 @@ not a hundred, and names the units only when there are few.
 
 from __future__ import annotations
 
+from collections import Counter
+from operator import attrgetter
+
 from textual.widgets import Log
 
 from bkwatch.model import State, Transition
@@ -101,29 +104,42 @@ class TransitionLog(Log, can_focus=True):
 
 def summarize(transitions: list[Transition], title: str, ascii_only: bool) -> list[str]:
     """Log lines for one poll of one task: task and step changes one per line; units of one
-    step and level summed per (old, new) unless there are at most FEW of them."""
-    out: list[str] = []
-    buckets: dict[tuple[str, str | None], list[Transition]] = {}
-    for t in transitions:
-        if t.level in _NOUNS:
-            buckets.setdefault((t.level, t.step_id), []).append(t)
-        else:
-            out.append(describe(t, title, ascii_only))
+    step and level summed per (old, new) unless there are at most FEW of them.
+
+    The moves are counted in C (a poll of a 10,000-host step brings a hundred); the units are
+    read one by one only where the line names them (a move of at most FEW)."""
+    moves = Counter(map(_move_of, transitions))  # first seen first, as the lines are written
+    out = (
+        [describe(t, title, ascii_only) for t in transitions if t.level not in _NOUNS]
+        if any(level not in _NOUNS for level, _step, _old, _new in moves)
+        else []
+    )
+    buckets: dict[tuple[str, str | None], list[tuple[State | None, State, int]]] = {}
+    for (level, step_id, old, new), n in moves.items():
+        if level in _NOUNS:
+            buckets.setdefault((level, step_id), []).append((old, new, n))
     arrow = "->" if ascii_only else "→"
     for (level, step_id), group in buckets.items():
-        if len(group) <= FEW:
-            out.extend(describe(t, title, ascii_only) for t in group)
+        named = (
+            [t for t in transitions if t.level == level and t.step_id == step_id]
+            if any(n <= FEW for _old, _new, n in group)
+            else []
+        )
+        if sum(n for _old, _new, n in group) <= FEW:
+            out.extend(describe(t, title, ascii_only) for t in named)
             continue
-        moves: dict[tuple[State | None, State], list[Transition]] = {}
-        for t in group:
-            moves.setdefault((t.old, t.new), []).append(t)
         parts = []
-        for (old, new), ts in sorted(moves.items(), key=lambda kv: -len(kv[1])):
+        for old, new, n in sorted(group, key=lambda m: -m[2]):
             was = "new" if old is None else badge_str(old, ascii_only)
-            part = f"{len(ts)} {_NOUNS[level]} {was} {arrow} {badge_str(new, ascii_only)}"
-            if len(ts) <= FEW:
-                part += " (" + ", ".join(one_line(t.name) or one_line(t.key) for t in ts) + ")"
+            part = f"{n} {_NOUNS[level]} {was} {arrow} {badge_str(new, ascii_only)}"
+            if n <= FEW:
+                names = (one_line(t.name) or one_line(t.key) for t in named if t.old is old and t.new is new)
+                part += " (" + ", ".join(names) + ")"
             parts.append(part)
+        at = next(t.at for t in transitions if t.level == level and t.step_id == step_id)
         where = f" step {one_line(step_id)}" if step_id else ""
-        out.append(f"{clock_hms(group[0].at)}  {one_line(title)}{where}: " + ", ".join(parts))
+        out.append(f"{clock_hms(at)}  {one_line(title)}{where}: " + ", ".join(parts))
     return out
+
+
+_move_of = attrgetter("level", "step_id", "old", "new")

@@ -29,6 +29,7 @@ from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
 from textual.widgets import Static
 
@@ -182,13 +183,27 @@ class LineView(ScrollView, can_focus=True):
         index.update(zip(keys[start:], range(start, len(keys)), strict=True))
         self.changed(before, start)
 
+    def rows(self, start: int, count: int) -> list[Line]:
+        """The lines at positions start .. start + count (fewer at the end)."""
+        return self.lines[start : start + count]
+
     def window(self) -> Window:
         """What the screen shows now: taken before the rows change, handed to `changed` after."""
         top = int(self.scroll_offset.y)
         pos = self.cursor_index
         lines = self.lines
-        shown = [lines[i] for i in range(top, min(top + self.size.height, len(lines)))]
+        shown = self.rows(top, min(top + self._shows(), len(lines)) - top)
         return Window(top, pos, pos - top, shown)
+
+    def _shows(self) -> int:
+        """How many rows the view shows: its content height as the last layout left it (a
+        ScrollView keeps it as its container size; 0 while hidden). `size` asks the screen's
+        compositor each time, up the DOM and through its map: a poll asked a dozen times."""
+        return self.container_size.height if self.display else 0
+
+    def _repaint(self, y: int, rows: int = 1) -> None:
+        """Repaint `rows` lines of the window from line `y`."""
+        self.refresh(Region(0, y, max(self.virtual_size.width, self.container_size.width), rows))
 
     def changed(self, before: Window, start: int = 0) -> None:
         """The rows changed from line `start` on (`before`: the window as it was): keep the
@@ -208,30 +223,52 @@ class LineView(ScrollView, can_focus=True):
             self.cursor_key = None
             self.post_message(self.Highlighted(self, None))
         top = int(self.scroll_offset.y)
-        height = self.size.height
+        height = self._shows()
         # Keep the cursor row where the eye was: scroll with it. With `overscroll` the list may
         # end above the bottom edge, so that rows arriving above the cursor never move it.
         keep = new_i >= 0 and 0 <= old_cursor_row < height
         want = max(0, new_i - old_cursor_row) if keep else top
         room = max(len(lines), height)  # never below the window: short lists never resize
-        if keep and self.overscroll and want + height > room:
-            # Past the end: keep some slack (half a page at most), as every change of virtual
-            # size repaints the whole view and its scrollbar.
-            need = want + height
+        need = max(room, want + height) if keep else room
+        if self.overscroll and need > height:
+            # Some slack (half a page at most) past the last row, or past the cursor's page:
+            # a change of virtual size is a layout of the whole screen, so a poll moving a
+            # few rows in or out of an open group must not change it every time. A list
+            # filled anew (no room past the window yet) gets none.
             room = self.virtual_size.height
             if not need <= room <= need + height // 2:
-                room = need + height // 4
-        if room != self.virtual_size.height:
-            self.virtual_size = Size(self.row_width, room)
-        if want != top:
-            # Direct assignment: scroll_to() refuses while the scrollbar is not laid out yet.
-            self.scroll_target_y = want
-            self.scroll_y = want
-            if int(self.scroll_offset.y) != top:
-                self.refresh()  # a scroll repaints the whole view anyway
-                self._forget_gone()
-                return
+                room = need + height // 4 if room > height or need > len(lines) else need
+        # A new virtual size is a layout (the scrollbar's thumb), which repaints the whole view:
+        # set without the reactive's round trip, with the one refresh below.
+        relayout = room != self.virtual_size.height
+        if relayout:
+            self.set_reactive(ScrollView.virtual_size, Size(self.row_width, room))
+        if (want != top and self._scroll_lines(want) != top) or relayout:
+            # Every line on the screen is drawn again (a scroll shifts them all), as a region:
+            # a refresh of the whole widget also drops its caches of styles and sizes.
+            if relayout:
+                width = max(self.virtual_size.width, self.container_size.width)
+                self.refresh(Region(0, 0, width, height), layout=True)
+            else:
+                self._repaint(0, height)
+            self._forget_gone()
+            return
         self.repaint_changed(before, start, new_i)
+
+    def _scroll_lines(self, y: int) -> int:
+        """Scroll to line `y` at once (clamped); the line now at the top.
+
+        Set directly rather than through the reactive: scroll_to() refuses while the scrollbar
+        is not laid out yet, and the reactive's validation, watchers and repaint cost more than
+        the rest of a poll; what they do is done here (the caller repaints the view)."""
+        y = max(0, min(y, self.max_scroll_y))
+        self.set_reactive(ScrollView.scroll_target_y, float(y))
+        self.set_reactive(ScrollView.scroll_y, float(y))
+        if self.show_vertical_scrollbar:
+            bar = self.vertical_scrollbar
+            bar.set_reactive(ScrollBar.position, float(y))  # whole lines: no rounding to 1/8
+            bar.refresh(Region(0, 0, *bar.outer_size))  # as a region: its styles cache is kept
+        return y
 
     def repaint_changed(self, before: Window, start: int = 0, new_i: int | None = None) -> None:
         """Repaint the visible lines that differ from `before` (rows at the same positions)."""
@@ -242,7 +279,7 @@ class LineView(ScrollView, can_focus=True):
             new_i = self.cursor_index
         old_cursor_pos = before.cursor
         top = int(self.scroll_offset.y)
-        height = self.size.height
+        height = self._shows()
         old_lines, old_top = before.lines, before.top
         count = len(lines)
         run_from = -1  # adjacent changed lines are repainted as one region: each request costs
@@ -267,8 +304,7 @@ class LineView(ScrollView, can_focus=True):
             if dirty and run_from < 0:
                 run_from = y
             elif not dirty and run_from >= 0:
-                width = max(self.virtual_size.width, self.size.width)
-                self.refresh(Region(0, run_from, width, y - run_from))
+                self._repaint(run_from, y - run_from)
                 run_from = -1
             if y >= height:
                 break
@@ -289,19 +325,33 @@ class LineView(ScrollView, can_focus=True):
         scrolled to (its cache key holds its signature). It is drawn when the frame is painted,
         not now, and only its changed cells reach the terminal (`wire.py` compares each cell
         with what the terminal shows)."""
-        if 0 <= i - int(self.scroll_offset.y) < self.size.height:
-            self.refresh_line(i)
+        y = i - int(self.scroll_offset.y)
+        if 0 <= y < self._shows():
+            self._repaint(y)
 
-    def set_highlights(self, keys: set[str]) -> None:
+    def set_highlights(self, keys: set[str], *, shown: bool = True) -> None:
+        """Mark the rows of `keys`; the marked or unmarked rows on the screen are repainted (not
+        when the view is not `shown`: it is drawn whole when it is). Rows off the screen are
+        drawn when scrolled to."""
         flipped = keys ^ self.highlights
         if not flipped:
             return
-        top, height = int(self.scroll_offset.y), self.size.height
-        for key in flipped:
-            i = self._index.get(key)
-            if i is not None and 0 <= i - top < height:  # off the screen: drawn when scrolled to
-                self.refresh_line(i)
         self.highlights = set(keys)
+        if not shown:
+            return
+        top, height = int(self.scroll_offset.y), self._shows()
+        if len(flipped) > 8:  # the window's rows read at once: cheaper than finding every key
+            at = [i for i, line in enumerate(self.rows(top, height), top) if line.key in flipped]
+        else:
+            index = self._index
+            at = [i for i in map(index.get, flipped) if i is not None and 0 <= i - top < height]
+        # Adjacent rows as one region: each repaint request costs Textual far more than a line.
+        at.sort()
+        run = 0
+        for n, i in enumerate(at):
+            if n + 1 == len(at) or at[n + 1] != i + 1:
+                self._repaint(at[run] - top, i - at[run] + 1)
+                run = n + 1
 
     def move_to(self, key: str, *, scroll: bool = True, notify: bool = True) -> bool:
         i = self._index.get(key)
@@ -465,7 +515,9 @@ class LineView(ScrollView, can_focus=True):
 
 class TextBar(Static):
     """A status/info line that repaints only when its text changes, and re-lays out only
-    when its number of lines changes (a layout pass repaints the whole screen)."""
+    when its number of lines changes (a layout pass repaints the whole screen). The text is
+    turned into what Textual draws when it is drawn: a title that several polls change
+    within one frame is converted once."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
@@ -480,4 +532,7 @@ class TextBar(Static):
             return
         layout = text.plain.count("\n") != self._shown.plain.count("\n")
         self._shown = text
-        self.update(text, layout=layout)
+        self.refresh(layout=layout)
+
+    def render(self) -> Text:
+        return self._shown

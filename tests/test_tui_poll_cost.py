@@ -1,0 +1,166 @@
+"""A poll costs what it changed: the host list's window, scroll and virtual size, marks on views
+not shown, the app's marks (timings live in benchmarks/screen.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+
+from bkwatch.model import JobTask, State
+from bkwatch.tui.drilldown.grouped import GroupedView
+from bkwatch.tui.drilldown.kinds import JobTaskKind
+from tests.harness import frozen_sim, settle, sim_app
+
+
+def _jt(i: int, state: State) -> JobTask:
+    return JobTask(
+        id=str(i),
+        state=state,
+        raw_state=str(state),
+        err_code="1002" if state is State.FAILED else None,
+        failed_reason="boom" if state is State.FAILED else "",
+        retryable=None,
+        solutions=[],
+        ip=f"10.0.0.{i}",
+        cloud_id=0,
+        process=f"nginx-{i}",
+    )
+
+
+class _Host(App[None]):
+    def compose(self) -> ComposeResult:
+        yield GroupedView(JobTaskKind(), id="g")
+
+
+def _spy(view: GroupedView) -> list[tuple[Region, ...]]:
+    """What the view asks Textual to repaint (an empty tuple: the whole widget)."""
+    calls: list[tuple[Region, ...]] = []
+    original = view.refresh
+
+    def spy(*regions: Region, **kw: Any) -> GroupedView:
+        calls.append(regions)
+        return original(*regions, **kw)
+
+    view.refresh = spy  # type: ignore[method-assign]
+    return calls
+
+
+async def test_rows_read_block_by_block_equal_the_lines_by_position() -> None:
+    rows = {str(i): _jt(i, State.FAILED if i % 7 == 0 else State.SUCCEEDED) for i in range(1, 121)}
+    app = _Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:1", rows)
+        await pilot.pause()
+        for opened in (False, True):  # the big success group closed (a header), then open
+            if opened:
+                for line in [ln for ln in view.lines if ln.header]:
+                    view.toggle_group(line.data, True)
+            n = len(view.lines)
+            for start in (0, 1, 5, n - 3, n - 1):
+                for count in (0, 1, 4, 19, 200):
+                    want = [view.lines[i] for i in range(start, min(start + count, n))]
+                    assert view.rows(start, count) == want, (opened, start, count)
+        # A changed row is read anew (its line was noted stale, not kept).
+        view.show("gsekit:2:1", {**rows, "14": _jt(14, State.SUCCEEDED)})
+        assert [ln.key for ln in view.rows(0, n)] == [ln.key for ln in view.lines]
+
+
+async def test_a_poll_below_the_cursor_leaves_the_scroll_and_the_virtual_size_alone() -> None:
+    """Rows that change group below the cursor move nothing above it: no scroll, no new virtual
+    size (a layout of the screen), only the changed lines repainted as regions."""
+    rows = {str(i): _jt(i, State.SUCCEEDED) for i in range(1, 201)}
+    app = _Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:2", rows)
+        await pilot.pause()
+        for line in [ln for ln in view.lines if ln.header]:
+            view.toggle_group(line.data, True)
+        view.move_to("100")
+        await pilot.pause()
+        top, size = view.scroll_offset.y, view.virtual_size
+        calls = _spy(view)
+        for i in (150, 160, 170):  # rows below the cursor leave for a group sorted last
+            rows = {**rows, str(i): _jt(i, State.NOT_RUN)}
+            view.show("gsekit:2:2", rows)
+            await pilot.pause()
+            assert view.cursor_key == "100"
+            assert view.scroll_offset.y == top, "the view scrolled though nothing above the cursor moved"
+        assert view.virtual_size == size, "every poll changed the virtual size (a layout each)"
+        assert calls == [], f"rows off the screen changed, yet the view repainted: {calls}"
+
+
+async def test_a_poll_above_the_cursor_keeps_its_line_repainting_regions_only() -> None:
+    rows = {str(i): _jt(i, State.SUCCEEDED) for i in range(1, 201)}
+    app = _Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:3", rows)
+        await pilot.pause()
+        for line in [ln for ln in view.lines if ln.header]:
+            view.toggle_group(line.data, True)
+        view.move_to("150")
+        await pilot.pause()
+        on_screen = view.cursor_index - int(view.scroll_offset.y)
+        calls = _spy(view)
+        sizes = set()
+        for i in (3, 5, 7, 9, 11, 13):  # failures: rows (and a header) arrive above the cursor
+            rows = {**rows, str(i): _jt(i, State.FAILED)}
+            view.show("gsekit:2:3", rows)
+            await pilot.pause()
+            assert view.cursor_key == "150"
+            assert view.cursor_index - int(view.scroll_offset.y) == on_screen
+            sizes.add(view.virtual_size.height)
+        assert calls and all(calls), f"a whole-widget refresh: {calls}"
+        assert len(sizes) <= 3, f"the virtual size changed on most polls: {sorted(sizes)}"
+
+
+async def test_marks_on_a_view_not_shown_are_kept_without_a_repaint() -> None:
+    rows = {str(i): _jt(i, State.FAILED if i < 4 else State.SUCCEEDED) for i in range(1, 30)}
+    app = _Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:4", rows)
+        await pilot.pause()
+        calls = _spy(view)
+        view.set_highlights({"1", "2"}, shown=False)
+        assert calls == [] and view.highlights == {"1", "2"}
+        view.set_highlights({"2", "3"})  # shown: the rows whose mark came or went
+        lines = {y for call in calls for r in call for y in range(r.y, r.y + r.height)}
+        top = int(view.scroll_offset.y)
+        assert lines == {view.index_of(k) - top for k in ("1", "3")}
+
+
+async def test_marks_expire_oldest_first_and_by_task(tmp_path: Path) -> None:
+    """The app's marks: a failing host is marked for HIGHLIGHT_SECONDS after its poll, then
+    expires; the detail's marks are the selected task's."""
+    from bkwatch.tui.app import HIGHLIGHT_SECONDS
+
+    now = [1_000.0]
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=60)
+    sim.world.advance(30)
+    rig = sim_app(sim, tmp_path, [key], select=key, clock=lambda: now[0])
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        step = app.detail.job.current_step()
+        assert step is not None
+        hosts = [k for k, h in step.hosts.items() if not h.state.is_bad]
+        first, second = hosts[:3], hosts[3:5]
+        for batch in (first, second):
+            for host in batch:
+                sim.world.force(key, 104, host=host, step=step.id)
+            await rig.poller.poll_once(key)
+            await pilot.pause()
+            now[0] += HIGHLIGHT_SECONDS / 2 + 0.1
+        # The first batch is older than HIGHLIGHT_SECONDS at the next poll; the second is not.
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        marked = {k for (t, k) in app.highlights if t == key}
+        assert marked == set(second), marked
+        assert app.detail.job.hosts_view.highlights == set(second)
