@@ -179,7 +179,7 @@ class DetailPane(Vertical):
             self._switch("empty")
             return
         if task.summary is not None:
-            switcher.current = "reading"
+            self._switch("reading")
             return
         view = traits(task.system).view
         if view is View.STEPS:
