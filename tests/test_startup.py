@@ -114,3 +114,31 @@ def test_the_collector_is_held_off_until_resumed_and_only_by_defer() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_monitor_that_ends_before_its_first_row_turns_the_collector_back_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bkwatch` with no command defers the collector until its first rows; a monitor that stops
+    before them (here its CA bundle cannot be read) must not leave it off for whoever runs next
+    in the process (the suite ran the rest of its tests without collections)."""
+    from bkwatch import cli
+    from bkwatch.config import config_path
+    from tests.conftest import isolate
+
+    isolate(tmp_path, monkeypatch)
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    missing = tmp_path / "no-such-ca.pem"
+    path.write_text(
+        'default_profile = "prod"\n\n[profiles.prod]\nesb_url = "https://127.0.0.1:9"\n'
+        f'app_code = "b"\napp_secret = "s"\nusername = "u"\nca_bundle = "{missing}"\n'
+    )
+    path.chmod(0o600)
+    assert gc.isenabled()
+    try:
+        assert cli.main([]) == 2
+        assert "no-such-ca.pem" in capsys.readouterr().err
+        assert gc.isenabled()
+    finally:
+        gc.enable()

@@ -15,7 +15,7 @@ import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from bkwatch import __version__, defer_gc, tune_gc
+from bkwatch import __version__, defer_gc, resume_gc, tune_gc
 from bkwatch.cli.action_args import HANDLERS as ACTION_HANDLERS
 from bkwatch.cli.action_args import add_parsers as add_action_parsers
 from bkwatch.cli.common import (
@@ -267,13 +267,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         check_server(profile)
         check_watch_list(args.list_name)
         defer_gc()  # until the first rows: nearly all the screen's imports and start make lives on
-        run_watch = _tui("run", "run_watch")
-        return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
+        try:
+            run_watch = _tui("run", "run_watch")
+            return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
+        finally:
+            resume_gc()  # however the monitor ended, even before its first rows
     if cmd == "demo":
         defer_gc()  # as the monitor's
-        run_demo, with_record_config = _tui("demo", "run_demo"), _tui("run", "with_record_config")
-        options = _tui_options(args, seed=args.seed, speed=args.speed, hostile=args.hostile, demo=True)
-        return int(run_demo(with_record_config(options)) or 0)
+        try:
+            run_demo, with_record_config = _tui("demo", "run_demo"), _tui("run", "with_record_config")
+            options = _tui_options(args, seed=args.seed, speed=args.speed, hostile=args.hostile, demo=True)
+            return int(run_demo(with_record_config(options)) or 0)
+        finally:
+            resume_gc()
     # Only the command's own module: list editing never imports asyncio and the HTTP side.
     module = importlib.import_module(f"bkwatch.cli.{_HANDLERS[cmd]}")
     return int(getattr(module, f"cmd_{cmd}")(args))
