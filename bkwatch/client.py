@@ -6,13 +6,15 @@ BlueKing's own SDK sends them; a secret is never put in a URL. An ESB that ignor
 (it answers that the app code is empty) gets them in a JSON body instead, POSTed, and that is
 remembered per profile (`esb_auth.py`). Success is ``result is True`` and nothing else.
 
-A little over ~400 lines: the transport rule, auth, the request and the answer's classification
-are one path every request takes; the TLS context read on first handshake sits beside it.
+Past ~400 lines: the transport rule, auth, the request, the answer's fingerprint and its
+classification are one path every request takes; the TLS context read on first handshake sits
+beside it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import threading
 from collections.abc import Mapping
@@ -48,6 +50,18 @@ _SNIPPET_WINDOW = 16_384  # bytes of an odd body read for its excerpt (masked, t
 _K = ErrorKind
 _URL_CACHE_MAX = 8192
 _JSON = {"Content-Type": "application/json"}
+# What `call_unless` answers for bytes seen last time.
+UNCHANGED: Any = object()
+# The envelope's own id of each answer (the ESB's `request_id`, JOB's `job_request_id`, a
+# `trace_id`): new in every answer, so left out of its fingerprint, but only as a member of the
+# top-level object itself (flat members between it and the body's start or end), never inside
+# `data`. Looked for in the answer's first and last bytes only.
+_ANSWER_ID = re.compile(rb'[{,]\s*"(job_request_id|request_id|trace_id)"\s*:\s*"[0-9A-Za-z-]{1,64}"')
+_STR = rb'"(?:[^"\\]|\\.)*"'
+_MEMBER = _STR + rb"\s*:\s*(?:" + _STR + rb"|-?\d+(?:\.\d+)?|true|false|null)"
+_BEFORE_ID = re.compile(rb"\s*\{(?:\s*" + _MEMBER + rb"\s*,)*")  # the body's start up to the id
+_AFTER_ID = re.compile(rb"(?:\s*,\s*" + _MEMBER + rb")*\s*\}\s*")  # the id's end to the body's end
+_ID_WINDOW = 512
 
 
 class TrustOnFirstHandshake(ssl.SSLContext):
@@ -242,6 +256,33 @@ class BkClient:
         `params` go to the query string for GET and to a JSON body otherwise. Raises BkError.
         `allow_no_data`: a success without `data` (SOPS operations) returns None.
         """
+        resp, content = await self._exchange(system, api, via, method, params)
+        return self._decode(system, resp, content, allow_no_data)
+
+    async def call_unless(
+        self,
+        seen: int | None,
+        system: System,
+        api: str,
+        *,
+        via: Via | None = None,
+        method: str = "GET",
+        params: Mapping[str, Any] | None = None,
+    ) -> tuple[Any, int]:
+        """`call` for a poll that holds what it built from this API's last answer, whose
+        fingerprint is `seen`: (UNCHANGED, seen) when the answer is those very bytes again (with
+        the same HTTP status), not decoded; else (its `data`, its fingerprint). Raises BkError."""
+        resp, content = await self._exchange(system, api, via, method, params)
+        fingerprint = hash((api, resp.status_code, _without_answer_id(content)))
+        if fingerprint == seen:
+            return UNCHANGED, fingerprint
+        return self._decode(system, resp, content), fingerprint
+
+    async def _exchange(
+        self, system: System, api: str, via: Via | None, method: str, params: Mapping[str, Any] | None
+    ) -> tuple[httpx.Response, bytes]:
+        """One request and its whole body (an ESB that ignores the credentials' header asked
+        again with them in the body). Raises a classified BkError when there is no answer."""
         via = via or self.transport_for(system)
         self._check_credentials(system)
         url = self.url_for(system, via, api)
@@ -291,10 +332,8 @@ class BkClient:
         if via == "esb" and not in_body and _ignores_header(content):
             self.esb_auth = "body"
             self.esb_memory.remember_body(self.profile.name, self.profile.esb_url)
-            return await self.call(
-                system, api, via=via, method=method, params=params, allow_no_data=allow_no_data
-            )
-        return self._decode(system, resp, content, allow_no_data)
+            return await self._exchange(system, api, via, method, params)
+        return resp, content
 
     async def _read_body(self, system: System, resp: httpx.Response) -> bytes:
         """The whole body, refused (BAD_RESPONSE) once it is known to exceed max_response_mb: from
@@ -432,6 +471,20 @@ def _ignores_header(content: bytes) -> bool:
         return False
     message = str(body.get("message") or "").lower()
     return "app code" in message and "cannot be empty" in message
+
+
+def _without_answer_id(content: bytes) -> bytes:
+    """The answer with its envelope's ids emptied (`_ANSWER_ID`): two answers alike but for
+    those are the same answer to a poll. Hashed by the process's random key (`hash`), so no
+    server can aim at a collision."""
+    tail = max(0, len(content) - _ID_WINDOW)
+    found = {m.start(): m for m in _ANSWER_ID.finditer(content, 0, _ID_WINDOW)}
+    found.update((m.start(), m) for m in _ANSWER_ID.finditer(content, tail))
+    for at in sorted(found, reverse=True):  # from the end: the places before stay where they are
+        m = found[at]
+        if _BEFORE_ID.fullmatch(content, 0, at + 1) or _AFTER_ID.fullmatch(content, m.end()):
+            content = b'%s%s"%s":""%s' % (content[:at], content[at : at + 1], m[1], content[m.end() :])
+    return content
 
 
 def _query_value(v: Any) -> Any:

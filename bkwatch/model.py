@@ -183,7 +183,9 @@ class JobTask:
     end: float | None = None
 
 
-@dataclass(slots=True)
+# Weakly referable: a client keeps the Task each answer was made of while the poller holds it
+# (`systems.common.Answers`).
+@dataclass(slots=True, weakref_slot=True)
 class Task:
     """One watched task as last seen. Only the fields of its system's shape are filled (steps,
     hosts, job tasks or status counts, or a node tree), and what is counted follows from which."""

@@ -360,11 +360,12 @@ class Poller:
                 error = unexpected_error(exc)
             else:
                 now = self.clock()
-                # The focused task is the one drawn unit by unit: share its unchanged units with
-                # the last snapshot so the screen can skip them by identity.
-                transitions = diff(watch.task, task, now, share=key == self.focus)
-                carry_progress(watch.task, task, transitions)
-                watch.task = task
+                if task is not watch.task:  # the very snapshot held: its answer came again
+                    # The focused task is the one drawn unit by unit: share its unchanged units
+                    # with the last snapshot so the screen can skip them by identity.
+                    transitions = diff(watch.task, task, now, share=key == self.focus)
+                    carry_progress(watch.task, task, transitions)
+                    watch.task = task
                 watch.last_ok = now
         watch.polls += 1
         watch.error = error

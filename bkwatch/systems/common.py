@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import lru_cache
@@ -21,6 +22,7 @@ MAX_IP = 100  # longer "addresses" are cut: they are row keys and table cells
 _SCAN_FACTOR = 8  # characters read per character kept, for text that markup or escapes shrink
 # Answers with more host rows than this are made a Task in a worker thread (`build_task`).
 OFF_LOOP_ROWS = 5_000
+_SWEEP_AT = 256  # `Answers` looks for the entries of tasks nothing holds past this many
 
 
 def plain_text(text: str, limit: int = 2000) -> str:
@@ -221,3 +223,43 @@ async def build_task(rows: int, parse: Callable[..., Task], *args: Any, **kwargs
     if rows > OFF_LOOP_ROWS:
         return await asyncio.to_thread(parse, *args, **kwargs)
     return parse(*args, **kwargs)
+
+
+class Answers:
+    """One client's last answer of each task, by fingerprint (`BkClient.call_unless`), and the
+    Task made of it while anything still holds it (the poller does, until it slims it): a poll
+    answered with those very bytes again is that Task, neither decoded nor parsed. A task that
+    waits, or is finished, answers the same bytes poll after poll.
+
+    Only for a poll of one request whose Task is made from that answer alone (and, for a
+    pipeline, the flow `context` it was ordered with, compared by identity). Owned by the client
+    (`BkClient.adapter_state`), so it goes with it; used on the event loop only."""
+
+    __slots__ = ("_last", "_sweep_at")
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, object, weakref.ref[Task]]] = {}
+        self._sweep_at = _SWEEP_AT
+
+    @classmethod
+    def of(cls, client: Any) -> Answers:
+        answers = client.adapter_state.get("answers")
+        if answers is None:
+            answers = client.adapter_state["answers"] = cls()
+        return answers
+
+    def held(self, key: str, context: object = None) -> tuple[int | None, Task | None]:
+        """The fingerprint of the answer `key`'s last Task was made of, and that Task, when it is
+        still held and was made in this `context`; else (None, None)."""
+        last = self._last.get(key)
+        if last is None or last[1] is not context:
+            return None, None
+        task = last[2]()
+        return (None, None) if task is None else (last[0], task)
+
+    def keep(self, key: str, fingerprint: int, task: Task, context: object = None) -> None:
+        """`task` was made of the answer with this fingerprint (in this `context`)."""
+        self._last[key] = (fingerprint, context, weakref.ref(task))
+        if len(self._last) > self._sweep_at:  # watches removed since: their tasks are gone
+            self._last = {k: v for k, v in self._last.items() if v[2]() is not None}
+            self._sweep_at = max(_SWEEP_AT, 2 * len(self._last))

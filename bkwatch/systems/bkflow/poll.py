@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bkwatch.client import BkClient
+from bkwatch.client import UNCHANGED, BkClient
 from bkwatch.model import BkError, System, Task
-from bkwatch.systems.common import readable
+from bkwatch.systems.common import Answers, readable
 from bkwatch.systems.pipeline.flow import FlowDetails
 from bkwatch.systems.pipeline.tree import parse_tree
 from bkwatch.target import Target
@@ -26,10 +26,14 @@ def parse(payload: Any, target: Target) -> Task:
 async def fetch(client: BkClient, target: Target) -> Task:
     via = client.transport_for(System.BKFLOW)  # BkError(CONFIG) without a gateway
     path = f"space/{target.scope}/task/{target.id}/{API}/"
-    data = await client.call(System.BKFLOW, path, via=via, method="GET")
+    details, answers, key = FlowDetails.of(client), Answers.of(client), str(target)
+    context = details.settled(key)
+    seen, held = answers.held(key, context) if context is not None else (None, None)
+    data, fingerprint = await client.call_unless(seen, System.BKFLOW, path, via=via, method="GET")
+    if data is UNCHANGED and held is not None:
+        return held
     task = parse(data, target)
     space = f"space/{target.scope}"
-    details = FlowDetails.of(client)
 
     async def read_detail() -> Any:
         api = f"{space}/task/{target.id}/get_task_detail/"
@@ -48,4 +52,6 @@ async def fetch(client: BkClient, target: Target) -> Task:
                 details.remember_name(str(target), readable(name, 200))
             raise
 
-    return details.apply(task, data, read_detail, f"BKFlow {API}")
+    task = details.apply(task, data, read_detail, f"BKFlow {API}")
+    answers.keep(key, fingerprint, task, details.settled(key))
+    return task

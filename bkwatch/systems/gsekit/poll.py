@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bkwatch.client import BkClient
+from bkwatch.client import UNCHANGED, BkClient
 from bkwatch.model import JobTask, State, System, Task
 from bkwatch.systems.common import (
     MAX_IP,
+    Answers,
     bad,
     need,
     need_dict,
@@ -142,5 +143,13 @@ def parse(payload: Any, target: Target) -> Task:
 async def fetch(client: BkClient, target: Target) -> Task:
     client.transport_for(System.GSEKIT)  # ESB only; BkError(CONFIG) when esb_url is missing
     params = {"bk_biz_id": to_int(target.scope) or target.scope, "job_id": to_int(target.id) or target.id}
-    data = await client.call(System.GSEKIT, f"gsekit/api/job/{API}/", via="esb", method="POST", params=params)
-    return parse(data, target)
+    answers, key = Answers.of(client), str(target)
+    seen, held = answers.held(key)
+    data, fingerprint = await client.call_unless(
+        seen, System.GSEKIT, f"gsekit/api/job/{API}/", via="esb", method="POST", params=params
+    )
+    if data is UNCHANGED and held is not None:
+        return held
+    task = parse(data, target)
+    answers.keep(key, fingerprint, task)
+    return task

@@ -7,10 +7,11 @@ from dataclasses import replace
 from operator import itemgetter
 from typing import Any
 
-from bkwatch.client import BkClient
+from bkwatch.client import UNCHANGED, BkClient
 from bkwatch.model import Host, State, Step, System, Task
 from bkwatch.systems.common import (
     MAX_IP,
+    Answers,
     bad,
     build_task,
     clean_text,
@@ -264,11 +265,20 @@ def request_params(target: Target) -> dict[str, Any]:
 async def fetch(client: BkClient, target: Target) -> Task:
     via = client.transport_for(System.JOB)
     params = request_params(target)
+    answers, key = Answers.of(client), str(target)
+    seen, held = answers.held(key)
     if via == "esb":
-        data = await client.call(System.JOB, f"jobv3/{API}/", via=via, method="POST", params=params)
+        path, method = f"jobv3/{API}/", "POST"
     else:
-        data = await client.call(System.JOB, f"api/v3/{API}", via=via, method="GET", params=params)
-    return await build_task(_rows(data), parse, data, target)
+        path, method = f"api/v3/{API}", "GET"
+    data, fingerprint = await client.call_unless(
+        seen, System.JOB, path, via=via, method=method, params=params
+    )
+    if data is UNCHANGED and held is not None:
+        return held
+    task = await build_task(_rows(data), parse, data, target)
+    answers.keep(key, fingerprint, task)
+    return task
 
 
 def _rows(data: Any) -> int:

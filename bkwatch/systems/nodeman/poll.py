@@ -10,10 +10,11 @@ import asyncio
 from operator import itemgetter
 from typing import Any
 
-from bkwatch.client import ApiNotFound, BkClient
+from bkwatch.client import UNCHANGED, ApiNotFound, BkClient
 from bkwatch.model import BkError, ErrorKind, Host, State, System, Task
 from bkwatch.systems.common import (
     MAX_IP,
+    Answers,
     bad,
     build_task,
     host_ip,
@@ -264,10 +265,20 @@ async def _fetch_v2(client: BkClient, target: Target) -> Task:
         params = {**base, "page": n, "pagesize": size}
         return await client.call(System.NODEMAN, path, via=via, method="POST", params=params)
 
+    answers, key = Answers.of(client), str(target)
     first: Any = None
+    fingerprint: int | None = None  # of the one answer that held every row
     if client.nodeman_all_rows:
+        seen, held = answers.held(key)
         try:
-            first = await page(1, ALL_ROWS)
+            first, fingerprint = await client.call_unless(
+                seen,
+                System.NODEMAN,
+                path,
+                via=via,
+                method="POST",
+                params={**base, "page": 1, "pagesize": ALL_ROWS},
+            )
         except BkError as exc:
             # Refused means the server answered (HTTP 200, result false, its own code): a 5xx, a
             # timeout or a garbled answer is a fault of this poll, not a refusal of -1.
@@ -279,12 +290,17 @@ async def _fetch_v2(client: BkClient, target: Target) -> Task:
             ):
                 raise
             client.nodeman_all_rows = False  # refused: pages from now on
+        if first is UNCHANGED and held is not None:
+            return held
     if first is None:
         first = await page(1, PAGE_SIZE)
     total = to_int(need(first, "total", "NodeMan api/job/details"), 0) or 0
     size = _real_rows(first)
     if size >= total or size == 0:
-        return await build_task(size, parse, first, target)
+        task = await build_task(size, parse, first, target)
+        if fingerprint is not None:  # one answer: the same bytes again are this task again
+            answers.keep(key, fingerprint, task)
+        return task
     last = min(MAX_PAGES, -(-total // size))
     rest = await asyncio.gather(*(page(n, size) for n in range(2, last + 1)))
     return await build_task(total, parse, first, target, pages=list(rest))

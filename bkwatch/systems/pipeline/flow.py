@@ -314,6 +314,7 @@ class _Entry:
     asked_at: float = 0.0
     pending: asyncio.Task[None] | None = None
     retries: int = 0  # retry counts seen in the status tree when the detail was read
+    quiet: bool = False  # the last poll ordered with `items` knew every node and wanted no read
 
 
 # Detail reads run outside the poller's request slots, so they get a few of their own — 2,000
@@ -374,7 +375,17 @@ class FlowDetails:
             entry.asked_at = t
             entry.retries = max(entry.retries, retries)  # one read per retry, even if it fails
             entry.pending = asyncio.ensure_future(self._read(entry, read_detail, retries, task.target))
+        entry.quiet = entry.items is not None and not (stale or retried)
         return task
+
+    def settled(self, target: str) -> object | None:
+        """What a task's ordering depends on beside its status answer, when that is all: its
+        detail read, and the last poll ordered with it wanted no other read (the same answer
+        again would want none, and would be ordered the same). None while it is not so."""
+        entry = self.entries.get(target)
+        if entry is None or not entry.quiet or entry.pending is not None:
+            return None
+        return entry.items
 
     async def _read(self, entry: _Entry, read_detail: DetailReader, retries: int, target: str) -> None:
         read = False

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bkwatch.client import BkClient
+from bkwatch.client import UNCHANGED, BkClient
 from bkwatch.model import System, Task
+from bkwatch.systems.common import Answers
 from bkwatch.systems.pipeline.flow import FlowDetails
 from bkwatch.systems.pipeline.tree import parse_tree
 from bkwatch.target import Target
@@ -30,7 +31,14 @@ async def fetch(client: BkClient, target: Target) -> Task:
         path = f"sops/{API}/"
         params["bk_biz_id"] = target.scope
         params["task_id"] = target.id
-    data = await client.call(System.SOPS, path, via=via, method="GET", params=params)
+    details, answers, key = FlowDetails.of(client), Answers.of(client), str(target)
+    context = details.settled(key)
+    seen, held = answers.held(key, context) if context is not None else (None, None)
+    data, fingerprint = await client.call_unless(
+        seen, System.SOPS, path, via=via, method="GET", params=params
+    )
+    if data is UNCHANGED and held is not None:
+        return held
     task = parse(data, target)
 
     def read_detail() -> Any:
@@ -41,4 +49,6 @@ async def fetch(client: BkClient, target: Target) -> Task:
         args = {**scope, "bk_biz_id": target.scope, "task_id": target.id}
         return client.call(System.SOPS, "sops/get_task_detail/", via=via, method="GET", params=args)
 
-    return FlowDetails.of(client).apply(task, data, read_detail, f"SOPS {API}")
+    task = details.apply(task, data, read_detail, f"SOPS {API}")
+    answers.keep(key, fingerprint, task, details.settled(key))
+    return task
