@@ -18,7 +18,7 @@ import httpx
 import orjson
 from hypothesis import strategies as st
 
-from bkwatch.client import BkClient
+from bkwatch.client import UNCHANGED, BkClient
 from bkwatch.model import System, Task
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.systems.adapters import fetch_task
@@ -51,6 +51,12 @@ class RecordingClient(BkClient):
         data = await super().call(*args, **kwargs)
         self.answers.append(data)
         return data
+
+    async def call_unless(self, *args: Any, **kwargs: Any) -> tuple[Any, int]:
+        data, fingerprint = await super().call_unless(*args, **kwargs)
+        if data is not UNCHANGED:
+            self.answers.append(data)
+        return data, fingerprint
 
 
 def _parse_pages(target: Target, doc: list[Any]) -> Task:
