@@ -137,6 +137,7 @@ class BkWatchApp(App[None]):
         self.selected: str | None = select
         self.highlights: dict[tuple[str, str], float] = {}  # (target, key) -> when it changed
         self._marked: dict[str, set[str]] = {}  # the highlights' keys by target
+        self._marks_of: str | None = None  # the task whose marks the detail pane holds
         self.alerts = TaskAlerts(self)  # toasts, bell, desktop: alerts.py
         self.history = LastSeen(self)  # the last-seen states and "since last time": alerts.py
         self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
@@ -267,8 +268,19 @@ class BkWatchApp(App[None]):
             focus = self.focus_hints.pop(update.key, None) if watch.task is not None else None
             if focus is not None:
                 self.detail.reveal_focus(focus)  # once, on the first answer: then the user steers
-        if self.selected is not None:
-            self.detail.set_highlights(set(self._marked.get(self.selected, ())))
+        # The detail pane is told what changed of the shown task's marks (a busy step keeps
+        # hundreds of them); a task shown since the last poll gets its marks whole.
+        selected = self.selected
+        if selected != self._marks_of:
+            self._marks_of = selected
+            if selected is not None:
+                self.detail.set_highlights(set(self._marked.get(selected, ())))
+        elif selected is not None:
+            mine = marked if targets <= {selected} else [m for m in marked if m[0] == selected]
+            came = [*map(_second, mine)]
+            gone = [k for t, k in expired if t == selected]
+            if came or gone:
+                self.detail.mark(came, gone)
         for t in compress(changes, map("task".__eq__, map(_level, changes))):
             self.alerts.alert(t, title, now)
         self.evidence_ui.polled(update.key, watch.task)  # a followed log asks for what was added

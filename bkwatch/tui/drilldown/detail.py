@@ -132,6 +132,7 @@ class DetailPane(Vertical):
         self.shown: Task | None = None
         self._retired: list[Task | None] = []
         self._current = "empty"  # the switcher's view as last set
+        self.marks: set[str] = set()  # the keys marked: drawn by the views shown (`_marking`)
 
     def compose(self) -> ComposeResult:
         yield self.title_bar
@@ -169,7 +170,8 @@ class DetailPane(Vertical):
         self.key = watch.key
         self._titled = (watch, now)
         progress = watch.task.progress() if watch.task else None
-        self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
+        width = self.size.width if watch.error is not None else 0  # only an error wraps to it
+        self.title_bar.show(title_text(watch, now, self.ascii_only, progress, width))
         task = watch.task
         if not self._retired:  # one clearing per frame, however many polls it holds
             self.call_after_refresh(self._retired.clear)
@@ -212,6 +214,8 @@ class DetailPane(Vertical):
         if view != self._current:
             self._current = view
             self.switcher.current = view
+            for shown in self._marking():  # marks made while it was not shown
+                shown.set_highlights(self.marks)
 
     def main_view(self) -> Widget | None:
         current = self.switcher.current
@@ -233,14 +237,26 @@ class DetailPane(Vertical):
         self.pipeline.set_filter(text, failures_only)
 
     def set_highlights(self, keys: set[str]) -> None:
-        """Mark `keys` in every view; only the one shown repaints (the others are drawn whole
-        when they are shown)."""
+        """Mark `keys` in the views shown; the others are told when they are shown (`_switch`)."""
+        self.marks = set(keys)
+        for view in self._marking():
+            view.set_highlights(self.marks)
+
+    def mark(self, came: list[str], gone: list[str]) -> None:
+        """Marks changed by a poll of the task shown: `gone` unmarked, then `came` marked, in the
+        views shown, at the cost of what changed."""
+        self.marks.difference_update(gone)
+        self.marks.update(came)
+        for view in self._marking():
+            view.mark(came, gone)
+
+    def _marking(self) -> tuple[LineView | PipelineTree, ...]:
+        """The views that draw marks now: those of the switcher's current view."""
         current = self._current
-        self.job.hosts_view.set_highlights(keys, shown=current == "job-pane")
-        self.job.steps_view.set_highlights(keys, shown=current == "job-pane")
-        self.nodeman.set_highlights(keys, shown=current == "nm-hosts")
-        self.gsekit.set_highlights(keys, shown=current == "gk-box")
-        self.pipeline.set_highlights(keys)
+        if current == "job-pane":
+            return (self.job.hosts_view, self.job.steps_view)
+        shown = {"nm-hosts": self.nodeman, "gk-box": self.gsekit, "tree": self.pipeline}.get(current)
+        return () if shown is None else (shown,)
 
     def reveal_focus(self, focus: str) -> bool:
         """Put the cursor where a pasted URL pointed: a JOB step instance id, or a NodeMan

@@ -137,7 +137,7 @@ class JobList(LineView):
             group = found.get(w.via) if w.via is not None else None
             (mine if group is None else group).append(w)
         rows = len(mine) + sum(1 if k in self.folded else 1 + len(m) for k, m in found.items())
-        height = self.size.height  # 0: not laid out yet (or hidden)
+        height = self._shows()  # 0: not laid out yet (or hidden); `size` asks the compositor
         attention_first = not height or rows > height
         if attention_first:
             mine.sort(key=sort_key)  # stable: insertion order within a state
