@@ -222,3 +222,28 @@ async def test_a_poll_tells_the_views_shown_only_the_marks_that_changed(tmp_path
         await rig.poller.poll_once(other)
         await pilot.pause()
         assert wholes == [set()] and detail.nodeman.highlights == set()
+
+
+async def test_many_moves_between_open_groups_keep_every_group_in_server_order() -> None:
+    """A poll moving dozens of rows between open groups rebuilds each group's list in one pass:
+    the rows are what a list built afresh shows, poll after poll."""
+    import random
+
+    rand = random.Random(7)
+    states = [State.FAILED, State.SUCCEEDED, State.RUNNING, State.STOPPED]
+    rows = {str(i): _jt(i, rand.choice(states)) for i in range(1, 401)}
+    app = _Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:5", rows)
+        await pilot.pause()
+        for line in [ln for ln in view.lines if ln.header]:
+            view.toggle_group(line.data, True)
+        for n in (3, 40, 120):  # one by one, then in one pass
+            for i in rand.sample(range(1, 401), n):
+                rows = {**rows, str(i): _jt(i, rand.choice(states))}
+            view.show("gsekit:2:5", rows)
+            shown = [ln.key for ln in view.lines]
+            view.scope = None  # built afresh, with the same groups open
+            view.show("gsekit:2:5", rows)
+            assert shown == [ln.key for ln in view.lines], n
