@@ -143,6 +143,8 @@ class BkWatchApp(App[None]):
         self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
         self.scopes_ui = ScopesUi(self, scopes)  # followed scopes: scope_ui.py
         self._mode_title = ""  # the drill-down's title: the filter and failures-only mode
+        self._status_said: tuple[object, ...] = ()  # what the status line was drawn from
+        self._titles: dict[str, tuple[str, str]] = {}  # task -> its title as given, as one line
         self._parts: dict[str, Widget] = {}  # panes by selector (`_part`)
 
     # ---- layout -----------------------------------------------------------------------
@@ -302,7 +304,15 @@ class BkWatchApp(App[None]):
     def title_of(self, key: str) -> str:
         """A watched task's title as one line (its key when not watched)."""
         watch = self.poller.watches.get(key)
-        return one_line(watch.title) if watch is not None else key
+        if watch is None:
+            return key
+        raw = watch.title
+        known = self._titles.get(key)
+        if known is not None and known[0] == raw:  # cleaned once per title, not once per poll
+            return known[1]
+        title = one_line(raw)
+        self._titles[key] = (raw, title)
+        return title
 
     async def on_event(self, event: events.Event) -> None:
         if self._exit and isinstance(event, events.Key | events.Paste | events.MouseEvent):
@@ -341,6 +351,21 @@ class BkWatchApp(App[None]):
         for w in self.poller.watches.values():
             s = w.task.state if w.task is not None else None
             counts[s] = counts.get(s, 0) + 1
+        watchlist, acts = self.watchlist, self.acts
+        # What the line and the title say, compared first: most polls change none of it.
+        said = (
+            tuple(counts.items()),
+            acts.enabled and acts.badge_text(),
+            self.list_name,
+            len(self.poller.watches),
+            len(self.scopes_ui.followed),
+            self.poller.paused,
+            watchlist.filter_text,
+            watchlist.failures_only,
+        )
+        if said == self._status_said:
+            return
+        self._status_said = said
         text = summary(counts)
         title = f"bkwatch — {text}" + (" — TLS NOT VERIFIED" if self.insecure else "")
         self.signals.set_title(title + (" — ACTIONS ON" if self.acts.enabled else ""))

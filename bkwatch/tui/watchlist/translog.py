@@ -70,15 +70,19 @@ class TransitionLog(Log, can_focus=True):
         self.border_title = f"{self.unseen} new {down} (end follows)" if self.unseen else None
 
     def add(self, transitions: list[Transition], title: str) -> None:
-        self.note_lines(summarize(transitions, title, self.ascii_only))
+        """A poll's changes of the task called `title`: `summarize` makes its lines of cleaned
+        parts, so they are not cleaned again, only their spaces folded as `one_line` does."""
+        self._note([" ".join(line.split()) for line in summarize(transitions, title, self.ascii_only)])
 
     def note_lines(self, lines: list[str]) -> None:
         """Record `lines` now; write them at once unless the log was written in the last
         FLUSH_SECONDS, in which case they go out together when that time is up (every write
         scrolls, so repaints, the whole log)."""
+        self._note([one_line(line) for line in lines])
+
+    def _note(self, lines: list[str]) -> None:
         if not lines:
             return
-        lines = [one_line(line) for line in lines]
         self.entries.extend(lines)
         del self.entries[:-2000]
         self._pending.extend(lines)
