@@ -37,7 +37,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
-from bkwatch.model import State
+from bkwatch.model import State, count_moves
 from bkwatch.redact import redact
 from bkwatch.text import one_line
 from bkwatch.tui.actions import bindings, footer_ranks, help_keys, palette_entries
@@ -245,7 +245,8 @@ class BkWatchApp(App[None]):
             return
         title = self.title_of(update.key)
         changes = [t for t in update.transitions if t.old is not None]
-        self.log_view.add(changes, title)
+        moves = count_moves(update.transitions)  # counted once for the log and the steps
+        self.log_view.add(changes, title, moves if len(changes) == len(update.transitions) else None)
         # Expire old highlights on this tick, inside the same batch: no extra frames. The marks
         # are kept oldest first (a mark made again moves to the end): the expired ones lead.
         highlights = self.highlights
@@ -266,7 +267,7 @@ class BkWatchApp(App[None]):
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for tk, keys in self._marked.items() if tk in keys})
         if update.key == self.selected:
-            self.detail.show(watch, now, update.transitions)
+            self.detail.show(watch, now, update.transitions, moves)
             focus = self.focus_hints.pop(update.key, None) if watch.task is not None else None
             if focus is not None:
                 self.detail.reveal_focus(focus)  # once, on the first answer: then the user steers

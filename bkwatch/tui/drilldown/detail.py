@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, Tree
 
-from bkwatch.model import Host, JobTask, State, Task, Transition
+from bkwatch.model import Host, JobTask, Move, State, Task, Transition
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.text import display_width, one_line
@@ -24,6 +24,8 @@ from bkwatch.tui.widgets.fmt import STATE_STYLE, age, badge_str, duration
 from bkwatch.tui.widgets.lines import LineView, TextBar
 
 if TYPE_CHECKING:
+    from collections import Counter
+
     from bkwatch.poller import Watch
 
 ERROR_LINES = 3  # lines a poll error may take under the task's title
@@ -159,7 +161,13 @@ class DetailPane(Vertical):
             progress = watch.task.progress() if watch.task else None
             self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
 
-    def show(self, watch: Watch | None, now: float, transitions: list[Transition] | None = None) -> None:
+    def show(
+        self,
+        watch: Watch | None,
+        now: float,
+        transitions: list[Transition] | None = None,
+        moves: Counter[Move] | None = None,
+    ) -> None:
         if watch is None:
             self.key, self.shown, self._titled = None, None, None
             self.title_bar.show(Text(""))
@@ -186,7 +194,7 @@ class DetailPane(Vertical):
         view = traits(task.system).view
         if view is View.STEPS:
             self._switch("job-pane")
-            self.job.show(watch.key, task, transitions)
+            self.job.show(watch.key, task, transitions, moves)
         elif view is View.HOSTS:
             self._switch("nm-hosts")
             self.nodeman.show(watch.key, task.hosts, task.changed_units(task.hosts))
