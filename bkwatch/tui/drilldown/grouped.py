@@ -243,9 +243,6 @@ class GroupedView(LineView):
     def _ordered(self) -> list[Hashable]:
         return sorted(self._members, key=self._gorder.__getitem__)
 
-    def _shown(self, g: Hashable) -> bool:
-        return not self.failures_only or self.kind.bad_group(g)
-
     def _rebuild(self, scope: str, items: Mapping[str, Any]) -> None:
         before = self.window()  # the old rows, read before their data goes
         self.scope = scope
@@ -295,38 +292,47 @@ class GroupedView(LineView):
         values, kind = self._values, self.kind
         return [p for p in at if kind.matches(values[p], needle)]
 
-    def _header_line(self, g: Hashable) -> Line:
-        total = self._group_size(g) if g in self._members else 0
-        shown = len(self._visible(g)) if self.filter_text else total
-        open_ = self._is_open(g)
+    def _hkey(self, g: Hashable) -> str:
         hkey = self._hkeys.get(g)
         if hkey is None:
             hkey = self._hkeys[g] = HEADER + repr(g)
             self._hgroup[hkey] = g
-        return Line(hkey, (g, shown, total, open_), header=True, data=g)
+        return hkey
 
     def _make_blocks(self) -> list[tuple[Hashable, list[int] | None]]:
-        """Each shown group with its rows' positions (None: closed), headers drawn anew. Without
-        a filter an open group's rows are its member list itself, so moves update it in place."""
+        """Each shown group with its rows' positions (None: closed), and its header (kept when
+        what it says did not change). Without a filter an open group's rows are its member list
+        itself, so moves update it in place. Which groups are open as `_is_open` says, with
+        what it reads read once."""
         blocks: list[tuple[Hashable, list[int] | None]] = []
-        heads = self._heads
-        self._live.clear()
+        heads, live = self._heads, self._live
+        live.clear()
+        scope = self.scope or ""
+        opened, closed = self.open_groups.get(scope, ()), self.closed_groups.get(scope, ())
+        filtering = bool(self.filter_text)
+        by_default = filtering or len(self.items) <= SMALL_VIEW
+        bad_group, failures_only = self.kind.bad_group, self.failures_only
         for g in self._ordered():
-            if not self._shown(g):
+            bad = bad_group(g)
+            if failures_only and not bad:
                 continue
-            open_ = self._is_open(g)
-            if self.filter_text:
+            open_ = g in opened or (g not in closed and (by_default or bad))
+            total = self._group_size(g)
+            if filtering:
                 # Only open or filtered groups are read: a closed group stays one header.
                 visible = self._visible(g)
                 if not visible:
                     continue
-                keys = visible if open_ else None
+                keys, shown = (visible if open_ else None), len(visible)
             elif open_:
-                keys = self._settle(g)
-                self._live.add(g)
+                keys, shown = self._settle(g), total
+                live.add(g)
             else:
-                keys = None
-            heads[g] = self._header_line(g)
+                keys, shown = None, total
+            sig = (g, shown, total, open_)
+            head = heads.get(g)
+            if head is None or head.sig != sig:
+                heads[g] = Line(self._hkey(g), sig, header=True, data=g)
             blocks.append((g, keys))
         if not blocks:
             heads[None] = Line(EMPTY, self._empty_reason(), header=True, data=None)
