@@ -247,3 +247,31 @@ async def test_many_moves_between_open_groups_keep_every_group_in_server_order()
             view.scope = None  # built afresh, with the same groups open
             view.show("gsekit:2:5", rows)
             assert shown == [ln.key for ln in view.lines], n
+
+
+async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp_path: Path) -> None:
+    """Most polls change nothing the status line says (counts by state, pause, filter): it is
+    not built again for them; a pause is shown at once."""
+    from bkwatch.tui.widgets.lines import TextBar
+
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=30)
+    rig = sim_app(sim, tmp_path, [key], select=key)
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        bar = app.query_one("#status", TextBar)
+        shown: list[str] = []
+        show = bar.show
+
+        def spy(text: Any) -> None:
+            shown.append(text.plain)
+            show(text)
+
+        bar.show = spy  # type: ignore[method-assign]
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert shown == [], "a poll that changed nothing the line says drew it again"
+        app.action_pause()
+        await pilot.pause()
+        assert shown and "PAUSED" in shown[-1] and "PAUSED" in bar.shown.plain
