@@ -183,8 +183,8 @@ class DetailPane(Vertical):
         task = watch.task
         if not self._retired:  # one clearing per frame, however many polls it holds
             self.call_after_refresh(self._retired.clear)
-        self._retired.append(self.shown)  # freed after the frame (see JobPane.show)
-        self.shown = task
+        held, self.shown = self.shown, task
+        self._retired.append(held)  # freed after the frame (see JobPane.show)
         if task is None:
             self._switch("empty")
             return
@@ -194,7 +194,7 @@ class DetailPane(Vertical):
         view = traits(task.system).view
         if view is View.STEPS:
             self._switch("job-pane")
-            self.job.show(watch.key, task, transitions, moves)
+            self.job.show(watch.key, task, transitions, moves, held=held)
         elif view is View.HOSTS:
             self._switch("nm-hosts")
             self.nodeman.show(watch.key, task.hosts, task.changed_units(task.hosts))

@@ -160,16 +160,21 @@ class JobPane(Vertical):
         task: Task,
         transitions: list[Transition] | None = None,
         moves: Counter[Move] | None = None,
+        *,
+        held: Task | None = None,
     ) -> None:
         """Apply a snapshot; `transitions` of this poll count what moved (`moves`: their count,
-        when the caller made it)."""
+        when the caller made it). `held`: a snapshot the caller keeps until the frame is painted
+        (the detail pane's last one), not kept here again."""
         if target != self.target:
             self.target, self.step_id, self.user_chose_step = target, None, False
             transitions = moves = None
         # Freeing a 30,000-host snapshot takes milliseconds: do it after the frame is painted.
-        if not self._retired:  # one clearing per frame, however many polls it holds
-            self.call_after_refresh(self._retired.clear)
-        self._retired.append(self.shown)
+        old = self.shown
+        if old is not None and old is not held:
+            if not self._retired:  # one clearing per frame, however many polls it holds
+                self.call_after_refresh(self._retired.clear)
+            self._retired.append(old)
         self.shown = task
         self.steps_view.sync(task, transitions, moves)
         ids = {s.id for s in task.steps}
