@@ -9,7 +9,8 @@ together (the slim form answers the same questions as the full task).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from operator import attrgetter
@@ -445,3 +446,14 @@ class Transition:
             "new": str(self.new),
             "at": self.at,
         }
+
+
+# One kind of change: (level, step id, old state, new state).
+Move = tuple[str, "str | None", "State | None", State]
+_move_of = attrgetter("level", "step_id", "old", "new")
+
+
+def count_moves(transitions: Iterable[Transition]) -> Counter[Move]:
+    """How many units made each kind of change, first seen first (counted in C: a poll of a
+    10,000-host step brings a hundred). The app counts a poll's once for every pane."""
+    return Counter(map(_move_of, transitions))

@@ -346,7 +346,7 @@ async def test_untrusted_names_stay_literal_and_no_escape_reaches_screen(tmp_pat
         app.detail.job.reveal(step_id, tagged.key)
         await pilot.pause()
         hv = app.detail.job.hosts_view
-        header = next(line for line in hv.lines if line.header and line.data == hv._gkey[tagged.key])
+        header = next(line for line in hv.lines if line.header and line.data == hv.group_of(tagged.key))
         assert tagged.tag in hv.plain(header.key)  # "[bold]fail[/]" literally, not bold "fail"
         row = hv.plain(tagged.key)
         assert "\x1b" not in row and "\x07" not in row

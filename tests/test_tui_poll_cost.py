@@ -164,3 +164,114 @@ async def test_marks_expire_oldest_first_and_by_task(tmp_path: Path) -> None:
         marked = {k for (t, k) in app.highlights if t == key}
         assert marked == set(second), marked
         assert app.detail.job.hosts_view.highlights == set(second)
+
+
+async def test_a_poll_tells_the_views_shown_only_the_marks_that_changed(tmp_path: Path) -> None:
+    """The detail pane is told a poll's new and expired marks, not every mark again (a busy step
+    keeps hundreds); views not shown are given the marks when they are shown."""
+    from bkwatch.tui.app import HIGHLIGHT_SECONDS
+
+    now = [1_000.0]
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=60)
+    other = sim.world.add_task("nodeman", hosts=20)
+    sim.world.advance(30)
+    rig = sim_app(sim, tmp_path, [key, other], select=key, clock=lambda: now[0])
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        detail = app.detail
+        step = detail.job.current_step()
+        assert step is not None
+        wholes: list[set[str]] = []
+        told: list[tuple[list[str], list[str]]] = []
+        set_highlights, mark = detail.set_highlights, detail.mark
+
+        def whole(keys: set[str]) -> None:
+            wholes.append(set(keys))
+            set_highlights(keys)
+
+        def changed(came: list[str], gone: list[str]) -> None:
+            told.append((list(came), list(gone)))
+            mark(came, gone)
+
+        detail.set_highlights = whole  # type: ignore[method-assign]
+        detail.mark = changed  # type: ignore[method-assign]
+        hosts = [k for k, h in step.hosts.items() if not h.state.is_bad][:3]
+        for host in hosts:
+            sim.world.force(key, 104, host=host, step=step.id)
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert wholes == [] and len(told) == 1 and sorted(told[0][0]) == sorted(hosts) and told[0][1] == []
+        assert detail.job.hosts_view.highlights == set(hosts)
+        assert detail.nodeman.highlights == set(), "a view not shown was told of the marks"
+        await rig.poller.poll_once(key)  # nothing changed, nothing expired: nothing told
+        await rig.poller.poll_once(other)  # another task's poll: nothing of the task shown
+        await pilot.pause()
+        assert len(told) == 1 and wholes == []
+        now[0] += HIGHLIGHT_SECONDS + 1
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert sorted(told[-1][1]) == sorted(hosts) and told[-1][0] == []
+        assert detail.job.hosts_view.highlights == set() == detail.marks
+        # The NodeMan task shown: its view is given the marks then, and the next poll the task's.
+        detail.marks = {"0:10.9.9.9"}
+        app.select(other)
+        await pilot.pause()
+        assert detail.nodeman.highlights == {"0:10.9.9.9"}
+        await rig.poller.poll_once(other)
+        await pilot.pause()
+        assert wholes == [set()] and detail.nodeman.highlights == set()
+
+
+async def test_many_moves_between_open_groups_keep_every_group_in_server_order() -> None:
+    """A poll moving dozens of rows between open groups rebuilds each group's list in one pass:
+    the rows are what a list built afresh shows, poll after poll."""
+    import random
+
+    rand = random.Random(7)
+    states = [State.FAILED, State.SUCCEEDED, State.RUNNING, State.STOPPED]
+    rows = {str(i): _jt(i, rand.choice(states)) for i in range(1, 401)}
+    app = _Host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:5", rows)
+        await pilot.pause()
+        for line in [ln for ln in view.lines if ln.header]:
+            view.toggle_group(line.data, True)
+        for n in (3, 40, 120):  # one by one, then in one pass
+            for i in rand.sample(range(1, 401), n):
+                rows = {**rows, str(i): _jt(i, rand.choice(states))}
+            view.show("gsekit:2:5", rows)
+            shown = [ln.key for ln in view.lines]
+            view.scope = None  # built afresh, with the same groups open
+            view.show("gsekit:2:5", rows)
+            assert shown == [ln.key for ln in view.lines], n
+
+
+async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp_path: Path) -> None:
+    """Most polls change nothing the status line says (counts by state, pause, filter): it is
+    not built again for them; a pause is shown at once."""
+    from bkwatch.tui.widgets.lines import TextBar
+
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=30)
+    rig = sim_app(sim, tmp_path, [key], select=key)
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        bar = app.query_one("#status", TextBar)
+        shown: list[str] = []
+        show = bar.show
+
+        def spy(text: Any) -> None:
+            shown.append(text.plain)
+            show(text)
+
+        bar.show = spy  # type: ignore[method-assign]
+        await rig.poller.poll_once(key)
+        await pilot.pause()
+        assert shown == [], "a poll that changed nothing the line says drew it again"
+        app.action_pause()
+        await pilot.pause()
+        assert shown and "PAUSED" in shown[-1] and "PAUSED" in bar.shown.plain

@@ -92,7 +92,7 @@ async def test_in_place_change_repaints_only_that_line(tmp_path: Path) -> None:
         hv.show(hv.scope, hosts)
         regions = [r for call in refreshed for r in call]
         row = hv.index_of(key) - int(hv.scroll_offset.y)
-        head = hv.index_of(hv._hkeys[hv._gkey[key]]) - int(hv.scroll_offset.y)
+        head = hv.index_of(hv._hkeys[hv.group_of(key)]) - int(hv.scroll_offset.y)
         lines = {y for r in regions for y in range(r.y, r.y + r.height)}
         assert row in lines and lines <= {row, head}
         await pilot.pause()

@@ -37,7 +37,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
-from bkwatch.model import State
+from bkwatch.model import State, count_moves
 from bkwatch.redact import redact
 from bkwatch.text import one_line
 from bkwatch.tui.actions import bindings, footer_ranks, help_keys, palette_entries
@@ -137,11 +137,14 @@ class BkWatchApp(App[None]):
         self.selected: str | None = select
         self.highlights: dict[tuple[str, str], float] = {}  # (target, key) -> when it changed
         self._marked: dict[str, set[str]] = {}  # the highlights' keys by target
+        self._marks_of: str | None = None  # the task whose marks the detail pane holds
         self.alerts = TaskAlerts(self)  # toasts, bell, desktop: alerts.py
         self.history = LastSeen(self)  # the last-seen states and "since last time": alerts.py
         self.watchlist = WatchList(self)  # add, remove, filter, failures: watch_ui.py
         self.scopes_ui = ScopesUi(self, scopes)  # followed scopes: scope_ui.py
         self._mode_title = ""  # the drill-down's title: the filter and failures-only mode
+        self._status_said: tuple[object, ...] = ()  # what the status line was drawn from
+        self._titles: dict[str, tuple[str, str]] = {}  # task -> its title as given, as one line
         self._parts: dict[str, Widget] = {}  # panes by selector (`_part`)
 
     # ---- layout -----------------------------------------------------------------------
@@ -242,7 +245,8 @@ class BkWatchApp(App[None]):
             return
         title = self.title_of(update.key)
         changes = [t for t in update.transitions if t.old is not None]
-        self.log_view.add(changes, title)
+        moves = count_moves(update.transitions)  # counted once for the log and the steps
+        self.log_view.add(changes, title, moves if len(changes) == len(update.transitions) else None)
         # Expire old highlights on this tick, inside the same batch: no extra frames. The marks
         # are kept oldest first (a mark made again moves to the end): the expired ones lead.
         highlights = self.highlights
@@ -263,12 +267,23 @@ class BkWatchApp(App[None]):
         self.joblist.sync(self.poller.watches, now)
         self.joblist.set_highlights({tk for tk, keys in self._marked.items() if tk in keys})
         if update.key == self.selected:
-            self.detail.show(watch, now, update.transitions)
+            self.detail.show(watch, now, update.transitions, moves)
             focus = self.focus_hints.pop(update.key, None) if watch.task is not None else None
             if focus is not None:
                 self.detail.reveal_focus(focus)  # once, on the first answer: then the user steers
-        if self.selected is not None:
-            self.detail.set_highlights(set(self._marked.get(self.selected, ())))
+        # The detail pane is told what changed of the shown task's marks (a busy step keeps
+        # hundreds of them); a task shown since the last poll gets its marks whole.
+        selected = self.selected
+        if selected != self._marks_of:
+            self._marks_of = selected
+            if selected is not None:
+                self.detail.set_highlights(set(self._marked.get(selected, ())))
+        elif selected is not None:
+            mine = marked if targets <= {selected} else [m for m in marked if m[0] == selected]
+            came = [*map(_second, mine)]
+            gone = [k for t, k in expired if t == selected]
+            if came or gone:
+                self.detail.mark(came, gone)
         for t in compress(changes, map("task".__eq__, map(_level, changes))):
             self.alerts.alert(t, title, now)
         self.evidence_ui.polled(update.key, watch.task)  # a followed log asks for what was added
@@ -290,7 +305,15 @@ class BkWatchApp(App[None]):
     def title_of(self, key: str) -> str:
         """A watched task's title as one line (its key when not watched)."""
         watch = self.poller.watches.get(key)
-        return one_line(watch.title) if watch is not None else key
+        if watch is None:
+            return key
+        raw = watch.title
+        known = self._titles.get(key)
+        if known is not None and known[0] == raw:  # cleaned once per title, not once per poll
+            return known[1]
+        title = one_line(raw)
+        self._titles[key] = (raw, title)
+        return title
 
     async def on_event(self, event: events.Event) -> None:
         if self._exit and isinstance(event, events.Key | events.Paste | events.MouseEvent):
@@ -329,6 +352,21 @@ class BkWatchApp(App[None]):
         for w in self.poller.watches.values():
             s = w.task.state if w.task is not None else None
             counts[s] = counts.get(s, 0) + 1
+        watchlist, acts = self.watchlist, self.acts
+        # What the line and the title say, compared first: most polls change none of it.
+        said = (
+            tuple(counts.items()),
+            acts.enabled and acts.badge_text(),
+            self.list_name,
+            len(self.poller.watches),
+            len(self.scopes_ui.followed),
+            self.poller.paused,
+            watchlist.filter_text,
+            watchlist.failures_only,
+        )
+        if said == self._status_said:
+            return
+        self._status_said = said
         text = summary(counts)
         title = f"bkwatch — {text}" + (" — TLS NOT VERIFIED" if self.insecure else "")
         self.signals.set_title(title + (" — ACTIONS ON" if self.acts.enabled else ""))

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, Tree
 
-from bkwatch.model import Host, JobTask, State, Task, Transition
+from bkwatch.model import Host, JobTask, Move, State, Task, Transition
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.text import display_width, one_line
@@ -24,6 +24,8 @@ from bkwatch.tui.widgets.fmt import STATE_STYLE, age, badge_str, duration
 from bkwatch.tui.widgets.lines import LineView, TextBar
 
 if TYPE_CHECKING:
+    from collections import Counter
+
     from bkwatch.poller import Watch
 
 ERROR_LINES = 3  # lines a poll error may take under the task's title
@@ -132,6 +134,7 @@ class DetailPane(Vertical):
         self.shown: Task | None = None
         self._retired: list[Task | None] = []
         self._current = "empty"  # the switcher's view as last set
+        self.marks: set[str] = set()  # the keys marked: drawn by the views shown (`_marking`)
 
     def compose(self) -> ComposeResult:
         yield self.title_bar
@@ -158,7 +161,13 @@ class DetailPane(Vertical):
             progress = watch.task.progress() if watch.task else None
             self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
 
-    def show(self, watch: Watch | None, now: float, transitions: list[Transition] | None = None) -> None:
+    def show(
+        self,
+        watch: Watch | None,
+        now: float,
+        transitions: list[Transition] | None = None,
+        moves: Counter[Move] | None = None,
+    ) -> None:
         if watch is None:
             self.key, self.shown, self._titled = None, None, None
             self.title_bar.show(Text(""))
@@ -169,12 +178,13 @@ class DetailPane(Vertical):
         self.key = watch.key
         self._titled = (watch, now)
         progress = watch.task.progress() if watch.task else None
-        self.title_bar.show(title_text(watch, now, self.ascii_only, progress, self.size.width))
+        width = self.size.width if watch.error is not None else 0  # only an error wraps to it
+        self.title_bar.show(title_text(watch, now, self.ascii_only, progress, width))
         task = watch.task
         if not self._retired:  # one clearing per frame, however many polls it holds
             self.call_after_refresh(self._retired.clear)
-        self._retired.append(self.shown)  # freed after the frame (see JobPane.show)
-        self.shown = task
+        held, self.shown = self.shown, task
+        self._retired.append(held)  # freed after the frame (see JobPane.show)
         if task is None:
             self._switch("empty")
             return
@@ -184,7 +194,7 @@ class DetailPane(Vertical):
         view = traits(task.system).view
         if view is View.STEPS:
             self._switch("job-pane")
-            self.job.show(watch.key, task, transitions)
+            self.job.show(watch.key, task, transitions, moves, held=held)
         elif view is View.HOSTS:
             self._switch("nm-hosts")
             self.nodeman.show(watch.key, task.hosts, task.changed_units(task.hosts))
@@ -212,6 +222,8 @@ class DetailPane(Vertical):
         if view != self._current:
             self._current = view
             self.switcher.current = view
+            for shown in self._marking():  # marks made while it was not shown
+                shown.set_highlights(self.marks)
 
     def main_view(self) -> Widget | None:
         current = self.switcher.current
@@ -233,14 +245,26 @@ class DetailPane(Vertical):
         self.pipeline.set_filter(text, failures_only)
 
     def set_highlights(self, keys: set[str]) -> None:
-        """Mark `keys` in every view; only the one shown repaints (the others are drawn whole
-        when they are shown)."""
+        """Mark `keys` in the views shown; the others are told when they are shown (`_switch`)."""
+        self.marks = set(keys)
+        for view in self._marking():
+            view.set_highlights(self.marks)
+
+    def mark(self, came: list[str], gone: list[str]) -> None:
+        """Marks changed by a poll of the task shown: `gone` unmarked, then `came` marked, in the
+        views shown, at the cost of what changed."""
+        self.marks.difference_update(gone)
+        self.marks.update(came)
+        for view in self._marking():
+            view.mark(came, gone)
+
+    def _marking(self) -> tuple[LineView | PipelineTree, ...]:
+        """The views that draw marks now: those of the switcher's current view."""
         current = self._current
-        self.job.hosts_view.set_highlights(keys, shown=current == "job-pane")
-        self.job.steps_view.set_highlights(keys, shown=current == "job-pane")
-        self.nodeman.set_highlights(keys, shown=current == "nm-hosts")
-        self.gsekit.set_highlights(keys, shown=current == "gk-box")
-        self.pipeline.set_highlights(keys)
+        if current == "job-pane":
+            return (self.job.hosts_view, self.job.steps_view)
+        shown = {"nm-hosts": self.nodeman, "gk-box": self.gsekit, "tree": self.pipeline}.get(current)
+        return () if shown is None else (shown,)
 
     def reveal_focus(self, focus: str) -> bool:
         """Put the cursor where a pasted URL pointed: a JOB step instance id, or a NodeMan

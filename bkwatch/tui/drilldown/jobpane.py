@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from bkwatch.model import State, Step, Task, Transition
+from bkwatch.model import Move, State, Step, Task, Transition, count_moves
 from bkwatch.text import one_line
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.headers import ColumnHeader, host_header
@@ -39,7 +39,6 @@ def counts_text(counts: dict[State, int], ascii_only: bool) -> Text:
 
 
 _state = attrgetter("state")
-_move_of = attrgetter("level", "step_id", "old", "new")
 _BAD = frozenset(s for s in State if s.is_bad)
 _UNDER_WAY = frozenset({State.RUNNING, State.WAITING})
 
@@ -76,15 +75,19 @@ class StepsView(LineView):
         self.steps: dict[str, tuple[int, Step]] = {}
         self.counts: dict[str, dict[State, int]] = {}
 
-    def sync(self, task: Task, transitions: list[Transition] | None = None) -> None:
+    def sync(
+        self, task: Task, transitions: list[Transition] | None = None, moves: Counter[Move] | None = None
+    ) -> None:
         old = self.steps
         self.steps = {s.id: (i, s) for i, s in enumerate(task.steps, 1)}
         # Host counts only move when a host changes state, and the poll reports each one: the
         # moves are counted in C, then applied per step and (old, new).
-        moves: dict[str | None, list[tuple[State | None, State, int]]] = {}
-        for (level, step_id, was, now), n in Counter(map(_move_of, transitions or ())).items():
+        by_step: dict[str | None, list[tuple[State | None, State, int]]] = {}
+        if moves is None or transitions is None:
+            moves = count_moves(transitions or ())
+        for (level, step_id, was, now), n in moves.items():
             if level == "host":
-                moves.setdefault(step_id, []).append((was, now, n))
+                by_step.setdefault(step_id, []).append((was, now, n))
         counts = {}
         for s in task.steps:
             prev = old.get(s.id)
@@ -92,7 +95,7 @@ class StepsView(LineView):
                 counts[s.id] = step_counts(s)
                 continue
             c = dict(self.counts[s.id])
-            for was, now, n in moves.get(s.id, ()):
+            for was, now, n in by_step.get(s.id, ()):
                 if was is not None:
                     c[was] = c.get(was, 0) - n
                 c[now] = c.get(now, 0) + n
@@ -151,17 +154,29 @@ class JobPane(Vertical):
         yield ColumnHeader(host_header)
         yield self.hosts_view
 
-    def show(self, target: str, task: Task, transitions: list[Transition] | None = None) -> None:
-        """Apply a snapshot; `transitions` of this poll mark what to highlight."""
+    def show(
+        self,
+        target: str,
+        task: Task,
+        transitions: list[Transition] | None = None,
+        moves: Counter[Move] | None = None,
+        *,
+        held: Task | None = None,
+    ) -> None:
+        """Apply a snapshot; `transitions` of this poll count what moved (`moves`: their count,
+        when the caller made it). `held`: a snapshot the caller keeps until the frame is painted
+        (the detail pane's last one), not kept here again."""
         if target != self.target:
             self.target, self.step_id, self.user_chose_step = target, None, False
-            transitions = None
+            transitions = moves = None
         # Freeing a 30,000-host snapshot takes milliseconds: do it after the frame is painted.
-        if not self._retired:  # one clearing per frame, however many polls it holds
-            self.call_after_refresh(self._retired.clear)
-        self._retired.append(self.shown)
+        old = self.shown
+        if old is not None and old is not held:
+            if not self._retired:  # one clearing per frame, however many polls it holds
+                self.call_after_refresh(self._retired.clear)
+            self._retired.append(old)
         self.shown = task
-        self.steps_view.sync(task, transitions)
+        self.steps_view.sync(task, transitions, moves)
         ids = {s.id for s in task.steps}
         if self.step_id not in ids or not self.user_chose_step:
             # Follow the interesting step until the user picks one.

@@ -12,8 +12,9 @@ new ones) is one piece of state-keeping that reads best in one place.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, filterfalse
 from operator import attrgetter, ne, or_
 
 from rich.text import Text
@@ -428,10 +429,23 @@ class PipelineTree(Tree[NodeRef]):
             self._forget(child)
 
     def set_highlights(self, ids: set[str]) -> None:
-        changed = (ids ^ self.highlights) & self.model.keys()  # a JOB task's hosts are no nodes
+        flipped = ids ^ self.highlights
         self.highlights = set(ids)
-        for nid in changed:
-            tn, node = self.index.get(nid), self.model.get(nid)
+        self._relabel_marks(flipped)
+
+    def mark(self, came: Iterable[str], gone: Iterable[str]) -> None:
+        """Marks changed by a poll (`LineView.mark`): costs what changed, not the nodes marked."""
+        marks = self.highlights
+        flipped = set(filter(marks.__contains__, gone))
+        marks.difference_update(flipped)
+        new = set(filterfalse(marks.__contains__, came))
+        marks.update(new)
+        self._relabel_marks(flipped ^ new)
+
+    def _relabel_marks(self, flipped: set[str]) -> None:
+        ids, model = self.highlights, self.model
+        for nid in filter(model.__contains__, flipped):  # a JOB task's hosts are no nodes
+            tn, node = self.index.get(nid), model.get(nid)
             if tn is not None and node is not None:
                 hl = nid in ids
                 sig = self._sigs.get(nid, ())

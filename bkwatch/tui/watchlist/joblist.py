@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -69,6 +70,13 @@ class Columns:
         return max(MIN_NAME, rest - label_w - target_w), label_w, target_w
 
 
+@lru_cache(maxsize=4096)
+def _cells(text: str) -> int:
+    """The cells `text` takes as a row shows it: every row's name, label and target are measured
+    on every poll, and they rarely change."""
+    return display_width(one_line(text))
+
+
 def columns_of(lines: list[Line]) -> Columns:
     name = label = target = 0
     age = errors = False
@@ -76,9 +84,10 @@ def columns_of(lines: list[Line]) -> Columns:
         if line.header:
             continue
         tag, title, _state, _prog, _elapsed, data_age, err = line.sig[:7]
-        name = max(name, display_width(one_line(title or target_of(line.key))))
-        label = max(label, display_width(one_line(tag)) if tag else 0)
-        target = max(target, display_width(one_line(target_of(line.key))))
+        where = target_of(line.key)
+        name = max(name, _cells(title or where))
+        label = max(label, _cells(tag) if tag else 0)
+        target = max(target, _cells(where))
         age = age or bool(data_age)
         errors = errors or err is not None
     return Columns(name, label, target, age, errors)
@@ -137,7 +146,7 @@ class JobList(LineView):
             group = found.get(w.via) if w.via is not None else None
             (mine if group is None else group).append(w)
         rows = len(mine) + sum(1 if k in self.folded else 1 + len(m) for k, m in found.items())
-        height = self.size.height  # 0: not laid out yet (or hidden)
+        height = self._shows()  # 0: not laid out yet (or hidden); `size` asks the compositor
         attention_first = not height or rows > height
         if attention_first:
             mine.sort(key=sort_key)  # stable: insertion order within a state

@@ -8,11 +8,10 @@ not a hundred, and names the units only when there are few.
 from __future__ import annotations
 
 from collections import Counter
-from operator import attrgetter
 
 from textual.widgets import Log
 
-from bkwatch.model import State, Transition
+from bkwatch.model import Move, State, Transition, count_moves
 from bkwatch.text import one_line
 from bkwatch.tui.widgets.fmt import badge_str, clock_hms
 from bkwatch.tui.widgets.throttle import Throttle
@@ -69,16 +68,22 @@ class TransitionLog(Log, can_focus=True):
         down = "v" if self.ascii_only else "↓"
         self.border_title = f"{self.unseen} new {down} (end follows)" if self.unseen else None
 
-    def add(self, transitions: list[Transition], title: str) -> None:
-        self.note_lines(summarize(transitions, title, self.ascii_only))
+    def add(self, transitions: list[Transition], title: str, moves: Counter[Move] | None = None) -> None:
+        """A poll's changes of the task called `title` (`moves`: their count, when the caller
+        made it): `summarize` makes its lines of cleaned parts, so they are not cleaned again,
+        only their spaces folded as `one_line` does."""
+        lines = summarize(transitions, title, self.ascii_only, moves)
+        self._note([" ".join(line.split()) for line in lines])
 
     def note_lines(self, lines: list[str]) -> None:
         """Record `lines` now; write them at once unless the log was written in the last
         FLUSH_SECONDS, in which case they go out together when that time is up (every write
         scrolls, so repaints, the whole log)."""
+        self._note([one_line(line) for line in lines])
+
+    def _note(self, lines: list[str]) -> None:
         if not lines:
             return
-        lines = [one_line(line) for line in lines]
         self.entries.extend(lines)
         del self.entries[:-2000]
         self._pending.extend(lines)
@@ -102,13 +107,16 @@ class TransitionLog(Log, can_focus=True):
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 
 
-def summarize(transitions: list[Transition], title: str, ascii_only: bool) -> list[str]:
+def summarize(
+    transitions: list[Transition], title: str, ascii_only: bool, moves: Counter[Move] | None = None
+) -> list[str]:
     """Log lines for one poll of one task: task and step changes one per line; units of one
     step and level summed per (old, new) unless there are at most FEW of them.
 
     The moves are counted in C (a poll of a 10,000-host step brings a hundred); the units are
     read one by one only where the line names them (a move of at most FEW)."""
-    moves = Counter(map(_move_of, transitions))  # first seen first, as the lines are written
+    if moves is None:
+        moves = count_moves(transitions)  # first seen first, as the lines are written
     out = (
         [describe(t, title, ascii_only) for t in transitions if t.level not in _NOUNS]
         if any(level not in _NOUNS for level, _step, _old, _new in moves)
@@ -140,6 +148,3 @@ def summarize(transitions: list[Transition], title: str, ascii_only: bool) -> li
         where = f" step {one_line(step_id)}" if step_id else ""
         out.append(f"{clock_hms(at)}  {one_line(title)}{where}: " + ", ".join(parts))
     return out
-
-
-_move_of = attrgetter("level", "step_id", "old", "new")

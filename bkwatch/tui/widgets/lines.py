@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import filterfalse
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
@@ -334,10 +335,23 @@ class LineView(ScrollView, can_focus=True):
         when the view is not `shown`: it is drawn whole when it is). Rows off the screen are
         drawn when scrolled to."""
         flipped = keys ^ self.highlights
-        if not flipped:
-            return
         self.highlights = set(keys)
-        if not shown:
+        self._repaint_marks(flipped, shown)
+
+    def mark(self, came: Iterable[str], gone: Iterable[str], *, shown: bool = True) -> None:
+        """Marks changed by a poll: `gone` no longer marked, then `came` marked (a key in both was
+        marked again). Costs what changed, not the rows marked: a busy step keeps hundreds."""
+        marks = self.highlights
+        flipped = set(filter(marks.__contains__, gone))
+        marks.difference_update(flipped)
+        new = set(filterfalse(marks.__contains__, came))
+        marks.update(new)
+        self._repaint_marks(flipped ^ new, shown)
+
+    def _repaint_marks(self, flipped: set[str], shown: bool) -> None:
+        """Repaint the rows on the screen whose mark came or went (not when the view is not
+        `shown`: it is drawn whole when it is)."""
+        if not flipped or not shown:
             return
         top, height = int(self.scroll_offset.y), self._shows()
         if len(flipped) > 8:  # the window's rows read at once: cheaper than finding every key
