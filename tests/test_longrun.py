@@ -87,11 +87,11 @@ async def test_no_memory_left_behind_per_key(tmp_path: Path) -> None:
 
 
 async def cycle(app: BkWatchApp, samples: Samples) -> None:
-    """One browsing cycle, a key every 0.1 s."""
+    """One browsing cycle, a key every 0.05 s."""
     for key in CYCLE:
         app.simulate_key(key)
         samples.keys += 1
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
 
 
 # The monitor's workload (tests/monitor_run.py). In the suite, 75 s at a key every 0.25 s (eight
