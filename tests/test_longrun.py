@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 import tracemalloc
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,7 @@ from textual.widget import Widget
 
 from bkwatch import tune_gc
 from bkwatch.tui.app import BkWatchApp
+from tests.harness import notifications
 from tests.longrun import CYCLE, Samples, browse, running_app
 
 MINUTES = float(os.environ.get("BKWATCH_LONGRUN_MINUTES", "0"))
@@ -55,7 +57,7 @@ async def test_no_memory_left_behind_per_key(tmp_path: Path) -> None:
             await browse(app, 8, samples, pause=0.1)  # first polls in
             for _ in range(WARM_CYCLES):
                 await cycle(app, samples)
-            await asyncio.sleep(4)  # toasts of the warm-up gone
+            await toasts_gone(app, 4.0)  # toasts of the warm-up gone
             widgets_before = detached_widgets()
             tracemalloc.start(1)
             try:
@@ -68,7 +70,8 @@ async def test_no_memory_left_behind_per_key(tmp_path: Path) -> None:
                 for _ in range(MEASURED_CYCLES):
                     await cycle(app, samples)
                     tracked.append(len(gc.get_objects()))  # no collection forced: as it runs
-                await asyncio.sleep(4)
+                await toasts_gone(app, 4.0)
+                await asyncio.sleep(1.0)  # the last dialog closed, its widgets let go
                 widgets_after = detached_widgets()
                 held = tracemalloc.get_traced_memory()[0] - heap_before
                 keys = samples.keys - keys_before
@@ -86,12 +89,19 @@ async def test_no_memory_left_behind_per_key(tmp_path: Path) -> None:
     assert held / keys < BYTES_PER_KEY
 
 
+async def toasts_gone(app: BkWatchApp, seconds: float) -> None:
+    """Wait until no toast is up, `seconds` at most."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and notifications(app):
+        await asyncio.sleep(0.1)
+
+
 async def cycle(app: BkWatchApp, samples: Samples) -> None:
-    """One browsing cycle, a key every 0.1 s."""
+    """One browsing cycle, a key every 0.05 s."""
     for key in CYCLE:
         app.simulate_key(key)
         samples.keys += 1
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
 
 
 # The monitor's workload (tests/monitor_run.py). In the suite, 75 s at a key every 0.25 s (eight

@@ -4,6 +4,7 @@ pause/refresh, transitions when the simulator changes a state."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from bkwatch.client import BkClient
 from bkwatch.model import ErrorKind, State, Task
@@ -276,12 +277,21 @@ async def test_a_timing_out_system_does_not_starve_the_others() -> None:
                 poller.add(parse_target(key))
             sim.faults.set("delay", route="nodeman", delay=2.0)  # every NodeMan poll times out
             runner = asyncio.create_task(poller.run())
-            await asyncio.sleep(3.0)
+
+            def timing_out() -> list[str]:
+                return [k for k in slow if poller.watches[k].error is not None]
+
+            # 3 s at most: without a per-system share the JOB watch gets 3 polls or fewer in them.
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline and (
+                poller.watches[fast[0]].polls < 8 or len(timing_out()) < 4
+            ):
+                await asyncio.sleep(0.05)
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
         finally:
             await client.aclose()
-    timed_out = [k for k in slow if poller.watches[k].error is not None]
+    timed_out = timing_out()
     assert len(timed_out) >= 4 and all(poller.watches[k].error.kind is ErrorKind.TIMEOUT for k in timed_out)
     # NodeMan watches hold their slots for 0.5 s each; the JOB watch still polls about every
     # 0.2 s (without a per-system share it waits behind them: 3 polls or fewer).

@@ -24,7 +24,7 @@ import pytest
 DEAF = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print(flush=True); time.sleep(600)"
 
 
-@pytest.mark.timeout(2)
+@pytest.mark.timeout(1)
 def test_hung_waiting_for_a_child():
     proc = subprocess.Popen([sys.executable, "-c", DEAF], stdout=subprocess.PIPE)
     try:
@@ -36,12 +36,12 @@ def test_hung_waiting_for_a_child():
         proc.wait()
 
 
-@pytest.mark.timeout(2)
+@pytest.mark.timeout(1)
 async def test_hung_in_the_event_loop():
     await asyncio.sleep(600)
 
 
-@pytest.mark.timeout(2)
+@pytest.mark.timeout(1)
 def test_hung_on_an_event():
     threading.Event().wait()
 

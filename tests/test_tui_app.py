@@ -474,7 +474,7 @@ async def test_moving_between_panes_keeps_no_dead_footer_keys(tmp_path: Path) ->
     app = rig.app
     async with app.run_test(size=SIZE) as pilot:
         await settle(rig, pilot)
-        for _ in range(30):
+        for _ in range(12):
             await pilot.press("tab")
             await pilot.pause()
         gc.collect()
