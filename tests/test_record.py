@@ -439,9 +439,7 @@ def test_steps_and_nodes_rows_follow_the_last_snapshot(sim: Simulator) -> None:
             for _ in range(12):
                 await poller.poll_all()
                 # The pipeline's flow (its node names and branches) is read beside the first
-                # poll: in before the next one, so the names change with a transition. (Names
-                # that arrive in a poll without one wait for the next transition to be written:
-                # a known gap, docs/reliability.md.)
+                # poll: in before the next one (names that come later: the test below).
                 await settle(client)
                 sim.world.advance(20)
         finally:
@@ -456,6 +454,44 @@ def test_steps_and_nodes_rows_follow_the_last_snapshot(sim: Simulator) -> None:
         got = sorted(conn.execute("SELECT * FROM units WHERE target = ?", (target,)).fetchall())
         assert len(want) > 2 and got == want, target
         assert any(r[7] != "pending" for r in got), "rows written again after the first sight"
+
+
+def test_node_names_that_come_without_a_transition_are_written(sim: Simulator) -> None:
+    """A pipeline first seen already finished has its flow (node names, branches) read beside that
+    first poll: the next poll brings the names without any transition, and the rows take them."""
+    from bkwatch.record.rows import unit_rows
+
+    target = sim.world.add_task("sops", kind="ok")
+    sim.world.advance(3600)
+    last: dict[str, Any] = {}
+    moved: list[int] = []
+
+    async def go() -> None:
+        client = BkClient(load_profile())
+        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+        recorder = Recorder(data_dir())
+        poller.observers.append(recorder.observe)
+        poller.observers.append(lambda u: last.update({u.key: u.watch.task}))
+        poller.add(parse_target(target))
+        try:
+            first = await poller.poll_all()
+            last["first"] = first[0].watch.task
+            await settle(client)  # the flow read, after the first poll
+            for _ in range(2):
+                moved.extend(len(u.transitions) for u in await poller.poll_all())
+        finally:
+            await client.aclose()
+            recorder.flush()
+            recorder.close()
+
+    asyncio.run(go())
+    assert moved == [0, 0], "no transition brought the names"
+    want = sorted(unit_rows(target, last[target], lambda s: s))
+    assert want != sorted(unit_rows(target, last["first"], lambda s: s)), (
+        "the first poll had the names already"
+    )
+    got = sorted(db().execute("SELECT * FROM units WHERE target = ?", (target,)).fetchall())
+    assert got == want
 
 
 def test_a_poll_s_host_changes_are_one_row_each_read_back(sim: Simulator) -> None:

@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 0.5
 PRUNE_SECONDS = 300.0
 TASK_ROW_SECONDS = 60.0  # an unchanged task's row (last_seen) is written at most this often
+# A node tree's names may come after it is first seen, in a poll without any transition (a
+# pipeline's flow is read beside its first poll): its unit rows are compared this long after.
+NAMES_SECONDS = 120.0
 OUTAGE_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT, ErrorKind.SERVER})
 UNIT_LEVELS = frozenset({"host", "job_task", "node"})
 PACKED_LEVELS = frozenset({"host", "job_task"})  # a poll's changes of these kept in one row
@@ -71,7 +74,7 @@ class Recorder:
             r[0] for r in self.conn.execute("SELECT target FROM outages WHERE end IS NULL")
         )
         self._written: dict[str, float] = {}  # target -> when its task row was last written
-        self._seen_units: set[str] = set()
+        self._seen_units: dict[str, float] = {}  # target -> when its unit rows were first written
         self._keepers: dict[str, Keeper] = {}  # target -> what its last snapshot kept was
         self._unit_sigs: dict[str, list[int]] = {}  # target -> a hash of each unit row written
         self._cleaned: dict[str, str] = {}  # short raw text -> cleaned and redacted
@@ -259,12 +262,15 @@ class Recorder:
                 (key, str(task.system), self._clean(task.name), self._clean(label), str(task.state),
                  task.raw_state, task.start, task.end, self._clean(task.detail), now, now, int(task.terminal))
             )  # fmt: skip
-        if not (first or transitions):
+        if first:
+            self._seen_units[key] = now
+        elif not transitions and (task.root is None or now - self._seen_units[key] > NAMES_SECONDS):
             return
-        self._seen_units.add(key)
         now_rows = unit_rows(key, task, self._clean)
         sigs = [hash(r) for r in now_rows]
         last = self._unit_sigs.get(key)
+        if not (first or transitions) and sigs == last:
+            return  # nothing came since: no rows, no snapshot
         if first or last is None or len(last) != len(sigs):
             rows.units.extend(now_rows)
         else:  # only the steps / nodes whose row changed since it was last written
