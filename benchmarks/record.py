@@ -407,7 +407,7 @@ async def run(quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as d:
         rows.append(flaky_time(3 if quick else 30, 200, 20, Path(d)))
     with tempfile.TemporaryDirectory() as c:
-        rows += await overhead(200 if quick else 2000, 2 if quick else 12, Path(c))
+        rows += await overhead(200 if quick else 2000, 2 if quick else 8, Path(c))
     return rows
 
 
