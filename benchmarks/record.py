@@ -1,11 +1,14 @@
 """The record's costs: CPU added to polling, the file's growth at the demo's pace, `report` and
 `hosts --flaky` times.
 
-- overhead: 2,000 watches of a running simulator (its own process, tasks moving), rounds of
-  `poll_all` with the recorder attached and detached in turn; process CPU (every thread, the
-  writer's included, flushed inside the timed round). Twice: with a host of each JOB task flipped
-  every round (~5 transitions a poll, the heavy case), then at the simulator's own pace (few: the
-  cost every poll pays; a user's monitor is nearer this, the demo's pace being ~0.04 a poll).
+- overhead: 2,000 watches of a simulator in its own process, rounds of `poll_all` with the
+  recorder attached and detached in turn (blocks of off, on, on, off); process CPU (every thread,
+  the writer's included, flushed inside the timed round). The simulator's clock is frozen and
+  moved by `STEP` before each round, so a round with the record on (slower: it waits for the
+  flush) sees no more change than one without, and the two do the same work (asserted). Twice:
+  with a host of each JOB task flipped every round and the tasks moving (~2.4 transitions a poll,
+  the heavy case), then once every task has ended (nothing changes: the cost every poll pays; a
+  user's monitor is nearer this, the demo's pace being ~0.04 a poll).
 - growth: 200 tasks of every system at the demo's pace (the simulator's default timings), polled
   every 15 simulated seconds for 40 minutes, in-process and frozen (moved by `advance`): bytes
   per transition and per task, for a day.
@@ -18,9 +21,11 @@ python -m benchmarks.record [--quick]
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,11 +47,14 @@ from bkwatch.targets import parse_target
 
 SLOW = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
 MiB = 1024 * 1024
+# The simulator's seconds between two rounds (its clock is frozen and moved by this much, so an
+# on round, slower for waiting for its flush, sees no more of its pace than an off round).
+STEP = 4.0
 REPORT_RUNS = 25  # the baseline is ~0.4 ms: a median of few runs moves the ratio by a third
 
 
 async def overhead(n: int, rounds: int, where: Path) -> list[Row]:
-    sim_args = ["--speed", "3", "--no-arrivals", "--tasks-per-system", str(n // 5 + 2)]
+    sim_args = ["--frozen", "--no-arrivals", "--tasks-per-system", str(n // 5 + 2)]
     sim_args += [
         "--job-hosts",
         "20",
@@ -77,13 +85,17 @@ async def overhead(n: int, rounds: int, where: Path) -> list[Row]:
                 if w.task is not None and w.task.steps and w.task.steps[0].hosts
             ]
             heavy = await _rounds(sim, poller, recorder, flips, rounds)
-            quiet = await _rounds(sim, poller, recorder, [], rounds)  # the simulator's own pace
+            _advance(sim, 3600)  # every task ended (it took ~150 s), polled once untimed
+            await poller.poll_all()
+            recorder.flush(60)
+            quiet = await _rounds(sim, poller, recorder, [], rounds)  # nothing moves
         finally:
             await client.aclose()
             recorder.close()
     common = (
         f"mean of {rounds} rounds each, on and off as off, on, on, off, ...; the simulator in its own "
-        f"process at speed 3; the profile's secrets redacted, as in the monitor"
+        f"process, its clock moved {STEP:.0f} s before each round; every watch polled in every round; "
+        f"the profile's secrets redacted, as in the monitor"
     )
     polls = rounds * len(targets)
     return [
@@ -93,12 +105,13 @@ async def overhead(n: int, rounds: int, where: Path) -> list[Row]:
             len(targets),
             f"{common}; {heavy.recorded:,} transitions recorded in the timed rounds "
             f"({heavy.recorded / polls:.1f} a poll, the demo's pace ~0.04; {heavy.unrecorded:,} in the "
-            f"rounds without); a host of each JOB task flipped between rounds, both ways in each mode",
+            f"rounds without); a host of each JOB task flipped between rounds, both ways in each mode, "
+            f"and the simulator's tasks moving",
         ),
         quiet.row(
-            f"polling CPU with the record on, {len(targets):,} watches, at the simulator's own pace",
+            f"polling CPU with the record on, {len(targets):,} watches, nothing changing",
             len(targets),
-            f"{common}; the same watches after the rounds above, nothing forced: "
+            f"{common}; the same watches once every task has ended, nothing forced: "
             f"{quiet.recorded:,} transitions recorded in the timed rounds ({quiet.recorded / polls:.2f} "
             f"a poll; the demo's pace is ~0.04): the cost every poll pays, changes or not",
         ),
@@ -106,11 +119,22 @@ async def overhead(n: int, rounds: int, where: Path) -> list[Row]:
 
 
 class _Rounds:
+    """The timed rounds of one row: process CPU on and off, in blocks of four (off, on, on, off),
+    and what the process's CPU was made of (the polling thread, the writer, collections)."""
+
     def __init__(self) -> None:
         self.on: list[float] = []
         self.off: list[float] = []
+        self.main = {True: 0.0, False: 0.0}  # the polling thread's own CPU, record on / off
+        self.gc = {True: [0, 0, 0], False: [0, 0, 0]}  # collections by generation, on / off
+        self.gc_cpu = {True: 0.0, False: 0.0}  # their CPU, whichever thread they ran in
         self.writer = 0.0  # the writer thread's own CPU in the recorded rounds
+        self.polls = {True: 0, False: 0}
         self.recorded = self.unrecorded = 0
+
+    def blocks(self) -> list[float]:
+        """The ratio of each block of four rounds (two on, two off, next to each other)."""
+        return [sum(self.on[k : k + 2]) / sum(self.off[k : k + 2]) for k in range(0, len(self.on) - 1, 2)]
 
     def row(self, what: str, n: int, note: str) -> Row:
         # Means, not medians: a garbage collection costs ~0.1 ms a poll to the round it lands in,
@@ -118,7 +142,11 @@ class _Rounds:
         # record adds to the CPU of polling is its share of the sum, collections included.
         cpu_on, cpu_off = statistics.fmean(self.on), statistics.fmean(self.off)
         ratio = cpu_on / cpu_off
-        writer = self.writer / len(self.on)
+        rounds = len(self.on)
+        writer = self.writer / rounds
+        blocks = sorted(self.blocks())
+        main_on, main_off = self.main[True] / rounds, self.main[False] / rounds
+        gc_on, gc_off = (self.gc_cpu[k] / rounds / n * 1000 for k in (True, False))
         return Row(
             "record",
             what,
@@ -133,8 +161,33 @@ class _Rounds:
                 note,
                 f"the writer thread's own CPU (its clock, steadier than the ratio on a busy machine): "
                 f"{writer / n * 1000:.3f} ms per poll, {writer / cpu_off:.1%} of polling without the record",
+                f"spread: the ratio of each block of four rounds (off, on, on, off) "
+                f"{', '.join(f'{b:.2f}' for b in blocks)} (median {statistics.median(blocks):.2f}); "
+                f"one round's CPU from {min(self.on + self.off) / n * 1000:.2f} to "
+                f"{max(self.on + self.off) / n * 1000:.2f} ms per poll",
+                f"the polling thread alone: {main_on / n * 1000:.3f} ms per poll on, "
+                f"{main_off / n * 1000:.3f} off (ratio {main_on / main_off:.2f}); collections by "
+                f"generation {self.gc[True]} on, {self.gc[False]} off, their CPU "
+                f"{gc_on:.3f} and {gc_off:.3f} ms per poll",
             ],
         )
+
+
+class _Collections:
+    """Garbage collections counted and timed (each on its thread's CPU clock) while installed."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.cpu = 0.0
+        self._started: dict[int, float] = {}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        thread = threading.get_ident()
+        if phase == "start":
+            self._started[thread] = time.thread_time()
+        elif thread in self._started:
+            self.cpu += time.thread_time() - self._started.pop(thread)
+            self.count[info["generation"]] += 1
 
 
 async def _rounds(sim: Any, poller: Poller, recorder: Recorder, flips: list[Any], rounds: int) -> _Rounds:
@@ -142,31 +195,56 @@ async def _rounds(sim: Any, poller: Poller, recorder: Recorder, flips: list[Any]
     of each (the writer's included: flushed inside the timed part)."""
     writer = _writer_clock()
     got = _Rounds()
-    for i in range(rounds * 2):
-        for key, step_id, host in flips:
-            sim.force(key, (11, 9)[i % 2], host=host, step=step_id)
-        # On and off as off, on, on, off, ...: each sees the host flip both ways (the two
-        # directions make different changes to record and to diff), not one each.
-        recording = i % 4 in (1, 2)
-        poller.observers[:] = [recorder.observe] if recording else []
-        c0, w0 = time.process_time(), time.clock_gettime(writer)
-        updates = await poller.poll_all()
-        if recording:
-            recorder.flush(60)
-            got.writer += time.clock_gettime(writer) - w0
-        (got.on if recording else got.off).append(time.process_time() - c0)
-        changes = sum(len(u.transitions) for u in updates)
-        if recording:
-            got.recorded += changes
-        else:
-            got.unrecorded += changes
+    collections = _Collections()
+    gc.callbacks.append(collections)
+    try:
+        for i in range(-1, rounds * 2):
+            for key, step_id, host in flips:
+                sim.force(key, (11, 9)[i % 2], host=host, step=step_id)
+            _advance(sim, STEP)
+            if i < 0:  # untimed: the first flip moves more than a host (a running step with it)
+                await poller.poll_all()
+                recorder.flush(60)
+                continue
+            # On and off as off, on, on, off, ...: each sees the host flip both ways (the two
+            # directions make different changes to record and to diff), not one each, and a drift
+            # of the machine's pace within a block of four weighs on both alike.
+            recording = i % 4 in (1, 2)
+            poller.observers[:] = [recorder.observe] if recording else []
+            collections.count, collections.cpu = [0, 0, 0], 0.0
+            c0, m0, w0 = time.process_time(), time.thread_time(), time.clock_gettime(writer)
+            updates = await poller.poll_all()
+            if recording:
+                recorder.flush(60)
+                got.writer += time.clock_gettime(writer) - w0
+            got.main[recording] += time.thread_time() - m0
+            (got.on if recording else got.off).append(time.process_time() - c0)
+            got.gc[recording] = [a + b for a, b in zip(got.gc[recording], collections.count, strict=True)]
+            got.gc_cpu[recording] += collections.cpu
+            got.polls[recording] += len(updates)
+            changes = sum(len(u.transitions) for u in updates)
+            if recording:
+                got.recorded += changes
+            else:
+                got.unrecorded += changes
+    finally:
+        gc.callbacks.remove(collections)
+    # The same work both ways: every watch polled in every round, and as many changes (the flips
+    # are the same; the simulator's own moves slow down as its tasks end, evenly in each block).
+    assert got.polls[True] == got.polls[False] == rounds * len(poller.watches), got.polls
+    polls = got.polls[True]
+    gap = abs(got.recorded - got.unrecorded)
+    assert gap <= max(0.05 * max(got.recorded, got.unrecorded), 0.01 * polls), (got.recorded, got.unrecorded)
     return got
+
+
+def _advance(sim: Any, seconds: float) -> None:
+    """The simulator's clock moved on (it is frozen: every round sees as much of its own pace)."""
+    httpx.post(f"{sim.base_url}/_sim/advance", json={"seconds": seconds}, timeout=30).raise_for_status()
 
 
 def _writer_clock() -> int:
     """The CPU clock of the record's writer thread (started by `Recorder`)."""
-    import threading
-
     thread = next(t for t in threading.enumerate() if t.name == "bkwatch-record" and t.is_alive())
     assert thread.ident is not None
     return time.pthread_getcpuclockid(thread.ident)
@@ -329,7 +407,7 @@ async def run(quick: bool) -> list[Row]:
     with tempfile.TemporaryDirectory() as d:
         rows.append(flaky_time(3 if quick else 30, 200, 20, Path(d)))
     with tempfile.TemporaryDirectory() as c:
-        rows += await overhead(200 if quick else 2000, 1 if quick else 8, Path(c))
+        rows += await overhead(200 if quick else 2000, 2 if quick else 8, Path(c))
     return rows
 
 

@@ -610,3 +610,24 @@ def test_rows_written_many_to_a_statement_keep_executemany_s_order(isolated: Pat
         assert ats == [float(i) for i in range(203)]
     finally:
         conn.close()
+
+
+def test_a_short_text_is_cleaned_once_a_long_one_each_time() -> None:
+    from bkwatch.record.recorder import CACHED_CHARS, CACHED_TEXTS, _Cleaned
+
+    seen: list[str] = []
+
+    def now(text: str) -> str:
+        seen.append(text)
+        return text.upper()
+
+    clean = _Cleaned(now).__getitem__
+    assert [clean("ok"), clean("ok"), clean(None), clean(None), clean("")] == ["OK", "OK", None, None, ""]
+    long = "x" * (CACHED_CHARS + 1)
+    assert clean(long) == long.upper() and clean(long) == long.upper()
+    assert seen == ["ok", long, long]  # None and "" are never cleaned
+    for i in range(CACHED_TEXTS):  # past the bound, what was kept is forgotten all at once
+        clean(f"t{i}")
+    seen.clear()
+    clean("ok")
+    assert seen == ["ok"]

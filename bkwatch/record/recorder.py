@@ -77,7 +77,9 @@ class Recorder:
         self._seen_units: dict[str, float] = {}  # target -> when its unit rows were first written
         self._keepers: dict[str, Keeper] = {}  # target -> what its last snapshot kept was
         self._unit_sigs: dict[str, list[int]] = {}  # target -> a hash of each unit row written
-        self._cleaned: dict[str, str] = {}  # short raw text -> cleaned and redacted
+        # `text` cleaned and redacted: a text seen before (a name, a state's text: most of them)
+        # is found in C, without a call into Python; a new one is cleaned by `_Cleaned.__missing__`.
+        self._clean: Callable[[str | None], str | None] = _Cleaned(self._clean_now).__getitem__
         self._sigs: dict[str, tuple[str, str]] = {}
         self._last_prune = 0.0
         self.batches = 0
@@ -214,20 +216,6 @@ class Recorder:
             raise
         self.conn.execute("COMMIT")
 
-    def _clean(self, text: str | None) -> str | None:
-        """`text` cleaned and redacted; a short one (a name, a state's text) is done once."""
-        done = self._cleaned.get(text)  # first: most texts are short and seen before
-        if done is not None:
-            return done
-        if not text:
-            return text
-        if len(text) > CACHED_CHARS:
-            return self._clean_now(text)
-        if len(self._cleaned) >= CACHED_TEXTS:
-            self._cleaned.clear()
-        done = self._cleaned[text] = self._clean_now(text)
-        return done
-
     def _clean_now(self, text: str) -> str:
         text = clean_text(text[:REASON_CHARS])
         if not self.secrets:
@@ -343,3 +331,22 @@ class Recorder:
                  ("result", "user", "local_user", "by", "why", "code", "message", "state")))
             )  # fmt: skip
         rows.meta.append(("audit_offset", str(offset + end)))
+
+
+class _Cleaned(dict[str | None, str | None]):
+    """Texts cleaned and redacted, by the raw text: a short one (a name, a state's text) is cleaned
+    once and kept (up to `CACHED_TEXTS` of them, then forgotten all at once), a long one each time."""
+
+    __slots__ = ("_now",)
+
+    def __init__(self, now: Callable[[str], str]) -> None:
+        super().__init__()
+        self._now = now
+
+    def __missing__(self, text: str | None) -> str | None:
+        done = self._now(text) if text else text
+        if text is None or len(text) <= CACHED_CHARS:
+            if len(self) >= CACHED_TEXTS:
+                self.clear()
+            self[text] = done
+        return done
