@@ -6,7 +6,10 @@ python -m benchmarks [--quick] [--only NAME ...]   (--quick / --only print the t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -63,6 +66,30 @@ def render(rows: list[dict], failures: dict[str, str], info: dict[str, str], qui
     return "\n".join(out) + "\n"
 
 
+def _run(cmd: list[str], limit: float = 600.0) -> tuple[int | None, str, str]:
+    """One benchmark module in its own process group: past `limit` the group is killed (the
+    module and the simulator it started) and the run goes on to the next module (returncode
+    None)."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=HERE.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=limit)
+        returncode: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        stdout, stderr, returncode = "", f"stopped after {limit:.0f} s", None
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever the module left running, too
+        proc.wait()
+    return returncode, stdout, stderr
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Run every bkwatch benchmark and write RESULTS.md.")
     ap.add_argument("--quick", action="store_true")
@@ -79,12 +106,12 @@ def main(argv: list[str] | None = None) -> None:
                 cmd.append("--quick")
             print(f"== {name}", flush=True)
             t0 = time.monotonic()
-            proc = subprocess.run(cmd, cwd=HERE.parent, timeout=600, capture_output=True, text=True)
-            print(proc.stdout, end="")
-            if proc.returncode != 0 or not out.exists():
-                tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            returncode, stdout, stderr = _run(cmd)
+            print(stdout, end="")
+            if returncode != 0 or not out.exists():
+                tail = (stderr.strip().splitlines() or ["no output"])[-1]
                 failures[name] = tail
-                print(proc.stderr[-2000:], file=sys.stderr)
+                print(stderr[-2000:], file=sys.stderr)
                 continue
             rows += json.loads(out.read_text())
             print(f"   ({time.monotonic() - t0:.0f} s)", flush=True)
