@@ -275,3 +275,23 @@ async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp
         app.action_pause()
         await pilot.pause()
         assert shown and "PAUSED" in shown[-1] and "PAUSED" in bar.shown.plain
+
+
+async def test_titles_of_tasks_no_longer_watched_are_forgotten(tmp_path: Path) -> None:
+    """The app keeps each watched task's cleaned title; a list that churns (scopes adding and
+    dropping tasks all day) does not keep the titles of tasks gone from it."""
+    from bkwatch.targets import parse_target
+
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=3)
+    rig = sim_app(sim, tmp_path, [key])
+    app = rig.app
+    async with app.run_test(size=(120, 20)) as pilot:
+        await settle(rig, pilot)
+        for i in range(400):
+            gone = rig.poller.add(parse_target(f"job:2:{900_000 + i}"), label=f"gone {i}")
+            assert app.title_of(gone.key) == f"gone {i}"
+            rig.poller.remove(gone.key)
+        assert app.title_of(key)
+        assert len(app._titles) <= 2 * len(rig.poller.watches) + 65, len(app._titles)
+        assert key in app._titles

@@ -312,7 +312,10 @@ class BkWatchApp(App[None]):
         if known is not None and known[0] == raw:  # cleaned once per title, not once per poll
             return known[1]
         title = one_line(raw)
-        self._titles[key] = (raw, title)
+        titles = self._titles
+        if len(titles) > 2 * len(self.poller.watches) + 64:  # tasks no longer watched: forgotten
+            self._titles = titles = {k: v for k, v in titles.items() if k in self.poller.watches}
+        titles[key] = (raw, title)
         return title
 
     async def on_event(self, event: events.Event) -> None:
