@@ -50,6 +50,7 @@ _SNIPPET_WINDOW = 16_384  # bytes of an odd body read for its excerpt (masked, t
 _K = ErrorKind
 _URL_CACHE_MAX = 8192
 _JSON = {"Content-Type": "application/json"}
+_SPENT = httpx.ByteStream(b"")  # what a response read and closed keeps as its stream
 # What `call_unless` answers for bytes seen last time.
 UNCHANGED: Any = object()
 # The envelope's own id of each answer (the ESB's `request_id`, JOB's `job_request_id`, a
@@ -309,6 +310,10 @@ class BkClient:
                 content = await self._read_body(system, resp)
             finally:
                 await resp.aclose()  # an unread rest closes the connection instead of being drained
+                # httpx's response and its stream refer to each other: left as they are, every
+                # request is ~40 objects only the cyclic collector frees, a fifth of polling's CPU
+                # at 2,000 watches. The stream is spent; a response without it is freed at once.
+                resp.stream = _SPENT
         except httpx.TimeoutException as exc:
             raise self._error(
                 _K.TIMEOUT, f"{system}: no answer from {shown_url(url)} within {self._timeout_text(exc)}"

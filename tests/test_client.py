@@ -401,3 +401,30 @@ async def test_pool_reuses_connections_and_replaces_ones_the_server_closed() -> 
             assert not set(map(id, pool.connections)) & set(map(id, kept))
     finally:
         await client.aclose()
+
+
+async def test_a_request_leaves_nothing_for_the_cyclic_collector(sim: Simulator) -> None:
+    """A poll's response is freed when the call returns, not left (with its request, headers and
+    streams: ~40 objects) for the cyclic collector, whose passes over 2,000 watches' garbage were a
+    fifth of polling's CPU."""
+    import gc
+
+    client = BkClient(sim_profile(), transport=httpx.ASGITransport(app=sim.app))
+    target = parse_target(sim.world.add_task("job", kind="running", hosts=3))
+    try:
+        await fetch_task(client, target)  # connections and caches made
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(5):
+                await fetch_task(client, target)
+            gc.collect()
+            left = [type(o).__qualname__ for o in gc.garbage if isinstance(o, httpx.Response | httpx.Request)]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+        assert left == [], left
+    finally:
+        await client.aclose()
