@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
 _SECRET_NAMES = "bk_app_secret|app_secret|bk_token|bk_access_token|access_token|bk_signature"
@@ -21,11 +22,12 @@ _SECRET_FIELDS = (
 )
 
 
-def secret_forms(secret: str) -> set[str]:
+@lru_cache(maxsize=64)  # a handful of secrets, asked about for every text the record keeps
+def secret_forms(secret: str) -> frozenset[str]:
     """The ways a secret is spelled where it can leak: as is, JSON-escaped (the gateway header),
     URL-encoded (the ESB query string), and inside a Python repr."""
     if not secret:
-        return set()
+        return frozenset()
     forms = {
         secret,
         json.dumps(secret)[1:-1],
@@ -35,13 +37,17 @@ def secret_forms(secret: str) -> set[str]:
         quote_plus(secret),
         repr(secret)[1:-1],
     }
-    return {f for f in forms if f}
+    return frozenset(f for f in forms if f)
+
+
+@lru_cache(maxsize=16)
+def _longest_first(secrets: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True))
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """`text` with every form of every secret, and any secret-named field's value, masked."""
-    forms = sorted({f for s in secrets for f in secret_forms(s)}, key=len, reverse=True)
-    for form in forms:  # longest first: an encoded form may contain a shorter one
+    for form in _longest_first(tuple(secrets)):  # longest first: an encoded form may contain a shorter one
         text = text.replace(form, "****")
     for pattern in _SECRET_FIELDS:
         text = pattern.sub(lambda m: f"{m.group(1)}{m.group(2)}****{m.group(2)}", text)
