@@ -494,6 +494,44 @@ def test_node_names_that_come_without_a_transition_are_written(sim: Simulator) -
     assert got == want
 
 
+def test_a_pipeline_answered_as_before_costs_no_comparison_of_its_rows(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Within the names' window, a poll that hands back the very Task held (the same answer) has
+    no new name: the writer does not build and compare the tree's rows again for it."""
+    import bkwatch.record.recorder as recorder_module
+
+    target = sim.world.add_task("sops", kind="ok")
+    sim.world.advance(3600)
+    built: list[int] = []
+    real = recorder_module.unit_rows
+    monkeypatch.setattr(recorder_module, "unit_rows", lambda *a: built.append(1) or real(*a))
+    held: list[object] = []
+
+    async def go() -> None:
+        client = BkClient(load_profile())
+        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+        recorder = Recorder(data_dir())
+        poller.observers.append(recorder.observe)
+        poller.add(parse_target(target))
+        try:
+            await poller.poll_all()
+            await settle(client)
+            await poller.poll_all()  # the names come: compared and written
+            recorder.flush()
+            built.clear()
+            for _ in range(3):
+                held.extend(u.watch.task for u in await poller.poll_all())
+            recorder.flush()
+        finally:
+            await client.aclose()
+            recorder.close()
+
+    asyncio.run(go())
+    assert len({id(t) for t in held}) == 1, "the poller parsed the same answer again"
+    assert built == [], f"rows built {len(built)} times for the same Task"
+
+
 def test_a_poll_s_host_changes_are_one_row_each_read_back(sim: Simulator) -> None:
     """The host changes of one task in one poll are kept in one row (schema 3), and read back one by
     one: `replay`'s lines and the report's count are the poller's own changes."""

@@ -17,6 +17,7 @@ import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,9 @@ class Recorder:
         self._seen_units: dict[str, float] = {}  # target -> when its unit rows were first written
         self._keepers: dict[str, Keeper] = {}  # target -> what its last snapshot kept was
         self._unit_sigs: dict[str, list[int]] = {}  # target -> a hash of each unit row written
+        # target -> the Task its unit rows were last compared for: the poller hands back the very
+        # Task it holds when the answer came again, and that one has no new name to look for.
+        self._compared: dict[str, weakref.ref[Task]] = {}
         # `text` cleaned and redacted: a text seen before (a name, a state's text: most of them)
         # is found in C, without a call into Python; a new one is cleaned by `_Cleaned.__missing__`.
         self._clean: Callable[[str | None], str | None] = _Cleaned(self._clean_now).__getitem__
@@ -192,6 +196,7 @@ class Recorder:
                 self._seen_units.clear()
                 self._keepers.clear()
                 self._unit_sigs.clear()
+                self._compared.clear()
         except sqlite3.Error:
             log.exception("record: pruning failed")
 
@@ -252,8 +257,13 @@ class Recorder:
             )  # fmt: skip
         if first:
             self._seen_units[key] = now
-        elif not transitions and (task.root is None or now - self._seen_units[key] > NAMES_SECONDS):
+        elif not transitions and (
+            task.root is None
+            or now - self._seen_units[key] > NAMES_SECONDS
+            or ((seen := self._compared.get(key)) is not None and seen() is task)
+        ):
             return
+        self._compared[key] = weakref.ref(task)
         now_rows = unit_rows(key, task, self._clean)
         sigs = [hash(r) for r in now_rows]
         last = self._unit_sigs.get(key)
