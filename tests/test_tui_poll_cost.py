@@ -249,6 +249,50 @@ async def test_many_moves_between_open_groups_keep_every_group_in_server_order()
             assert shown == [ln.key for ln in view.lines], n
 
 
+class _CountedGroup(tuple):  # type: ignore[type-arg]
+    """A group key that counts how often it is hashed (every dict or set look-up hashes a tuple
+    again: nothing caches it)."""
+
+    hashed = 0
+
+    def __hash__(self) -> int:
+        _CountedGroup.hashed += 1
+        return tuple.__hash__(self)
+
+
+class _CountingKind(JobTaskKind):
+    @staticmethod
+    def group(jt: JobTask) -> _CountedGroup:  # type: ignore[override]
+        return _CountedGroup((jt.state, jt.raw_state, jt.err_code))
+
+
+class _Counted(App[None]):
+    def compose(self) -> ComposeResult:
+        yield GroupedView(_CountingKind(), id="g")
+
+
+async def test_a_poll_looks_each_moved_rows_group_up_twice_not_per_step() -> None:
+    """A poll moving 60 rows between groups, open and closed, costs two look-ups of a group key
+    per row (its old group's share, its new group's share) and some per group, not one for
+    every set and dict a move passes through."""
+    rows = {str(i): _jt(i, State.FAILED if i % 3 == 0 else State.SUCCEEDED) for i in range(1, 301)}
+    app = _Counted()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:6", rows)  # 300 rows: the success group closed, the failures open
+        await pilot.pause()
+        flips = [i for i in range(1, 301) if i % 5 == 0][:60]
+        rows = {**rows, **{str(i): _jt(i, State.SUCCEEDED if i % 3 == 0 else State.FAILED) for i in flips}}
+        _CountedGroup.hashed = 0
+        view.show("gsekit:2:6", rows)
+        hashed = _CountedGroup.hashed
+        shown = [ln.key for ln in view.lines]
+        view.scope = None  # built afresh: the same rows
+        view.show("gsekit:2:6", rows)
+        assert shown == [ln.key for ln in view.lines]
+    assert hashed <= 3 * len(flips), hashed  # 413 when each move looked its groups up at every step
+
+
 async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp_path: Path) -> None:
     """Most polls change nothing the status line says (counts by state, pause, filter): it is
     not built again for them; a pause is shown at once."""
