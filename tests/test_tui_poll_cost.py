@@ -3,6 +3,7 @@ not shown, the app's marks (timings live in benchmarks/screen.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -261,9 +262,16 @@ class _CountedGroup(tuple):  # type: ignore[type-arg]
 
 
 class _CountingKind(JobTaskKind):
+    asked = 0  # groups asked whether they need attention: once per group laid out
+
     @staticmethod
     def group(jt: JobTask) -> _CountedGroup:  # type: ignore[override]
         return _CountedGroup((jt.state, jt.raw_state, jt.err_code))
+
+    @staticmethod
+    def bad_group(g: Any) -> bool:
+        _CountingKind.asked += 1
+        return JobTaskKind.bad_group(g)
 
 
 class _Counted(App[None]):
@@ -291,6 +299,36 @@ async def test_a_poll_looks_each_moved_rows_group_up_twice_not_per_step() -> Non
         view.show("gsekit:2:6", rows)
         assert shown == [ln.key for ln in view.lines]
     assert hashed <= 3 * len(flips), hashed  # 413 when each move looked its groups up at every step
+
+
+async def test_a_poll_moving_rows_between_groups_redraws_their_headers_not_every_group() -> None:
+    """Rows moving between two of 30 groups change those two headers' counts: the other groups
+    are not laid out again (only when a group comes or goes); the rows equal a list built
+    afresh."""
+
+    def row(i: int, state: State) -> JobTask:
+        return replace(_jt(i, state), err_code=f"e{i % 30}")
+
+    rows = {str(i): row(i, State.SUCCEEDED) for i in range(1, 301)}  # 30 groups of 10, closed
+    app = _Counted()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:7", rows)
+        await pilot.pause()
+        heads = {ln.key: ln for ln in view.lines if ln.header}
+        # Three rows from group e1 to e2 (same state, another error code): no group comes or goes.
+        rows = {**rows, **{str(i): replace(rows[str(i)], err_code="e2") for i in (1, 31, 61)}}
+        _CountingKind.asked = 0
+        view.show("gsekit:2:7", rows)
+        asked = _CountingKind.asked
+        redrawn = [ln.key for ln in view.lines if ln.header and heads.get(ln.key) is not ln]
+        shown = [(ln.key, ln.sig) for ln in view.lines]
+        view.scope = None  # built afresh: the same rows and headers
+        view.show("gsekit:2:7", rows)
+        assert shown == [(ln.key, ln.sig) for ln in view.lines]
+        await pilot.pause()
+    assert asked == 0, asked  # 30 when every group was laid out again
+    assert len(redrawn) == 2, redrawn
 
 
 async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from itertools import compress, count, filterfalse
 from operator import is_not, ne
 from typing import Any, Protocol
@@ -157,19 +157,38 @@ class GroupedView(LineView):
         groups = [*map(kind.group, compress(fresh, differ))]
         old_groups = [*map(self._group_at.__getitem__, at)]
         moved = [*map(ne, old_groups, groups)]
-        self._move([*compress(at, moved)], [*compress(old_groups, moved)], [*compress(groups, moved)])
+        touched = self._move(
+            [*compress(at, moved)], [*compress(old_groups, moved)], [*compress(groups, moved)]
+        )
         if self.filter_text:
             self._flatten(before)
             return
         if not any(moved):  # every row kept its place (and every header its count)
             self.repaint_changed(before)
             return
-        # Blocks share their group's member list, so moved rows are in place already; the
-        # blocks are laid out again for groups that came, went or changed size (O(groups)).
-        self._set_blocks(self._make_blocks())
+        # Blocks share their group's member list, so moved rows are in place already. When no
+        # group came or went, only the headers of the groups the moves touched say another count
+        # and the blocks' starts shift; else the blocks are laid out again (O(groups)).
+        if touched is None:
+            self._set_blocks(self._make_blocks())
+        else:
+            self._recount(touched)
         self.changed(before)
         if self.cursor_key is None and self._count:
             self.move_to(self.lines[0].key, scroll=False)
+
+    def _recount(self, touched: Iterable[Hashable]) -> None:
+        """The headers of groups `touched` drawn with their new sizes, the blocks' starts again."""
+        heads = self._heads
+        for g in touched:
+            head = heads.get(g)
+            if head is None or g not in self._block_of:  # not shown (failures only)
+                continue
+            total = self._group_size(g)
+            sig = (g, total, total, head.sig[3])
+            if head.sig != sig:
+                heads[g] = Line(head.key, sig, header=True, data=g)
+        self._set_blocks(self._blocks)
 
     def redraw_rows(self, keys: set[str]) -> None:
         """Draw these rows again though their items did not change (what a row shows beside its
@@ -182,7 +201,9 @@ class GroupedView(LineView):
             self._row_line[key] = Line(key, (sig_at[pos[key]], self._redraws), data=key)
         self.repaint_changed(before)
 
-    def _move(self, at: list[int], old_groups: list[Hashable], groups: list[Hashable]) -> None:
+    def _move(
+        self, at: list[int], old_groups: list[Hashable], groups: list[Hashable]
+    ) -> set[Hashable] | None:
         """Move the items at server positions `at` to other groups, keeping the groups shown open
         in server order (bisect); a closed group notes the moves (`_settle`). The moves are
         sorted by group first (a poll moves a hundred hosts of 10,000 between a handful of
@@ -190,7 +211,7 @@ class GroupedView(LineView):
         at every look-up. (One pass of slices per open group instead of a deletion or insertion
         per move measured slower: slicing touches every position's int, a deletion only moves
         pointers.) Each position moves once per poll, so a group's departures and arrivals
-        commute."""
+        commute. Returns the groups the moves touched, or None when a group came or went."""
         members, live, outs, ins = self._members, self._live, self._out, self._in
         deque(map(self._group_at.__setitem__, at, groups), 0)
         left: dict[Hashable, list[int]] = {}
@@ -224,9 +245,11 @@ class GroupedView(LineView):
                     outs[old_g] = gone
                 else:
                     was |= gone
+        regrouped = False
         for g, ps in came.items():
             target = members.get(g)
             if target is None:
+                regrouped = True
                 ps.sort()
                 members[g] = ps
                 self._gorder[g] = self.kind.order(g)
@@ -248,10 +271,12 @@ class GroupedView(LineView):
                         was |= new
         for old_g in left:  # groups left empty go (a later move may have refilled one)
             if old_g in members and not self._group_size(old_g):
+                regrouped = True
                 del members[old_g], self._gorder[old_g]
                 outs.pop(old_g, None)
                 ins.pop(old_g, None)
                 live.discard(old_g)
+        return None if regrouped else {*left, *came}
 
     def _group_size(self, g: Hashable) -> int:
         return len(self._members[g]) - len(self._out.get(g, ())) + len(self._in.get(g, ()))
