@@ -331,6 +331,34 @@ async def test_a_poll_moving_rows_between_groups_redraws_their_headers_not_every
     assert len(redrawn) == 2, redrawn
 
 
+async def test_a_poll_re_signs_the_job_list_row_of_its_task_only(tmp_path: Path, monkeypatch: Any) -> None:
+    """A poll of one task of a long list builds that task's row again, not every row's
+    signature (progress, elapsed, state): the other rows keep their lines."""
+    import bkwatch.tui.watchlist.joblist as joblist
+
+    sim = frozen_sim()
+    keys = [sim.world.add_task("job", kind="running", hosts=3) for _ in range(12)]
+    rig = sim_app(sim, tmp_path, keys, select=keys[0])
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        signed: list[str] = []
+        row_sig = joblist.row_sig
+
+        def spy(watch: Any, now: float, progress: Any = None) -> tuple[object, ...]:
+            signed.append(watch.key)
+            return row_sig(watch, now, progress)
+
+        monkeypatch.setattr(joblist, "row_sig", spy)
+        before = {ln.key: ln for ln in app.joblist.lines}
+        sim.world.advance(30.0)
+        await rig.poller.poll_once(keys[5])
+        await pilot.pause()
+        assert set(signed) <= {keys[5]}, signed
+        kept = [k for k in keys if k != keys[5]]
+        assert all(app.joblist.lines[app.joblist.index_of(k)] is before[k] for k in kept)
+
+
 async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp_path: Path) -> None:
     """Most polls change nothing the status line says (counts by state, pause, filter): it is
     not built again for them; a pause is shown at once."""
