@@ -387,6 +387,41 @@ async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp
         assert shown and "PAUSED" in shown[-1] and "PAUSED" in bar.shown.plain
 
 
+async def test_a_changed_title_is_repainted_as_the_bars_region(tmp_path: Path) -> None:
+    """A title that changes (every poll of a running task: its progress) asks for its own
+    region, padding included, not a repaint of the whole widget (which looks the widget up in
+    the compositor); the new text reaches the screen. A title gaining a line is a layout."""
+    from rich.text import Text
+
+    from tests.harness import frame_text
+
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=30)
+    rig = sim_app(sim, tmp_path, [key], select=key)
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        bar = app.detail.title_bar
+        asked: list[tuple[tuple[Region, ...], dict[str, Any]]] = []
+        refresh = bar.refresh
+
+        def spy(*regions: Region, **kw: Any) -> Any:
+            asked.append((regions, kw))
+            return refresh(*regions, **kw)
+
+        bar.refresh = spy  # type: ignore[method-assign]
+        bar.show(Text("a title of 17/30 done"))
+        await pilot.pause()
+        assert len(asked) == 1 and len(asked[0][0]) == 1, asked
+        assert asked[0][0][0].translate(bar.content_offset) == bar.outer_size.region
+        assert "a title of 17/30 done" in frame_text(app)
+        asked.clear()
+        bar.show(Text("a title of 17/30 done\nand a poll error"))
+        await pilot.pause()
+        assert asked and asked[0][1].get("layout") is True, asked
+        assert "and a poll error" in frame_text(app)
+
+
 async def test_titles_of_tasks_no_longer_watched_are_forgotten(tmp_path: Path) -> None:
     """The app keeps each watched task's cleaned title; a list that churns (scopes adding and
     dropping tasks all day) does not keep the titles of tasks gone from it."""
