@@ -16,9 +16,10 @@ LineView reads through them are one structure that must change together."""
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from itertools import compress, count, filterfalse
 from operator import is_not, ne
 from typing import Any, Protocol
@@ -74,7 +75,9 @@ class GroupedView(LineView):
         # block shows the rows of (a closed one) keeps its moves aside until it is read: the
         # positions that left it and those that came (`_settle`), so a poll moving hosts
         # between closed groups of thousands moves no list.
-        self._members: dict[Hashable, list[int]] = {}
+        # Positions as machine ints (array): a move's deletion or insertion moves 4-byte slots,
+        # and a bisection reads the array, not an int object per step.
+        self._members: dict[Hashable, array[int]] = {}
         self._out: dict[Hashable, set[int]] = {}
         self._in: dict[Hashable, set[int]] = {}
         self._live: set[Hashable] = set()  # groups whose member list a block shows
@@ -88,7 +91,7 @@ class GroupedView(LineView):
         # The rows as blocks, top to bottom: a group's header, then its open rows' keys. Lines
         # are found by position (bisect on the blocks' starts) and keys by position (bisect on
         # server order within the group), so no list or index of 10,000 rows is kept up to date.
-        self._blocks: list[tuple[Hashable, list[int] | None]] = []
+        self._blocks: list[tuple[Hashable, Sequence[int] | None]] = []
         self._starts: list[int] = []
         self._block_of: dict[Hashable, int] = {}
         self._count = 0
@@ -250,8 +253,7 @@ class GroupedView(LineView):
             target = members.get(g)
             if target is None:
                 regrouped = True
-                ps.sort()
-                members[g] = ps
+                members[g] = array("i", sorted(ps))
                 self._gorder[g] = self.kind.order(g)
             elif g in live:
                 for p in ps:
@@ -281,15 +283,14 @@ class GroupedView(LineView):
     def _group_size(self, g: Hashable) -> int:
         return len(self._members[g]) - len(self._out.get(g, ())) + len(self._in.get(g, ()))
 
-    def _settle(self, g: Hashable) -> list[int]:
+    def _settle(self, g: Hashable) -> array[int]:
         """Group `g`'s positions, ascending, with the moves it noted while closed applied."""
         members = self._members[g]
         gone, came = self._out.pop(g, None), self._in.pop(g, None)
         if gone:
-            members[:] = [*filterfalse(gone.__contains__, members)]
+            members[:] = array("i", filterfalse(gone.__contains__, members))
         if came:
-            members.extend(came)
-            members.sort()
+            members[:] = array("i", sorted([*members, *came]))
         return members
 
     def members(self, g: Hashable) -> list[str]:
@@ -320,12 +321,12 @@ class GroupedView(LineView):
         self._out.clear()
         self._in.clear()
         self._live.clear()
-        members: dict[Hashable, list[int]] = {}
+        groups: dict[Hashable, list[int]] = {}
         self._group_at = [*map(kind.group, self._values)]
         for p, g in enumerate(self._group_at):
-            members.setdefault(g, []).append(p)
-        self._gorder.update((g, kind.order(g)) for g in members)
-        self._members = members
+            groups.setdefault(g, []).append(p)
+        self._gorder.update((g, kind.order(g)) for g in groups)
+        self._members = {g: array("i", ps) for g, ps in groups.items()}
 
     def _is_open(self, g: Hashable) -> bool:
         scope = self.scope or ""
@@ -339,7 +340,7 @@ class GroupedView(LineView):
             return True
         return self.kind.bad_group(g)
 
-    def _visible(self, g: Hashable) -> list[int]:
+    def _visible(self, g: Hashable) -> Sequence[int]:
         """Positions of group `g`'s items the filter lets through (all of them without one)."""
         if g not in self._members:
             return []
@@ -357,12 +358,12 @@ class GroupedView(LineView):
             self._hgroup[hkey] = g
         return hkey
 
-    def _make_blocks(self) -> list[tuple[Hashable, list[int] | None]]:
+    def _make_blocks(self) -> list[tuple[Hashable, Sequence[int] | None]]:
         """Each shown group with its rows' positions (None: closed), and its header (kept when
         what it says did not change). Without a filter an open group's rows are its member list
         itself, so moves update it in place. Which groups are open as `_is_open` says, with
         what it reads read once."""
-        blocks: list[tuple[Hashable, list[int] | None]] = []
+        blocks: list[tuple[Hashable, Sequence[int] | None]] = []
         heads, live = self._heads, self._live
         live.clear()
         scope = self.scope or ""
@@ -397,7 +398,7 @@ class GroupedView(LineView):
             blocks.append((None, None))
         return blocks
 
-    def _set_blocks(self, blocks: list[tuple[Hashable, list[int] | None]]) -> None:
+    def _set_blocks(self, blocks: list[tuple[Hashable, Sequence[int] | None]]) -> None:
         starts: list[int] = []
         n = 0
         for _g, keys in blocks:
