@@ -3,6 +3,7 @@ not shown, the app's marks (timings live in benchmarks/screen.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,115 @@ async def test_many_moves_between_open_groups_keep_every_group_in_server_order()
             assert shown == [ln.key for ln in view.lines], n
 
 
+class _CountedGroup(tuple):  # type: ignore[type-arg]
+    """A group key that counts how often it is hashed (every dict or set look-up hashes a tuple
+    again: nothing caches it)."""
+
+    hashed = 0
+
+    def __hash__(self) -> int:
+        _CountedGroup.hashed += 1
+        return tuple.__hash__(self)
+
+
+class _CountingKind(JobTaskKind):
+    asked = 0  # groups asked whether they need attention: once per group laid out
+
+    @staticmethod
+    def group(jt: JobTask) -> _CountedGroup:  # type: ignore[override]
+        return _CountedGroup((jt.state, jt.raw_state, jt.err_code))
+
+    @staticmethod
+    def bad_group(g: Any) -> bool:
+        _CountingKind.asked += 1
+        return JobTaskKind.bad_group(g)
+
+
+class _Counted(App[None]):
+    def compose(self) -> ComposeResult:
+        yield GroupedView(_CountingKind(), id="g")
+
+
+async def test_a_poll_looks_each_moved_rows_group_up_twice_not_per_step() -> None:
+    """A poll moving 60 rows between groups, open and closed, costs two look-ups of a group key
+    per row (its old group's share, its new group's share) and some per group, not one for
+    every set and dict a move passes through."""
+    rows = {str(i): _jt(i, State.FAILED if i % 3 == 0 else State.SUCCEEDED) for i in range(1, 301)}
+    app = _Counted()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:6", rows)  # 300 rows: the success group closed, the failures open
+        await pilot.pause()
+        flips = [i for i in range(1, 301) if i % 5 == 0][:60]
+        rows = {**rows, **{str(i): _jt(i, State.SUCCEEDED if i % 3 == 0 else State.FAILED) for i in flips}}
+        _CountedGroup.hashed = 0
+        view.show("gsekit:2:6", rows)
+        hashed = _CountedGroup.hashed
+        shown = [ln.key for ln in view.lines]
+        view.scope = None  # built afresh: the same rows
+        view.show("gsekit:2:6", rows)
+        assert shown == [ln.key for ln in view.lines]
+    assert hashed <= 3 * len(flips), hashed  # 413 when each move looked its groups up at every step
+
+
+async def test_a_poll_moving_rows_between_groups_redraws_their_headers_not_every_group() -> None:
+    """Rows moving between two of 30 groups change those two headers' counts: the other groups
+    are not laid out again (only when a group comes or goes); the rows equal a list built
+    afresh."""
+
+    def row(i: int, state: State) -> JobTask:
+        return replace(_jt(i, state), err_code=f"e{i % 30}")
+
+    rows = {str(i): row(i, State.SUCCEEDED) for i in range(1, 301)}  # 30 groups of 10, closed
+    app = _Counted()
+    async with app.run_test(size=(120, 20)) as pilot:
+        view = app.query_one(GroupedView)
+        view.show("gsekit:2:7", rows)
+        await pilot.pause()
+        heads = {ln.key: ln for ln in view.lines if ln.header}
+        # Three rows from group e1 to e2 (same state, another error code): no group comes or goes.
+        rows = {**rows, **{str(i): replace(rows[str(i)], err_code="e2") for i in (1, 31, 61)}}
+        _CountingKind.asked = 0
+        view.show("gsekit:2:7", rows)
+        asked = _CountingKind.asked
+        redrawn = [ln.key for ln in view.lines if ln.header and heads.get(ln.key) is not ln]
+        shown = [(ln.key, ln.sig) for ln in view.lines]
+        view.scope = None  # built afresh: the same rows and headers
+        view.show("gsekit:2:7", rows)
+        assert shown == [(ln.key, ln.sig) for ln in view.lines]
+        await pilot.pause()
+    assert asked == 0, asked  # 30 when every group was laid out again
+    assert len(redrawn) == 2, redrawn
+
+
+async def test_a_poll_re_signs_the_job_list_row_of_its_task_only(tmp_path: Path, monkeypatch: Any) -> None:
+    """A poll of one task of a long list builds that task's row again, not every row's
+    signature (progress, elapsed, state): the other rows keep their lines."""
+    import bkwatch.tui.watchlist.joblist as joblist
+
+    sim = frozen_sim()
+    keys = [sim.world.add_task("job", kind="running", hosts=3) for _ in range(12)]
+    rig = sim_app(sim, tmp_path, keys, select=keys[0])
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        signed: list[str] = []
+        row_sig = joblist.row_sig
+
+        def spy(watch: Any, now: float, progress: Any = None) -> tuple[object, ...]:
+            signed.append(watch.key)
+            return row_sig(watch, now, progress)
+
+        monkeypatch.setattr(joblist, "row_sig", spy)
+        before = {ln.key: ln for ln in app.joblist.lines}
+        sim.world.advance(30.0)
+        await rig.poller.poll_once(keys[5])
+        await pilot.pause()
+        assert set(signed) <= {keys[5]}, signed
+        kept = [k for k in keys if k != keys[5]]
+        assert all(app.joblist.lines[app.joblist.index_of(k)] is before[k] for k in kept)
+
+
 async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp_path: Path) -> None:
     """Most polls change nothing the status line says (counts by state, pause, filter): it is
     not built again for them; a pause is shown at once."""
@@ -275,6 +385,41 @@ async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp
         app.action_pause()
         await pilot.pause()
         assert shown and "PAUSED" in shown[-1] and "PAUSED" in bar.shown.plain
+
+
+async def test_a_changed_title_is_repainted_as_the_bars_region(tmp_path: Path) -> None:
+    """A title that changes (every poll of a running task: its progress) asks for its own
+    region, padding included, not a repaint of the whole widget (which looks the widget up in
+    the compositor); the new text reaches the screen. A title gaining a line is a layout."""
+    from rich.text import Text
+
+    from tests.harness import frame_text
+
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=30)
+    rig = sim_app(sim, tmp_path, [key], select=key)
+    app = rig.app
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        bar = app.detail.title_bar
+        asked: list[tuple[tuple[Region, ...], dict[str, Any]]] = []
+        refresh = bar.refresh
+
+        def spy(*regions: Region, **kw: Any) -> Any:
+            asked.append((regions, kw))
+            return refresh(*regions, **kw)
+
+        bar.refresh = spy  # type: ignore[method-assign]
+        bar.show(Text("a title of 17/30 done"))
+        await pilot.pause()
+        assert len(asked) == 1 and len(asked[0][0]) == 1, asked
+        assert asked[0][0][0].translate(bar.content_offset) == bar.outer_size.region
+        assert "a title of 17/30 done" in frame_text(app)
+        asked.clear()
+        bar.show(Text("a title of 17/30 done\nand a poll error"))
+        await pilot.pause()
+        assert asked and asked[0][1].get("layout") is True, asked
+        assert "and a poll error" in frame_text(app)
 
 
 async def test_titles_of_tasks_no_longer_watched_are_forgotten(tmp_path: Path) -> None:

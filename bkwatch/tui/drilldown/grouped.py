@@ -16,9 +16,10 @@ LineView reads through them are one structure that must change together."""
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, bisect_right, insort
 from collections import deque
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from itertools import compress, count, filterfalse
 from operator import is_not, ne
 from typing import Any, Protocol
@@ -74,7 +75,9 @@ class GroupedView(LineView):
         # block shows the rows of (a closed one) keeps its moves aside until it is read: the
         # positions that left it and those that came (`_settle`), so a poll moving hosts
         # between closed groups of thousands moves no list.
-        self._members: dict[Hashable, list[int]] = {}
+        # Positions as machine ints (array): a move's deletion or insertion moves 4-byte slots,
+        # and a bisection reads the array, not an int object per step.
+        self._members: dict[Hashable, array[int]] = {}
         self._out: dict[Hashable, set[int]] = {}
         self._in: dict[Hashable, set[int]] = {}
         self._live: set[Hashable] = set()  # groups whose member list a block shows
@@ -88,7 +91,7 @@ class GroupedView(LineView):
         # The rows as blocks, top to bottom: a group's header, then its open rows' keys. Lines
         # are found by position (bisect on the blocks' starts) and keys by position (bisect on
         # server order within the group), so no list or index of 10,000 rows is kept up to date.
-        self._blocks: list[tuple[Hashable, list[int] | None]] = []
+        self._blocks: list[tuple[Hashable, Sequence[int] | None]] = []
         self._starts: list[int] = []
         self._block_of: dict[Hashable, int] = {}
         self._count = 0
@@ -157,19 +160,38 @@ class GroupedView(LineView):
         groups = [*map(kind.group, compress(fresh, differ))]
         old_groups = [*map(self._group_at.__getitem__, at)]
         moved = [*map(ne, old_groups, groups)]
-        self._move([*compress(at, moved)], [*compress(old_groups, moved)], [*compress(groups, moved)])
+        touched = self._move(
+            [*compress(at, moved)], [*compress(old_groups, moved)], [*compress(groups, moved)]
+        )
         if self.filter_text:
             self._flatten(before)
             return
         if not any(moved):  # every row kept its place (and every header its count)
             self.repaint_changed(before)
             return
-        # Blocks share their group's member list, so moved rows are in place already; the
-        # blocks are laid out again for groups that came, went or changed size (O(groups)).
-        self._set_blocks(self._make_blocks())
+        # Blocks share their group's member list, so moved rows are in place already. When no
+        # group came or went, only the headers of the groups the moves touched say another count
+        # and the blocks' starts shift; else the blocks are laid out again (O(groups)).
+        if touched is None:
+            self._set_blocks(self._make_blocks())
+        else:
+            self._recount(touched)
         self.changed(before)
         if self.cursor_key is None and self._count:
             self.move_to(self.lines[0].key, scroll=False)
+
+    def _recount(self, touched: Iterable[Hashable]) -> None:
+        """The headers of groups `touched` drawn with their new sizes, the blocks' starts again."""
+        heads = self._heads
+        for g in touched:
+            head = heads.get(g)
+            if head is None or g not in self._block_of:  # not shown (failures only)
+                continue
+            total = self._group_size(g)
+            sig = (g, total, total, head.sig[3])
+            if head.sig != sig:
+                heads[g] = Line(head.key, sig, header=True, data=g)
+        self._set_blocks(self._blocks)
 
     def redraw_rows(self, keys: set[str]) -> None:
         """Draw these rows again though their items did not change (what a row shows beside its
@@ -182,56 +204,93 @@ class GroupedView(LineView):
             self._row_line[key] = Line(key, (sig_at[pos[key]], self._redraws), data=key)
         self.repaint_changed(before)
 
-    def _move(self, at: list[int], old_groups: list[Hashable], groups: list[Hashable]) -> None:
+    def _move(
+        self, at: list[int], old_groups: list[Hashable], groups: list[Hashable]
+    ) -> set[Hashable] | None:
         """Move the items at server positions `at` to other groups, keeping the groups shown open
-        in server order (bisect); a closed group notes each move (`_settle`). One loop for the
-        poll's moves, without a call per move: a poll moves a hundred hosts of 10,000. (One pass
-        of slices per open group instead of a deletion or insertion per move measured slower:
-        slicing touches every position's int, a deletion only moves pointers.)"""
-        members, live, group_at = self._members, self._live, self._group_at
-        outs, ins = self._out, self._in
+        in server order (bisect); a closed group notes the moves (`_settle`). The moves are
+        sorted by group first (a poll moves a hundred hosts of 10,000 between a handful of
+        groups), then each group takes its share at once: a group key is a tuple, hashed again
+        at every look-up. (One pass of slices per open group instead of a deletion or insertion
+        per move measured slower: slicing touches every position's int, a deletion only moves
+        pointers.) Each position moves once per poll, so a group's departures and arrivals
+        commute. Returns the groups the moves touched, or None when a group came or went."""
+        members, live, outs, ins = self._members, self._live, self._out, self._in
+        deque(map(self._group_at.__setitem__, at, groups), 0)
+        left: dict[Hashable, list[int]] = {}
+        came: dict[Hashable, list[int]] = {}
         for p, old_g, g in zip(at, old_groups, groups, strict=True):
+            ps = left.get(old_g)
+            if ps is None:
+                left[old_g] = [p]
+            else:
+                ps.append(p)
+            ps = came.get(g)
+            if ps is None:
+                came[g] = [p]
+            else:
+                ps.append(p)
+        for old_g, ps in left.items():
             if old_g in live:
                 m = members[old_g]
-                del m[bisect_left(m, p)]
-            elif (came := ins.get(old_g)) is not None and p in came:
-                came.discard(p)  # it came while the group was closed: the two moves cancel
-            elif (gone := outs.get(old_g)) is not None:
-                gone.add(p)
-            else:
-                outs[old_g] = {p}
+                for p in ps:
+                    del m[bisect_left(m, p)]
+                continue
+            gone = set(ps)
+            back = ins.get(old_g)
+            if back:  # came while the group was closed: the two moves cancel
+                both = back & gone
+                back -= both
+                gone -= both
+            if gone:
+                was = outs.get(old_g)
+                if was is None:
+                    outs[old_g] = gone
+                else:
+                    was |= gone
+        regrouped = False
+        for g, ps in came.items():
             target = members.get(g)
             if target is None:
-                members[g] = [p]
+                regrouped = True
+                members[g] = array("i", sorted(ps))
                 self._gorder[g] = self.kind.order(g)
             elif g in live:
-                insort(target, p)
-            elif (gone := outs.get(g)) is not None and p in gone:
-                gone.discard(p)
-            elif (came := ins.get(g)) is not None:
-                came.add(p)
+                for p in ps:
+                    insort(target, p)
             else:
-                ins[g] = {p}
-            group_at[p] = g
-        for old_g in set(old_groups):  # groups left empty go (a later move may have refilled one)
+                new = set(ps)
+                gone = outs.get(g)
+                if gone:  # left while the group was closed: the two moves cancel
+                    both = gone & new
+                    gone -= both
+                    new -= both
+                if new:
+                    was = ins.get(g)
+                    if was is None:
+                        ins[g] = new
+                    else:
+                        was |= new
+        for old_g in left:  # groups left empty go (a later move may have refilled one)
             if old_g in members and not self._group_size(old_g):
+                regrouped = True
                 del members[old_g], self._gorder[old_g]
                 outs.pop(old_g, None)
                 ins.pop(old_g, None)
                 live.discard(old_g)
+        return None if regrouped else {*left, *came}
 
     def _group_size(self, g: Hashable) -> int:
         return len(self._members[g]) - len(self._out.get(g, ())) + len(self._in.get(g, ()))
 
-    def _settle(self, g: Hashable) -> list[int]:
+    def _settle(self, g: Hashable) -> array[int]:
         """Group `g`'s positions, ascending, with the moves it noted while closed applied."""
         members = self._members[g]
         gone, came = self._out.pop(g, None), self._in.pop(g, None)
         if gone:
-            members[:] = [*filterfalse(gone.__contains__, members)]
+            members[:] = array("i", filterfalse(gone.__contains__, members))
         if came:
-            members.extend(came)
-            members.sort()
+            members[:] = array("i", sorted([*members, *came]))
         return members
 
     def members(self, g: Hashable) -> list[str]:
@@ -262,12 +321,12 @@ class GroupedView(LineView):
         self._out.clear()
         self._in.clear()
         self._live.clear()
-        members: dict[Hashable, list[int]] = {}
+        groups: dict[Hashable, list[int]] = {}
         self._group_at = [*map(kind.group, self._values)]
         for p, g in enumerate(self._group_at):
-            members.setdefault(g, []).append(p)
-        self._gorder.update((g, kind.order(g)) for g in members)
-        self._members = members
+            groups.setdefault(g, []).append(p)
+        self._gorder.update((g, kind.order(g)) for g in groups)
+        self._members = {g: array("i", ps) for g, ps in groups.items()}
 
     def _is_open(self, g: Hashable) -> bool:
         scope = self.scope or ""
@@ -281,7 +340,7 @@ class GroupedView(LineView):
             return True
         return self.kind.bad_group(g)
 
-    def _visible(self, g: Hashable) -> list[int]:
+    def _visible(self, g: Hashable) -> Sequence[int]:
         """Positions of group `g`'s items the filter lets through (all of them without one)."""
         if g not in self._members:
             return []
@@ -299,12 +358,12 @@ class GroupedView(LineView):
             self._hgroup[hkey] = g
         return hkey
 
-    def _make_blocks(self) -> list[tuple[Hashable, list[int] | None]]:
+    def _make_blocks(self) -> list[tuple[Hashable, Sequence[int] | None]]:
         """Each shown group with its rows' positions (None: closed), and its header (kept when
         what it says did not change). Without a filter an open group's rows are its member list
         itself, so moves update it in place. Which groups are open as `_is_open` says, with
         what it reads read once."""
-        blocks: list[tuple[Hashable, list[int] | None]] = []
+        blocks: list[tuple[Hashable, Sequence[int] | None]] = []
         heads, live = self._heads, self._live
         live.clear()
         scope = self.scope or ""
@@ -339,7 +398,7 @@ class GroupedView(LineView):
             blocks.append((None, None))
         return blocks
 
-    def _set_blocks(self, blocks: list[tuple[Hashable, list[int] | None]]) -> None:
+    def _set_blocks(self, blocks: list[tuple[Hashable, Sequence[int] | None]]) -> None:
         starts: list[int] = []
         n = 0
         for _g, keys in blocks:

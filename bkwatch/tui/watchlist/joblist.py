@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import is_
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -20,8 +21,13 @@ from bkwatch.tui.widgets.fmt import BADGE_WIDTH, badge, duration, fit, stale_age
 from bkwatch.tui.widgets.lines import Line, LineView
 
 if TYPE_CHECKING:
+    from bkwatch.model import Task
     from bkwatch.poller import Watch
     from bkwatch.tui.watchlist.scope_port import ScopeView
+
+# A row's line by task key, with what it was made from: the task snapshot and what the row shows
+# beside it (`JobList._line`).
+_Made = dict[str, tuple["Task | None", tuple[object, ...], Line]]
 
 _SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
 
@@ -134,6 +140,10 @@ class JobList(LineView):
         self._now = 0.0
         self.columns_changed: Callable[[], None] | None = None  # the header redraws
         self.filter_text = ""  # `/` on the job list (lower case): tasks whose key or title hold it
+        # Each row's line with what it was made from (the task snapshot, by identity, and what
+        # the row shows beside it): a sync re-signs only the rows of tasks polled since, not
+        # every row of the list (a snapshot is replaced by the poller, never changed).
+        self._made: _Made = {}
 
     def sync(self, watches: Mapping[str, Watch], now: float) -> None:
         self.watches = watches
@@ -150,14 +160,19 @@ class JobList(LineView):
         attention_first = not height or rows > height
         if attention_first:
             mine.sort(key=sort_key)  # stable: insertion order within a state
-        lines = [Line(w.key, row_sig(w, now), data=w.key) for w in mine]
+        made: _Made = {}
+        lines = [self._line(w, now, False, made) for w in mine]
         for key, members in found.items():
             folded = key in self.folded
             lines.append(header_line(scopes[key], members, folded))
             if not folded:
                 if attention_first:
                     members.sort(key=sort_key)
-                lines.extend(Line(w.key, (*row_sig(w, now), True), data=w.key) for w in members)
+                lines.extend(self._line(w, now, True, made) for w in members)
+        self._made = made
+        old = self.lines
+        if len(old) == len(lines) and all(map(is_, old, lines)) and self.cursor_key is not None:
+            return  # every row as drawn (the columns they need too)
         cols = columns_of(lines)
         if cols != self.cols:
             # A column came or went, or a label or target is wider: every row's layout changes.
@@ -169,6 +184,21 @@ class JobList(LineView):
         self.set_lines(lines)
         if self.cursor_key is None and lines:
             self.move_to(lines[0].key, scroll=False, notify=False)
+
+    def _line(self, w: Watch, now: float, grouped: bool, made: _Made) -> Line:
+        """The row of `w`: the line drawn last time when its task snapshot and what the row shows
+        beside it (label, poll error, the data's age) are the same, else a line signed anew."""
+        err = None if w.error is None else str(w.error.kind)
+        data_age = stale_age(None if w.last_ok is None else now - w.last_ok, err is not None)
+        beside = (w.label, err, data_age, grouped)
+        known = self._made.get(w.key)
+        if known is not None and known[0] is w.task and known[1] == beside:
+            line = known[2]
+        else:
+            sig = row_sig(w, now)
+            line = Line(w.key, (*sig, True) if grouped else sig, data=w.key)
+        made[w.key] = (w.task, beside, line)
+        return line
 
     def toggle_fold(self, scope: str) -> None:
         """Fold or unfold a scope's tasks under its header (the cursor stays on the header)."""

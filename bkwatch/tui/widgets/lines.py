@@ -546,7 +546,13 @@ class TextBar(Static):
             return
         layout = text.plain.count("\n") != self._shown.plain.count("\n")
         self._shown = text
-        self.refresh(layout=layout)
+        if layout:
+            self.refresh(layout=True)
+            return
+        # The whole bar, padding included, as a region: a refresh without one asks the screen's
+        # compositor where the widget is (`size`), most of what a title changing every poll cost.
+        x, y = self.content_offset
+        self.refresh(Region(-x, -y, *self.outer_size))
 
     def render(self) -> Text:
         return self._shown
