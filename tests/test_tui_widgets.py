@@ -215,6 +215,26 @@ async def test_grouped_view_applied_poll_by_poll_equals_a_rebuild() -> None:
         await pilot.pause()
 
 
+async def test_a_row_whose_raw_state_alone_changed_moves_to_its_group_and_is_redrawn() -> None:
+    """The raw state is shown on the row and is part of its group: a change of it alone (the
+    state and the rest the same) regroups and repaints the row, as a rebuild would show it."""
+    from dataclasses import replace
+
+    rows = {str(i): _jt(i, State.RUNNING) for i in range(1, 6)}
+    app = _TwoViews()
+    async with app.run_test(size=(120, 30)) as pilot:
+        diffed, rebuilt = app.query_one("#diffed", GroupedView), app.query_one("#rebuilt", GroupedView)
+        diffed.show("gsekit:2:1", rows)
+        before, rows = rows, dict(rows)
+        rows["3"] = replace(rows["3"], raw_state="retrying")
+        diffed.show("gsekit:2:1", rows, (id(before), ["3"]))
+        rebuilt.open_groups, rebuilt.closed_groups = diffed.open_groups, diffed.closed_groups
+        rebuilt.show("gsekit:2:1", rows)
+        assert [(ln.key, ln.sig) for ln in diffed.lines] == [(ln.key, ln.sig) for ln in rebuilt.lines]
+        assert diffed.members((State.RUNNING, "retrying", None)) == ["3"]
+        await pilot.pause()
+
+
 class _Trees(App[None]):
     def compose(self) -> ComposeResult:
         yield PipelineTree(id="diffed")

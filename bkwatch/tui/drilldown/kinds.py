@@ -85,7 +85,11 @@ class HostKind:
 
     # `end` stands in for the elapsed time: it is fixed once a host is done, while a running
     # host's elapsed grows every poll and would repaint every row. attrgetter runs in C.
-    _job_sig = attrgetter("state", "status_text", "exit_code", "error_code", "error_text", "tag", "end")
+    # Every field of the group key is in the signature: a row whose group changed is one that
+    # changed, or it stays in its old group.
+    _job_sig = attrgetter(
+        "state", "raw_status", "status_text", "exit_code", "error_code", "error_text", "tag", "end"
+    )
     _nodeman_sig = attrgetter("state", "status_text", "error_code", "error_text", "step", "end")
 
     def bad(self, h: Host) -> bool:
@@ -176,7 +180,15 @@ class JobTaskKind:
         return (SEVERITY[g[0]], str(g[1]), str(g[2]))
 
     def sig(self, jt: JobTask) -> tuple[Any, ...]:
-        return (jt.state, jt.err_code, jt.failed_reason, jt.retryable, tuple(jt.solutions), jt.end)
+        return (
+            jt.state,
+            jt.raw_state,
+            jt.err_code,
+            jt.failed_reason,
+            jt.retryable,
+            tuple(jt.solutions),
+            jt.end,
+        )
 
     def bad(self, jt: JobTask) -> bool:
         return jt.state.is_bad
