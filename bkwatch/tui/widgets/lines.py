@@ -7,10 +7,6 @@ A stock DataTable repaints its whole visible area on any cell change; this does 
 
 Over 400 lines on purpose: it is one widget whose key index, cursor, scroll offset and strip
 cache must change together; split across modules, that one invariant would be too.
-
-Longer than ~400 lines on purpose: the keyed rows, the strip cache, the cursor and the
-repaint-only-what-changed logic are one mechanism; the benchmarks' 10,000-row figures depend
-on it staying together.
 """
 
 from __future__ import annotations
