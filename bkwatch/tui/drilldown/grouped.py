@@ -54,6 +54,37 @@ class Kind(Protocol):
     def copy_id(self, item: Any, with_cloud: bool) -> str | None: ...
 
 
+def _by_group(at: list[int], groups: list[Hashable]) -> dict[Hashable, list[int]]:
+    """The positions `at`, by the group each is in (`groups`, the same order)."""
+    out: dict[Hashable, list[int]] = {}
+    for p, g in zip(at, groups, strict=True):
+        ps = out.get(g)
+        if ps is None:
+            out[g] = [p]
+        else:
+            ps.append(p)
+    return out
+
+
+_Noted = dict[Hashable, set[int]]  # a closed group's positions that left it, or came
+
+
+def _note(g: Hashable, moves: set[int], mine: _Noted, other: _Noted) -> None:
+    """Note closed group `g`'s departures (or arrivals) in `mine`; a position the other kind
+    noted (it came, or left, while the group was closed) cancels out instead."""
+    opposite = other.get(g)
+    if opposite:
+        both = opposite & moves
+        opposite -= both
+        moves -= both
+    if moves:
+        was = mine.get(g)
+        if was is None:
+            mine[g] = moves
+        else:
+            was |= moves
+
+
 class GroupedView(LineView):
     """Items of one scope (a step, a task) grouped by result."""
 
@@ -78,8 +109,8 @@ class GroupedView(LineView):
         # Positions as machine ints (array): a move's deletion or insertion moves 4-byte slots,
         # and a bisection reads the array, not an int object per step.
         self._members: dict[Hashable, array[int]] = {}
-        self._out: dict[Hashable, set[int]] = {}
-        self._in: dict[Hashable, set[int]] = {}
+        self._out: _Noted = {}
+        self._in: _Noted = {}
         self._live: set[Hashable] = set()  # groups whose member list a block shows
         self._hkeys: dict[Hashable, str] = {}
         self._hgroup: dict[str, Hashable] = {EMPTY: None}  # header key -> its group
@@ -217,37 +248,14 @@ class GroupedView(LineView):
         commute. Returns the groups the moves touched, or None when a group came or went."""
         members, live, outs, ins = self._members, self._live, self._out, self._in
         deque(map(self._group_at.__setitem__, at, groups), 0)
-        left: dict[Hashable, list[int]] = {}
-        came: dict[Hashable, list[int]] = {}
-        for p, old_g, g in zip(at, old_groups, groups, strict=True):
-            ps = left.get(old_g)
-            if ps is None:
-                left[old_g] = [p]
-            else:
-                ps.append(p)
-            ps = came.get(g)
-            if ps is None:
-                came[g] = [p]
-            else:
-                ps.append(p)
+        left, came = _by_group(at, old_groups), _by_group(at, groups)
         for old_g, ps in left.items():
             if old_g in live:
                 m = members[old_g]
                 for p in ps:
                     del m[bisect_left(m, p)]
                 continue
-            gone = set(ps)
-            back = ins.get(old_g)
-            if back:  # came while the group was closed: the two moves cancel
-                both = back & gone
-                back -= both
-                gone -= both
-            if gone:
-                was = outs.get(old_g)
-                if was is None:
-                    outs[old_g] = gone
-                else:
-                    was |= gone
+            _note(old_g, set(ps), outs, ins)
         regrouped = False
         for g, ps in came.items():
             target = members.get(g)
@@ -259,18 +267,7 @@ class GroupedView(LineView):
                 for p in ps:
                     insort(target, p)
             else:
-                new = set(ps)
-                gone = outs.get(g)
-                if gone:  # left while the group was closed: the two moves cancel
-                    both = gone & new
-                    gone -= both
-                    new -= both
-                if new:
-                    was = ins.get(g)
-                    if was is None:
-                        ins[g] = new
-                    else:
-                        was |= new
+                _note(g, set(ps), ins, outs)
         for old_g in left:  # groups left empty go (a later move may have refilled one)
             if old_g in members and not self._group_size(old_g):
                 regrouped = True
