@@ -5,6 +5,7 @@ the size bound, a corrupt file, and `hosts --flaky`."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,26 @@ from tests.test_cli import connect
 
 SLOW = Cadence(focused=1e6, young=1e6, active=1e6, waiting=1e6, finished=1e6, unknown=1e6, jitter=0)
 REPO = Path(__file__).resolve().parent.parent
+
+
+@contextlib.asynccontextmanager
+async def recording(
+    targets: list[str], where: Path | None = None, **kw: Any
+) -> AsyncIterator[tuple[BkClient, Poller, Recorder]]:
+    """A client, a poller of `targets` and a recorder of its updates (in `where`, the user's
+    record by default); the recorder flushed and closed after."""
+    client = BkClient(load_profile())
+    poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
+    recorder = Recorder(where or data_dir(), **kw)
+    poller.observers.append(recorder.observe)
+    for t in targets:
+        poller.add(parse_target(t))
+    try:
+        yield client, poller, recorder
+    finally:
+        await client.aclose()
+        recorder.flush()
+        recorder.close()
 
 
 @pytest.fixture(autouse=True)
@@ -64,20 +85,10 @@ def watch(
     recorder."""
 
     async def go() -> Recorder:
-        client = BkClient(load_profile())
-        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(where or data_dir(), **kw)
-        poller.observers.append(recorder.observe)
-        for t in targets:
-            poller.add(parse_target(t))
-        try:
+        async with recording(targets, where, **kw) as (_client, poller, recorder):
             for _ in range(rounds):
                 await poller.poll_all()
                 sim.world.advance(step)
-        finally:
-            await client.aclose()
-            recorder.flush()
-            recorder.close()
         return recorder
 
     return asyncio.run(go())
@@ -146,12 +157,7 @@ def test_outage_from_to_with_its_class(sim: Simulator) -> None:
     target = sim.world.add_task("job", kind="ok", hosts=3, scope=("biz", 2))
 
     async def go() -> None:
-        client = BkClient(load_profile())
-        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir())
-        poller.observers.append(recorder.observe)
-        poller.add(parse_target(target))
-        try:
+        async with recording([target]) as (_client, poller, _recorder):
             await poller.poll_all()
             sim.faults.set("http_502", route="job")
             [update] = await poller.poll_all()
@@ -159,10 +165,6 @@ def test_outage_from_to_with_its_class(sim: Simulator) -> None:
             await poller.poll_all()  # still down: the same outage
             sim.faults.clear()
             await poller.poll_all()
-        finally:
-            await client.aclose()
-            recorder.flush()
-            recorder.close()
 
     asyncio.run(go())
     rows = db().execute("SELECT target, kind, start, end FROM outages").fetchall()
@@ -428,24 +430,14 @@ def test_steps_and_nodes_rows_follow_the_last_snapshot(sim: Simulator) -> None:
     last: dict[str, Any] = {}
 
     async def go() -> None:
-        client = BkClient(load_profile())
-        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir())
-        poller.observers.append(recorder.observe)
-        poller.observers.append(lambda u: last.update({u.key: u.watch.task}))
-        for t in targets:
-            poller.add(parse_target(t))
-        try:
+        async with recording(targets) as (client, poller, _recorder):
+            poller.observers.append(lambda u: last.update({u.key: u.watch.task}))
             for _ in range(12):
                 await poller.poll_all()
                 # The pipeline's flow (its node names and branches) is read beside the first
                 # poll: in before the next one (names that come later: the test below).
                 await settle(client)
                 sim.world.advance(20)
-        finally:
-            await client.aclose()
-            recorder.flush()
-            recorder.close()
 
     asyncio.run(go())
     conn = db()
@@ -467,22 +459,13 @@ def test_node_names_that_come_without_a_transition_are_written(sim: Simulator) -
     moved: list[int] = []
 
     async def go() -> None:
-        client = BkClient(load_profile())
-        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir())
-        poller.observers.append(recorder.observe)
-        poller.observers.append(lambda u: last.update({u.key: u.watch.task}))
-        poller.add(parse_target(target))
-        try:
+        async with recording([target]) as (client, poller, _recorder):
+            poller.observers.append(lambda u: last.update({u.key: u.watch.task}))
             first = await poller.poll_all()
             last["first"] = first[0].watch.task
             await settle(client)  # the flow read, after the first poll
             for _ in range(2):
                 moved.extend(len(u.transitions) for u in await poller.poll_all())
-        finally:
-            await client.aclose()
-            recorder.flush()
-            recorder.close()
 
     asyncio.run(go())
     assert moved == [0, 0], "no transition brought the names"
@@ -509,12 +492,7 @@ def test_a_pipeline_answered_as_before_costs_no_comparison_of_its_rows(
     held: list[object] = []
 
     async def go() -> None:
-        client = BkClient(load_profile())
-        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir())
-        poller.observers.append(recorder.observe)
-        poller.add(parse_target(target))
-        try:
+        async with recording([target]) as (client, poller, recorder):
             await poller.poll_all()
             await settle(client)
             await poller.poll_all()  # the names come: compared and written
@@ -523,9 +501,6 @@ def test_a_pipeline_answered_as_before_costs_no_comparison_of_its_rows(
             for _ in range(3):
                 held.extend(u.watch.task for u in await poller.poll_all())
             recorder.flush()
-        finally:
-            await client.aclose()
-            recorder.close()
 
     asyncio.run(go())
     assert len({id(t) for t in held}) == 1, "the poller parsed the same answer again"
@@ -544,12 +519,7 @@ def test_a_poll_s_host_changes_are_one_row_each_read_back(sim: Simulator) -> Non
     seen: list[list[Any]] = []  # the poller's host changes, one list per poll that had any
 
     async def go() -> None:
-        client = BkClient(load_profile())
-        poller = Poller(lambda t: fetch_task(client, t), cadence=SLOW)
-        recorder = Recorder(data_dir())
-        poller.observers.append(recorder.observe)
-        poller.add(parse_target(target))
-        try:
+        async with recording([target]) as (_client, poller, _recorder):
             for k in range(5):  # 3 more hosts failed before each poll after the first
                 for u in await poller.poll_all():
                     changed = [t for t in u.transitions if t.level == "host"]
@@ -557,10 +527,6 @@ def test_a_poll_s_host_changes_are_one_row_each_read_back(sim: Simulator) -> Non
                         seen.append(changed)
                 for host in hosts[k * 3 : k * 3 + 3]:
                     sim.world.force(target, 11, host=host, step=step["step_instance_id"])
-        finally:
-            await client.aclose()
-            recorder.flush()
-            recorder.close()
 
     asyncio.run(go())
     changes = sum(len(s) for s in seen)
