@@ -188,6 +188,8 @@ def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
             assert len(found) == len(tasks) >= 3, key
             wholes = [w for (w,) in conn.execute("SELECT whole FROM snapshots WHERE target = ?", (key,))]
             assert 0 in wholes, f"{key}: deltas kept"
+            # Nodes appearing as the pipeline runs are deltas too: whole only every FULL_EVERY-th.
+            assert wholes == [int(i % FULL_EVERY == 0) for i in range(len(wholes))], (key, wholes)
             if key == job:
                 deltas = [
                     d
@@ -203,6 +205,44 @@ def test_whole_snapshots_and_deltas_rebuild_every_frame(isolated: Path) -> None:
                 assert _plain(task) == _plain(tasks[i]), (key, i)
     finally:
         conn.close()
+
+
+def test_units_that_come_go_and_move_are_kept_as_deltas_and_rebuilt() -> None:
+    """Hosts added, removed and reordered in a step, a step added and one gone, NodeMan-style task
+    hosts emptied, a node tree that grows, is reshaped and goes: after the first, every snapshot is
+    a delta, and every frame is rebuilt as the task was."""
+    from bkwatch.model import Host, Node, State, Step, System
+    from bkwatch.record.snapshot import Frames, Keeper
+
+    def host(key: str, state: State = State.RUNNING) -> Host:
+        return Host(key, key.split(":")[1], 0, state, "7", "running")
+
+    def node(nid: str, *children: Node) -> Node:
+        return Node(nid, f"node {nid}", State.RUNNING, "RUNNING", children=list(children))
+
+    def task(steps: dict[str, list[str]], hosts: list[str], tree: Node | None) -> Task:
+        return Task(
+            "job:2:1", System.JOB, "t", State.RUNNING, "2", False,
+            steps=[Step(s, s, "script", State.RUNNING, "2", hosts={k: host(k) for k in ks})
+                   for s, ks in steps.items()],
+            hosts={k: host(k, State.FAILED) for k in hosts},
+            root=tree,
+        )  # fmt: skip
+
+    seq = [
+        task({"s1": ["0:a", "0:b"]}, ["0:x"], node("r", node("n1"))),
+        task({"s1": ["0:a", "0:b", "0:c"]}, ["0:x", "0:y"], node("r", node("n1"), node("n2"))),
+        task({"s1": ["0:c", "0:a"]}, ["0:y"], node("r", node("n1", node("n3")), node("n2"))),
+        task({"s1": ["0:c", "0:a"], "s2": ["0:d"]}, [], node("r", node("n2"), node("n1"))),
+        task({"s2": ["0:d", "0:e"]}, ["0:z"], None),
+        task({"s2": ["0:e"]}, ["0:z"], node("r2")),
+    ]
+    keeper = Keeper()
+    kept = [keeper.encode(t, lambda x: x) for t in seq]
+    assert [whole for whole, _ in kept] == [True] + [False] * (len(seq) - 1)
+    found = Frames([(float(i), whole, blob) for i, (whole, blob) in enumerate(kept)])
+    for i in [*range(len(seq)), 2, 0, 5]:  # forward, then back and forth
+        assert _plain(found[i][1]) == _plain(seq[i]), i
 
 
 def test_deltas_are_kept_as_json_and_older_compressed_ones_still_read(isolated: Path) -> None:

@@ -264,7 +264,8 @@ class Recorder:
         ):
             return
         self._compared[key] = weakref.ref(task)
-        now_rows = unit_rows(key, task, self._clean)
+        walked = list(task.root.walk()) if task.root is not None else []  # read once, used twice
+        now_rows = unit_rows(key, task, self._clean, walked)
         sigs = [hash(r) for r in now_rows]
         last = self._unit_sigs.get(key)
         if not (first or transitions) and sigs == last:
@@ -275,7 +276,7 @@ class Recorder:
             rows.units.extend(r for r, a, b in zip(now_rows, sigs, last, strict=True) if a != b)
         self._unit_sigs[key] = sigs
         keeper = self._keepers[key] = Keeper() if first else self._keepers.get(key) or Keeper()
-        whole, blob = keeper.encode(task, self._clean)
+        whole, blob = keeper.encode(task, self._clean, walked)
         rows.snapshots.append((key, now, int(whole), blob))
         units = Lookup(task)
         clean = self._clean

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from bkwatch.model import State, Task, Transition
+from bkwatch.model import Node, State, Task, Transition
 from bkwatch.redact import secret_forms
 
 BAD = frozenset({State.FAILED, State.STOPPED})
@@ -187,14 +187,20 @@ def bad_units(task: Task) -> Iterable[Failure | None]:
                 yield unit_failure("node", node, None)
 
 
-def unit_rows(key: str, task: Task, clean: Callable[[str | None], str | None]) -> list[tuple[Any, ...]]:
-    """The task's steps or nodes as timeline rows (id, name, parent, depth, order, state, times)."""
+def unit_rows(
+    key: str,
+    task: Task,
+    clean: Callable[[str | None], str | None],
+    walked: list[tuple[Node, int]] | None = None,
+) -> list[tuple[Any, ...]]:
+    """The task's steps or nodes as timeline rows (id, name, parent, depth, order, state, times);
+    `walked`: the tree's `walk()` as a list, when the caller has it."""
     out: list[tuple[Any, ...]] = []
     for i, s in enumerate(task.steps):
         out.append((key, "step", s.id, clean(s.name), None, 0, i, str(s.state), s.start, s.end))
     if task.root is not None:
         parents: dict[str, str] = {}
-        for i, (node, depth) in enumerate(task.root.walk()):
+        for i, (node, depth) in enumerate(task.root.walk() if walked is None else walked):
             for child in node.children:
                 parents[child.id] = node.id
             if node is task.root:

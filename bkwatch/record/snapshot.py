@@ -1,10 +1,12 @@
 """A task's snapshots kept so a replay can rebuild the very `Task` the monitor showed at each
 transition: encoded here, written by `recorder.py` (table `snapshots`), read back by `frames`.
 
-The first snapshot of a task, one whose units came or went, and every `FULL_EVERY`-th are kept
-whole; the others as a delta: the task's header, every step's header, and only the hosts, job
-tasks and nodes whose fields differ from the last snapshot kept (compared by a hash of their
-fields, so a host whose text changed without a state change is kept too). A whole snapshot is
+The first snapshot of a task and every `FULL_EVERY`-th are kept whole; the others as a delta: the
+task's header, every step's header, and only the hosts, job tasks and nodes whose fields differ
+from the last snapshot kept (compared by a hash of their fields, so a host whose text changed
+without a state change is kept too). Units that came or went (a pipeline's nodes appear as they
+start) are a delta too: it names the new order of each group that changed (`order`) and the
+node tree's new shape (`tree`), so a running pipeline is not kept whole at every poll. A whole snapshot is
 compressed and names its fields, so a record outlives a change of the model's fields; a delta
 uses its whole snapshot's names and is kept as JSON as it is up to `RAW_DELTA_BYTES` (zlib's
 set-up costs more than a few KB of data), compressed past that (hundreds of hosts changed).
@@ -96,8 +98,9 @@ def _groups(task: Task, walked: list[tuple[Node, int]]) -> Iterator[tuple[str, s
         yield "node", "", [n for n, _ in walked]
 
 
-def units(task: Task) -> Iterator[tuple[str, str, Any]]:
-    """(level, place, unit) of every host, job task and node: `place` is a host's step id."""
+def units(task: Task, walked: list[tuple[Node, int]]) -> Iterator[tuple[str, str, Any]]:
+    """(level, place, unit) of every host, job task and node (`walked`: the tree's walk as a
+    list): `place` is a host's step id."""
     for step in task.steps:
         for h in step.hosts.values():
             yield "host", step.id, h
@@ -105,36 +108,39 @@ def units(task: Task) -> Iterator[tuple[str, str, Any]]:
         yield "host", "", h
     for jt in task.job_tasks.values():
         yield "job_task", "", jt
-    if task.root is not None:
-        for node, _ in task.root.walk():
-            yield "node", "", node
+    for node, _ in walked:
+        yield "node", "", node
 
 
 class Keeper:
-    """What the writer remembers of one task's last snapshot kept: its shape and its units' hashes,
-    by group (a step's hosts, ...): a group whose units all hash as before is passed over whole."""
+    """What the writer remembers of one task's last snapshot kept: its units' hashes by group (a
+    step's hosts, ...), so a group whose units all hash as before is passed over whole, and the
+    node tree's shape (ids and depths, in walk order)."""
 
-    __slots__ = ("count", "groups", "shape")
+    __slots__ = ("count", "groups", "tree")
 
     def __init__(self) -> None:
-        self.shape: int | None = None
-        # (level, place) -> (the hash of its units' hashes, unit id -> its hash)
+        # (level, place) -> (the hash of its units' hashes, unit id -> its hash, in order)
         self.groups: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
+        self.tree: list[tuple[str, int]] = []
         self.count = 0
 
-    def encode(self, task: Task, clean: Clean) -> tuple[bool, bytes]:
-        """(whole, blob) of this snapshot: whole, or a delta against the last one kept."""
-        walked = list(task.root.walk()) if task.root is not None else []
+    def encode(
+        self, task: Task, clean: Clean, walked: list[tuple[Node, int]] | None = None
+    ) -> tuple[bool, bytes]:
+        """(whole, blob) of this snapshot: whole, or a delta against the last one kept. `walked`:
+        the task's `root.walk()` as a list, when the caller has it."""
+        if walked is None:
+            walked = list(task.root.walk()) if task.root is not None else []
         groups: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
         last = self.groups
         differ: list[tuple[str, str, tuple[Any, ...]]] = []  # changed units' fields, as read
-        shape: list[Any] = [tuple(s.id for s in task.steps), tuple(d for _, d in walked)]
+        order: list[list[Any]] = []  # groups whose units came, went or moved: their ids in order
         for level, place, members in _groups(task, walked):
             ids = tuple(map(_ID[level], members))
-            shape.append((level, place, ids))
             read = list(map(_GET[level], members))
             hashes = _hashes(read)
-            together = hash(tuple(hashes))
+            together = hash(tuple(hashes))  # a unit's id is one of its fields: the order is in it
             before = last.get((level, place))
             if before is not None and before[0] == together:
                 groups[level, place] = before
@@ -143,14 +149,17 @@ class Keeper:
             pairs = zip(read, ids, hashes, strict=True)
             differ += [(level, place, f) for f, i, h in pairs if known.get(i) != h]
             groups[level, place] = (together, dict(zip(ids, hashes, strict=True)))
-        # The shape: which units the task has, in which order (a node's depth too).
-        now_shape = hash(tuple(shape))
-        whole = self.shape != now_shape or self.count % FULL_EVERY == 0
-        self.shape = now_shape
+            if level != "node" and (len(known) != len(ids) or tuple(known) != ids):
+                order.append([level, place, ids])
+        order += [[level, place, ()] for level, place in last.keys() - groups.keys() if level != "node"]
+        tree = [(n.id, d) for n, d in walked]
+        whole = self.count % FULL_EVERY == 0
         self.count += 1
         self.groups = groups
+        new_tree, self.tree = tree != self.tree, tree
         if whole:
-            changed = [[level, place, _values(unit, level, clean)] for level, place, unit in units(task)]
+            every = units(task, walked)
+            changed = [[level, place, _values(unit, level, clean)] for level, place, unit in every]
         else:
             changed = [[level, place, _kept(read, level, clean)] for level, place, read in differ]
         body: dict[str, Any] = {
@@ -158,11 +167,13 @@ class Keeper:
             "steps": [_values(s, "step", clean) for s in task.steps],
             "units": changed,
         }
+        if (whole and walked) or (new_tree and not whole):  # a tree gone is an empty one
+            body["tree"] = tree
         if whole:
             body["fields"] = FIELDS
-            if walked:
-                body["tree"] = [[n.id, d] for n, d in walked]
             return whole, zlib.compress(orjson.dumps(body), LEVEL)
+        if order:
+            body["order"] = order
         raw = orjson.dumps(body)
         return whole, raw if len(raw) <= RAW_DELTA_BYTES else zlib.compress(raw, LEVEL)
 
@@ -212,7 +223,7 @@ def _task(body: dict[str, Any], base: Task | None, names: dict[str, list[str]]) 
     nodes: dict[str, Node] = {}
     if task.root is not None:
         nodes = {n.id: n for n, _ in task.root.walk()}
-    made: list[Node] = []
+    tree = body.get("tree")
     for level, place, values in body["units"]:
         if level == "host":
             h = _make(Host, names["host"], values, _HOST)
@@ -222,12 +233,20 @@ def _task(body: dict[str, Any], base: Task | None, names: dict[str, list[str]]) 
             task.job_tasks[jt.id] = jt
         else:
             n = _make(Node, names["node"], values, _NODE)
-            if n.id in nodes and base is not None:
+            if tree is None and n.id in nodes and base is not None:
                 n.children = nodes[n.id].children
                 _replace_node(task, nodes[n.id], n)
-            made.append(n)
-    if "tree" in body and made:
-        task.root = _build_tree(made, body["tree"])
+            nodes[n.id] = n
+    for level, place, ids in body.get("order", ()):  # units that came, went or moved (a delta)
+        if level == "job_task":
+            task.job_tasks = {i: task.job_tasks[i] for i in ids if i in task.job_tasks}
+        elif place == "":
+            task.hosts = {i: task.hosts[i] for i in ids if i in task.hosts}
+        elif place in by_step:
+            hosts = by_step[place].hosts
+            by_step[place].hosts = {i: hosts[i] for i in ids if i in hosts}
+    if tree is not None:
+        task.root = _build_tree(nodes, tree)
     return task
 
 
@@ -251,9 +270,11 @@ def _replace_node(task: Task, old: Node, new: Node) -> None:
                 return
 
 
-def _build_tree(made: list[Node], tree: list[list[Any]]) -> Node | None:
-    """The node tree from its nodes in walk order and their depths."""
-    by_id = {n.id: n for n in made}
+def _build_tree(by_id: dict[str, Node], tree: list[list[Any]]) -> Node | None:
+    """The node tree from its nodes (by id: a whole snapshot's, or a delta's laid over the last
+    frame's copies) in walk order and their depths."""
+    for node in by_id.values():
+        node.children = []  # a new list: a delta's node may share its predecessor's
     stack: list[Node] = []
     root: Node | None = None
     for node_id, depth in tree:
