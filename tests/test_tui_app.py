@@ -542,3 +542,42 @@ async def test_a_step_url_added_from_the_command_line_opens_there_in_the_monitor
     async with rig.app.run_test(size=SIZE) as pilot:
         await settle(rig, pilot)
         assert rig.app.detail.job.step_id == focus
+
+
+async def test_the_info_line_follows_a_poll_that_changes_the_row_under_the_cursor(tmp_path: Path) -> None:
+    """The info line describes the host (or node) under the cursor: when a poll changes it, the
+    line says so, not the state the cursor found it in."""
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        await pilot.press("n")  # the first failing host
+        await pilot.pause()
+        view = app.detail.job.hosts_view
+        key, step = view.cursor_key, app.detail.job.step_id
+        assert key is not None and step is not None
+        assert "exit code" in app.detail.info.shown.plain or "error" in app.detail.info.shown.plain
+        rig.sim.world.force(app.selected, 9, host=key, step=step)  # the host succeeds on a retry
+        await rig.poller.poll_once(app.selected)
+        await pilot.pause()
+        assert view.cursor_key == key  # still on it (the cursor follows its key)
+        task = rig.poller.watches[app.selected].task
+        host = next(s.hosts[key] for s in task.steps if s.id == step)
+        assert not host.state.is_bad
+        assert f"— {host.status_text}" in app.detail.info.shown.plain
+
+    rig = _rig(tmp_path / "tree", System.SOPS)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        tree = app.detail.pipeline
+        tree.focus()
+        await pilot.press("n")  # the failed node
+        await pilot.pause()
+        node_id = tree.cursor_id
+        assert node_id is not None and "FAILED" in app.detail.info.shown.plain
+        rig.sim.world.force(app.selected, "FINISHED", node=node_id)
+        await rig.poller.poll_once(app.selected)
+        await pilot.pause()
+        assert tree.cursor_id == node_id
+        assert "— FINISHED" in app.detail.info.shown.plain

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, Tree
 
-from bkwatch.model import Host, JobTask, Move, State, Task, Transition
+from bkwatch.model import Host, JobTask, Move, Node, State, Task, Transition
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.text import display_width, one_line
@@ -135,6 +135,8 @@ class DetailPane(Vertical):
         self._retired: list[Task | None] = []
         self._current = "empty"  # the switcher's view as last set
         self.marks: set[str] = set()  # the keys marked: drawn by the views shown (`_marking`)
+        self._described: object = None  # the unit (snapshot) the info line describes ...
+        self._described_in: tuple[GroupedView | PipelineTree, str] | None = None  # ... its view, key
 
     def compose(self) -> ComposeResult:
         yield self.title_bar
@@ -175,6 +177,7 @@ class DetailPane(Vertical):
             return
         if watch.key != self.key:
             self.info.show(Text(""))
+            self._described, self._described_in = None, None
         self.key = watch.key
         self._titled = (watch, now)
         progress = watch.task.progress() if watch.task else None
@@ -212,6 +215,7 @@ class DetailPane(Vertical):
             self.pipeline.show(watch.key, task.root)
         else:
             self._switch("empty")
+        self._describe_again()
 
     @property
     def switcher(self) -> ContentSwitcher:
@@ -226,7 +230,7 @@ class DetailPane(Vertical):
                 shown.set_highlights(self.marks)
 
     def main_view(self) -> Widget | None:
-        current = self.switcher.current
+        current = self._current  # the switcher's, as `_switch` set it (no query of the DOM)
         return {
             "job-pane": self.job.hosts_view,
             "nm-hosts": self.nodeman,
@@ -342,26 +346,46 @@ class DetailPane(Vertical):
         return {View.HOSTS: self.nodeman, View.JOB_TASKS: self.gsekit}.get(traits(task.system).view)
 
     # ---- info line --------------------------------------------------------------------
+    # It describes the unit the cursor came to; a poll (or a replay's frame) that changes that
+    # unit describes it again (`_describe_again`), so it never says RUNNING beside an ok row.
     def on_line_view_highlighted(self, event: LineView.Highlighted) -> None:
         view, line = event.view, event.line
         if not isinstance(view, GroupedView) or line is None or line.header:
             return
-        item = view.items.get(line.key)
-        if isinstance(item, Host):  # the view's own kind: it knows the host's past
-            kind = view.kind if isinstance(view.kind, HostKind) else HostKind(self.ascii_only)
-            self.info.show(kind.detail(item))
-        elif isinstance(item, JobTask):
-            self.info.show(JobTaskKind(self.ascii_only).detail(item))
+        self._describe(view, line.key)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         data = event.node.data
-        node = self.pipeline.model.get(data.id) if data is not None else None
-        if node is None:
+        if data is not None:
+            self._describe(self.pipeline, data.id)
+
+    def _describe(self, view: GroupedView | PipelineTree, key: str) -> None:
+        """The info line for unit `key` of `view`, as it is now."""
+        item = view.model.get(key) if isinstance(view, PipelineTree) else view.items.get(key)
+        if item is None or item is self._described:
             return
-        text = Text(f"{one_line(node.name)} ({one_line(node.id)}) — {one_line(node.raw_state)}", end="")
-        if node.message:
-            text.append(f" — {one_line(node.message)}", style="red")
-        self.info.show(text)
+        self._described, self._described_in = item, (view, key)
+        if isinstance(item, Host):  # the view's own kind: it knows the host's past
+            kind = view.kind if isinstance(view, GroupedView) and isinstance(view.kind, HostKind) else None
+            self.info.show((kind or HostKind(self.ascii_only)).detail(item))
+        elif isinstance(item, JobTask):
+            self.info.show(JobTaskKind(self.ascii_only).detail(item))
+        elif isinstance(item, Node):
+            text = Text(f"{one_line(item.name)} ({one_line(item.id)}) — {one_line(item.raw_state)}", end="")
+            if item.message:
+                text.append(f" — {one_line(item.message)}", style="red")
+            self.info.show(text)
+
+    def _describe_again(self) -> None:
+        """After a poll: the unit the info line describes, if it is still the one under the cursor
+        of the view shown and its snapshot changed (one look-up when it did not)."""
+        if self._described_in is None:
+            return
+        view, key = self._described_in
+        if view is not self.main_view():
+            return
+        if (view.cursor_id if isinstance(view, PipelineTree) else view.cursor_key) == key:
+            self._describe(view, key)
 
 
 def _step(items: list, current: object, direction: int) -> int | None:
