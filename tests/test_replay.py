@@ -240,6 +240,7 @@ def test_units_that_come_go_and_move_are_kept_as_deltas_and_rebuilt() -> None:
     keeper = Keeper()
     kept = [keeper.encode(t, lambda x: x) for t in seq]
     assert [whole for whole, _ in kept] == [True] + [False] * (len(seq) - 1)
+    assert all(blob[:1] != b"{" for _, blob in kept[1:]), "a reshaping delta is kept compressed"
     found = Frames([(float(i), whole, blob) for i, (whole, blob) in enumerate(kept)])
     for i in [*range(len(seq)), 2, 0, 5]:  # forward, then back and forth
         assert _plain(found[i][1]) == _plain(seq[i]), i

@@ -9,7 +9,8 @@ start) are a delta too: it names the new order of each group that changed (`orde
 node tree's new shape (`tree`), so a running pipeline is not kept whole at every poll. A whole snapshot is
 compressed and names its fields, so a record outlives a change of the model's fields; a delta
 uses its whole snapshot's names and is kept as JSON as it is up to `RAW_DELTA_BYTES` (zlib's
-set-up costs more than a few KB of data), compressed past that (hundreds of hosts changed).
+set-up costs more than a few KB of data), compressed past that (hundreds of hosts changed) and
+when it reshapes the task (it names every unit's id, as a whole snapshot does).
 Text is cleaned and redacted by the writer's `clean` before it is kept. Pure: no thread, no file.
 """
 
@@ -175,7 +176,9 @@ class Keeper:
         if order:
             body["order"] = order
         raw = orjson.dumps(body)
-        return whole, raw if len(raw) <= RAW_DELTA_BYTES else zlib.compress(raw, LEVEL)
+        # A delta that reshapes the task names every unit's id: compressed, as a whole one was.
+        small = len(raw) <= RAW_DELTA_BYTES and not (order or "tree" in body)
+        return whole, raw if small else zlib.compress(raw, LEVEL)
 
 
 def _body(data: bytes) -> dict[str, Any]:
