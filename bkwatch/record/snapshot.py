@@ -5,9 +5,9 @@ The first snapshot of a task and every `FULL_EVERY`-th are kept whole; the other
 task's header, every step's header, and only the hosts, job tasks and nodes whose fields differ
 from the last snapshot kept (compared by a hash of their fields, so a host whose text changed
 without a state change is kept too). Units that came or went (a pipeline's nodes appear as they
-start) are a delta too: it names the new order of each group that changed (`order`) and the
-node tree's new shape (`tree`), so a running pipeline is not kept whole at every poll. A whole snapshot is
-compressed and names its fields, so a record outlives a change of the model's fields; a delta
+start) are a delta too: it names the new order of each group that changed (`order`) and the node
+tree's new shape (`tree`), so a running pipeline is not kept whole at every poll. A whole
+snapshot is compressed and names its fields, so a record outlives a change of the model's fields; a delta
 uses its whole snapshot's names and is kept as JSON as it is up to `RAW_DELTA_BYTES` (zlib's
 set-up costs more than a few KB of data), compressed past that (hundreds of hosts changed) and
 when it reshapes the task (it names every unit's id, as a whole snapshot does).
