@@ -3,17 +3,20 @@ not shown, the app's marks (timings live in benchmarks/screen.py)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.geometry import Region
+from textual.pilot import Pilot
 
 from bkwatch.model import JobTask, State
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.kinds import JobTaskKind
-from tests.harness import frozen_sim, settle, sim_app
+from tests.harness import SimRig, frozen_sim, settle, sim_app
 
 
 def _jt(i: int, state: State) -> JobTask:
@@ -345,9 +348,9 @@ async def test_a_poll_re_signs_the_job_list_row_of_its_task_only(tmp_path: Path,
         signed: list[str] = []
         row_sig = joblist.row_sig
 
-        def spy(watch: Any, now: float, progress: Any = None) -> tuple[object, ...]:
+        def spy(watch: Any, *read: Any) -> tuple[object, ...]:
             signed.append(watch.key)
-            return row_sig(watch, now, progress)
+            return row_sig(watch, *read)
 
         monkeypatch.setattr(joblist, "row_sig", spy)
         before = {ln.key: ln for ln in app.joblist.lines}
@@ -359,17 +362,24 @@ async def test_a_poll_re_signs_the_job_list_row_of_its_task_only(tmp_path: Path,
         assert all(app.joblist.lines[app.joblist.index_of(k)] is before[k] for k in kept)
 
 
+@asynccontextmanager
+async def _running_job(tmp_path: Path) -> AsyncIterator[tuple[SimRig, str, Pilot[None]]]:
+    """A running JOB task of 30 hosts, opened and polled, on a 160×48 screen."""
+    sim = frozen_sim()
+    key = sim.world.add_task("job", kind="running", hosts=30)
+    rig = sim_app(sim, tmp_path, [key], select=key)
+    async with rig.app.run_test(size=(160, 48)) as pilot:
+        await settle(rig, pilot)
+        yield rig, key, pilot
+
+
 async def test_the_status_line_is_drawn_again_only_when_what_it_says_changed(tmp_path: Path) -> None:
     """Most polls change nothing the status line says (counts by state, pause, filter): it is
     not built again for them; a pause is shown at once."""
     from bkwatch.tui.widgets.lines import TextBar
 
-    sim = frozen_sim()
-    key = sim.world.add_task("job", kind="running", hosts=30)
-    rig = sim_app(sim, tmp_path, [key], select=key)
-    app = rig.app
-    async with app.run_test(size=(160, 48)) as pilot:
-        await settle(rig, pilot)
+    async with _running_job(tmp_path) as (rig, key, pilot):
+        app = rig.app
         bar = app.query_one("#status", TextBar)
         shown: list[str] = []
         show = bar.show
@@ -395,12 +405,8 @@ async def test_a_changed_title_is_repainted_as_the_bars_region(tmp_path: Path) -
 
     from tests.harness import frame_text
 
-    sim = frozen_sim()
-    key = sim.world.add_task("job", kind="running", hosts=30)
-    rig = sim_app(sim, tmp_path, [key], select=key)
-    app = rig.app
-    async with app.run_test(size=(160, 48)) as pilot:
-        await settle(rig, pilot)
+    async with _running_job(tmp_path) as (rig, _key, pilot):
+        app = rig.app
         bar = app.detail.title_bar
         asked: list[tuple[tuple[Region, ...], dict[str, Any]]] = []
         refresh = bar.refresh

@@ -54,7 +54,7 @@ class Kind(Protocol):
     def copy_id(self, item: Any, with_cloud: bool) -> str | None: ...
 
 
-def _by_group(at: list[int], groups: list[Hashable]) -> dict[Hashable, list[int]]:
+def _by_group(at: Iterable[int], groups: list[Hashable]) -> dict[Hashable, list[int]]:
     """The positions `at`, by the group each is in (`groups`, the same order)."""
     out: dict[Hashable, list[int]] = {}
     for p, g in zip(at, groups, strict=True):
@@ -318,10 +318,8 @@ class GroupedView(LineView):
         self._out.clear()
         self._in.clear()
         self._live.clear()
-        groups: dict[Hashable, list[int]] = {}
         self._group_at = [*map(kind.group, self._values)]
-        for p, g in enumerate(self._group_at):
-            groups.setdefault(g, []).append(p)
+        groups = _by_group(range(len(self._group_at)), self._group_at)
         self._gorder.update((g, kind.order(g)) for g in groups)
         self._members = {g: array("i", ps) for g, ps in groups.items()}
 

@@ -32,14 +32,13 @@ _Made = dict[str, tuple["Task | None", tuple[object, ...], Line]]
 _SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
 
 
-def row_sig(watch: Watch, now: float, progress: tuple[int, int] | None = None) -> tuple[object, ...]:
-    """Everything a row shows; the age only appears when data is stale, so idle rows never repaint."""
+def row_sig(watch: Watch, data_age: str, err: str | None) -> tuple[object, ...]:
+    """Everything a row shows (`data_age` and `err` as `JobList._line` read them); the age only
+    appears when data is stale, so idle rows never repaint."""
     task = watch.task
-    err = None if watch.error is None else str(watch.error.kind)
-    data_age = stale_age(None if watch.last_ok is None else now - watch.last_ok, err is not None)
     if task is None:
         return (watch.label, None, None, None, None, data_age, err)
-    done, total = progress or task.progress()
+    done, total = task.progress()
     elapsed = duration(task.elapsed, task.terminal)
     return (watch.label, task.name, task.state, f"{done}/{total}", elapsed, data_age, err)
 
@@ -195,7 +194,7 @@ class JobList(LineView):
         if known is not None and known[0] is w.task and known[1] == beside:
             line = known[2]
         else:
-            sig = row_sig(w, now)
+            sig = row_sig(w, data_age, err)
             line = Line(w.key, (*sig, True) if grouped else sig, data=w.key)
         made[w.key] = (w.task, beside, line)
         return line
