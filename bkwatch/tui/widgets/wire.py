@@ -223,8 +223,7 @@ class _Out:
             return
         row = self.screen.rows[y] if y < self.screen.height else None
         if row is None or not self.diff:
-            for g in glyphs:
-                self._put(row, y, *g)
+            self._write(row, y, glyphs)
             return
         # Changed glyphs, and the unchanged ones between two changes closer than GAP cells.
         changed = [
@@ -232,13 +231,56 @@ class _Out:
             for i, (p, t, w, _st, sg) in enumerate(glyphs)
             if row[p] != (t, sg) or (w == 2 and (p + 1 >= len(row) or row[p + 1] != ("", sg)))
         ]
+        picked: list[_Glyph] = []
         last = -1
         for i in changed:
             if last >= 0 and glyphs[i][0] - (glyphs[last][0] + glyphs[last][2]) <= GAP:
-                for j in range(last + 1, i):
-                    self._put(row, y, *glyphs[j])
-            self._put(row, y, *glyphs[i])
+                picked += glyphs[last + 1 : i]
+            picked.append(glyphs[i])
             last = i
+        self._write(row, y, picked)
+
+    def _write(self, row: list[Any] | None, y: int, glyphs: list[_Glyph]) -> None:
+        """Write `glyphs` in order; a run of narrow glyphs side by side in one style, none a
+        hyperlink, goes as one string (most of a row is such runs)."""
+        i, n = 0, len(glyphs)
+        while i < n:
+            p, _text, w, style, sgr = glyphs[i]
+            j = i + 1
+            if w == 1 and (style is None or not style._link):
+                end = p + 1
+                while j < n:
+                    q, _t, w2, st2, sg2 = glyphs[j]
+                    if q != end or w2 != 1 or sg2 != sgr or (st2 is not None and st2._link):
+                        break
+                    end += 1
+                    j += 1
+            if j == i + 1:
+                self._put(row, y, *glyphs[i])
+            else:
+                self._put_run(row, y, glyphs[i:j])
+            i = j
+
+    def _put_run(self, row: list[Any] | None, y: int, run: list[_Glyph]) -> None:
+        """`_put` of each glyph of `run` (narrow, side by side, one style, no link), at once."""
+        p = run[0][0]
+        sgr = run[0][4]
+        self.move(p, y)
+        self.set_sgr(sgr)
+        self.parts.append("".join([g[1] for g in run]))
+        self.x += len(run)
+        if row is None:
+            return
+        width = len(row)
+        if p >= width:
+            return
+        cur = row[p]
+        if p > 0 and isinstance(cur, tuple) and cur[0] == "":
+            row[p - 1] = _UNKNOWN  # half of a wide glyph overwritten: the terminal blanks the rest
+        after = min(p + len(run), width)
+        row[p:after] = [(g[1], sgr) for g in run[: after - p]]
+        if after < width and isinstance(row[after], tuple) and row[after][0] == "":
+            row[after] = _UNKNOWN
 
     def _put(
         self, row: list[Any] | None, y: int, p: int, text: str, w: int, style: Style | None, sgr: _Sgr
@@ -340,12 +382,19 @@ def _best_scroll(rows: list[list[Any]], targets: dict[int, list[Any]]) -> tuple[
     changed = [y for y in sorted(targets) if targets[y] != rows[y]]
     if len(changed) < 2:
         return None
-    same: dict[tuple[int, int], int] = {}  # (y, z): cells line y's target shares with line z shown
+    # Lines shown alike (blank ones, mostly) share a kind, so a line is compared with each kind
+    # once, and a shift onto a line of its own kind changes nothing.
+    kinds: dict[tuple[Any, ...], int] = {}
+    kind = {
+        z: kinds.setdefault(tuple(rows[z]), len(kinds))
+        for z in range(max(0, changed[0] - SCROLL_MAX), min(height, changed[-1] + SCROLL_MAX + 1))
+    }
+    same: dict[tuple[int, int], int] = {}  # (y, kind): cells line y's target shares with that kind
 
     def alike(y: int, z: int) -> int:
-        n = same.get((y, z))
+        n = same.get((y, kind[z]))
         if n is None:
-            n = same[y, z] = _same(targets.get(y, rows[y]), rows[z])
+            n = same[y, kind[z]] = _same(targets.get(y, rows[y]), rows[z])
         return n
 
     best: tuple[int, int, int] | None = None
@@ -355,7 +404,8 @@ def _best_scroll(rows: list[list[Any]], targets: dict[int, list[Any]]) -> tuple[
         # with nothing new joins a run when the line it would get is the same as it.
         runs: list[list[int]] = []
         for y in range(max(changed[0], -k), min(changed[-1] + 1, height - k)):
-            there, here = alike(y, y + k), alike(y, y)
+            here = alike(y, y)
+            there = here if kind[y + k] == kind[y] else alike(y, y + k)
             if there > here or there == here == width:
                 if runs and runs[-1][-1] == y - 1:
                     runs[-1].append(y)
