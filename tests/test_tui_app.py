@@ -581,3 +581,26 @@ async def test_the_info_line_follows_a_poll_that_changes_the_row_under_the_curso
         await pilot.pause()
         assert tree.cursor_id == node_id
         assert "— FINISHED" in app.detail.info.shown.plain
+
+
+async def test_the_info_line_never_describes_a_unit_of_the_task_left(tmp_path: Path) -> None:
+    """Moving through the list opens each task in turn: a pipeline's tree, shown for a moment,
+    says its cursor moved after the next task (a GSEKit one, no tree) is already shown. The info
+    line describes the task shown, never a node of the one left."""
+    rig = _rig(tmp_path, System.SOPS)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        tree = app.detail.pipeline
+        tree.focus()
+        await pilot.press("n")  # the failed node
+        await pilot.pause()
+        assert "FAILED" in app.detail.info.shown.plain
+        tree.action_cursor_up()  # its highlight is on the way ...
+        other = rig.target(System.GSEKIT, bad=True)
+        app.select(other)  # ... when the next task is opened
+        await pilot.pause()
+        assert app.detail.main_view() is app.detail.gsekit
+        names = {n.name for n, _ in rig.poller.watches[rig.target(System.SOPS, bad=True)].task.root.walk()}
+        shown = app.detail.info.shown.plain
+        assert not any(f"{name} (" in shown for name in names if name), shown

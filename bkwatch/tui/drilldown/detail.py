@@ -348,16 +348,25 @@ class DetailPane(Vertical):
     # ---- info line --------------------------------------------------------------------
     # It describes the unit the cursor came to; a poll (or a replay's frame) that changes that
     # unit describes it again (`_describe_again`), so it never says RUNNING beside an ok row.
+    # A highlight arrives as a message: one from a view no longer shown, or for a row the cursor
+    # has left (the list moved on to another task meanwhile) describes nothing.
     def on_line_view_highlighted(self, event: LineView.Highlighted) -> None:
         view, line = event.view, event.line
-        if not isinstance(view, GroupedView) or line is None or line.header:
-            return
-        self._describe(view, line.key)
+        if isinstance(view, GroupedView) and line is not None and not line.header:
+            self._describe_shown(view, line.key)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted) -> None:
         data = event.node.data
         if data is not None:
-            self._describe(self.pipeline, data.id)
+            self._describe_shown(self.pipeline, data.id)
+
+    def _describe_shown(self, view: GroupedView | PipelineTree, key: str) -> None:
+        """`_describe`, when `view` is the one shown and `key` is under its cursor."""
+        if (
+            view is self.main_view()
+            and (view.cursor_id if isinstance(view, PipelineTree) else view.cursor_key) == key
+        ):
+            self._describe(view, key)
 
     def _describe(self, view: GroupedView | PipelineTree, key: str) -> None:
         """The info line for unit `key` of `view`, as it is now."""
@@ -379,13 +388,8 @@ class DetailPane(Vertical):
     def _describe_again(self) -> None:
         """After a poll: the unit the info line describes, if it is still the one under the cursor
         of the view shown and its snapshot changed (one look-up when it did not)."""
-        if self._described_in is None:
-            return
-        view, key = self._described_in
-        if view is not self.main_view():
-            return
-        if (view.cursor_id if isinstance(view, PipelineTree) else view.cursor_key) == key:
-            self._describe(view, key)
+        if self._described_in is not None:
+            self._describe_shown(*self._described_in)
 
 
 def _step(items: list, current: object, direction: int) -> int | None:
