@@ -79,6 +79,11 @@ def clean_text(text: str, limit: int | None = None) -> str:
     return text
 
 
+def counted(n: int, noun: str) -> str:
+    """'1 host', '3 hosts' (`noun` is the singular; every noun bkwatch counts takes an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def one_line(value: object, limit: int | None = None) -> str:
     """Server text as one safe line, whitespace folded, cut to `limit` terminal cells."""
     if value is None:

@@ -116,6 +116,8 @@ def test_transition_log_sums_up_a_poll() -> None:
     assert "10.0.0.100, 10.0.0.101, 10.0.0.102" in lines[1] and "10.0.0.5," not in lines[1]
     few = summarize([host(1, State.FAILED), host(2, State.FAILED)], "deploy", ascii_only=True)
     assert len(few) == 2 and "10.0.0.1" in few[0] and "10.0.0.2" in few[1]
+    one = summarize([*many[:4], host(200, State.FAILED)], "deploy", ascii_only=True)
+    assert "4 hosts > running -> + ok, 1 host > running -> x FAILED (10.0.0.200)" in one[0]
 
 
 class _Steps(App[None]):

@@ -28,7 +28,7 @@ from bkwatch.model import BkError, ErrorKind, Host, State, Task
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.targets import parse_target
-from bkwatch.text import clean_text, one_line
+from bkwatch.text import clean_text, counted, one_line
 
 if TYPE_CHECKING:
     from bkwatch.client import BkClient
@@ -286,7 +286,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     total = sum(c.count for c in sigs.clusters)
     reasons = ", ".join(f"{n} {k}" for k, n in sigs.unread_reasons.items())
     print(
-        f"{one_line(sigs.target)}: {total} failing {what} in {len(sigs.clusters)} groups; "
+        f"{one_line(sigs.target)}: {total} failing {what} in {counted(len(sigs.clusters), 'group')}; "
         f"{sigs.read} logs read, {sigs.unread} not read" + (f" ({reasons})" if reasons else "")
     )
     for c in sigs.clusters:

@@ -35,7 +35,7 @@ from bkwatch.cli.task_report import (
 )
 from bkwatch.model import BkError, ErrorKind, State, Task
 from bkwatch.targets import Target, TargetError, identity, identity_of, parse_target
-from bkwatch.text import one_line
+from bkwatch.text import counted, one_line
 
 if TYPE_CHECKING:
     from bkwatch.config import Profile
@@ -155,7 +155,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     unread = sum(1 for t in tasks if t["state"] == UNREAD)
     unreachable = sum(1 for t in tasks if t["error"])
     if unread or unreachable:
-        err(f"{unreachable} unreachable, {unread} unread of {len(tasks)} tasks: this answer is partial")
+        of = counted(len(tasks), "task")
+        err(f"{unreachable} unreachable, {unread} unread of {of}: this answer is partial")
     return code
 
 

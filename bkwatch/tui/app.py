@@ -39,7 +39,7 @@ from textual.widgets import Input
 
 from bkwatch.model import State, count_moves
 from bkwatch.redact import redact
-from bkwatch.text import one_line
+from bkwatch.text import counted, one_line
 from bkwatch.tui.actions import bindings, footer_ranks, help_keys, palette_entries
 from bkwatch.tui.acts.acting import Acting, ActionsController
 from bkwatch.tui.alerts import LastSeen, TaskAlerts
@@ -377,9 +377,10 @@ class BkWatchApp(App[None]):
         if self.insecure:  # first: a narrow terminal cuts the end of the line, never this
             line.append(INSECURE_BADGE, style="bold reverse red")
         self.acts.badge(line)
-        line.append(f" bkwatch · {one_line(self.list_name)} · {len(self.poller.watches)} tasks: {text}")
+        tasks = counted(len(self.poller.watches), "task")
+        line.append(f" bkwatch · {one_line(self.list_name)} · {tasks}: {text}")
         if n := len(self.scopes_ui.followed):
-            line.append(f" · {n} scope{'s' if n != 1 else ''} followed")
+            line.append(f" · {counted(n, 'scope')} followed")
         if self.poller.paused:
             line.append("   ")
             line.append(" PAUSED (p resumes) ", style="bold reverse")

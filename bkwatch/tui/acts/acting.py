@@ -22,7 +22,7 @@ from bkwatch.model import Host, Task
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.targets import Target
-from bkwatch.text import one_line
+from bkwatch.text import counted, one_line
 
 if TYPE_CHECKING:
     from bkwatch.tui.app_port import MonitorApp
@@ -91,7 +91,7 @@ class Context:
             if step is not None:
                 what = "hosts of step" if self.hosts else "step"
                 out.append(f"\n{what}: {one_line(step.name or step.id, 60)} (id {one_line(step.id)}, ")
-                out.append(f"{step.state}, {len(step.hosts)} hosts)")
+                out.append(f"{step.state}, {counted(len(step.hosts), 'host')})")
         if self.node_id is not None:
             node = find_node(self.task, self.node_id)
             if node is not None:

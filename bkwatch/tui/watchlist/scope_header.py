@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from bkwatch.model import State
-from bkwatch.text import one_line
+from bkwatch.text import counted, one_line
 from bkwatch.tui.drilldown.kinds import SEVERITY
 from bkwatch.tui.watchlist.scope_port import header_key
 from bkwatch.tui.widgets.fmt import STATE_STYLE, fit, glyph
@@ -66,8 +66,7 @@ def render_header(line: Line, width: int, ascii_only: bool) -> Text:
     out.append(one_line(key), style="bold")
     if label:
         out.append(f" · {fit(one_line(label), 24).rstrip()}", style="bold")
-    noun = "task" if total == 1 else "tasks"
-    out.append(f"  {total} {noun}" if listed else "  listing…" if not ascii_only else "  listing")
+    out.append(f"  {counted(total, 'task')}" if listed else "  listing…" if not ascii_only else "  listing")
     # The error and the cap before the counts: on a narrow list they are what must not be cut
     # (the whole message is in the detail pane when the cursor is on the header).
     if problem is not None:

@@ -17,7 +17,7 @@ from textual.css.query import NoMatches
 from textual.message import Message
 
 from bkwatch.store import StoreError
-from bkwatch.text import one_line
+from bkwatch.text import counted, one_line
 from bkwatch.tui.dialogs.dialogs import ConfirmDialog
 from bkwatch.tui.watchlist.scope_header import render_header
 from bkwatch.tui.watchlist.scope_port import header_key
@@ -189,7 +189,7 @@ class ScopesUi:
         options = self.scopes.describe(scope)
         listed = "not listed yet" if sw.last_ok is None else f"listed {age(app.clock() - sw.last_ok)} ago"
         about = Text(f"Following {scope} {options or 'with the default options'} · {listed}", end="")
-        about.append(f" · {len(members)} tasks held · d: stop following · space / enter: fold")
+        about.append(f" · {counted(len(members), 'task')} held · d: stop following · space / enter: fold")
         app.detail.info.show(about)
 
     # ---- keys --------------------------------------------------------------------------
@@ -260,12 +260,11 @@ class ScopesUi:
             app.joblist.sync(app.poller.watches, app.clock())
             app.select(app.joblist.cursor_key)
             app.update_status()
-            app.notify(f"Stopped following {scope} ({gone} tasks removed).", markup=False, timeout=3)
+            removed = counted(gone, "task")
+            app.notify(f"Stopped following {scope} ({removed} removed).", markup=False, timeout=3)
 
-        noun = "task" if held == 1 else "tasks"
-        app.push_screen(
-            ConfirmDialog(f"Stop following {scope}? Its {held} {noun} leave the list with it."), done
-        )
+        tasks = f"{counted(held, 'task')} {'leaves' if held == 1 else 'leave'}"
+        app.push_screen(ConfirmDialog(f"Stop following {scope}? Its {tasks} the list with it."), done)
 
     def follow(self, request: ScopeRequest, label: str | None) -> None:
         """Follow a scope from the add dialog; its first round starts at once."""

@@ -12,7 +12,7 @@ from collections import Counter
 from textual.widgets import Log
 
 from bkwatch.model import Move, State, Transition, count_moves
-from bkwatch.text import one_line
+from bkwatch.text import counted, one_line
 from bkwatch.tui.widgets.fmt import badge_str, clock_hms
 from bkwatch.tui.widgets.throttle import Throttle
 
@@ -22,7 +22,7 @@ from bkwatch.tui.widgets.throttle import Throttle
 # tasks). The rows, toasts and title say at once what changed; the log is their history.
 FLUSH_SECONDS = 10.0
 FEW = 3  # a poll with at most this many changes of one kind lists them one per line
-_NOUNS = {"host": "hosts", "node": "nodes", "job_task": "job tasks"}
+_NOUNS = {"host": "host", "node": "node", "job_task": "job task"}
 
 
 def describe(t: Transition, title: str, ascii_only: bool) -> str:
@@ -139,7 +139,7 @@ def summarize(
         parts = []
         for old, new, n in sorted(group, key=lambda m: -m[2]):
             was = "new" if old is None else badge_str(old, ascii_only)
-            part = f"{n} {_NOUNS[level]} {was} {arrow} {badge_str(new, ascii_only)}"
+            part = f"{counted(n, _NOUNS[level])} {was} {arrow} {badge_str(new, ascii_only)}"
             if n <= FEW:
                 names = (one_line(t.name) or one_line(t.key) for t in named if t.old is old and t.new is new)
                 part += " (" + ", ".join(names) + ")"
