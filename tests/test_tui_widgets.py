@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.containers import Vertical
 
 from bkwatch.model import JobTask, Node, State
 from bkwatch.text import one_line
@@ -144,6 +145,37 @@ async def test_replacing_rows_whose_data_is_gone_does_not_draw_the_old_rows() ->
         await pilot.pause()
         assert view.plain("b1") == "second task, step 1"
         assert app.is_running
+
+
+class _Hidden(App[None]):
+    """A line view in a pane that is not shown yet, as the drill-down is on a narrow screen
+    until a task is opened."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="pane") as pane:
+            pane.display = False
+            yield LineView(lambda line: Text(f"row {line.key}"), id="v")
+
+
+async def test_a_cursor_moved_in_a_hidden_view_is_scrolled_to_once_the_view_is_shown() -> None:
+    """Moved while the view has no height, the cursor is scrolled to when the view gets one,
+    not at the next refresh (which can come first and aim at a window of no lines: row 1 was
+    then the top one, its group header above the window, in one opening of four)."""
+    app = _Hidden()
+    async with app.run_test(size=(60, 12)) as pilot:
+        view = app.query_one(LineView)
+        view.set_lines([Line(str(i), str(i)) for i in range(40)])
+        view.move_to("1")
+        for _ in range(3):  # frames drawn while it stays hidden
+            view.refresh()
+            await pilot.pause()
+        app.query_one("#pane").display = True
+        await pilot.pause()
+        await pilot.pause()
+        assert view.size.height > 2 and view.cursor_key == "1"
+        assert view.scroll_offset.y == 0  # row 0 (a group's header, in a drill-down) in sight
+        view.move_to("30")  # shown: scrolled at once
+        assert view.scroll_offset.y > 0 and 30 - view.size.height < view.scroll_offset.y <= 30
 
 
 async def test_grouped_view_reads_only_the_units_the_poller_names() -> None:

@@ -127,6 +127,7 @@ class LineView(ScrollView, can_focus=True):
         self.highlights: set[str] = set()
         self._cache: dict[str, tuple[tuple[Any, ...], Strip]] = {}  # row key -> (drawn as, strip)
         self.overscroll = False  # may scroll past the last row to keep the cursor's line
+        self._scroll_on_size = False  # the cursor is scrolled to once the view has a height
         self.renders = 0  # line renders that missed the cache (tests and benchmarks read it)
         self._styles: dict[str, Style] = {}
 
@@ -385,9 +386,16 @@ class LineView(ScrollView, can_focus=True):
             if self.size.height:
                 self._scroll_cursor()
             else:  # not laid out yet: scrolling now would aim at a zero-height window
-                self.call_after_refresh(self._scroll_cursor)
+                self._scroll_on_size = True
         if notify and old != i:
             self.post_message(self.Highlighted(self, self.lines[i]))
+
+    def on_resize(self) -> None:
+        # Laid out at last (a pane shown, narrow): the scroll asked for while it had no height.
+        # Not after the next refresh: that can come before the layout does.
+        if self._scroll_on_size and self.size.height:
+            self._scroll_on_size = False
+            self._scroll_cursor()
 
     def _scroll_cursor(self) -> None:
         i = self.cursor_index
