@@ -394,10 +394,10 @@ class LineView(ScrollView, can_focus=True):
         # Laid out at last (a pane shown, narrow): the scroll asked for while it had no height.
         # Not after the next refresh: that can come before the layout does.
         if self._scroll_on_size and self.size.height:
-            self._scroll_on_size = False
             self._scroll_cursor()
 
     def _scroll_cursor(self) -> None:
+        self._scroll_on_size = False
         i = self.cursor_index
         if i >= 0:
             self.scroll_to_region(Region(0, i, 1, 1), animate=False, immediate=True, force=True)
