@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+from textual.pilot import Pilot
 from textual.widgets import ContentSwitcher, Input
 
 from bkwatch.model import State, System, failures
 from bkwatch.tui.dialogs.dialogs import AddDialog
-from tests.harness import FIXED_NOW, frozen_sim, notifications, settle, sim_app
+from tests.harness import FIXED_NOW, SimRig, frozen_sim, notifications, settle, sim_app
 
 SIZE = (160, 48)
 
@@ -544,6 +547,20 @@ async def test_a_step_url_added_from_the_command_line_opens_there_in_the_monitor
         assert rig.app.detail.job.step_id == focus
 
 
+@contextlib.asynccontextmanager
+async def _on_the_failed_node(tmp_path: Path) -> AsyncIterator[tuple[SimRig, Pilot[None]]]:
+    """A failed SOPS task open, the tree's cursor on its failed node, which the info line
+    describes."""
+    rig = _rig(tmp_path, System.SOPS)
+    async with rig.app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        rig.app.detail.pipeline.focus()
+        await pilot.press("n")  # the failed node
+        await pilot.pause()
+        assert "FAILED" in rig.app.detail.info.shown.plain
+        yield rig, pilot
+
+
 async def test_the_info_line_follows_a_poll_that_changes_the_row_under_the_cursor(tmp_path: Path) -> None:
     """The info line describes the host (or node) under the cursor: when a poll changes it, the
     line says so, not the state the cursor found it in."""
@@ -566,16 +583,10 @@ async def test_the_info_line_follows_a_poll_that_changes_the_row_under_the_curso
         assert not host.state.is_bad
         assert f"— {host.status_text}" in app.detail.info.shown.plain
 
-    rig = _rig(tmp_path / "tree", System.SOPS)
-    app = rig.app
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(rig, pilot)
-        tree = app.detail.pipeline
-        tree.focus()
-        await pilot.press("n")  # the failed node
-        await pilot.pause()
+    async with _on_the_failed_node(tmp_path / "tree") as (rig, pilot):
+        app, tree = rig.app, rig.app.detail.pipeline
         node_id = tree.cursor_id
-        assert node_id is not None and "FAILED" in app.detail.info.shown.plain
+        assert node_id is not None
         rig.sim.world.force(app.selected, "FINISHED", node=node_id)
         await rig.poller.poll_once(app.selected)
         await pilot.pause()
@@ -587,16 +598,9 @@ async def test_the_info_line_never_describes_a_unit_of_the_task_left(tmp_path: P
     """Moving through the list opens each task in turn: a pipeline's tree, shown for a moment,
     says its cursor moved after the next task (a GSEKit one, no tree) is already shown. The info
     line describes the task shown, never a node of the one left."""
-    rig = _rig(tmp_path, System.SOPS)
-    app = rig.app
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(rig, pilot)
-        tree = app.detail.pipeline
-        tree.focus()
-        await pilot.press("n")  # the failed node
-        await pilot.pause()
-        assert "FAILED" in app.detail.info.shown.plain
-        tree.action_cursor_up()  # its highlight is on the way ...
+    async with _on_the_failed_node(tmp_path) as (rig, pilot):
+        app = rig.app
+        app.detail.pipeline.action_cursor_up()  # its highlight is on the way ...
         other = rig.target(System.GSEKIT, bad=True)
         app.select(other)  # ... when the next task is opened
         await pilot.pause()

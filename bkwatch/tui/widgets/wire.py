@@ -269,18 +269,8 @@ class _Out:
         self.set_sgr(sgr)
         self.parts.append("".join([g[1] for g in run]))
         self.x += len(run)
-        if row is None:
-            return
-        width = len(row)
-        if p >= width:
-            return
-        cur = row[p]
-        if p > 0 and isinstance(cur, tuple) and cur[0] == "":
-            row[p - 1] = _UNKNOWN  # half of a wide glyph overwritten: the terminal blanks the rest
-        after = min(p + len(run), width)
-        row[p:after] = [(g[1], sgr) for g in run[: after - p]]
-        if after < width and isinstance(row[after], tuple) and row[after][0] == "":
-            row[after] = _UNKNOWN
+        if row is not None:
+            _shows(row, p, [(g[1], sgr) for g in run])
 
     def _put(
         self, row: list[Any] | None, y: int, p: int, text: str, w: int, style: Style | None, sgr: _Sgr
@@ -293,21 +283,8 @@ class _Out:
         else:
             self.parts.append(text)
         self.x += w
-        if row is None:
-            return
-        width = len(row)
-        if p >= width:
-            return
-        cur = row[p]
-        if p > 0 and isinstance(cur, tuple) and cur[0] == "":
-            row[p - 1] = _UNKNOWN  # half of a wide glyph overwritten: the terminal blanks the rest
-        row[p] = _UNKNOWN if link else (text, sgr)
-        for k in range(1, w):
-            if p + k < width:
-                row[p + k] = ("", sgr)
-        after = p + w
-        if after < width and isinstance(row[after], tuple) and row[after][0] == "":
-            row[after] = _UNKNOWN
+        if row is not None:
+            _shows(row, p, [_UNKNOWN if link else (text, sgr), *[("", sgr)] * (w - 1)])
 
     def scroll(self, top: int, bottom: int, k: int) -> None:
         """Scroll the lines [top, bottom] by k (> 0: up, < 0: down) inside a scroll region, then
@@ -332,6 +309,22 @@ class _Out:
         # (exit, suspend) restores the colours saved when entering it.
         self.screen.pen = self.sgr
         return "".join(self.parts)
+
+
+def _shows(row: list[Any], p: int, cells: list[Any]) -> None:
+    """`row` (what the terminal shows) once `cells` are written from column p: cells past the
+    edge are not kept, and a wide glyph cut in two at either end is unknown (the terminal blanks
+    its other half)."""
+    width = len(row)
+    if p >= width:
+        return
+    cur = row[p]
+    if p > 0 and isinstance(cur, tuple) and cur[0] == "":
+        row[p - 1] = _UNKNOWN
+    after = min(p + len(cells), width)
+    row[p:after] = cells[: after - p]
+    if after < width and isinstance(row[after], tuple) and row[after][0] == "":
+        row[after] = _UNKNOWN
 
 
 SCROLL_MAX = 8  # the farthest a region is looked for moved (lines)
