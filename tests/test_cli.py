@@ -287,6 +287,22 @@ def test_status_forced_failure_shows_failed_host(
     assert {"kind": "host", "id": host} in [{"kind": f["kind"], "id": f["id"]} for f in entry["failures"]]
 
 
+def test_status_counts_failures_a_server_counts_without_listing(
+    sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A current GSEKit answers a failed job with status counts and no task rows: the table says
+    how many failed, as the drill-down does, instead of nothing."""
+    connect(monkeypatch, sim.base_url)
+    failed = next(t.target for t in sim.world.tasks() if t.system == "gsekit" and t.state == "failed")
+    task = asyncio.run(_direct(sim, failed))
+    assert not task.job_tasks  # no rows: only counts
+    bad = sum(n for state, n in task.counts().items() if state.is_bad)
+    assert bad > 0
+    code, out, _errout = run(capsys, "status", failed)
+    row = next(line for line in out.splitlines() if line.startswith(failed))
+    assert code == 0 and row.rstrip().endswith(f"{bad} failed; no task rows reported"), row
+
+
 def test_status_saved_list_text_and_not_found(
     sim: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -137,10 +137,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         if t["error"]:
             note = f"{t['error']['kind']}: {t['error']['message']}"
             note_width = 300  # the last column: an error is shown whole, not cut mid-sentence
-        elif t["failures"]:
-            note = failure_note(t["failures"])
         else:
-            note = f"via {t['via']}" if t.get("via") else ""
+            note = failure_note(t) or (f"via {t['via']}" if t.get("via") else "")
         rows.append(
             [
                 one_line(key, 48),

@@ -75,8 +75,14 @@ def name_text(name: str | None, label: str | None) -> str:
     return name or label or "-"
 
 
-def failure_note(failed: list[dict[str, Any]]) -> str:
-    """The first failure by what the monitor calls it: a node's name, else its id."""
+def failure_note(task: dict[str, Any]) -> str:
+    """The first failure by what the monitor calls it: a node's name, else its id. A task whose
+    server counts failures without listing them (a current GSEKit) has them counted, as the
+    drill-down says; "" when nothing fails."""
+    failed = task["failures"]
+    if not failed:
+        bad = sum(n for state, n in task["counts"].items() if State(state).is_bad)
+        return f"{bad} failed; no task rows reported" if bad else ""
     f0 = failed[0]
     what = f0.get("name") or f0["id"]
     return f"{len(failed)} failed, e.g. {what}: {f0['reason']}"
