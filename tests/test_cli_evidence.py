@@ -109,6 +109,19 @@ def test_why_job_json_and_text(sim: Simulator, capsys: pytest.CaptureFixture[str
     assert f"{len(failing)} logs read, 0 not read" in out and "e.g. " in out
 
 
+def test_why_counts_the_failing_hosts_whose_logs_could_not_be_read(
+    sim: Simulator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = sim.world.add_task("job", kind="fail", hosts=30, scope=("biz", 2))
+    sim.world.advance(600)
+    task = _task(sim, target)
+    failing = sum(1 for s in task.steps for h in s.hosts.values() if h.state.is_bad)
+    sim.faults.set("http_500", route="batch_get_job_instance_ip_log")  # no log can be read
+    code, out, _ = run(capsys, "why", target)
+    assert code == 0 and failing > 0
+    assert f"{failing} failing hosts, 0 of them in 0 groups; 0 logs read, {failing} not read" in out, out
+
+
 def test_why_and_logs_sops_bkflow_nodes(sim: Simulator, capsys: pytest.CaptureFixture[str]) -> None:
     for system in ("sops", "bkflow"):
         target = sim.world.add_task(system, kind="widefail", nodes=12)

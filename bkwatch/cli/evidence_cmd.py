@@ -285,9 +285,12 @@ def cmd_why(args: argparse.Namespace) -> int:
     what = sigs.member_key
     total = sum(c.count for c in sigs.clusters)
     reasons = ", ".join(f"{n} {k}" for k, n in sigs.unread_reasons.items())
+    # Those whose log could not be read fail too, in no group: every failing one is counted.
+    grouped = f", {total} of them" if sigs.unread else ""
     print(
-        f"{one_line(sigs.target)}: {total} failing {what} in {counted(len(sigs.clusters), 'group')}; "
-        f"{sigs.read} logs read, {sigs.unread} not read" + (f" ({reasons})" if reasons else "")
+        f"{one_line(sigs.target)}: {total + sigs.unread} failing {what}{grouped} in "
+        f"{counted(len(sigs.clusters), 'group')}; {sigs.read} logs read, {sigs.unread} not read"
+        + (f" ({reasons})" if reasons else "")
     )
     for c in sigs.clusters:
         print(f"\n{c.count:>6}  {one_line(c.signature, 300)}")
