@@ -162,6 +162,28 @@ async def test_follow_appends_only_new_output_until_the_host_finishes(tmp_path: 
         assert len(set(grew)) > 2 and screen.lines.at_end
 
 
+async def test_w_says_the_failing_hosts_it_could_not_read_instead_of_nothing_failing(tmp_path: Path) -> None:
+    sim = frozen_sim(seed=11)
+    target, step_id, keys = _job(sim, 30, 12)
+    sim.faults.set("http_500", route="batch_get_job_instance_ip_log")  # no log can be read
+    rig = sim_app(sim, tmp_path, [target], select=target)
+    app = rig.app
+    async with asyncio.timeout(LIMIT), app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        app.detail.job.reveal(step_id, keys[0])
+        app.detail.job.hosts_view.focus()
+        await pilot.pause()
+        await pilot.press("w")
+        await _wait(pilot, lambda: isinstance(app.screen, SignaturesScreen), "the signatures view")
+        screen = app.screen
+        await _wait(pilot, lambda: screen.report is not None, "the signatures")
+        assert screen.report.unread == 12 and not screen.report.clusters
+        summary = str(screen.query_one("#sig-summary").render())
+        assert "0 groups" in summary and "12 not read (12 " in summary, summary
+        shown = str(screen.query_one("#sig-groups").get_option_at_index(0).prompt)
+        assert shown == "Nothing to group: 12 failing hosts, none of them read.", shown
+
+
 async def test_w_groups_a_steps_failing_hosts_by_the_simulators_error_kinds(tmp_path: Path) -> None:
     sim = frozen_sim(seed=11)
     target, step_id, keys = _job(sim, 60, 40)

@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from bkwatch.model import BkError, System, Task
 from bkwatch.systems.registry import traits
-from bkwatch.text import one_line
+from bkwatch.text import counted, one_line
 from bkwatch.tui.drilldown.kinds import copyable
 from bkwatch.tui.why.evidence_port import ClusterLike, EvidenceSource, SignatureReport
 from bkwatch.tui.widgets.footer import Footer
@@ -51,9 +51,9 @@ def summary_text(report: SignatureReport, system: System) -> Text:
     groups = len(report.clusters)
     out = Text(end="")
     noun = "logs" if traits(system).member == "host" else "failures"  # a host has a log to read
-    out.append(f"{groups} group{'s' if groups != 1 else ''} · {report.read} {noun} read")
+    out.append(f"{counted(groups, 'group')} · {report.read} {noun} read")
     if report.unread:
-        why = ", ".join(f"{k} {v}" for k, v in sorted(report.unread_reasons.items()))
+        why = ", ".join(f"{v} {k}" for k, v in sorted(report.unread_reasons.items()))
         out.append(f" · {report.unread} not read ({one_line(why)})", style="bold yellow")
     else:
         out.append(" · none unread")
@@ -122,7 +122,11 @@ class SignaturesScreen(AnswerOnce, Screen[None]):
         groups = self.query_one(OptionList)
         groups.clear_options()
         if not report.clusters:
-            groups.add_option(Option(Text("Nothing failing here.", style="dim"), disabled=True))
+            empty = "Nothing failing here."
+            if report.unread:  # they fail, but none could be read (the line above says why)
+                n = report.unread
+                empty = f"Nothing to group: {n} failing {_noun(self.sig_task.system, n)}, none of them read."
+            groups.add_option(Option(Text(empty, style="dim"), disabled=True))
             return
         for i, c in enumerate(report.clusters):
             if i:
