@@ -22,7 +22,10 @@ def test_every_action_is_bound_once_and_has_its_method() -> None:
 def test_help_and_palette_list_the_table() -> None:
     rows = help_keys()
     assert rows[: len(EXTRA_KEYS)] == list(EXTRA_KEYS)
-    assert rows[len(EXTRA_KEYS) :] == [(a.key_display or a.key, a.long or a.description) for a in ACTIONS]
+    assert rows[len(EXTRA_KEYS) :] == [
+        (a.key_display or a.key, a.long or a.palette_help or a.description) for a in ACTIONS
+    ]
+    assert ("f", "Show only failing hosts / nodes") in rows  # not the footer's one word
     entries = palette_entries()
     assert ("Refresh now", "Poll every task now (r)", "refresh") in entries
     assert ("Copy failing CLOUD:IP", "CLOUD:IP per line to the clipboard (C)", "copy(True)") in entries

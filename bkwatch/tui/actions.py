@@ -22,7 +22,7 @@ class UiAction:
     palette_help: str = ""  # the palette's line under the title (the key is added to it)
     group: str = "watch"
     rank: int = 50  # the footer keeps the lowest ranks when the terminal is narrow (`?` always)
-    long: str = ""  # the help screen's text, when the footer's is too short to explain
+    long: str = ""  # the help screen's text, when neither the footer's nor the palette's explains
 
     @property
     def shown_key(self) -> str:
@@ -38,15 +38,15 @@ ACTIONS: tuple[UiAction, ...] = (
     UiAction("N", "next_failure(-1)", "Previous failing host / node", show=False, key_display="N", palette="Previous failure", palette_help="Jump to the previous failing host or node", group="move"),
     UiAction("f", "failures_only", "Failures", palette="Failures only", palette_help="Show only failing hosts / nodes", group="view", rank=6),
     UiAction("slash", "filter", "Filter", key_display="/", palette="Filter", palette_help="Filter by IP, name or message", group="view", rank=5),
-    UiAction("c", "copy(False)", "Copy IPs", palette="Copy failing IPs", palette_help="IP per line to the clipboard", group="view", rank=11),
-    UiAction("C", "copy(True)", "Copy CLOUD:IP", show=False, key_display="C", palette="Copy failing CLOUD:IP", palette_help="CLOUD:IP per line to the clipboard", group="view"),
+    UiAction("c", "copy(False)", "Copy IPs", palette="Copy failing IPs", palette_help="IP per line to the clipboard", group="view", rank=11, long="Copy the failing hosts' IPs, one per line"),
+    UiAction("C", "copy(True)", "Copy CLOUD:IP", show=False, key_display="C", palette="Copy failing CLOUD:IP", palette_help="CLOUD:IP per line to the clipboard", group="view", long="Copy the failing hosts as CLOUD:IP, one per line"),
     UiAction("l", "evidence", "Log", palette="Host / node log", palette_help="Log and details of the host, node or job task under the cursor", group="view", rank=3),
     UiAction("w", "signatures", "Why", palette="Failure signatures", palette_help="Failing hosts / nodes grouped by what their logs say", group="view", rank=7),
     UiAction("a", "add", "Add", palette="Add watch", palette_help="Watch a task by target or URL", rank=8),
     UiAction("d", "remove", "Remove", palette="Remove watch", palette_help="Stop watching the selected task; dismiss a task a scope found; on a scope's header, stop following it", rank=10),
     UiAction("space", "fold", "Fold scope", show=False, palette="Fold / unfold scope", palette_help="Hide or show a followed scope's tasks under its header"),
     UiAction("x", "act", "Actions", palette="Actions…", palette_help="Retry, skip, confirm, stop… what is under the cursor (each confirmed)", rank=4),
-    UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling", rank=12),
+    UiAction("p", "pause", "Pause", palette="Pause / resume polling", palette_help="Toggle polling", rank=12, long="Pause or resume polling"),
     UiAction("r", "refresh", "Refresh", palette="Refresh now", palette_help="Poll every task now", rank=13),
     UiAction("R", "replay", "Replay", show=False, key_display="R", palette="Replay the task", palette_help="The selected task as recorded, transition by transition, offline", group="view", long="Replay the selected task from the record: its panes at each transition, offline"),
     UiAction("H", "host_history", "Host's past", show=False, key_display="H", palette="Host's past failures", palette_help="Every recorded failure of the host under the cursor, across tasks", group="view", long="The host under the cursor: its recorded failures across tasks (time, system, task, signature)"),
@@ -95,7 +95,7 @@ def help_keys(
     actions: tuple[UiAction, ...] = ACTIONS, extra: tuple[tuple[str, str], ...] = EXTRA_KEYS
 ) -> list[tuple[str, str]]:
     """(key, what it does) rows of the help screen."""
-    return [*extra, *((a.shown_key, a.long or a.description) for a in actions)]
+    return [*extra, *((a.shown_key, a.long or a.palette_help or a.description) for a in actions)]
 
 
 def footer_ranks(actions: tuple[UiAction, ...] = ACTIONS) -> dict[str, int]:
