@@ -19,6 +19,7 @@ from bkwatch.sim import logtext
 from bkwatch.sim.server import serve
 from bkwatch.systems.adapters import fetch_evidence
 from bkwatch.text import clean_text
+from bkwatch.tui.app import BkWatchApp
 from bkwatch.tui.why.logview import LogScreen
 from bkwatch.tui.why.sigview import SignaturesScreen
 from tests.harness import SimRig, frozen_sim, settle, sim_app
@@ -162,6 +163,19 @@ async def test_follow_appends_only_new_output_until_the_host_finishes(tmp_path: 
         assert len(set(grew)) > 2 and screen.lines.at_end
 
 
+async def _signatures_of(app: BkWatchApp, pilot: Pilot[None], step_id: str, key: str) -> SignaturesScreen:
+    """`w` on host `key` of step `step_id`: the signatures view, once its report is in."""
+    app.detail.job.reveal(step_id, key)
+    app.detail.job.hosts_view.focus()
+    await pilot.pause()
+    await pilot.press("w")
+    await _wait(pilot, lambda: isinstance(app.screen, SignaturesScreen), "the signatures view")
+    screen = app.screen
+    assert isinstance(screen, SignaturesScreen)
+    await _wait(pilot, lambda: screen.report is not None, "the signatures")
+    return screen
+
+
 async def test_w_says_the_failing_hosts_it_could_not_read_instead_of_nothing_failing(tmp_path: Path) -> None:
     sim = frozen_sim(seed=11)
     target, step_id, keys = _job(sim, 30, 12)
@@ -170,13 +184,7 @@ async def test_w_says_the_failing_hosts_it_could_not_read_instead_of_nothing_fai
     app = rig.app
     async with asyncio.timeout(LIMIT), app.run_test(size=SIZE) as pilot:
         await settle(rig, pilot)
-        app.detail.job.reveal(step_id, keys[0])
-        app.detail.job.hosts_view.focus()
-        await pilot.pause()
-        await pilot.press("w")
-        await _wait(pilot, lambda: isinstance(app.screen, SignaturesScreen), "the signatures view")
-        screen = app.screen
-        await _wait(pilot, lambda: screen.report is not None, "the signatures")
+        screen = await _signatures_of(app, pilot, step_id, keys[0])
         assert screen.report.unread == 12 and not screen.report.clusters
         summary = str(screen.query_one("#sig-summary").render())
         assert "0 groups" in summary and "12 not read (12 " in summary, summary
@@ -192,13 +200,7 @@ async def test_w_groups_a_steps_failing_hosts_by_the_simulators_error_kinds(tmp_
     async with asyncio.timeout(LIMIT), app.run_test(size=SIZE) as pilot:
         await settle(rig, pilot)
         task = _task(rig, target)
-        app.detail.job.reveal(step_id, keys[0])
-        app.detail.job.hosts_view.focus()
-        await pilot.pause()
-        await pilot.press("w")
-        await _wait(pilot, lambda: isinstance(app.screen, SignaturesScreen), "the signatures view")
-        screen = app.screen
-        await _wait(pilot, lambda: screen.report is not None, "the signatures")
+        screen = await _signatures_of(app, pilot, step_id, keys[0])
         expected: dict[str, set[str]] = defaultdict(set)
         for key in keys:
             expected[logtext.error_kind(_log_key(rig, task, step_id, key), 104)].add(key)
