@@ -176,7 +176,7 @@ def test_bad_arguments_exit_2_with_one_clear_line_and_save_nothing(
     screens: list[str] = []
     # Should a bad argument ever slip through to the monitor or the demo, fail instead of hanging.
     from bkwatch.cli import demo
-    from bkwatch.cli import run as monitor
+    from bkwatch.cli import start as monitor
 
     monkeypatch.setattr(monitor, "run_watch", lambda *a: screens.append("watch") or 0)
     monkeypatch.setattr(demo, "run_demo", lambda *a: screens.append("demo") or 0)

@@ -30,6 +30,7 @@ from bkwatch.cli.common import (
     known_error,
     label_arg,
     load_cli_profile,
+    no_screen,
 )
 from bkwatch.cli.record_args import add_parsers as add_record_parsers
 from bkwatch.cli.scope_cmd import add_scope_options
@@ -268,8 +269,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         check_watch_list(args.list_name)
         defer_gc()  # until the first rows: nearly all the screen's imports and start make lives on
         try:
-            run_watch = _tui("run", "run_watch")
-            return int(run_watch(profile, args.list_name, _tui_options(args)) or 0)
+            from bkwatch.cli.start import run_watch  # sends the first polls, then imports the screen
+
+            return run_watch(profile, args.list_name, _tui_options(args))
         finally:
             resume_gc()  # however the monitor ended, even before its first rows
     if cmd == "demo":
@@ -290,14 +292,12 @@ def _tui(module_name: str, name: str) -> Any:
     try:
         module = importlib.import_module(f"bkwatch.cli.{module_name}")
     except ImportError as exc:
-        raise UsageError(
-            f"the terminal UI is not available ({exc}); 'status' and 'wait' still work"
-        ) from None
+        raise no_screen(exc) from None
     return getattr(module, name)
 
 
 def _tui_options(args: argparse.Namespace, **demo: Any) -> Any:
-    from bkwatch.cli.run import MonitorOptions  # lazy: imports Textual; only once the screen is wanted
+    from bkwatch.cli.start import MonitorOptions  # lazy: only once the screen is wanted
 
     return MonitorOptions(
         ascii=args.ascii,

@@ -38,6 +38,11 @@ class UsageError(Exception):
     """Bad command-line usage: reported as one line, exit 2."""
 
 
+def no_screen(exc: ImportError) -> UsageError:
+    """The error when the screen's modules cannot be imported (Textual missing or broken)."""
+    return UsageError(f"the terminal UI is not available ({exc}); 'status' and 'wait' still work")
+
+
 # -- text safety --------------------------------------------------------------------------------
 
 

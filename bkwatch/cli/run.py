@@ -1,10 +1,10 @@
-"""Start the monitor on a saved watch list with a real profile (`bkwatch`); the demo's wiring is
-in `demo.py`, the log file in `bkwatch.logfile`.
+"""The monitor's screen wired to a real profile (`bkwatch`): the app, the poller and the record;
+imported by `start.py` (which sends the first polls first) once the screen is wanted. The demo's
+wiring is in `demo.py`, the log file in `bkwatch.logfile`.
 
-No HTTP client exists while the app is built: the client (and with it httpx and the adapters)
-is created by the poller's first fetch, which the app starts once mounted. That first fetch is
-deliberately not held back until Textual's first paint: its requests then overlap the paint, and
-the fetched rows appear sooner.
+The HTTP client (and with it httpx and the adapters) is made by the first fetch: `start.py`'s
+early polls when the monitor starts from the command line, else the poller's first poll, which
+is deliberately not held back until Textual's first paint: its requests then overlap the paint.
 
 Secrets stay off every output: poll errors are redacted before the poller keeps them, the log
 file's formatter and a filter on the HTTP libraries' loggers redact every record, and the app
@@ -18,138 +18,31 @@ import contextlib
 import dataclasses
 import logging
 import signal
-import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bkwatch import resume_gc
 from bkwatch.cli.acting import MonitorActions
 from bkwatch.cli.common import new_client
 from bkwatch.cli.scope_wiring import followed_scopes
-from bkwatch.config import ca_context, check_permissions, config_path, data_dir, record_dir
-from bkwatch.logfile import log_to_file
-from bkwatch.model import BkError
+from bkwatch.cli.start import ClientEvidence, LazyFetch, MonitorOptions
+from bkwatch.config import check_permissions, config_path, data_dir, record_dir
 from bkwatch.poller import Poller
-from bkwatch.redact import redact
-from bkwatch.store import StoreError, WatchStore
-from bkwatch.targets import parse_target
+from bkwatch.store import WatchStore
 from bkwatch.tui.app import BkWatchApp
 
 if TYPE_CHECKING:
     from bkwatch.cli.record_view import RecordView
     from bkwatch.client import BkClient
     from bkwatch.config import Profile
-    from bkwatch.evidence.follow import LogSource
-    from bkwatch.evidence.signatures import Signatures
     from bkwatch.model import Task
     from bkwatch.poller import PollUpdate
     from bkwatch.record.recorder import Recorder
-    from bkwatch.targets import Target
 
 log = logging.getLogger(__name__)
 
 RECORD_OPEN_DELAY = 1.0  # seconds after start: the first rows are drawn by then
-
-
-@dataclass(frozen=True)
-class MonitorOptions:
-    """The command line's choices for the monitor and the demo."""
-
-    ascii: bool = False
-    bell: bool = False
-    desktop_notify: bool = False
-    no_mouse: bool = False
-    insecure: bool = False
-    debug: bool = False
-    seed: int = 1  # the demo's simulator
-    speed: float = 1.0
-    hostile: bool = False  # the demo's simulator with its text made to test escaping
-    allow_actions: bool = False  # --allow-actions (the profile and BKWATCH_ALLOW_ACTIONS=1 also can)
-    record: bool = True  # the history (bkwatch.record); --no-record or the profile's `record = false`
-    record_days: float = 30.0
-    record_max_mb: float = 200.0
-    demo: bool = False  # `bkwatch demo`: its record kept apart from the user's (config.record_dir)
-
-    def app_kwargs(self) -> dict[str, Any]:
-        return {"ascii": self.ascii, "bell": self.bell, "desktop_notify": self.desktop_notify}
-
-
-class LazyFetch:
-    """The poller's fetch callable; the HTTP client is made by the first call and reused.
-
-    Errors leave it redacted: `systems.fetch_task` classifies and masks whatever an adapter raises,
-    and the error of making the client is masked here.
-    """
-
-    def __init__(self, make_client: Callable[[], Awaitable[BkClient]], secrets: Sequence[str] = ()) -> None:
-        self._make = make_client
-        self._lock = asyncio.Lock()
-        self.client: BkClient | None = None
-        self.secrets = [s for s in secrets if s]
-        # Called with a task's key when its pipeline detail (flow order, names) has been read,
-        # beside a poll that did not wait for it: the monitor polls that task again at once
-        # rather than at its next turn (a minute away for a finished one).
-        self.on_detail: Callable[[str], None] | None = None
-
-    async def __call__(self, target: Target) -> Task:
-        # lazy: httpx and the adapters load after the first paint
-        from bkwatch.systems.adapters import fetch_task
-
-        client = self.client if self.client is not None else await self.open()
-        return await fetch_task(client, target)
-
-    async def open(self) -> BkClient:
-        """The client, made now if no poll made it yet (followed scopes list through it too)."""
-        if self.client is not None:
-            return self.client
-        try:
-            return await self._open()
-        except BkError as exc:
-            safe = redact(exc.message, self.secrets)
-            if safe != exc.message:
-                exc.message, exc.args = safe, (safe,)
-            raise
-
-    async def _open(self) -> BkClient:
-        async with self._lock:  # every first-round poll arrives at once: make one client
-            if self.client is None:
-                self.client = await self._make()
-                if self.on_detail is not None:
-                    from bkwatch.systems.adapters import on_background_read  # lazy: httpx
-
-                    on_background_read(self.client, self.on_detail)
-            return self.client
-
-    async def aclose(self) -> None:
-        async with self._lock:
-            client, self.client = self.client, None
-        if client is not None:
-            await client.aclose()
-
-
-class ClientEvidence:
-    """The screen's `EvidenceSource`: logs and signatures fetched with the poller's client
-    (made by `LazyFetch` when first needed), only when the user asks."""
-
-    def __init__(self, fetch: LazyFetch) -> None:
-        self.fetch = fetch
-
-    async def _client(self) -> BkClient:
-        return self.fetch.client if self.fetch.client is not None else await self.fetch._open()
-
-    async def log(
-        self, task: Task, *, step: str | None = None, host: str | None = None, node: str | None = None
-    ) -> LogSource:
-        from bkwatch.systems.adapters import open_log  # lazy: httpx
-
-        return open_log(await self._client(), task, step=step, host=host, node=node)
-
-    async def signatures(self, task: Task, step_id: str | None = None) -> Signatures:
-        from bkwatch.systems.adapters import task_signatures  # lazy: httpx
-
-        return await task_signatures(await self._client(), parse_target(task.target), task, step_id=step_id)
 
 
 async def run_app(app: BkWatchApp, fetch: LazyFetch, options: MonitorOptions) -> None:
@@ -288,18 +181,21 @@ def watch_app(
     make_client: Callable[[], Awaitable[BkClient]] | None = None,
     *,
     poller: Callable[[LazyFetch], Poller] | None = None,
+    fetch: LazyFetch | None = None,
     **app_options: Any,
 ) -> tuple[BkWatchApp, LazyFetch]:
     """The monitor wired to `profile`: what `run_watch` runs, and what tests drive.
 
-    `make_client` defaults to a real client for the profile; `poller` to a default Poller.
+    `make_client` defaults to a real client for the profile; `poller` to a default Poller;
+    `fetch` to a new one (`run_watch` hands over the one its early polls went through).
     """
 
     async def make() -> BkClient:
         return new_client(profile)
 
     secrets = profile.secrets()
-    fetch = LazyFetch(make_client or make, secrets)
+    if fetch is None:
+        fetch = LazyFetch(make_client or make, secrets)
     if poller is None:
         poller = slim_poller
     notices = [w for w in (check_permissions(config_path()),) if w]
@@ -329,24 +225,3 @@ def watch_app(
 def slim_poller(fetch: LazyFetch) -> Poller:
     """The monitor's poller: a followed scope's finished tasks off screen hold their summary."""
     return Poller(fetch, slim_found=True)
-
-
-def run_watch(profile: Profile, list_name: str, options: MonitorOptions) -> int:
-    """Watch a saved list with the profile the command line loaded. Returns an exit status."""
-    try:
-        ca_context(profile)  # the error BkClient would raise, found before the screen takes over
-    except BkError as exc:
-        print(f"bkwatch: {exc.message}", file=sys.stderr)
-        return 2
-    try:
-        store = WatchStore(data_dir())
-        store.path(list_name)  # validates the list name before the screen takes over
-        store.check(list_name)  # a corrupt list is refused (moved aside), not watched as empty
-    except StoreError as exc:
-        print(f"bkwatch: {exc}", file=sys.stderr)
-        return 2
-    options = with_record_config(options, profile)
-    app, fetch = watch_app(profile, store, list_name, options)
-    log_to_file(profile.secrets(), debug=options.debug)
-    asyncio.run(run_app(app, fetch, options))
-    return app.return_code or 0
