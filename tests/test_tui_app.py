@@ -608,3 +608,28 @@ async def test_the_info_line_never_describes_a_unit_of_the_task_left(tmp_path: P
         names = {n.name for n, _ in rig.poller.watches[rig.target(System.SOPS, bad=True)].task.root.walk()}
         shown = app.detail.info.shown.plain
         assert not any(f"{name} (" in shown for name in names if name), shown
+
+
+async def test_a_job_opened_after_another_opens_on_its_own_step_not_the_last_ones(tmp_path: Path) -> None:
+    """The steps pane's cursor was on the second step of the task shown before. Opening a task
+    whose rolling first step waits for the user must show that step, and go on following the
+    interesting step: the cursor's old place is not the user's choice."""
+    sim = frozen_sim()
+    rolling, other = "job:3:20003", "job:2:20001"
+    rig = sim_app(sim, tmp_path, [other, rolling], select=other)
+    app = rig.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await rig.poller.poll_once(other)
+        await pilot.pause()
+        pane = app.detail.job
+        assert pane.steps_view.cursor_index > 0  # the finished job shows its last step
+        for seconds in (0, 2, 2, 1):  # the rolling step's first batch is done: it waits
+            sim.world.advance(seconds)
+            await rig.poller.poll_once(rolling)
+            await pilot.pause()
+        app.select(rolling)
+        await pilot.pause()
+        first = pane.shown.steps[0] if pane.shown is not None else None
+        assert first is not None and first.state is State.WAITING
+        assert (pane.step_id, pane.user_chose_step) == (first.id, False)
+        assert pane.hosts_view.scope == f"{rolling}|{first.id}"

@@ -169,6 +169,9 @@ class JobPane(Vertical):
         if target != self.target:
             self.target, self.step_id, self.user_chose_step = target, None, False
             transitions = moves = None
+            # Another task's steps are a first fill: the cursor left on the last task's step is
+            # not "a step that vanished", whose news (Highlighted) would read as the user's pick.
+            self.steps_view.cursor_key = None
         # Freeing a 30,000-host snapshot takes milliseconds: do it after the frame is painted.
         old = self.shown
         if old is not None and old is not held:
