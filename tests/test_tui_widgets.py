@@ -1,4 +1,4 @@
-"""Widget-level tests with model objects: GSEKit job-task rows and the text helpers."""
+"""Widget-level tests with model objects: JOB host and GSEKit job-task rows, the text helpers."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
-from bkwatch.model import JobTask, Node, State
+from bkwatch.model import Host, JobTask, Node, State
 from bkwatch.text import one_line
 from bkwatch.tui.drilldown.grouped import GroupedView
-from bkwatch.tui.drilldown.kinds import JobTaskKind
+from bkwatch.tui.drilldown.kinds import HostKind, JobTaskKind
 from bkwatch.tui.drilldown.pipeline import PipelineTree
 from bkwatch.tui.widgets.fmt import age, badge_str, duration, fit
 from bkwatch.tui.widgets.lines import Line, LineView
@@ -63,6 +63,21 @@ async def test_gsekit_rows_grouped_by_status_and_error() -> None:
         view.show("gsekit:2:1", {**rows, "3": _jt(3, State.SUCCEEDED)})
         assert view.cursor_key == "4"
         assert view.bad_keys() == ["2", "4"]
+
+
+def test_a_host_says_its_exit_code_once_its_script_ended() -> None:
+    """JOB answers exit code 0 for a host that has not run yet: not "exited well"."""
+    kind = HostKind()
+
+    def row(state: State, raw: str, words: str) -> str:
+        host = Host("0:10.0.0.1", "10.0.0.1", 0, state, raw, words, exit_code=0, elapsed=3.0)
+        return "".join(text for text, _ in kind.render_row(host, 120)) + "|" + kind.detail(host).plain
+
+    for state, raw, words in ((State.PENDING, "5", "waiting"), (State.RUNNING, "7", "running")):
+        assert "exit" not in row(state, raw, words)
+    assert row(State.SUCCEEDED, "9", "success").count("exit") == 2  # the row and the info line
+    failed = Host("0:10.0.0.2", "10.0.0.2", 0, State.FAILED, "11", "failed", exit_code=2)
+    assert "exit 2" in "".join(text for text, _ in kind.render_row(failed, 120))
 
 
 def test_text_helpers() -> None:

@@ -123,7 +123,8 @@ class HostKind:
         return _header(state, parts, shown, total, open_, self.noun, self.ascii_only)
 
     def render_row(self, h: Host, width: int) -> Parts:
-        exit_text = "" if h.exit_code is None else f"exit {h.exit_code}"
+        code = _exit_code(h)
+        exit_text = "" if code is None else f"exit {code}"
         head = (
             f"    {fit(one_line(h.ip), 15)} {fit(str(h.cloud_id), 4)} ",
             f" {fit(one_line(h.status_text), 18)} "
@@ -152,8 +153,9 @@ class HostKind:
         out = Text(f"{one_line(h.ip)} (cloud {h.cloud_id}) — {one_line(h.status_text)}", end="")
         if h.error_code not in (None, "", "0") or h.error_text:
             out.append(f" — error {one_line(h.error_code or '')} {one_line(h.error_text)}".rstrip())
-        if h.exit_code is not None:
-            out.append(f" — exit code {h.exit_code}")
+        code = _exit_code(h)
+        if code is not None:
+            out.append(f" — exit code {code}")
         if h.tag:
             out.append(f" — tag {one_line(h.tag)}")
         if h.step:
@@ -162,6 +164,12 @@ class HostKind:
         if note is not None:
             out.append(f" — {note.text()} (H: its past)", style="yellow")
         return out
+
+
+def _exit_code(h: Host) -> int | None:
+    """The exit code worth showing: a host's script has one once it ended. JOB answers 0 for
+    a host still waiting or running, which read as a script that had exited well."""
+    return h.exit_code if h.state.is_done else None
 
 
 class JobTaskKind:
