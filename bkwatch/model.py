@@ -346,6 +346,17 @@ class Summary:
         return found.states() if found is not None else {}
 
 
+def elapsed_at(
+    elapsed: float | None, start: float | None, end: float | None, done: bool, at: float | None
+) -> float | None:
+    """How long a task or step had run when its data was read (`at`, the answer's time): the
+    server's figure; else, while it still ran, the time since it started (JOB and GSEKit give
+    none until it ends). A start after `at` (a clock ahead of ours) says nothing."""
+    if elapsed is not None or done or start is None or end is not None or at is None:
+        return elapsed
+    return at - start if at >= start else None
+
+
 _state_of = attrgetter("state")
 _UNIT_LEVELS = frozenset({"host", "job_task"})
 

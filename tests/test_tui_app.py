@@ -633,3 +633,29 @@ async def test_a_job_opened_after_another_opens_on_its_own_step_not_the_last_one
         assert first is not None and first.state is State.WAITING
         assert (pane.step_id, pane.user_chose_step) == (first.id, False)
         assert pane.hosts_view.scope == f"{rolling}|{first.id}"
+
+
+async def test_a_running_jobs_time_is_counted_from_its_start_in_list_title_and_steps(tmp_path: Path) -> None:
+    """JOB gives a job's and a step's `total_time` only once they end: while they run, each view
+    counts the same time, from their start to the task's last answer."""
+    from bkwatch.tui.widgets.fmt import duration
+
+    sim = frozen_sim()
+    target = "job:biz_set:9991:20005"
+    rig = sim_app(sim, tmp_path, [target], select=target, clock=sim.world.now)
+    app = rig.app
+    async with app.run_test(size=SIZE) as pilot:
+        sim.world.advance(25)
+        await rig.poller.poll_once(target)
+        await pilot.pause()
+        watch = rig.poller.watches[target]
+        task = watch.task
+        assert task is not None and task.state is State.RUNNING and task.elapsed is None
+        step = next(s for s in task.steps if s.state is State.RUNNING)
+        assert step.elapsed is None and task.start is not None and step.start is not None
+        assert watch.last_ok is not None
+        job_time, step_time = duration(watch.last_ok - task.start), duration(watch.last_ok - step.start)
+        assert job_time == "30s" and step_time == "10s"  # coarse, as a running time is drawn
+        assert f" {job_time} " in app.joblist.plain(target)
+        assert f"  {job_time}  " in app.detail.title_bar.shown.plain
+        assert f" {step_time} " in app.detail.job.steps_view.plain(step.id)

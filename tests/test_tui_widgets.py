@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
-from bkwatch.model import Host, JobTask, Node, State
+from bkwatch.model import Host, JobTask, Node, State, elapsed_at
 from bkwatch.text import one_line
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.kinds import HostKind, JobTaskKind
@@ -78,6 +78,16 @@ def test_a_host_says_its_exit_code_once_its_script_ended() -> None:
     assert row(State.SUCCEEDED, "9", "success").count("exit") == 2  # the row and the info line
     failed = Host("0:10.0.0.2", "10.0.0.2", 0, State.FAILED, "11", "failed", exit_code=2)
     assert "exit 2" in "".join(text for text, _ in kind.render_row(failed, 120))
+
+
+def test_a_running_time_is_the_servers_else_counted_from_the_start_while_it_runs() -> None:
+    assert elapsed_at(12.0, 100.0, None, False, 150.0) == 12.0  # the server's figure first
+    assert elapsed_at(None, 100.0, None, False, 150.0) == 50.0  # running: start to the answer
+    assert elapsed_at(None, 100.0, None, True, 150.0) is None  # ended without a figure: unknown
+    assert elapsed_at(None, 100.0, 120.0, False, 150.0) is None  # an end: not counting on
+    assert elapsed_at(None, 200.0, None, False, 150.0) is None  # a start ahead of our clock
+    assert elapsed_at(None, None, None, False, 150.0) is None
+    assert elapsed_at(None, 100.0, None, False, None) is None  # never answered
 
 
 def test_text_helpers() -> None:

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Static, Tree
 
-from bkwatch.model import Host, JobTask, Move, Node, State, Task, Transition
+from bkwatch.model import Host, JobTask, Move, Node, State, Task, Transition, elapsed_at
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
 from bkwatch.text import display_width, one_line
@@ -80,8 +80,9 @@ def title_text(
             out.append(f"  {one_line(task.detail)}", style="dim")
         done, total = progress or task.progress()
         out.append(f"  {done}/{total} done")
-        if task.elapsed is not None:
-            out.append(f"  {duration(task.elapsed, task.terminal)}")
+        elapsed = elapsed_at(task.elapsed, task.start, task.end, task.terminal, watch.last_ok)
+        if elapsed is not None:
+            out.append(f"  {duration(elapsed, task.terminal)}")
         if task.state is State.UNKNOWN:
             out.append(f"  raw state {one_line(task.raw_state)}", style="yellow")
     out.append(f"  {watch.key}", style="dim")
@@ -197,7 +198,7 @@ class DetailPane(Vertical):
         view = traits(task.system).view
         if view is View.STEPS:
             self._switch("job-pane")
-            self.job.show(watch.key, task, transitions, moves, held=held)
+            self.job.show(watch.key, task, transitions, moves, held=held, read_at=watch.last_ok)
         elif view is View.HOSTS:
             self._switch("nm-hosts")
             self.nodeman.show(watch.key, task.hosts, task.changed_units(task.hosts))

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from bkwatch.model import Move, State, Step, Task, Transition, count_moves
+from bkwatch.model import Move, State, Step, Task, Transition, count_moves, elapsed_at
 from bkwatch.text import one_line
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.headers import ColumnHeader, host_header
@@ -76,8 +76,15 @@ class StepsView(LineView):
         self.counts: dict[str, dict[State, int]] = {}
 
     def sync(
-        self, task: Task, transitions: list[Transition] | None = None, moves: Counter[Move] | None = None
+        self,
+        task: Task,
+        transitions: list[Transition] | None = None,
+        moves: Counter[Move] | None = None,
+        read_at: float | None = None,
     ) -> None:
+        """The steps of `task` with their host counts (moved by this poll's `transitions`, counted
+        as `moves`) and times: a running step's as of `read_at` (when the task was read), which
+        JOB does not give until the step ends."""
         old = self.steps
         self.steps = {s.id: (i, s) for i, s in enumerate(task.steps, 1)}
         # Host counts only move when a host changes state, and the poll reports each one: the
@@ -105,7 +112,8 @@ class StepsView(LineView):
         self.counts = counts
         lines = []
         for i, s in self.steps.values():
-            el = duration(s.elapsed, s.state.is_done)  # as drawn: a running step repaints rarely
+            done = s.state.is_done  # the time as drawn: a running step's line changes rarely
+            el = duration(elapsed_at(s.elapsed, s.start, s.end, done, read_at), done)
             counts = tuple(sorted((str(k), v) for k, v in self.counts[s.id].items()))
             lines.append(Line(s.id, (i, s.name, s.kind, s.state, s.execute_count, el, counts), data=s.id))
         self.set_lines(lines)
@@ -124,7 +132,7 @@ class StepsView(LineView):
         out.append(fit(one_line(step.name), name_w) + " ")
         out.append(badge(step.state, self.ascii_only))
         out.append(" " + fit(f"x{step.execute_count}" if step.execute_count > 1 else "", 4))
-        out.append(fit(duration(step.elapsed, step.state.is_done), 7).rjust(7) + " ")
+        out.append(fit(str(line.sig[5]), 7).rjust(7) + " ")  # its time, as `sync` signed it
         out.append_text(counts_text(self.counts.get(step.id, {}), self.ascii_only))
         return out
 
@@ -162,10 +170,12 @@ class JobPane(Vertical):
         moves: Counter[Move] | None = None,
         *,
         held: Task | None = None,
+        read_at: float | None = None,
     ) -> None:
         """Apply a snapshot; `transitions` of this poll count what moved (`moves`: their count,
         when the caller made it). `held`: a snapshot the caller keeps until the frame is painted
-        (the detail pane's last one), not kept here again."""
+        (the detail pane's last one), not kept here again. `read_at`: when the task was read,
+        the time a running step's time is counted to."""
         if target != self.target:
             self.target, self.step_id, self.user_chose_step = target, None, False
             transitions = moves = None
@@ -179,7 +189,7 @@ class JobPane(Vertical):
                 self.call_after_refresh(self._retired.clear)
             self._retired.append(old)
         self.shown = task
-        self.steps_view.sync(task, transitions, moves)
+        self.steps_view.sync(task, transitions, moves, read_at)
         ids = {s.id for s in task.steps}
         if self.step_id not in ids or not self.user_chose_step:
             # Follow the interesting step until the user picks one.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 from rich.text import Text
 from textual.binding import BindingType
 
-from bkwatch.model import State
+from bkwatch.model import State, elapsed_at
 from bkwatch.text import display_width, one_line
 from bkwatch.tui.actions import OPEN, bindings
 from bkwatch.tui.watchlist.scope_header import header_line, render_header
@@ -32,15 +32,24 @@ _Made = dict[str, tuple["Task | None", tuple[object, ...], Line]]
 _SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
 
 
-def row_sig(watch: Watch, data_age: str, err: str | None) -> tuple[object, ...]:
-    """Everything a row shows (`data_age` and `err` as `JobList._line` read them); the age only
-    appears when data is stale, so idle rows never repaint."""
+def row_sig(watch: Watch, data_age: str, err: str | None, running: str | None = None) -> tuple[object, ...]:
+    """Everything a row shows (`data_age`, `err` and `running` as `JobList._line` read them); the
+    age only appears when data is stale, so idle rows never repaint."""
     task = watch.task
     if task is None:
         return (watch.label, None, None, None, None, data_age, err)
     done, total = task.progress()
-    elapsed = duration(task.elapsed, task.terminal)
+    elapsed = duration(task.elapsed, task.terminal) if running is None else running
     return (watch.label, task.name, task.state, f"{done}/{total}", elapsed, data_age, err)
+
+
+def running_for(watch: Watch) -> str | None:
+    """A running task's time so far when its server gives none until it ends (JOB, GSEKit), as
+    of its last answer, as drawn (coarse: it changes every 10 s at most); None for the others."""
+    task = watch.task
+    if task is None or task.elapsed is not None or task.terminal:
+        return None
+    return duration(elapsed_at(None, task.start, task.end, False, watch.last_ok))
 
 
 SYSTEM_W, STATE_W, PROGRESS_W, ELAPSED_W, AGE_W, ERROR_W = 8, BADGE_WIDTH + 1, 9, 8, 5, 14
@@ -186,15 +195,17 @@ class JobList(LineView):
 
     def _line(self, w: Watch, now: float, grouped: bool, made: _Made) -> Line:
         """The row of `w`: the line drawn last time when its task snapshot and what the row shows
-        beside it (label, poll error, the data's age) are the same, else a line signed anew."""
+        beside it (label, poll error, the data's age, a running time the server does not give)
+        are the same, else a line signed anew."""
         err = None if w.error is None else str(w.error.kind)
         data_age = stale_age(None if w.last_ok is None else now - w.last_ok, err is not None)
-        beside = (w.label, err, data_age, grouped)
+        running = running_for(w)
+        beside = (w.label, err, data_age, grouped, running)
         known = self._made.get(w.key)
         if known is not None and known[0] is w.task and known[1] == beside:
             line = known[2]
         else:
-            sig = row_sig(w, data_age, err)
+            sig = row_sig(w, data_age, err, running)
             line = Line(w.key, (*sig, True) if grouped else sig, data=w.key)
         made[w.key] = (w.task, beside, line)
         return line
