@@ -66,7 +66,8 @@ async def test_gsekit_rows_grouped_by_status_and_error() -> None:
 
 
 def test_a_host_says_its_exit_code_once_its_script_ended() -> None:
-    """JOB answers exit code 0 for a host that has not run yet: not "exited well"."""
+    """JOB answers exit code 0 for a host that has not run yet, or failed before its script
+    could say anything: not "exited well"."""
     kind = HostKind()
 
     def row(state: State, raw: str, words: str) -> str:
@@ -78,6 +79,7 @@ def test_a_host_says_its_exit_code_once_its_script_ended() -> None:
     assert row(State.SUCCEEDED, "9", "success").count("exit") == 2  # the row and the info line
     failed = Host("0:10.0.0.2", "10.0.0.2", 0, State.FAILED, "11", "failed", exit_code=2)
     assert "exit 2" in "".join(text for text, _ in kind.render_row(failed, 120))
+    assert "exit" not in row(State.FAILED, "3", "agent error")  # failed before the script said
 
 
 def test_a_running_time_is_the_servers_else_counted_from_the_start_while_it_runs() -> None:

@@ -168,8 +168,11 @@ class HostKind:
 
 def _exit_code(h: Host) -> int | None:
     """The exit code worth showing: a host's script has one once it ended. JOB answers 0 for
-    a host still waiting or running, which read as a script that had exited well."""
-    return h.exit_code if h.state.is_done else None
+    a host still waiting or running, and for one that failed before its script could say
+    anything (agent error, timeout): each read as a script that had exited well."""
+    if not h.state.is_done or (h.exit_code == 0 and h.state.is_bad):
+        return None
+    return h.exit_code
 
 
 class JobTaskKind:
