@@ -349,9 +349,12 @@ class Summary:
 def elapsed_at(
     elapsed: float | None, start: float | None, end: float | None, done: bool, at: float | None
 ) -> float | None:
-    """How long a task or step had run when its data was read (`at`, the answer's time): the
-    server's figure; else, while it still ran, the time since it started (JOB and GSEKit give
-    none until it ends). A start after `at` (a clock ahead of ours) says nothing."""
+    """How long a task, step or node had run when its data was read (`at`, the answer's time):
+    the server's figure; else, while it still ran, the time since it started (JOB and GSEKit give
+    none until it ends). Nothing for what has not started (SOPS says 0 for it) nor for a start
+    after `at` (a clock ahead of ours)."""
+    if start is None and not elapsed:
+        return None
     if elapsed is not None or done or start is None or end is not None or at is None:
         return elapsed
     return at - start if at >= start else None

@@ -637,12 +637,13 @@ async def test_a_job_opened_after_another_opens_on_its_own_step_not_the_last_one
 
 async def test_a_running_jobs_time_is_counted_from_its_start_in_list_title_and_steps(tmp_path: Path) -> None:
     """JOB gives a job's and a step's `total_time` only once they end: while they run, each view
-    counts the same time, from their start to the task's last answer."""
+    counts the same time, from their start to the task's last answer. A task not started has
+    no time (SOPS says 0 s for it)."""
     from bkwatch.tui.widgets.fmt import duration
 
     sim = frozen_sim()
-    target = "job:biz_set:9991:20005"
-    rig = sim_app(sim, tmp_path, [target], select=target, clock=sim.world.now)
+    target, waiting = "job:biz_set:9991:20005", "sops:2:107"  # the pipeline not started yet
+    rig = sim_app(sim, tmp_path, [target, waiting], select=target, clock=sim.world.now)
     app = rig.app
     async with app.run_test(size=SIZE) as pilot:
         sim.world.advance(25)
@@ -659,3 +660,8 @@ async def test_a_running_jobs_time_is_counted_from_its_start_in_list_title_and_s
         assert f" {job_time} " in app.joblist.plain(target)
         assert f"  {job_time}  " in app.detail.title_bar.shown.plain
         assert f" {step_time} " in app.detail.job.steps_view.plain(step.id)
+        await rig.poller.poll_once(waiting)
+        await pilot.pause()
+        pending = rig.poller.watches[waiting].task
+        assert pending is not None and pending.start is None and pending.elapsed == 0  # SOPS says 0 s
+        assert app.joblist.lines[app.joblist.index_of(waiting)].sig[4] == ""  # not "<10s"

@@ -89,6 +89,8 @@ def test_a_running_time_is_the_servers_else_counted_from_the_start_while_it_runs
     assert elapsed_at(None, 100.0, 120.0, False, 150.0) is None  # an end: not counting on
     assert elapsed_at(None, 200.0, None, False, 150.0) is None  # a start ahead of our clock
     assert elapsed_at(None, None, None, False, 150.0) is None
+    assert elapsed_at(0.0, None, None, False, 150.0) is None  # not started: SOPS says 0 s
+    assert elapsed_at(0.0, 149.8, 149.8, True, 150.0) == 0.0  # a node done at once: 0 s
     assert elapsed_at(None, 100.0, None, False, None) is None  # never answered
 
 

@@ -21,7 +21,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from bkwatch.model import Node, State, parents_first
+from bkwatch.model import Node, State, elapsed_at, parents_first
 from bkwatch.text import one_line
 from bkwatch.tui.drilldown.landing import failed_leaves, landing
 from bkwatch.tui.widgets.fmt import STATE_STYLE, badge_str, duration
@@ -42,6 +42,12 @@ class NodeRef:
     message: bool = False  # the failure-message line under a failed node
 
 
+def _elapsed(node: Node) -> str:
+    """A node's time as drawn: nothing before it started (SOPS says 0 s for it)."""
+    done = node.state.is_done
+    return duration(elapsed_at(node.elapsed, node.start, node.end, done, None), done)
+
+
 def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
     out = Text(end="", no_wrap=True, style="reverse" if highlight else "")
     out.append(badge_str(node.state, ascii_only), style=STATE_STYLE[node.state])
@@ -54,8 +60,9 @@ def node_label(node: Node, ascii_only: bool, highlight: bool = False) -> Text:
         unreached = node.state in _UNREACHED and not node.raw_state
         out.append(name, style="dim" if unreached else "bold" if node.children else "")
     extra = []
-    if node.elapsed is not None:
-        extra.append(duration(node.elapsed, node.state.is_done))
+    elapsed = _elapsed(node)
+    if elapsed:
+        extra.append(elapsed)
     if node.retry:
         extra.append(f"retried {node.retry}x")
     if node.loop > 1:
@@ -240,7 +247,7 @@ class PipelineTree(Tree[NodeRef]):
         sig = (
             node.state,
             node.name,
-            duration(node.elapsed, node.state.is_done),
+            _elapsed(node),
             node.retry,
             node.loop,
             node.skip,

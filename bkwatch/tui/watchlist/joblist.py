@@ -39,7 +39,10 @@ def row_sig(watch: Watch, data_age: str, err: str | None, running: str | None = 
     if task is None:
         return (watch.label, None, None, None, None, data_age, err)
     done, total = task.progress()
-    elapsed = duration(task.elapsed, task.terminal) if running is None else running
+    if running is not None:  # counted by `running_for`: the server gives none yet
+        elapsed = running
+    else:
+        elapsed = duration(elapsed_at(task.elapsed, task.start, task.end, task.terminal, None), task.terminal)
     return (watch.label, task.name, task.state, f"{done}/{total}", elapsed, data_age, err)
 
 
