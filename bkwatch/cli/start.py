@@ -103,7 +103,7 @@ class LazyFetch:
             self._detail_read_early(str(target))
 
     async def _fetch(self, target: Target) -> Task:
-        # lazy: httpx and the adapters load after the first paint
+        # lazy: httpx and the adapters (`run_watch` has them loaded before the screen's import)
         from bkwatch.systems.adapters import fetch_task
 
         client = self.client if self.client is not None else await self.open()
