@@ -32,27 +32,17 @@ _Made = dict[str, tuple["Task | None", tuple[object, ...], Line]]
 _SYS = {"job": "JOB", "sops": "SOPS", "bkflow": "BKFLOW", "nodeman": "NODEMAN", "gsekit": "GSEKIT"}
 
 
-def row_sig(watch: Watch, data_age: str, err: str | None, running: str | None = None) -> tuple[object, ...]:
-    """Everything a row shows (`data_age`, `err` and `running` as `JobList._line` read them); the
-    age only appears when data is stale, so idle rows never repaint."""
+def row_sig(watch: Watch, data_age: str, err: str | None) -> tuple[object, ...]:
+    """Everything a row shows (`data_age` and `err` as `JobList._line` read them); the age only
+    appears when data is stale, so idle rows never repaint. A running time the server does not
+    give (JOB, GSEKit) is counted to the last answer, drawn coarse: it changes every 10 s at most."""
     task = watch.task
     if task is None:
         return (watch.label, None, None, None, None, data_age, err)
     done, total = task.progress()
-    if running is not None:  # counted by `running_for`: the server gives none yet
-        elapsed = running
-    else:
-        elapsed = duration(elapsed_at(task.elapsed, task.start, task.end, task.terminal, None), task.terminal)
-    return (watch.label, task.name, task.state, f"{done}/{total}", elapsed, data_age, err)
-
-
-def running_for(watch: Watch) -> str | None:
-    """A running task's time so far when its server gives none until it ends (JOB, GSEKit), as
-    of its last answer, as drawn (coarse: it changes every 10 s at most); None for the others."""
-    task = watch.task
-    if task is None or task.elapsed is not None or task.terminal:
-        return None
-    return duration(elapsed_at(None, task.start, task.end, False, watch.last_ok))
+    ended = task.terminal
+    ran = duration(elapsed_at(task.elapsed, task.start, task.end, ended, watch.last_ok), ended)
+    return (watch.label, task.name, task.state, f"{done}/{total}", ran, data_age, err)
 
 
 SYSTEM_W, STATE_W, PROGRESS_W, ELAPSED_W, AGE_W, ERROR_W = 8, BADGE_WIDTH + 1, 9, 8, 5, 14
@@ -198,17 +188,18 @@ class JobList(LineView):
 
     def _line(self, w: Watch, now: float, grouped: bool, made: _Made) -> Line:
         """The row of `w`: the line drawn last time when its task snapshot and what the row shows
-        beside it (label, poll error, the data's age, a running time the server does not give)
-        are the same, else a line signed anew."""
+        beside it (label, poll error, the data's age, the answer a running time is counted to) are
+        the same, else a line signed anew."""
         err = None if w.error is None else str(w.error.kind)
         data_age = stale_age(None if w.last_ok is None else now - w.last_ok, err is not None)
-        running = running_for(w)
-        beside = (w.label, err, data_age, grouped, running)
+        task = w.task  # a time it runs that its server does not give: counted to the last answer
+        counted = w.last_ok if task is not None and task.elapsed is None and not task.terminal else None
+        beside = (w.label, err, data_age, grouped, counted)
         known = self._made.get(w.key)
-        if known is not None and known[0] is w.task and known[1] == beside:
+        if known is not None and known[0] is task and known[1] == beside:
             line = known[2]
         else:
-            sig = row_sig(w, data_age, err, running)
+            sig = row_sig(w, data_age, err)
             line = Line(w.key, (*sig, True) if grouped else sig, data=w.key)
         made[w.key] = (w.task, beside, line)
         return line
