@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,10 +19,11 @@ import pytest
 from bkwatch.cli.start import LazyFetch
 from bkwatch.client import BkClient
 from bkwatch.poller import Poller
-from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME, SimConfig, Simulator
+from bkwatch.sim import SimConfig, Simulator
 from bkwatch.systems.adapters import fetch_task, settle
 from bkwatch.targets import parse_target
 from tests.conftest import T0, sim_profile
+from tests.test_startup import watching
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -170,20 +170,7 @@ def served() -> Iterator[Any]:
 @pytest.mark.timeout(120)
 def test_bkwatch_asks_for_its_first_rows_before_it_imports_the_screen(served: Any, tmp_path: Path) -> None:
     job = next(t for t in served.world.tasks() if t.target == _finished(served, "job"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BK_", "BKWATCH_"))}
-    env.update(
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        BK_COMPONENT_API_URL=served.base_url,
-        BK_API_URL_TMPL=f"{served.base_url}/api/{{api_name}}",
-        BK_APP_CODE=DEMO_APP_CODE,
-        BK_APP_SECRET=DEMO_APP_SECRET,
-        BK_USERNAME=DEMO_USERNAME,
-    )
-    add = [sys.executable, "-m", "bkwatch", "add", job.target]
-    subprocess.run(add, cwd=REPO, env=env, check=True, capture_output=True, timeout=60)
+    env = watching(served.base_url, tmp_path, job.target)
     served.traffic.reset()
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, served.base_url],

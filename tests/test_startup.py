@@ -68,23 +68,30 @@ def served() -> Iterator[Any]:
         yield simulator
 
 
-@pytest.mark.timeout(120)
-def test_the_first_row_comes_before_what_only_the_user_asks_for(served: Any, tmp_path: Path) -> None:
-    job = next(t for t in served.world.tasks() if str(t.system) == "job")
+def watching(base_url: str, tmp_path: Path, target: str) -> dict[str, str]:
+    """The environment of a `bkwatch` on the simulator at `base_url`, in directories of its own
+    under `tmp_path`, whose watch list holds `target` (added through the command line)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BK_", "BKWATCH_"))}
     env.update(
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         XDG_DATA_HOME=str(tmp_path / "data"),
         XDG_STATE_HOME=str(tmp_path / "state"),
         XDG_CACHE_HOME=str(tmp_path / "cache"),
-        BK_COMPONENT_API_URL=served.base_url,
-        BK_API_URL_TMPL=f"{served.base_url}/api/{{api_name}}",
+        BK_COMPONENT_API_URL=base_url,
+        BK_API_URL_TMPL=f"{base_url}/api/{{api_name}}",
         BK_APP_CODE=DEMO_APP_CODE,
         BK_APP_SECRET=DEMO_APP_SECRET,
         BK_USERNAME=DEMO_USERNAME,
     )
-    add = [sys.executable, "-m", "bkwatch", "add", job.target]
+    add = [sys.executable, "-m", "bkwatch", "add", target]
     subprocess.run(add, cwd=REPO, env=env, check=True, capture_output=True, timeout=60)
+    return env
+
+
+@pytest.mark.timeout(120)
+def test_the_first_row_comes_before_what_only_the_user_asks_for(served: Any, tmp_path: Path) -> None:
+    job = next(t for t in served.world.tasks() if str(t.system) == "job")
+    env = watching(served.base_url, tmp_path, job.target)
     done = subprocess.run(
         [sys.executable, "-c", _PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=100
     )
