@@ -9,7 +9,6 @@ import gc
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from bkwatch.sim import SimConfig, Simulator
 from bkwatch.systems.adapters import fetch_task, settle
 from bkwatch.targets import parse_target
 from tests.conftest import T0, sim_profile
-from tests.test_startup import watching
+from tests.test_startup import served, watching  # noqa: F401  (served: a fixture)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,16 +158,8 @@ async def _poll_once(base_url: str, target: str) -> None:
         await fetch_task(client, parse_target(target))
 
 
-@pytest.fixture(scope="module")
-def served() -> Iterator[Any]:
-    simulator = Simulator(SimConfig(seed=3, frozen=True))
-    with simulator.serve() as server:
-        simulator.base_url = server.base_url
-        yield simulator
-
-
 @pytest.mark.timeout(120)
-def test_bkwatch_asks_for_its_first_rows_before_it_imports_the_screen(served: Any, tmp_path: Path) -> None:
+def test_bkwatch_asks_for_its_first_rows_before_it_imports_the_screen(served: Any, tmp_path: Path) -> None:  # noqa: F811
     job = next(t for t in served.world.tasks() if t.target == _finished(served, "job"))
     env = watching(served.base_url, tmp_path, job.target)
     served.traffic.reset()
