@@ -1,5 +1,5 @@
 """`python -m bkwatch` runs the command line."""
 
-from bkwatch.cli import main
+from bkwatch import run
 
-raise SystemExit(main())
+raise SystemExit(run())

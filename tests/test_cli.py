@@ -766,3 +766,32 @@ def test_config_show_says_where_esb_credentials_go(
     code, out, _ = run(capsys, "config", "show")
     assert code == 0 and "JSON body of a POST" in out and "ignored the header" in out
     assert "esb_auth" not in path.read_text()  # remembered in the data directory, not config.toml
+
+
+_INTERRUPTED_WHILE_LOADING = """
+import sys
+
+class Interrupt:  # Ctrl-C arriving while the command line's modules load
+    def find_spec(self, name, path=None, target=None):
+        if name == "bkwatch.cli":
+            raise KeyboardInterrupt
+
+sys.meta_path.insert(0, Interrupt())
+import runpy
+runpy.run_module("bkwatch", run_name="__main__")
+"""
+
+
+def test_ctrl_c_while_the_command_line_loads_exits_130_without_a_traceback() -> None:
+    import importlib.metadata
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTERRUPTED_WHILE_LOADING], capture_output=True, text=True, timeout=50
+    )
+    assert proc.returncode == 130, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr, proc.stderr
+    # The installed `bkwatch` command enters the same way as `python -m bkwatch`.
+    (script,) = [e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == "bkwatch"]
+    assert script.value == "bkwatch:run"
