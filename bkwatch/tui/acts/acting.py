@@ -276,7 +276,9 @@ class ActionsController:
         if self.busy:  # a second Yes while the first is in flight
             return
         self.busy = True
-        self._say(f"Sending: {plan.spec.label.lower()} on {plan.target}…", "information", timeout=3)
+        label = plan.spec.label.lower()
+        # The task is read again first: the send may yet be refused (the result toast says so).
+        self._say(f"Reading {plan.target} again, then sending: {label}…", "information", timeout=3)
         self.app.run_worker(partial(self._perform, plan), group="act", exit_on_error=False)
 
     async def _perform(self, plan: PlanView) -> None:
