@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import fields
 from operator import attrgetter
 from typing import Any
@@ -86,15 +86,15 @@ def _hashes(values: list[tuple[Any, ...]]) -> list[int]:
 _ID = {"host": attrgetter("key"), "job_task": attrgetter("id"), "node": attrgetter("id")}
 
 
-def _groups(task: Task, walked: list[tuple[Node, int]]) -> Iterator[tuple[str, str, list[Any]]]:
+def _groups(task: Task, walked: list[tuple[Node, int]]) -> Iterator[tuple[str, str, Collection[Any]]]:
     """(level, place, units) of each group of units: a step's hosts (`place` its id), the task's
     hosts, its job tasks, its nodes (in walk order)."""
     for step in task.steps:
-        yield "host", step.id, list(step.hosts.values())
+        yield "host", step.id, step.hosts.values()
     if task.hosts:
-        yield "host", "", list(task.hosts.values())
+        yield "host", "", task.hosts.values()
     if task.job_tasks:
-        yield "job_task", "", list(task.job_tasks.values())
+        yield "job_task", "", task.job_tasks.values()
     if walked:
         yield "node", "", [n for n, _ in walked]
 
@@ -138,7 +138,6 @@ class Keeper:
         differ: list[tuple[str, str, tuple[Any, ...]]] = []  # changed units' fields, as read
         order: list[list[Any]] = []  # groups whose units came, went or moved: their ids in order
         for level, place, members in _groups(task, walked):
-            ids = tuple(map(_ID[level], members))
             read = list(map(_GET[level], members))
             hashes = _hashes(read)
             together = hash(tuple(hashes))  # a unit's id is one of its fields: the order is in it
@@ -146,6 +145,7 @@ class Keeper:
             if before is not None and before[0] == together:
                 groups[level, place] = before
                 continue
+            ids = tuple(map(_ID[level], members))
             known = before[1] if before is not None else {}
             pairs = zip(read, ids, hashes, strict=True)
             differ += [(level, place, f) for f, i, h in pairs if known.get(i) != h]
