@@ -133,20 +133,20 @@ async def test_group_moves_splice_in_place_and_keep_the_cursor_line() -> None:
 
 def test_transition_log_sums_up_a_poll() -> None:
     from bkwatch.model import Transition
-    from bkwatch.tui.watchlist.translog import summarize
+    from bkwatch.tui.watchlist.translog import joined, summarize
 
     def host(i: int, new: State) -> Transition:
         return Transition("job:2:1", "host", f"0:10.0.0.{i}", f"10.0.0.{i}", State.RUNNING, new, 0.0, "s1")
 
     many = [host(i, State.SUCCEEDED) for i in range(97)] + [host(100 + i, State.FAILED) for i in range(3)]
     task = Transition("job:2:1", "task", "job:2:1", "deploy", State.RUNNING, State.FAILED, 0.0)
-    lines = summarize([task, *many], "deploy", ascii_only=True)
+    lines = [*map(joined, summarize([task, *many], "deploy", ascii_only=True))]
     assert len(lines) == 2 and "task: > running -> x FAILED" in lines[0]
     assert "step s1: 97 hosts > running -> + ok, 3 hosts > running -> x FAILED" in lines[1]
     assert "10.0.0.100, 10.0.0.101, 10.0.0.102" in lines[1] and "10.0.0.5," not in lines[1]
-    few = summarize([host(1, State.FAILED), host(2, State.FAILED)], "deploy", ascii_only=True)
+    few = [*map(joined, summarize([host(1, State.FAILED), host(2, State.FAILED)], "deploy", ascii_only=True))]
     assert len(few) == 2 and "10.0.0.1" in few[0] and "10.0.0.2" in few[1]
-    one = summarize([*many[:4], host(200, State.FAILED)], "deploy", ascii_only=True)
+    one = [*map(joined, summarize([*many[:4], host(200, State.FAILED)], "deploy", ascii_only=True))]
     assert "4 hosts > running -> + ok, 1 host > running -> x FAILED (10.0.0.200)" in one[0]
 
 
@@ -358,3 +358,31 @@ async def test_pipeline_tree_applied_poll_by_poll_equals_a_rebuild() -> None:
                 tn = diffed.index.get(nid)
                 if state is State.FAILED and tn is not None:
                     assert tn.parent is not None and tn.parent.is_expanded, (poll, nid)
+
+
+async def test_transition_log_cuts_what_changed_not_the_change_at_80_columns() -> None:
+    """A long title and step name in an 80-column log: the line keeps its change whole at its
+    end and cuts the name with "…"; the log's entries keep the whole line."""
+    from bkwatch.model import Transition
+    from bkwatch.text import display_width
+    from bkwatch.tui.watchlist.translog import TransitionLog, describe, fitted
+
+    class _Log(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TransitionLog(ascii_only=True)
+
+    step = "滚动重启 rolling restart nginx, batch by batch across every web host"
+    t = Transition("job:3:1", "step", "s1", step, State.RUNNING, State.WAITING, 0.0)
+    short = Transition("job:3:1", "task", "job:3:1", "x", State.RUNNING, State.FAILED, 0.0)
+    app = _Log()
+    async with app.run_test(size=(80, 10)) as pilot:
+        log = app.query_one(TransitionLog)
+        log.add([t], "rolling restart nginx (production, all regions)")
+        await pilot.pause()
+        width = log.scrollable_content_region.width
+        (long,) = [str(line) for line in log.lines]
+    assert long.endswith(": > running -> ? waiting") and display_width(long) <= width, (long, width)
+    assert "rolling restart" in long and "step 滚动重启 rolling" in long and long.count("…") == 2, long
+    fits = fitted(describe(short, "deploy", True), width)
+    assert fits.endswith(" deploy task: > running -> x FAILED") and "…" not in fits  # as it is
+    assert log.entries[0].endswith(f"step {step}: > running -> ? waiting")  # kept whole

@@ -3,6 +3,9 @@
 One poll's unit-level changes (hosts, nodes, job tasks) are summed up per task, step and
 change ("97 hosts running → ok"): a 10,000-host step moving 1 % per poll writes one line,
 not a hundred, and names the units only when there are few.
+
+A line is written cut to the log's width from the middle: its change ("▶ running → ✖ FAILED")
+stays whole at its end, and what changed (the task's title, the unit's name) gives up the cells.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections import Counter
 from textual.widgets import Log
 
 from bkwatch.model import Move, State, Transition, count_moves
-from bkwatch.text import counted, one_line
+from bkwatch.text import counted, display_width, one_line
 from bkwatch.tui.widgets.fmt import badge_str, clock_hms
 from bkwatch.tui.widgets.throttle import Throttle
 
@@ -23,14 +26,50 @@ from bkwatch.tui.widgets.throttle import Throttle
 FLUSH_SECONDS = 10.0
 FEW = 3  # a poll with at most this many changes of one kind lists them one per line
 _NOUNS = {"host": "host", "node": "node", "job_task": "job task"}
+SEP = ": "  # between what changed and the change
+MIN_HEAD = 20  # cells of what changed kept however narrow the log
+# (when and in which task, what in it: "step deploy", the change: "▶ running → ✖ FAILED"); a
+# line with no change is written as it is.
+Line = tuple[str, str, str]
 
 
-def describe(t: Transition, title: str, ascii_only: bool) -> str:
+def describe(t: Transition, title: str, ascii_only: bool) -> Line:
     arrow = "->" if ascii_only else "→"
     old = "new" if t.old is None else badge_str(t.old, ascii_only)
     what = t.level.replace("_", " ")
-    name = "" if t.level == "task" else f" {one_line(t.name) or one_line(t.key)}"
-    return f"{clock_hms(t.at)}  {one_line(title)}  {what}{name}: {old} {arrow} {badge_str(t.new, ascii_only)}"
+    if t.level != "task":
+        what += f" {one_line(t.name) or one_line(t.key)}"
+    return f"{clock_hms(t.at)} {one_line(title)}", what, f"{old} {arrow} {badge_str(t.new, ascii_only)}"
+
+
+def joined(line: Line) -> str:
+    lead, what, change = line
+    head = f"{lead} {what}" if what else lead
+    return f"{head}{SEP}{change}" if change else head
+
+
+def fitted(line: Line, width: int) -> str:
+    """`line` in `width` cells: the change whole at its end (unless it takes more than half);
+    the task's title and what changed in it share the rest, each cut with "…" only as far as
+    the other leaves it no room."""
+    whole = joined(line)
+    lead, what, change = line
+    if width <= 0 or not change or display_width(whole) <= width:
+        return whole
+    # A long change (a poll's summary of several moves) leaves what changed half the line.
+    room = max(MIN_HEAD, width - display_width(SEP + change), width // 2)
+    if not what:
+        return f"{one_line(lead, room)}{SEP}{change}"
+    room -= 1  # the space between them
+    lead_w, what_w = display_width(lead), display_width(what)
+    half = room // 2
+    if lead_w <= half:
+        what_w = room - lead_w
+    elif what_w <= room - half:
+        lead_w = room - what_w
+    else:
+        lead_w, what_w = half, room - half
+    return f"{one_line(lead, lead_w)} {one_line(what, what_w)}{SEP}{change}"
 
 
 class TransitionLog(Log, can_focus=True):
@@ -48,10 +87,10 @@ class TransitionLog(Log, can_focus=True):
         # which a write made before the first layout does not: it stopped following for good.
         super().__init__(max_lines=2000, auto_scroll=False, id=id)
         self.ascii_only = ascii_only
-        self.entries: list[str] = []  # what was written, for tests and the since-last-time summary
+        self.entries: list[str] = []  # what was written, whole, for tests and "since last time"
         self.following = True  # at the end, showing each new line; False once the user scrolls up
         self.unseen = 0  # lines written while not following
-        self._pending: list[str] = []
+        self._pending: list[Line] = []
         self._throttle = Throttle(FLUSH_SECONDS, self._flush, self.set_timer)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
@@ -70,21 +109,20 @@ class TransitionLog(Log, can_focus=True):
 
     def add(self, transitions: list[Transition], title: str, moves: Counter[Move] | None = None) -> None:
         """A poll's changes of the task called `title` (`moves`: their count, when the caller
-        made it): `summarize` makes its lines of cleaned parts, so they are not cleaned again,
-        only their spaces folded as `one_line` does."""
+        made it): `summarize` makes its lines of cleaned parts, so they are not cleaned again."""
         lines = summarize(transitions, title, self.ascii_only, moves)
-        self._note([" ".join(line.split()) for line in lines])
+        self._note(lines)
 
     def note_lines(self, lines: list[str]) -> None:
         """Record `lines` now; write them at once unless the log was written in the last
         FLUSH_SECONDS, in which case they go out together when that time is up (every write
         scrolls, so repaints, the whole log)."""
-        self._note([one_line(line) for line in lines])
+        self._note([(one_line(line), "", "") for line in lines])
 
-    def _note(self, lines: list[str]) -> None:
+    def _note(self, lines: list[Line]) -> None:
         if not lines:
             return
-        self.entries.extend(lines)
+        self.entries.extend(map(joined, lines))
         del self.entries[:-2000]
         self._pending.extend(lines)
         self._throttle.soon(now=not self.is_mounted)
@@ -93,7 +131,8 @@ class TransitionLog(Log, can_focus=True):
         if not self._pending:
             return False
         lines, self._pending = self._pending, []
-        self.write_lines(lines, scroll_end=False)
+        width = self.scrollable_content_region.width
+        self.write_lines([fitted(line, width) for line in lines], scroll_end=False)
         if self.following:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
             self.call_after_refresh(self._follow)  # again once the new size is laid out
@@ -109,7 +148,7 @@ class TransitionLog(Log, can_focus=True):
 
 def summarize(
     transitions: list[Transition], title: str, ascii_only: bool, moves: Counter[Move] | None = None
-) -> list[str]:
+) -> list[Line]:
     """Log lines for one poll of one task: task and step changes one per line; units of one
     step and level summed per (old, new) unless there are at most FEW of them.
 
@@ -145,6 +184,6 @@ def summarize(
                 part += " (" + ", ".join(names) + ")"
             parts.append(part)
         at = next(t.at for t in transitions if t.level == level and t.step_id == step_id)
-        where = f" step {one_line(step_id)}" if step_id else ""
-        out.append(f"{clock_hms(at)}  {one_line(title)}{where}: " + ", ".join(parts))
+        where = f"step {one_line(step_id)}" if step_id else ""
+        out.append((f"{clock_hms(at)} {one_line(title)}", where, ", ".join(parts)))
     return out
