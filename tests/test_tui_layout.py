@@ -161,10 +161,20 @@ async def test_failures_only_and_filter_in_the_panes_title_at_80_columns(tmp_pat
         await pilot.press("enter", "f")
         await pilot.pause()
         assert any("failures only" in line for line in screen_lines(rig)[1:])
-        await pilot.press("slash", *"10.2.0", "enter")
+        hosts = rig.app.detail.job.hosts_view
+        await pilot.press("slash", *"10.2.0")
+        await pilot.pause()
+        typing = hosts.region.height
+        await pilot.press("enter")
         await pilot.pause()
         lines = screen_lines(rig)
         assert any("filter: 10.2.0" in line and "failures only" in line for line in lines[1:])
+        # The kept filter's box is closed: its rows go back to the hosts.
+        assert rig.app.query_one("#filter").region.height == 0 and hosts.region.height > typing
+        await pilot.press("escape")  # clears the kept filter
+        await pilot.pause()
+        assert rig.app.watchlist.filter_text == ""
+        assert not any("filter: " in line for line in screen_lines(rig))
 
 
 async def _open_evidence(rig: SimRig, pilot, key: str) -> None:

@@ -42,17 +42,19 @@ class WatchList:
 
     # ---- finding what fails: filter, failures only, next failure, copy -------------------
     def back(self) -> None:
-        """Escape: close the filter (cleared) if open; back to the job list."""
+        """Escape: clear the filter (open or kept); back to the job list."""
         filt = self.filter_box
-        if filt.has_class("visible"):
+        if filt.has_class("visible") or self.filter_text:
             filt.value = ""
             self.apply_filter("")
             filt.remove_class("visible")
         self.app.joblist.focus()
 
     def can_go_back(self) -> bool:
-        """Escape has somewhere to go: the filter is open or the focus is off the job list."""
-        return self.filter_box.has_class("visible") or not self.app.joblist.has_focus
+        """Escape has somewhere to go: a filter is open or kept, or the focus is off the job list."""
+        return (
+            self.filter_box.has_class("visible") or bool(self.filter_text) or not self.app.joblist.has_focus
+        )
 
     def next_failure(self, direction: int) -> None:
         app = self.app
@@ -109,10 +111,9 @@ class WatchList:
         app.update_status()
 
     def filter_submitted(self) -> None:
-        """Enter in the filter box: keep the filter (an empty one closes the box)."""
-        filt = self.filter_box
-        if not filt.value:
-            filt.remove_class("visible")
+        """Enter in the filter box: keep the filter and close the box (its three rows are the
+        pane's at 80x24; the pane's title and the status line say the filter, `/` edits it)."""
+        self.filter_box.remove_class("visible")
         view = None if self.filter_on_jobs else self.app.detail.main_view()
         (view or self.app.joblist).focus()
 
