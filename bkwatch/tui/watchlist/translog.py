@@ -28,8 +28,8 @@ FEW = 3  # a poll with at most this many changes of one kind lists them one per 
 _NOUNS = {"host": "host", "node": "node", "job_task": "job task"}
 SEP = ": "  # between what changed and the change
 MIN_HEAD = 20  # cells of what changed kept however narrow the log
-# (when and in which task, what in it: "step deploy", the change: "▶ running → ✖ FAILED"); a
-# line with no change is written as it is.
+# A log line: (when and in which task, what in it: "step deploy", the change: "▶ running →
+# ✖ FAILED"); one with no change (a note) is written as it is.
 Line = tuple[str, str, str]
 
 
