@@ -291,3 +291,26 @@ async def test_footer_shows_whole_keys_and_help_at_every_width(tmp_path: Path) -
             for key in shown:
                 assert key.region.right <= edge, (width, key.description)
                 assert key.region.width >= len(key.key_display) + len(key.description) + 2, width
+
+
+async def test_the_status_line_keeps_every_count_on_80_columns(tmp_path: Path) -> None:
+    """With the actions badge on, the counts by state in words did not fit 80 columns (the end
+    was cut): there they are glyphs and numbers, every one in sight; at 200 columns, words."""
+    from bkwatch.tui.widgets.fmt import glyph
+
+    rig = _rig(tmp_path, allow_actions=True)
+    async with aclosing(rig.client), rig.app.run_test(size=NARROW) as pilot:
+        await settle(rig, pilot)
+        counts: dict = {}
+        for w in rig.app.poller.watches.values():
+            state = None if w.task is None else w.task.state
+            counts[state] = counts.get(state, 0) + 1
+        assert len(counts) >= 3, counts
+        status = screen_lines(rig)[0]
+        assert "ACTIONS ON" in status and "failed," not in status and len(status.rstrip()) <= 80, status
+        for state, n in counts.items():
+            assert (f"{n} no data" if state is None else f"{glyph(state)}{n}") in status, (state, n, status)
+        await pilot.resize_terminal(*WIDE)
+        await pilot.pause()
+        status = screen_lines(rig)[0]
+        assert "bkwatch · " in status and ", " in status and "ACTIONS ON" in status, status

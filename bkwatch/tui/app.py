@@ -39,7 +39,7 @@ from textual.widgets import Input
 
 from bkwatch.model import State, count_moves
 from bkwatch.redact import redact
-from bkwatch.text import counted, one_line
+from bkwatch.text import counted, display_width, one_line
 from bkwatch.tui.actions import bindings, footer_ranks, help_keys, palette_entries
 from bkwatch.tui.acts.acting import Acting, ActionsController
 from bkwatch.tui.alerts import LastSeen, TaskAlerts
@@ -60,7 +60,7 @@ from bkwatch.tui.widgets.footer import Footer
 from bkwatch.tui.widgets.lines import LineView, TextBar
 from bkwatch.tui.widgets.pace import FramePace
 from bkwatch.tui.widgets.release import RELEASE_SECONDS, release
-from bkwatch.tui.widgets.signals import TerminalSignals, summary
+from bkwatch.tui.widgets.signals import TerminalSignals, summary, summary_short
 from bkwatch.tui.widgets.trust import INSECURE_BADGE, InsecureBanner, redact_trace
 
 if TYPE_CHECKING:
@@ -366,6 +366,7 @@ class BkWatchApp(App[None]):
             self.poller.paused,
             watchlist.filter_text,
             watchlist.failures_only,
+            self.size.width,
         )
         if said == self._status_said:
             return
@@ -378,7 +379,10 @@ class BkWatchApp(App[None]):
             line.append(INSECURE_BADGE, style="bold reverse red")
         self.acts.badge(line)
         tasks = counted(len(self.poller.watches), "task")
-        line.append(f" bkwatch · {one_line(self.list_name)} · {tasks}: {text}")
+        whole = f" bkwatch · {one_line(self.list_name)} · {tasks}: {text}"
+        if line.cell_len + display_width(whole) > self.size.width > 0:  # every count kept on 80 columns
+            whole = f" {one_line(self.list_name)} · {tasks}: {summary_short(counts, self.ascii_only)}"
+        line.append(whole)
         if n := len(self.scopes_ui.followed):
             line.append(f" · {counted(n, 'scope')} followed")
         if self.poller.paused:
@@ -461,6 +465,7 @@ class BkWatchApp(App[None]):
 
     def on_resize(self) -> None:
         self.call_after_refresh(self._show_focused_pane)
+        self.call_after_refresh(self.update_status)  # its counts are words or glyphs by the width
 
     def _show_focused_pane(self, widget: Widget | None = None) -> None:
         """`widget` focused (by default: what the main screen has focused)."""

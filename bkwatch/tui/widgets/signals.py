@@ -8,6 +8,7 @@ from textual.app import App
 
 from bkwatch.model import State
 from bkwatch.text import one_line
+from bkwatch.tui.widgets.fmt import glyph
 
 _ORDER = [
     (State.FAILED, "failed"),
@@ -26,6 +27,14 @@ def summary(counts: Mapping[State | None, int]) -> str:
     if counts.get(None):
         parts.append(f"{counts[None]} no data")
     return ", ".join(parts) or "nothing watched"
+
+
+def summary_short(counts: Mapping[State | None, int], ascii_only: bool = False) -> str:
+    """'✖1 ▶3' — `summary` in state glyphs, for a status line a narrow terminal would cut."""
+    parts = [f"{glyph(s, ascii_only)}{counts[s]}" for s, _word in _ORDER if counts.get(s)]
+    if counts.get(None):
+        parts.append(f"{counts[None]} no data")
+    return " ".join(parts) or "nothing watched"
 
 
 def _osc_safe(text: str) -> str:
