@@ -54,13 +54,3 @@ def resume_gc() -> None:
     if _deferred:
         _deferred = False
         gc.enable()
-
-
-def run() -> int:
-    """The `bkwatch` command: the command line imported here, so a Ctrl-C while it loads (the
-    first ~0.1 s) exits with 130 like one a moment later, not with Python's traceback."""
-    try:
-        from bkwatch.cli import main
-    except KeyboardInterrupt:
-        return 130
-    return main()

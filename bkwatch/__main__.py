@@ -1,5 +1,5 @@
 """`python -m bkwatch` runs the command line."""
 
-from bkwatch import run
+from bkwatch.entry import run
 
 raise SystemExit(run())

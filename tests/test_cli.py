@@ -794,4 +794,4 @@ def test_ctrl_c_while_the_command_line_loads_exits_130_without_a_traceback() -> 
     assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr, proc.stderr
     # The installed `bkwatch` command enters the same way as `python -m bkwatch`.
     (script,) = [e for e in importlib.metadata.entry_points(group="console_scripts") if e.name == "bkwatch"]
-    assert script.value == "bkwatch:run"
+    assert script.value == "bkwatch.entry:run"
