@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -58,6 +60,7 @@ def isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+REPO = Path(__file__).resolve().parent.parent
 T0 = 1_700_000_000.0  # the simulators' fixed clock in shape tests
 
 
@@ -85,3 +88,32 @@ async def sim_client(frozen_sim: Simulator) -> AsyncIterator[BkClient]:
     client = BkClient(sim_profile(), transport=httpx.ASGITransport(app=frozen_sim.app))
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Simulator]:
+    """A frozen simulator served on a loopback port (`base_url` set), for `bkwatch` processes."""
+    simulator = Simulator(SimConfig(seed=3, frozen=True))
+    with simulator.serve() as server:
+        simulator.base_url = server.base_url
+        yield simulator
+
+
+def watching(base_url: str, tmp_path: Path, target: str) -> dict[str, str]:
+    """The environment of a `bkwatch` on the simulator at `base_url`, in directories of its own
+    under `tmp_path`, whose watch list holds `target` (added through the command line)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BK_", "BKWATCH_"))}
+    env.update(
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        BK_COMPONENT_API_URL=base_url,
+        BK_API_URL_TMPL=f"{base_url}/api/{{api_name}}",
+        BK_APP_CODE=DEMO_APP_CODE,
+        BK_APP_SECRET=DEMO_APP_SECRET,
+        BK_USERNAME=DEMO_USERNAME,
+    )
+    add = [sys.executable, "-m", "bkwatch", "add", target]
+    subprocess.run(add, cwd=REPO, env=env, check=True, capture_output=True, timeout=60)
+    return env

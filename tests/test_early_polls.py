@@ -21,8 +21,7 @@ from bkwatch.poller import Poller
 from bkwatch.sim import SimConfig, Simulator
 from bkwatch.systems.adapters import fetch_task, settle
 from bkwatch.targets import parse_target
-from tests.conftest import T0, sim_profile
-from tests.test_startup import served, watching  # noqa: F401  (served: a fixture)
+from tests.conftest import T0, sim_profile, watching
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,7 +158,7 @@ async def _poll_once(base_url: str, target: str) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_bkwatch_asks_for_its_first_rows_before_it_imports_the_screen(served: Any, tmp_path: Path) -> None:  # noqa: F811
+def test_bkwatch_asks_for_its_first_rows_before_it_imports_the_screen(served: Any, tmp_path: Path) -> None:
     job = next(t for t in served.world.tasks() if t.target == _finished(served, "job"))
     env = watching(served.base_url, tmp_path, job.target)
     served.traffic.reset()

@@ -4,17 +4,15 @@ held off until then (`docs/reliability.md`, "The fifth round: start-up to the fi
 from __future__ import annotations
 
 import gc
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bkwatch import defer_gc, resume_gc
-from bkwatch.sim import DEMO_APP_CODE, DEMO_APP_SECRET, DEMO_USERNAME
+from tests.conftest import watching
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -56,36 +54,6 @@ async def main() -> None:
 
 asyncio.run(main())
 """
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Any]:
-    from bkwatch.sim import SimConfig, Simulator
-
-    simulator = Simulator(SimConfig(seed=3, frozen=True))
-    with simulator.serve() as server:
-        simulator.base_url = server.base_url
-        yield simulator
-
-
-def watching(base_url: str, tmp_path: Path, target: str) -> dict[str, str]:
-    """The environment of a `bkwatch` on the simulator at `base_url`, in directories of its own
-    under `tmp_path`, whose watch list holds `target` (added through the command line)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BK_", "BKWATCH_"))}
-    env.update(
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_CACHE_HOME=str(tmp_path / "cache"),
-        BK_COMPONENT_API_URL=base_url,
-        BK_API_URL_TMPL=f"{base_url}/api/{{api_name}}",
-        BK_APP_CODE=DEMO_APP_CODE,
-        BK_APP_SECRET=DEMO_APP_SECRET,
-        BK_USERNAME=DEMO_USERNAME,
-    )
-    add = [sys.executable, "-m", "bkwatch", "add", target]
-    subprocess.run(add, cwd=REPO, env=env, check=True, capture_output=True, timeout=60)
-    return env
 
 
 @pytest.mark.timeout(120)
