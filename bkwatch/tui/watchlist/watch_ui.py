@@ -43,8 +43,8 @@ class WatchList:
     # ---- finding what fails: filter, failures only, next failure, copy -------------------
     def back(self) -> None:
         """Escape: clear the filter (open or kept); back to the job list."""
-        filt = self.filter_box
-        if filt.has_class("visible") or self.filter_text:
+        if self._filtering():
+            filt = self.filter_box
             filt.value = ""
             self.apply_filter("")
             filt.remove_class("visible")
@@ -52,9 +52,11 @@ class WatchList:
 
     def can_go_back(self) -> bool:
         """Escape has somewhere to go: a filter is open or kept, or the focus is off the job list."""
-        return (
-            self.filter_box.has_class("visible") or bool(self.filter_text) or not self.app.joblist.has_focus
-        )
+        return self._filtering() or not self.app.joblist.has_focus
+
+    def _filtering(self) -> bool:
+        """A filter is open (being typed) or kept."""
+        return self.filter_box.has_class("visible") or bool(self.filter_text)
 
     def next_failure(self, direction: int) -> None:
         app = self.app
