@@ -386,3 +386,33 @@ async def test_transition_log_cuts_what_changed_not_the_change_at_80_columns() -
     fits = fitted(describe(short, "deploy", True), width)
     assert fits.endswith(" deploy task: > running -> x FAILED") and "…" not in fits  # as it is
     assert log.entries[0].endswith(f"step {step}: > running -> ? waiting")  # kept whole
+
+
+def test_a_poll_summary_at_80_columns_drops_names_then_moves_never_cuts_one() -> None:
+    """A poll's summary of several moves wider than the log: the units' names go first, then the
+    smallest moves, counted ("+1 more"); every move left is whole, the title still shown."""
+    from bkwatch.model import Transition
+    from bkwatch.text import display_width
+    from bkwatch.tui.watchlist.translog import fitted, joined, summarize
+
+    def node(i: int, old: State, new: State) -> Transition:
+        return Transition("sops:2:1", "node", f"n{i}", f"作业平台(JOB)执行脚本 #{i}", old, new, 0.0)
+
+    poll = [node(i, State.PENDING, State.RUNNING) for i in range(4)]
+    poll += [node(10 + i, State.PENDING, State.SUCCEEDED) for i in range(2)]
+    poll += [node(20, State.RUNNING, State.FAILED)]
+    (line,) = summarize(poll, "每日发布流水线 #102", ascii_only=True)
+    assert "(作业平台(JOB)执行脚本 #10, 作业平台(JOB)执行脚本 #11)" in joined(line)  # whole
+    wide = fitted(line, 200)
+    assert wide == joined(line)
+    named_cut = fitted(line, 120)
+    assert display_width(named_cut) <= 120 and "作业平台" not in named_cut, named_cut
+    assert named_cut.endswith(
+        ": 4 nodes . pending -> > running, 2 nodes . pending -> + ok, 1 node > running -> x FAILED"
+    )
+    at_80 = fitted(line, 78)
+    assert display_width(at_80) <= 78, at_80
+    assert at_80.endswith(": 4 nodes . pending -> > running, +2 more"), at_80
+    assert at_80.split(" ", 1)[1].startswith("每日发布流水线 #102: "), at_80  # the title uncut
+    narrow = fitted(line, 40)
+    assert narrow.endswith(": 4 nodes . pending -> > running, +2 more"), narrow

@@ -6,11 +6,13 @@ not a hundred, and names the units only when there are few.
 
 A line is written cut to the log's width from the middle: its change ("▶ running → ✖ FAILED")
 stays whole at its end, and what changed (the task's title, the unit's name) gives up the cells.
+A summary too wide for half the line drops the units' names, then its smallest moves ("+2 more").
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from typing import NamedTuple
 
 from textual.widgets import Log
 
@@ -28,9 +30,17 @@ FEW = 3  # a poll with at most this many changes of one kind lists them one per 
 _NOUNS = {"host": "host", "node": "node", "job_task": "job task"}
 SEP = ": "  # between what changed and the change
 MIN_HEAD = 20  # cells of what changed kept however narrow the log
-# A log line: (when and in which task, what in it: "step deploy", the change: "▶ running →
-# ✖ FAILED"); one with no change (a note) is written as it is.
-Line = tuple[str, str, str]
+
+
+class Line(NamedTuple):
+    """A log line; one with no change (a note) is written as it is."""
+
+    lead: str  # when and in which task
+    what: str  # what in it: "step deploy"
+    change: str  # "▶ running → ✖ FAILED"; a summary's moves, joined
+    # A summary's moves ("97 hosts ▶ running → ✔ ok") and the units each names ("" for none),
+    # so a narrow log drops the names, then the last moves, rather than cut the change.
+    moves: tuple[tuple[str, str], ...] = ()
 
 
 def describe(t: Transition, title: str, ascii_only: bool) -> Line:
@@ -39,24 +49,27 @@ def describe(t: Transition, title: str, ascii_only: bool) -> Line:
     what = t.level.replace("_", " ")
     if t.level != "task":
         what += f" {one_line(t.name) or one_line(t.key)}"
-    return f"{clock_hms(t.at)} {one_line(title)}", what, f"{old} {arrow} {badge_str(t.new, ascii_only)}"
+    return Line(f"{clock_hms(t.at)} {one_line(title)}", what, f"{old} {arrow} {badge_str(t.new, ascii_only)}")
 
 
 def joined(line: Line) -> str:
-    lead, what, change = line
+    lead, what, change, _ = line
     head = f"{lead} {what}" if what else lead
     return f"{head}{SEP}{change}" if change else head
 
 
 def fitted(line: Line, width: int) -> str:
-    """`line` in `width` cells: the change whole at its end (unless it takes more than half);
-    the task's title and what changed in it share the rest, each cut with "…" only as far as
-    the other leaves it no room."""
+    """`line` in `width` cells: the change whole at its end, a summary's moves fitted to at most
+    half the line (`_moves_fitted`); the task's title and what changed in it share the rest, each
+    cut with "…" only as far as the other leaves it no room."""
     whole = joined(line)
-    lead, what, change = line
+    lead, what, change, moves = line
     if width <= 0 or not change or display_width(whole) <= width:
         return whole
-    # A long change (a poll's summary of several moves) leaves what changed half the line.
+    if moves:
+        head = display_width(f"{lead} {what}" if what else lead)
+        change = _moves_fitted(moves, width - len(SEP) - min(head, max(MIN_HEAD, width // 2)))
+    # A long change left as it is leaves what changed half the line.
     room = max(MIN_HEAD, width - display_width(SEP + change), width // 2)
     if not what:
         return f"{one_line(lead, room)}{SEP}{change}"
@@ -70,6 +83,24 @@ def fitted(line: Line, width: int) -> str:
     else:
         lead_w, what_w = half, room - half
     return f"{one_line(lead, lead_w)} {one_line(what, what_w)}{SEP}{change}"
+
+
+def _named(moves: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{move} ({names})" if names else move for move, names in moves)
+
+
+def _moves_fitted(moves: tuple[tuple[str, str], ...], room: int) -> str:
+    """A summary's moves in `room` cells: with the units they name, else without, else the
+    first ones and "+N more" (the biggest come first); the first move however narrow."""
+    named = _named(moves)
+    if display_width(named) <= room:
+        return named
+    bare = [move for move, _ in moves]
+    for kept in range(len(bare), 1, -1):
+        text = ", ".join(bare[:kept]) + (f", +{len(bare) - kept} more" if kept < len(bare) else "")
+        if display_width(text) <= room:
+            return text
+    return bare[0] + (f", +{len(bare) - 1} more" if len(bare) > 1 else "")
 
 
 class TransitionLog(Log, can_focus=True):
@@ -117,7 +148,7 @@ class TransitionLog(Log, can_focus=True):
         """Record `lines` now; write them at once unless the log was written in the last
         FLUSH_SECONDS, in which case they go out together when that time is up (every write
         scrolls, so repaints, the whole log)."""
-        self._note([(one_line(line), "", "") for line in lines])
+        self._note([Line(one_line(line), "", "") for line in lines])
 
     def _note(self, lines: list[Line]) -> None:
         if not lines:
@@ -175,15 +206,16 @@ def summarize(
         if sum(n for _old, _new, n in group) <= FEW:
             out.extend(describe(t, title, ascii_only) for t in named)
             continue
-        parts = []
+        parts: list[tuple[str, str]] = []
         for old, new, n in sorted(group, key=lambda m: -m[2]):
             was = "new" if old is None else badge_str(old, ascii_only)
-            part = f"{counted(n, _NOUNS[level])} {was} {arrow} {badge_str(new, ascii_only)}"
+            names = ""
             if n <= FEW:
-                names = (one_line(t.name) or one_line(t.key) for t in named if t.old is old and t.new is new)
-                part += " (" + ", ".join(names) + ")"
-            parts.append(part)
+                these = (t for t in named if t.old is old and t.new is new)
+                names = ", ".join(one_line(t.name) or one_line(t.key) for t in these)
+            parts.append((f"{counted(n, _NOUNS[level])} {was} {arrow} {badge_str(new, ascii_only)}", names))
         at = next(t.at for t in transitions if t.level == level and t.step_id == step_id)
         where = f"step {one_line(step_id)}" if step_id else ""
-        out.append((f"{clock_hms(at)} {one_line(title)}", where, ", ".join(parts)))
+        summed = tuple(parts)
+        out.append(Line(f"{clock_hms(at)} {one_line(title)}", where, _named(summed), summed))
     return out
