@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widgets import Button, OptionList, Static
 
 from bkwatch.actions import BY_ID
+from bkwatch.cli.demo import DEMO_ACTIONS_NOTE
 from bkwatch.cli.run import MonitorOptions, watch_app
 from bkwatch.model import State, System
 from bkwatch.poller import Cadence, Poller
@@ -402,6 +404,28 @@ async def test_actions_on_marker_on_the_status_line_and_every_dialog(tmp_path: P
         await pilot.press("escape")
         menu = await _open_menu(pilot)
         assert menu.query(ActionsBanner)
+
+
+async def test_the_actions_banner_says_its_whole_sentence_at_80_columns(tmp_path: Path) -> None:
+    """At 80 columns the banner's long sentence would be cut ("what you confirm is"): a shorter
+    one is shown whole; a wide terminal gets the long one."""
+    rig = _rig(tmp_path, FAILED_JOB)
+    app = rig.app
+    async with aclosing(rig.client), app.run_test(size=(80, 24)) as pilot:
+        await settle(rig, pilot)
+        assert app.acts.acting is not None
+        app.acts.acting.note = DEMO_ACTIONS_NOTE  # as the demo marks it: "ACTIONS ON: demo simulator"
+        await pilot.press("question_mark")
+        await pilot.pause()
+        banner = app.screen.query_one(ActionsBanner)
+        shown = str(banner.render())
+        assert shown.startswith(app.acts.badge_text()) and shown.endswith(
+            "what you confirm is sent to BlueKing"
+        )
+        assert cell_len(shown) <= banner.size.width == 80, shown
+        await pilot.resize_terminal(140, 30)
+        await pilot.pause()
+        assert "task operations are enabled: what you confirm is sent to BlueKing" in str(banner.render())
 
 
 def test_the_screen_loads_no_http_side() -> None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 from textual.widgets.option_list import Option
 
@@ -22,17 +24,26 @@ from bkwatch.tui.dialogs.dialogs import PlainInput
 from bkwatch.tui.widgets.once import AnswerOnce, OptionList
 
 
-class ActionsBanner(Static):
-    """Docked on every dialog while actions are on (the main screen's status line has the badge)."""
+class ActionsBanner(Widget):
+    """Docked on every dialog while actions are on (the main screen's status line has the badge).
+    Its sentence is shortened, never cut, when the terminal is narrow (80 columns)."""
 
     DEFAULT_CSS = """
     ActionsBanner { dock: bottom; height: 1; width: 100%; background: $warning; color: $text; }
     """
+    SAYS = (
+        " task operations are enabled: what you confirm is sent to BlueKing",
+        " what you confirm is sent to BlueKing",
+    )
 
     def __init__(self, badge: str) -> None:
-        text = Text(badge, style="bold reverse", end="")
-        text.append(" task operations are enabled: what you confirm is sent to BlueKing")
-        super().__init__(text, markup=False)
+        super().__init__()
+        self.badge = badge
+
+    def render(self) -> Text:
+        width = self.size.width
+        says = next((s for s in self.SAYS if cell_len(self.badge + s) <= width), self.SAYS[-1])
+        return Text.assemble((self.badge, "bold reverse"), says, end="")
 
 
 MORE = "act-more"  # the one line the actions not possible now are folded into
