@@ -12,14 +12,14 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import Static
 
-from bkwatch.tui.widgets.fmt import BADGE_WIDTH, fit
+from bkwatch.tui.widgets.fmt import BADGE_WIDTH, CLOUD_WIDTH, fit
 
 
 def host_header(width: int, *, nodeman: bool = False) -> Text:
     """IP, cloud, state, result, exit code (NodeMan: its sub-step), time, error."""
     middle = fit("step", 18) if nodeman else fit("exit", 8)
     return Text(
-        f"    {fit('IP', 15)} {fit('cloud', 4)} {fit('state', BADGE_WIDTH)} {fit('result', 18)} "
+        f"    {fit('IP', 15)} {fit('cloud', CLOUD_WIDTH)} {fit('state', BADGE_WIDTH)} {fit('result', 18)} "
         f"{middle} {fit('time', 7)} error",
         end="",
         no_wrap=True,
@@ -29,7 +29,7 @@ def host_header(width: int, *, nodeman: bool = False) -> Text:
 def job_task_header(width: int) -> Text:
     """GSEKit job tasks: IP, cloud, process, state, retry, reason."""
     return Text(
-        f"    {fit('IP', 15)} {fit('cloud', 4)} {fit('process', 16)} {fit('state', BADGE_WIDTH)} "
+        f"    {fit('IP', 15)} {fit('cloud', CLOUD_WIDTH)} {fit('process', 16)} {fit('state', BADGE_WIDTH)} "
         f"{fit('retry', 9)} reason",
         end="",
         no_wrap=True,

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from bkwatch.model import Host, JobTask, State
 from bkwatch.text import one_line
-from bkwatch.tui.widgets.fmt import BADGE_WIDTH, STATE_STYLE, badge_part, duration, fit, glyph
+from bkwatch.tui.widgets.fmt import BADGE_WIDTH, CLOUD_WIDTH, STATE_STYLE, badge_part, duration, fit, glyph
 from bkwatch.tui.widgets.lines import Parts
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class HostKind:
         code = _exit_code(h)
         exit_text = "" if code is None else f"exit {code}"
         head = (
-            f"    {fit(one_line(h.ip), 15)} {fit(str(h.cloud_id), 4)} ",
+            f"    {fit(one_line(h.ip), 15)} {fit(str(h.cloud_id), CLOUD_WIDTH)} ",
             f" {fit(one_line(h.status_text), 18)} "
             + (fit(one_line(h.step), 18) if self.nodeman else fit(exit_text, 8))
             + f" {fit(duration(h.elapsed, True) if h.state.is_done else '', 7)} ",
@@ -136,7 +136,9 @@ class HostKind:
         note = self.past(h) if self.past is not None and h.state.is_bad else None
         if note is not None:  # first: a narrow pane cuts the end of the error, never this
             err = f"{note.short()} · {err}"
-        rest = max(10, width - 4 - 16 - 5 - BADGE_WIDTH - 20 - (19 if self.nodeman else 9) - 8 - 1)
+        rest = max(
+            10, width - 4 - 16 - (CLOUD_WIDTH + 1) - BADGE_WIDTH - 20 - (19 if self.nodeman else 9) - 8 - 1
+        )
         return [
             (head[0], ""),
             badge_part(h.state, self.ascii_only),
@@ -223,9 +225,12 @@ class JobTaskKind:
     def render_row(self, jt: JobTask, width: int) -> Parts:
         cloud = "" if jt.cloud_id is None else str(jt.cloud_id)
         retry = {True: "retryable", False: "final", None: ""}[jt.retryable]
-        rest = max(10, width - 4 - 16 - 5 - 17 - BADGE_WIDTH - 11 - 1)
+        rest = max(10, width - 4 - 16 - (CLOUD_WIDTH + 1) - 17 - BADGE_WIDTH - 11 - 1)
         return [
-            (f"    {fit(one_line(jt.ip), 15)} {fit(cloud, 4)} {fit(one_line(jt.process), 16)} ", ""),
+            (
+                f"    {fit(one_line(jt.ip), 15)} {fit(cloud, CLOUD_WIDTH)} {fit(one_line(jt.process), 16)} ",
+                "",
+            ),
             badge_part(jt.state, self.ascii_only),
             (f" {fit(retry, 9)} ", ""),
             (fit(one_line(jt.failed_reason), rest), "red" if jt.state.is_bad else ""),

@@ -66,6 +66,7 @@ STATE_STYLE: dict[State, str] = {
 }
 
 BADGE_WIDTH = 10
+CLOUD_WIDTH = 5  # a host's cloud area id: its header "cloud" whole
 
 
 def glyph(state: State, ascii_only: bool = False) -> str:
