@@ -206,6 +206,9 @@ class Task:
     status_counts: dict[State, int] | None = None  # GSEKit status_counter when no rows
     root: Node | None = None  # SOPS / BKFlow
     detail: str = ""  # job type / action, e.g. "INSTALL_AGENT", "configfile release"
+    # Who started it, when the system's answer says (NodeMan and GSEKit `created_by`, a pipeline
+    # detail's `executor` or `creator`); JOB's status answer names no one.
+    started_by: str | None = None
     # A snapshot is never changed once parsed, so its progress is counted once (a 30,000-host
     # job is read on every repaint of the job list).
     _progress: tuple[int, int] | None = field(default=None, repr=False, compare=False)

@@ -231,6 +231,8 @@ def test_status_json_contract_per_system(
     connect(monkeypatch, sim.base_url)
     picks = one_per_system(sim)
     targets = [info.target for info in picks.values()]
+    for system, info in picks.items():
+        sim.world.get(info.target).operator = f"ops-{system}"  # who started it, as the server says
     code = cli.main(["status", "--json", *targets])
     out, errout = capsys.readouterr()
     assert code == 0, errout
@@ -245,6 +247,7 @@ def test_status_json_contract_per_system(
             "target",
             "system",
             "name",
+            "started_by",
             "state",
             "raw_state",
             "terminal",
@@ -254,6 +257,8 @@ def test_status_json_contract_per_system(
             "error",
         }
         assert entry["system"] == system and entry["error"] is None
+        # NodeMan and GSEKit say it in their answer, a pipeline in its detail; JOB's names no one.
+        assert entry["started_by"] == (None if system == "job" else f"ops-{system}"), entry
         # BKFlow's get_task_states carries no task name: it comes from get_task_detail.
         assert entry["name"] == info.name
         assert entry["raw_state"] == info.state

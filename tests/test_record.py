@@ -570,7 +570,7 @@ def test_a_record_with_a_row_per_host_change_is_migrated_and_still_read(isolated
     old.close()
     conn, notice = open_db(path)
     try:
-        assert notice is None and conn.execute("PRAGMA user_version").fetchone()[0] == VERSION == 3
+        assert notice is None and conn.execute("PRAGMA user_version").fetchone()[0] == VERSION == 4
         conn.execute(
             "INSERT INTO unit_transitions VALUES ('job:2:7', 1.7e9 + 5, 1, ?)",
             (json.dumps([[1.7e9 + 5, "host", "0:10.0.0.2", "10.0.0.2", "running", "failed", "11", None]]),),
@@ -598,7 +598,9 @@ def test_rows_written_many_to_a_statement_keep_executemany_s_order(isolated: Pat
         rows = Rows()
         for i in range(203):  # 3 x 64 + 8 + 2 + 1
             target = f"job:2:{i % 50}"
-            rows.tasks.append((target, "job", f"name {i}", None, "running", "2", None, None, None, i, i, 0))
+            rows.tasks.append(
+                (target, "job", f"name {i}", None, "running", "2", None, None, None, i, i, 0, None)
+            )
             rows.units.append((target, "step", "1", f"step {i}", None, 0, 0, "running", None, None))
             rows.transitions.append((target, float(i), "task", target, None, None, "running", None, None))
         conn.execute("BEGIN")

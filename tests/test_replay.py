@@ -475,9 +475,9 @@ def test_a_record_from_before_replays_is_migrated_and_still_read(
     old.close()
     conn, notice = open_db(path)
     try:
-        assert notice is None and VERSION == 3
+        assert notice is None and VERSION == 4
         assert conn.execute("PRAGMA user_version").fetchone()[0] == VERSION
-        assert conn.execute("SELECT name FROM tasks").fetchone()[0] == "old"
+        assert conn.execute("SELECT name, started_by FROM tasks").fetchone() == ("old", None)
         assert len(frames(conn, "job:2:7")) == 0
     finally:
         conn.close()

@@ -42,6 +42,7 @@ def test_job_report_matches_the_simulator(
     capsys.readouterr()
     code, out, err = report(capsys, target, "--offline")
     assert code == 0, err
+    assert "| Started by | not in JOB's answer |" in out  # its status API names no one
     counts = [int(n) for n in re.findall(r"^\*\*(\d+) × ", out, re.M)]
     assert failing and sum(counts) == len(failing)  # what failed stays in the story after a retry
     steps = sim.world.get(target).data(sim.world.now(), True)["step_instance_list"]
@@ -95,10 +96,12 @@ def test_sops_report_cleans_the_name_and_lists_the_failed_node(
     sim: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = "sops:2:102"
+    sim.world.get(target).operator = "ops-lead"  # the detail's creator
     watch(sim, [target], rounds=2, step=60)
     code, out, err = report(capsys, target, "--offline")
     assert code == 0, err
     assert "\x1b" not in out and "每日发布流水线 red: failed" in out.splitlines()[0]
+    assert "| Started by | ops-lead |" in out  # kept in the record, read offline
     from tests.test_cli_evidence import _task
 
     task = _task(sim, target)
@@ -121,6 +124,7 @@ def test_a_running_task_is_read_live(sim: Simulator, capsys: pytest.CaptureFixtu
 def hostile_story() -> Story:
     now = time.time()
     story = Story("job:2:7", "job", name=HOSTILE, state="failed", start=now - 60, end=now, last_seen=now)
+    story.started_by = HOSTILE
     story.units = [Unit("step", "1", HOSTILE, 0, "failed", now - 50, now - 10)]
     story.failures = [
         Failed("host", "0:10.0.0.1", "1", "0:10.0.0.1", "10.0.0.1", now, "9", HOSTILE + "\nline 2")

@@ -133,6 +133,23 @@ async def test_nodeman_and_gsekit_panes(tmp_path: Path) -> None:
         assert host.ip in str(app.detail.info.render())
 
 
+async def test_the_detail_title_names_who_started_the_task_when_the_system_says(tmp_path: Path) -> None:
+    """NodeMan's answer names who started the task (`created_by`): the title says so, after the
+    target; JOB's status answer names no one, and its title has no "by"."""
+    rig = _rig(tmp_path, System.NODEMAN)
+    app = rig.app
+    rig.sim.world.get(app.selected).operator = "ops-lead"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(rig, pilot)
+        title = app.detail.title_bar.shown.plain
+        assert title.endswith(f"{app.selected}  by ops-lead"), title
+        app.selected = rig.target(System.JOB, bad=True)
+        await rig.poller.poll_once(app.selected)
+        await pilot.pause()
+        title = app.detail.title_bar.shown.plain
+        assert app.selected in title and " by " not in title, title
+
+
 async def test_gsekit_rows_from_an_older_server(tmp_path: Path) -> None:
     """An older GSEKit returns every job task: grouped rows, n to the failures, reasons and
     solutions as plain text."""

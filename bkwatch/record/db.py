@@ -74,6 +74,10 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX unit_transitions_target ON unit_transitions(target, at);
     CREATE INDEX unit_transitions_at ON unit_transitions(at);
     """,
+    # 3 -> 4: who started the task, when its system says (a report's header)
+    """
+    ALTER TABLE tasks ADD COLUMN started_by TEXT;
+    """,
 )
 VERSION = len(MIGRATIONS)
 PRUNED_TABLES = (

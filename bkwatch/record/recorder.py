@@ -74,7 +74,9 @@ class Recorder:
         self._open_outages: set[str] = set(
             r[0] for r in self.conn.execute("SELECT target FROM outages WHERE end IS NULL")
         )
-        self._written: dict[str, float] = {}  # target -> when its task row was last written
+        # target -> when its task row was last written, and the name and starter it said: a
+        # pipeline's detail, read beside its first poll, names them at a later one.
+        self._written: dict[str, tuple[float, str | None, str | None]] = {}
         self._seen_units: dict[str, float] = {}  # target -> when its unit rows were first written
         self._keepers: dict[str, Keeper] = {}  # target -> what its last snapshot kept was
         self._unit_sigs: dict[str, list[int]] = {}  # target -> a hash of each unit row written
@@ -249,11 +251,18 @@ class Recorder:
             self._open_outages.discard(key)
             rows.outage_ends.append((now, key))
         first = key not in self._seen_units
-        if first or transitions or now - self._written.get(key, 0.0) > TASK_ROW_SECONDS:
-            self._written[key] = now
+        written = self._written.get(key)
+        if (
+            written is None
+            or transitions
+            or now - written[0] > TASK_ROW_SECONDS
+            or written[1:] != (task.name, task.started_by)
+        ):
+            self._written[key] = (now, task.name, task.started_by)
             rows.tasks.append(
                 (key, str(task.system), self._clean(task.name), self._clean(label), str(task.state),
-                 task.raw_state, task.start, task.end, self._clean(task.detail), now, now, int(task.terminal))
+                 task.raw_state, task.start, task.end, self._clean(task.detail), now, now, int(task.terminal),
+                 self._clean(task.started_by))
             )  # fmt: skip
         if first:
             self._seen_units[key] = now

@@ -62,7 +62,7 @@ def header_rows(story: Story) -> list[tuple[str, str]]:
         ("Business / scope", _business(story)),
         ("Name", story.title),
         ("Link", story.target),
-        ("Started by", "not known to bkwatch"),
+        ("Started by", story.started_by or f"not in {label_of(story.system)}'s answer"),
         ("Start", when(story.start)),
         ("End", when(story.end)),
         ("Duration", span(story.duration)),

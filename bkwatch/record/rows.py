@@ -70,7 +70,8 @@ class Rows:
             " ON CONFLICT(target) DO UPDATE SET system=excluded.system, "
             "name=coalesce(excluded.name, tasks.name), label=excluded.label, state=excluded.state, "
             "raw_state=excluded.raw_state, start=excluded.start, end=excluded.end, detail=excluded.detail, "
-            "last_seen=excluded.last_seen, terminal=excluded.terminal",
+            "last_seen=excluded.last_seen, terminal=excluded.terminal, "
+            "started_by=coalesce(excluded.started_by, tasks.started_by)",
         )
         insert(conn, "INSERT INTO transitions", self.transitions)
         insert(conn, "INSERT INTO unit_transitions", self.unit_transitions)

@@ -53,6 +53,7 @@ class Story:
     last_seen: float | None = None
     live: bool = False  # brought up to date from the server just now
     recorded: bool = False  # the record knew the task
+    started_by: str | None = None
     units: list[Unit] = field(default_factory=list)
     transitions: list[dict[str, Any]] = field(default_factory=list)  # task / step / node level
     unit_changes: int = 0  # host and job-task transitions recorded
@@ -128,14 +129,14 @@ def _member(f: Failed) -> str:
 
 def load(conn: sqlite3.Connection, target: str) -> Story | None:
     row = conn.execute(
-        "SELECT system, name, label, state, start, end, detail, first_seen, last_seen FROM tasks "
+        "SELECT system, name, label, state, start, end, detail, first_seen, last_seen, started_by FROM tasks "
         "WHERE target = ?",
         (target,),
     ).fetchone()
     if row is None:
         return None
     story = Story(target, row[0], row[1], row[2], row[3] or "unknown", row[4], row[5], row[6] or "",
-                  row[7], row[8], recorded=True)  # fmt: skip
+                  row[7], row[8], recorded=True, started_by=row[9])  # fmt: skip
     story.units = [
         Unit(*r)
         for r in conn.execute(
@@ -197,6 +198,7 @@ def merge_live(story: Story | None, task: Task, now: float) -> Story:
     story.state = str(task.state)
     story.start, story.end = task.start, task.end
     story.detail = clean_text(task.detail)
+    story.started_by = clean_text(task.started_by) if task.started_by else story.started_by
     story.last_seen = now
     story.units = [
         Unit(r[1], r[2], r[3] or "", r[5] or 0, r[7], r[8], r[9])

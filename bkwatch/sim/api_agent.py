@@ -85,7 +85,7 @@ def nodeman_v2(world: World, req: Req, page_cap: int = 0, all_rows: bool = True)
     cost = int((end if end is not None else task.local(now)) - start) % 86400  # upstream wraps at 24 h
     data = {
         "job_id": task.job_id,
-        "created_by": "admin",
+        "created_by": task.operator,
         "job_type": task.job_type,
         "job_type_display": JOB_TYPE_DISPLAY.get(task.job_type, task.job_type),
         "status": status,
@@ -196,7 +196,7 @@ def nodeman_v1(world: World, req: Req) -> Reply:
         )
     data = {
         "id": task.job_id,
-        "creator": "admin",
+        "creator": task.operator,
         "bk_biz_id": str(task.biz),
         "bk_supplier_account": "",
         "bk_supplier_id": "0",
@@ -278,7 +278,7 @@ def _job_info(task: GsekitTask, status: str, end: float | None, now: float) -> d
         "job_object": task.job_object,
         "job_action": task.job_action,
         "status": status,
-        "created_by": "admin",
+        "created_by": task.operator,
         "is_ready": True,
         "start_time": utc_str(task.start + 0.080806),
         "end_time": utc_str(end),

@@ -125,7 +125,7 @@ def _detail(task: PipelineTask, now: float) -> dict[str, Any]:
     return {
         "id": task.task_id,
         "name": task.name,
-        "creator": "admin",
+        "creator": task.operator,
         "create_time": cst_space(task.start, ""),
         "start_time": cst_space(root.start if root is not None else None, ""),
         "finish_time": cst_space(root.end if root is not None else None, ""),

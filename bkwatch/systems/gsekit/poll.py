@@ -137,6 +137,7 @@ def parse(payload: Any, target: Target) -> Task:
         job_tasks=tasks,
         status_counts=counts,
         detail=f"{detail}: {reason}" if reason else detail,
+        started_by=readable(info.get("created_by"), 100) or None,
     )
 
 

@@ -177,6 +177,7 @@ def parse(payload: Any, target: Target, *, pages: list[Any] | None = None) -> Ta
         elapsed=to_float(payload.get("cost_time")),
         hosts=hosts,
         detail=raw_text(payload.get("job_type") or ""),
+        started_by=readable(payload.get("created_by"), 100) or None,
     )
 
 
@@ -240,6 +241,7 @@ def parse_v1(payload: Any, target: Target) -> Task:
         elapsed=span(start, end),
         hosts=hosts,
         detail=raw_text(payload.get("job_type") or ""),
+        started_by=readable(payload.get("creator"), 100) or None,
     )
 
 

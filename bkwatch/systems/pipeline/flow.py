@@ -310,6 +310,7 @@ def ordered(task: Task, payload: Any, items: list[FlowItem], where: str) -> list
 class _Entry:
     items: list[FlowItem] | None = None
     name: str | None = None
+    started_by: str | None = None  # the detail's executor (who started it), else its creator
     error: str | None = None
     asked_at: float = 0.0
     pending: asyncio.Task[None] | None = None
@@ -365,6 +366,7 @@ class FlowDetails:
             stale, retried = bool(unknown), retries > entry.retries
         elif entry.error is not None:
             task.detail = entry.error
+        task.started_by = task.started_by or entry.started_by  # the status tree names no one
         if entry.name and not task.name:  # BKFlow: its status tree has no name at all
             task.name = entry.name
             if task.root is not None and task.root.name == task.root.id:
@@ -398,8 +400,9 @@ class FlowDetails:
             if not isinstance(tree, dict):
                 raise bad("get_task_detail", "no pipeline_tree in the answer")
             entry.items, entry.error, entry.retries = layout(tree), None, retries
-            name = data.get("name") if isinstance(data, dict) else None
-            entry.name = readable(name, 200) or entry.name
+            got = data if isinstance(data, dict) else {}
+            entry.name = readable(got.get("name"), 200) or entry.name
+            entry.started_by = readable(got.get("executor"), 100) or readable(got.get("creator"), 100) or None
             read = True
         except BkError as exc:
             if entry.items is None:

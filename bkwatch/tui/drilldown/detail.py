@@ -89,6 +89,8 @@ def title_text(
         if task.state is State.UNKNOWN:
             out.append(f"  raw state {one_line(task.raw_state)}", style="yellow")
     out.append(f"  {watch.key}", style="dim")
+    if task is not None and task.started_by:
+        out.append(f"  by {one_line(task.started_by)}", style="dim")  # last: a narrow pane cuts it first
     if watch.error is not None:
         mark = "!" if ascii_only else "⚠"
         since = "" if watch.last_ok is None else f" (data from {age(now - watch.last_ok)} ago)"
