@@ -314,3 +314,25 @@ async def test_the_status_line_keeps_every_count_on_80_columns(tmp_path: Path) -
         await pilot.pause()
         status = screen_lines(rig)[0]
         assert "bkwatch · " in status and ", " in status and "ACTIONS ON" in status, status
+
+
+async def test_a_wide_pane_draws_each_step_s_state_just_after_the_longest_name(tmp_path: Path) -> None:
+    """At 200 columns the steps' states stand after the longest step name, not at the far edge of
+    the pane (a 140-cell gap the eye had to cross); a task with a longer step name moves them."""
+    from bkwatch.text import display_width
+
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with aclosing(rig.client), app.run_test(size=(200, 50)) as pilot:
+        await settle(rig, pilot)
+        steps = app.detail.job.steps_view
+        task = rig.poller.watches[app.selected].task
+        assert task is not None and len(task.steps) > 1
+        longest = max(display_width(s.name) for s in task.steps)
+        for s in task.steps:
+            row = steps.plain(s.id)
+            head, rest = row.split(s.name, 1)
+            state_at = display_width(head + s.name) + len(rest) - len(rest.lstrip())
+            # number (3), kind (8), the longest name and two cells after it
+            assert state_at <= 3 + 8 + longest + 2, (row, state_at, longest)
+        assert steps.size.width > 3 + 8 + longest + 2 + 40  # the old layout put them 40+ cells on

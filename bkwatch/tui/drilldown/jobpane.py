@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from bkwatch.model import Move, State, Step, Task, Transition, count_moves, elapsed_at
-from bkwatch.text import one_line
+from bkwatch.text import display_width, one_line
 from bkwatch.tui.drilldown.grouped import GroupedView
 from bkwatch.tui.drilldown.headers import ColumnHeader, host_header
 from bkwatch.tui.drilldown.kinds import HostKind
@@ -74,6 +74,9 @@ class StepsView(LineView):
         self.ascii_only = ascii_only
         self.steps: dict[str, tuple[int, Step]] = {}
         self.counts: dict[str, dict[State, int]] = {}
+        # The longest step name's cells: the states line up just after it, not at the far edge
+        # of a wide pane.
+        self.name_cells = 0
 
     def sync(
         self,
@@ -87,6 +90,11 @@ class StepsView(LineView):
         JOB does not give until the step ends."""
         old = self.steps
         self.steps = {s.id: (i, s) for i, s in enumerate(task.steps, 1)}
+        name_cells = max((display_width(one_line(s.name)) for s in task.steps), default=0)
+        if name_cells != self.name_cells:  # every row is laid out anew
+            self.name_cells = name_cells
+            self._cache.clear()
+            self.refresh()
         # Host counts only move when a host changes state, and the poll reports each one: the
         # moves are counted in C, then applied per step and (old, new).
         by_step: dict[str | None, list[tuple[State | None, State, int]]] = {}
@@ -128,7 +136,7 @@ class StepsView(LineView):
         out.append(f"{i:>2} ", style="dim")
         out.append(fit(one_line(step.kind), 7) + " ")
         width = max(self.size.width, 60)
-        name_w = max(10, width - 3 - 8 - 10 - 5 - 8 - 18)
+        name_w = max(10, min(self.name_cells + 1, width - 3 - 8 - 10 - 5 - 8 - 18))
         out.append(fit(one_line(step.name), name_w) + " ")
         out.append(badge(step.state, self.ascii_only))
         out.append(" " + fit(f"x{step.execute_count}" if step.execute_count > 1 else "", 4))
