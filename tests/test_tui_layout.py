@@ -336,3 +336,28 @@ async def test_a_wide_pane_draws_each_step_s_state_just_after_the_longest_name(t
             # number (3), kind (8), the longest name and two cells after it
             assert state_at <= 3 + 8 + longest + 2, (row, state_at, longest)
         assert steps.size.width > 3 + 8 + longest + 2 + 40  # the old layout put them 40+ cells on
+
+
+async def test_a_finished_task_shows_no_data_age_unless_its_polls_fail(tmp_path: Path) -> None:
+    """Data ten minutes old: a running task's row says so; a finished one's does not (it will not
+    change: a followed scope's finished tasks are read again rarely), until its polls fail."""
+    from bkwatch.model import BkError, ErrorKind
+    from tests.harness import FIXED_NOW
+
+    rig = _rig(tmp_path)
+    app = rig.app
+    async with aclosing(rig.client), app.run_test(size=WIDE) as pilot:
+        await settle(rig, pilot)
+        watches = rig.poller.watches
+        ended = next(k for k, w in watches.items() if w.task is not None and w.task.terminal)
+        going = next(k for k, w in watches.items() if w.task is not None and not w.task.terminal)
+        for key in (ended, going):
+            watches[key].last_ok = FIXED_NOW - 600
+        app.joblist.sync(watches, FIXED_NOW)
+        await pilot.pause()
+        assert " 10m" in app.joblist.plain(going), app.joblist.plain(going)
+        assert "10m" not in app.joblist.plain(ended), app.joblist.plain(ended)
+        watches[ended].error = BkError(ErrorKind.NETWORK, "connection refused")
+        app.joblist.sync(watches, FIXED_NOW)
+        await pilot.pause()
+        assert " 10m" in app.joblist.plain(ended), app.joblist.plain(ended)

@@ -191,8 +191,11 @@ class JobList(LineView):
         beside it (label, poll error, the data's age, the answer a running time is counted to) are
         the same, else a line signed anew."""
         err = None if w.error is None else str(w.error.kind)
-        data_age = stale_age(None if w.last_ok is None else now - w.last_ok, err is not None)
         task = w.task  # a time it runs that its server does not give: counted to the last answer
+        # A task its system calls finished will not change: how old its data is says nothing
+        # (a followed scope's finished tasks are read again rarely), unless its polls fail.
+        ended = task is not None and task.terminal and err is None
+        data_age = "" if ended else stale_age(None if w.last_ok is None else now - w.last_ok, err is not None)
         counted = w.last_ok if task is not None and task.elapsed is None and not task.terminal else None
         beside = (w.label, err, data_age, grouped, counted)
         known = self._made.get(w.key)
