@@ -45,6 +45,10 @@ def test_job_report_matches_the_simulator(
     assert "| Started by | not in JOB's answer |" in out  # its status API names no one
     counts = [int(n) for n in re.findall(r"^\*\*(\d+) × ", out, re.M)]
     assert failing and sum(counts) == len(failing)  # what failed stays in the story after a retry
+    for heading, members, rest in re.findall(r"^\*\*\d+ × (.+)\*\*\n\n(.+)\n\n(.*)$", out, re.M):
+        hosts = [tuple(map(int, m.replace(":", ".").split("."))) for m in members.split(", ")]
+        assert hosts == sorted(hosts), members  # by cloud, then address: 0:10.2.0.6 before 0:10.2.0.11
+        assert rest != "~~~text" or f"~~~text\n{heading}\n~~~" not in out, heading  # no echo
     steps = sim.world.get(target).data(sim.world.now(), True)["step_instance_list"]
     timeline = out.split("## Timeline")[1].split("## Failures")[0]
     for s in steps:

@@ -9,6 +9,7 @@ import re
 import time
 from collections.abc import Callable
 
+from bkwatch.evidence.signatures import Cluster
 from bkwatch.model import System
 from bkwatch.record.story import Story, Unit
 from bkwatch.systems.registry import traits
@@ -85,6 +86,13 @@ def first_lines(text: str, n: int = LOG_LINES) -> list[str]:
     return lines[:n]
 
 
+def example(cluster: Cluster, reasons: dict[str, str]) -> list[str]:
+    """The first lines of a group's first member's failure text; none when they only repeat the
+    group's heading (a JOB host's "script timeout" is its signature too)."""
+    lines = first_lines(reasons.get(cluster.members[0], cluster.sample))
+    return [] if lines == [one_line(cluster.signature)] else lines
+
+
 # -- Markdown -----------------------------------------------------------------------------------
 
 
@@ -121,7 +129,7 @@ def markdown(story: Story) -> str:
         members = ", ".join(md(m) for m in c.members[:MAX_MEMBERS])
         more = f" and {c.count - MAX_MEMBERS} more" if c.count > MAX_MEMBERS else ""
         out += [f"**{c.count} × {md(c.signature)}**", "", f"{members}{more}", ""]
-        lines = first_lines(reasons.get(c.members[0], c.sample))
+        lines = example(c, reasons)
         if lines:
             out += ["~~~text", *(line.replace("~~~", "~ ~ ~") for line in lines), "~~~", ""]
     if len(clusters) > MAX_GROUPS:
@@ -252,7 +260,7 @@ def html_page(story: Story) -> str:
         parts.append('<p class="muted">None recorded.</p>')
     for c in clusters[:MAX_GROUPS]:
         more = f" and {c.count - MAX_MEMBERS} more" if c.count > MAX_MEMBERS else ""
-        lines = "\n".join(h(line) for line in first_lines(reasons.get(c.members[0], c.sample)))
+        lines = "\n".join(h(line) for line in example(c, reasons))
         parts.append(
             f'<div class="group"><b>{c.count} × {h(c.signature)}</b><div>'
             f"{h(', '.join(c.members[:MAX_MEMBERS]))}{h(more)}</div>"
