@@ -150,6 +150,28 @@ async def test_the_detail_title_names_who_started_the_task_when_the_system_says(
         assert app.selected in title and " by " not in title, title
 
 
+async def test_a_gsekit_failure_s_reason_gets_room_at_80_columns(tmp_path: Path) -> None:
+    """At 80 columns a failed job task's row keeps 20 cells and more for its reason (the process
+    name and "retry" columns are narrow): what failed is read without opening the row."""
+    from bkwatch.text import display_width, one_line
+
+    rig = _rig(tmp_path, System.GSEKIT, sim={"gsekit_rows_without_ids": True})  # rows, as the demo's
+    app = rig.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(rig, pilot)
+        await pilot.press("enter")  # narrow: the task full-width
+        await pilot.pause()
+        task = rig.poller.watches[app.selected].task
+        failed = [jt for jt in task.job_tasks.values() if jt.state.is_bad and jt.failed_reason]
+        assert failed
+        for jt in failed:
+            row = app.detail.gsekit.plain(jt.id)
+            reason = one_line(jt.failed_reason)
+            shown = row.rstrip().split("  ")[-1].strip()
+            assert display_width(shown) >= min(20, display_width(reason)), (row, reason)
+            assert reason.startswith(shown.rstrip("…")), (shown, reason)
+
+
 async def test_gsekit_rows_from_an_older_server(tmp_path: Path) -> None:
     """An older GSEKit returns every job task: grouped rows, n to the failures, reasons and
     solutions as plain text."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import Static
 
-from bkwatch.tui.widgets.fmt import BADGE_WIDTH, CLOUD_WIDTH, fit
+from bkwatch.tui.widgets.fmt import BADGE_WIDTH, CLOUD_WIDTH, PROCESS_WIDTH, RETRY_WIDTH, fit
 
 
 def host_header(width: int, *, nodeman: bool = False) -> Text:
@@ -29,8 +29,8 @@ def host_header(width: int, *, nodeman: bool = False) -> Text:
 def job_task_header(width: int) -> Text:
     """GSEKit job tasks: IP, cloud, process, state, retry, reason."""
     return Text(
-        f"    {fit('IP', 15)} {fit('cloud', CLOUD_WIDTH)} {fit('process', 16)} {fit('state', BADGE_WIDTH)} "
-        f"{fit('retry', 9)} reason",
+        f"    {fit('IP', 15)} {fit('cloud', CLOUD_WIDTH)} {fit('process', PROCESS_WIDTH)} "
+        f"{fit('state', BADGE_WIDTH)} {fit('retry', RETRY_WIDTH)} reason",
         end="",
         no_wrap=True,
     )

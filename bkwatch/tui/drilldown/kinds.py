@@ -11,7 +11,17 @@ from rich.text import Text
 
 from bkwatch.model import Host, JobTask, State
 from bkwatch.text import one_line
-from bkwatch.tui.widgets.fmt import BADGE_WIDTH, CLOUD_WIDTH, STATE_STYLE, badge_part, duration, fit, glyph
+from bkwatch.tui.widgets.fmt import (
+    BADGE_WIDTH,
+    CLOUD_WIDTH,
+    PROCESS_WIDTH,
+    RETRY_WIDTH,
+    STATE_STYLE,
+    badge_part,
+    duration,
+    fit,
+    glyph,
+)
 from bkwatch.tui.widgets.lines import Parts
 
 if TYPE_CHECKING:
@@ -224,15 +234,15 @@ class JobTaskKind:
 
     def render_row(self, jt: JobTask, width: int) -> Parts:
         cloud = "" if jt.cloud_id is None else str(jt.cloud_id)
-        retry = {True: "retryable", False: "final", None: ""}[jt.retryable]
-        rest = max(10, width - 4 - 16 - (CLOUD_WIDTH + 1) - 17 - BADGE_WIDTH - 11 - 1)
+        retry = {True: "yes", False: "no", None: ""}[jt.retryable]
+        rest = max(
+            10, width - 4 - 16 - (CLOUD_WIDTH + 1) - (PROCESS_WIDTH + 1) - BADGE_WIDTH - (RETRY_WIDTH + 2) - 1
+        )
+        process = fit(one_line(jt.process), PROCESS_WIDTH)
         return [
-            (
-                f"    {fit(one_line(jt.ip), 15)} {fit(cloud, CLOUD_WIDTH)} {fit(one_line(jt.process), 16)} ",
-                "",
-            ),
+            (f"    {fit(one_line(jt.ip), 15)} {fit(cloud, CLOUD_WIDTH)} {process} ", ""),
             badge_part(jt.state, self.ascii_only),
-            (f" {fit(retry, 9)} ", ""),
+            (f" {fit(retry, RETRY_WIDTH)} ", ""),
             (fit(one_line(jt.failed_reason), rest), "red" if jt.state.is_bad else ""),
         ]
 

@@ -67,6 +67,9 @@ STATE_STYLE: dict[State, str] = {
 
 BADGE_WIDTH = 10
 CLOUD_WIDTH = 5  # a host's cloud area id: its header "cloud" whole
+# A GSEKit job task's process name and whether it may be retried ("yes" / "no"): the reason,
+# what the user reads, gets the rest (22 cells at 80 columns).
+PROCESS_WIDTH, RETRY_WIDTH = 12, 5
 
 
 def glyph(state: State, ascii_only: bool = False) -> str:
