@@ -6,6 +6,7 @@ and go (whole snapshots and deltas); `bkwatch replay` into a pipe and on a termi
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -484,3 +485,30 @@ def test_a_record_from_before_replays_is_migrated_and_still_read(
     assert len(RecordView(data_dir()).frames("job:2:7")) == 0
     assert cli.main(["replay", "job:2:7"]) == 0
     assert "running → failed" in capsys.readouterr().out
+
+
+async def test_a_pipeline_s_first_frames_borrow_the_names_its_detail_gave_later() -> None:
+    """BKFlow's status tree names nothing: the first frames, recorded before the task's detail was
+    read, show node ids and no title. The replay takes the names (only the names) from the last
+    frame; the frames themselves are left as recorded."""
+    from bkwatch.model import Node, State, System
+
+    def task(named: bool, state: State) -> Task:
+        leaf = Node("n2", "发送通知" if named else "n2", state, str(state))
+        root = Node("n1", "bkflow task 9" if named else "n1", state, str(state), children=[leaf])
+        return Task(
+            "bkflow:1:9", System.BKFLOW, "bkflow task 9" if named else None, state, "x", False, root=root
+        )
+
+    first, last = task(False, State.RUNNING), task(True, State.FAILED)
+    app = ReplayApp("bkflow:1:9", [(1.0, first), (2.0, last)])
+    async with app.run_test(size=NARROW) as pilot:
+        await pilot.pause()
+        screen = app.replay
+        assert screen.index == 0
+        assert "bkflow task 9" in screen.detail.title_bar.shown.plain
+        shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", frame_text(app))
+        assert "running  发送通知" in shown and "running  n2" not in shown, shown
+        assert "paused  bkflow task 9" in shown.splitlines()[0], shown  # the REPLAY mark too
+        assert "FAILED" not in shown, shown  # the first frame's own states
+    assert first.name is None and first.root is not None and first.root.children[0].name == "n2"

@@ -10,6 +10,7 @@ size, so no one takes it for live. `ReplayApp` is `bkwatch replay TARGET` on a t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -18,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
-from bkwatch.model import State, Task, Transition, failures
+from bkwatch.model import Node, State, Task, Transition, failures
 from bkwatch.poller import Watch, diff
 from bkwatch.targets import parse_target
 from bkwatch.text import one_line
@@ -100,6 +101,12 @@ class ReplayScreen(AnswerOnce, Screen[None]):
         self._shown: int | None = None  # the frame the panes show
         self.detail = DetailPane(ascii_only=ascii_only, id="replay-detail")
         self._target = parse_target(key)
+        # The names the last frame knows: a pipeline's first frames may come before its detail
+        # named the task and its nodes (BKFlow's status tree names none). A name says which node
+        # it is, not what state it was in: a frame borrows names, never anything else.
+        last = frames[-1][1] if frames else None
+        self._title = last.name if last is not None else None
+        self._names = {n.id: n.name for n, _ in last.root.walk()} if last is not None and last.root else {}
 
     def compose(self) -> ComposeResult:
         yield TextBar(id="replay-mark")
@@ -128,10 +135,11 @@ class ReplayScreen(AnswerOnce, Screen[None]):
         index = max(0, min(index, len(self.frames) - 1))
         self.index = index
         at, task = self.frames[index]
+        task = self._named(task)
         self.at = at
         changes: list[Transition] = []
         if index:
-            changes = diff(self.frames[index - 1][1], task, at)
+            changes = diff(self._named(self.frames[index - 1][1]), task, at)
         watch = Watch(self._target, self.label, task, last_ok=at)
         # The panes count hosts from the changes they are told of: told only when the frame shown
         # is the one before, else they count afresh (a jump back or past several frames).
@@ -147,6 +155,15 @@ class ReplayScreen(AnswerOnce, Screen[None]):
             self.query_one("#replay-changes", TextBar).show(said)
             self._mark()
 
+    def _named(self, task: Task) -> Task:
+        """`task` with the names it lacks taken from the last frame (a copy; frames are shared)."""
+        names, root = self._names, task.root
+        if root is not None and any(n.name == n.id and n.id in names for n, _ in root.walk()):
+            root = _renamed(root, names)
+        if root is task.root and (task.name or not self._title):
+            return task
+        return replace(task, name=task.name or self._title, root=root)
+
     def _mark(self) -> None:
         mark = Text(end="", no_wrap=True)
         mark.append(f" REPLAY {clock_hms(self.at)} ", style="bold reverse")
@@ -156,7 +173,7 @@ class ReplayScreen(AnswerOnce, Screen[None]):
             task = self.frames[self.index][1]
             mark.append(f"  {self.index + 1}/{len(self.frames)}")
             mark.append(f"  {'> x10' if self.ascii_only else '▶ ×10'}" if self.playing else "  paused")
-            mark.append(f"  {one_line(self.label or task.name or self.key, 60)}", style="bold")
+            mark.append(f"  {one_line(self.label or task.name or self._title or self.key, 60)}", style="bold")
             span = f"{clock_hms(self.frames[0][0])}–{clock_hms(self.frames[-1][0])}"
             mark.append(f"  recorded {span}", style="dim")
         self.query_one("#replay-mark", TextBar).show(mark)
@@ -248,3 +265,8 @@ class ReplayApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.replay)
+
+
+def _renamed(node: Node, names: dict[str, str]) -> Node:
+    name = names.get(node.id, node.name) if node.name == node.id else node.name
+    return replace(node, name=name, children=[_renamed(c, names) for c in node.children])
