@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 
 from benchmarks.ptyrun import PtySession
 from benchmarks.tuiproc import isolated_watch
+from bkwatch.evidence.signatures import Cluster
 from bkwatch.model import State, System, Task
 from bkwatch.sim import logtext
 from bkwatch.sim.server import serve
@@ -21,7 +22,7 @@ from bkwatch.systems.adapters import fetch_evidence
 from bkwatch.text import clean_text
 from bkwatch.tui.app import BkWatchApp
 from bkwatch.tui.why.logview import LogScreen
-from bkwatch.tui.why.sigview import SignaturesScreen
+from bkwatch.tui.why.sigview import SignaturesScreen, cluster_text
 from tests.harness import SimRig, frozen_sim, settle, sim_app
 
 SIZE = (160, 48)
@@ -243,7 +244,16 @@ async def test_sops_signatures_by_ex_data_node_details_and_watching_the_job_link
         assert {frozenset(c.members) for c in screen.report.clusters} == {
             frozenset(g) for g in groups.values()
         }
-        assert "nodes" in str(screen.query_one("#sig-groups").get_option_at_index(0).prompt)
+        first = screen.report.clusters[0]
+        prompt = str(screen.query_one("#sig-groups").get_option_at_index(0).prompt)
+        assert "nodes" in prompt
+        names = {n.id: n.name for n in task.leaf_nodes()}
+        assert names[first.members[0]] in prompt and first.members[0] not in prompt, prompt  # names, not ids
+        echo = Cluster("定时时间需晚于当前时间", "定时时间需晚于当前时间", members=[first.members[0]])
+        assert "e.g." not in cluster_text(echo, task.system).plain  # it would only repeat the heading
+        assert "e.g." in cluster_text(first, task.system).plain or first.sample == first.signature
+        summary = str(screen.query_one("#sig-summary").render())
+        assert f"{len(failed)} failure{'s' if len(failed) != 1 else ''} read" in summary, summary
         await pilot.press("escape")
         await pilot.pause()
 

@@ -3,7 +3,7 @@ by what their logs (or ex_data) say, biggest group first; `c` / `C` copy a group
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from rich.text import Text
@@ -31,14 +31,18 @@ def _noun(system: System, n: int) -> str:
     return word if n == 1 else word + "s"
 
 
-def cluster_text(c: ClusterLike, system: System) -> Text:
+def cluster_text(c: ClusterLike, system: System, names: Mapping[str, str] | None = None) -> Text:
+    """A group: its count and signature, an example unless it only repeats the signature, and
+    its members (a node by its name when `names` has one: its id says nothing to a reader)."""
     out = Text(end="", no_wrap=False)
     out.append(f"{c.count:>5} {_noun(system, c.count)}  ", style="bold red")
     out.append(one_line(c.signature), style="bold")
-    for line in c.sample.split("\n")[:SAMPLE_LINES]:
+    sample = [one_line(line) for line in c.sample.split("\n")[:SAMPLE_LINES]]
+    for line in [] if sample == [one_line(c.signature)] else sample:
         out.append("\n      e.g. ", style="dim")
-        out.append(one_line(line))
-    shown = ", ".join(one_line(m) for m in c.members[:MEMBERS_SHOWN])
+        out.append(line)
+    names = names or {}
+    shown = ", ".join(one_line(names.get(m) or m) for m in c.members[:MEMBERS_SHOWN])
     more = len(c.members) - MEMBERS_SHOWN
     out.append("\n      ")
     out.append(shown + (f" … and {more} more" if more > 0 else ""), style="cyan")
@@ -50,8 +54,8 @@ def cluster_text(c: ClusterLike, system: System) -> Text:
 def summary_text(report: SignatureReport, system: System) -> Text:
     groups = len(report.clusters)
     out = Text(end="")
-    noun = "logs" if traits(system).member == "host" else "failures"  # a host has a log to read
-    out.append(f"{counted(groups, 'group')} · {report.read} {noun} read")
+    noun = "log" if traits(system).member == "host" else "failure"  # a host has a log to read
+    out.append(f"{counted(groups, 'group')} · {counted(report.read, noun)} read")
     if report.unread:
         why = ", ".join(f"{v} {k}" for k, v in sorted(report.unread_reasons.items()))
         out.append(f" · {report.unread} not read ({one_line(why)})", style="bold yellow")
@@ -128,10 +132,12 @@ class SignaturesScreen(AnswerOnce, Screen[None]):
                 empty = f"Nothing to group: {n} failing {_noun(self.sig_task.system, n)}, none of them read."
             groups.add_option(Option(Text(empty, style="dim"), disabled=True))
             return
+        root = self.sig_task.root
+        names = {n.id: n.name for n, _ in root.walk() if n.name and n.name != n.id} if root else {}
         for i, c in enumerate(report.clusters):
             if i:
                 groups.add_option(None)  # a separator line
-            groups.add_option(Option(cluster_text(c, self.sig_task.system), id=f"g{i}"))
+            groups.add_option(Option(cluster_text(c, self.sig_task.system, names), id=f"g{i}"))
         groups.highlighted = 0
 
     def current(self) -> ClusterLike | None:
