@@ -257,6 +257,12 @@ class Task:
         done = self.progress()
         return replace(self, steps=steps, hosts={}, job_tasks={}, _progress=done, _fresh={}, summary=summary)
 
+    def node_names(self) -> dict[str, str]:
+        """Each named node's name by its id (a node is shown by its name; its id says nothing)."""
+        if self.root is None:
+            return {}
+        return {n.id: n.name for n, _ in self.root.walk() if n.name and n.name != n.id}
+
     def leaf_nodes(self) -> list[Node]:
         if self.root is None:
             return []

@@ -41,13 +41,16 @@ def _task(sim: Simulator, target: str) -> Any:
 
     from bkwatch.client import BkClient
     from bkwatch.config import load_profile
-    from bkwatch.systems.adapters import fetch_task
+    from bkwatch.systems.adapters import fetch_task, settle
     from bkwatch.targets import parse_target
 
     async def go() -> Any:
         client = BkClient(load_profile())
         try:
-            return await fetch_task(client, parse_target(target))
+            task = await fetch_task(client, parse_target(target))
+            if await settle(client, target):  # a pipeline's detail names its nodes, as the CLI reads it
+                task = await fetch_task(client, parse_target(target))
+            return task
         finally:
             await client.aclose()
 
@@ -131,6 +134,10 @@ def test_why_and_logs_sops_bkflow_nodes(sim: Simulator, capsys: pytest.CaptureFi
         doc = json.loads(out)
         assert sum(c["count"] for c in doc["clusters"]) == 12 and all("nodes" in c for c in doc["clusters"])
         node = doc["clusters"][0]["nodes"][0]
+        code, out, _ = run(capsys, "why", target)  # as the monitor's view: nodes by their names
+        name = _task(sim, target).node_names()[node]
+        assert code == 0 and "12 failing nodes in" in out and "12 failures read" in out, out
+        assert name in out and node not in out, out
         code, out, _ = run(capsys, "logs", target, "--node", node)
         assert code == 0 and out.startswith(f"==> {target} node {node}")
         assert "ex_data: 作业执行失败" in out and "inputs:" in out

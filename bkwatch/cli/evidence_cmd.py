@@ -24,6 +24,7 @@ from bkwatch.cli.common import (
 )
 from bkwatch.evidence.base import Evidence
 from bkwatch.evidence.logbuf import LogBuffer
+from bkwatch.evidence.signatures import MAX_LINES, examples
 from bkwatch.model import BkError, ErrorKind, Host, State, Task
 from bkwatch.systems.registry import traits
 from bkwatch.systems.traits import View
@@ -44,9 +45,12 @@ def _target(args: argparse.Namespace) -> Target:
 
 
 async def _task(client: BkClient, target: Target) -> Task:
-    from bkwatch.systems.adapters import fetch_task  # lazy: httpx, only once the profile is checked
+    from bkwatch.systems.adapters import fetch_task, settle  # lazy: httpx, once the profile is checked
 
-    return await fetch_task(client, target)
+    task = await fetch_task(client, target)
+    if await settle(client, str(target)):  # a pipeline's detail names its nodes: read as `status` does
+        task = await fetch_task(client, target)
+    return task
 
 
 def _host_matches(h: Host, want: str) -> bool:
@@ -251,7 +255,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 # -- why ----------------------------------------------------------------------------------------
 
 
-async def run_why(profile: Any, target: Target, step: str | None) -> Any:
+async def run_why(profile: Any, target: Target, step: str | None) -> tuple[Task, Any]:
     from bkwatch.systems.adapters import task_signatures  # lazy: httpx, only once the profile is checked
 
     client = new_client(profile)
@@ -260,7 +264,7 @@ async def run_why(profile: Any, target: Target, step: str | None) -> Any:
         steps = traits(task.system).view is View.STEPS
         if step is not None and steps and not any(s.id == step for s in task.steps):
             raise BkError(ErrorKind.NOT_FOUND, f"no step {step} in {target}")
-        return await task_signatures(client, target, task, step)
+        return task, await task_signatures(client, target, task, step)
     finally:
         await client.aclose()
 
@@ -270,7 +274,7 @@ def cmd_why(args: argparse.Namespace) -> int:
     profile = load_cli_profile(args)
     check_server(profile)
     try:
-        sigs = asyncio.run(run_why(profile, target, args.step))
+        task, sigs = asyncio.run(run_why(profile, target, args.step))
     except BkError as exc:
         if args.json:
             print(
@@ -287,16 +291,21 @@ def cmd_why(args: argparse.Namespace) -> int:
     reasons = ", ".join(f"{n} {k}" for k, n in sigs.unread_reasons.items())
     # Those whose log could not be read fail too, in no group: every failing one is counted.
     grouped = f", {total} of them" if sigs.unread else ""
+    read = "log" if what == "hosts" else "failure"  # a node's failure is its ex_data, not a log
+    failing = total + sigs.unread
     print(
-        f"{one_line(sigs.target)}: {total + sigs.unread} failing {what}{grouped} in "
-        f"{counted(len(sigs.clusters), 'group')}; {sigs.read} logs read, {sigs.unread} not read"
+        f"{one_line(sigs.target)}: {failing} failing {what if failing != 1 else what[:-1]}{grouped} in "
+        f"{counted(len(sigs.clusters), 'group')}; {counted(sigs.read, read)} read, {sigs.unread} not read"
         + (f" ({reasons})" if reasons else "")
     )
+    # As the monitor's signatures view: a node by its name, no example that repeats its heading.
+    names = task.node_names()
     for c in sigs.clusters:
         print(f"\n{c.count:>6}  {one_line(c.signature, 300)}")
-        for line in c.sample.split("\n"):
+        for line in examples(c.signature, c.sample, MAX_LINES):
             print(f"        e.g. {one_line(line, 300)}")
-        members = " ".join(one_line(m, 60) for m in c.members[:20]) + (" …" if c.count > 20 else "")
+        shown = [one_line(names.get(m) or m, 60) for m in c.members[:20]]
+        members = (", " if names else " ").join(shown) + (" …" if c.count > 20 else "")
         print(f"        {what}: {members}")
         if c.steps:
             print(f"        steps: {' '.join(one_line(s, 30) for s in c.steps)}")

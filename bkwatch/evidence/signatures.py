@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bkwatch.model import BkError, System
-from bkwatch.text import clean_text
+from bkwatch.text import clean_text, one_line
 
 TAIL_LINES = 20  # lines read from the end of a log
 LINE_CHARS = 1000  # of each, before cleaning
@@ -147,6 +147,13 @@ class Signatures:
             "read": self.read,
             "unread": self.unread,
         }
+
+
+def examples(signature: str, text: str, limit: int) -> list[str]:
+    """A group's example (`text`: a member's failure text, or the group's sample) as up to `limit`
+    lines; none when it only repeats the signature ("script timeout" under "script timeout")."""
+    lines = [one_line(line) for line in clean_text(text).splitlines() if line.strip()][:limit]
+    return [] if lines == [one_line(signature)] else lines
 
 
 def group(items: Iterable[tuple[str, str | None, str]]) -> list[Cluster]:

@@ -9,7 +9,7 @@ import re
 import time
 from collections.abc import Callable
 
-from bkwatch.evidence.signatures import Cluster
+from bkwatch.evidence.signatures import Cluster, examples
 from bkwatch.model import System
 from bkwatch.record.story import Story, Unit
 from bkwatch.systems.registry import traits
@@ -81,16 +81,9 @@ def _watched(story: Story) -> str:
     return seen
 
 
-def first_lines(text: str, n: int = LOG_LINES) -> list[str]:
-    lines = [one_line(line) for line in clean_text(text).splitlines() if line.strip()]
-    return lines[:n]
-
-
 def example(cluster: Cluster, reasons: dict[str, str]) -> list[str]:
-    """The first lines of a group's first member's failure text; none when they only repeat the
-    group's heading (a JOB host's "script timeout" is its signature too)."""
-    lines = first_lines(reasons.get(cluster.members[0], cluster.sample))
-    return [] if lines == [one_line(cluster.signature)] else lines
+    """The first lines of a group's first member's failure text (`examples`)."""
+    return examples(cluster.signature, reasons.get(cluster.members[0], cluster.sample), LOG_LINES)
 
 
 # -- Markdown -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets.option_list import Option
 
+from bkwatch.evidence.signatures import examples
 from bkwatch.model import BkError, System, Task
 from bkwatch.systems.registry import traits
 from bkwatch.text import counted, one_line
@@ -37,8 +38,7 @@ def cluster_text(c: ClusterLike, system: System, names: Mapping[str, str] | None
     out = Text(end="", no_wrap=False)
     out.append(f"{c.count:>5} {_noun(system, c.count)}  ", style="bold red")
     out.append(one_line(c.signature), style="bold")
-    sample = [one_line(line) for line in c.sample.split("\n")[:SAMPLE_LINES]]
-    for line in [] if sample == [one_line(c.signature)] else sample:
+    for line in examples(c.signature, c.sample, SAMPLE_LINES):
         out.append("\n      e.g. ", style="dim")
         out.append(line)
     names = names or {}
@@ -132,8 +132,7 @@ class SignaturesScreen(AnswerOnce, Screen[None]):
                 empty = f"Nothing to group: {n} failing {_noun(self.sig_task.system, n)}, none of them read."
             groups.add_option(Option(Text(empty, style="dim"), disabled=True))
             return
-        root = self.sig_task.root
-        names = {n.id: n.name for n, _ in root.walk() if n.name and n.name != n.id} if root else {}
+        names = self.sig_task.node_names()
         for i, c in enumerate(report.clusters):
             if i:
                 groups.add_option(None)  # a separator line
