@@ -314,9 +314,10 @@ class Task:
                 states = [n.state for n in parents_first(self.root)[1:] if not n.children]
                 states = [s for s in states if s is not State.NOT_RUN]
                 self._progress = sum(map(_DONE.__contains__, states)), len(states)
-            else:
-                units = self.units()
-                self._progress = sum(map(_DONE.__contains__, map(_state_of, units))), len(units)
+            else:  # a unit that was not run (a filtered NodeMan host) is no work either
+                states = [*map(_state_of, self.units())]
+                total = len(states) - states.count(State.NOT_RUN)
+                self._progress = sum(map(_DONE.__contains__, states)), total
         return self._progress
 
 
@@ -392,8 +393,8 @@ def carry_progress(old: Task | None, task: Task, transitions: list[Transition]) 
         return
     for t in transitions:
         if t.level in _UNIT_LEVELS:
-            if t.old is None:
-                return
+            if t.old is None or t.old is State.NOT_RUN or t.new is State.NOT_RUN:
+                return  # units came, or left or joined the work: counted afresh
             done += (t.new in _DONE) - (t.old in _DONE)
     task._progress = (done, total)
 

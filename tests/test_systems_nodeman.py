@@ -81,11 +81,12 @@ def test_parse_v2_hosts_times_and_filtered() -> None:
     assert (bad.state, bad.elapsed, bad.error_text) == (State.FAILED, 12.5, "安装失败: agent 连接超时")
     assert (run.state, run.end) == (State.RUNNING, None)
     assert (filt.state, filt.status_text, filt.error_text) == (
-        State.SUCCEEDED,
+        State.NOT_RUN,  # nothing was done on it: not "ok"
         "filtered: 主机已被其他任务占用",
         "",
     )
     assert [f.id for f in failures(task)] == ["0:10.1.0.2"]  # a filtered host is not a failure
+    assert task.progress() == (2, 3)  # nor any work: left out of both counts
 
 
 def test_v2_pages_are_merged() -> None:
@@ -136,7 +137,7 @@ def test_v2_host_states() -> None:
         State.FAILED,
         State.STOPPED,
         State.STOPPED,
-        State.SUCCEEDED,
+        State.NOT_RUN,
         State.SUCCEEDED,
         State.UNKNOWN,
     ]

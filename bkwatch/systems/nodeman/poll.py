@@ -54,7 +54,9 @@ HOST_STATUS: dict[str, State] = {
     "PART_FAILED": S.FAILED,
     "TERMINATED": S.STOPPED,
     "REMOVED": S.STOPPED,
-    "FILTERED": S.SUCCEEDED,  # rejected before execution; counted as ignored, like IGNORED
+    # Rejected before execution (locked by another job, not found): nothing was done on it, so
+    # not "ok" — and NodeMan counts it as ignored, so not a failure either.
+    "FILTERED": S.NOT_RUN,
     "IGNORED": S.SUCCEEDED,  # nothing to do; NodeMan itself counts an all-ignored job as SUCCESS
 }
 HOST_WORDS = {
