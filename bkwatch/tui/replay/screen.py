@@ -106,7 +106,7 @@ class ReplayScreen(AnswerOnce, Screen[None]):
         # it is, not what state it was in: a frame borrows names, never anything else.
         last = frames[-1][1] if frames else None
         self._title = last.name if last is not None else None
-        self._names = {n.id: n.name for n, _ in last.root.walk()} if last is not None and last.root else {}
+        self._names = last.node_names() if last is not None else {}
 
     def compose(self) -> ComposeResult:
         yield TextBar(id="replay-mark")
