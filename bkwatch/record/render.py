@@ -19,6 +19,7 @@ LOG_LINES = 3  # first lines of a failure's text shown under its group
 MAX_GROUPS = 20
 MAX_MEMBERS = 12  # members named per group; the rest counted
 MAX_BARS = 60
+_DIGITS = re.compile(r"(\d+)")
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<>|~]|(?<!\w)_|_(?!\w))")  # links, code, tables, HTML, emphasis
 
 
@@ -81,6 +82,17 @@ def _watched(story: Story) -> str:
     return seen
 
 
+def named(cluster: Cluster) -> list[str]:
+    """The members a group names, in address order (0:10.2.0.6 before 0:10.2.0.11): only those,
+    so a group of thousands costs what it shows."""
+    return sorted(cluster.members[:MAX_MEMBERS], key=_natural)
+
+
+def _natural(text: str) -> list[str | int]:
+    """A sort key reading runs of digits as numbers (text at even places, numbers at odd ones)."""
+    return [int(part) if i % 2 else part for i, part in enumerate(_DIGITS.split(text))]
+
+
 def example(cluster: Cluster, reasons: dict[str, str]) -> list[str]:
     """The first lines of a group's first member's failure text (`examples`)."""
     return examples(cluster.signature, reasons.get(cluster.members[0], cluster.sample), LOG_LINES)
@@ -119,7 +131,7 @@ def markdown(story: Story) -> str:
         out.append("None recorded.")
     reasons = story.reasons()
     for c in clusters[:MAX_GROUPS]:
-        members = ", ".join(md(m) for m in c.members[:MAX_MEMBERS])
+        members = ", ".join(md(m) for m in named(c))
         more = f" and {c.count - MAX_MEMBERS} more" if c.count > MAX_MEMBERS else ""
         out += [f"**{c.count} × {md(c.signature)}**", "", f"{members}{more}", ""]
         lines = example(c, reasons)
@@ -256,9 +268,7 @@ def html_page(story: Story) -> str:
         lines = "\n".join(h(line) for line in example(c, reasons))
         parts.append(
             f'<div class="group"><b>{c.count} × {h(c.signature)}</b><div>'
-            f"{h(', '.join(c.members[:MAX_MEMBERS]))}{h(more)}</div>"
-            + (f"<pre>{lines}</pre>" if lines else "")
-            + "</div>"
+            f"{h(', '.join(named(c)))}{h(more)}</div>" + (f"<pre>{lines}</pre>" if lines else "") + "</div>"
         )
     parts.append("<h2>Actions</h2>")
     if not story.actions:

@@ -3,7 +3,6 @@ the task is still running): what `bkwatch report` renders."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,8 +13,6 @@ from bkwatch.evidence.signatures import Cluster, group
 from bkwatch.model import Task
 from bkwatch.record.rows import bad_units, unit_rows
 from bkwatch.text import clean_text
-
-_DIGITS = re.compile(r"(\d+)")
 
 
 @dataclass(slots=True)
@@ -117,8 +114,6 @@ class Story:
                 else:
                     members = seen[c.signature][0]
                     same.members.extend(m for m in c.members if m not in members)
-            for c in found.values():  # 10.0.0.6 before 10.0.0.11, as people read addresses
-                c.members.sort(key=_natural)
             self._clusters = sorted(found.values(), key=lambda c: -c.count)
         return self._clusters
 
@@ -126,11 +121,6 @@ class Story:
         if self._reasons is None:
             self._reasons = {_member(f): f.reason for f in self.failures}
         return self._reasons
-
-
-def _natural(text: str) -> list[tuple[int, str]]:
-    """A sort key reading runs of digits as numbers."""
-    return [(int(part), "") if part.isdigit() else (-1, part) for part in _DIGITS.split(text) if part]
 
 
 def _member(f: Failed) -> str:
