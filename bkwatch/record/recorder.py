@@ -256,7 +256,8 @@ class Recorder:
             written is None
             or transitions
             or now - written[0] > TASK_ROW_SECONDS
-            or written[1:] != (task.name, task.started_by)
+            or written[1] != task.name
+            or written[2] != task.started_by
         ):
             self._written[key] = (now, task.name, task.started_by)
             rows.tasks.append(
