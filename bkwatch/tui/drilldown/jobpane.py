@@ -77,6 +77,7 @@ class StepsView(LineView):
         # The longest step name's cells: the states line up just after it, not at the far edge
         # of a wide pane.
         self.name_cells = 0
+        self._names: tuple[str, ...] = ()  # the step names it was measured from
 
     def sync(
         self,
@@ -90,11 +91,14 @@ class StepsView(LineView):
         JOB does not give until the step ends."""
         old = self.steps
         self.steps = {s.id: (i, s) for i, s in enumerate(task.steps, 1)}
-        name_cells = max((display_width(one_line(s.name)) for s in task.steps), default=0)
-        if name_cells != self.name_cells:  # every row is laid out anew
-            self.name_cells = name_cells
-            self._cache.clear()
-            self.refresh()
+        names = tuple(s.name for s in task.steps)
+        if names != self._names:  # measured when the names change, not at every poll
+            self._names = names
+            name_cells = max((display_width(one_line(n)) for n in names), default=0)
+            if name_cells != self.name_cells:  # every row is laid out anew
+                self.name_cells = name_cells
+                self._cache.clear()
+                self.refresh()
         # Host counts only move when a host changes state, and the poll reports each one: the
         # moves are counted in C, then applied per step and (old, new).
         by_step: dict[str | None, list[tuple[State | None, State, int]]] = {}
